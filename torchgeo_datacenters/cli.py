@@ -1,0 +1,59 @@
+"""The ``tgdc`` console command: one entry point, one subcommand per task."""
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+from .commands import COMMANDS
+from .errors import TGDCError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the ``tgdc`` argument parser with every subcommand.
+
+    Returns:
+        The parser.
+    """
+    parser = argparse.ArgumentParser(
+        prog="tgdc",
+        description="Find hyperscale data centers in NAIP aerial imagery (TorchGeo extension).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help="show full tracebacks for errors (default: off)"
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        module = importlib.import_module(f".commands.{name}", __package__)
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``tgdc``.
+
+    Args:
+        argv: command-line arguments (defaults to ``sys.argv[1:]``).
+
+    Returns:
+        The exit status: 0 on success, 2 for an error in the user's input.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result = args.func(args)
+    except TGDCError as error:
+        if args.debug:
+            raise
+        print(f"tgdc {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"tgdc {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

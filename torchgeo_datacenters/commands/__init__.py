@@ -1,0 +1,8 @@
+"""Subcommands of the ``tgdc`` console command.
+
+Each module here defines one subcommand with ``register(subparsers)``, which adds its
+parser and sets ``func`` to the function that runs it. Modules stay light at import
+time (heavy imports happen inside the run function) so that ``tgdc --help`` is fast.
+"""
+
+COMMANDS = ["synth", "chips"]
