@@ -1,0 +1,355 @@
+"""Data-center label polygons as a TorchGeo vector dataset.
+
+The seed project's label file mixes data centers with hard negatives (warehouses,
+retail, other) in one layer with fields ``class``, ``label`` (boolean: is a data
+center) and ``name``. :class:`DataCenterLabels` reads such a file in any OGR format
+and CRS, validates it once, and rasterises masks from an in-memory copy (torchgeo's
+:class:`~torchgeo.datasets.VectorDataset` re-reads the file for every sample).
+"""
+
+import os
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import rasterio.features
+import rasterio.transform
+import shapely
+import torch
+from affine import Affine
+from pyproj import CRS
+from torchgeo.datasets import VectorDataset
+from torchgeo.datasets.utils import GeoSlice, Sample
+
+from ..errors import TGDCError
+
+#: Classes of the seed label file that are data centers.
+POSITIVE_CLASSES = ("datacenter",)
+
+#: Classes of the seed label file that are hard negatives.
+NEGATIVE_CLASSES = ("warehouse", "retail", "other")
+
+
+def read_label_file(
+    path: str | os.PathLike[str], layer: str | int | None = None
+) -> gpd.GeoDataFrame:
+    """Read a label file and check that it holds usable polygons.
+
+    Args:
+        path: GeoJSON, GeoPackage, Shapefile, GeoParquet or any OGR vector file.
+        layer: layer name or index for multi-layer files.
+
+    Returns:
+        The features, with invalid geometries repaired.
+
+    Raises:
+        TGDCError: if the file is missing or unreadable, has no features, no CRS,
+            or a feature with a missing, empty or non-polygonal geometry.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise TGDCError(f"{path}: label file does not exist")
+    try:
+        if path.suffix.lower() == ".parquet":
+            frame = gpd.read_parquet(path)
+        else:
+            frame = gpd.read_file(path, layer=layer)
+    except Exception as error:
+        raise TGDCError(f"{path}: not a readable vector file ({error})") from error
+    if frame.empty:
+        raise TGDCError(f"{path}: has no features; draw or download label polygons first")
+    if frame.crs is None:
+        raise TGDCError(
+            f"{path}: has no CRS; assign one (e.g. ogr2ogr -a_srs EPSG:4326 out.gpkg {path.name})"
+        )
+    names = _feature_names(frame)
+    missing = frame.geometry.isna() | frame.geometry.is_empty
+    if missing.any():
+        bad = ", ".join(names[missing.to_numpy()][:5])
+        raise TGDCError(
+            f"{path}: feature(s) {bad} have a missing or empty geometry; fix or delete them"
+        )
+    polygonal = frame.geometry.geom_type.isin(["Polygon", "MultiPolygon"])
+    if not polygonal.all():
+        first = np.flatnonzero(~polygonal.to_numpy())[0]
+        raise TGDCError(
+            f"{path}: feature {names[first]} is a {frame.geometry.iloc[first].geom_type}; label"
+            " files need Polygon or MultiPolygon footprints"
+        )
+    invalid = ~frame.geometry.is_valid
+    if invalid.any():
+        warnings.warn(
+            f"{path}: repaired invalid geometry of feature(s)"
+            f" {', '.join(names[invalid.to_numpy()])} with make_valid",
+            stacklevel=2,
+        )
+        repaired = frame.geometry[invalid].make_valid()
+        frame.loc[invalid, frame.geometry.name] = repaired.apply(_polygonal_part)
+    return frame
+
+
+def _polygonal_part(geometry: shapely.Geometry) -> shapely.Geometry:
+    """Keep the polygonal part of a geometry returned by make_valid."""
+    if isinstance(geometry, shapely.Polygon | shapely.MultiPolygon):
+        return geometry
+    parts = [g for g in shapely.get_parts(geometry) if isinstance(g, shapely.Polygon)]
+    return shapely.MultiPolygon(parts)
+
+
+def _feature_names(frame: gpd.GeoDataFrame) -> np.ndarray:
+    """Describe each feature for error messages: its fid and name where present."""
+    fids = frame["fid"].astype(str) if "fid" in frame else pd.Series(frame.index.astype(str))
+    names = frame["name"].fillna("").astype(str) if "name" in frame else ""
+    described = "fid=" + fids.to_numpy().astype(object)
+    if isinstance(names, pd.Series):
+        described = np.where(names != "", described + " (" + names.to_numpy() + ")", described)
+    return np.asarray(described, dtype=object)
+
+
+class DataCenterLabels(VectorDataset):
+    """Data-center footprints (and optionally hard negatives) rasterised as masks.
+
+    In binary mode (the default) data centers are 1 and everything else, hard
+    negatives included, is 0. With ``multiclass=True`` each hard-negative class gets
+    its own index: see :attr:`class_names`.
+
+    Positives are chosen by class (``positive_classes``) or, with
+    ``use_label_field=True``, by the boolean ``label`` field of the seed schema.
+    Every class in the file must be a known positive or negative class: a misspelled
+    class (the seed file has ``datacemter``) is an error unless mapped with
+    ``class_map={'datacemter': 'datacenter'}``.
+
+    Masks are 1 exactly on pixels whose centres fall inside the (buffered) polygons,
+    like :func:`rasterio.features.rasterize`. Data centers are drawn last, so they
+    win where a footprint overlaps a hard negative.
+    """
+
+    def __init__(
+        self,
+        paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = "labels.geojson",
+        crs: CRS | None = None,
+        res: float | tuple[float, float] = 0.6,
+        transforms: Callable[[Sample], Sample] | None = None,
+        *,
+        positive_classes: Sequence[str] = POSITIVE_CLASSES,
+        negative_classes: Sequence[str] = NEGATIVE_CLASSES,
+        use_label_field: bool = False,
+        multiclass: bool = False,
+        class_map: Mapping[str, str] | None = None,
+        class_field: str = "class",
+        label_field: str = "label",
+        buffer_m: float = 0.0,
+        layer: str | int | None = None,
+    ) -> None:
+        """Initialize a new DataCenterLabels dataset.
+
+        Args:
+            paths: one or more label files (GeoJSON, GeoPackage, any OGR vector).
+            crs: CRS to warp to (defaults to the first file's CRS).
+            res: resolution of the masks in units of *crs*.
+            transforms: a function that takes a sample and returns a transformed one.
+            positive_classes: values of *class_field* that are data centers.
+            negative_classes: values of *class_field* that are hard negatives.
+            use_label_field: choose positives by the boolean *label_field* instead of
+                by class (classes are then only read in multiclass mode).
+            multiclass: give each negative class its own mask index.
+            class_map: renames of class values applied before validation, such as
+                ``{'datacemter': 'datacenter'}``.
+            class_field: name of the class field.
+            label_field: name of the boolean data-center field.
+            buffer_m: grow (or, if negative, shrink) every polygon by this many metres,
+                in a local UTM CRS whatever the file's CRS (the seed project used 7.5).
+            layer: layer name or index for multi-layer files.
+
+        Raises:
+            TGDCError: if a file is unreadable or invalid (see :func:`read_label_file`),
+                a required field is missing, a class is unknown, or there are no
+                data centers.
+        """
+        files = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
+        if not files:
+            raise TGDCError("paths: no label files given")
+        self.paths = files
+        self.transforms = transforms
+        self.task = "semantic_segmentation"
+        self.layer = layer
+        self.label_name = None
+        self.multiclass = multiclass
+        self.positive_classes = tuple(positive_classes)
+        self.negative_classes = tuple(negative_classes)
+        self.class_names = ["background", "datacenter"]
+        if multiclass:
+            self.class_names += list(self.negative_classes)
+
+        frames = []
+        for file in files:
+            frame = read_label_file(file, layer)
+            frame = frame.assign(
+                value=self._values(
+                    frame, Path(file), use_label_field, class_map or {}, class_field, label_field
+                )
+            )
+            if buffer_m:
+                utm = frame.estimate_utm_crs()
+                frame = frame.set_geometry(
+                    frame.geometry.to_crs(utm).buffer(buffer_m).to_crs(frame.crs)
+                )
+            frames.append(frame[["value", "geometry"]])
+        target = crs or frames[0].crs
+        features = pd.concat([f.to_crs(target) for f in frames], ignore_index=True)
+        if not (features["value"] == 1).any():
+            raise TGDCError(
+                f"{', '.join(map(str, files))}: no data-center polygons (positives) found;"
+                " check positive_classes or use_label_field"
+            )
+        self._features = gpd.GeoDataFrame(features, crs=target).sort_values(
+            "value", key=lambda v: v == 1, kind="stable"
+        )
+        if isinstance(res, int | float):
+            res = (float(res), float(res))
+        self._res = res
+        minx, miny, maxx, maxy = self._features.total_bounds
+        interval = pd.Interval(pd.Timestamp.min, pd.Timestamp.max, closed="both")
+        self.index = gpd.GeoDataFrame(
+            {"filepath": [str(files[0])]},
+            index=pd.IntervalIndex([interval], name="datetime"),
+            geometry=[shapely.box(minx, miny, maxx, maxy)],
+            crs=target,
+        )
+
+    def _values(
+        self,
+        frame: gpd.GeoDataFrame,
+        path: Path,
+        use_label_field: bool,
+        class_map: Mapping[str, str],
+        class_field: str,
+        label_field: str,
+    ) -> np.ndarray:
+        """Compute the mask value of every feature (0 means not drawn)."""
+        values = np.zeros(len(frame), dtype=np.int64)
+        if use_label_field:
+            if label_field not in frame:
+                raise TGDCError(
+                    f"{path}: has no {label_field!r} field; add it or choose positives by class"
+                )
+            positive = _as_bool(frame[label_field], path, label_field)
+            values[positive] = 1
+            if not self.multiclass:
+                return values
+        if class_field not in frame:
+            raise TGDCError(
+                f"{path}: has no {class_field!r} field; add it, set class_field, or use"
+                " use_label_field=True"
+            )
+        classes = frame[class_field].astype("string").str.strip().replace(dict(class_map))
+        known = set(self.positive_classes) | set(self.negative_classes)
+        unknown = sorted(set(classes.dropna()) - known)
+        if classes.isna().any():
+            unknown.insert(0, "<missing>")
+        if unknown:
+            raise TGDCError(
+                f"{path}: unknown value(s) {unknown} in field {class_field!r}; known classes are"
+                f" {sorted(known)}. Map them with class_map, e.g. class_map={{{unknown[-1]!r}:"
+                f" 'datacenter'}}"
+            )
+        if not use_label_field:
+            values[classes.isin(self.positive_classes).to_numpy()] = 1
+        if self.multiclass:
+            for index, name in enumerate(self.negative_classes, start=2):
+                values[(classes == name).to_numpy() & (values != 1)] = index
+        return values
+
+    @property
+    def crs(self) -> CRS:
+        """Coordinate reference system of the dataset.
+
+        Returns:
+            The CRS.
+        """
+        return self.index.crs
+
+    @crs.setter
+    def crs(self, new_crs: CRS) -> None:
+        """Reproject the dataset (index and cached polygons) to another CRS.
+
+        Args:
+            new_crs: the new CRS.
+        """
+        if new_crs == self.crs:
+            return
+        self.index = self.index.to_crs(new_crs)
+        self._features = self._features.to_crs(new_crs)
+
+    @property
+    def features(self) -> gpd.GeoDataFrame:
+        """The label polygons in the dataset CRS with their mask ``value``.
+
+        Returns:
+            A copy of the cached features.
+        """
+        return self._features.copy()
+
+    def rasterize(self, transform: Affine, shape: tuple[int, int]) -> np.ndarray:
+        """Rasterise the labels onto a grid in the dataset CRS.
+
+        Args:
+            transform: affine transform of the grid (in :attr:`crs`).
+            shape: (height, width) of the grid in pixels.
+
+        Returns:
+            A uint8 array of mask values: 1 for data centers, 0 for background and,
+            in multiclass mode, the index of each hard-negative class.
+        """
+        window = shapely.box(*rasterio.transform.array_bounds(*shape, transform))
+        hits = self._features.sindex.query(window)
+        drawn = self._features.iloc[np.sort(hits)]
+        drawn = drawn[drawn["value"] > 0]
+        if drawn.empty:
+            return np.zeros(shape, dtype=np.uint8)
+        return rasterio.features.rasterize(
+            zip(drawn.geometry, drawn["value"].astype(int), strict=True),
+            out_shape=shape,
+            transform=transform,
+            dtype=np.uint8,
+        )
+
+    def __getitem__(self, index: GeoSlice) -> Sample:
+        """Rasterise the mask of a spatial slice.
+
+        Args:
+            index: ``[xmin:xmax:xres, ymin:ymax:yres, tmin:tmax:tres]`` coordinates.
+
+        Returns:
+            A sample with ``mask`` (H, W) long, ``bounds`` and ``transform``.
+        """
+        x, y, _ = self._disambiguate_slice(index)
+        width = round((x.stop - x.start) / x.step)
+        height = round((y.stop - y.start) / y.step)
+        transform = rasterio.transform.from_origin(x.start, y.stop, x.step, y.step)
+        mask = self.rasterize(transform, (height, width))
+        sample: dict[str, Any] = {
+            "mask": torch.from_numpy(mask).long(),
+            "bounds": self._slice_to_tensor(index),
+            "transform": torch.tensor(transform),
+        }
+        if self.transforms is not None:
+            sample = self.transforms(sample)
+        return sample
+
+
+def _as_bool(values: pd.Series, path: Path, field: str) -> np.ndarray:
+    """Parse a boolean field that may be stored as bool, 0/1 or 'true'/'false'."""
+    if values.dtype == bool:
+        return values.to_numpy()
+    text = values.astype("string").str.strip().str.lower()
+    mapping = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+    parsed = text.map(mapping)
+    if parsed.isna().any():
+        bad = sorted(set(values[parsed.isna()].astype(str)))
+        raise TGDCError(f"{path}: field {field!r} has non-boolean value(s) {bad}; use true/false")
+    return parsed.to_numpy(dtype=bool)

@@ -1,0 +1,99 @@
+"""NAIP imagery as a TorchGeo raster dataset that accepts any 4-band GeoTIFF."""
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import ClassVar
+
+import rasterio
+from pyproj import CRS
+from torchgeo.datasets import NAIP
+from torchgeo.datasets.utils import Path, Sample
+
+from ..errors import TGDCError
+
+#: Band order of NAIP imagery: red, green, blue, near infrared (NIR last).
+NAIP_BANDS = ("R", "G", "B", "NIR")
+
+#: Ground sample distance of current NAIP imagery, in metres.
+NAIP_GSD = 0.6
+
+
+class NAIPChips(NAIP):
+    """NAIP imagery stored as arbitrarily named 4-band (R, G, B, NIR) GeoTIFFs.
+
+    :class:`torchgeo.datasets.NAIP` only finds files named like USGS quarter quads
+    (``m_4208701_ne_16_060_20200902.tif``). The seed project's training chips, the
+    synthetic scenes and downloads from ``tgdc download`` have other names, so this
+    subclass matches files by a configurable glob instead and checks that every file
+    has exactly the four NAIP bands, failing early with the offending file named.
+    """
+
+    filename_regex = r".*"
+    all_bands: ClassVar[tuple[str, ...]] = NAIP_BANDS
+    rgb_bands: ClassVar[tuple[str, ...]] = ("R", "G", "B")
+
+    def __init__(
+        self,
+        paths: Path | Iterable[Path] = "data",
+        crs: CRS | None = None,
+        res: float | tuple[float, float] | None = None,
+        bands: Sequence[str] | None = None,
+        transforms: Callable[[Sample], Sample] | None = None,
+        cache: bool = True,
+        filename_glob: str = "*.tif",
+    ) -> None:
+        """Initialize a new NAIPChips dataset.
+
+        Args:
+            paths: one or more directories to search or GeoTIFF files to load.
+            crs: coordinate reference system to warp to (defaults to the CRS of the
+                first file found).
+            res: resolution in units of the CRS (defaults to that of the first file).
+            bands: bands to return, a subset of ``R, G, B, NIR`` (defaults to all).
+            transforms: a function that takes a sample and returns a transformed one.
+            cache: if True, cache file handles to speed up repeated sampling.
+            filename_glob: glob that selects the imagery files inside directories.
+
+        Raises:
+            TGDCError: if no file matches, a file is not a readable raster, has no CRS,
+                or does not have exactly 4 bands, or *bands* names an unknown band.
+        """
+        self.filename_glob = filename_glob
+        unknown = sorted(set(bands or ()) - set(NAIP_BANDS))
+        if unknown:
+            raise TGDCError(f"bands: unknown band(s) {unknown}; choose from {list(NAIP_BANDS)}")
+        self.paths = paths
+        files = self.files
+        if not files:
+            raise TGDCError(
+                f"{paths}: no imagery matching {filename_glob!r}; check the path or set"
+                " filename_glob"
+            )
+        for file in files:
+            check_naip_file(file)
+        super().__init__(paths, crs=crs, res=res, bands=bands, transforms=transforms, cache=cache)
+
+
+def check_naip_file(path: Path) -> None:
+    """Check that a file is a georeferenced 4-band raster.
+
+    Args:
+        path: the raster file.
+
+    Raises:
+        TGDCError: if the file is missing, not a raster, has no CRS or does not have
+            exactly 4 bands.
+    """
+    try:
+        with rasterio.open(path) as src:
+            count, crs = src.count, src.crs
+    except rasterio.errors.RasterioIOError as error:
+        raise TGDCError(f"{path}: not a readable raster ({error})") from error
+    if crs is None:
+        raise TGDCError(
+            f"{path}: raster has no CRS; assign one (e.g. gdal_edit.py -a_srs EPSG:26916)"
+        )
+    if count != len(NAIP_BANDS):
+        raise TGDCError(
+            f"{path}: has {count} band(s) but NAIP imagery needs {len(NAIP_BANDS)}"
+            f" ({', '.join(NAIP_BANDS)})"
+        )
