@@ -1,0 +1,18 @@
+"""Fixtures shared by the whole suite."""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from torchgeo_datacenters.synthetic import SyntheticDataset, generate_scenes
+
+# Two cores: keep torch from oversubscribing them in every test process.
+torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="session")
+def synthetic_scenes(tmp_path_factory: pytest.TempPathFactory) -> SyntheticDataset:
+    """Six small SYNTHETIC NAIP-like scenes with labels, generated once per session."""
+    out: Path = tmp_path_factory.mktemp("synthetic")
+    return generate_scenes(out, size=512, count=6, seed=1, progress=False)

@@ -1,0 +1,157 @@
+from pathlib import Path
+
+import pytest
+import shapely
+import torch
+
+from torchgeo_datacenters.datamodules import DataCenterDataModule
+from torchgeo_datacenters.datasets import DataCenterLabels, write_chip_masks
+from torchgeo_datacenters.errors import TGDCError
+from torchgeo_datacenters.synthetic import SyntheticDataset
+
+
+def _datamodule(scenes: SyntheticDataset, **kwargs: object) -> DataCenterDataModule:
+    defaults = {"batch_size": 4, "patch_size": 64, "length": 8, "split_cell_size": 300.0, "seed": 3}
+    return DataCenterDataModule(
+        paths=str(scenes.scene_paths[0].parent),
+        label_path=str(scenes.labels_path),
+        **{**defaults, **kwargs},
+    )
+
+
+def _patch_boxes(sampler) -> list[shapely.Polygon]:
+    return [shapely.box(x.start, y.start, x.stop, y.stop) for x, y in sampler]
+
+
+def test_split_has_no_overlap_between_train_val_and_test(
+    synthetic_scenes: SyntheticDataset,
+) -> None:
+    dm = _datamodule(synthetic_scenes, length=400)
+    dm.setup("fit")
+    dm.setup("test")
+    regions = dm.split.regions
+    for a, b in (("train", "val"), ("train", "test"), ("val", "test")):
+        assert regions[a].intersection(regions[b]).area == 0
+    cells = dm.split.cells
+    assert set(cells["split"]) == {"train", "val", "test"}
+    # Data centers are spread so that val and test both have some.
+    assert cells.groupby("split")["has_datacenter"].any().all()
+    train = shapely.union_all(_patch_boxes(dm.train_sampler))
+    val = _patch_boxes(dm.val_sampler)
+    test = _patch_boxes(dm.test_sampler)
+    assert val and test
+    for box in val + test:
+        assert box.intersection(train).area == 0
+    assert shapely.union_all(val).intersection(shapely.union_all(test)).area == 0
+
+
+def test_split_is_seeded(synthetic_scenes: SyntheticDataset) -> None:
+    splits = []
+    for seed in (3, 3, 4):
+        dm = _datamodule(synthetic_scenes, seed=seed)
+        dm.setup("fit")
+        splits.append(list(dm.split.cells["split"]))
+    assert splits[0] == splits[1]
+    assert splits[0] != splits[2]
+
+
+def test_batches_are_normalised_and_augmented_together(synthetic_scenes: SyntheticDataset) -> None:
+    dm = _datamodule(synthetic_scenes, mean=[100.0] * 4, std=[50.0] * 4)
+    dm.setup("fit")
+    batch = next(iter(dm.train_dataloader()))
+    assert batch["image"].shape == (4, 4, 64, 64)
+    assert batch["mask"].shape == (4, 64, 64)
+    raw = batch["image"].clone()
+    # Validation: exactly (pixel - mean) / std.
+    val_batch = dm.aug({"image": raw.clone(), "mask": batch["mask"].clone()})
+    torch.testing.assert_close(val_batch["image"], (raw - 100) / 50)
+    # Training augmentation keeps masks binary and moves them with the image: a flip
+    # or rotation of image and mask together keeps bright roof pixels under the mask.
+    torch.manual_seed(0)
+    train = dm.train_aug({"image": raw.clone(), "mask": batch["mask"].clone()})
+    assert set(train["mask"].unique().tolist()) <= {0, 1}
+    assert train["mask"].sum() == batch["mask"].sum()
+    mask = batch["mask"].bool()
+    if mask.any():
+        inside = raw[:, 0][mask].mean()
+        assert train["image"][:, 0][train["mask"].bool()].mean() * 50 + 100 == pytest.approx(
+            float(inside), rel=0.2
+        )
+
+
+def test_metadata_for_the_checkpoint(synthetic_scenes: SyntheticDataset) -> None:
+    dm = _datamodule(synthetic_scenes, multiclass=True)
+    assert dm.bands == ["R", "G", "B", "NIR"]
+    assert dm.gsd == 0.6 and dm.patch_size == 64
+    assert dm.mean == [0.0] * 4 and dm.std == [255.0] * 4
+    assert dm.class_names == ["background", "datacenter", "warehouse", "retail", "other"]
+
+
+def test_predict_uses_imagery_alone(synthetic_scenes: SyntheticDataset) -> None:
+    dm = _datamodule(synthetic_scenes)
+    dm.setup("predict")
+    batch = next(iter(dm.predict_dataloader()))
+    assert "mask" not in batch and batch["image"].shape[1:] == (4, 64, 64)
+
+
+def test_prechipped_mode(tmp_path: Path, synthetic_scenes: SyntheticDataset) -> None:
+    masks = tmp_path / "masks"
+    chips_dir = synthetic_scenes.scene_paths[0].parent
+    write_chip_masks(
+        chips_dir,
+        DataCenterLabels(synthetic_scenes.labels_path),
+        masks,
+        pattern="scene_*.tif",
+        progress=False,
+    )
+    dm = DataCenterDataModule(
+        paths=str(chips_dir),
+        masks_dir=str(masks),
+        batch_size=2,
+        patch_size=512,
+        filename_glob="scene_*.tif",
+        split_cell_size=300.0,
+    )
+    dm.setup("fit")
+    total = len(dm.train_sampler) + len(dm.val_sampler)
+    dm.setup("test")
+    assert total + len(dm.test_sampler) == len(synthetic_scenes.scene_paths)
+    batch = next(iter(dm.train_dataloader()))
+    assert batch["image"].shape[1:] == (4, 512, 512) and batch["mask"].shape[1:] == (512, 512)
+    assert batch["mask"].max() == 1
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"label_path": None}, "exactly one"),
+        ({"patch_size": 0}, "must be positive"),
+        ({"val_fraction": 0.6, "test_fraction": 0.5}, "must be in"),
+        ({"mean": [1.0, 2.0]}, "mean/std"),
+    ],
+)
+def test_invalid_options(synthetic_scenes: SyntheticDataset, kwargs: dict, message: str) -> None:
+    base = {
+        "paths": str(synthetic_scenes.scene_paths[0].parent),
+        "label_path": str(synthetic_scenes.labels_path),
+    }
+    with pytest.raises(TGDCError, match=message):
+        DataCenterDataModule(**{**base, **kwargs})
+
+
+def test_labels_elsewhere_are_a_clear_error(
+    tmp_path: Path, synthetic_scenes: SyntheticDataset
+) -> None:
+    import geopandas as gpd
+
+    far = gpd.GeoDataFrame(
+        {"fid": [1], "class": ["datacenter"], "name": ["x"], "label": [True]},
+        geometry=[shapely.box(-100.0, 30.0, -99.99, 30.01)],
+        crs="OGC:CRS84",
+    )
+    far.to_file(tmp_path / "far.geojson")
+    dm = DataCenterDataModule(
+        paths=str(synthetic_scenes.scene_paths[0].parent), label_path=str(tmp_path / "far.geojson")
+    )
+    with pytest.raises(TGDCError, match="do not overlap"):
+        dm.setup("fit")
