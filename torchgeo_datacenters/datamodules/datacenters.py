@@ -1,5 +1,6 @@
 """LightningDataModule joining NAIP imagery with data-center labels."""
 
+import copy
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -15,7 +16,7 @@ from ..datasets import NAIP_BANDS, NAIP_GSD, ChipMasks, DataCenterLabels, NAIPCh
 from ..datasets.chips import check_chip_pairs
 from ..errors import TGDCError
 from ..samplers import ChipSampler
-from .splits import GeoSplit, grid_split
+from .splits import SPLITS, GeoSplit, grid_split
 
 PathLike = str | os.PathLike[str]
 
@@ -172,6 +173,22 @@ class DataCenterDataModule(GeoDataModule):
             return features.geometry[features["value"] == 1].union_all()
         return None
 
+    def _setup_chips(self, images: NAIPChips, masks: GeoDataset) -> None:
+        """Give every split the whole chips whose centre lies in its cells."""
+        assert self.split is not None
+        names = self.split.assign(images.index.geometry.centroid)
+        for name in SPLITS:
+            subset = copy.copy(images)
+            subset.index = images.index[names == name]
+            if subset.index.empty:
+                raise TGDCError(
+                    f"{self.paths}: no chips fall in the {name} split; add chips, lower"
+                    " split_cell_size or change val_fraction/test_fraction"
+                )
+            setattr(self, f"{name}_dataset", subset & masks)
+            sampler = ChipSampler(subset, shuffle=name == "train", generator=self.seed)
+            setattr(self, f"{name}_sampler", sampler)
+
     def setup(self, stage: str) -> None:
         """Build the joined dataset, the geographic split and the samplers.
 
@@ -195,24 +212,24 @@ class DataCenterDataModule(GeoDataModule):
                 f"{self.paths} and {self.label_path or self.masks_dir}: imagery and labels do not"
                 f" overlap ({error}); check that they cover the same place"
             ) from error
+        extent = dataset.index.geometry.union_all()
+        if self.masks_dir is not None:
+            # Chips are assigned by their centre: split over the centres alone.
+            extent = images.index.geometry.centroid.buffer(0.01, cap_style="square").union_all()
         self.split = grid_split(
-            dataset.index.geometry.union_all(),
+            extent,
             cell_size=self.split_cell_size,
             fractions=self.fractions,
             positives=self._positives(labels),
-            margin=self.patch_size * images.res[0],
+            margin=0.0 if self.masks_dir is not None else self.patch_size * images.res[0],
             seed=self.seed,
             crs=dataset.crs,
         )
+        if self.masks_dir is not None:
+            self._setup_chips(images, labels)
+            return
         self.train_dataset = self.val_dataset = self.test_dataset = dataset
         regions = self.split.regions
-        if self.masks_dir is not None:
-            self.train_sampler = ChipSampler(
-                images, roi=regions["train"], shuffle=True, generator=self.seed
-            )
-            self.val_sampler = ChipSampler(images, roi=regions["val"])
-            self.test_sampler = ChipSampler(images, roi=regions["test"])
-            return
         if stage == "fit":
             self.train_sampler = RandomPatchSampler(
                 dataset,

@@ -28,13 +28,46 @@ class GeoSplit:
     """Regions of a geographic split.
 
     Attributes:
+        cell_size: side of the square grid cells, in CRS units.
         cells: the grid cells with a ``split`` column.
         regions: the region of each split (cells shrunk by the margin and clipped to
             the data), keyed by ``train``, ``val`` and ``test``.
     """
 
+    cell_size: float
     cells: gpd.GeoDataFrame
     regions: dict[str, shapely.Geometry]
+
+    def assign(self, points: gpd.GeoSeries) -> np.ndarray:
+        """Name the split of the cell that holds each point.
+
+        Cells are half-open (a point on a cell edge belongs to the cell to its
+        upper right), so every point gets exactly one split.
+
+        Args:
+            points: points in the CRS of the split.
+
+        Returns:
+            The split name of every point (``None`` outside all cells).
+        """
+        keys = zip(
+            np.floor(points.x / self.cell_size).astype(int),
+            np.floor(points.y / self.cell_size).astype(int),
+            strict=True,
+        )
+        bounds = self.cells.geometry.bounds
+        lookup = dict(
+            zip(
+                zip(
+                    np.round(bounds["minx"] / self.cell_size).astype(int),
+                    np.round(bounds["miny"] / self.cell_size).astype(int),
+                    strict=True,
+                ),
+                self.cells["split"],
+                strict=True,
+            )
+        )
+        return np.array([lookup.get(key) for key in keys], dtype=object)
 
 
 def _counts(total: int, fractions: Sequence[float]) -> list[int]:
@@ -111,4 +144,4 @@ def grid_split(
         own = cells.geometry[cells["split"] == name].union_all()
         others = cells.geometry[cells["split"] != name].union_all()
         regions[name] = shapely.intersection(own, extent).difference(others.buffer(margin))
-    return GeoSplit(cells=cells, regions=regions)
+    return GeoSplit(cell_size=cell_size, cells=cells, regions=regions)

@@ -3,13 +3,12 @@
 from collections.abc import Iterator
 
 import numpy as np
-import shapely
 from torchgeo.datasets import GeoDataset
 from torchgeo.samplers import SpatialSampler
 
 
 class ChipSampler(SpatialSampler):
-    """Yield the full extent of every chip whose centre lies in the region of interest.
+    """Yield the full extent of every chip of a dataset, one sample per file.
 
     torchgeo's :class:`~torchgeo.samplers.RandomPatchSampler` draws patches inside a
     region shrunk by half a patch diagonal, which is empty for chips the size of a
@@ -23,7 +22,6 @@ class ChipSampler(SpatialSampler):
         self,
         dataset: GeoDataset,
         *,
-        roi: shapely.Geometry | None = None,
         shuffle: bool = False,
         generator: int | None = None,
     ) -> None:
@@ -31,16 +29,11 @@ class ChipSampler(SpatialSampler):
 
         Args:
             dataset: the chips dataset; each row of its index is one chip.
-            roi: region of interest; chips whose centre is outside it are skipped
-                (defaults to every chip).
             shuffle: reshuffle the chips every epoch.
             generator: seed of the shuffling.
         """
-        super().__init__(dataset, roi=roi)
-        footprints = dataset.index.geometry
-        if roi is not None:
-            footprints = footprints[footprints.centroid.within(roi)]
-        self.footprints = [g.bounds for g in footprints]
+        super().__init__(dataset)
+        self.footprints = [g.bounds for g in dataset.index.geometry]
         self.shuffle = shuffle
         self.generator = np.random.default_rng(generator)
 
@@ -61,6 +54,6 @@ class ChipSampler(SpatialSampler):
         """Return the number of chips per epoch.
 
         Returns:
-            The number of chips in the region of interest.
+            The number of chips.
         """
         return len(self.footprints)
