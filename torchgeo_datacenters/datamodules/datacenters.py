@@ -115,7 +115,6 @@ class DataCenterDataModule(GeoDataModule):
         if len(self.mean) != bands or len(self.std) != bands or min(self.std) <= 0:
             raise TGDCError(f"mean/std: need {bands} values each, std > 0")
         super().__init__(NAIPChips, batch_size, patch_size, length, num_workers)
-        self.save_hyperparameters()
         self.paths = paths
         self.label_path = label_path
         self.masks_dir = masks_dir
@@ -238,9 +237,13 @@ class DataCenterDataModule(GeoDataModule):
                 roi=regions["train"],
                 generator=self.seed,
             )
-        self.val_sampler = GriddedPatchSampler(
-            dataset, size=self.patch_size, stride=self.patch_size, roi=regions["val"]
-        )
-        self.test_sampler = GriddedPatchSampler(
-            dataset, size=self.patch_size, stride=self.patch_size, roi=regions["test"]
-        )
+        for name in {"fit": ["val"], "validate": ["val"], "test": ["test"]}.get(stage, []):
+            if regions[name].is_empty:
+                raise TGDCError(
+                    f"{self.paths}: the {name} split is empty; raise {name}_fraction or lower"
+                    " split_cell_size"
+                )
+            sampler = GriddedPatchSampler(
+                dataset, size=self.patch_size, stride=self.patch_size, roi=regions[name]
+            )
+            setattr(self, f"{name}_sampler", sampler)

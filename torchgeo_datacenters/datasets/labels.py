@@ -220,6 +220,7 @@ class DataCenterLabels(VectorDataset):
             geometry=[shapely.box(minx, miny, maxx, maxy)],
             crs=target,
         )
+        self._cache_shapes()
 
     def _values(
         self,
@@ -284,6 +285,30 @@ class DataCenterLabels(VectorDataset):
             return
         self.index = self.index.to_crs(new_crs)
         self._features = self._features.to_crs(new_crs)
+        self._cache_shapes()
+
+    def _cache_shapes(self) -> None:
+        """Keep the drawn polygons as plain arrays with a search tree for sampling."""
+        drawn = self._features[self._features["value"] > 0]
+        self._shapes = drawn.geometry.to_numpy()
+        self._shape_values = drawn["value"].to_numpy(dtype=int)
+        self._tree = shapely.STRtree(self._shapes)
+        self._total_bounds = self.index.total_bounds
+
+    @property
+    def bounds(self) -> tuple[slice, slice, slice]:
+        """Bounds of the labels, computed once per CRS.
+
+        Returns:
+            Bounding x, y and t slices.
+        """
+        xmin, ymin, xmax, ymax = self._total_bounds
+        xres, yres = self.res
+        return (
+            slice(xmin, xmax, xres),
+            slice(ymin, ymax, yres),
+            slice(pd.Timestamp.min, pd.Timestamp.max, 1),
+        )
 
     @property
     def features(self) -> gpd.GeoDataFrame:
@@ -306,13 +331,11 @@ class DataCenterLabels(VectorDataset):
             in multiclass mode, the index of each hard-negative class.
         """
         window = shapely.box(*rasterio.transform.array_bounds(*shape, transform))
-        hits = self._features.sindex.query(window)
-        drawn = self._features.iloc[np.sort(hits)]
-        drawn = drawn[drawn["value"] > 0]
-        if drawn.empty:
+        hits = np.sort(self._tree.query(window))
+        if not len(hits):
             return np.zeros(shape, dtype=np.uint8)
         return rasterio.features.rasterize(
-            zip(drawn.geometry, drawn["value"].astype(int), strict=True),
+            zip(self._shapes[hits], self._shape_values[hits], strict=True),
             out_shape=shape,
             transform=transform,
             dtype=np.uint8,
@@ -333,7 +356,7 @@ class DataCenterLabels(VectorDataset):
         transform = rasterio.transform.from_origin(x.start, y.stop, x.step, y.step)
         mask = self.rasterize(transform, (height, width))
         sample: dict[str, Any] = {
-            "mask": torch.from_numpy(mask).long(),
+            "mask": torch.from_numpy(mask.astype(np.int64)),
             "bounds": self._slice_to_tensor(index),
             "transform": torch.tensor(transform),
         }
