@@ -1,0 +1,312 @@
+"""``tgdc demo``: the whole job end to end on SYNTHETIC scenes, with pictures.
+
+The demo generates SYNTHETIC NAIP-like training scenes and a separate test scene
+(:mod:`.synthetic`; not real imagery), trains :class:`~.models.UNet4` through the same
+LightningCLI path as ``torchgeo fit --config configs/demo.yaml``, runs the predictor on
+the test scene, scores it against the test scene's labels and writes pictures and a
+report. The real workflow is ``tgdc download`` + ``configs/datacenters.yaml``.
+"""
+
+import csv
+import os
+import shutil
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import rasterio
+import yaml
+from lightning.pytorch.cli import LightningCLI
+from torchgeo.datamodules import BaseDataModule
+from torchgeo.tasks import BaseTask
+
+from .datasets import DataCenterLabels
+from .errors import TGDCError
+from .inference import Detections, Predictor
+from .synthetic import generate_scene, generate_scenes
+from .tasks import object_scores_from_polygons
+from .utils import atomic_output
+
+#: The demo's LightningCLI config, in the repository's configs/ directory.
+DEMO_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
+
+#: Upper-left corner of the test scene: far (50 km) from the training scenes.
+TEST_ORIGIN = (560000.0, 4350000.0)
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    """What the demo wrote and measured."""
+
+    output_dir: Path
+    checkpoint: Path
+    detections: Detections
+    metrics: dict[str, float]
+    seconds: float
+
+
+def train(config: dict[str, Any], output_dir: Path) -> Path:
+    """Fit the model as ``torchgeo fit --config`` would, and keep its best checkpoint.
+
+    Args:
+        config: the LightningCLI configuration (``configs/demo.yaml`` with paths set).
+        output_dir: the demo's output directory.
+
+    Returns:
+        The checkpoint copied to ``output_dir / 'model.ckpt'``.
+    """
+    with warnings.catch_warnings():
+        # LightningCLI warns when args are given while sys.argv holds tgdc's own.
+        warnings.filterwarnings(
+            "ignore", message=".*args parameter is intended", category=UserWarning
+        )
+        cli = LightningCLI(
+            model_class=BaseTask,
+            datamodule_class=BaseDataModule,
+            seed_everything_default=0,
+            subclass_mode_model=True,
+            subclass_mode_data=True,
+            save_config_kwargs={"overwrite": True},
+            args=config,
+            run=False,
+        )
+    cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+    callback = cli.trainer.checkpoint_callback
+    best = callback.best_model_path or callback.last_model_path if callback else ""
+    if not best:
+        raise TGDCError("training wrote no checkpoint; check the trainer callbacks in the config")
+    checkpoint = output_dir / "model.ckpt"
+    with atomic_output(checkpoint) as tmp:
+        shutil.copyfile(best, tmp)
+    return checkpoint
+
+
+def demo_config(output_dir: Path, *, epochs: int | None = None) -> dict[str, Any]:
+    """Read ``configs/demo.yaml`` and point its paths into *output_dir*.
+
+    Args:
+        output_dir: the demo's output directory.
+        epochs: override of ``trainer.max_epochs``.
+
+    Returns:
+        The configuration.
+
+    Raises:
+        TGDCError: if the config file is missing.
+    """
+    if not DEMO_CONFIG.exists():
+        raise TGDCError(f"{DEMO_CONFIG}: demo config missing; run tgdc demo from a source checkout")
+    config = yaml.safe_load(DEMO_CONFIG.read_text())
+    training = output_dir / "training"
+    config["trainer"]["default_root_dir"] = str(training)
+    for logger in config["trainer"]["logger"]:
+        logger["init_args"]["save_dir"] = str(training)
+    if epochs is not None:
+        config["trainer"]["max_epochs"] = epochs
+    config["data"]["init_args"]["paths"] = str(output_dir / "data")
+    config["data"]["init_args"]["label_path"] = str(output_dir / "data" / "labels.geojson")
+    return config
+
+
+def pixel_metrics(mask_path: Path, labels: DataCenterLabels) -> dict[str, float]:
+    """Pixel IoU, Dice, precision and recall of a detection mask against labels.
+
+    Args:
+        mask_path: the detection mask GeoTIFF (1 data center, 0 background).
+        labels: the true labels.
+
+    Returns:
+        The metrics, as fractions.
+    """
+    with rasterio.open(mask_path) as src:
+        predicted = src.read(1) == 1
+        labels.crs = src.crs
+        truth = labels.rasterize(src.transform, src.shape) == 1
+    tp = float(np.sum(predicted & truth))
+    fp = float(np.sum(predicted & ~truth))
+    fn = float(np.sum(~predicted & truth))
+    return {
+        "pixel_iou": tp / max(tp + fp + fn, 1.0),
+        "pixel_dice": 2 * tp / max(2 * tp + fp + fn, 1.0),
+        "pixel_precision": tp / max(tp + fp, 1.0),
+        "pixel_recall": tp / max(tp + fn, 1.0),
+    }
+
+
+def plot_overlay(
+    scene: Path, truth: gpd.GeoDataFrame, detections: gpd.GeoDataFrame, path: Path
+) -> None:
+    """Draw the scene's RGB with true and detected polygons and centroids.
+
+    Args:
+        scene: the 4-band scene.
+        truth: true data-center polygons (any CRS).
+        detections: detected polygons (any CRS) with centroid columns.
+        path: the PNG to write.
+    """
+    with rasterio.open(scene) as src:
+        rgb = np.moveaxis(src.read([1, 2, 3]), 0, -1)
+        bounds, crs = src.bounds, src.crs
+    fig, ax = plt.subplots(figsize=(9, 9), dpi=110)
+    ax.imshow(rgb, extent=(bounds.left, bounds.right, bounds.bottom, bounds.top))
+    truth.to_crs(crs).boundary.plot(ax=ax, color="#00e676", linewidth=2.2)
+    found = detections.to_crs(crs)
+    if len(found):
+        found.boundary.plot(ax=ax, color="#ff1744", linewidth=1.6, linestyle="--")
+        centroids = gpd.GeoSeries(
+            gpd.points_from_xy(found["centroid_lon"], found["centroid_lat"]), crs="EPSG:4326"
+        ).to_crs(crs)
+        ax.scatter(centroids.x, centroids.y, marker="+", s=160, color="#ffea00", linewidths=2)
+    ax.set_title(
+        "SYNTHETIC test scene: true data centers (green), detections (red dashed), centroids (+)",
+        fontsize=10,
+    )
+    ax.set_axis_off()
+    _save(fig, path)
+
+
+def plot_training(metrics_csv: Path, path: Path) -> None:
+    """Plot training loss and validation IoU per epoch from Lightning's CSV log.
+
+    Args:
+        metrics_csv: the ``metrics.csv`` of the CSV logger.
+        path: the PNG to write.
+    """
+    epochs: dict[int, dict[str, float]] = {}
+    with open(metrics_csv, newline="") as f:
+        for row in csv.DictReader(f):
+            values = epochs.setdefault(int(row["epoch"]), {})
+            for key in ("train_loss_epoch", "val_loss", "val_iou"):
+                if row.get(key):
+                    values[key] = float(row[key])
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), dpi=110)
+    for key, label in (("train_loss_epoch", "train"), ("val_loss", "validation")):
+        points = [(e, v[key]) for e, v in sorted(epochs.items()) if key in v]
+        if points:
+            left.plot(*zip(*points, strict=True), marker="o", label=label)
+    left.set(title="Loss per epoch", xlabel="epoch", ylabel="loss")
+    left.legend()
+    points = [(e, v["val_iou"]) for e, v in sorted(epochs.items()) if "val_iou" in v]
+    if points:
+        right.plot(*zip(*points, strict=True), marker="o", color="tab:green")
+    right.set(
+        title="Validation IoU (data-center pixels)", xlabel="epoch", ylabel="IoU", ylim=(0, 1)
+    )
+    fig.suptitle("UNet4 on SYNTHETIC scenes (tgdc demo)")
+    _save(fig, path)
+
+
+def _save(fig: plt.Figure, path: Path) -> None:
+    """Write a figure as PNG atomically and close it."""
+    fig.tight_layout()
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+
+
+def write_report(result: DemoResult, truth_count: int, path: Path) -> None:
+    """Write ``report.md`` with the test-scene metrics.
+
+    Args:
+        result: the demo's results.
+        truth_count: number of true data centers in the test scene.
+        path: the Markdown file to write.
+    """
+    m = result.metrics
+    text = f"""# tgdc demo report
+
+**The data is SYNTHETIC** (generated NAIP-like scenes, not real imagery). For real data use
+`tgdc download` and `configs/datacenters.yaml` (see README).
+
+Model: UNet4 trained by `configs/demo.yaml` (checkpoint `{result.checkpoint.name}`).
+Test scene: a separate synthetic scene, {truth_count} true data centers.
+
+| metric | value |
+|---|---|
+| pixel IoU | {m["pixel_iou"]:.3f} |
+| pixel Dice (F1) | {m["pixel_dice"]:.3f} |
+| pixel precision | {m["pixel_precision"]:.3f} |
+| pixel recall | {m["pixel_recall"]:.3f} |
+| object precision (IoU >= 0.5) | {m["object_precision"]:.3f} |
+| object recall (IoU >= 0.5) | {m["object_recall"]:.3f} |
+| object F1 (IoU >= 0.5) | {m["object_f1"]:.3f} |
+| detections | {len(result.detections)} |
+
+Run time: {result.seconds:.0f} s. Files: `overlay.png`, `training.png`, `detections.geojson`,
+`detections.csv`, `mask.tif`, `model.ckpt`, `demo-config.yaml`.
+"""
+    with atomic_output(path) as tmp:
+        tmp.write_text(text)
+
+
+def run_demo(output_dir: str | os.PathLike[str], *, epochs: int | None = None) -> DemoResult:
+    """Run the demo end to end.
+
+    Args:
+        output_dir: where everything is written (created; must be empty or a previous
+            demo's output, which is replaced).
+        epochs: override of the configured training epochs.
+
+    Returns:
+        What was written and measured.
+
+    Raises:
+        TGDCError: if *output_dir* holds other files or a step fails.
+    """
+    start = time.perf_counter()
+    out = Path(output_dir)
+    if out.exists() and any(out.iterdir()) and not (out / "report.md").exists():
+        raise TGDCError(f"{out}: exists and is not a demo output; choose an empty directory")
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    print("tgdc demo: 1/4 generating SYNTHETIC training scenes and a separate test scene")
+    generate_scenes(out / "data", size=1024, count=6, seed=0)
+    (out / "test").mkdir()
+    truth = generate_scene(
+        out / "test" / "scene.tif", size=1024, seed=2024, origin=TEST_ORIGIN, n_datacenters=3
+    )
+    truth.to_file(out / "test" / "labels.geojson")
+
+    print("tgdc demo: 2/4 training UNet4 via configs/demo.yaml (LightningCLI)")
+    config = demo_config(out, epochs=epochs)
+    with atomic_output(out / "demo-config.yaml") as tmp:
+        tmp.write_text(yaml.safe_dump(config, sort_keys=False))
+    checkpoint = train(config, out)
+
+    print("tgdc demo: 3/4 detecting data centers in the test scene")
+    detections = Predictor(checkpoint, device="cpu").predict(
+        out / "test" / "scene.tif",
+        output_geojson=out / "detections.geojson",
+        output_csv=out / "detections.csv",
+        output_mask=out / "mask.tif",
+    )
+    print(detections.summary())
+
+    print("tgdc demo: 4/4 scoring and drawing")
+    true_dc = truth[truth["label"]]
+    metrics = pixel_metrics(out / "mask.tif", DataCenterLabels(out / "test" / "labels.geojson"))
+    utm = true_dc.estimate_utm_crs()
+    objects = object_scores_from_polygons(
+        detections.gdf.to_crs(utm).geometry, true_dc.to_crs(utm).geometry
+    )
+    metrics |= {
+        "object_precision": objects.precision,
+        "object_recall": objects.recall,
+        "object_f1": objects.f1,
+    }
+    plot_overlay(out / "test" / "scene.tif", true_dc, detections.gdf, out / "overlay.png")
+    logs = sorted((out / "training" / "csv").glob("version_*/metrics.csv"))
+    if logs:
+        plot_training(logs[-1], out / "training.png")
+    result = DemoResult(out, checkpoint, detections, metrics, time.perf_counter() - start)
+    write_report(result, len(true_dc), out / "report.md")
+    return result
