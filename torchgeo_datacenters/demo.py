@@ -89,12 +89,15 @@ def train(config: dict[str, Any], output_dir: Path) -> Path:
     return checkpoint
 
 
-def demo_config(output_dir: Path, *, epochs: int | None = None) -> dict[str, Any]:
+def demo_config(
+    output_dir: Path, *, epochs: int | None = None, model: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Read ``configs/demo.yaml`` and point its paths into *output_dir*.
 
     Args:
         output_dir: the demo's output directory.
         epochs: override of ``trainer.max_epochs``.
+        model: overrides of the task's ``init_args`` (e.g. another architecture).
 
     Returns:
         The configuration.
@@ -111,6 +114,7 @@ def demo_config(output_dir: Path, *, epochs: int | None = None) -> dict[str, Any
         logger["init_args"]["save_dir"] = str(training)
     if epochs is not None:
         config["trainer"]["max_epochs"] = epochs
+    config["model"]["init_args"].update(model or {})
     config["data"]["init_args"]["paths"] = str(output_dir / "data")
     config["data"]["init_args"]["label_path"] = str(output_dir / "data" / "labels.geojson")
     return config
@@ -247,13 +251,19 @@ Run time: {result.seconds:.0f} s. Files: `overlay.png`, `training.png`, `detecti
         tmp.write_text(text)
 
 
-def run_demo(output_dir: str | os.PathLike[str], *, epochs: int | None = None) -> DemoResult:
+def run_demo(
+    output_dir: str | os.PathLike[str],
+    *,
+    epochs: int | None = None,
+    model: dict[str, Any] | None = None,
+) -> DemoResult:
     """Run the demo end to end.
 
     Args:
         output_dir: where everything is written (created; must be empty or a previous
             demo's output, which is replaced).
         epochs: override of the configured training epochs.
+        model: overrides of the task's ``init_args`` in ``configs/demo.yaml``.
 
     Returns:
         What was written and measured.
@@ -277,7 +287,7 @@ def run_demo(output_dir: str | os.PathLike[str], *, epochs: int | None = None) -
     truth.to_file(out / "test" / "labels.geojson")
 
     print("tgdc demo: 2/4 training UNet4 via configs/demo.yaml (LightningCLI)")
-    config = demo_config(out, epochs=epochs)
+    config = demo_config(out, epochs=epochs, model=model)
     with atomic_output(out / "demo-config.yaml") as tmp:
         tmp.write_text(yaml.safe_dump(config, sort_keys=False))
     checkpoint = train(config, out)
