@@ -1,0 +1,306 @@
+"""Large-scene prediction: throughput against a plain forward pass, overhead, memory, peers.
+
+Every figure is measured in this one run, on SYNTHETIC scenes (a 2048 x 2048 scene from
+``generate_scene``, tiled to 4096² and 16384² for the overhead and memory runs):
+
+1. The seed project's U-Net (UNet4, 2.1M parameters, random weights: speed does not depend
+   on them) over the 2048² scene: our end-to-end ``Predictor.predict`` (read, predict,
+   stitch, vectorise, write GeoJSON and mask COG) against a plain forward pass of the same
+   model over the same pixels (non-overlapping 256 px tiles already in memory, batch 16),
+   at 256/32 px tiles and at larger tiles with the same overlap; and against a naive
+   predictor written like the seed project's (batch 1, whole-scene accumulators, one read
+   per tile).
+2. Overhead: a trivial one-layer model (1x1 convolution) at 4096² and 16384², each in a
+   fresh subprocess, reporting megapixels/s and peak RSS (ru_maxrss), also net of the RSS
+   after imports (torch 2.15 with CUDA plus torchgeo weigh about 0.9 GB before any work).
+3. geoai-py 0.43 ``predict_geotiff`` (spline blending) on the same scenes and models when
+   ``--geoai-python`` names an interpreter that has it; otherwise its figures from the
+   issue are printed, marked as quoted.
+
+    uv run python benchmarks/predict.py [--size 2048] [--big 16384] [--geoai-python PY]
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import rasterio
+import torch
+from rasterio.features import shapes
+from rasterio.windows import Window
+from torch import nn
+
+from torchgeo_datacenters.inference import Predictor, ProbabilityModel
+from torchgeo_datacenters.models import UNet4
+from torchgeo_datacenters.synthetic import generate_scene
+
+ROOT = Path(__file__).resolve().parents[1]
+MEAN, STD = 120.0, 50.0
+
+#: geoai-py 0.43 figures quoted in the issue (2 CPU cores), for when it is not installed.
+GEOAI_QUOTED = {
+    "unet_2048_mpx_s": 0.174,
+    "trivial_4096_mpx_s": 2.3,
+    "trivial_16384_mpx_s": 5.1,
+    "rss_4096_gb": 1.4,
+    "rss_16384_gb": 10.2,
+}
+
+
+class Trivial(nn.Module):
+    """One 1x1 convolution: a bright-roof detector with fixed weights (pure overhead)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(4, 1, 1)
+        with torch.no_grad():
+            self.conv.weight.fill_(2.0)
+            self.conv.bias.fill_(-12.0)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.conv(images)
+
+
+def unet() -> nn.Module:
+    torch.manual_seed(0)
+    return UNet4(in_channels=4, num_classes=1).eval()
+
+
+def probability_model(module: nn.Module) -> ProbabilityModel:
+    def probabilities(images: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(module(images))[:, 0]
+
+    return ProbabilityModel(probabilities, [MEAN] * 4, [STD] * 4, module=module, name="bench")
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
+
+
+def plain_forward(module: nn.Module, path: Path, batch: int = 16, tile: int = 256) -> float:
+    """Seconds for one forward pass over the scene's pixels, tiles already in memory."""
+    with rasterio.open(path) as src:
+        image = (src.read().astype(np.float32) - MEAN) / STD
+    _, height, width = image.shape
+    tiles = torch.from_numpy(
+        image.reshape(4, height // tile, tile, width // tile, tile)
+        .transpose(1, 3, 0, 2, 4)
+        .reshape(-1, 4, tile, tile)
+        .copy()
+    )
+    with torch.inference_mode():
+        module(tiles[:1])
+        start = time.perf_counter()
+        for first in range(0, len(tiles), batch):
+            torch.sigmoid(module(tiles[first : first + batch]))
+        return time.perf_counter() - start
+
+
+def naive_predict(module: nn.Module, path: Path, out: Path, tile: int = 256, overlap: int = 32):
+    """The seed project's way: batch 1, whole-scene accumulators, one read per tile."""
+    start = time.perf_counter()
+    with rasterio.open(path) as src:
+        height, width, profile = src.height, src.width, src.profile
+        total = np.zeros((height, width), np.float32)
+        votes = np.zeros((height, width), np.float32)
+        stride = tile - overlap
+        with torch.inference_mode():
+            for row in range(0, height, stride):
+                for col in range(0, width, stride):
+                    window = Window(col, row, min(tile, width - col), min(tile, height - row))
+                    data = src.read(window=window).astype(np.float32)
+                    padded = np.zeros((4, tile, tile), np.float32)
+                    padded[:, : window.height, : window.width] = (data - MEAN) / STD
+                    prob = torch.sigmoid(module(torch.from_numpy(padded)[None]))[0, 0].numpy()
+                    total[row : row + window.height, col : col + window.width] += prob[
+                        : window.height, : window.width
+                    ]
+                    votes[row : row + window.height, col : col + window.width] += 1
+    mask = (total / votes >= 0.5).astype(np.uint8)
+    polygons = [geometry for geometry, _ in shapes(mask, mask=mask == 1, transform=src.transform)]
+    profile.update(count=1, dtype="uint8", nodata=None)
+    with rasterio.open(out, "w", **profile) as dst:
+        dst.write(mask, 1)
+    json.dumps(polygons)
+    return time.perf_counter() - start
+
+
+def ours(module: nn.Module, path: Path, out: Path, **options) -> float:
+    for stale in out.parent.glob(f"{out.stem}*"):
+        stale.unlink()
+    predictor = Predictor(probability_model(module), device="cpu", progress=False, **options)
+    start = time.perf_counter()
+    predictor.predict(path, output_geojson=out.with_suffix(".geojson"), output_mask=out)
+    return time.perf_counter() - start
+
+
+def child_ours(scene: str, out: str, num_workers: int) -> dict:
+    """Run in a fresh process: the trivial model end to end."""
+    baseline = peak_rss_mb()
+    seconds = ours(Trivial(), Path(scene), Path(out), num_workers=num_workers, min_area=0.0)
+    return {"seconds": seconds, "peak_mb": peak_rss_mb(), "baseline_mb": baseline}
+
+
+GEOAI_CHILD = textwrap.dedent(
+    """
+    import json, resource, sys, time, torch
+    sys.path.insert(0, {root!r})
+    from geoai import predict_geotiff
+    from torchgeo_datacenters.models.unet4 import UNet4
+    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
+    torch.manual_seed(0)
+    if {trivial!r}:
+        model = torch.nn.Conv2d(4, 1, 1)
+        with torch.no_grad():
+            model.weight.fill_(2.0)
+            model.bias.fill_(-12.0)
+    else:
+        model = UNet4(in_channels=4, num_classes=1).eval()
+    start = time.perf_counter()
+    predict_geotiff(model, {scene!r}, {out!r}, tile_size=256, overlap=32, batch_size=16,
+                    blend_mode="spline", preprocess_fn=lambda t: (t - {mean}) / {std},
+                    device="cpu", verbose=False)
+    print(json.dumps({{"seconds": time.perf_counter() - start, "baseline_mb": baseline,
+                      "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3}}))
+    """
+)
+
+
+def run_child(command: list[str]) -> dict:
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"{command[:3]} failed:\n{result.stderr[-2000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def child_command(scene: Path, out: Path, num_workers: int) -> list[str]:
+    return [
+        sys.executable,
+        __file__,
+        "--child",
+        json.dumps({"scene": str(scene), "out": str(out), "num_workers": num_workers}),
+    ]
+
+
+def geoai_command(python: str, trivial: bool, scene: Path, out: Path) -> list[str]:
+    code = GEOAI_CHILD.format(
+        root=str(ROOT), trivial=trivial, scene=str(scene), out=str(out), mean=MEAN, std=STD
+    )
+    return [python, "-c", code]
+
+
+def tile_scene(base: Path, size: int, out: Path) -> Path:
+    """Repeat a scene to size x size pixels, block by block."""
+    with rasterio.open(base) as src:
+        block, profile = src.read(), src.profile
+    step = block.shape[1]
+    with rasterio.open(
+        out, "w", **{**profile, "width": size, "height": size, "BIGTIFF": "YES"}
+    ) as dst:
+        for row in range(0, size, step):
+            for col in range(0, size, step):
+                dst.write(block, window=Window(col, row, step, step))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=2048, help="U-Net scene side, pixels")
+    parser.add_argument("--small", type=int, default=4096, help="small overhead scene, pixels")
+    parser.add_argument("--big", type=int, default=16384, help="big overhead scene, pixels")
+    parser.add_argument("--large-tile", type=int, default=512, help="larger tile, pixels")
+    parser.add_argument("--num-workers", type=int, default=1, help="our reading workers")
+    parser.add_argument("--geoai-python", help="python interpreter with geoai-py installed")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child_ours(**json.loads(args.child))))
+        return
+
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs")
+    with tempfile.TemporaryDirectory(dir=ROOT / "benchmarks") as tmp:
+        tmp = Path(tmp)
+        scene = tmp / "scene.tif"
+        generate_scene(scene, size=args.size, seed=0)
+        mpx = args.size**2 / 1e6
+        model = unet()
+        print(f"\n## U-Net (UNet4, 2.1M params), {args.size}² SYNTHETIC scene, CPU")
+        figures = {}
+        figures["plain"] = mpx / plain_forward(model, scene)
+        print(
+            f"plain forward pass (256 px tiles, no overlap, batch 16): {figures['plain']:.3f} Mpx/s"
+        )
+        for tile in (256, args.large_tile):
+            name = f"ours_{tile}"
+            figures[name] = mpx / ours(
+                model,
+                scene,
+                tmp / f"{name}.tif",
+                tile_size=tile,
+                overlap=32,
+                num_workers=args.num_workers,
+            )
+            print(
+                f"ours end to end, tile {tile}, overlap 32: {figures[name]:.3f} Mpx/s ="
+                f" {figures[name] / figures['plain']:.0%} of the plain forward pass"
+            )
+        figures["naive"] = mpx / naive_predict(model, scene, tmp / "naive.tif")
+        best = max(figures["ours_256"], figures[f"ours_{args.large_tile}"])
+        print(
+            f"naive predictor (batch 1, tile 256, overlap 32): {figures['naive']:.3f} Mpx/s;"
+            f" ours (256) is {figures['ours_256'] / figures['naive']:.2f}x, ours (best) is"
+            f" {best / figures['naive']:.2f}x"
+        )
+        if args.geoai_python:
+            result = run_child(geoai_command(args.geoai_python, False, scene, tmp / "g.tif"))
+            geoai_unet, label = mpx / result["seconds"], "measured"
+        else:
+            geoai_unet, label = GEOAI_QUOTED["unet_2048_mpx_s"], "QUOTED from the issue"
+        print(
+            f"geoai predict_geotiff ({label}): {geoai_unet:.3f} Mpx/s; ours (256) is"
+            f" {figures['ours_256'] / geoai_unet:.2f}x, ours (best) is {best / geoai_unet:.2f}x"
+        )
+
+        print("\n## Overhead: trivial one-layer model, fresh process per run")
+        runs = {}
+        for size in (args.small, args.big):
+            path = tile_scene(scene, size, tmp / f"tiled_{size}.tif")
+            runs[size] = run_child(child_command(path, tmp / f"t_{size}.tif", args.num_workers))
+            run = runs[size]
+            run["mpx_s"] = size**2 / 1e6 / run["seconds"]
+            run["growth_mb"] = run["peak_mb"] - run["baseline_mb"]
+            print(
+                f"ours {size}²: {run['mpx_s']:.2f} Mpx/s, peak RSS {run['peak_mb']:.0f} MB"
+                f" ({run['growth_mb']:.0f} MB above the {run['baseline_mb']:.0f} MB after imports)"
+            )
+            if size == args.small and args.geoai_python:
+                result = run_child(geoai_command(args.geoai_python, True, path, tmp / "g.tif"))
+                geoai_small = size**2 / 1e6 / result["seconds"]
+                print(
+                    f"geoai {size}² (measured): {geoai_small:.2f} Mpx/s, peak RSS"
+                    f" {result['peak_mb']:.0f} MB; ours is {runs[size]['mpx_s'] / geoai_small:.2f}x"
+                )
+            path.unlink()
+        small, big = runs[args.small], runs[args.big]
+        print(
+            f"peak RSS {args.big}² / {args.small}²: {big['peak_mb'] / small['peak_mb']:.2f};"
+            f" above imports: {big['growth_mb']:.0f} MB vs {small['growth_mb']:.0f} MB"
+        )
+        quoted = GEOAI_QUOTED
+        print(
+            f"vs geoai QUOTED (trivial model): {small['mpx_s'] / quoted['trivial_4096_mpx_s']:.2f}x"
+            f" at {args.small}², {big['mpx_s'] / quoted['trivial_16384_mpx_s']:.2f}x at"
+            f" {args.big}²; its RSS {quoted['rss_4096_gb']} GB -> {quoted['rss_16384_gb']} GB"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+"""Tests of ``tgdc detect`` and ``tgdc batch-detect``."""
+
+import inspect
+import json
+import re
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+import rasterio
+from affine import Affine
+from support.inference import GSD, save_checkpoint, utm_transform, write_scene
+
+from torchgeo_datacenters.cli import build_parser, main
+from torchgeo_datacenters.inference import Predictor
+
+PIXEL_M2 = GSD * GSD
+FAST = [
+    *("--tile-size", "64", "--overlap", "16", "--min-area", "0"),
+    *("--device", "cpu", "--num-workers", "0"),
+]
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real checkpoint whose model predicts probability sigmoid(5) = 0.993 everywhere."""
+    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "model.ckpt", logit=5.0)
+
+
+def detect(checkpoint: Path, image: Path, out: Path, *extra: str) -> int:
+    args = ["detect", "--checkpoint", str(checkpoint), "--image", str(image)]
+    return main([*args, "--output-geojson", str(out / "d.geojson"), *FAST, *extra])
+
+
+def test_detect_writes_every_output(
+    checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    image = write_scene(
+        tmp_path / "scene.tif", 64, 150, nodata=0, nodata_region=(slice(None), slice(0, 30))
+    )
+    out = tmp_path / "out"
+    out.mkdir()
+    kinds = {"csv": "d.csv", "gpkg": "d.gpkg", "parquet": "d.parquet", "mask": "m.tif"}
+    extra = [arg for kind, name in kinds.items() for arg in (f"--output-{kind}", str(out / name))]
+    extra += ["--output-probabilities", str(out / "p.tif")]
+    assert detect(checkpoint, image, out, *extra) == 0
+    stdout = capsys.readouterr().out.strip().splitlines()
+    assert re.fullmatch(
+        r"detect: 1 detection\(s\) in scene\.tif: 0\.003 km² scanned in [\d.]+ s"
+        r" \([\d.]+ km²/s\)",
+        stdout[-1],
+    )
+    assert f"mask: {out / 'm.tif'}" in stdout
+    (feature,) = json.loads((out / "d.geojson").read_text())["features"]
+    # Every valid pixel is a data center; the nodata columns are not.
+    assert feature["properties"]["area_m2"] == pytest.approx(64 * 120 * PIXEL_M2)
+    assert feature["properties"]["source"] == "scene.tif"
+    assert (out / "d.csv").read_text().splitlines()[0] == (
+        "id,centroid_lon,centroid_lat,area_m2,score,source"
+    )
+    assert len(gpd.read_file(out / "d.gpkg")) == len(gpd.read_parquet(out / "d.parquet")) == 1
+    with rasterio.open(image) as src, rasterio.open(out / "m.tif") as mask:
+        assert (mask.crs, mask.transform) == (src.crs, src.transform)
+        assert (mask.read(1)[:, :30] == 255).all() and (mask.read(1)[:, 30:] == 1).all()
+    with rasterio.open(out / "p.tif") as probabilities:
+        assert probabilities.dtypes == ("float32",)
+
+
+def test_batch_detect_merges_neighbouring_chips(
+    checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    chips = tmp_path / "chips"
+    chips.mkdir()
+    transform = utm_transform()
+    for name, col in (("a", 0), ("b", 40), ("c", 5000)):
+        write_scene(chips / f"{name}.tif", 50, 40, transform=transform @ Affine.translation(col, 0))
+    out = tmp_path / "all.geojson"
+    args = ["batch-detect", "--checkpoint", str(checkpoint), "--chips-dir", str(chips)]
+    assert main([*args, "--output-geojson", str(out), *FAST]) == 0
+    assert (
+        capsys.readouterr()
+        .out.strip()
+        .splitlines()[-1]
+        .startswith("batch-detect: 2 detection(s) in 3 rasters:")
+    )
+    features = json.loads(out.read_text())["features"]
+    areas = sorted(feature["properties"]["area_m2"] for feature in features)
+    assert areas == pytest.approx([50 * 40 * PIXEL_M2, 50 * 80 * PIXEL_M2])
+    assert [feature["id"] for feature in features] == [1, 2]
+
+
+def test_user_errors_exit_2_in_one_line_and_write_nothing(
+    checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    rgb = write_scene(tmp_path / "rgb.tif", 40, 40, bands=3)
+    not_ours = tmp_path / "weights.ckpt"
+    not_ours.write_bytes(b"PK\x03\x04 not really")
+    cases = [
+        (checkpoint, tmp_path / "missing.tif", "missing.tif: image file does not exist"),
+        (checkpoint, rgb, "rgb.tif: has 3 band(s) but the checkpoint expects 4"),
+        (not_ours, rgb, "weights.ckpt: not a readable PyTorch checkpoint"),
+    ]
+    for model, image, message in cases:
+        assert detect(model, image, out, "--output-mask", str(out / "m.tif")) == 2
+        error = capsys.readouterr().err
+        assert error.startswith("tgdc detect: error: ") and message in error
+        assert len(error.strip().splitlines()) == 1
+        assert list(out.iterdir()) == []
+    args = ["batch-detect", "--checkpoint", str(checkpoint), "--chips-dir", str(out)]
+    assert main([*args, "--output-geojson", str(tmp_path / "x.geojson")]) == 2
+    assert "no chips matching '*.tif'" in capsys.readouterr().err
+
+
+def test_detect_refuses_to_overwrite(
+    checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    image = write_scene(tmp_path / "scene.tif", 40, 40)
+    (tmp_path / "d.geojson").write_text("keep")
+    assert detect(checkpoint, image, tmp_path) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert (tmp_path / "d.geojson").read_text() == "keep"
+    assert detect(checkpoint, image, tmp_path, "--overwrite") == 0
+    assert len(json.loads((tmp_path / "d.geojson").read_text())["features"]) == 1
+
+
+def test_all_nodata_scene_says_so(
+    checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    image = write_scene(
+        tmp_path / "empty.tif", 40, 40, nodata=0, nodata_region=(slice(None), slice(None))
+    )
+    with pytest.warns(UserWarning, match="nodata"):
+        assert detect(checkpoint, image, tmp_path) == 0
+    summary = capsys.readouterr().out.strip().splitlines()[-1]
+    assert (
+        summary == "detect: 0 detections in empty.tif: every pixel is nodata, nothing was scanned"
+    )
+
+
+def test_help_states_the_predictor_defaults() -> None:
+    parser = build_parser()
+    detect_parser = parser._subparsers._group_actions[0].choices["detect"]
+    helps = {action.dest: action.help for action in detect_parser._actions}
+    defaults = inspect.signature(Predictor).parameters
+    for name in ("tile_size", "overlap", "min_area", "merge_distance", "num_workers"):
+        assert f"(default: {defaults[name].default:g}" in helps[name]

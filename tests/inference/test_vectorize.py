@@ -1,0 +1,158 @@
+import itertools
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from pyproj import CRS
+from support.inference import UTM, utm_transform
+
+from torchgeo_datacenters.errors import TGDCError
+from torchgeo_datacenters.inference.vectorize import (
+    MASK_NODATA,
+    Vectorizer,
+    metric_crs,
+    order_detections,
+    pixel_to_crs,
+    threshold_band,
+)
+
+TRANSFORM = utm_transform()
+PIXEL_M2 = 0.36
+
+
+def vectorize(
+    probabilities: np.ndarray, bands: list[int], threshold: float = 0.5, **options: float
+) -> gpd.GeoDataFrame:
+    """Vectorise a probability image cut into bands starting at the given rows."""
+    vectorizer = Vectorizer()
+    edges = [*bands, probabilities.shape[0]]
+    for start, stop in itertools.pairwise(edges):
+        band = probabilities[start:stop]
+        vectorizer.add(start, threshold_band(band, threshold), band)
+    return vectorizer.finish(TRANSFORM, CRS(UTM), CRS(UTM), **options)
+
+
+def test_threshold_band() -> None:
+    probabilities = np.array([[0.2, 0.5, np.nan, 0.9]], np.float32)
+    np.testing.assert_array_equal(threshold_band(probabilities, 0.5), [[0, 1, MASK_NODATA, 1]])
+
+
+def test_pieces_split_between_bands_become_one_detection() -> None:
+    probabilities = np.zeros((60, 50), np.float32)
+    probabilities[10:45, 5:20] = 0.8  # 35 x 15 px
+    probabilities[20:30, 10:15] = 0.0  # a hole of 10 x 5 px
+    probabilities[30:40, 30:45] = 0.6  # 10 x 15 px, away from the first
+    whole = vectorize(probabilities, [0])
+    split = vectorize(probabilities, [0, 7, 22, 23, 31, 44])
+    assert len(whole) == len(split) == 2
+    for a, b in zip(whole.geometry, split.geometry, strict=True):
+        assert a.normalize().equals_exact(b.normalize(), 1e-9)
+    big = split.iloc[np.argmax(split["area_m2"])]
+    assert big["area_m2"] == pytest.approx((35 * 15 - 10 * 5) * PIXEL_M2)
+    assert len(big.geometry.interiors) == 1
+    assert big["score"] == pytest.approx(0.8)
+    np.testing.assert_allclose(split["area_m2"], whole["area_m2"])
+    np.testing.assert_allclose(split["score"], whole["score"])
+
+
+def test_score_is_mean_and_max_inside() -> None:
+    probabilities = np.zeros((10, 10), np.float32)
+    probabilities[2:4, 2:4] = [[0.6, 0.7], [0.8, 0.9]]
+    (detection,) = vectorize(probabilities, [0, 3]).itertuples()
+    assert detection.score == pytest.approx(0.75)
+    assert detection.max_score == pytest.approx(0.9)
+    assert detection.area_m2 == pytest.approx(4 * PIXEL_M2)
+
+
+def test_corner_touching_pieces_merge_even_without_merge_distance() -> None:
+    probabilities = np.zeros((10, 10), np.float32)
+    probabilities[2:5, 2:5] = 1
+    probabilities[5:8, 5:8] = 1
+    assert len(vectorize(probabilities, [0])) == 1
+    assert len(vectorize(probabilities, [0, 5])) == 1
+
+
+def test_merge_distance_in_metres() -> None:
+    probabilities = np.zeros((20, 40), np.float32)
+    probabilities[5:15, 5:15] = 1
+    probabilities[5:15, 18:28] = 1  # 3 px = 1.8 m apart
+    assert len(vectorize(probabilities, [0], merge_distance=1.7)) == 2
+    (merged,) = vectorize(probabilities, [0], merge_distance=1.9).itertuples()
+    assert merged.geometry.geom_type == "MultiPolygon"
+    assert merged.area_m2 == pytest.approx(200 * PIXEL_M2)
+
+
+def test_min_area_and_simplify() -> None:
+    probabilities = np.zeros((60, 60), np.float32)
+    probabilities[2:5, 2:5] = 1  # 9 px = 3.24 m²
+    rr, cc = np.mgrid[:60, :60]
+    probabilities[(rr - 35) ** 2 + (cc - 35) ** 2 < 20**2] = 1  # a staircase disc
+    kept = vectorize(probabilities, [0], min_area=4.0)
+    assert len(kept) == 1
+    simple = vectorize(probabilities, [0], min_area=4.0, simplify=1.0)
+    exact = shapely.get_num_coordinates(kept.geometry.iloc[0])
+    assert shapely.get_num_coordinates(simple.geometry.iloc[0]) < exact / 2
+    assert simple["area_m2"].iloc[0] == kept["area_m2"].iloc[0]
+    with pytest.raises(TGDCError, match="min_area"):
+        vectorize(probabilities, [0], min_area=-1)
+
+
+def test_no_detections() -> None:
+    detections = vectorize(np.zeros((5, 5), np.float32), [0])
+    assert detections.empty
+    assert detections.crs == "EPSG:4326"
+    assert list(detections.columns[:-1]) == [
+        "id",
+        "area_m2",
+        "centroid_lon",
+        "centroid_lat",
+        "score",
+        "max_score",
+        "source",
+    ]
+
+
+def test_centroid_in_lon_lat() -> None:
+    probabilities = np.zeros((50, 50), np.float32)
+    probabilities[10:20, 30:44] = 1
+    (detection,) = vectorize(probabilities, [0]).itertuples()
+    x, y = TRANSFORM @ (37, 15)
+    lon, lat = gpd.GeoSeries([shapely.Point(x, y)], crs=UTM).to_crs(4326).iloc[0].coords[0]
+    assert detection.centroid_lon == pytest.approx(lon, abs=1e-9)
+    assert detection.centroid_lat == pytest.approx(lat, abs=1e-9)
+
+
+def test_metric_crs() -> None:
+    utm = CRS(UTM)
+    assert metric_crs(utm, (500000, 4400000, 501000, 4401000)) == utm
+    assert metric_crs(CRS(4326), (-81.1, 39.7, -81.0, 39.8)).to_epsg() == 32617
+    # New York State Plane in US feet: measured in UTM 18N instead.
+    ny = metric_crs(CRS(2263), (980000, 190000, 990000, 200000))
+    assert ny.to_epsg() == 32618
+
+
+def test_pixel_to_crs() -> None:
+    square = pixel_to_crs(shapely.box(0, 0, 10, 10), TRANSFORM)
+    assert square.bounds == pytest.approx((500000, 4400000 - 6, 500006, 4400000))
+
+
+def test_order_is_north_to_south_then_west_to_east() -> None:
+    table = gpd.GeoDataFrame(
+        {
+            "id": 0,
+            "area_m2": [1.0, 2.0, 3.0],
+            "centroid_lon": [-81.0, -81.2, -81.1],
+            "centroid_lat": [39.0, 39.5, 39.0],
+            "score": 0.9,
+            "max_score": 1.0,
+            "source": "a.tif",
+        },
+        geometry=[shapely.Point(0, 0)] * 3,
+        crs=4326,
+    )
+    ordered = order_detections(table)
+    assert ordered["area_m2"].tolist() == [2.0, 3.0, 1.0]
+    assert ordered["id"].tolist() == [1, 2, 3]
+    shuffled = order_detections(table.iloc[[2, 0, 1]])
+    assert shuffled["area_m2"].tolist() == [2.0, 3.0, 1.0]

@@ -1,0 +1,144 @@
+"""``tgdc download`` run in-process against the loopback STAC API."""
+
+import socket
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+import rasterio
+import shapely
+from support.stac_server import NaipTestTiles, StacServer
+
+from torchgeo_datacenters.cli import main
+
+FAST = ["--retries", "2", "--backoff", "0.01", "--timeout", "5"]
+
+
+def download(server_url: str, *args: str) -> int:
+    return main(["download", "--stac-url", server_url, *FAST, *args])
+
+
+def one_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    assert len(lines) == 1, text
+    return lines[0]
+
+
+def test_scene(
+    naip_tiles: NaipTestTiles,
+    stac_server: StacServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    lon, lat = naip_tiles.lonlat(70, naip_tiles.split)
+    output = tmp_path / "scene.tif"
+    args = ["--lat", str(lat), "--lon", str(lon), "--year", "2022", "--output", str(output)]
+    assert download(stac_server.url, *args) == 0
+    captured = capsys.readouterr()
+    assert one_line(captured.out).startswith(f"tgdc download: wrote {output}: 2560x2560 px")
+    assert captured.err == ""
+    with rasterio.open(output) as src:
+        # The seed's default size: 2560 px of 0.6 m, most of it nodata here.
+        assert (src.width, src.height, src.count, src.crs.to_epsg()) == (2560, 2560, 4, 26916)
+    # A second run refuses to overwrite, in one line.
+    assert download(stac_server.url, *args) == 2
+    assert "already exists; pass --overwrite" in one_line(capsys.readouterr().err)
+
+
+def test_sites(
+    naip_tiles: NaipTestTiles,
+    stac_server: StacServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    polygons = [
+        shapely.Point(*naip_tiles.lonlat(r, c)).buffer(1e-4) for r, c in [(50, 50), (90, 120)]
+    ]
+    labels = tmp_path / "labels.geojson"
+    gpd.GeoDataFrame(
+        {"fid": [7, 8], "class": ["datacenter", "retail"], "label": [True, False]},
+        geometry=polygons,
+        crs="EPSG:4326",
+    ).to_file(labels)
+    out = tmp_path / "chips"
+    args = [
+        "--sites",
+        str(labels),
+        "--output-dir",
+        str(out),
+        "--chip-size",
+        "24",
+        "--per-site",
+        "2",
+    ]
+    assert download(stac_server.url, *args) == 0
+    line = one_line(capsys.readouterr().out)
+    assert "wrote 4 chip(s), skipped 0 already complete, 0 without imagery" in line
+    assert sorted(p.name for p in out.iterdir()) == [
+        "site_7_0.tif",
+        "site_7_1.tif",
+        "site_8_0.tif",
+        "site_8_1.tif",
+    ]
+    assert download(stac_server.url, *args) == 0
+    assert "wrote 0 chip(s), skipped 4 already complete" in one_line(capsys.readouterr().out)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--lat", "51.5", "--lon", "-0.12", "--output", "{tmp}/x.tif"], "outside NAIP coverage"),
+        (["--lat", "95", "--lon", "-82", "--output", "{tmp}/x.tif"], "lat: 95.0 is not a latitude"),
+        (["--lat", "40", "--lon", "-82", "--size", "0", "--output", "{tmp}/x.tif"], "size"),
+        (["--lat", "40", "--lon", "-82"], "give --output"),
+        (["--sites", "{tmp}/labels.geojson"], "--sites needs --output-dir"),
+        (["--sites", "{tmp}/l.geojson", "--output", "{tmp}/x.tif"], "leave out --lat"),
+        (["--lat", "40", "--lon", "-82", "--output", "{tmp}/x.tif", "--year", "1990"], "1990"),
+        (["--sites", "{tmp}/missing.geojson", "--output-dir", "{tmp}"], "does not exist"),
+        (["--sites", "{tmp}", "--output-dir", "{tmp}"], "sites file does not exist"),
+    ],
+)
+def test_user_errors_are_one_line_before_any_request(
+    args: list[str],
+    message: str,
+    stac_server: StacServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert download(stac_server.url, *[a.format(tmp=tmp_path) for a in args]) == 2
+    line = one_line(capsys.readouterr().err)
+    assert line.startswith("tgdc download: error: ") and message in line
+    assert stac_server.requests == []
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_network_errors_are_one_line(
+    naip_tiles: NaipTestTiles,
+    stac_server: StacServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    lon, lat = naip_tiles.lonlat(70, 80)
+    scene = [
+        "--lat",
+        str(lat),
+        "--lon",
+        str(lon),
+        "--size",
+        "32",
+        "--output",
+        str(tmp_path / "x.tif"),
+    ]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    assert download(closed, *scene) == 2
+    assert "is unreachable ([Errno 111] Connection refused)" in one_line(capsys.readouterr().err)
+
+    assert download(stac_server.url, *scene, "--year", "2015") == 2
+    assert "no NAIP imagery in 2015" in one_line(capsys.readouterr().err)
+
+    stac_server.fail(None, 503)
+    assert download(stac_server.url, *scene) == 2
+    assert "kept failing (too many 503 error responses)" in one_line(capsys.readouterr().err)
+    assert list(tmp_path.iterdir()) == []

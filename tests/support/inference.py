@@ -1,0 +1,143 @@
+"""Scenes, models and checkpoints for the predictor's tests.
+
+Scenes are dark ground (raw 30 in every band) with bright rectangular roofs (raw 220).
+:class:`BrightRoofs` is a one-layer detector of them whose receptive field reaches one
+pixel: with the statistics of :func:`bright_roofs` its probability is at or above 0.5
+exactly on the roof pixels, so detections can be checked to the pixel.
+"""
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import lightning
+import numpy as np
+import torch
+from affine import Affine
+from rasterio.transform import from_origin
+from torch import Tensor, nn
+
+from support.data import write_raster
+from torchgeo_datacenters.inference import ProbabilityModel
+
+DARK, BRIGHT = 30, 220
+MEAN, STD = 125.0, 50.0
+UTM = "EPSG:32617"
+GSD = 0.6
+ORIGIN = (500000.0, 4400000.0)
+
+#: (row, col, height, width) of a roof, in pixels.
+Roof = tuple[int, int, int, int]
+
+
+def utm_transform(gsd: float = GSD) -> Affine:
+    """The transform of test scenes: 0.6 m pixels from ORIGIN."""
+    return from_origin(*ORIGIN, gsd, gsd)
+
+
+def scene_array(
+    height: int, width: int, roofs: Sequence[Roof], bands: int = 4, dtype: str = "uint8"
+) -> np.ndarray:
+    """A (bands, height, width) array of dark ground with bright roofs."""
+    array = np.full((bands, height, width), DARK, dtype=dtype)
+    for row, col, h, w in roofs:
+        array[:, max(row, 0) : row + h, max(col, 0) : col + w] = BRIGHT
+    return array
+
+
+def write_scene(
+    path: Path,
+    height: int,
+    width: int,
+    roofs: Sequence[Roof] = (),
+    *,
+    bands: int = 4,
+    crs: str | None = UTM,
+    transform: Affine | None = None,
+    nodata: float | None = None,
+    nodata_region: tuple[slice, slice] | None = None,
+) -> Path:
+    """Write a scene GeoTIFF; *nodata_region* pixels get the *nodata* value."""
+    array = scene_array(height, width, roofs, bands)
+    if nodata_region is not None:
+        array[:, nodata_region[0], nodata_region[1]] = nodata
+    return write_raster(path, array, crs, transform or utm_transform(), nodata=nodata)
+
+
+class BrightRoofs(nn.Module):
+    """Probability of a roof: a centre-heavy 3x3 average of the bands, sharpened."""
+
+    def __init__(self, bands: int = 4, gain: float = 8.0) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(bands, 1, 3, padding=1, bias=False)
+        kernel = torch.full((3, 3), 0.05)
+        kernel[1, 1] = 0.6
+        with torch.no_grad():
+            self.conv.weight.copy_(kernel.expand(1, bands, 3, 3) / bands)
+        self.gain = gain
+
+    def forward(self, images: Tensor) -> Tensor:
+        return torch.sigmoid(self.gain * self.conv(images))[:, 0]
+
+
+def bright_roofs(bands: int = 4, threshold: float = 0.5) -> ProbabilityModel:
+    """BrightRoofs as a probability model with the test scenes' statistics."""
+    module = BrightRoofs(bands)
+    return ProbabilityModel(
+        probability_fn=module,
+        mean=[MEAN] * bands,
+        std=[STD] * bands,
+        threshold=threshold,
+        module=module,
+        name="bright-roofs",
+    )
+
+
+class RandomConvNet(nn.Module):
+    """A random fully convolutional net whose receptive field reaches *radius* pixels."""
+
+    def __init__(self, radius: int, bands: int = 4, seed: int = 0) -> None:
+        super().__init__()
+        torch.manual_seed(seed)
+        layers: list[nn.Module] = []
+        channels = bands
+        while radius > 0:
+            dilation = min(radius, 2)
+            layers += [nn.Conv2d(channels, 6, 3, padding=dilation, dilation=dilation), nn.ReLU()]
+            channels, radius = 6, radius - dilation
+        layers.append(nn.Conv2d(channels, 1, 1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, images: Tensor) -> Tensor:
+        return torch.sigmoid(self.net(images))[:, 0]
+
+
+def save_checkpoint(path: Path, *, logit: float = 5.0, bands: int = 4) -> Path:
+    """Save a real DataCenterSegmentation checkpoint (UNet4) through a Lightning Trainer.
+
+    The U-Net's head is set to a constant *logit*, so the model predicts the probability
+    sigmoid(logit) on every pixel: a data center covering every valid pixel when positive.
+    """
+    from torchgeo_datacenters.tasks import DataCenterSegmentation
+
+    task = DataCenterSegmentation(
+        model="unet4",
+        in_channels=bands,
+        bands=["R", "G", "B", "NIR"][:bands],
+        mean=[MEAN] * bands,
+        std=[STD] * bands,
+        gsd=GSD,
+        patch_size=256,
+    )
+    with torch.no_grad():
+        task.model.head.weight.zero_()
+        task.model.head.bias.fill_(logit)
+    trainer = lightning.Trainer(
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+    )
+    trainer.strategy.connect(task)
+    trainer.save_checkpoint(path)
+    return path

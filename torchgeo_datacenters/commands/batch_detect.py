@@ -1,0 +1,67 @@
+"""``tgdc batch-detect``: find data centers in a directory of chips, all in one output."""
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from .detect import add_model_options, predictor_from_args
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``batch-detect`` subcommand.
+
+    Args:
+        subparsers: the subparsers of the ``tgdc`` parser.
+    """
+    parser = subparsers.add_parser(
+        "batch-detect",
+        help="find data centers in many chips at once, all detections in one file",
+        description=(
+            "Run a trained model over every GeoTIFF in a directory. Chips that touch or"
+            " overlap and share a CRS are predicted together as one mosaic, so a data center"
+            " spread over neighbouring chips is one detection; all detections go to one"
+            " file, numbered together, with the chip holding each centroid as its source."
+        ),
+    )
+    parser.add_argument(
+        "--chips-dir", type=Path, required=True, help="directory of georeferenced GeoTIFFs"
+    )
+    parser.add_argument(
+        "--glob", default="*.tif", help="glob selecting the chips, recursively (default: *.tif)"
+    )
+    add_model_options(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Detect data centers in every chip and print where the outputs are and a summary.
+
+    Args:
+        args: the parsed arguments.
+
+    Returns:
+        The exit status (0).
+
+    Raises:
+        TGDCError: if the directory is missing or holds no chip.
+    """
+    from ..errors import TGDCError
+
+    if not args.chips_dir.is_dir():
+        raise TGDCError(f"{args.chips_dir}: chips directory does not exist")
+    chips = sorted(path for path in args.chips_dir.rglob(args.glob) if path.is_file())
+    if not chips:
+        raise TGDCError(f"{args.chips_dir}: no chips matching {args.glob!r}")
+    predictor = predictor_from_args(args)
+    detections = predictor.predict_batch(
+        chips,
+        output_geojson=args.output_geojson,
+        output_csv=args.output_csv,
+        output_gpkg=args.output_gpkg,
+        output_parquet=args.output_parquet,
+        overwrite=args.overwrite,
+    )
+    for kind, path in detections.outputs.items():
+        print(f"{kind}: {path}")
+    print(f"batch-detect: {detections.summary()}")
+    return 0

@@ -1,0 +1,152 @@
+"""A trained model as the predictor sees it: a probability function and its input statistics.
+
+The predictor only needs a function from normalised image batches ``(B, C, H, W)`` to
+data-center probabilities ``(B, H, W)``, the per-band mean and standard deviation (in raw
+pixel units) that normalise its input, and a default threshold. :class:`ProbabilityModel`
+holds these; :func:`load_checkpoint` builds one from a checkpoint written by training
+(:class:`~torchgeo_datacenters.tasks.DataCenterSegmentation`), and anything else (a plain
+``torch.nn.Module``, a test function) can be wrapped directly.
+"""
+
+import math
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from ..errors import TGDCError
+
+#: Hyperparameters a checkpoint must carry (not None) to be one of ours.
+REQUIRED_HPARAMS = ("in_channels", "mean", "std", "threshold")
+
+
+@dataclass(frozen=True)
+class ProbabilityModel:
+    """A function from normalised image batches to data-center probabilities."""
+
+    #: Maps (B, C, H, W) normalised images to (B, H, W) probabilities in [0, 1].
+    probability_fn: Callable[[Tensor], Tensor]
+    #: Per-band mean of raw pixel values (input = (raw - mean) / std).
+    mean: Sequence[float]
+    #: Per-band standard deviation of raw pixel values.
+    std: Sequence[float]
+    #: Default probability at or above which a pixel is a data center.
+    threshold: float = 0.5
+    #: Band names, in order (informative).
+    bands: Sequence[str] = ()
+    #: Module behind *probability_fn*, moved to the device and set to eval mode.
+    module: nn.Module | None = None
+    #: Name shown in messages (the checkpoint file, by default).
+    name: str = "model"
+
+    def __post_init__(self) -> None:
+        """Check the statistics and threshold.
+
+        Raises:
+            TGDCError: if mean and std differ in length or are empty, a std is not
+                positive, bands do not match them, or the threshold is not in [0, 1].
+        """
+        object.__setattr__(self, "mean", tuple(float(v) for v in self.mean))
+        object.__setattr__(self, "std", tuple(float(v) for v in self.std))
+        object.__setattr__(self, "bands", tuple(self.bands))
+        if not self.mean or len(self.mean) != len(self.std):
+            raise TGDCError(
+                f"{self.name}: mean ({len(self.mean)} values) and std ({len(self.std)} values)"
+                " must give one value per band"
+            )
+        if not all(s > 0 and math.isfinite(s) for s in self.std):
+            raise TGDCError(f"{self.name}: std {self.std} must be positive for every band")
+        if self.bands and len(self.bands) != len(self.mean):
+            raise TGDCError(
+                f"{self.name}: {len(self.bands)} band names {self.bands} but"
+                f" {len(self.mean)} mean/std values"
+            )
+        check_threshold(self.threshold, self.name)
+
+    @property
+    def band_count(self) -> int:
+        """Number of input bands."""
+        return len(self.mean)
+
+
+def check_threshold(threshold: float, name: str = "threshold") -> float:
+    """Check a probability threshold.
+
+    Args:
+        threshold: the threshold.
+        name: what to call it in the error.
+
+    Returns:
+        The threshold as a float.
+
+    Raises:
+        TGDCError: if it is not a number in [0, 1].
+    """
+    if not isinstance(threshold, int | float) or not 0.0 <= threshold <= 1.0:
+        raise TGDCError(f"{name}: threshold {threshold!r} must be a probability from 0 to 1")
+    return float(threshold)
+
+
+def load_checkpoint(
+    path: str | os.PathLike[str], *, device: torch.device | str = "cpu"
+) -> ProbabilityModel:
+    """Load a checkpoint written by training as a probability model.
+
+    Args:
+        path: the ``.ckpt`` file.
+        device: where to put the model.
+
+    Returns:
+        The model, in eval mode on *device*.
+
+    Raises:
+        TGDCError: if the file is missing, not a PyTorch checkpoint (or truncated), not a
+            Lightning checkpoint, or lacks the hyperparameters of a torchgeo-datacenters
+            model.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise TGDCError(f"{path}: checkpoint file does not exist")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise TGDCError(
+            f"{path}: not a readable PyTorch checkpoint (truncated or another format: {error})"
+        ) from error
+    if not isinstance(checkpoint, dict) or not {"state_dict", "hyper_parameters"} <= set(
+        checkpoint
+    ):
+        raise TGDCError(
+            f"{path}: not a Lightning checkpoint (no state_dict and hyper_parameters);"
+            " give a .ckpt written by `tgdc train`"
+        )
+    hparams = checkpoint["hyper_parameters"]
+    missing = [key for key in REQUIRED_HPARAMS if hparams.get(key) is None]
+    if missing:
+        raise TGDCError(
+            f"{path}: not a torchgeo-datacenters checkpoint (hyper_parameters lack"
+            f" {', '.join(missing)}); give a .ckpt written by `tgdc train`"
+        )
+    from ..tasks import DataCenterSegmentation
+
+    try:
+        task = DataCenterSegmentation.load_from_checkpoint(
+            path, map_location=device, weights_only=True
+        )
+    except (RuntimeError, KeyError, TypeError, ValueError) as error:
+        raise TGDCError(
+            f"{path}: checkpoint does not load as DataCenterSegmentation: {error}"
+        ) from error
+    task.eval()
+    return ProbabilityModel(
+        probability_fn=task.predict_probabilities,
+        mean=hparams["mean"],
+        std=hparams["std"],
+        threshold=hparams["threshold"],
+        bands=hparams.get("bands") or (),
+        module=task,
+        name=path.name,
+    )

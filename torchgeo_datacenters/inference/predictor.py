@@ -1,0 +1,487 @@
+"""Find data centers in scenes of any size: tile, predict, stitch, vectorise, export.
+
+:class:`Predictor` runs a model over a scene in overlapping tiles, read by DataLoader
+workers and predicted in batches under :func:`torch.inference_mode` (with AMP and
+channels-last on CUDA). Tiles holding no valid pixel are not run through the model.
+Probabilities are blended band by band (:mod:`.stitch`), thresholded, traced into polygons
+(:mod:`.vectorize`) and optionally streamed to mask and probability COGs, so memory stays
+bounded whatever the scene's height. The result is a :class:`Detections`: a GeoDataFrame
+of polygons with areas, centroids and scores, plus the paths written and run statistics.
+
+Example::
+
+    predictor = Predictor("model.ckpt", tile_size=512)
+    detections = predictor.predict("scene.tif", output_mask="mask.tif")
+    detections.gdf.head()
+"""
+
+import contextlib
+import os
+import time
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import rasterio
+import shapely
+import torch
+from torch.utils.data import BatchSampler, DataLoader
+from torchgeo.datasets import RasterDataset
+from tqdm import tqdm
+
+from ..errors import TGDCError
+from .export import GDAL_CACHE_MB, Outputs, mask_writer, probability_writer, write_vectors
+from .model import ProbabilityModel, check_threshold, load_checkpoint
+from .stitch import Stitcher
+from .tiles import Scene, TileReader, check_tiling, group_rasters, open_scene, tile_offsets
+from .vectorize import Vectorizer, metric_crs, order_detections, threshold_band
+
+#: Default smallest detection kept, in m² (the smallest labelled data center is 2,800 m²).
+DEFAULT_MIN_AREA = 1000.0
+
+#: Default distance under which polygons are merged into one detection, in metres.
+DEFAULT_MERGE_DISTANCE = 10.0
+
+#: Pixels per batch when no batch size is given: 16 tiles of 256 x 256.
+PIXELS_PER_BATCH = 16 * 256 * 256
+
+#: A scene or a dataset to predict on.
+Source = str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | RasterDataset
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """Pick the device to run on.
+
+    Args:
+        device: ``auto`` (CUDA, then MPS, then CPU), ``cpu``, ``cuda``, ``cuda:N`` or
+            ``mps``.
+
+    Returns:
+        The device.
+
+    Raises:
+        TGDCError: if the device is unknown or not available here.
+    """
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError as error:
+        raise TGDCError(f"device: unknown device {device!r}; use auto, cpu, cuda or mps") from error
+    available = {
+        "cpu": True,
+        "cuda": torch.cuda.is_available(),
+        "mps": torch.backends.mps.is_available(),
+    }
+    if not available.get(resolved.type, False):
+        raise TGDCError(f"device: {device!r} is not available on this machine; use auto or cpu")
+    return resolved
+
+
+@dataclass
+class RunStats:
+    """Counts gathered while predicting one scene."""
+
+    pixels: int = 0
+    valid_pixels: int = 0
+    scanned_m2: float = 0.0
+    tiles: int = 0
+    skipped_tiles: int = 0
+
+    def __iadd__(self, other: "RunStats") -> "RunStats":
+        """Add the counts of another run."""
+        self.pixels += other.pixels
+        self.valid_pixels += other.valid_pixels
+        self.scanned_m2 += other.scanned_m2
+        self.tiles += other.tiles
+        self.skipped_tiles += other.skipped_tiles
+        return self
+
+
+@dataclass
+class Detections:
+    """The result of a prediction run."""
+
+    #: One row per detection: id, area_m2, centroid_lon, centroid_lat, score, max_score,
+    #: source and the polygon (EPSG:4326).
+    gdf: gpd.GeoDataFrame
+    #: The detection mask COG, if one was written.
+    mask_path: Path | None = None
+    #: The probability COG, if one was written.
+    probabilities_path: Path | None = None
+    #: Every file written, by kind (geojson, csv, gpkg, parquet, mask, probabilities).
+    outputs: dict[str, Path] = field(default_factory=dict)
+    #: Names of the input rasters.
+    sources: tuple[str, ...] = ()
+    #: Counts of pixels, area and tiles.
+    stats: RunStats = field(default_factory=RunStats)
+    #: Wall-clock duration of the run, in seconds.
+    seconds: float = 0.0
+
+    def __len__(self) -> int:
+        """Number of detections."""
+        return len(self.gdf)
+
+    @property
+    def scanned_km2(self) -> float:
+        """Area of valid input pixels, in km²."""
+        return self.stats.scanned_m2 / 1e6
+
+    def summary(self) -> str:
+        """One line describing the run.
+
+        Returns:
+            Detections, km² scanned, time and km²/s, or a note that the input held no
+            valid pixels.
+        """
+        where = self.sources[0] if len(self.sources) == 1 else f"{len(self.sources)} rasters"
+        if self.stats.valid_pixels == 0:
+            return f"0 detections in {where}: every pixel is nodata, nothing was scanned"
+        rate = self.scanned_km2 / self.seconds if self.seconds > 0 else float("inf")
+        return (
+            f"{len(self)} detection(s) in {where}: {self.scanned_km2:.3f} km² scanned in"
+            f" {self.seconds:.1f} s ({rate:.3f} km²/s)"
+        )
+
+
+class Predictor:
+    """Find data centers in scenes of any size with a trained model."""
+
+    def __init__(
+        self,
+        model: str | os.PathLike[str] | ProbabilityModel,
+        *,
+        device: str | torch.device = "auto",
+        tile_size: int = 256,
+        overlap: int = 32,
+        batch_size: int | None = None,
+        threshold: float | None = None,
+        min_area: float = DEFAULT_MIN_AREA,
+        merge_distance: float = DEFAULT_MERGE_DISTANCE,
+        simplify: float = 0.0,
+        num_workers: int = 1,
+        progress: bool = True,
+    ) -> None:
+        """Initialize a new Predictor.
+
+        Args:
+            model: a checkpoint written by training, or a :class:`ProbabilityModel`.
+            device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
+            tile_size: tile side, in pixels.
+            overlap: overlap between neighbouring tiles, in pixels. Stitching equals a
+                pass over the whole scene for models whose receptive field reaches no
+                more than overlap / 4 pixels.
+            batch_size: tiles per batch (default: as many as 16 tiles of 256 px hold).
+            threshold: probability at or above which a pixel is a data center (default:
+                the model's).
+            min_area: smallest detection kept, in m².
+            merge_distance: polygons closer than this, in metres, form one detection.
+            simplify: tolerance for simplifying outlines, in metres (0: exact pixels).
+            num_workers: DataLoader worker processes reading tiles (0: read in the main
+                process).
+            progress: whether to show a progress bar.
+
+        Raises:
+            TGDCError: if an option is out of range or the checkpoint cannot be loaded.
+        """
+        check_tiling(tile_size, overlap)
+        if batch_size is None:
+            batch_size = max(1, PIXELS_PER_BATCH // tile_size**2)
+        if not isinstance(batch_size, int) or batch_size <= 0:
+            raise TGDCError(f"batch_size: {batch_size!r} must be a positive whole number")
+        if not isinstance(num_workers, int) or num_workers < 0:
+            raise TGDCError(f"num_workers: {num_workers!r} must be a whole number >= 0")
+        for name, value in (
+            ("min_area", min_area),
+            ("merge_distance", merge_distance),
+            ("simplify", simplify),
+        ):
+            if not value >= 0:
+                raise TGDCError(f"{name}: {value} must be 0 or more")
+        self.device = resolve_device(device)
+        if not isinstance(model, ProbabilityModel):
+            model = load_checkpoint(model, device=self.device)
+        if model.module is not None:
+            model.module.to(self.device).eval()
+            if self.device.type == "cuda":
+                model.module.to(memory_format=torch.channels_last)
+        self.model = model
+        self.threshold = check_threshold(model.threshold if threshold is None else threshold)
+        self.tile_size = tile_size
+        self.overlap = overlap
+        self.batch_size = batch_size
+        self.min_area = float(min_area)
+        self.merge_distance = float(merge_distance)
+        self.simplify = float(simplify)
+        self.num_workers = num_workers
+        self.progress = progress
+
+    def predict(
+        self,
+        source: Source,
+        *,
+        output_mask: str | os.PathLike[str] | None = None,
+        output_probabilities: str | os.PathLike[str] | None = None,
+        output_geojson: str | os.PathLike[str] | None = None,
+        output_csv: str | os.PathLike[str] | None = None,
+        output_gpkg: str | os.PathLike[str] | None = None,
+        output_parquet: str | os.PathLike[str] | None = None,
+        overwrite: bool = False,
+    ) -> Detections:
+        """Find the data centers in one scene.
+
+        Args:
+            source: a GeoTIFF, several touching GeoTIFFs forming one mosaic, or a TorchGeo
+                raster dataset of images.
+            output_mask: uint8 COG of the detection mask on the scene's grid.
+            output_probabilities: float32 COG of the stitched probabilities.
+            output_geojson: RFC 7946 GeoJSON of the detections.
+            output_csv: CSV of the detections.
+            output_gpkg: GeoPackage of the detections.
+            output_parquet: GeoParquet of the detections.
+            overwrite: whether existing output files may be replaced.
+
+        Returns:
+            The detections, with the paths written and run statistics.
+
+        Raises:
+            TGDCError: if the input cannot be read, does not match the model, or an output
+                cannot be written; nothing is written then.
+        """
+        start = time.perf_counter()
+        outputs = Outputs(
+            geojson=output_geojson,
+            csv=output_csv,
+            gpkg=output_gpkg,
+            parquet=output_parquet,
+            mask=output_mask,
+            probabilities=output_probabilities,
+        )
+        outputs.check(overwrite=overwrite)
+        scene = open_scene(source, self.model.band_count)
+        with outputs.staged(overwrite=overwrite) as staged:
+            gdf, stats = self._predict_scene(
+                scene, staged.get("mask"), staged.get("probabilities"), self.progress
+            )
+            write_vectors(gdf, staged)
+        return self._result(gdf, outputs, [scene], stats, start)
+
+    def predict_batch(
+        self,
+        sources: Iterable[str | os.PathLike[str]],
+        *,
+        output_geojson: str | os.PathLike[str] | None = None,
+        output_csv: str | os.PathLike[str] | None = None,
+        output_gpkg: str | os.PathLike[str] | None = None,
+        output_parquet: str | os.PathLike[str] | None = None,
+        overwrite: bool = False,
+    ) -> Detections:
+        """Find the data centers in many rasters (such as chips) at once.
+
+        Rasters that touch or overlap and share a CRS are predicted together as one
+        mosaic, so a data center spread over neighbouring chips is one detection, seen
+        with its full context.
+
+        Args:
+            sources: the raster files.
+            output_geojson: RFC 7946 GeoJSON of all detections.
+            output_csv: CSV of all detections.
+            output_gpkg: GeoPackage of all detections.
+            output_parquet: GeoParquet of all detections.
+            overwrite: whether existing output files may be replaced.
+
+        Returns:
+            All detections, numbered together.
+
+        Raises:
+            TGDCError: if no raster is given, a raster cannot be read or does not match
+                the model, or an output cannot be written; nothing is written then.
+        """
+        start = time.perf_counter()
+        outputs = Outputs(
+            geojson=output_geojson, csv=output_csv, gpkg=output_gpkg, parquet=output_parquet
+        )
+        outputs.check(overwrite=overwrite)
+        groups = group_rasters(sources)
+        if not groups:
+            raise TGDCError("sources: no raster files given")
+        scenes = [open_scene(group, self.model.band_count) for group in groups]
+        stats = RunStats()
+        tables = []
+        for scene in tqdm(scenes, desc="mosaics", unit="mosaic", disable=not self.progress):
+            gdf, scene_stats = self._predict_scene(scene, None, None, progress=False)
+            tables.append(gdf)
+            stats += scene_stats
+        gdf = order_detections(pd.concat(tables, ignore_index=True))
+        with outputs.staged(overwrite=overwrite) as staged:
+            write_vectors(gdf, staged)
+        return self._result(gdf, outputs, scenes, stats, start)
+
+    def _result(
+        self,
+        gdf: gpd.GeoDataFrame,
+        outputs: Outputs,
+        scenes: Sequence[Scene],
+        stats: RunStats,
+        start: float,
+    ) -> Detections:
+        """Package a run's result, warning when the input held no valid pixel.
+
+        Args:
+            gdf: the detections.
+            outputs: the outputs written.
+            scenes: the scenes predicted.
+            stats: counts of the run.
+            start: :func:`time.perf_counter` at the start of the run.
+
+        Returns:
+            The detections.
+        """
+        detections = Detections(
+            gdf=gdf,
+            mask_path=outputs.mask,
+            probabilities_path=outputs.probabilities,
+            outputs=outputs.requested(),
+            sources=tuple(path.name for scene in scenes for path in scene.files),
+            stats=stats,
+            seconds=time.perf_counter() - start,
+        )
+        if stats.valid_pixels == 0:
+            warnings.warn(detections.summary(), UserWarning, stacklevel=3)
+        return detections
+
+    def _predict_scene(
+        self,
+        scene: Scene,
+        mask_path: Path | None,
+        probabilities_path: Path | None,
+        progress: bool,
+    ) -> tuple[gpd.GeoDataFrame, RunStats]:
+        """Predict one scene, streaming rasters to the (staged) paths given.
+
+        Args:
+            scene: the scene.
+            mask_path: where to write the mask COG, or None.
+            probabilities_path: where to write the probability COG, or None.
+            progress: whether to show a progress bar.
+
+        Returns:
+            The detections and the counts of the run.
+        """
+        grid = scene.grid
+        offsets = tile_offsets(scene, self.tile_size, self.overlap)
+        reader = TileReader(scene, offsets, self.tile_size, self.model.mean, self.model.std)
+        loader = DataLoader(
+            reader,
+            sampler=BatchSampler(range(len(offsets)), self.batch_size, drop_last=False),
+            batch_size=None,
+            num_workers=self.num_workers if len(offsets) > self.batch_size else 0,
+            pin_memory=self.device.type == "cuda",
+        )
+        stats = RunStats(pixels=grid.width * grid.height, tiles=len(offsets))
+        vectorizer = Vectorizer()
+        writers = []
+        if mask_path is not None:
+            writers.append((mask_writer(mask_path, grid), True))
+        if probabilities_path is not None:
+            writers.append((probability_writer(probabilities_path, grid), False))
+
+        def sink(row_off: int, probabilities: np.ndarray) -> None:
+            mask = threshold_band(probabilities, self.threshold)
+            stats.valid_pixels += int(np.count_nonzero(~np.isnan(probabilities)))
+            vectorizer.add(row_off, mask, probabilities)
+            for writer, is_mask in writers:
+                writer.write(row_off, mask if is_mask else probabilities)
+
+        stitcher = Stitcher(grid.height, grid.width, self.tile_size, self.overlap, sink)
+        # A small GDAL block cache (inherited by forked workers) keeps memory independent
+        # of the scene's size: every block is read for one band of tiles only.
+        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), contextlib.ExitStack() as stack:
+            for writer, _ in writers:
+                stack.enter_context(writer)
+            bar = tqdm(loader, desc="tiles", unit="batch", disable=not progress)
+            with torch.inference_mode():
+                for batch in bar:
+                    keep = batch["valid"].flatten(1).any(dim=1)
+                    stats.skipped_tiles += int((~keep).sum())
+                    if not keep.any():
+                        continue
+                    probabilities = self._forward(batch["image"][keep])
+                    valid = batch["valid"][keep].numpy()
+                    for tile, index in enumerate(batch["index"][keep].tolist()):
+                        stitcher.add(probabilities[tile], valid[tile], *offsets[index])
+            stitcher.finish()
+        metric = metric_crs(grid.crs, grid.bounds)
+        scene_area = gpd.GeoSeries([shapely.box(*grid.bounds)], crs=grid.crs).to_crs(metric).area
+        stats.scanned_m2 = float(scene_area.iloc[0]) * stats.valid_pixels / stats.pixels
+        gdf = vectorizer.finish(
+            grid.transform,
+            grid.crs,
+            metric,
+            merge_distance=self.merge_distance,
+            min_area=self.min_area,
+            simplify=self.simplify,
+        )
+        return order_detections(assign_sources(gdf, scene)), stats
+
+    def _forward(self, images: torch.Tensor) -> np.ndarray:
+        """Run the model on a batch of normalised tiles.
+
+        Args:
+            images: (B, C, H, W) float32 tiles on the CPU.
+
+        Returns:
+            (B, H, W) float32 probabilities.
+
+        Raises:
+            TGDCError: if the model returns another shape.
+        """
+        images = images.to(self.device, non_blocking=True)
+        if self.device.type == "cuda":
+            images = images.contiguous(memory_format=torch.channels_last)
+            with torch.autocast("cuda", dtype=torch.float16):
+                probabilities = self.model.probability_fn(images)
+        else:
+            probabilities = self.model.probability_fn(images)
+        expected = (images.shape[0], *images.shape[2:])
+        if tuple(probabilities.shape) != expected:
+            raise TGDCError(
+                f"{self.model.name}: returned probabilities of shape"
+                f" {tuple(probabilities.shape)} for tiles {tuple(images.shape)}; expected"
+                f" {expected}"
+            )
+        return probabilities.float().cpu().numpy()
+
+
+def assign_sources(detections: gpd.GeoDataFrame, scene: Scene) -> gpd.GeoDataFrame:
+    """Name, for every detection, the raster file its centroid lies in (or nearest to).
+
+    Args:
+        detections: detections in EPSG:4326.
+        scene: the scene they were found in.
+
+    Returns:
+        The detections with the ``source`` column filled with file names.
+    """
+    detections = detections.copy()
+    if len(scene.files) == 1 or detections.empty:
+        detections["source"] = scene.files[0].name
+        return detections
+    footprints = scene.dataset.index[["filepath", "geometry"]].reset_index(drop=True)
+    centroids = gpd.GeoDataFrame(
+        geometry=gpd.points_from_xy(detections["centroid_lon"], detections["centroid_lat"]),
+        crs="EPSG:4326",
+    ).to_crs(footprints.crs)
+    joined = gpd.sjoin_nearest(centroids, footprints, how="left")
+    joined = joined.sort_values("filepath", kind="stable")
+    nearest = joined[~joined.index.duplicated(keep="first")].sort_index()
+    detections["source"] = [Path(path).name for path in nearest["filepath"]]
+    return detections

@@ -1,0 +1,448 @@
+"""Read a scene as a grid of overlapping, normalised tiles: the predictor's input side.
+
+A scene is one GeoTIFF, several touching GeoTIFFs that form a mosaic, or any TorchGeo
+:class:`~torchgeo.datasets.RasterDataset`. Its tiles are laid out by TorchGeo's
+:class:`~torchgeo.samplers.GriddedPatchSampler` (stride = tile - overlap) and placed on
+the scene's pixel grid by rounding their float64 corners. Tiles that would stick out of a
+scene at least one tile wide are moved inside it, so tiles only reach past the border (and
+are padded) when the scene is smaller than a tile.
+
+A single GeoTIFF is read with plain windowed reads (GDAL reads no more than the tile, and
+band 4 of NAIP, which GDAL takes for alpha, is left alone); mosaics and datasets go
+through the dataset's own indexing. Pixels are nodata where every band equals the
+rasters' nodata value or where no raster covers them; such pixels become 0 after
+normalisation and are marked invalid.
+"""
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rasterio
+import shapely
+import torch
+from affine import Affine
+from pyproj import CRS
+from rasterio.features import geometry_mask
+from rasterio.windows import Window
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from torch.utils.data import Dataset
+from torchgeo.datasets import RasterDataset
+from torchgeo.samplers import GriddedPatchSampler
+
+from ..errors import TGDCError
+
+
+class SceneDataset(RasterDataset):
+    """Georeferenced rasters of any band count, read with all their bands."""
+
+    filename_glob = "*"
+
+
+@dataclass(frozen=True)
+class RasterInfo:
+    """What the predictor needs to know about one raster file."""
+
+    path: Path
+    count: int
+    crs: CRS
+    nodata: float | None
+    bounds: tuple[float, float, float, float]
+    res: tuple[float, float]
+
+
+def inspect_raster(path: str | os.PathLike[str]) -> RasterInfo:
+    """Open a raster file and check that it can be predicted on.
+
+    Args:
+        path: the raster file.
+
+    Returns:
+        Its band count, CRS, nodata value, bounds and resolution.
+
+    Raises:
+        TGDCError: if the file is missing, not a raster, or has no CRS or geotransform.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise TGDCError(f"{path}: image file does not exist")
+    try:
+        with rasterio.open(path) as src:
+            info = RasterInfo(
+                path=path,
+                count=src.count,
+                crs=CRS.from_user_input(src.crs) if src.crs else None,
+                nodata=src.nodata,
+                bounds=tuple(src.bounds),
+                res=src.res,
+            )
+            rectilinear = src.transform.b == 0 and src.transform.d == 0
+            identity = src.transform.is_identity
+    except rasterio.errors.RasterioIOError as error:
+        raise TGDCError(f"{path}: not a readable raster ({error})") from error
+    if info.crs is None:
+        raise TGDCError(
+            f"{path}: raster has no CRS; assign one (e.g. gdal_edit.py -a_srs EPSG:26916)"
+        )
+    if identity or not rectilinear:
+        raise TGDCError(
+            f"{path}: raster has no north-up geotransform; warp it first (gdalwarp -t_srs ...)"
+        )
+    return info
+
+
+def check_band_count(info: RasterInfo, band_count: int) -> None:
+    """Check that a raster has the bands a model expects.
+
+    Args:
+        info: the raster.
+        band_count: number of bands the model was trained on.
+
+    Raises:
+        TGDCError: if the counts differ.
+    """
+    if info.count != band_count:
+        raise TGDCError(
+            f"{info.path}: has {info.count} band(s) but the checkpoint expects {band_count};"
+            " give imagery with the bands the model was trained on"
+        )
+
+
+@dataclass(frozen=True)
+class SceneGrid:
+    """The pixel grid of a scene: where outputs go."""
+
+    crs: CRS
+    transform: Affine
+    width: int
+    height: int
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """(left, bottom, right, top) of the scene, in its CRS."""
+        left, top = self.transform @ (0, 0)
+        right, bottom = self.transform @ (self.width, self.height)
+        return left, bottom, right, top
+
+    @classmethod
+    def from_dataset(cls, dataset: RasterDataset) -> "SceneGrid":
+        """Lay a north-up grid over the bounds of a dataset at its resolution.
+
+        Args:
+            dataset: the dataset.
+
+        Returns:
+            The grid.
+        """
+        x, y, _ = dataset.bounds
+        xres, yres = dataset.res
+        return cls(
+            crs=dataset.crs,
+            transform=Affine(xres, 0.0, float(x.start), 0.0, -yres, float(y.stop)),
+            width=round((x.stop - x.start) / xres),
+            height=round((y.stop - y.start) / yres),
+        )
+
+
+class Scene:
+    """A raster scene to predict on, read tile by tile."""
+
+    def __init__(
+        self,
+        dataset: RasterDataset,
+        *,
+        band_count: int,
+        nodata: float | None,
+        files: Sequence[Path],
+        single_file: bool,
+    ) -> None:
+        """Initialize a new Scene (use :func:`open_scene`).
+
+        Args:
+            dataset: the scene as a TorchGeo dataset (used for tiling and mosaics).
+            band_count: number of bands of every tile.
+            nodata: value that marks nodata pixels (in every band), or None.
+            files: the raster files behind the scene.
+            single_file: whether the scene is exactly ``files[0]`` on its own grid, read
+                with windowed reads instead of through the dataset.
+        """
+        self.dataset = dataset
+        self.grid = SceneGrid.from_dataset(dataset)
+        self.band_count = band_count
+        self.nodata = nodata
+        self.files = tuple(files)
+        self.single_file = single_file
+        footprint = dataset.index.geometry.union_all()
+        full = shapely.box(*self.grid.bounds)
+        self.footprint = None if footprint.covers(full) else footprint
+        self._src: Any = None
+        self._pid = -1
+
+    def read(self, row_off: int, col_off: int, size: tuple[int, int]) -> np.ndarray:
+        """Read a tile of raw pixel values, zero outside the scene.
+
+        Args:
+            row_off: scene row of the tile's top edge.
+            col_off: scene column of the tile's left edge.
+            size: tile (height, width), in pixels.
+
+        Returns:
+            A (bands, height, width) float32 array.
+        """
+        height, width = size
+        if not self.single_file:
+            t = self.grid.transform
+            x0, y1 = t @ (col_off, row_off)
+            x1, y0 = t @ (col_off + width, row_off + height)
+            sample = self.dataset[slice(x0, x1, t.a), slice(y0, y1, -t.e)]
+            return sample["image"].numpy().astype(np.float32, copy=False)
+        if self._pid != os.getpid():
+            self._src = rasterio.open(self.files[0])
+            self._pid = os.getpid()
+        tile = np.zeros((self.band_count, height, width), np.float32)
+        r0, r1 = max(row_off, 0), min(row_off + height, self.grid.height)
+        c0, c1 = max(col_off, 0), min(col_off + width, self.grid.width)
+        if r0 < r1 and c0 < c1:
+            window = Window(c0, r0, c1 - c0, r1 - r0)
+            tile[:, r0 - row_off : r1 - row_off, c0 - col_off : c1 - col_off] = self._src.read(
+                window=window
+            )
+        return tile
+
+    def valid(self, tile: np.ndarray, row_off: int, col_off: int) -> np.ndarray:
+        """Find the pixels of a tile that hold data.
+
+        Args:
+            tile: (bands, height, width) raw values from :meth:`read`.
+            row_off: scene row of the tile's top edge.
+            col_off: scene column of the tile's left edge.
+
+        Returns:
+            A (height, width) boolean array, false outside the scene or its footprint and
+            where every band is nodata.
+        """
+        _, height, width = tile.shape
+        rows = np.arange(row_off, row_off + height)
+        cols = np.arange(col_off, col_off + width)
+        valid = np.outer(
+            (rows >= 0) & (rows < self.grid.height), (cols >= 0) & (cols < self.grid.width)
+        )
+        if self.nodata is not None:
+            nodata = np.isnan(tile) if np.isnan(self.nodata) else tile == self.nodata
+            valid &= ~nodata.all(axis=0)
+        if self.footprint is not None:
+            transform = self.grid.transform @ Affine.translation(col_off, row_off)
+            valid &= geometry_mask(
+                [self.footprint], out_shape=(height, width), transform=transform, invert=True
+            )
+        return valid
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle without the open file handle (workers open their own)."""
+        state = self.__dict__.copy()
+        state["_src"], state["_pid"] = None, -1
+        return state
+
+
+def dataset_band_count(dataset: RasterDataset) -> int:
+    """Count the bands a raster dataset returns.
+
+    Args:
+        dataset: the dataset.
+
+    Returns:
+        The number of bands of its images.
+    """
+    if dataset.separate_files:
+        return len(dataset.bands)
+    if dataset.band_indexes:
+        return len(dataset.band_indexes)
+    return inspect_raster(dataset.files[0]).count
+
+
+def open_scene(
+    source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | RasterDataset,
+    band_count: int,
+) -> Scene:
+    """Open a GeoTIFF, a mosaic of GeoTIFFs or a raster dataset for prediction.
+
+    Args:
+        source: one raster file, several (a mosaic, warped to the first one's CRS), or a
+            TorchGeo raster dataset of images.
+        band_count: number of bands the model expects.
+
+    Returns:
+        The scene.
+
+    Raises:
+        TGDCError: if a file is missing, not a raster, has no CRS or the wrong number of
+            bands, or the dataset holds masks rather than images.
+    """
+    if isinstance(source, RasterDataset):
+        if not source.is_image:
+            raise TGDCError(f"{type(source).__name__}: is a mask dataset; give imagery")
+        files = [Path(f) for f in source.files]
+        count = dataset_band_count(source)
+        if count != band_count:
+            raise TGDCError(
+                f"{type(source).__name__} ({files[0]} ...): returns {count} band(s) but the"
+                f" checkpoint expects {band_count}"
+            )
+        nodata = source.nodata if source.nodata is not None else inspect_raster(files[0]).nodata
+        return Scene(source, band_count=count, nodata=nodata, files=files, single_file=False)
+    paths = [source] if isinstance(source, str | os.PathLike) else list(source)
+    if not paths:
+        raise TGDCError("image: no raster files given")
+    infos = [inspect_raster(path) for path in paths]
+    for info in infos:
+        check_band_count(info, band_count)
+    dataset = SceneDataset([str(info.path) for info in infos])
+    return Scene(
+        dataset,
+        band_count=band_count,
+        nodata=infos[0].nodata,
+        files=[info.path for info in infos],
+        single_file=len(infos) == 1,
+    )
+
+
+def check_tiling(tile_size: int, overlap: int) -> None:
+    """Check a tile size and overlap.
+
+    Args:
+        tile_size: tile side, in pixels.
+        overlap: overlap between neighbouring tiles, in pixels.
+
+    Raises:
+        TGDCError: if the tile size is not positive, the overlap negative, or the overlap
+            not smaller than the tile.
+    """
+    if not isinstance(tile_size, int) or tile_size <= 0:
+        raise TGDCError(f"tile_size: {tile_size!r} must be a positive whole number of pixels")
+    if not isinstance(overlap, int) or not 0 <= overlap < tile_size:
+        raise TGDCError(
+            f"overlap: {overlap!r} px must be a whole number from 0 to tile_size - 1"
+            f" ({tile_size - 1})"
+        )
+
+
+def tile_offsets(scene: Scene, tile_size: int, overlap: int) -> list[tuple[int, int]]:
+    """Lay out the tiles of a scene with TorchGeo's gridded sampler.
+
+    Args:
+        scene: the scene.
+        tile_size: tile side, in pixels.
+        overlap: overlap between neighbouring tiles, in pixels.
+
+    Returns:
+        The (row, column) offsets of the tiles' top-left corners on the scene grid, in
+        row order. Tiles are moved inside the scene where it is at least a tile wide.
+
+    Raises:
+        TGDCError: see :func:`check_tiling`.
+    """
+    check_tiling(tile_size, overlap)
+    sampler = GriddedPatchSampler(scene.dataset, size=tile_size, stride=tile_size - overlap)
+    inverse = ~scene.grid.transform
+    offsets = set()
+    for x, y, *_ in sampler:
+        col, row = inverse @ (float(x.start), float(y.stop))
+        row, col = round(row), round(col)
+        if scene.grid.height >= tile_size:
+            row = min(max(row, 0), scene.grid.height - tile_size)
+        if scene.grid.width >= tile_size:
+            col = min(max(col, 0), scene.grid.width - tile_size)
+        offsets.add((row, col))
+    return sorted(offsets)
+
+
+class TileReader(Dataset[dict[str, Any]]):
+    """Batches of a scene's tiles, normalised for a model, as a map-style PyTorch dataset.
+
+    Indexed by a list of tile numbers (use a :class:`~torch.utils.data.BatchSampler` and
+    ``batch_size=None`` in the DataLoader), it reads the tiles straight into one batch
+    array, so no per-tile tensors are stacked.
+    """
+
+    def __init__(
+        self,
+        scene: Scene,
+        offsets: Sequence[tuple[int, int]],
+        tile_size: int,
+        mean: Sequence[float],
+        std: Sequence[float],
+    ) -> None:
+        """Initialize a new TileReader.
+
+        Args:
+            scene: the scene.
+            offsets: (row, column) of every tile, from :func:`tile_offsets`.
+            tile_size: tile side, in pixels.
+            mean: per-band mean of raw pixel values.
+            std: per-band standard deviation of raw pixel values.
+        """
+        self.scene = scene
+        self.offsets = list(offsets)
+        self.size = (tile_size, tile_size)
+        self.mean = np.asarray(mean, np.float32).reshape(-1, 1, 1)
+        self.std = np.asarray(std, np.float32).reshape(-1, 1, 1)
+
+    def __len__(self) -> int:
+        """Number of tiles."""
+        return len(self.offsets)
+
+    def __getitem__(self, indices: Sequence[int]) -> dict[str, Any]:
+        """Read a batch of tiles.
+
+        Args:
+            indices: tile numbers.
+
+        Returns:
+            ``image`` (batch, bands, height, width) float32, normalised, 0 where invalid;
+            ``valid`` (batch, height, width) bool; ``index`` (batch,) the tile numbers.
+        """
+        image = np.empty((len(indices), self.scene.band_count, *self.size), np.float32)
+        valid = np.empty((len(indices), *self.size), bool)
+        for i, index in enumerate(indices):
+            row_off, col_off = self.offsets[index]
+            raw = self.scene.read(row_off, col_off, self.size)
+            valid[i] = self.scene.valid(raw, row_off, col_off)
+            np.subtract(raw, self.mean, out=image[i])
+            image[i] /= self.std
+            image[i] *= valid[i]
+        return {
+            "image": torch.from_numpy(image),
+            "valid": torch.from_numpy(valid),
+            "index": torch.as_tensor(indices, dtype=torch.long),
+        }
+
+
+def group_rasters(paths: Iterable[str | os.PathLike[str]]) -> list[list[Path]]:
+    """Group raster files into mosaics of touching or overlapping files sharing a CRS.
+
+    Args:
+        paths: the files (checked with :func:`inspect_raster`).
+
+    Returns:
+        The groups, each sorted by path, in the order of their first paths.
+
+    Raises:
+        TGDCError: see :func:`inspect_raster`.
+    """
+    infos = sorted((inspect_raster(path) for path in paths), key=lambda info: str(info.path))
+    by_crs: dict[str, list[RasterInfo]] = {}
+    for info in infos:
+        by_crs.setdefault(info.crs.to_wkt(), []).append(info)
+    groups = []
+    for members in by_crs.values():
+        boxes = np.array([shapely.box(*info.bounds) for info in members])
+        tolerance = min(min(info.res) for info in members) / 2
+        left, right = shapely.STRtree(boxes).query(boxes, predicate="dwithin", distance=tolerance)
+        graph = coo_matrix((np.ones(left.size), (left, right)), shape=(len(members),) * 2)
+        labels = connected_components(graph, directed=False)[1]
+        groups += [[members[i].path for i in np.flatnonzero(labels == g)] for g in set(labels)]
+    return sorted(groups, key=lambda group: str(group[0]))

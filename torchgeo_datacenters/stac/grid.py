@@ -1,0 +1,238 @@
+"""Output grids of a download: a north-up window of the local UTM zone at NAIP's 0.6 m.
+
+Every download is written on a :class:`Grid` in the NAD83 UTM zone of its centre (the
+CRS NAIP itself is published in), at 0.6 m, with pixel edges on whole multiples of the
+resolution (like ``gdalwarp -tap``): two downloads of neighbouring areas share one
+pixel lattice, and a source already on that lattice is copied without resampling.
+"""
+
+import math
+from dataclasses import dataclass
+
+import shapely
+from affine import Affine
+from rasterio.crs import CRS
+from rasterio.warp import transform, transform_bounds, transform_geom
+from rasterio.windows import Window
+
+from ..errors import TGDCError
+
+#: Ground sample distance of current NAIP imagery and of every download, in metres.
+NAIP_RESOLUTION = 0.6
+
+#: Where NAIP has imagery: the contiguous United States, as (west, south, east, north)
+#: in degrees. Requests outside are refused before any network call.
+CONUS_BOUNDS = (-125.0, 24.0, -66.5, 49.5)
+
+#: Largest width or height of a download, in pixels (10,000 px = 6 km at 0.6 m, 400 MB
+#: in memory while mosaicking).
+MAX_SIZE = 10_000
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A north-up raster grid.
+
+    Attributes:
+        crs: coordinate reference system.
+        transform: affine transform of the top-left pixel corner.
+        width: columns.
+        height: rows.
+    """
+
+    crs: CRS
+    transform: Affine
+    width: int
+    height: int
+
+    @property
+    def res(self) -> float:
+        """Pixel size in CRS units."""
+        return self.transform.a
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """``(left, bottom, right, top)`` in CRS units."""
+        left, top = self.transform.c, self.transform.f
+        return left, top + self.height * self.transform.e, left + self.width * self.res, top
+
+    def footprint(self, crs: CRS | str = "EPSG:4326") -> shapely.Polygon:
+        """The grid's outline in another CRS, densified so that it stays exact.
+
+        Args:
+            crs: the CRS of the outline.
+
+        Returns:
+            The outline.
+        """
+        box = shapely.segmentize(shapely.box(*self.bounds), self.res * 64)
+        return shapely.geometry.shape(transform_geom(self.crs, crs, shapely.geometry.mapping(box)))
+
+    def window_of(self, geometry: shapely.Geometry, crs: CRS | str = "EPSG:4326") -> Window | None:
+        """The smallest window of whole pixels that holds a geometry's part in the grid.
+
+        Args:
+            geometry: the geometry.
+            crs: its CRS.
+
+        Returns:
+            The window, or ``None`` if the geometry lies outside the grid.
+        """
+        projected = transform_geom(crs, self.crs, shapely.geometry.mapping(geometry))
+        bounds = shapely.geometry.shape(projected).bounds
+        return pixel_window(bounds, self.transform, self.width, self.height)
+
+
+def pixel_window(
+    bounds: tuple[float, float, float, float], transform: Affine, width: int, height: int
+) -> Window | None:
+    """The smallest window of whole pixels of a raster that holds the part of a box in it.
+
+    Args:
+        bounds: ``(left, bottom, right, top)`` in the raster's CRS.
+        transform: the raster's (north-up) transform.
+        width: the raster's columns.
+        height: the raster's rows.
+
+    Returns:
+        The window, or ``None`` if the box lies outside the raster.
+    """
+    left, bottom, right, top = bounds
+    inverse = ~transform
+    col0, row0 = inverse @ (left, top)
+    col1, row1 = inverse @ (right, bottom)
+    # Edges within a millionth of a pixel of a pixel edge are on it (float round-off).
+    col0, row0 = max(math.floor(col0 + 1e-6), 0), max(math.floor(row0 + 1e-6), 0)
+    col1, row1 = min(math.ceil(col1 - 1e-6), width), min(math.ceil(row1 - 1e-6), height)
+    if col0 >= col1 or row0 >= row1:
+        return None
+    return Window(col0, row0, col1 - col0, row1 - row0)
+
+
+def utm_crs(lon: float, lat: float) -> CRS:
+    """The NAD83 UTM zone of a point, the CRS NAIP is published in.
+
+    Args:
+        lon: longitude in degrees (west of Greenwich is negative).
+        lat: latitude in degrees.
+
+    Returns:
+        ``EPSG:269NN`` for zone NN (NAD83 defines zones 1 to 23, which span North America;
+        the contiguous United States lies in zones 10 to 19).
+    """
+    zone = int((lon + 180) // 6) + 1
+    return CRS.from_epsg(26900 + zone)
+
+
+def check_lonlat(lon: float, lat: float) -> None:
+    """Check that a point is a valid coordinate inside NAIP coverage.
+
+    Args:
+        lon: longitude in degrees.
+        lat: latitude in degrees.
+
+    Raises:
+        TGDCError: if *lat* or *lon* is not a coordinate, or the point lies outside the
+            contiguous United States.
+    """
+    if not -90 <= lat <= 90:
+        raise TGDCError(f"lat: {lat} is not a latitude; give decimal degrees from -90 to 90")
+    if not -180 <= lon <= 180:
+        raise TGDCError(f"lon: {lon} is not a longitude; give decimal degrees from -180 to 180")
+    west, south, east, north = CONUS_BOUNDS
+    if not (west <= lon <= east and south <= lat <= north):
+        raise TGDCError(
+            f"lat {lat}, lon {lon} is outside NAIP coverage: NAIP images the contiguous United"
+            f" States only (lon {west} to {east}, lat {south} to {north})"
+        )
+
+
+def _check_size(width: int, height: int, what: str) -> None:
+    if width < 1 or height < 1:
+        raise TGDCError(f"{what}: must be at least 1 pixel, got {width} x {height}")
+    if max(width, height) > MAX_SIZE:
+        raise TGDCError(
+            f"{what}: {width} x {height} pixels is more than {MAX_SIZE} pixels"
+            f" ({MAX_SIZE * NAIP_RESOLUTION / 1000:g} km) across; split the area into smaller"
+            " downloads"
+        )
+
+
+def centred_grid(crs: CRS, x: float, y: float, size: int, res: float = NAIP_RESOLUTION) -> Grid:
+    """A square grid of *size* pixels whose centre pixel holds ``(x, y)``.
+
+    Pixel edges fall on whole multiples of *res*; the point lies within half a pixel of
+    the grid's centre.
+
+    Args:
+        crs: a projected CRS in metres.
+        x: easting of the centre.
+        y: northing of the centre.
+        size: width and height in pixels.
+        res: pixel size in metres.
+
+    Returns:
+        The grid.
+
+    Raises:
+        TGDCError: if *size* is below 1 or above :data:`MAX_SIZE`.
+    """
+    _check_size(size, size, "size")
+    col0 = math.floor(x / res - size / 2 + 0.5)
+    row0 = math.floor(y / res + size / 2 + 0.5)
+    return Grid(crs, Affine(res, 0, col0 * res, 0, -res, row0 * res), size, size)
+
+
+def grid_around(lon: float, lat: float, size: int, res: float = NAIP_RESOLUTION) -> Grid:
+    """A square grid centred on a point, in the point's UTM zone.
+
+    Args:
+        lon: longitude of the centre in degrees.
+        lat: latitude of the centre in degrees.
+        size: width and height in pixels.
+        res: pixel size in metres.
+
+    Returns:
+        The grid.
+
+    Raises:
+        TGDCError: see :func:`check_lonlat` and :func:`centred_grid`.
+    """
+    check_lonlat(lon, lat)
+    crs = utm_crs(lon, lat)
+    xs, ys = transform("EPSG:4326", crs, [lon], [lat])
+    return centred_grid(crs, xs[0], ys[0], size, res)
+
+
+def grid_for_bbox(
+    west: float, south: float, east: float, north: float, res: float = NAIP_RESOLUTION
+) -> Grid:
+    """The smallest grid in the local UTM zone that covers a longitude/latitude box.
+
+    Args:
+        west: minimum longitude in degrees.
+        south: minimum latitude in degrees.
+        east: maximum longitude in degrees.
+        north: maximum latitude in degrees.
+        res: pixel size in metres.
+
+    Returns:
+        The grid.
+
+    Raises:
+        TGDCError: if the box is empty or inverted, a corner is not a coordinate or lies
+            outside NAIP coverage, or the grid is larger than :data:`MAX_SIZE`.
+    """
+    if not (west < east and south < north):
+        raise TGDCError(
+            f"bbox: ({west}, {south}, {east}, {north}) is empty or inverted; give minlon"
+            " minlat maxlon maxlat"
+        )
+    check_lonlat(west, south)
+    check_lonlat(east, north)
+    crs = utm_crs((west + east) / 2, (south + north) / 2)
+    left, bottom, right, top = transform_bounds("EPSG:4326", crs, west, south, east, north)
+    col0, col1 = math.floor(left / res), math.ceil(right / res)
+    row0, row1 = math.ceil(top / res), math.floor(bottom / res)
+    _check_size(col1 - col0, row0 - row1, "bbox")
+    return Grid(crs, Affine(res, 0, col0 * res, 0, -res, row0 * res), col1 - col0, row0 - row1)
