@@ -3,6 +3,7 @@
 import argparse
 import importlib
 import sys
+import warnings
 from collections.abc import Sequence
 
 from . import __version__
@@ -31,6 +32,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_warnings() -> None:
+    """Show only this package's warnings, each as one line; libraries' stay silent."""
+    warnings.simplefilter("ignore")
+    warnings.filterwarnings("default", module=r"torchgeo_datacenters(\.|$)")
+    warnings.showwarning = lambda message, *_args, **_kwargs: print(
+        f"tgdc: warning: {message}", file=sys.stderr
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``tgdc``.
 
@@ -42,16 +52,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        result = args.func(args)
-    except TGDCError as error:
-        if args.debug:
-            raise
-        print(f"tgdc {args.command}: error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"tgdc {args.command}: interrupted", file=sys.stderr)
-        return 130
+    with warnings.catch_warnings():
+        if not args.debug:
+            _quiet_warnings()
+        try:
+            result = args.func(args)
+        except TGDCError as error:
+            if args.debug:
+                raise
+            print(f"tgdc {args.command}: error: {error}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print(f"tgdc {args.command}: interrupted", file=sys.stderr)
+            return 130
     return int(result or 0)
 
 
