@@ -53,7 +53,7 @@ def test_tiny_grids_still_hold_the_point(size: int) -> None:
 
 def test_grid_for_bbox_covers_the_box() -> None:
     box = (-82.76, 40.06, -82.74, 40.07)
-    grid = grid_for_bbox(*box)
+    grid = grid_for_bbox(box)
     assert grid.crs.to_epsg() == 26917
     assert grid.footprint().covers(shapely.box(*box))
     # ... and is less than a pixel larger than the box (in UTM) on any side.
@@ -100,10 +100,10 @@ def test_sizes_out_of_range_are_refused(size: int) -> None:
 
 def test_bad_boxes_are_refused() -> None:
     with pytest.raises(TGDCError, match="empty or inverted"):
-        grid_for_bbox(-82.74, 40.06, -82.76, 40.07)
+        grid_for_bbox((-82.74, 40.06, -82.76, 40.07))
     with pytest.raises(TGDCError, match="outside NAIP coverage"):
-        grid_for_bbox(2.0, 48.0, 2.1, 48.1)
+        grid_for_bbox((2.0, 48.0, 2.1, 48.1))
     with pytest.raises(TGDCError, match="more than"):
-        grid_for_bbox(-100.0, 35.0, -99.0, 36.0)
+        grid_for_bbox((-100.0, 35.0, -99.0, 36.0))
     west, south, east, north = CONUS_BOUNDS
     assert west < LON < east and south < LAT < north

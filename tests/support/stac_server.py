@@ -476,56 +476,59 @@ class StacServer:
         self, handler: _Handler, method: str, request: tuple[str, str], status: int, document: dict
     ) -> None:
         payload = json.dumps(document).encode()
-        content_type = (
-            "application/geo+json" if document.get("type") == "FeatureCollection" else None
-        )
+        is_page = document.get("type") == "FeatureCollection"
+        content_type = "application/geo+json" if is_page else "application/json"
+        self._respond(handler, method, request, status, {"Content-Type": content_type}, payload)
+
+    def _respond(
+        self,
+        handler: _Handler,
+        method: str,
+        request: tuple[str, str],
+        status: int,
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> None:
+        """Record a response, then send it (recorded first: the client may act at once)."""
+        sent = b"" if method == "HEAD" else body
+        range_header = handler.headers.get("Range")
+        self._record(RequestRecord(method, *request, status, range_header, len(sent)))
         handler.send_response(status)
-        handler.send_header("Content-Type", content_type or "application/json")
-        handler.send_header("Content-Length", str(len(payload)))
+        for key, value in headers.items():
+            handler.send_header(key, value)
+        handler.send_header("Content-Length", str(len(body)))
         handler.end_headers()
-        sent = 0
-        if method != "HEAD":
-            handler.wfile.write(payload)
-            sent = len(payload)
-        self._record(RequestRecord(method, *request, status, None, sent))
+        handler.wfile.write(sent)
 
     def _send_asset(
         self, handler: _Handler, method: str, request: tuple[str, str], name: str
     ) -> None:
         matches = [served.path for served in self.files if served.path.name == name]
-        range_header = handler.headers.get("Range")
         if not matches:
             self._send_json(handler, method, request, 404, {"code": "NotFound"})
             return
         data = matches[0].read_bytes()
         size = len(data)
-        status, start, end = 200, 0, size - 1
-        if range_header:
-            status, start, end = 206, *self._parse_range(range_header, size)
-        if start > end:
-            handler.send_response(416)
-            handler.send_header("Content-Range", f"bytes */{size}")
-            handler.send_header("Content-Length", "0")
-            handler.end_headers()
-            self._record(RequestRecord(method, *request, 416, range_header, 0))
+        range_header = handler.headers.get("Range")
+        if not range_header:
+            headers = {"Content-Type": "image/tiff", "Accept-Ranges": "bytes"}
+            self._respond(handler, method, request, 200, headers, data)
             return
-        chunk = data[start : end + 1] if status == 206 else data
-        handler.send_response(status)
-        handler.send_header("Content-Type", "image/tiff")
-        handler.send_header("Accept-Ranges", "bytes")
-        handler.send_header("Content-Length", str(len(chunk)))
-        if status == 206:
-            handler.send_header("Content-Range", f"bytes {start}-{end}/{size}")
-        handler.end_headers()
-        sent = 0
-        if method != "HEAD":
-            handler.wfile.write(chunk)
-            sent = len(chunk)
-        self._record(RequestRecord(method, *request, status, range_header, sent))
+        start, end = self._parse_range(range_header, size)
+        if start > end:
+            headers = {"Content-Range": f"bytes */{size}"}
+            self._respond(handler, method, request, 416, headers, b"")
+            return
+        headers = {
+            "Content-Type": "image/tiff",
+            "Accept-Ranges": "bytes",
+            "Content-Range": f"bytes {start}-{end}/{size}",
+        }
+        self._respond(handler, method, request, 206, headers, data[start : end + 1])
 
     @staticmethod
     def _parse_range(header: str, size: int) -> tuple[int, int]:
-        """Parse a single ``bytes=`` range; a multi-range request gets the whole file."""
+        """Parse a single ``bytes=`` range; a multi-range request gets one range: the whole file."""
         unit, _, spec = header.partition("=")
         if unit.strip() != "bytes" or "," in spec:
             return 0, size - 1
@@ -799,9 +802,9 @@ def build_naip_test_tiles(naip_dir: Path, out: Path) -> NaipTestTiles:
         tiles = NaipTestTiles(out, src.read(), src.crs, snapped(src.transform))
     out, data, split = tiles.directory, tiles.data, tiles.split
     write_cog(out / tiles.west, data[:, :, :split], tiles.crs, tiles.transform)
-    east = tiles.transform * Affine.translation(split, 0)
+    east = tiles.transform @ Affine.translation(split, 0)
     write_cog(out / tiles.east, data[:, :, split:], tiles.crs, east)
-    old = tiles.transform * Affine.translation(-tiles.pad, -tiles.pad)
+    old = tiles.transform @ Affine.translation(-tiles.pad, -tiles.pad)
     write_cog(out / tiles.old, tiles.old_data, tiles.crs, old)
     with rasterio.open(naip_dir / SAN_DIEGO) as src:
         write_cog(out / tiles.san_diego, src.read(), src.crs, snapped(src.transform))

@@ -64,20 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="chips per site: centred, then shifted by a quarter chip (default: 1)",
     )
     source = parser.add_argument_group("source and network")
-    source.add_argument(
-        "--year", type=int, help="only imagery acquired in this year (default: newest of any)"
-    )
-    source.add_argument(
-        "--stac-url",
-        metavar="URL",
-        help="root URL of the STAC API (default: Microsoft Planetary Computer)",
-    )
-    source.add_argument(
-        "--collection", default="naip", help="NAIP collection id in the API (default: naip)"
-    )
-    source.add_argument(
-        "--asset-key", default="image", help="key of the 4-band image asset (default: image)"
-    )
+    add_source_arguments(source)
     source.add_argument(
         "--resampling",
         choices=["nearest", "bilinear", "cubic"],
@@ -96,7 +83,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=float,
         default=0.5,
         metavar="SECONDS",
-        help="wait before retrying, doubled on every retry (default: 0.5 seconds)",
+        help="base wait of the exponential backoff between retries (default: 0.5 seconds)",
     )
     source.add_argument(
         "--timeout",
@@ -107,6 +94,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.set_defaults(func=run)
+
+
+def add_source_arguments(group: argparse._ActionsContainer) -> None:
+    """Add the options that choose NAIP imagery, for every command that searches STAC.
+
+    They are ``--year``, ``--stac-url``, ``--collection`` and ``--asset-key``.
+
+    Args:
+        group: the parser or argument group to add them to.
+    """
+    group.add_argument(
+        "--year", type=int, help="only imagery acquired in this year (default: newest of any)"
+    )
+    group.add_argument(
+        "--stac-url",
+        metavar="URL",
+        help="root URL of the STAC API (default: Microsoft Planetary Computer)",
+    )
+    group.add_argument(
+        "--collection", default="naip", help="NAIP collection id in the API (default: naip)"
+    )
+    group.add_argument(
+        "--asset-key", default="image", help="key of the 4-band image asset (default: image)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -17,7 +17,16 @@ from .chips import (
     plan_site_chips,
     read_sites,
 )
-from .grid import CONUS_BOUNDS, NAIP_RESOLUTION, Grid, grid_around, grid_for_bbox, utm_crs
+from .grid import (
+    CONUS_BOUNDS,
+    NAIP_RESOLUTION,
+    Grid,
+    check_bbox,
+    check_lonlat,
+    grid_around,
+    grid_for_bbox,
+    utm_crs,
+)
 from .mosaic import NODATA, Mosaic, mosaic_items, write_mosaic
 from .network import NetworkSettings
 from .scene import SceneResult, download_scene, scene_grid
@@ -37,6 +46,8 @@ __all__ = [
     "NetworkSettings",
     "SceneResult",
     "SiteChipsResult",
+    "check_bbox",
+    "check_lonlat",
     "chip_is_complete",
     "download_scene",
     "download_site_chips",

@@ -313,13 +313,8 @@ def download_site_chips(
         if pending:
             pending_by_site.append(pending)
     Path(output_dir).mkdir(parents=True, exist_ok=True)
-    bar = tqdm(
-        pending_by_site,
-        desc="sites",
-        unit="site",
-        disable=None if progress is None else not progress,
-    )
-    for pending in bar:
+    disable = None if progress is None else not progress
+    for pending in tqdm(pending_by_site, desc="sites", unit="site", disable=disable):
         region = shapely.union_all([chip.grid.footprint() for chip in pending])
         items = catalog.search(region, year)
         for chip in pending:

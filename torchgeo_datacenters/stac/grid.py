@@ -7,6 +7,7 @@ pixel lattice, and a source already on that lattice is copied without resampling
 """
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import shapely
@@ -204,25 +205,22 @@ def grid_around(lon: float, lat: float, size: int, res: float = NAIP_RESOLUTION)
     return centred_grid(crs, xs[0], ys[0], size, res)
 
 
-def grid_for_bbox(
-    west: float, south: float, east: float, north: float, res: float = NAIP_RESOLUTION
-) -> Grid:
-    """The smallest grid in the local UTM zone that covers a longitude/latitude box.
+def check_bbox(bbox: Sequence[float]) -> tuple[float, float, float, float]:
+    """Check a longitude/latitude box inside NAIP coverage.
 
     Args:
-        west: minimum longitude in degrees.
-        south: minimum latitude in degrees.
-        east: maximum longitude in degrees.
-        north: maximum latitude in degrees.
-        res: pixel size in metres.
+        bbox: ``(minlon, minlat, maxlon, maxlat)`` in degrees.
 
     Returns:
-        The grid.
+        The box as four floats.
 
     Raises:
-        TGDCError: if the box is empty or inverted, a corner is not a coordinate or lies
-            outside NAIP coverage, or the grid is larger than :data:`MAX_SIZE`.
+        TGDCError: if the box is not 4 numbers, is empty or inverted, or a corner is not
+            a coordinate or lies outside NAIP coverage.
     """
+    if len(bbox) != 4:
+        raise TGDCError(f"bbox: expected minlon minlat maxlon maxlat, got {list(bbox)}")
+    west, south, east, north = (float(value) for value in bbox)
     if not (west < east and south < north):
         raise TGDCError(
             f"bbox: ({west}, {south}, {east}, {north}) is empty or inverted; give minlon"
@@ -230,6 +228,23 @@ def grid_for_bbox(
         )
     check_lonlat(west, south)
     check_lonlat(east, north)
+    return west, south, east, north
+
+
+def grid_for_bbox(bbox: Sequence[float], res: float = NAIP_RESOLUTION) -> Grid:
+    """The smallest grid in the local UTM zone that covers a longitude/latitude box.
+
+    Args:
+        bbox: ``(minlon, minlat, maxlon, maxlat)`` in degrees.
+        res: pixel size in metres.
+
+    Returns:
+        The grid.
+
+    Raises:
+        TGDCError: see :func:`check_bbox`, or if the grid is larger than :data:`MAX_SIZE`.
+    """
+    west, south, east, north = check_bbox(bbox)
     crs = utm_crs((west + east) / 2, (south + north) / 2)
     left, bottom, right, top = transform_bounds("EPSG:4326", crs, west, south, east, north)
     col0, col1 = math.floor(left / res), math.ceil(right / res)

@@ -180,10 +180,11 @@ def mosaic_items(
     covered = np.zeros((grid.height, grid.width), dtype=bool)
     used: list[pystac.Item] = []
     bytes_read = 0
-    bar = tqdm(
-        items, desc=description, unit="item", disable=None if progress is None else not progress
-    )
-    with rasterio.Env(**network.gdal_options()):
+    disable = None if progress is None else not progress
+    with (
+        rasterio.Env(**network.gdal_options()),
+        tqdm(items, desc=description, unit="item", disable=disable) as bar,
+    ):
         for item in bar:
             window = _item_window(item, grid)
             if window is None:
@@ -198,7 +199,7 @@ def mosaic_items(
                 )
             except RasterioIOError as error:
                 raise TGDCError(
-                    f"could not read {display_url(url)} (item {item.id}) after"
+                    f"could not read {display_url(url)} (item {item.id}), with up to"
                     f" {network.retries} retries: {error}; rerun to resume"
                 ) from error
             bytes_read += nbytes

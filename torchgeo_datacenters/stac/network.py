@@ -7,6 +7,7 @@ GDAL's ``/vsicurl/`` (retried by GDAL itself, configured through ``GDAL_HTTP_*``
 turns what either client raises into one line a user can act on.
 """
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,9 +38,10 @@ class NetworkSettings:
     Attributes:
         retries: retries after a failed request (so ``retries + 1`` attempts) on a
             connection error, a timeout, a dropped connection or HTTP 429/5xx.
-        backoff: seconds to wait before the second retry, doubled for every further
-            retry (urllib3 retries the first time at once; GDAL waits *backoff* first,
-            then about twice as long each time).
+        backoff: base of the exponential backoff, in seconds. The STAC client (urllib3)
+            retries once at once, then waits 2, 4, 8, ... times *backoff*; GDAL waits
+            *backoff*, then about twice as long each time; a dropped image read waits
+            1, 2, 4, ... times *backoff*.
         timeout: seconds to wait for a connection or a response before a request
             counts as failed.
     """
@@ -97,8 +99,8 @@ class NetworkSettings:
         return {
             "GDAL_HTTP_MAX_RETRY": str(self.retries),
             "GDAL_HTTP_RETRY_DELAY": str(self.backoff),
-            "GDAL_HTTP_TIMEOUT": str(round(self.timeout)),
-            "GDAL_HTTP_CONNECTTIMEOUT": str(round(self.timeout)),
+            "GDAL_HTTP_TIMEOUT": str(math.ceil(self.timeout)),
+            "GDAL_HTTP_CONNECTTIMEOUT": str(math.ceil(self.timeout)),
             # A COG is one file: never list its "directory" on the server.
             "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
             "GDAL_HTTP_MERGE_CONSECUTIVE_RANGES": "YES",

@@ -95,9 +95,7 @@ def scene_grid(
     if bbox is not None:
         if any(value is not None for value in point):
             raise TGDCError("give either bbox or lat/lon/size, not both")
-        if len(bbox) != 4:
-            raise TGDCError(f"bbox: expected minlon minlat maxlon maxlat, got {list(bbox)}")
-        return grid_for_bbox(*bbox)
+        return grid_for_bbox(bbox)
     if lat is None or lon is None or size is None:
         raise TGDCError("give lat, lon and size (pixels), or bbox")
     return grid_around(lon, lat, size)
