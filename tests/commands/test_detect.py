@@ -131,12 +131,13 @@ def test_all_nodata_scene_says_so(
     image = write_scene(
         tmp_path / "empty.tif", 40, 40, nodata=0, nodata_region=(slice(None), slice(None))
     )
-    with pytest.warns(UserWarning, match="nodata"):
-        assert detect(checkpoint, image, tmp_path) == 0
-    summary = capsys.readouterr().out.strip().splitlines()[-1]
-    assert (
-        summary == "detect: 0 detections in empty.tif: every pixel is nodata, nothing was scanned"
+    assert detect(checkpoint, image, tmp_path) == 0
+    captured = capsys.readouterr()
+    assert captured.out.strip().splitlines()[-1] == (
+        "detect: 0 detections in empty.tif: every pixel is nodata, nothing was scanned"
     )
+    assert "tgdc: warning: 0 detections in empty.tif: every pixel is nodata" in captured.err
+    assert json.loads((tmp_path / "d.geojson").read_text())["features"] == []
 
 
 def test_help_states_the_predictor_defaults() -> None:

@@ -1,3 +1,4 @@
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,16 @@ from torchgeo_datacenters.models import UNet4
 from torchgeo_datacenters.tasks import DataCenterSegmentation
 
 PIXEL_METRICS = ("dice", "iou", "precision", "recall")
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    # These small models run 3-4x faster on one thread than on two when other test
+    # processes share the two cores (OpenMP threads wait on each other).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def synthetic_batch(count: int, size: int, seed: int, classes: int = 2) -> dict[str, Tensor]:
@@ -98,6 +109,7 @@ def test_builds_models(model: str, backbone: str, model_class: type | None) -> N
         ("multiclass", "dice"),
     ],
 )
+@pytest.mark.filterwarnings("ignore:You are trying to `self.log\\(\\)`")
 def test_losses_are_finite_and_differentiable(task: str, loss: str) -> None:
     torch.manual_seed(0)
     kwargs: dict = {"pos_weight": 5.0} if loss == "bce" else {}
@@ -217,11 +229,11 @@ def test_invalid_arguments(kwargs: dict, message: str) -> None:
 def test_model_learns(tmp_path: Path) -> None:
     seed_everything(0)
     datamodule = TinyDataModule(size=32, count=16, batch_size=8)
-    task = DataCenterSegmentation(lr=0.01, pos_weight=2.0)
-    trainer = make_trainer(tmp_path, max_epochs=12, deterministic=True, num_sanity_val_steps=0)
+    task = DataCenterSegmentation(lr=1e-3, pos_weight=2.0)
+    trainer = make_trainer(tmp_path, max_epochs=8, deterministic=True, num_sanity_val_steps=0)
     before = trainer.validate(task, datamodule, verbose=False)[0]["val_iou"]
     trainer.fit(task, datamodule)
     after = trainer.validate(task, datamodule, verbose=False)[0]["val_iou"]
     print(f"val_iou untrained {before:.3f} -> trained {after:.3f}")
-    assert after > 0.6
-    assert after > before + 0.3
+    assert before < 0.05  # measured 0.001
+    assert after > 0.6  # measured 0.716 (one thread: 0.718)

@@ -21,9 +21,6 @@ PREDICTOR_OPTIONS = (
 def add_model_options(parser: argparse.ArgumentParser) -> None:
     """Add the options shared by ``detect`` and ``batch-detect``.
 
-    Predictor options left out keep the defaults of
-    :class:`~torchgeo_datacenters.inference.Predictor` (stated in their help).
-
     Args:
         parser: the subcommand's parser.
     """
@@ -47,6 +44,20 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--output-parquet", type=Path, metavar="FILE", help="GeoParquet of the detections"
     )
+    add_prediction_options(parser)
+    parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
+
+
+def add_prediction_options(parser: argparse.ArgumentParser) -> None:
+    """Add the Predictor's options, as a "prediction" group, to any command running it.
+
+    Options left out keep the defaults of
+    :class:`~torchgeo_datacenters.inference.Predictor` (stated in their help); collect
+    the given ones with :data:`PREDICTOR_OPTIONS`.
+
+    Args:
+        parser: the subcommand's parser.
+    """
     options = parser.add_argument_group("prediction")
     options.add_argument(
         "--tile-size",
@@ -113,7 +124,6 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="worker processes reading tiles (default: 1; 0 reads in the main process)",
     )
-    parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
 
 
 def register(subparsers: Any) -> None:

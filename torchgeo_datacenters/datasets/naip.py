@@ -9,12 +9,13 @@ from torchgeo.datasets import NAIP
 from torchgeo.datasets.utils import Path, Sample
 
 from ..errors import TGDCError
+from ..stac.grid import NAIP_RESOLUTION
 
 #: Band order of NAIP imagery: red, green, blue, near infrared (NIR last).
 NAIP_BANDS = ("R", "G", "B", "NIR")
 
 #: Ground sample distance of current NAIP imagery, in metres.
-NAIP_GSD = 0.6
+NAIP_GSD = NAIP_RESOLUTION
 
 
 class NAIPChips(NAIP):

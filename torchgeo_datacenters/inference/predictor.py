@@ -412,11 +412,13 @@ class Predictor:
                 for batch in bar:
                     keep = batch["valid"].flatten(1).any(dim=1)
                     stats.skipped_tiles += int((~keep).sum())
-                    if not keep.any():
+                    if not keep.all():
+                        batch = {key: value[keep] for key, value in batch.items()}
+                    if not len(batch["index"]):
                         continue
-                    probabilities = self._forward(batch["image"][keep])
-                    valid = batch["valid"][keep].numpy()
-                    for tile, index in enumerate(batch["index"][keep].tolist()):
+                    probabilities = self._forward(batch["image"])
+                    valid = batch["valid"].numpy()
+                    for tile, index in enumerate(batch["index"].tolist()):
                         stitcher.add(probabilities[tile], valid[tile], *offsets[index])
             stitcher.finish()
         metric = metric_crs(grid.crs, grid.bounds)
