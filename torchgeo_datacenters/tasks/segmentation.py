@@ -2,7 +2,7 @@
 
 import math
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import segmentation_models_pytorch as smp
 import torch
@@ -36,7 +36,11 @@ BINARY_CLASS_NAMES = ("background", DATACENTER)
 HARD_NEGATIVE_CLASS_NAMES = ("background", DATACENTER, "warehouse", "retail", "other")
 
 #: Models that ``model`` accepts: ours, then TorchGeo's.
-MODELS = ("unet4", "unet", "deeplabv3+", "fcn", "upernet", "segformer", "dpt")
+ModelName = Literal["unet4", "unet", "deeplabv3+", "fcn", "upernet", "segformer", "dpt"]
+MODELS: tuple[str, ...] = get_args(ModelName)
+
+#: Losses that ``loss`` accepts.
+LossName = Literal["bce", "dice", "bce+dice", "focal", "ce", "jaccard"]
 
 #: Losses that ``loss`` accepts, by task.
 LOSSES = {
@@ -95,15 +99,13 @@ class DataCenterSegmentation(SemanticSegmentation):
 
     def __init__(
         self,
-        model: Literal["unet4", "unet", "deeplabv3+", "fcn", "upernet", "segformer", "dpt"] = (
-            "unet4"
-        ),
+        model: ModelName = "unet4",
         backbone: str = "resnet18",
         weights: str | bool | None = None,
         in_channels: int = 4,
         task: Literal["binary", "multiclass"] = "binary",
         num_classes: int | None = None,
-        loss: Literal["bce", "dice", "bce+dice", "focal", "ce", "jaccard"] = "bce",
+        loss: LossName = "bce",
         pos_weight: float | None = None,
         class_weights: list[float] | None = None,
         ignore_index: int | None = None,
