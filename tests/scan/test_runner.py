@@ -1,0 +1,120 @@
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pytest
+import shapely
+from geopandas.testing import assert_geodataframe_equal
+from support.inference import GSD, ORIGIN, UTM
+
+from torchgeo_datacenters.errors import TGDCError
+from torchgeo_datacenters.scan import SceneRecord, scan, scenes_in_directory
+from torchgeo_datacenters.scan.manifest import MANIFEST_FILE, SCENES_DIR
+
+#: The corner the four test scenes share (256 px of 0.6 m from the origin), in UTM.
+CORNER = shapely.Point(ORIGIN[0] + 256 * GSD, ORIGIN[1] - 256 * GSD)
+
+
+class Interrupted(Exception):
+    """Stands for a crash of the machine running the scan."""
+
+
+def manifest_lines(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / MANIFEST_FILE).read_text().splitlines()]
+
+
+def test_building_across_the_shared_corner_is_one_polygon(full_scan: Any, scan_data: Any) -> None:
+    detections = gpd.read_parquet(full_scan.out / "detections.parquet")
+    at_corner = detections[detections.to_crs(UTM).distance(CORNER) < 1e-3]
+    assert len(at_corner) == 1
+    corner = at_corner.iloc[0]
+    assert corner.geometry.geom_type == "Polygon"
+    assert corner.area_m2 == pytest.approx(scan_data.corner_m2, rel=0.02)
+    # The roof spans mosaic rows 230-330 and columns 180-310: its centre, in UTM.
+    centre = gpd.GeoSeries([shapely.Point(corner.centroid_lon, corner.centroid_lat)], crs=4326)
+    centre = centre.to_crs(UTM).iloc[0]
+    assert (centre.x - ORIGIN[0], ORIGIN[1] - centre.y) == pytest.approx((245 * GSD, 280 * GSD))
+    # Besides it, only the roof inside the top-left scene: the 144 m² roof is too small.
+    assert sorted(detections["area_m2"]) == pytest.approx(
+        sorted([scan_data.corner_m2, scan_data.inside_m2])
+    )
+    assert detections["id"].tolist() == [1, 2]
+    geojson = json.loads((full_scan.out / "detections.geojson").read_text())
+    assert [f["properties"]["id"] for f in geojson["features"]] == [1, 2]
+    assert len((full_scan.out / "detections.csv").read_text().splitlines()) == 3
+
+
+def test_failing_scene_is_retried_then_recorded_and_the_scan_goes_on(full_scan: Any) -> None:
+    assert full_scan.status == 1
+    lines = manifest_lines(full_scan.out)
+    assert Counter(line["status"] for line in lines) == {"done": 4, "failed": 1}
+    [failed] = [line for line in lines if line["status"] == "failed"]
+    assert failed["scene"] == "broken.tif"
+    assert failed["attempts"] == 2  # --retries 1
+    assert "broken.tif" in failed["error"] and "not a readable raster" in failed["error"]
+    done = [line for line in lines if line["status"] == "done"]
+    assert all((full_scan.out / line["file"]).is_file() for line in done)
+    assert sum(line["detections"] for line in done) == 5  # 4 corner pieces and 1 inside roof
+    assert sum(line["scanned_km2"] for line in done) == pytest.approx(4 * (256 * GSD) ** 2 / 1e6)
+
+
+def test_interrupted_scan_resumes_without_redoing_finished_scenes(
+    full_scan: Any, scan_data: Any, ray_cluster: None, tmp_path: Path
+) -> None:
+    scenes = scenes_in_directory(scan_data.scenes_dir)
+    out = tmp_path / "scan"
+    options = {"checkpoint": scan_data.checkpoint, "output_dir": out, "workers": 1}
+    options |= {"retries": 1, "progress": False}
+    first: list[SceneRecord] = []
+
+    def crash_after_two(record: SceneRecord) -> None:
+        first.append(record)
+        if len(first) == 2:
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        scan(scenes, on_scene=crash_after_two, **options)
+    done = {record.scene for record in first}
+    assert len(done) == 2 and all(record.status == "done" for record in first)
+    assert not (out / "detections.geojson").exists()
+    stamps = {path: path.stat().st_mtime_ns for path in (out / SCENES_DIR).iterdir()}
+    assert len(stamps) == 2
+
+    second: list[SceneRecord] = []
+    result = scan(scenes, on_scene=second.append, **options)
+    assert {record.scene for record in second} == {scene.id for scene in scenes} - done
+    assert (result.skipped, result.scanned) == (2, 2)
+    assert [record.scene for record in result.failed] == ["broken.tif"]
+    assert {path: path.stat().st_mtime_ns for path in stamps} == stamps
+    finished = Counter(line["scene"] for line in manifest_lines(out) if line["status"] == "done")
+    assert len(finished) == 4 and set(finished.values()) == {1}
+    for name in ("detections.geojson", "detections.csv"):
+        assert (out / name).read_bytes() == (full_scan.out / name).read_bytes()
+    assert_geodataframe_equal(
+        gpd.read_parquet(out / "detections.parquet"),
+        gpd.read_parquet(full_scan.out / "detections.parquet"),
+    )
+
+
+def test_more_gpus_than_the_cluster_has_are_refused(
+    scan_data: Any, ray_cluster: None, tmp_path: Path
+) -> None:
+    scenes = scenes_in_directory(scan_data.scenes_dir, "naip_r0c0_*.tif")
+    with pytest.raises(TGDCError, match="--gpus-per-worker 1: the Ray cluster has 0 GPU"):
+        scan(scenes, scan_data.checkpoint, tmp_path / "out", gpus_per_worker=1, progress=False)
+
+
+def test_scan_options_are_checked_before_any_work(scan_data: Any, tmp_path: Path) -> None:
+    scenes = scenes_in_directory(scan_data.scenes_dir)
+    checkpoint = scan_data.checkpoint
+    with pytest.raises(TGDCError, match="retries"):
+        scan(scenes, checkpoint, tmp_path / "out", retries=-1)
+    with pytest.raises(TGDCError, match="occur more than once"):
+        scan(scenes + scenes[:1], checkpoint, tmp_path / "out")
+    with pytest.raises(TGDCError, match="device"):
+        scan(scenes, checkpoint, tmp_path / "out", predictor_options={"device": "cuda"})
+    with pytest.raises(TGDCError, match="overlap"):
+        scan(scenes, checkpoint, tmp_path / "out", predictor_options={"overlap": -3})
+    assert not (tmp_path / "out").exists()

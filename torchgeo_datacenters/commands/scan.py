@@ -1,0 +1,205 @@
+"""``tgdc scan``: find data centers over a whole region on Ray, resumably."""
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``scan`` subcommand.
+
+    Args:
+        subparsers: the subparsers of the ``tgdc`` parser.
+    """
+    parser = subparsers.add_parser(
+        "scan",
+        help="find data centers over a whole region: many scenes on Ray, resumable",
+        description=(
+            "Run a trained model over every NAIP scene of a region (a STAC search over an"
+            " area, or a directory of GeoTIFFs) on Ray workers that keep the model loaded."
+            " Every finished scene is recorded under --output-dir, so a rerun skips it;"
+            " a failing scene is retried, then recorded as failed while the scan goes on."
+            " Data centers cut by scene boundaries come out as one polygon each, in"
+            " detections.geojson, detections.parquet and detections.csv under --output-dir."
+            " Exits 1 when some scenes failed (their detections are missing; rerun to retry)."
+        ),
+    )
+    parser.add_argument(
+        "--checkpoint", type=Path, required=True, help="model checkpoint (.ckpt) from training"
+    )
+    where = parser.add_argument_group("area").add_mutually_exclusive_group(required=True)
+    where.add_argument(
+        "--aoi", type=Path, metavar="FILE", help="area to scan: polygons in a vector file"
+    )
+    where.add_argument(
+        "--bbox",
+        type=float,
+        nargs=4,
+        metavar=("MINLON", "MINLAT", "MAXLON", "MAXLAT"),
+        help="area to scan, in degrees",
+    )
+    where.add_argument(
+        "--scenes-dir",
+        type=Path,
+        metavar="DIR",
+        help="scan these GeoTIFFs instead of searching NAIP (recursively; see --glob)",
+    )
+    parser.add_argument(
+        "--output-dir",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="manifest, per-scene detections and final outputs (created; rerun to resume)",
+    )
+    parser.add_argument(
+        "--glob", default="*.tif", help="files taken from --scenes-dir (default: *.tif)"
+    )
+    source = parser.add_argument_group("NAIP search (with --aoi or --bbox)")
+    source.add_argument(
+        "--year", type=int, help="only imagery acquired in this year (default: newest of any)"
+    )
+    source.add_argument(
+        "--stac-url",
+        metavar="URL",
+        help="root URL of the STAC API (default: Microsoft Planetary Computer)",
+    )
+    source.add_argument(
+        "--collection", default="naip", help="NAIP collection id in the API (default: naip)"
+    )
+    source.add_argument(
+        "--asset-key", default="image", help="key of the 4-band image asset (default: image)"
+    )
+    ray = parser.add_argument_group("Ray")
+    ray.add_argument(
+        "--ray-address",
+        metavar="ADDR",
+        help="address of a running Ray cluster, e.g. ray://head:10001 or auto (default: start"
+        " Ray on this machine)",
+    )
+    ray.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="workers, each predicting one scene at a time (default: one per GPU, else one per"
+        " CPU)",
+    )
+    ray.add_argument(
+        "--gpus-per-worker",
+        type=float,
+        metavar="G",
+        help="GPUs per worker; fractions share a GPU (default: 1 where there are GPUs, else 0)",
+    )
+    ray.add_argument(
+        "--retries",
+        type=int,
+        default=2,
+        metavar="N",
+        help="further attempts at a failing scene before it is recorded as failed (default: 2)",
+    )
+    options = parser.add_argument_group("prediction")
+    options.add_argument(
+        "--tile-size",
+        type=int,
+        default=argparse.SUPPRESS,
+        metavar="PIXELS",
+        help="side of the tiles the model sees, in pixels (default: 256)",
+    )
+    options.add_argument(
+        "--overlap",
+        type=int,
+        default=argparse.SUPPRESS,
+        metavar="PIXELS",
+        help="overlap between neighbouring tiles, in pixels (default: 32)",
+    )
+    options.add_argument(
+        "--batch-size",
+        type=int,
+        default=argparse.SUPPRESS,
+        metavar="N",
+        help="tiles per batch (default: as many as 16 tiles of 256 x 256 pixels hold)",
+    )
+    options.add_argument(
+        "--threshold",
+        type=float,
+        default=argparse.SUPPRESS,
+        metavar="P",
+        help="probability, 0 to 1, at or above which a pixel is a data center (default: the"
+        " checkpoint's)",
+    )
+    options.add_argument(
+        "--min-area",
+        type=float,
+        default=argparse.SUPPRESS,
+        metavar="M2",
+        help="drop merged detections smaller than this, in m² (default: 1000)",
+    )
+    options.add_argument(
+        "--merge-distance",
+        type=float,
+        default=argparse.SUPPRESS,
+        metavar="METRES",
+        help="join polygons closer than this, in metres, also across scenes (default: 10)",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace existing final outputs (finished scenes are still skipped)",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Scan the region and print where the outputs are and a summary.
+
+    Args:
+        args: the parsed arguments.
+
+    Returns:
+        The exit status: 0, or 1 when some scenes failed.
+
+    Raises:
+        TGDCError: if Ray is missing, or for options that do not fit together, and see
+            :func:`~torchgeo_datacenters.scan.scan`.
+    """
+    from ..errors import TGDCError
+    from ..scan import PREDICTOR_OPTIONS, import_ray, scan
+
+    import_ray(local=args.ray_address is None)
+    region, scenes = None, None
+    if args.scenes_dir is not None:
+        stac_only = {"--year": args.year, "--stac-url": args.stac_url}
+        given = [name for name, value in stac_only.items() if value is not None]
+        if given:
+            raise TGDCError(
+                f"{', '.join(given)} go with --aoi or --bbox; --scenes-dir scans local files"
+            )
+        from ..scan import scenes_in_directory
+
+        scenes = scenes_in_directory(args.scenes_dir, args.glob)
+    else:
+        from ..scan import bbox_region, read_aoi, stac_scenes
+        from ..stac import DEFAULT_STAC_URL, NaipCatalog
+
+        region = read_aoi(args.aoi) if args.aoi is not None else bbox_region(args.bbox)
+        catalog = NaipCatalog(
+            args.stac_url or DEFAULT_STAC_URL, collection=args.collection, asset_key=args.asset_key
+        )
+        scenes = stac_scenes(catalog, region, args.year)
+    result = scan(
+        scenes,
+        args.checkpoint,
+        args.output_dir,
+        predictor_options={
+            name: getattr(args, name) for name in PREDICTOR_OPTIONS if hasattr(args, name)
+        },
+        region=region,
+        workers=args.workers,
+        gpus_per_worker=args.gpus_per_worker,
+        retries=args.retries,
+        ray_address=args.ray_address,
+        overwrite=args.overwrite,
+    )
+    for kind, path in result.outputs.items():
+        print(f"{kind}: {path}")
+    print(f"tgdc scan: {result.summary()}")
+    return 1 if result.failed else 0

@@ -1,0 +1,42 @@
+"""Scan whole regions: many scenes on Ray, merged across scene boundaries, resumable.
+
+:func:`scan` runs the predictor over every scene of a region (GeoTIFFs in a directory, or
+the NAIP items a STAC search finds) on a pool of Ray actors, records every finished scene
+under the output directory so that a rerun resumes, and merges the detections of
+neighbouring scenes into one polygon per data center.
+"""
+
+from .manifest import Manifest, SceneRecord
+from .merge import merge_detections, prune_small
+from .runner import PREDICTOR_OPTIONS, RAY_HINT, ScanResult, SceneWorker, import_ray, scan
+from .scenes import (
+    LocalScene,
+    Scene,
+    StacScene,
+    bbox_region,
+    newest_items,
+    read_aoi,
+    scenes_in_directory,
+    stac_scenes,
+)
+
+__all__ = [
+    "PREDICTOR_OPTIONS",
+    "RAY_HINT",
+    "LocalScene",
+    "Manifest",
+    "ScanResult",
+    "Scene",
+    "SceneRecord",
+    "SceneWorker",
+    "StacScene",
+    "bbox_region",
+    "import_ray",
+    "merge_detections",
+    "newest_items",
+    "prune_small",
+    "read_aoi",
+    "scan",
+    "scenes_in_directory",
+    "stac_scenes",
+]

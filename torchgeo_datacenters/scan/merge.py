@@ -1,0 +1,225 @@
+"""Merge the detections of many scenes into one table: one polygon per data center.
+
+A data center cut by a scene boundary is found as one piece in each scene it lies in, and a
+data center inside the overlap of two scenes is found twice. :func:`merge_detections` joins
+every set of detections that touch, overlap or lie within a merge distance of each other
+(the predictor's own rule inside a scene, now applied across scenes) into one detection:
+the union of their polygons, with its area and centroid measured again in a metric CRS, the
+area-weighted mean of their scores as the score and the largest ``max_score``.
+
+Detections are stored in EPSG:4326, where distances are not metres. Joining is done in two
+steps: candidates are found in degrees with a tolerance that is never smaller than the
+merge distance, then each cluster of candidates is projected to its own UTM zone (see
+:func:`~torchgeo_datacenters.inference.metric_crs`) and joined by exact distances in
+metres. Detections with no neighbour are passed through unchanged.
+
+:func:`prune_small` lets each scene drop its small detections early: those that cannot grow
+by merging because they lie farther than the merge distance from the scene's edge.
+"""
+
+import math
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components
+
+from ..errors import TGDCError
+from ..inference import metric_crs, order_detections
+from ..inference.vectorize import DETECTION_COLUMNS
+
+#: Fewest metres in a degree of latitude or of longitude at the equator (WGS 84). At latitude
+#: φ a degree of either spans at least this times cos(φ) metres.
+METRES_PER_DEGREE = 110_574.0
+
+#: Largest latitude, in degrees, used to bound degree tolerances (avoids dividing by zero).
+MAX_LATITUDE = 89.0
+
+
+def _check(detections: gpd.GeoDataFrame, **values: float) -> None:
+    """Check a detection table and non-negative settings.
+
+    Args:
+        detections: the table.
+        **values: settings that must be 0 or more, by name.
+
+    Raises:
+        TGDCError: if a column is missing, the CRS is not EPSG:4326, or a value is negative.
+    """
+    missing = [column for column in (*DETECTION_COLUMNS, "geometry") if column not in detections]
+    if missing:
+        raise TGDCError(
+            f"detections: columns {missing} are missing; give tables written by the predictor"
+        )
+    if not detections.empty and (detections.crs is None or not detections.crs.equals("EPSG:4326")):
+        raise TGDCError(f"detections: CRS is {detections.crs}, not EPSG:4326; reproject them first")
+    for name, value in values.items():
+        if not value >= 0:
+            raise TGDCError(f"{name}: {value} is negative; give 0 or more")
+
+
+def _components(pairs: np.ndarray, count: int) -> np.ndarray:
+    """Number the connected components of a graph given by pairs of node indices.
+
+    Args:
+        pairs: (2, n) indices of joined nodes.
+        count: number of nodes.
+
+    Returns:
+        The component (0..components-1) of every node.
+    """
+    left, right = pairs
+    graph = sparse.coo_matrix((np.ones(left.size), (left, right)), shape=(count, count))
+    return connected_components(graph, directed=False)[1]
+
+
+def _near_pairs(geometries: np.ndarray, distance: float) -> np.ndarray:
+    """Pairs of geometries that intersect or lie within a distance of each other.
+
+    Args:
+        geometries: shapely geometries.
+        distance: the distance, in the geometries' units (0: intersect only).
+
+    Returns:
+        (2, n) indices of the pairs, each pair in both orders and every geometry with itself.
+    """
+    tree = shapely.STRtree(geometries)
+    if distance > 0:
+        return tree.query(geometries, predicate="dwithin", distance=distance)
+    return tree.query(geometries, predicate="intersects")
+
+
+def degree_tolerance(distance: float, bounds: tuple[float, float, float, float]) -> float:
+    """A distance in degrees that is at least *distance* metres anywhere within some bounds.
+
+    Args:
+        distance: the distance, in metres.
+        bounds: (west, south, east, north), in degrees.
+
+    Returns:
+        The tolerance, in degrees.
+    """
+    latitude = min(max(abs(bounds[1]), abs(bounds[3])), MAX_LATITUDE)
+    return distance / (METRES_PER_DEGREE * math.cos(math.radians(latitude)))
+
+
+def _merged_row(members: gpd.GeoDataFrame, metric: CRS) -> dict:
+    """One detection made of several: union, area, centroid, scores and source.
+
+    Args:
+        members: the detections to merge (EPSG:4326), in a fixed order.
+        metric: CRS in metres in which to measure the union.
+
+    Returns:
+        The merged detection's columns (``id`` is set later by ordering).
+    """
+    union = shapely.union_all(members.geometry.to_numpy())
+    measured = gpd.GeoSeries([union], crs="EPSG:4326").to_crs(metric)
+    centroid = measured.centroid.to_crs("EPSG:4326").iloc[0]
+    areas = members["area_m2"].to_numpy()
+    largest = int(np.argmax(areas))
+    return {
+        "id": 0,
+        "area_m2": float(measured.area.iloc[0]),
+        "centroid_lon": centroid.x,
+        "centroid_lat": centroid.y,
+        "score": float(np.average(members["score"], weights=areas if areas.sum() > 0 else None)),
+        "max_score": float(members["max_score"].max()),
+        "source": members["source"].iloc[largest],
+        "geometry": union,
+    }
+
+
+def merge_detections(
+    detections: gpd.GeoDataFrame, *, distance: float = 0.0, min_area: float = 0.0
+) -> gpd.GeoDataFrame:
+    """Join the detections of neighbouring scenes into one detection per data center.
+
+    Detections that touch, overlap or lie within *distance* metres of each other (directly
+    or through others) become one: the union of their polygons (a MultiPolygon when they do
+    not touch), its area in m² and centroid measured in the UTM zone of the group, the
+    area-weighted mean of their scores, the largest ``max_score`` and the ``source`` of the
+    largest piece. Duplicates found in overlapping scenes collapse into one this way.
+    Detections with no neighbour keep their values. The result is the same for the same
+    rows in the same order.
+
+    Args:
+        detections: detections of one or more scenes in EPSG:4326, with the columns of the
+            predictor's tables, in a fixed order (e.g. scene by scene).
+        distance: detections closer than this, in metres, are joined (0: only those that
+            touch or overlap).
+        min_area: merged detections smaller than this, in m², are dropped.
+
+    Returns:
+        The merged detections, ordered and numbered by
+        :func:`~torchgeo_datacenters.inference.order_detections`.
+
+    Raises:
+        TGDCError: if a column is missing, the CRS is not EPSG:4326, or *distance* or
+            *min_area* is negative.
+    """
+    _check(detections, distance=distance, min_area=min_area)
+    detections = detections.reset_index(drop=True)
+    if detections.empty:
+        return order_detections(detections)
+    geometries = detections.geometry.to_numpy()
+    tolerance = degree_tolerance(distance, tuple(detections.total_bounds))
+    clusters = _components(_near_pairs(geometries, tolerance), len(detections))
+    sizes = np.bincount(clusters)
+    tables = [detections[sizes[clusters] == 1]]
+    unions = []
+    for cluster in np.flatnonzero(sizes > 1):
+        members = detections[clusters == cluster]
+        metric = metric_crs(CRS.from_epsg(4326), tuple(members.total_bounds))
+        projected = members.geometry.to_crs(metric).to_numpy()
+        groups = _components(_near_pairs(projected, distance), len(members))
+        for group in np.unique(groups):
+            parts = members[groups == group]
+            if len(parts) == 1:
+                tables.append(parts)
+            else:
+                unions.append(_merged_row(parts, metric))
+    if unions:
+        tables.append(gpd.GeoDataFrame(unions, geometry="geometry", crs="EPSG:4326"))
+    result = pd.concat([table for table in tables if not table.empty], ignore_index=True)
+    return order_detections(result[result["area_m2"] >= min_area])
+
+
+def prune_small(
+    detections: gpd.GeoDataFrame,
+    bounds: tuple[float, float, float, float],
+    crs: CRS,
+    *,
+    min_area: float,
+    distance: float,
+) -> gpd.GeoDataFrame:
+    """Drop the small detections of one scene that no merge can make larger.
+
+    A detection smaller than *min_area* is kept only when it lies within *distance* metres
+    of the edge of the scene's raster, where it may be part of a data center that continues
+    in a neighbouring scene.
+
+    Args:
+        detections: detections of the scene, in EPSG:4326.
+        bounds: (left, bottom, right, top) of the scene's raster, in *crs*.
+        crs: the scene's CRS.
+        min_area: smallest area kept away from the edge, in m².
+        distance: distance from the edge, in metres, within which everything is kept.
+
+    Returns:
+        The detections kept, in their order.
+
+    Raises:
+        TGDCError: if a column is missing, the CRS is not EPSG:4326, or *min_area* or
+            *distance* is negative.
+    """
+    _check(detections, min_area=min_area, distance=distance)
+    if detections.empty:
+        return detections
+    metric = metric_crs(crs, bounds)
+    edge = gpd.GeoSeries([shapely.box(*bounds).boundary], crs=crs).to_crs(metric).iloc[0]
+    gaps = detections.geometry.to_crs(metric).distance(edge)
+    return detections[(detections["area_m2"] >= min_area) | (gaps <= distance)]
