@@ -4,8 +4,9 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
+from affine import Affine
 from pyproj import CRS
-from support.inference import UTM, utm_transform
+from support.inference import GSD, UTM, utm_transform
 
 from torchgeo_datacenters.errors import TGDCError
 from torchgeo_datacenters.inference.vectorize import (
@@ -13,24 +14,24 @@ from torchgeo_datacenters.inference.vectorize import (
     Vectorizer,
     metric_crs,
     order_detections,
+    pixel_size_m,
     pixel_to_crs,
     threshold_band,
 )
 
 TRANSFORM = utm_transform()
-PIXEL_M2 = 0.36
+PIXEL_M2 = GSD * GSD
 
 
 def vectorize(
     probabilities: np.ndarray, bands: list[int], threshold: float = 0.5, **options: float
 ) -> gpd.GeoDataFrame:
     """Vectorise a probability image cut into bands starting at the given rows."""
-    vectorizer = Vectorizer()
-    edges = [*bands, probabilities.shape[0]]
-    for start, stop in itertools.pairwise(edges):
+    vectorizer = Vectorizer(TRANSFORM, CRS(UTM), probabilities.shape, **options)
+    for start, stop in itertools.pairwise([*bands, probabilities.shape[0]]):
         band = probabilities[start:stop]
         vectorizer.add(start, threshold_band(band, threshold), band)
-    return vectorizer.finish(TRANSFORM, CRS(UTM), CRS(UTM), **options)
+    return vectorizer.finish()
 
 
 def test_threshold_band() -> None:
@@ -156,3 +157,30 @@ def test_order_is_north_to_south_then_west_to_east() -> None:
     assert ordered["id"].tolist() == [1, 2, 3]
     shuffled = order_detections(table.iloc[[2, 0, 1]])
     assert shuffled["area_m2"].tolist() == [2.0, 3.0, 1.0]
+
+
+def test_finished_groups_are_closed_band_by_band() -> None:
+    probabilities = np.zeros((100, 40), np.float32)
+    probabilities[2:6, 2:6] = 1
+    probabilities[30:40, 10:20] = 1  # continues into the next band
+    probabilities[43:50, 10:20] = 1  # 3 px = 1.8 m below it: merged at 2 m
+    vectorizer = Vectorizer(TRANSFORM, CRS(UTM), probabilities.shape, merge_distance=2.0)
+    assert vectorizer.reach == pytest.approx(2.0 / GSD)
+    for start, stop in [(0, 20), (20, 38), (38, 60), (60, 100)]:
+        band = probabilities[start:stop]
+        vectorizer.add(start, threshold_band(band, 0.5), band)
+        if start == 0:
+            assert vectorizer.open_pieces == 0  # the small square is done and measured
+        if start == 20:
+            assert vectorizer.open_pieces == 1  # the band ends 2 rows below it
+    assert vectorizer.open_pieces == 0
+    detections = vectorizer.finish()
+    assert sorted(detections["area_m2"]) == pytest.approx([16 * PIXEL_M2, 170 * PIXEL_M2])
+
+
+def test_pixel_size_in_metres() -> None:
+    assert pixel_size_m(TRANSFORM, CRS(UTM), CRS(UTM), (100, 100)) == pytest.approx(GSD)
+    geographic = Affine(1e-5, 0, -81.0, 0, -1e-5, 39.75)
+    size = pixel_size_m(geographic, CRS(4326), CRS(32617), (100, 100))
+    # 1e-5 degrees of longitude at 39.75 N is about 0.855 m, of latitude 1.11 m.
+    assert size == pytest.approx(0.855, rel=0.01)

@@ -38,7 +38,7 @@ from .export import GDAL_CACHE_MB, Outputs, mask_writer, probability_writer, wri
 from .model import ProbabilityModel, check_threshold, load_checkpoint
 from .stitch import Stitcher
 from .tiles import Scene, TileReader, check_tiling, group_rasters, open_scene, tile_offsets
-from .vectorize import Vectorizer, metric_crs, order_detections, threshold_band
+from .vectorize import Vectorizer, check_non_negative, order_detections, threshold_band
 
 #: Default smallest detection kept, in m² (the smallest labelled data center is 2,800 m²).
 DEFAULT_MIN_AREA = 1000.0
@@ -199,13 +199,7 @@ class Predictor:
             raise TGDCError(f"batch_size: {batch_size!r} must be a positive whole number")
         if not isinstance(num_workers, int) or num_workers < 0:
             raise TGDCError(f"num_workers: {num_workers!r} must be a whole number >= 0")
-        for name, value in (
-            ("min_area", min_area),
-            ("merge_distance", merge_distance),
-            ("simplify", simplify),
-        ):
-            if not value >= 0:
-                raise TGDCError(f"{name}: {value} must be 0 or more")
+        check_non_negative(min_area=min_area, merge_distance=merge_distance, simplify=simplify)
         self.device = resolve_device(device)
         if not isinstance(model, ProbabilityModel):
             model = load_checkpoint(model, device=self.device)
@@ -387,7 +381,14 @@ class Predictor:
             pin_memory=self.device.type == "cuda",
         )
         stats = RunStats(pixels=grid.width * grid.height, tiles=len(offsets))
-        vectorizer = Vectorizer()
+        vectorizer = Vectorizer(
+            grid.transform,
+            grid.crs,
+            (grid.height, grid.width),
+            merge_distance=self.merge_distance,
+            min_area=self.min_area,
+            simplify=self.simplify,
+        )
         writers = []
         if mask_path is not None:
             writers.append((mask_writer(mask_path, grid), True))
@@ -421,17 +422,10 @@ class Predictor:
                     for tile, index in enumerate(batch["index"].tolist()):
                         stitcher.add(probabilities[tile], valid[tile], *offsets[index])
             stitcher.finish()
-        metric = metric_crs(grid.crs, grid.bounds)
-        scene_area = gpd.GeoSeries([shapely.box(*grid.bounds)], crs=grid.crs).to_crs(metric).area
-        stats.scanned_m2 = float(scene_area.iloc[0]) * stats.valid_pixels / stats.pixels
-        gdf = vectorizer.finish(
-            grid.transform,
-            grid.crs,
-            metric,
-            merge_distance=self.merge_distance,
-            min_area=self.min_area,
-            simplify=self.simplify,
-        )
+        box = gpd.GeoSeries([shapely.box(*grid.bounds)], crs=grid.crs)
+        scene_area = float(box.to_crs(vectorizer.metric).area.iloc[0])
+        stats.scanned_m2 = scene_area * stats.valid_pixels / stats.pixels
+        gdf = vectorizer.finish()
         return order_detections(assign_sources(gdf, scene)), stats
 
     def _forward(self, images: torch.Tensor) -> np.ndarray:

@@ -29,7 +29,7 @@ from scipy.sparse.csgraph import connected_components
 
 from ..errors import TGDCError
 from ..inference import metric_crs, order_detections
-from ..inference.vectorize import DETECTION_COLUMNS
+from ..inference.vectorize import DETECTION_COLUMNS, check_non_negative
 
 #: Fewest metres in a degree of latitude or of longitude at the equator (WGS 84). At latitude
 #: φ a degree of either spans at least this times cos(φ) metres.
@@ -56,9 +56,7 @@ def _check(detections: gpd.GeoDataFrame, **values: float) -> None:
         )
     if not detections.empty and (detections.crs is None or not detections.crs.equals("EPSG:4326")):
         raise TGDCError(f"detections: CRS is {detections.crs}, not EPSG:4326; reproject them first")
-    for name, value in values.items():
-        if not value >= 0:
-            raise TGDCError(f"{name}: {value} is negative; give 0 or more")
+    check_non_negative(**values)
 
 
 def _components(pairs: np.ndarray, count: int) -> np.ndarray:

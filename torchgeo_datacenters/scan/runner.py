@@ -265,11 +265,13 @@ def ray_session(ray: ModuleType, address: str | None, workers: int | None) -> It
         }
     try:
         ray.init(address=address, **options)
-    except (ConnectionError, RuntimeError, ValueError) as error:
-        where = f"the Ray cluster at {address}" if address else "a local Ray"
-        raise TGDCError(
-            f"could not start {where} ({describe_error(error)}); check --ray-address"
-        ) from error
+    except Exception as error:  # Ray raises plain Exception when its processes fail to start
+        fix = (
+            f"could not connect to the Ray cluster at {address}; check --ray-address"
+            if address
+            else "could not start Ray on this machine; its logs are in /tmp/ray/session_latest/logs"
+        )
+        raise TGDCError(f"{fix} ({describe_error(error)})") from error
     try:
         yield
     finally:
