@@ -48,7 +48,61 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
 
 
-def add_prediction_options(parser: argparse.ArgumentParser) -> None:
+#: Command-line definition of each Predictor option, by argument name.
+PREDICTION_ARGUMENTS: dict[str, dict[str, Any]] = {
+    "tile_size": {
+        "type": int,
+        "metavar": "PIXELS",
+        "help": "side of the tiles the model sees, in pixels (default: 256; larger tiles"
+        " recompute fewer overlap pixels)",
+    },
+    "overlap": {
+        "type": int,
+        "metavar": "PIXELS",
+        "help": "overlap between neighbouring tiles, in pixels (default: 32)",
+    },
+    "batch_size": {
+        "type": int,
+        "metavar": "N",
+        "help": "tiles per batch (default: as many as 16 tiles of 256 x 256 pixels hold)",
+    },
+    "threshold": {
+        "type": float,
+        "metavar": "P",
+        "help": "probability, 0 to 1, at or above which a pixel is a data center (default: the"
+        " checkpoint's)",
+    },
+    "min_area": {
+        "type": float,
+        "metavar": "M2",
+        "help": "drop detections (after merging) smaller than this, in m² (default: 1000)",
+    },
+    "merge_distance": {
+        "type": float,
+        "metavar": "METRES",
+        "help": "merge polygons closer than this, in metres, into one detection (default: 10)",
+    },
+    "simplify": {
+        "type": float,
+        "metavar": "METRES",
+        "help": "simplify outlines to this tolerance, in metres (default: 0, exact pixel edges;"
+        " areas and centroids are always those of the exact pixels)",
+    },
+    "device": {
+        "choices": ["auto", "cpu", "cuda", "mps"],
+        "help": "where the model runs (default: auto = CUDA, then MPS, then CPU)",
+    },
+    "num_workers": {
+        "type": int,
+        "metavar": "N",
+        "help": "worker processes reading tiles (default: 1; 0 reads in the main process)",
+    },
+}
+
+
+def add_prediction_options(
+    parser: argparse.ArgumentParser, names: tuple[str, ...] = PREDICTOR_OPTIONS
+) -> None:
     """Add the Predictor's options, as a "prediction" group, to any command running it.
 
     Options left out keep the defaults of
@@ -57,73 +111,12 @@ def add_prediction_options(parser: argparse.ArgumentParser) -> None:
 
     Args:
         parser: the subcommand's parser.
+        names: the options to add, a subset of :data:`PREDICTOR_OPTIONS`.
     """
     options = parser.add_argument_group("prediction")
-    options.add_argument(
-        "--tile-size",
-        type=int,
-        default=argparse.SUPPRESS,
-        metavar="PIXELS",
-        help="side of the tiles the model sees, in pixels (default: 256; larger tiles"
-        " recompute fewer overlap pixels)",
-    )
-    options.add_argument(
-        "--overlap",
-        type=int,
-        default=argparse.SUPPRESS,
-        metavar="PIXELS",
-        help="overlap between neighbouring tiles, in pixels (default: 32)",
-    )
-    options.add_argument(
-        "--batch-size",
-        type=int,
-        default=argparse.SUPPRESS,
-        metavar="N",
-        help="tiles per batch (default: as many as 16 tiles of 256 x 256 pixels hold)",
-    )
-    options.add_argument(
-        "--threshold",
-        type=float,
-        default=argparse.SUPPRESS,
-        metavar="P",
-        help="probability, 0 to 1, at or above which a pixel is a data center (default: the"
-        " checkpoint's)",
-    )
-    options.add_argument(
-        "--min-area",
-        type=float,
-        default=argparse.SUPPRESS,
-        metavar="M2",
-        help="drop detections smaller than this, in m² (default: 1000)",
-    )
-    options.add_argument(
-        "--merge-distance",
-        type=float,
-        default=argparse.SUPPRESS,
-        metavar="METRES",
-        help="merge polygons closer than this, in metres, into one detection (default: 10)",
-    )
-    options.add_argument(
-        "--simplify",
-        type=float,
-        default=argparse.SUPPRESS,
-        metavar="METRES",
-        help="simplify outlines to this tolerance, in metres (default: 0, exact pixel edges;"
-        " areas and centroids are always those of the exact pixels)",
-    )
-    options.add_argument(
-        "--device",
-        default=argparse.SUPPRESS,
-        choices=["auto", "cpu", "cuda", "mps"],
-        help="where the model runs (default: auto = CUDA, then MPS, then CPU)",
-    )
-    options.add_argument(
-        "--num-workers",
-        type=int,
-        default=argparse.SUPPRESS,
-        metavar="N",
-        help="worker processes reading tiles (default: 1; 0 reads in the main process)",
-    )
+    for name in names:
+        flag = "--" + name.replace("_", "-")
+        options.add_argument(flag, default=argparse.SUPPRESS, **PREDICTION_ARGUMENTS[name])
 
 
 def register(subparsers: Any) -> None:

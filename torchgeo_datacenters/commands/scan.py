@@ -4,6 +4,11 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from .detect import PREDICTOR_OPTIONS, add_prediction_options
+
+#: Predictor options of a scan: workers choose their own device and read tiles in-process.
+SCAN_PREDICTOR_OPTIONS = tuple(n for n in PREDICTOR_OPTIONS if n not in ("device", "num_workers"))
+
 
 def register(subparsers: Any) -> None:
     """Add the ``scan`` subcommand.
@@ -96,50 +101,7 @@ def register(subparsers: Any) -> None:
         metavar="N",
         help="further attempts at a failing scene before it is recorded as failed (default: 2)",
     )
-    options = parser.add_argument_group("prediction")
-    options.add_argument(
-        "--tile-size",
-        type=int,
-        default=argparse.SUPPRESS,
-        metavar="PIXELS",
-        help="side of the tiles the model sees, in pixels (default: 256)",
-    )
-    options.add_argument(
-        "--overlap",
-        type=int,
-        default=argparse.SUPPRESS,
-        metavar="PIXELS",
-        help="overlap between neighbouring tiles, in pixels (default: 32)",
-    )
-    options.add_argument(
-        "--batch-size",
-        type=int,
-        default=argparse.SUPPRESS,
-        metavar="N",
-        help="tiles per batch (default: as many as 16 tiles of 256 x 256 pixels hold)",
-    )
-    options.add_argument(
-        "--threshold",
-        type=float,
-        default=argparse.SUPPRESS,
-        metavar="P",
-        help="probability, 0 to 1, at or above which a pixel is a data center (default: the"
-        " checkpoint's)",
-    )
-    options.add_argument(
-        "--min-area",
-        type=float,
-        default=argparse.SUPPRESS,
-        metavar="M2",
-        help="drop merged detections smaller than this, in m² (default: 1000)",
-    )
-    options.add_argument(
-        "--merge-distance",
-        type=float,
-        default=argparse.SUPPRESS,
-        metavar="METRES",
-        help="join polygons closer than this, in metres, also across scenes (default: 10)",
-    )
+    add_prediction_options(parser, SCAN_PREDICTOR_OPTIONS)
     parser.add_argument(
         "--overwrite",
         action="store_true",

@@ -245,7 +245,8 @@ class Vectorizer:
             origin = Affine.translation(0, row_off)
             for geometry, value in shapes(labels, mask=labels > 0, transform=origin):
                 label = int(value)
-                self._pieces.append(shapely.geometry.shape(geometry))
+                shell, *holes = (shapely.linearrings(ring) for ring in geometry["coordinates"])
+                self._pieces.append(shapely.polygons(shell, holes or None))
                 self._stats.append((float(sums[label]), int(counts[label]), float(maxima[label])))
         self._close(row_off + mask.shape[0])
 
