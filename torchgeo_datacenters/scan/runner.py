@@ -47,6 +47,9 @@ RAY_HINT = (
     " `pip install 'torchgeo-datacenters[scale]'`)"
 )
 
+#: Tries at starting Ray on this machine before giving up.
+LOCAL_START_ATTEMPTS = 3
+
 #: Predictor options a scan passes on to every worker; the scan sets the others.
 PREDICTOR_OPTIONS = (
     "tile_size",
@@ -263,15 +266,24 @@ def ray_session(ray: ModuleType, address: str | None, workers: int | None) -> It
             "include_dashboard": False,
             "object_store_memory": OBJECT_STORE_BYTES,
         }
-    try:
-        ray.init(address=address, **options)
-    except Exception as error:  # Ray raises plain Exception when its processes fail to start
-        fix = (
-            f"could not connect to the Ray cluster at {address}; check --ray-address"
-            if address
-            else "could not start Ray on this machine; its logs are in /tmp/ray/session_latest/logs"
-        )
-        raise TGDCError(f"{fix} ({describe_error(error)})") from error
+    # A local Ray's processes must start within fixed timeouts, which a busy machine can
+    # miss: a local start is tried again before giving up.
+    attempts = 1 if address else LOCAL_START_ATTEMPTS
+    for attempt in range(1, attempts + 1):
+        try:
+            ray.init(address=address, **options)
+            break
+        except Exception as error:  # Ray raises plain Exception when its processes fail
+            ray.shutdown()
+            if attempt < attempts:
+                continue
+            fix = (
+                f"could not connect to the Ray cluster at {address}; check --ray-address"
+                if address
+                else "could not start Ray on this machine; its logs are in"
+                " /tmp/ray/session_latest/logs"
+            )
+            raise TGDCError(f"{fix} ({describe_error(error)})") from error
     try:
         yield
     finally:
