@@ -80,7 +80,7 @@ def train(config: dict[str, Any], output_dir: Path) -> Path:
         )
     cli.trainer.fit(cli.model, datamodule=cli.datamodule)
     callback = cli.trainer.checkpoint_callback
-    best = callback.best_model_path or callback.last_model_path if callback else ""
+    best = (callback.best_model_path or callback.last_model_path) if callback else ""
     if not best:
         raise TGDCError("training wrote no checkpoint; check the trainer callbacks in the config")
     checkpoint = output_dir / "model.ckpt"
