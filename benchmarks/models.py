@@ -16,7 +16,7 @@ from torchgeo_datacenters.demo import run_demo
 
 MODELS = {
     "UNet4 (ours, 32 base channels)": {"model": "unet4"},
-    "smp U-Net, ResNet18 encoder": {"model": "unet", "backbone": "resnet18", "weights": None},
+    "smp U-Net, ResNet18 encoder": {"model": "unet", "backbone": "resnet18"},
 }
 
 

@@ -3,9 +3,13 @@
 from pathlib import Path
 
 import pytest
+import segmentation_models_pytorch as smp
 import torch
 import yaml
+from lightning.pytorch.cli import LightningCLI
+from torchgeo.datamodules import BaseDataModule
 from torchgeo.main import main as torchgeo_main
+from torchgeo.tasks import BaseTask
 
 from torchgeo_datacenters import __version__
 from torchgeo_datacenters.synthetic import SyntheticDataset
@@ -78,6 +82,62 @@ def test_demo_config_writes_a_self_describing_checkpoint(
     assert hparams["package_version"] == __version__
     probabilities = task.predict_probabilities(torch.zeros(1, 4, 32, 32))
     assert probabilities.shape == (1, 32, 32)
+
+
+def test_torchgeo_models_train_through_the_config(
+    tmp_path: Path, synthetic_scenes: SyntheticDataset
+) -> None:
+    """TorchGeo's own models (here smp U-Net, ResNet18) go through the same config."""
+    args = [
+        "fit",
+        "--config",
+        str(CONFIGS / "demo.yaml"),
+        *_overrides(tmp_path, synthetic_scenes),
+        "--model.init_args.model",
+        "unet",
+        "--model.init_args.backbone",
+        "resnet18",
+        "--trainer.max_epochs",
+        "1",
+        "--trainer.limit_train_batches",
+        "1",
+        "--trainer.limit_val_batches",
+        "1",
+        "--trainer.enable_checkpointing",
+        "true",
+    ]
+    torchgeo_main(args)
+    checkpoint = sorted((tmp_path / "checkpoints").glob("*.ckpt"))[0]
+    task = DataCenterSegmentation.load_from_checkpoint(checkpoint, map_location="cpu")
+    assert isinstance(task.model, smp.Unet)
+    assert task.predict_probabilities(torch.zeros(1, 4, 64, 64)).shape == (1, 64, 64)
+
+
+def test_config_multiclass_derives_the_class_count(tmp_path: Path) -> None:
+    """Through LightningCLI the task gets the config's arguments as hyperparameters."""
+    cli = LightningCLI(
+        model_class=BaseTask,
+        datamodule_class=BaseDataModule,
+        subclass_mode_model=True,
+        subclass_mode_data=True,
+        args=[
+            "--config",
+            str(CONFIGS / "demo.yaml"),
+            "--model.init_args.task",
+            "multiclass",
+            "--model.init_args.loss",
+            "ce",
+            "--trainer.default_root_dir",
+            str(tmp_path),
+            "--trainer.logger",
+            "false",
+        ],
+        run=False,
+    )
+    hparams = cli.model.hparams
+    assert hparams["class_names"] == ["background", "datacenter", "warehouse", "retail", "other"]
+    assert hparams["num_classes"] == 5
+    assert cli.model.model(torch.zeros(1, 4, 32, 32)).shape == (1, 5, 32, 32)
 
 
 @pytest.mark.parametrize("name", ["datacenters.yaml", "demo.yaml"])

@@ -25,6 +25,7 @@ import numpy as np
 import rasterio
 import yaml
 from lightning.pytorch.cli import LightningCLI
+from matplotlib.ticker import MaxNLocator
 from torchgeo.datamodules import BaseDataModule
 from torchgeo.tasks import BaseTask
 
@@ -204,7 +205,9 @@ def plot_training(metrics_csv: Path, path: Path) -> None:
     right.set(
         title="Validation IoU (data-center pixels)", xlabel="epoch", ylabel="IoU", ylim=(0, 1)
     )
-    fig.suptitle("UNet4 on SYNTHETIC scenes (tgdc demo)")
+    for axis in (left, right):
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    fig.suptitle("Training on SYNTHETIC scenes (tgdc demo)")
     _save(fig, path)
 
 

@@ -165,12 +165,7 @@ class DataCenterSegmentation(SemanticSegmentation):
         Raises:
             TGDCError: if an argument is out of range or arguments contradict each other.
         """
-        if class_names is None:
-            class_names = list(
-                BINARY_CLASS_NAMES if task == "binary" else HARD_NEGATIVE_CLASS_NAMES
-            )
-        if task == "multiclass" and num_classes is None:
-            num_classes = len(class_names)
+        class_names, num_classes = _class_defaults(task, class_names, num_classes)
         _check_arguments(
             model=model,
             weights=weights,
@@ -215,6 +210,15 @@ class DataCenterSegmentation(SemanticSegmentation):
 
     def configure_models(self) -> None:
         """Build UNet4 for ``model='unet4'``, otherwise TorchGeo's model."""
+        # LightningCLI saves the config's arguments as the hyperparameters, not the
+        # values __init__ derived from them: derive them here too, for TorchGeo's code.
+        task = self.hparams["task"]
+        class_names, num_classes = _class_defaults(
+            task, self.hparams.get("class_names"), self.hparams.get("num_classes")
+        )
+        self.hparams.update(
+            class_names=class_names, num_classes=num_classes, labels=class_names, num_labels=None
+        )
         if self.hparams["model"] != "unet4":
             super().configure_models()
             return
@@ -427,6 +431,26 @@ class DataCenterSegmentation(SemanticSegmentation):
             dataloader_idx: index of the current dataloader.
         """
         self._step(batch, "test")
+
+
+def _class_defaults(
+    task: str, class_names: Sequence[str] | None, num_classes: int | None
+) -> tuple[list[str], int | None]:
+    """The class names and class count a task uses when they are not given.
+
+    Args:
+        task: ``'binary'`` or ``'multiclass'``.
+        class_names: the given class names, or None for the task's default.
+        num_classes: the given class count, or None (multiclass: one per class name).
+
+    Returns:
+        The class names and the class count.
+    """
+    if class_names is None:
+        class_names = BINARY_CLASS_NAMES if task == "binary" else HARD_NEGATIVE_CLASS_NAMES
+    if task == "multiclass" and num_classes is None:
+        num_classes = len(class_names)
+    return list(class_names), num_classes
 
 
 def _optional(value: Any, convert: Any) -> Any:
