@@ -8,6 +8,7 @@ report. The real workflow is ``tgdc download`` + ``configs/datacenters.yaml``.
 """
 
 import csv
+import inspect
 import os
 import shutil
 import time
@@ -33,7 +34,7 @@ from .datasets import DataCenterLabels
 from .errors import TGDCError
 from .inference import Detections, Predictor
 from .synthetic import generate_scene, generate_scenes
-from .tasks import object_scores_from_polygons
+from .tasks import DataCenterSegmentation, object_scores_from_polygons
 from .utils import atomic_output
 
 #: The demo's LightningCLI config, in the repository's configs/ directory.
@@ -48,6 +49,7 @@ class DemoResult:
     """What the demo wrote and measured."""
 
     output_dir: Path
+    model: str
     checkpoint: Path
     detections: Detections
     metrics: dict[str, float]
@@ -233,7 +235,7 @@ def write_report(result: DemoResult, truth_count: int, path: Path) -> None:
 **The data is SYNTHETIC** (generated NAIP-like scenes, not real imagery). For real data use
 `tgdc download` and `configs/datacenters.yaml` (see README).
 
-Model: UNet4 trained by `configs/demo.yaml` (checkpoint `{result.checkpoint.name}`).
+Model: {result.model} trained by `configs/demo.yaml` (checkpoint `{result.checkpoint.name}`).
 Test scene: a separate synthetic scene, {truth_count} true data centers.
 
 | metric | value |
@@ -289,8 +291,13 @@ def run_demo(
     )
     truth.to_file(out / "test" / "labels.geojson")
 
-    print("tgdc demo: 2/4 training UNet4 via configs/demo.yaml (LightningCLI)")
     config = demo_config(out, epochs=epochs, model=model)
+    init_args = config["model"]["init_args"]
+    architecture = init_args["model"]
+    if architecture != "unet4":
+        default = inspect.signature(DataCenterSegmentation).parameters["backbone"].default
+        architecture += f" ({init_args.get('backbone', default)} encoder)"
+    print(f"tgdc demo: 2/4 training {architecture} via configs/demo.yaml (LightningCLI)")
     with atomic_output(out / "demo-config.yaml") as tmp:
         tmp.write_text(yaml.safe_dump(config, sort_keys=False))
     checkpoint = train(config, out)
@@ -320,6 +327,8 @@ def run_demo(
     logs = sorted((out / "training" / "csv").glob("version_*/metrics.csv"))
     if logs:
         plot_training(logs[-1], out / "training.png")
-    result = DemoResult(out, checkpoint, detections, metrics, time.perf_counter() - start)
+    result = DemoResult(
+        out, architecture, checkpoint, detections, metrics, time.perf_counter() - start
+    )
     write_report(result, len(true_dc), out / "report.md")
     return result

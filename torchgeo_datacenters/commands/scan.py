@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 from .detect import PREDICTOR_OPTIONS, add_prediction_options
+from .download import add_source_arguments
 
 #: Predictor options of a scan: workers choose their own device and read tiles in-process.
 SCAN_PREDICTOR_OPTIONS = tuple(n for n in PREDICTOR_OPTIONS if n not in ("device", "num_workers"))
@@ -59,21 +60,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--glob", default="*.tif", help="files taken from --scenes-dir (default: *.tif)"
     )
-    source = parser.add_argument_group("NAIP search (with --aoi or --bbox)")
-    source.add_argument(
-        "--year", type=int, help="only imagery acquired in this year (default: newest of any)"
-    )
-    source.add_argument(
-        "--stac-url",
-        metavar="URL",
-        help="root URL of the STAC API (default: Microsoft Planetary Computer)",
-    )
-    source.add_argument(
-        "--collection", default="naip", help="NAIP collection id in the API (default: naip)"
-    )
-    source.add_argument(
-        "--asset-key", default="image", help="key of the 4-band image asset (default: image)"
-    )
+    add_source_arguments(parser.add_argument_group("NAIP search (with --aoi or --bbox)"))
     ray = parser.add_argument_group("Ray")
     ray.add_argument(
         "--ray-address",

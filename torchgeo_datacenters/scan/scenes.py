@@ -27,7 +27,7 @@ from requests.adapters import HTTPAdapter
 
 from ..errors import TGDCError
 from ..stac import NaipCatalog, NetworkSettings
-from ..stac.grid import check_lonlat
+from ..stac.grid import check_bbox
 from ..stac.search import acquired, display_url
 from ..utils import atomic_output
 
@@ -204,17 +204,7 @@ def bbox_region(bbox: Sequence[float]) -> shapely.Polygon:
         TGDCError: if the box is not 4 numbers, is empty or inverted, or a corner is not a
             coordinate in NAIP coverage.
     """
-    if len(bbox) != 4:
-        raise TGDCError(f"bbox: expected minlon minlat maxlon maxlat, got {list(bbox)}")
-    west, south, east, north = (float(value) for value in bbox)
-    if not (west < east and south < north):
-        raise TGDCError(
-            f"bbox: ({west}, {south}, {east}, {north}) is empty or inverted; give minlon"
-            " minlat maxlon maxlat"
-        )
-    check_lonlat(west, south)
-    check_lonlat(east, north)
-    return shapely.box(west, south, east, north)
+    return shapely.box(*check_bbox(bbox))
 
 
 def read_aoi(path: str | os.PathLike[str]) -> shapely.Geometry:

@@ -1,0 +1,97 @@
+"""Tests of ``tgdc demo``: the README's first command, end to end (one epoch)."""
+
+import contextlib
+import csv
+import io
+import re
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+import rasterio
+from matplotlib.image import imread
+from shapely.geometry import box
+
+from torchgeo_datacenters.cli import main
+from torchgeo_datacenters.tasks import DataCenterSegmentation
+
+FILES = (
+    "overlay.png",
+    "training.png",
+    "report.md",
+    "detections.geojson",
+    "detections.csv",
+    "mask.tif",
+    "model.ckpt",
+    "demo-config.yaml",
+)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """One short demo run shared by the tests: its output directory and stdout."""
+    out = tmp_path_factory.mktemp("demo") / "demo-output"
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        assert main(["demo", "--output-dir", str(out), "--epochs", "1"]) == 0
+    return out, stdout.getvalue()
+
+
+def test_demo_writes_every_promised_file(demo: tuple[Path, str]) -> None:
+    out, stdout = demo
+    for name in FILES:
+        assert (out / name).stat().st_size > 0, name
+        assert name in stdout
+    for name in ("overlay.png", "training.png"):
+        height, width, _ = imread(out / name).shape
+        assert height > 300 and width > 300
+    assert not list(out.glob("*.tmp*")), "no temporary files left behind"
+
+
+def test_demo_says_the_data_is_synthetic_and_points_to_real_workflow(
+    demo: tuple[Path, str],
+) -> None:
+    out, stdout = demo
+    assert "SYNTHETIC" in stdout
+    assert "tgdc download" in stdout and "configs/datacenters.yaml" in stdout
+    report = (out / "report.md").read_text()
+    assert "SYNTHETIC" in report and "Model: unet4" in report
+    assert re.search(r"tgdc demo: done in \d+ s", stdout.strip().splitlines()[-1])
+
+
+def test_demo_outputs_agree_with_each_other_and_the_scene(demo: tuple[Path, str]) -> None:
+    out, stdout = demo
+    detections = gpd.read_file(out / "detections.geojson")
+    with open(out / "detections.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == len(detections)
+    assert re.search(rf"detections\s+{len(detections)}\b", stdout)
+    assert f"| detections | {len(detections)} |" in (out / "report.md").read_text()
+    with rasterio.open(out / "test" / "scene.tif") as scene, rasterio.open(out / "mask.tif") as m:
+        assert m.crs == scene.crs and m.transform == scene.transform
+        assert (m.width, m.height) == (scene.width, scene.height)
+        footprint = gpd.GeoSeries([box(*scene.bounds)], crs=scene.crs).to_crs(4326)[0]
+    assert detections.crs.to_epsg() == 4326
+    for row in rows:
+        assert footprint.buffer(1e-6).contains(
+            gpd.points_from_xy([float(row["centroid_lon"])], [float(row["centroid_lat"])])[0]
+        )
+
+
+def test_demo_checkpoint_is_self_describing(demo: tuple[Path, str]) -> None:
+    out, _ = demo
+    task = DataCenterSegmentation.load_from_checkpoint(out / "model.ckpt", map_location="cpu")
+    assert task.hparams["model"] == "unet4"
+    assert task.hparams["bands"] == ["R", "G", "B", "NIR"]
+    assert task.hparams["class_names"] == ["background", "datacenter"]
+
+
+def test_demo_refuses_a_directory_it_did_not_write(tmp_path: Path) -> None:
+    stranger = tmp_path / "not-a-demo"
+    stranger.mkdir()
+    (stranger / "keep.txt").write_text("mine")
+    with contextlib.redirect_stderr(io.StringIO()) as stderr:
+        assert main(["demo", "--output-dir", str(stranger), "--epochs", "1"]) == 2
+    assert "not a demo output" in stderr.getvalue()
+    assert (stranger / "keep.txt").read_text() == "mine"
+    assert sorted(p.name for p in stranger.iterdir()) == ["keep.txt"]
