@@ -49,6 +49,14 @@ DEFAULT_MERGE_DISTANCE = 10.0
 #: Pixels per batch when no batch size is given: 16 tiles of 256 x 256.
 PIXELS_PER_BATCH = 16 * 256 * 256
 
+#: Pixels a model sees at once on CPU: a batch runs in chunks of at most this many
+#: (measured with UNet4 on 2 cores: 4 tiles of 256 px per call ran 1.10x faster than 16).
+CPU_CHUNK_PIXELS = 4 * 256 * 256
+
+#: Devices where models and tiles use the channels-last memory format (UNet4 on 2 CPU
+#: cores: 1.25x the throughput of the default format).
+CHANNELS_LAST_DEVICES = ("cuda", "cpu")
+
 #: A scene or a dataset to predict on.
 Source = str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | RasterDataset
 
@@ -205,7 +213,7 @@ class Predictor:
             model = load_checkpoint(model, device=self.device)
         if model.module is not None:
             model.module.to(self.device).eval()
-            if self.device.type == "cuda":
+            if self.device.type in CHANNELS_LAST_DEVICES:
                 model.module.to(memory_format=torch.channels_last)
         self.model = model
         self.threshold = check_threshold(model.threshold if threshold is None else threshold)
@@ -441,12 +449,17 @@ class Predictor:
             TGDCError: if the model returns another shape.
         """
         images = images.to(self.device, non_blocking=True)
-        if self.device.type == "cuda":
+        if self.device.type in CHANNELS_LAST_DEVICES:
             images = images.contiguous(memory_format=torch.channels_last)
+        if self.device.type == "cuda":
             with torch.autocast("cuda", dtype=torch.float16):
                 probabilities = self.model.probability_fn(images)
         else:
-            probabilities = self.model.probability_fn(images)
+            # Small chunks keep a CPU's activations in its caches.
+            chunk = max(1, CPU_CHUNK_PIXELS // (images.shape[2] * images.shape[3]))
+            probabilities = torch.cat(
+                [self.model.probability_fn(part) for part in images.split(chunk)]
+            )
         expected = (images.shape[0], *images.shape[2:])
         if tuple(probabilities.shape) != expected:
             raise TGDCError(
