@@ -1,8 +1,8 @@
 """Find data centers in scenes of any size: tile, predict, stitch, vectorise, export.
 
 :class:`Predictor` runs a model over a scene in overlapping tiles, read by DataLoader
-workers and predicted in batches under :func:`torch.inference_mode` (with AMP and
-channels-last on CUDA). Tiles holding no valid pixel are not run through the model.
+workers and predicted in batches under :func:`torch.inference_mode`, channels-last (with
+AMP on CUDA; in cache-sized chunks on CPU). Tiles holding no valid pixel are not run through the model.
 Probabilities are blended band by band (:mod:`.stitch`), thresholded, traced into polygons
 (:mod:`.vectorize`) and optionally streamed to mask and probability COGs, so memory stays
 bounded whatever the scene's height. The result is a :class:`Detections`: a GeoDataFrame
