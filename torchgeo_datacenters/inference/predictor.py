@@ -2,11 +2,12 @@
 
 :class:`Predictor` runs a model over a scene in overlapping tiles, read by DataLoader
 workers and predicted in batches under :func:`torch.inference_mode`, channels-last (with
-AMP on CUDA; in cache-sized chunks on CPU). Tiles holding no valid pixel are not run through the model.
-Probabilities are blended band by band (:mod:`.stitch`), thresholded, traced into polygons
-(:mod:`.vectorize`) and optionally streamed to mask and probability COGs, so memory stays
-bounded whatever the scene's height. The result is a :class:`Detections`: a GeoDataFrame
-of polygons with areas, centroids and scores, plus the paths written and run statistics.
+AMP on CUDA; in cache-sized chunks on CPU). Tiles holding no valid pixel are not run
+through the model. Probabilities are blended band by band (:mod:`.stitch`), thresholded,
+traced into polygons (:mod:`.vectorize`) and optionally streamed to mask and probability
+COGs, so memory stays bounded whatever the scene's height. The result is a
+:class:`Detections`: a GeoDataFrame of polygons with areas, centroids and scores, plus
+the paths written and run statistics.
 
 Example::
 
