@@ -68,6 +68,32 @@ def test_reader_normalises_and_pads(tmp_path: Path) -> None:
     assert (image[:, ~valid] == 0).all()
 
 
+def test_a_batch_reads_like_its_tiles_one_by_one(tmp_path: Path) -> None:
+    """Tiles of one row are read together; the batch must equal tile-by-tile reads."""
+    path = write_scene(
+        tmp_path / "s.tif",
+        150,
+        170,
+        [(10, 20, 30, 40), (100, 120, 20, 30)],
+        nodata=0,
+        nodata_region=(slice(0, 12), slice(0, 50)),
+    )
+    scene = open_scene(path, 4)
+    offsets = tile_offsets(scene, 64, 16)
+    assert len({row for row, _ in offsets}) > 1
+    reader = TileReader(scene, offsets, 64, [MEAN] * 4, [STD] * 4)
+    order = [4, 0, 1, len(offsets) - 1, 2]  # rows mixed and out of order
+    batch = reader[order]
+    for i, index in enumerate(order):
+        alone = reader[[index]]
+        torch.testing.assert_close(batch["image"][i], alone["image"][0], rtol=0, atol=0)
+        assert torch.equal(batch["valid"][i], alone["valid"][0])
+        row, col = offsets[index]
+        raw = scene.read(row, col, (64, 64))
+        expected = (raw - MEAN) / STD * scene.valid(raw, row, col)
+        np.testing.assert_allclose(batch["image"][i].numpy(), expected, rtol=1e-6)
+
+
 def test_nodata_pixels_are_invalid(tmp_path: Path) -> None:
     path = write_scene(
         tmp_path / "s.tif", 40, 40, nodata=0, nodata_region=(slice(0, 10), slice(None))

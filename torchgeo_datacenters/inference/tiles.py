@@ -407,13 +407,24 @@ class TileReader(Dataset[dict[str, Any]]):
         """
         image = np.empty((len(indices), self.scene.band_count, *self.size), np.float32)
         valid = np.empty((len(indices), *self.size), bool)
+        height, width = self.size
+        # One read per row of tiles in the batch: overlapping columns are read once.
+        rows: dict[int, list[tuple[int, int]]] = {}
         for i, index in enumerate(indices):
             row_off, col_off = self.offsets[index]
-            raw = self.scene.read(row_off, col_off, self.size)
-            valid[i] = self.scene.valid(raw, row_off, col_off)
-            np.subtract(raw, self.mean, out=image[i])
-            image[i] /= self.std
-            image[i] *= valid[i]
+            rows.setdefault(row_off, []).append((i, col_off))
+        for row_off, members in rows.items():
+            left = min(col for _, col in members)
+            span = max(col for _, col in members) + width - left
+            raw = self.scene.read(row_off, left, (height, span))
+            strip_valid = self.scene.valid(raw, row_off, left)
+            raw -= self.mean
+            raw /= self.std
+            raw *= strip_valid
+            for i, col_off in members:
+                columns = slice(col_off - left, col_off - left + width)
+                image[i] = raw[:, :, columns]
+                valid[i] = strip_valid[:, columns]
         return {
             "image": torch.from_numpy(image),
             "valid": torch.from_numpy(valid),
