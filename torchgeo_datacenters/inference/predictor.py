@@ -455,12 +455,14 @@ class Predictor:
         if self.device.type == "cuda":
             with torch.autocast("cuda", dtype=torch.float16):
                 probabilities = self.model.probability_fn(images)
-        else:
+        elif self.device.type == "cpu":
             # Small chunks keep a CPU's activations in its caches.
             chunk = max(1, CPU_CHUNK_PIXELS // (images.shape[2] * images.shape[3]))
             probabilities = torch.cat(
                 [self.model.probability_fn(part) for part in images.split(chunk)]
             )
+        else:
+            probabilities = self.model.probability_fn(images)
         expected = (images.shape[0], *images.shape[2:])
         if tuple(probabilities.shape) != expected:
             raise TGDCError(
