@@ -92,6 +92,10 @@ def test_a_batch_reads_like_its_tiles_one_by_one(tmp_path: Path) -> None:
         raw = scene.read(row, col, (64, 64))
         expected = (raw - MEAN) / STD * scene.valid(raw, row, col)
         np.testing.assert_allclose(batch["image"][i].numpy(), expected, rtol=1e-6)
+    # Channels-last batches hold the same values, laid out for the model.
+    last = TileReader(scene, offsets, 64, [MEAN] * 4, [STD] * 4, channels_last=True)[order]
+    assert last["image"].is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(last["image"], batch["image"])
 
 
 def test_nodata_pixels_are_invalid(tmp_path: Path) -> None:

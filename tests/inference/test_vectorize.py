@@ -9,6 +9,7 @@ from pyproj import CRS
 from support.inference import GSD, UTM, utm_transform
 
 from torchgeo_datacenters.errors import TGDCError
+from torchgeo_datacenters.inference import vectorize as vectorize_module
 from torchgeo_datacenters.inference.vectorize import (
     MASK_NODATA,
     Vectorizer,
@@ -39,7 +40,12 @@ def test_threshold_band() -> None:
     np.testing.assert_array_equal(threshold_band(probabilities, 0.5), [[0, 1, MASK_NODATA, 1]])
 
 
-def test_pieces_split_between_bands_become_one_detection() -> None:
+@pytest.mark.parametrize("held", [vectorize_module.MAX_HELD_ROWS, 3, 0])
+def test_pieces_split_between_bands_become_one_detection(
+    held: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Patches taller than the rows that may be held are traced in pieces and unioned.
+    monkeypatch.setattr(vectorize_module, "MAX_HELD_ROWS", held)
     probabilities = np.zeros((60, 50), np.float32)
     probabilities[10:45, 5:20] = 0.8  # 35 x 15 px
     probabilities[20:30, 10:15] = 0.0  # a hole of 10 x 5 px
@@ -48,6 +54,7 @@ def test_pieces_split_between_bands_become_one_detection() -> None:
     split = vectorize(probabilities, [0, 7, 22, 23, 31, 44])
     assert len(whole) == len(split) == 2
     for a, b in zip(whole.geometry, split.geometry, strict=True):
+        assert b.is_valid
         assert a.normalize().equals_exact(b.normalize(), 1e-9)
     big = split.iloc[np.argmax(split["area_m2"])]
     assert big["area_m2"] == pytest.approx((35 * 15 - 10 * 5) * PIXEL_M2)
@@ -70,8 +77,11 @@ def test_corner_touching_pieces_merge_even_without_merge_distance() -> None:
     probabilities = np.zeros((10, 10), np.float32)
     probabilities[2:5, 2:5] = 1
     probabilities[5:8, 5:8] = 1
-    assert len(vectorize(probabilities, [0])) == 1
-    assert len(vectorize(probabilities, [0, 5])) == 1
+    for bands in ([0], [0, 5]):
+        (detection,) = vectorize(probabilities, bands).itertuples()
+        assert detection.geometry.geom_type == "MultiPolygon"
+        assert detection.geometry.is_valid
+        assert detection.area_m2 == pytest.approx(18 * PIXEL_M2)
 
 
 def test_merge_distance_in_metres() -> None:
@@ -172,10 +182,40 @@ def test_finished_groups_are_closed_band_by_band() -> None:
         if start == 0:
             assert vectorizer.open_pieces == 0  # the small square is done and measured
         if start == 20:
-            assert vectorizer.open_pieces == 1  # the band ends 2 rows below it
+            # The patch reaches the band's end: its rows are held until it ends.
+            assert vectorizer.held_rows == 8
+            assert vectorizer.open_pieces == 0
+        if start == 38:
+            assert vectorizer.held_rows == 0
+            assert vectorizer.open_pieces == 0  # traced whole, merged and measured
     assert vectorizer.open_pieces == 0
     detections = vectorizer.finish()
     assert sorted(detections["area_m2"]) == pytest.approx([16 * PIXEL_M2, 170 * PIXEL_M2])
+
+
+def test_rows_held_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(vectorize_module, "MAX_HELD_ROWS", 10)
+    probabilities = np.zeros((100, 30), np.float32)
+    probabilities[5:95, 10:20] = 0.9  # a patch 90 rows tall
+    probabilities[12:14, 2:4] = 0.7  # a small one beside it
+    vectorizer = Vectorizer(TRANSFORM, CRS(UTM), probabilities.shape)
+    for start in range(0, 100, 8):
+        band = probabilities[start : start + 8]
+        vectorizer.add(start, threshold_band(band, 0.5), band)
+        assert vectorizer.held_rows <= 10
+    detections = vectorizer.finish()
+    assert sorted(detections["area_m2"]) == pytest.approx([4 * PIXEL_M2, 900 * PIXEL_M2])
+    tall = detections.geometry.iloc[np.argmax(detections["area_m2"])]
+    assert tall.geom_type == "Polygon"
+    assert shapely.get_num_coordinates(tall) == 5  # no vertices left at the cuts
+
+
+def test_bands_must_come_in_order() -> None:
+    vectorizer = Vectorizer(TRANSFORM, CRS(UTM), (20, 10))
+    band = np.zeros((5, 10), np.float32)
+    vectorizer.add(0, threshold_band(band, 0.5), band)
+    with pytest.raises(ValueError, match="expected the band starting at row 5"):
+        vectorizer.add(10, threshold_band(band, 0.5), band)
 
 
 def test_pixel_size_in_metres() -> None:

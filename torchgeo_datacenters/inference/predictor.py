@@ -20,7 +20,9 @@ import contextlib
 import os
 import time
 import warnings
+from collections import deque
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,6 +55,9 @@ PIXELS_PER_BATCH = 16 * 256 * 256
 #: Pixels a model sees at once on CPU: a batch runs in chunks of at most this many
 #: (measured with UNet4 on 2 cores: 4 tiles of 256 px per call ran 1.10x faster than 16).
 CPU_CHUNK_PIXELS = 4 * 256 * 256
+
+#: Bands of rows that may wait to be traced into polygons while the model runs on.
+TRACE_BACKLOG = 2
 
 #: Devices where models and tiles use the channels-last memory format (UNet4 on 2 CPU
 #: cores: 1.25x the throughput of the default format).
@@ -381,7 +386,14 @@ class Predictor:
         """
         grid = scene.grid
         offsets = tile_offsets(scene, self.tile_size, self.overlap)
-        reader = TileReader(scene, offsets, self.tile_size, self.model.mean, self.model.std)
+        reader = TileReader(
+            scene,
+            offsets,
+            self.tile_size,
+            self.model.mean,
+            self.model.std,
+            channels_last=self.device.type in CHANNELS_LAST_DEVICES,
+        )
         loader = DataLoader(
             reader,
             sampler=BatchSampler(range(len(offsets)), self.batch_size, drop_last=False),
@@ -404,10 +416,17 @@ class Predictor:
         if probabilities_path is not None:
             writers.append((probability_writer(probabilities_path, grid), False))
 
+        # Bands are traced in a thread beside the model, which runs with the GIL released;
+        # at most TRACE_BACKLOG bands wait for it, so memory stays bounded.
+        tracer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tgdc-trace")
+        traced: deque[Future[None]] = deque()
+
         def sink(row_off: int, probabilities: np.ndarray) -> None:
             mask = threshold_band(probabilities, self.threshold)
             stats.valid_pixels += int(np.count_nonzero(~np.isnan(probabilities)))
-            vectorizer.add(row_off, mask, probabilities)
+            traced.append(tracer.submit(vectorizer.add, row_off, mask, probabilities))
+            while len(traced) > TRACE_BACKLOG:
+                traced.popleft().result()
             for writer, is_mask in writers:
                 writer.write(row_off, mask if is_mask else probabilities)
 
@@ -415,6 +434,7 @@ class Predictor:
         # A small GDAL block cache (inherited by forked workers) keeps memory independent
         # of the scene's size: every block is read for one band of tiles only.
         with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), contextlib.ExitStack() as stack:
+            stack.enter_context(tracer)
             for writer, _ in writers:
                 stack.enter_context(writer)
             bar = tqdm(loader, desc="tiles", unit="batch", disable=not progress)
@@ -431,6 +451,8 @@ class Predictor:
                     for tile, index in enumerate(batch["index"].tolist()):
                         stitcher.add(probabilities[tile], valid[tile], *offsets[index])
             stitcher.finish()
+            while traced:
+                traced.popleft().result()
         box = gpd.GeoSeries([shapely.box(*grid.bounds)], crs=grid.crs)
         scene_area = float(box.to_crs(vectorizer.metric).area.iloc[0])
         stats.scanned_m2 = scene_area * stats.valid_pixels / stats.pixels

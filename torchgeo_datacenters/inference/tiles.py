@@ -365,7 +365,9 @@ class TileReader(Dataset[dict[str, Any]]):
 
     Indexed by a list of tile numbers (use a :class:`~torch.utils.data.BatchSampler` and
     ``batch_size=None`` in the DataLoader), it reads the tiles straight into one batch
-    array, so no per-tile tensors are stacked.
+    array, so no per-tile tensors are stacked. With ``channels_last`` the batch is laid
+    out in :data:`torch.channels_last` memory format by the reading worker, so the model's
+    process does not reorder it.
     """
 
     def __init__(
@@ -375,6 +377,8 @@ class TileReader(Dataset[dict[str, Any]]):
         tile_size: int,
         mean: Sequence[float],
         std: Sequence[float],
+        *,
+        channels_last: bool = False,
     ) -> None:
         """Initialize a new TileReader.
 
@@ -384,12 +388,14 @@ class TileReader(Dataset[dict[str, Any]]):
             tile_size: tile side, in pixels.
             mean: per-band mean of raw pixel values.
             std: per-band standard deviation of raw pixel values.
+            channels_last: whether batches are in channels-last memory format.
         """
         self.scene = scene
         self.offsets = list(offsets)
         self.size = (tile_size, tile_size)
         self.mean = np.asarray(mean, np.float32).reshape(-1, 1, 1)
         self.std = np.asarray(std, np.float32).reshape(-1, 1, 1)
+        self.channels_last = channels_last
 
     def __len__(self) -> int:
         """Number of tiles."""
@@ -405,7 +411,11 @@ class TileReader(Dataset[dict[str, Any]]):
             ``image`` (batch, bands, height, width) float32, normalised, 0 where invalid;
             ``valid`` (batch, height, width) bool; ``index`` (batch,) the tile numbers.
         """
-        image = np.empty((len(indices), self.scene.band_count, *self.size), np.float32)
+        bands = self.scene.band_count
+        if self.channels_last:
+            image = np.empty((len(indices), *self.size, bands), np.float32).transpose(0, 3, 1, 2)
+        else:
+            image = np.empty((len(indices), bands, *self.size), np.float32)
         valid = np.empty((len(indices), *self.size), bool)
         height, width = self.size
         # One read per row of tiles in the batch: overlapping columns are read once.
