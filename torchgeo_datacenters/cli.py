@@ -2,6 +2,7 @@
 
 import argparse
 import importlib
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -32,6 +33,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Environment defaults set before torch loads. ``OMP_WAIT_POLICY=PASSIVE``: idle OpenMP
+#: threads of the model sleep rather than spin, leaving the cores to the threads and
+#: workers that read tiles and trace polygons beside it (``tgdc detect`` with a one-layer
+#: model on 2 cores: 1.28x faster; the U-Net unchanged). A value the user set is kept.
+RUNTIME_ENVIRONMENT = {"OMP_WAIT_POLICY": "PASSIVE"}
+
+
 def _quiet_warnings() -> None:
     """Show only this package's warnings, each as one line; libraries' stay silent."""
     warnings.simplefilter("ignore")
@@ -50,6 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         The exit status: 0 on success, 2 for an error in the user's input.
     """
+    for name, value in RUNTIME_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
     parser = build_parser()
     args = parser.parse_args(argv)
     with warnings.catch_warnings():

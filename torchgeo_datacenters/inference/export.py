@@ -11,8 +11,8 @@ partial output behind.
 * CSV has one row per detection: ``id, centroid_lon, centroid_lat, area_m2, score,
   source``.
 * Rasters are Cloud-Optimised GeoTIFFs on the scene's grid and CRS, written band by band
-  as prediction proceeds (through a striped temporary GeoTIFF, then copied to COG with
-  overviews): the mask is uint8 (1 data center, 0 background, 255 nodata), the
+  as prediction proceeds (to a temporary uncompressed tiled GeoTIFF, then copied to COG
+  with overviews): the mask is uint8 (1 data center, 0 background, 255 nodata), the
   probabilities float32 in [0, 1] with NaN as nodata.
 """
 
@@ -48,6 +48,9 @@ CSV_COLUMNS = ("id", "centroid_lon", "centroid_lat", "area_m2", "score", "source
 
 #: GDAL block cache while writing rasters, in MB (keeps memory bounded on big scenes).
 GDAL_CACHE_MB = 64
+
+#: Tile side of the COGs written, in pixels (GDAL's default for COGs).
+COG_BLOCK = 512
 
 
 @dataclass(frozen=True)
@@ -240,11 +243,14 @@ class RasterWriter:
         self._env = rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB)
 
     def __enter__(self) -> "RasterWriter":
-        """Open the striped temporary GeoTIFF."""
+        """Open the temporary tiled GeoTIFF."""
         self._env.__enter__()
         self._tmp = tempfile.TemporaryDirectory(prefix=".tgdc-", dir=self.path.parent)
+        # Uncompressed 512 px tiles, as the COG's: bands are written in place, and the
+        # copy to COG reads whole tiles (a 16,384² mask: 2.7 s in all, against 4.8 s
+        # through zstd-compressed 16-row stripes).
         self._dst = rasterio.open(
-            Path(self._tmp.name) / "stripes.tif",
+            Path(self._tmp.name) / "tiles.tif",
             "w",
             driver="GTiff",
             width=self.grid.width,
@@ -254,8 +260,9 @@ class RasterWriter:
             crs=self.grid.crs.to_wkt(),
             transform=self.grid.transform,
             nodata=self.nodata,
-            compress="zstd",
-            blockysize=16,
+            tiled=True,
+            blockxsize=COG_BLOCK,
+            blockysize=COG_BLOCK,
             BIGTIFF="IF_SAFER",
         )
         return self
@@ -276,14 +283,14 @@ class RasterWriter:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        """Close, and on success copy the stripes to the COG."""
+        """Close, and on success copy the temporary GeoTIFF to the COG."""
         assert self._tmp is not None
         try:
-            stripes = self._dst.name
+            tiles = self._dst.name
             self._dst.close()
             if exc_type is None:
                 rasterio.shutil.copy(
-                    stripes,
+                    tiles,
                     self.path,
                     driver="COG",
                     # Level 1 writes the mask COG 1.7x as fast as the default level 6,
@@ -292,6 +299,7 @@ class RasterWriter:
                     level=1,
                     predictor="yes",
                     overview_resampling=self.resampling,
+                    blocksize=COG_BLOCK,
                     BIGTIFF="IF_SAFER",
                 )
         finally:

@@ -37,6 +37,7 @@ from torchgeo.datasets import RasterDataset
 from tqdm import tqdm
 
 from ..errors import TGDCError
+from ..utils import return_large_blocks
 from .export import GDAL_CACHE_MB, Outputs, mask_writer, probability_writer, write_vectors
 from .model import ProbabilityModel, check_threshold, load_checkpoint
 from .stitch import Stitcher
@@ -57,7 +58,7 @@ PIXELS_PER_BATCH = 16 * 256 * 256
 CPU_CHUNK_PIXELS = 4 * 256 * 256
 
 #: Bands of rows that may wait to be traced into polygons while the model runs on.
-TRACE_BACKLOG = 2
+TRACE_BACKLOG = 1
 
 #: Devices where models and tiles use the channels-last memory format (UNet4 on 2 CPU
 #: cores: 1.25x the throughput of the default format).
@@ -231,6 +232,8 @@ class Predictor:
         self.simplify = float(simplify)
         self.num_workers = num_workers
         self.progress = progress
+        # Bands of the scene's width are freed in two threads: see utils.memory.
+        return_large_blocks()
 
     def predict(
         self,

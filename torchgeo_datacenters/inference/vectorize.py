@@ -332,7 +332,8 @@ class Vectorizer:
         #: First scene row not traced yet; the held rows start there.
         self._held_top = 0
         self._held_hits = np.zeros((0, width), bool)
-        self._held_values = np.zeros((0, width), np.float32)
+        #: Probabilities of the held pixels in :attr:`_held_hits`, in row-major order.
+        self._held_weights = np.zeros(0, np.float32)
         #: Rows where tall patches were cut into pieces, which may still be open.
         self._cuts: list[int] = []
         #: Open pieces: pixel outlines, metric outlines (with a merge distance), the
@@ -373,9 +374,10 @@ class Vectorizer:
         expected = self._held_top + self.held_rows
         if row_off != expected:
             raise ValueError(f"band at row {row_off}: expected the band starting at row {expected}")
-        hits = np.concatenate([self._held_hits, mask == 1])
-        values = np.concatenate([self._held_values, probabilities])
-        self._trace(hits, values, final=self._held_top + hits.shape[0] >= self.height)
+        band = mask == 1
+        hits = np.concatenate([self._held_hits, band])
+        weights = np.concatenate([self._held_weights, probabilities[band]])
+        self._trace(hits, weights, final=self._held_top + hits.shape[0] >= self.height)
         self._close(self._held_top)
 
     def finish(self) -> gpd.GeoDataFrame:
@@ -386,19 +388,19 @@ class Vectorizer:
             empty ``source``.
         """
         if self.held_rows:
-            self._trace(self._held_hits, self._held_values, final=True)
+            self._trace(self._held_hits, self._held_weights, final=True)
         self._close(None)
         if not self._closed:
             return empty_detections()
         return order_detections(pd.concat(self._closed, ignore_index=True))
 
-    def _trace(self, hits: np.ndarray, values: np.ndarray, final: bool) -> None:
+    def _trace(self, hits: np.ndarray, weights: np.ndarray, final: bool) -> None:
         """Trace the patches of a strip of rows, holding back those that may continue.
 
         Args:
             hits: (rows, width) booleans, true on data-center pixels not traced yet; the
                 strip starts at :attr:`_held_top`.
-            values: (rows, width) probabilities of the strip.
+            weights: probabilities of the pixels in *hits*, in row-major order.
             final: whether the strip ends the scene (nothing is held back then).
         """
         top, rows = self._held_top, hits.shape[0]
@@ -416,40 +418,43 @@ class Vectorizer:
             if short.any():
                 held_from = int(starts[short].min())
             cut = not short.all()
-        pixels = traced[labels]
-        if pixels.any():
-            self._add_pieces(labels, pixels, boxes, values, top, top + rows if cut else None)
+        numbers = labels[hits]
+        keep = traced[numbers]
+        if keep.any():
+            self._add_pieces(
+                labels, numbers[keep], weights[keep], boxes, top, top + rows if cut else None
+            )
         if cut:
             self._cuts.append(top + rows)
-        self._held_hits = hits[held_from:] & ~pixels[held_from:]
-        self._held_values = values[held_from:].copy()
+        held = hits[held_from:]
+        self._held_hits = held & ~traced[labels[held_from:]]
+        first_held = weights.size - int(np.count_nonzero(held))
+        self._held_weights = weights[first_held:][~keep[first_held:]]
         self._held_top = top + held_from
         self._cuts = [row for row in self._cuts if row >= self._held_top]
 
     def _add_pieces(
         self,
         labels: np.ndarray,
-        pixels: np.ndarray,
+        flat: np.ndarray,
+        weights: np.ndarray,
         boxes: np.ndarray,
-        values: np.ndarray,
         top: int,
         cut_at: int | None,
     ) -> None:
-        """Trace the labelled patches marked in *pixels* and open them as pieces.
+        """Trace labelled patches and open them as pieces.
 
         Args:
             labels: (rows, width) patch numbers of a strip starting at scene row *top*.
-            pixels: (rows, width) booleans, true on the pixels of the patches to trace.
+            flat: the patch number of every pixel to trace.
+            weights: the probability of every pixel to trace.
             boxes: bounding box of every patch, from :func:`patch_boxes`.
-            values: (rows, width) probabilities of the strip.
             top: scene row of the strip's first row.
             cut_at: scene row where the strip cuts tall patches, or None.
         """
-        flat = labels[pixels]
-        weights = values[pixels]
         counts = np.bincount(flat)
         sums = np.bincount(flat, weights=weights)
-        maxima = np.zeros(counts.size, values.dtype)
+        maxima = np.zeros(counts.size, weights.dtype)
         np.maximum.at(maxima, flat, weights)
         canvas, shift = pack_patches(labels, np.flatnonzero(counts), boxes)
         rings: list[list[tuple[float, float]]] = []
