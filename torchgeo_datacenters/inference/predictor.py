@@ -25,6 +25,7 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -401,6 +402,8 @@ class Predictor:
             reader,
             sampler=BatchSampler(range(len(offsets)), self.batch_size, drop_last=False),
             batch_size=None,
+            # Batches as the reader makes them (the default would turn arrays to tensors).
+            collate_fn=as_read,
             num_workers=self.num_workers if len(offsets) > self.batch_size else 0,
             pin_memory=self.device.type == "cuda",
         )
@@ -443,15 +446,20 @@ class Predictor:
             bar = tqdm(loader, desc="tiles", unit="batch", disable=not progress)
             with torch.inference_mode():
                 for batch in bar:
-                    keep = batch["valid"].flatten(1).any(dim=1)
+                    valid, indices = batch["valid"], batch["index"]
+                    keep = valid.reshape(len(valid), -1).any(axis=1)
                     stats.skipped_tiles += int((~keep).sum())
-                    if not keep.all():
-                        batch = {key: value[keep] for key, value in batch.items()}
-                    if not len(batch["index"]):
+                    if not keep.any():
                         continue
-                    probabilities = self._forward(batch["image"])
-                    valid = batch["valid"].numpy()
-                    for tile, index in enumerate(batch["index"].tolist()):
+                    images = batch["image"]
+                    if not keep.all():
+                        images, valid, indices = (
+                            images[torch.from_numpy(keep)],
+                            valid[keep],
+                            indices[keep],
+                        )
+                    probabilities = self._forward(images)
+                    for tile, index in enumerate(indices.tolist()):
                         stitcher.add(probabilities[tile], valid[tile], *offsets[index])
             stitcher.finish()
             while traced:
@@ -496,6 +504,18 @@ class Predictor:
                 f" {expected}"
             )
         return probabilities.float().cpu().numpy()
+
+
+def as_read(batch: dict[str, Any]) -> dict[str, Any]:
+    """Return a batch of tiles unchanged (the DataLoader's collate function).
+
+    Args:
+        batch: a batch from :class:`~.tiles.TileReader`.
+
+    Returns:
+        The same batch.
+    """
+    return batch
 
 
 def assign_sources(detections: gpd.GeoDataFrame, scene: Scene) -> gpd.GeoDataFrame:

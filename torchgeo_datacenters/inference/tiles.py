@@ -408,8 +408,9 @@ class TileReader(Dataset[dict[str, Any]]):
             indices: tile numbers.
 
         Returns:
-            ``image`` (batch, bands, height, width) float32, normalised, 0 where invalid;
-            ``valid`` (batch, height, width) bool; ``index`` (batch,) the tile numbers.
+            ``image`` (batch, bands, height, width) float32 tensor, normalised, 0 where
+            invalid; ``valid`` (batch, height, width) bool array; ``index`` (batch,) array
+            of the tile numbers.
         """
         bands = self.scene.band_count
         if self.channels_last:
@@ -435,10 +436,12 @@ class TileReader(Dataset[dict[str, Any]]):
                 columns = slice(col_off - left, col_off - left + width)
                 image[i] = raw[:, :, columns]
                 valid[i] = strip_valid[:, columns]
+        # Only the image goes through shared memory: passing each tensor from a worker
+        # costs a socket round trip, more than pickling the small arrays.
         return {
             "image": torch.from_numpy(image),
-            "valid": torch.from_numpy(valid),
-            "index": torch.as_tensor(indices, dtype=torch.long),
+            "valid": valid,
+            "index": np.asarray(indices, dtype=np.intp),
         }
 
 
