@@ -17,6 +17,10 @@ Every figure is measured in this one run, on SYNTHETIC scenes (a 2048 x 2048 sce
    ``--geoai-python`` names an interpreter that has it; otherwise its figures from the
    issue are printed, marked as quoted.
 
+Ours runs in the environment ``tgdc`` sets before torch loads
+(:data:`torchgeo_datacenters.cli.RUNTIME_ENVIRONMENT`); geoai in the caller's, as its users
+run it.
+
     uv run python benchmarks/predict.py [--size 2048] [--big 16384] [--repeat 2]
         [--geoai-python PY]
 """
@@ -32,16 +36,24 @@ import textwrap
 import time
 from pathlib import Path
 
-import numpy as np
-import rasterio
-import torch
-from rasterio.features import shapes
-from rasterio.windows import Window
-from torch import nn
+from torchgeo_datacenters.cli import RUNTIME_ENVIRONMENT
 
-from torchgeo_datacenters.inference import Predictor, ProbabilityModel
-from torchgeo_datacenters.models import UNet4
-from torchgeo_datacenters.synthetic import generate_scene
+#: geoai runs in the caller's environment, as its users run it.
+PEER_ENVIRONMENT = dict(os.environ)
+# Ours runs in the environment ``tgdc`` sets before torch loads (OMP_WAIT_POLICY).
+for _name, _value in RUNTIME_ENVIRONMENT.items():
+    os.environ.setdefault(_name, _value)
+
+import numpy as np  # noqa: E402
+import rasterio  # noqa: E402
+import torch  # noqa: E402
+from rasterio.features import shapes  # noqa: E402
+from rasterio.windows import Window  # noqa: E402
+from torch import nn  # noqa: E402
+
+from torchgeo_datacenters.inference import Predictor, ProbabilityModel  # noqa: E402
+from torchgeo_datacenters.models import UNet4  # noqa: E402
+from torchgeo_datacenters.synthetic import generate_scene  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 MEAN, STD = 120.0, 50.0
@@ -194,8 +206,8 @@ GEOAI_CHILD = textwrap.dedent(
 )
 
 
-def run_child(command: list[str]) -> dict:
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
+def run_child(command: list[str], env: dict[str, str] | None = None) -> dict:
+    result = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
     if result.returncode != 0:
         raise RuntimeError(f"{command[:3]} failed:\n{result.stderr[-2000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -250,7 +262,9 @@ def main() -> None:
 
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs,"
-        f" load average {os.getloadavg()[0]:.1f} (other users share this machine)"
+        f" load average {os.getloadavg()[0]:.1f} (other users share this machine);"
+        f" ours runs with {RUNTIME_ENVIRONMENT} as tgdc sets it, geoai in the caller's"
+        " environment"
     )
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -281,7 +295,8 @@ def main() -> None:
             seconds["naive"] = min(seconds.get("naive", np.inf), took)
             if args.geoai_python:
                 command = geoai_command(args.geoai_python, False, scene, tmp / "g.tif")
-                seconds["geoai"] = min(seconds.get("geoai", np.inf), run_child(command)["seconds"])
+                took = run_child(command, PEER_ENVIRONMENT)["seconds"]
+                seconds["geoai"] = min(seconds.get("geoai", np.inf), took)
         figures = {name: mpx / took for name, took in seconds.items()}
         print(
             f"plain forward pass (256 px tiles, no overlap, batch 16): {figures['plain']:.3f} Mpx/s"
@@ -327,7 +342,8 @@ def main() -> None:
                 f" its reading worker's peak RSS {run['worker_mb']:.0f} MB"
             )
             if args.geoai_python:
-                result = run_child(geoai_command(args.geoai_python, True, path, tmp / "g.tif"))
+                command = geoai_command(args.geoai_python, True, path, tmp / "g.tif")
+                result = run_child(command, PEER_ENVIRONMENT)
                 rate = size**2 / 1e6 / result["seconds"]
                 print(
                     f"geoai {size}² (measured; writes the raw output only, no mask or"

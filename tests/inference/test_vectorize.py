@@ -6,6 +6,8 @@ import pytest
 import shapely
 from affine import Affine
 from pyproj import CRS
+from rasterio.features import shapes
+from scipy import ndimage
 from support.inference import GSD, UTM, utm_transform
 
 from torchgeo_datacenters.errors import TGDCError
@@ -15,6 +17,9 @@ from torchgeo_datacenters.inference.vectorize import (
     Vectorizer,
     metric_crs,
     order_detections,
+    pack_patches,
+    pairs_within,
+    patch_boxes,
     pixel_size_m,
     pixel_to_crs,
     threshold_band,
@@ -224,3 +229,53 @@ def test_pixel_size_in_metres() -> None:
     size = pixel_size_m(geographic, CRS(4326), CRS(32617), (100, 100))
     # 1e-5 degrees of longitude at 39.75 N is about 0.855 m, of latitude 1.11 m.
     assert size == pytest.approx(0.855, rel=0.01)
+
+
+def traced(raster: np.ndarray, shift: np.ndarray | None = None) -> dict[int, shapely.Geometry]:
+    """Trace a raster of patch numbers, moving each patch by its shift."""
+    pieces = {}
+    for geometry, value in shapes(raster, mask=raster > 0):
+        polygon = shapely.geometry.shape(geometry)
+        if shift is not None:
+            polygon = shapely.affinity.translate(polygon, *shift[int(value)])
+        pieces[int(value)] = polygon
+    return pieces
+
+
+def test_packed_patches_trace_like_the_strip() -> None:
+    rng = np.random.default_rng(0)
+    hits = rng.random((60, 300)) > 0.93  # speckle
+    hits[10:50, 100:140] = True
+    hits[20:30, 110:120] = False  # a hole, with a patch inside it
+    hits[24:26, 114:116] = True
+    labels, count = ndimage.label(hits)
+    boxes = patch_boxes(labels, count)
+    numbers = np.arange(1, count + 1)[::2]  # every other patch
+    canvas, shift = pack_patches(labels, numbers, boxes)
+    assert canvas.size < labels.size / 3
+    packed = traced(canvas, shift)
+    whole = traced(np.where(np.isin(labels, numbers), labels, 0))
+    assert packed.keys() == whole.keys() == set(numbers.tolist())
+    for number, polygon in whole.items():
+        assert packed[number].equals_exact(polygon, 0)
+    # A patch whose box fills the strip is traced from the strip itself.
+    frame = np.ones((20, 30), bool)
+    frame[1:-1, 1:-1] = False
+    labels, count = ndimage.label(frame)
+    canvas, shift = pack_patches(labels, np.array([1]), patch_boxes(labels, count))
+    assert canvas.shape == labels.shape and not shift.any()
+
+
+def test_pairs_within_match_geos() -> None:
+    rng = np.random.default_rng(1)
+    corners = rng.uniform(0, 100, (300, 2))
+    sizes = rng.uniform(0.5, 4, (300, 2))
+    rectangles = shapely.box(*corners.T, *(corners + sizes).T)
+    right = corners + sizes * [1, 0]
+    triangles = shapely.polygons(np.stack([corners, right, corners + sizes, corners], axis=1))
+    geometries = np.where(np.arange(300) % 3 == 0, triangles, rectangles)
+    is_rectangle = np.arange(300) % 3 != 0
+    queries, query_rectangles = geometries[:50], is_rectangle[:50]
+    found = pairs_within(geometries, queries, 2.5, is_rectangle, query_rectangles)
+    expected = shapely.STRtree(geometries).query(queries, predicate="dwithin", distance=2.5)
+    assert sorted(map(tuple, found.T)) == sorted(map(tuple, expected.T))

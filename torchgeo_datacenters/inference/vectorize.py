@@ -1,13 +1,17 @@
 """Turn stitched probabilities into data-center polygons with areas, centroids and scores.
 
 The predictor hands over the scene one band of rows at a time. :class:`Vectorizer`
-labels the connected pixels at or above the threshold in each band, traces them with
-:func:`rasterio.features.shapes` (holes kept) in pixel coordinates and keeps each piece's
-sum, count and maximum of probabilities. :meth:`Vectorizer.finish` then joins pieces that
-touch (a building split between bands, or pixels that meet at a corner) and pieces closer
-than the merge distance into one detection, in exact integer pixel coordinates, and
-measures every detection in a metric CRS: the scene's own CRS when it is projected in
-metres, otherwise the UTM zone estimated from the scene (geographic or foot-based input).
+labels the connected patches of pixels at or above the threshold; a patch that reaches
+the band's last row is held back until it ends (up to :data:`MAX_HELD_ROWS` rows), so
+nearly every patch is traced whole. Patches are packed side by side into a small raster
+(tracing costs time for every pixel, empty or not) and traced with
+:func:`rasterio.features.shapes` (holes kept) in pixel coordinates; each piece keeps the
+sum, count and maximum of its probabilities. Pieces that touch (at a corner, or along a
+row where a taller patch was cut) or lie within the merge distance form one detection,
+closed as soon as no later row can reach it: gathered into a (Multi)Polygon in exact
+integer pixel coordinates (cut pieces unioned) and measured in a metric CRS: the scene's
+own CRS when it is projected in metres, otherwise the UTM zone estimated from the scene
+(geographic or foot-based input).
 """
 
 import math
