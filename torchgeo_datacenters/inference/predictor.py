@@ -188,6 +188,10 @@ class Predictor:
     ) -> None:
         """Initialize a new Predictor.
 
+        On glibc this also fixes the C heap's mmap threshold for the process, so that the
+        scene-wide arrays the predictor frees go back to the system
+        (:func:`~torchgeo_datacenters.utils.return_large_blocks`).
+
         Args:
             model: a checkpoint written by training, or a :class:`ProbabilityModel`.
             device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
