@@ -4,6 +4,8 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
+import shapely.affinity
+import shapely.geometry
 from affine import Affine
 from pyproj import CRS
 from rasterio.features import shapes
