@@ -17,6 +17,7 @@ Example::
 """
 
 import contextlib
+import itertools
 import os
 import time
 import warnings
@@ -462,9 +463,9 @@ class Predictor:
                             valid[keep],
                             indices[keep],
                         )
-                    probabilities = self._forward(images)
+                    probabilities = itertools.chain.from_iterable(self._forward(images))
                     for tile, index in enumerate(indices.tolist()):
-                        stitcher.add(probabilities[tile], valid[tile], *offsets[index])
+                        stitcher.add(next(probabilities), valid[tile], *offsets[index])
             stitcher.finish()
             while traced:
                 traced.popleft().result()
@@ -474,14 +475,15 @@ class Predictor:
         gdf = vectorizer.finish()
         return order_detections(assign_sources(gdf, scene)), stats
 
-    def _forward(self, images: torch.Tensor) -> np.ndarray:
+    def _forward(self, images: torch.Tensor) -> list[np.ndarray]:
         """Run the model on a batch of normalised tiles.
 
         Args:
             images: (B, C, H, W) float32 tiles on the CPU.
 
         Returns:
-            (B, H, W) float32 probabilities.
+            (b, H, W) float32 probabilities of consecutive chunks of the batch (on CPU,
+            the model runs on cache-sized chunks; elsewhere on the whole batch).
 
         Raises:
             TGDCError: if the model returns another shape.
@@ -491,23 +493,22 @@ class Predictor:
             images = images.contiguous(memory_format=torch.channels_last)
         if self.device.type == "cuda":
             with torch.autocast("cuda", dtype=torch.float16):
-                probabilities = self.model.probability_fn(images)
+                chunks = [self.model.probability_fn(images)]
         elif self.device.type == "cpu":
             # Small chunks keep a CPU's activations in its caches.
-            chunk = max(1, CPU_CHUNK_PIXELS // (images.shape[2] * images.shape[3]))
-            probabilities = torch.cat(
-                [self.model.probability_fn(part) for part in images.split(chunk)]
-            )
+            size = max(1, CPU_CHUNK_PIXELS // (images.shape[2] * images.shape[3]))
+            chunks = [self.model.probability_fn(part) for part in images.split(size)]
         else:
-            probabilities = self.model.probability_fn(images)
+            chunks = [self.model.probability_fn(images)]
+        returned = (sum(len(chunk) for chunk in chunks), *chunks[0].shape[1:])
         expected = (images.shape[0], *images.shape[2:])
-        if tuple(probabilities.shape) != expected:
+        if any(chunk.dim() != 3 for chunk in chunks) or returned != expected:
+            shapes = ", ".join(str(tuple(chunk.shape)) for chunk in chunks)
             raise TGDCError(
-                f"{self.model.name}: returned probabilities of shape"
-                f" {tuple(probabilities.shape)} for tiles {tuple(images.shape)}; expected"
-                f" {expected}"
+                f"{self.model.name}: returned probabilities of shape {shapes} for tiles"
+                f" {tuple(images.shape)}; expected {expected}"
             )
-        return probabilities.float().cpu().numpy()
+        return [chunk.float().cpu().numpy() for chunk in chunks]
 
 
 def as_read(batch: dict[str, Any]) -> dict[str, Any]:

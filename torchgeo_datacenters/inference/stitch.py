@@ -120,6 +120,7 @@ class Stitcher:
         self.top = 0
         self._sum = np.zeros((tile_h, width), np.float32)
         self._weight = np.zeros((tile_h, width), np.float32)
+        self._scratch = np.empty((tile_h, tile_w), np.float32)
 
     def add(self, probabilities: np.ndarray, valid: np.ndarray, row_off: int, col_off: int) -> None:
         """Blend one tile into the scene.
@@ -157,9 +158,12 @@ class Stitcher:
         )
         window = blend_window(self.tile_h, self.tile_w, self.overlap, inner)
         tile = np.s_[r0 - row_off : r1 - row_off, c0 - col_off : c1 - col_off]
-        weight = window[tile] * valid[tile]
+        weight = window[tile]
+        if not valid[tile].all():
+            weight = weight * valid[tile]
+        weighted = np.multiply(weight, probabilities[tile], out=self._scratch[: r1 - r0, : c1 - c0])
         band = np.s_[r0 - self.top : r1 - self.top, c0:c1]
-        self._sum[band] += weight * probabilities[tile]
+        self._sum[band] += weighted
         self._weight[band] += weight
 
     def finish(self) -> None:
@@ -175,9 +179,9 @@ class Stitcher:
         while self.top < row:
             count = min(row - self.top, self.tile_h, self.height - self.top)
             weight = self._weight[:count]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                band = np.where(weight > 0, self._sum[:count] / weight, np.float32(np.nan))
-            self.sink(self.top, band.astype(np.float32, copy=False))
+            band = np.full((count, self.width), np.nan, np.float32)
+            np.divide(self._sum[:count], weight, out=band, where=weight > 0)
+            self.sink(self.top, band)
             self._sum[:-count] = self._sum[count:].copy()
             self._weight[:-count] = self._weight[count:].copy()
             self._sum[-count:] = 0

@@ -191,7 +191,8 @@ class Scene:
             size: tile (height, width), in pixels.
 
         Returns:
-            A (bands, height, width) float32 array.
+            A (height, width, bands) float32 array: pixel-interleaved, the memory layout
+            of a channels-last batch.
         """
         height, width = size
         if not self.single_file:
@@ -199,25 +200,27 @@ class Scene:
             x0, y1 = t @ (col_off, row_off)
             x1, y0 = t @ (col_off + width, row_off + height)
             sample = self.dataset[slice(x0, x1, t.a), slice(y0, y1, -t.e)]
-            return sample["image"].numpy().astype(np.float32, copy=False)
+            image = sample["image"].numpy().transpose(1, 2, 0)
+            return np.ascontiguousarray(image, dtype=np.float32)
         if self._pid != os.getpid():
             self._src = rasterio.open(self.files[0])
             self._pid = os.getpid()
-        tile = np.zeros((self.band_count, height, width), np.float32)
         r0, r1 = max(row_off, 0), min(row_off + height, self.grid.height)
         c0, c1 = max(col_off, 0), min(col_off + width, self.grid.width)
+        inside = (r0, r1, c0, c1) == (row_off, row_off + height, col_off, col_off + width)
+        tile = (np.empty if inside else np.zeros)((height, width, self.band_count), np.float32)
         if r0 < r1 and c0 < c1:
             window = Window(c0, r0, c1 - c0, r1 - r0)
-            tile[:, r0 - row_off : r1 - row_off, c0 - col_off : c1 - col_off] = self._src.read(
-                window=window
-            )
+            part = tile[r0 - row_off : r1 - row_off, c0 - col_off : c1 - col_off]
+            # GDAL converts to float32 and interleaves the bands as it copies the pixels.
+            self._src.read(window=window, out=part.transpose(2, 0, 1))
         return tile
 
     def valid(self, tile: np.ndarray, row_off: int, col_off: int) -> np.ndarray:
         """Find the pixels of a tile that hold data.
 
         Args:
-            tile: (bands, height, width) raw values from :meth:`read`.
+            tile: (height, width, bands) raw values from :meth:`read`.
             row_off: scene row of the tile's top edge.
             col_off: scene column of the tile's left edge.
 
@@ -225,7 +228,7 @@ class Scene:
             A (height, width) boolean array, false outside the scene or its footprint and
             where every band is nodata.
         """
-        _, height, width = tile.shape
+        height, width, _ = tile.shape
         rows = np.arange(row_off, row_off + height)
         cols = np.arange(col_off, col_off + width)
         valid = np.outer(
@@ -233,7 +236,7 @@ class Scene:
         )
         if self.nodata is not None:
             nodata = np.isnan(tile) if np.isnan(self.nodata) else tile == self.nodata
-            valid &= ~nodata.all(axis=0)
+            valid &= ~nodata.all(axis=2)
         if self.footprint is not None:
             transform = self.grid.transform @ Affine.translation(col_off, row_off)
             valid &= geometry_mask(
@@ -364,10 +367,11 @@ class TileReader(Dataset[dict[str, Any]]):
     """Batches of a scene's tiles, normalised for a model, as a map-style PyTorch dataset.
 
     Indexed by a list of tile numbers (use a :class:`~torch.utils.data.BatchSampler` and
-    ``batch_size=None`` in the DataLoader), it reads the tiles straight into one batch
-    array, so no per-tile tensors are stacked. With ``channels_last`` the batch is laid
-    out in :data:`torch.channels_last` memory format by the reading worker, so the model's
-    process does not reorder it.
+    ``batch_size=None`` in the DataLoader), it reads each row of tiles in the batch as one
+    strip and normalises the tiles straight into one batch tensor, so no per-tile tensors
+    are stacked. The batch is built pixel-interleaved (channels-last); with
+    ``channels_last`` it is handed over in that memory format, so neither the reading
+    worker nor the model's process reorders it.
     """
 
     def __init__(
@@ -393,8 +397,11 @@ class TileReader(Dataset[dict[str, Any]]):
         self.scene = scene
         self.offsets = list(offsets)
         self.size = (tile_size, tile_size)
-        self.mean = np.asarray(mean, np.float32).reshape(-1, 1, 1)
-        self.std = np.asarray(std, np.float32).reshape(-1, 1, 1)
+        # (raw - mean) / std as raw * scale + shift, over one pixel-interleaved tile row.
+        scale = 1 / np.asarray(std, np.float64)
+        shift = -np.asarray(mean, np.float64) * scale
+        self.scale = torch.from_numpy(np.tile(scale, tile_size).astype(np.float32))
+        self.shift = torch.from_numpy(np.tile(shift, tile_size).astype(np.float32))
         self.channels_last = channels_last
 
     def __len__(self) -> int:
@@ -413,12 +420,10 @@ class TileReader(Dataset[dict[str, Any]]):
             of the tile numbers.
         """
         bands = self.scene.band_count
-        if self.channels_last:
-            image = np.empty((len(indices), *self.size, bands), np.float32).transpose(0, 3, 1, 2)
-        else:
-            image = np.empty((len(indices), bands, *self.size), np.float32)
-        valid = np.empty((len(indices), *self.size), bool)
         height, width = self.size
+        # Allocated by NumPy, which backs large arrays with transparent huge pages.
+        image = torch.from_numpy(np.empty((len(indices), height, width * bands), np.float32))
+        valid = np.empty((len(indices), height, width), bool)
         # One read per row of tiles in the batch: overlapping columns are read once.
         rows: dict[int, list[tuple[int, int]]] = {}
         for i, index in enumerate(indices):
@@ -427,22 +432,23 @@ class TileReader(Dataset[dict[str, Any]]):
         for row_off, members in rows.items():
             left = min(col for _, col in members)
             span = max(col for _, col in members) + width - left
-            raw = self.scene.read(row_off, left, (height, span))
-            strip_valid = self.scene.valid(raw, row_off, left)
-            raw -= self.mean
-            raw /= self.std
-            raw *= strip_valid
+            strip = self.scene.read(row_off, left, (height, span))
+            strip_valid = self.scene.valid(strip, row_off, left)
+            pixels = torch.from_numpy(strip.reshape(height, span * bands))
             for i, col_off in members:
-                columns = slice(col_off - left, col_off - left + width)
-                image[i] = raw[:, :, columns]
-                valid[i] = strip_valid[:, columns]
+                start = col_off - left
+                tile = pixels[:, start * bands : (start + width) * bands]
+                torch.addcmul(self.shift, tile, self.scale, out=image[i])
+                valid[i] = strip_valid[:, start : start + width]
+        image = image.view(len(indices), height, width, bands)
+        if not valid.all():
+            image[torch.from_numpy(~valid)] = 0
+        image = image.permute(0, 3, 1, 2)
+        if not self.channels_last:
+            image = image.contiguous()
         # Only the image goes through shared memory: passing each tensor from a worker
         # costs a socket round trip, more than pickling the small arrays.
-        return {
-            "image": torch.from_numpy(image),
-            "valid": valid,
-            "index": np.asarray(indices, dtype=np.intp),
-        }
+        return {"image": image, "valid": valid, "index": np.asarray(indices, dtype=np.intp)}
 
 
 def group_rasters(paths: Iterable[str | os.PathLike[str]]) -> list[list[Path]]:
