@@ -116,6 +116,64 @@ def test_min_area_and_simplify() -> None:
         vectorize(probabilities, [0], min_area=-1)
 
 
+@pytest.mark.parametrize("crs", [UTM, "EPSG:4326"])
+def test_min_area_is_inclusive_in_any_crs(crs: str) -> None:
+    # In a metric CRS groups below the minimum area are dropped from their pixel count
+    # before they are measured; elsewhere from their measured outline. The same rule.
+    probabilities = np.zeros((30, 60), np.float32)
+    probabilities[2:12, 2:12] = 1  # 100 px
+    probabilities[2:11, 30:40] = 1  # 90 px
+    probabilities[20:22, 2:4] = 1  # 4 px, and 1 px from the next: one 8 px group
+    probabilities[20:22, 5:7] = 1
+    transform = TRANSFORM if crs == UTM else Affine(1e-5, 0, -81.0, 0, -1e-5, 40.0)
+    metric = metric_crs(CRS(crs), (-81.0, 39.9, -80.9, 40.0))
+    side = pixel_size_m(transform, CRS(crs), metric, probabilities.shape)
+    pixel = shapely.box(0, 0, 1, 1)
+    world = gpd.GeoSeries([pixel_to_crs(pixel, transform)], crs=crs).to_crs(metric)
+    pixel_m2 = float(world.area.iloc[0])
+    for min_pixels in (8, 90, 100):
+        vectorizer = Vectorizer(
+            transform,
+            CRS(crs),
+            probabilities.shape,
+            merge_distance=1.5 * side,
+            min_area=min_pixels * pixel_m2 * (1 - 1e-3),
+        )
+        vectorizer.add(0, threshold_band(probabilities, 0.5), probabilities)
+        areas = sorted(vectorizer.finish()["area_m2"] / pixel_m2)
+        expected = [size for size in (8, 90, 100) if size >= min_pixels]
+        np.testing.assert_allclose(areas, expected, rtol=1e-4)
+
+
+def test_speckle_traces_like_the_whole_mask() -> None:
+    # Patches that fill their bounding box are taken as that box, the others traced:
+    # every detection must equal the union of the patches rasterio traces over the
+    # whole mask, grouped by corner contact.
+    rng = np.random.default_rng(3)
+    probabilities = (rng.random((90, 120)) > 0.9).astype(np.float32)
+    probabilities[30:50, 40:70] = 1  # a large patch, with a ragged edge from the speckle
+    probabilities[35:40, 45:50] = 0  # and a hole
+    hits = probabilities >= 0.5
+    detections = vectorize(probabilities, [0, 17, 40, 41, 77])
+    groups, count = ndimage.label(hits, structure=np.ones((3, 3)))
+    traced = [
+        (shapely.geometry.shape(geometry), groups[hits & (patches == value)][0])
+        for patches in [ndimage.label(hits)[0]]
+        for geometry, value in shapes(patches.astype(np.int32), mask=hits)
+    ]
+    expected = [
+        pixel_to_crs(shapely.union_all([p for p, g in traced if g == number]), TRANSFORM)
+        for number in range(1, count + 1)
+    ]
+    assert len(detections) == count
+    found = detections.to_crs(UTM).geometry.to_numpy()
+    nearest = shapely.STRtree(found).nearest(shapely.centroid(expected))
+    assert sorted(nearest) == list(range(count))
+    for a, b in zip(found[nearest], expected, strict=True):
+        assert a.symmetric_difference(b).area < 1e-6 * PIXEL_M2
+    assert detections["area_m2"].sum() == pytest.approx(hits.sum() * PIXEL_M2)
+
+
 def test_no_detections() -> None:
     detections = vectorize(np.zeros((5, 5), np.float32), [0])
     assert detections.empty

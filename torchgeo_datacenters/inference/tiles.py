@@ -30,7 +30,7 @@ from rasterio.features import geometry_mask
 from rasterio.windows import Window
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, get_worker_info
 from torchgeo.datasets import RasterDataset
 from torchgeo.samplers import GriddedPatchSampler
 
@@ -363,6 +363,60 @@ def tile_offsets(scene: Scene, tile_size: int, overlap: int) -> list[tuple[int, 
     return sorted(offsets)
 
 
+class SharedBatches:
+    """Batch buffers in shared memory, filled by DataLoader workers and read in place.
+
+    A tensor returned by a worker is moved to a new shared-memory segment for every batch:
+    a copy, page faults in both processes and a file-descriptor round trip. Workers instead
+    fill one of a few buffers that the main process allocated before they started and pass
+    on its number; the main process reads the batch where it lies and frees the buffer
+    when it is done with it. Each worker has buffers of its own, so no two processes ever
+    take the same one; a worker that finds all of its buffers taken returns a fresh tensor
+    instead.
+    """
+
+    def __init__(self, workers: int, per_worker: int, shape: Sequence[int]) -> None:
+        """Initialize new SharedBatches.
+
+        Args:
+            workers: number of DataLoader workers.
+            per_worker: buffers per worker (the DataLoader's prefetch factor + 1 are in
+                use at most: those prefetched and the one being predicted).
+            shape: shape of one float32 buffer.
+
+        Raises:
+            RuntimeError: if the shared memory cannot be allocated.
+        """
+        self.per_worker = per_worker
+        self.buffers = torch.empty((workers * per_worker, *shape)).share_memory_()
+        self.busy = torch.zeros(workers * per_worker, dtype=torch.bool).share_memory_()
+
+    def acquire(self) -> int | None:
+        """Take a free buffer of the calling worker.
+
+        Returns:
+            The buffer's number, or None in the main process or when all of the worker's
+            buffers are taken.
+        """
+        worker = get_worker_info()
+        if worker is None:
+            return None
+        first = worker.id * self.per_worker
+        for slot in range(first, first + self.per_worker):
+            if not self.busy[slot]:
+                self.busy[slot] = True
+                return slot
+        return None
+
+    def release(self, slot: int) -> None:
+        """Free a buffer once its batch has been used.
+
+        Args:
+            slot: the buffer's number, from :meth:`acquire`.
+        """
+        self.busy[slot] = False
+
+
 class TileReader(Dataset[dict[str, Any]]):
     """Batches of a scene's tiles, normalised for a model, as a map-style PyTorch dataset.
 
@@ -371,7 +425,9 @@ class TileReader(Dataset[dict[str, Any]]):
     strip and normalises the tiles straight into one batch tensor, so no per-tile tensors
     are stacked. The batch is built pixel-interleaved (channels-last); with
     ``channels_last`` it is handed over in that memory format, so neither the reading
-    worker nor the model's process reorders it.
+    worker nor the model's process reorders it. With ``shared`` batches, workers read into
+    shared buffers: take a batch's tiles with :meth:`images` and hand the buffer back
+    with :meth:`release`.
     """
 
     def __init__(
@@ -383,6 +439,7 @@ class TileReader(Dataset[dict[str, Any]]):
         std: Sequence[float],
         *,
         channels_last: bool = False,
+        shared: SharedBatches | None = None,
     ) -> None:
         """Initialize a new TileReader.
 
@@ -393,6 +450,8 @@ class TileReader(Dataset[dict[str, Any]]):
             mean: per-band mean of raw pixel values.
             std: per-band standard deviation of raw pixel values.
             channels_last: whether batches are in channels-last memory format.
+            shared: buffers for workers to read batches into, each of shape (batch size,
+                tile_size, tile_size * bands).
         """
         self.scene = scene
         self.offsets = list(offsets)
@@ -403,6 +462,7 @@ class TileReader(Dataset[dict[str, Any]]):
         self.scale = torch.from_numpy(np.tile(scale, tile_size).astype(np.float32))
         self.shift = torch.from_numpy(np.tile(shift, tile_size).astype(np.float32))
         self.channels_last = channels_last
+        self.shared = shared
 
     def __len__(self) -> int:
         """Number of tiles."""
@@ -415,14 +475,21 @@ class TileReader(Dataset[dict[str, Any]]):
             indices: tile numbers.
 
         Returns:
-            ``image`` (batch, bands, height, width) float32 tensor, normalised, 0 where
-            invalid; ``valid`` (batch, height, width) bool array; ``index`` (batch,) array
-            of the tile numbers.
+            ``valid`` (batch, height, width) bool array; ``index`` (batch,) array of the
+            tile numbers; ``slot``, the shared buffer holding the tiles (None if none
+            does); ``image`` (batch, bands, height, width) float32 tensor, normalised, 0
+            where invalid, if no shared buffer holds them (:meth:`images` returns them
+            either way).
         """
         bands = self.scene.band_count
         height, width = self.size
-        # Allocated by NumPy, which backs large arrays with transparent huge pages.
-        image = torch.from_numpy(np.empty((len(indices), height, width * bands), np.float32))
+        slot = self.shared.acquire() if self.shared is not None else None
+        if slot is None:
+            # Allocated by NumPy, which backs large arrays with transparent huge pages.
+            shape = (len(indices), height, width * bands)
+            image = torch.from_numpy(np.empty(shape, np.float32))
+        else:
+            image = self.shared.buffers[slot, : len(indices)]
         valid = np.empty((len(indices), height, width), bool)
         # One read per row of tiles in the batch: overlapping columns are read once.
         rows: dict[int, list[tuple[int, int]]] = {}
@@ -440,15 +507,48 @@ class TileReader(Dataset[dict[str, Any]]):
                 tile = pixels[:, start * bands : (start + width) * bands]
                 torch.addcmul(self.shift, tile, self.scale, out=image[i])
                 valid[i] = strip_valid[:, start : start + width]
-        image = image.view(len(indices), height, width, bands)
         if not valid.all():
-            image[torch.from_numpy(~valid)] = 0
+            image.view(len(indices), height, width, bands)[torch.from_numpy(~valid)] = 0
+        batch = {"valid": valid, "index": np.asarray(indices, dtype=np.intp), "slot": slot}
+        if slot is None:
+            batch["image"] = self._layout(image)
+        return batch
+
+    def images(self, batch: dict[str, Any]) -> torch.Tensor:
+        """The normalised tiles of a batch, wherever they were read to.
+
+        Args:
+            batch: a batch from this reader.
+
+        Returns:
+            A (batch, bands, height, width) float32 tensor.
+        """
+        if batch["slot"] is None:
+            return batch["image"]
+        return self._layout(self.shared.buffers[batch["slot"], : len(batch["index"])])
+
+    def release(self, batch: dict[str, Any]) -> None:
+        """Hand a batch's shared buffer back to its worker (the tiles are not used again).
+
+        Args:
+            batch: a batch from this reader.
+        """
+        if batch["slot"] is not None:
+            self.shared.release(batch["slot"])
+
+    def _layout(self, image: torch.Tensor) -> torch.Tensor:
+        """View pixel-interleaved tiles as a (batch, bands, height, width) tensor.
+
+        Args:
+            image: (batch, height, width * bands) tiles.
+
+        Returns:
+            The tiles, in channels-last memory format if the reader uses it.
+        """
+        height, width = self.size
+        image = image.view(len(image), height, width, self.scene.band_count)
         image = image.permute(0, 3, 1, 2)
-        if not self.channels_last:
-            image = image.contiguous()
-        # Only the image goes through shared memory: passing each tensor from a worker
-        # costs a socket round trip, more than pickling the small arrays.
-        return {"image": image, "valid": valid, "index": np.asarray(indices, dtype=np.intp)}
+        return image if self.channels_last else image.contiguous()
 
 
 def group_rasters(paths: Iterable[str | os.PathLike[str]]) -> list[list[Path]]:

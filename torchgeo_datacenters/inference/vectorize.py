@@ -247,6 +247,39 @@ def pack_patches(
     return canvas, shift.astype(np.float64)
 
 
+def trace_patches(
+    labels: np.ndarray, numbers: np.ndarray, boxes: np.ndarray, top: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Trace the outlines of labelled patches, holes kept.
+
+    Args:
+        labels: (rows, width) patch numbers.
+        numbers: the patch numbers to trace.
+        boxes: bounding box of every patch, from :func:`patch_boxes`.
+        top: row of *labels*' first row in the coordinates returned.
+
+    Returns:
+        The patch numbers traced, and their polygons in (column, row) pixel coordinates
+        (*labels*' shifted down by *top* rows), in the same order.
+    """
+    if numbers.size == 0:
+        return numbers, np.empty(0, object)
+    canvas, shift = pack_patches(labels, numbers, boxes)
+    rings: list[list[tuple[float, float]]] = []
+    owners, traced = [], []
+    for piece, (geometry, value) in enumerate(shapes(canvas, mask=canvas > 0)):
+        rings += geometry["coordinates"]
+        owners += [piece] * len(geometry["coordinates"])
+        traced.append(int(value))
+    traced = np.array(traced, np.intp)
+    sizes = [len(ring) for ring in rings]
+    coords = np.array([point for ring in rings for point in ring], np.float64)
+    # Back from the packed raster to the coordinates of labels, moved down by top.
+    coords += np.repeat(shift[traced[owners]] + [0, top], sizes, axis=0)
+    linear = shapely.linearrings(coords, indices=np.repeat(np.arange(len(rings)), sizes))
+    return traced, shapely.polygons(linear, indices=owners)
+
+
 def pairs_within(
     geometries: np.ndarray,
     queries: np.ndarray,
@@ -460,20 +493,15 @@ class Vectorizer:
         sums = np.bincount(flat, weights=weights)
         maxima = np.zeros(counts.size, weights.dtype)
         np.maximum.at(maxima, flat, weights)
-        canvas, shift = pack_patches(labels, np.flatnonzero(counts), boxes)
-        rings: list[list[tuple[float, float]]] = []
-        owners, numbers = [], []
-        for piece, (geometry, value) in enumerate(shapes(canvas, mask=canvas > 0)):
-            rings += geometry["coordinates"]
-            owners += [piece] * len(geometry["coordinates"])
-            numbers.append(int(value))
-        numbers = np.array(numbers)
-        sizes = [len(ring) for ring in rings]
-        coords = np.array([point for ring in rings for point in ring], np.float64)
-        # Back from the packed raster to scene (column, row) coordinates.
-        coords += np.repeat(shift[numbers[owners]] + [0, top], sizes, axis=0)
-        linear = shapely.linearrings(coords, indices=np.repeat(np.arange(len(rings)), sizes))
-        pieces = shapely.polygons(linear, indices=owners)
+        present = np.flatnonzero(counts)
+        first_row, end_row, first_col, end_col = boxes[present].T
+        # A patch that fills its bounding box is that box: only the others are traced.
+        filled = counts[present] == (end_row - first_row) * (end_col - first_col)
+        numbers, pieces = trace_patches(labels, present[~filled], boxes, top)
+        numbers = np.concatenate([present[filled], numbers])
+        first_row, end_row, first_col, end_col = boxes[present[filled]].T
+        boxes_filled = shapely.box(first_col, first_row + top, end_col, end_row + top, ccw=False)
+        pieces = np.concatenate([boxes_filled, pieces])
         bounds = shapely.bounds(pieces)
         first, end = bounds[:, 1], bounds[:, 3]
         # A piece is cut if a cut row runs through it or along its top, or it ends at
@@ -533,12 +561,17 @@ class Vectorizer:
             done = frontier - lowest > self.reach
         closing = done[group]
         if closing.any():
-            _, group_closing = np.unique(group[closing], return_inverse=True)
-            self._closed.append(
-                self._measure(
-                    self._pixel[closing], group_closing, self._stats[closing], self._cut[closing]
+            measured = closing & self._may_be_large(group)
+            if measured.any():
+                _, group_measured = np.unique(group[measured], return_inverse=True)
+                self._closed.append(
+                    self._measure(
+                        self._pixel[measured],
+                        group_measured,
+                        self._stats[measured],
+                        self._cut[measured],
+                    )
                 )
-            )
             keep = ~closing
             self._pixel, self._stats, self._cut, self._rectangle = (
                 self._pixel[keep],
@@ -551,6 +584,27 @@ class Vectorizer:
             # Both pieces of a pair are in one group: they close together.
             renumber = np.cumsum(keep) - 1
             self._pairs = renumber[self._pairs[:, keep[self._pairs[0]]]]
+
+    def _may_be_large(self, group: np.ndarray) -> np.ndarray:
+        """Find the open pieces whose group may reach the minimum area.
+
+        Where pixels stay axis-aligned rectangles in the metric CRS, a group's area is its
+        pixel count times the pixel's area, known without building its outline: groups
+        below the minimum area are dropped before they are merged and measured (most
+        of a speckled mask).
+
+        Args:
+            group: the group number (0..groups-1) of every open piece.
+
+        Returns:
+            Whether each open piece is in a group that may reach the minimum area.
+        """
+        if not self._aligned or self.min_area == 0:
+            return np.ones(self.open_pieces, bool)
+        pixel_area = abs(self.transform.a * self.transform.e)
+        area = np.bincount(group, weights=self._stats[:, 1]) * pixel_area
+        # The margin only keeps groups that rounding could put on either side.
+        return (area >= self.min_area * (1 - 1e-9))[group]
 
     def _measure(
         self, pixel: np.ndarray, group: np.ndarray, stats: np.ndarray, cut: np.ndarray
