@@ -497,10 +497,12 @@ class Predictor:
             workers: number of DataLoader workers.
 
         Returns:
-            The buffers, or None without workers or when shared memory is too small for
-            them (workers then send every batch in a segment of its own).
+            The buffers, or None without workers, on CUDA (where the DataLoader copies
+            every batch to pinned memory for an overlapped transfer instead) or when
+            shared memory is too small for them (workers then send every batch in a
+            segment of its own).
         """
-        if workers == 0:
+        if workers == 0 or self.device.type == "cuda":
             return None
         bands = self.model.band_count
         shape = (self.batch_size, self.tile_size, self.tile_size * bands)

@@ -3,15 +3,18 @@
 The predictor hands over the scene one band of rows at a time. :class:`Vectorizer`
 labels the connected patches of pixels at or above the threshold; a patch that reaches
 the band's last row is held back until it ends (up to :data:`MAX_HELD_ROWS` rows), so
-nearly every patch is traced whole. Patches are packed side by side into a small raster
-(tracing costs time for every pixel, empty or not) and traced with
-:func:`rasterio.features.shapes` (holes kept) in pixel coordinates; each piece keeps the
-sum, count and maximum of its probabilities. Pieces that touch (at a corner, or along a
-row where a taller patch was cut) or lie within the merge distance form one detection,
-closed as soon as no later row can reach it: gathered into a (Multi)Polygon in exact
-integer pixel coordinates (cut pieces unioned) and measured in a metric CRS: the scene's
-own CRS when it is projected in metres, otherwise the UTM zone estimated from the scene
-(geographic or foot-based input).
+nearly every patch is traced whole. A patch that fills its bounding box is that box; the
+others are packed side by side into a small raster (tracing costs time for every pixel,
+empty or not) and traced with :func:`rasterio.features.shapes` (holes kept) in pixel
+coordinates; each piece keeps the sum, count and maximum of its probabilities.
+
+Pieces that touch (at a corner, or along a row where a taller patch was cut) or lie within
+the merge distance form one detection, closed as soon as no later row can reach it:
+gathered into a (Multi)Polygon in exact integer pixel coordinates (cut pieces unioned) and
+measured in a metric CRS: the scene's own CRS when it is projected in metres, otherwise the
+UTM zone estimated from the scene (geographic or foot-based input). In the scene's own CRS
+a detection's area is its pixel count times a pixel's area, so groups too small to keep
+are dropped before their outlines are built.
 """
 
 import math
