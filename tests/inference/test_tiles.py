@@ -104,14 +104,9 @@ def test_a_batch_reads_like_its_tiles_one_by_one(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("per_worker", [4, 1])
 def test_workers_read_batches_into_shared_buffers(tmp_path: Path, per_worker: int) -> None:
-    path = write_scene(
-        tmp_path / "s.tif",
-        150,
-        170,
-        [(10, 20, 30, 40)],
-        nodata=0,
-        nodata_region=(slice(0, 30), slice(0, 60)),
-    )
+    corner = (slice(0, 30), slice(0, 60))
+    roofs = [(10, 20, 30, 40)]
+    path = write_scene(tmp_path / "s.tif", 150, 170, roofs, nodata=0, nodata_region=corner)
     scene = open_scene(path, 4)
     offsets = tile_offsets(scene, 64, 16)
     batches = list(BatchSampler(range(len(offsets)), 3, drop_last=False))
