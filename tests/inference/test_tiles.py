@@ -114,6 +114,8 @@ def test_workers_read_batches_into_shared_buffers(tmp_path: Path, per_worker: in
     shared = SharedBatches(1, per_worker, (3, 64, 64 * 4))
     reader = TileReader(scene, offsets, 64, [MEAN] * 4, [STD] * 4, shared=shared)
     assert shared.acquire() is None  # the main process reads into batches of its own
+    with pytest.raises(ValueError, match="per_worker=0"):
+        SharedBatches(1, 0, (3, 64, 64 * 4))
     loader = DataLoader(reader, sampler=batches, batch_size=None, collate_fn=as_read, num_workers=1)
     slots = []
     for indices, batch in zip(batches, loader, strict=True):

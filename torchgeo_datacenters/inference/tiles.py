@@ -385,8 +385,14 @@ class SharedBatches:
             shape: shape of one float32 buffer.
 
         Raises:
+            ValueError: if there are no workers or no buffers per worker.
             RuntimeError: if the shared memory cannot be allocated.
         """
+        if workers < 1 or per_worker < 1:
+            raise ValueError(
+                f"SharedBatches: workers={workers}, per_worker={per_worker}; both must be"
+                " at least 1 (read in the main process without shared buffers instead)"
+            )
         self.per_worker = per_worker
         self.buffers = torch.empty((workers * per_worker, *shape)).share_memory_()
         self.busy = torch.zeros(workers * per_worker, dtype=torch.bool).share_memory_()
