@@ -36,13 +36,12 @@ import textwrap
 import time
 from pathlib import Path
 
-from torchgeo_datacenters.cli import RUNTIME_ENVIRONMENT
+from torchgeo_datacenters.cli import RUNTIME_ENVIRONMENT, set_runtime_environment
 
 #: geoai runs in the caller's environment, as its users run it.
 PEER_ENVIRONMENT = dict(os.environ)
 # Ours runs in the environment ``tgdc`` sets before torch loads (OMP_WAIT_POLICY).
-for _name, _value in RUNTIME_ENVIRONMENT.items():
-    os.environ.setdefault(_name, _value)
+set_runtime_environment()
 
 import numpy as np  # noqa: E402
 import rasterio  # noqa: E402

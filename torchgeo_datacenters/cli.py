@@ -40,6 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
 RUNTIME_ENVIRONMENT = {"OMP_WAIT_POLICY": "PASSIVE"}
 
 
+def set_runtime_environment() -> None:
+    """Set :data:`RUNTIME_ENVIRONMENT` where the user has not (call before torch loads)."""
+    for name, value in RUNTIME_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
+
+
 def _quiet_warnings() -> None:
     """Show only this package's warnings, each as one line; libraries' stay silent."""
     warnings.simplefilter("ignore")
@@ -58,8 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         The exit status: 0 on success, 2 for an error in the user's input.
     """
-    for name, value in RUNTIME_ENVIRONMENT.items():
-        os.environ.setdefault(name, value)
+    set_runtime_environment()
     parser = build_parser()
     args = parser.parse_args(argv)
     with warnings.catch_warnings():

@@ -527,23 +527,25 @@ class Predictor:
         images = images.to(self.device, non_blocking=True)
         if self.device.type in CHANNELS_LAST_DEVICES:
             images = images.contiguous(memory_format=torch.channels_last)
-        if self.device.type == "cuda":
-            with torch.autocast("cuda", dtype=torch.float16):
-                chunks = [self.model.probability_fn(images)]
-        elif self.device.type == "cpu":
+        parts = [images]
+        if self.device.type == "cpu":
             # Small chunks keep a CPU's activations in its caches.
             size = max(1, CPU_CHUNK_PIXELS // (images.shape[2] * images.shape[3]))
-            chunks = [self.model.probability_fn(part) for part in images.split(size)]
+            parts = list(images.split(size))
+        if self.device.type == "cuda":
+            precision = torch.autocast("cuda", dtype=torch.float16)
         else:
-            chunks = [self.model.probability_fn(images)]
-        returned = (sum(len(chunk) for chunk in chunks), *chunks[0].shape[1:])
-        expected = (images.shape[0], *images.shape[2:])
-        if any(chunk.dim() != 3 for chunk in chunks) or returned != expected:
-            shapes = ", ".join(str(tuple(chunk.shape)) for chunk in chunks)
-            raise TGDCError(
-                f"{self.model.name}: returned probabilities of shape {shapes} for tiles"
-                f" {tuple(images.shape)}; expected {expected}"
-            )
+            precision = contextlib.nullcontext()
+        with precision:
+            chunks = [self.model.probability_fn(part) for part in parts]
+        for part, chunk in zip(parts, chunks, strict=True):
+            expected = (part.shape[0], *part.shape[2:])
+            if tuple(chunk.shape) != expected:
+                raise TGDCError(
+                    f"{self.model.name}: returned probabilities of shape"
+                    f" {tuple(chunk.shape)} for tiles {tuple(part.shape)}; expected"
+                    f" {expected}"
+                )
         return [chunk.float().cpu().numpy() for chunk in chunks]
 
 

@@ -502,8 +502,10 @@ class Vectorizer:
         filled = counts[present] == (end_row - first_row) * (end_col - first_col)
         numbers, pieces = trace_patches(labels, present[~filled], boxes, top)
         numbers = np.concatenate([present[filled], numbers])
-        first_row, end_row, first_col, end_col = boxes[present[filled]].T
-        boxes_filled = shapely.box(first_col, first_row + top, end_col, end_row + top, ccw=False)
+        first_row, end_row = first_row[filled] + top, end_row[filled] + top
+        boxes_filled = shapely.box(
+            first_col[filled], first_row, end_col[filled], end_row, ccw=False
+        )
         pieces = np.concatenate([boxes_filled, pieces])
         bounds = shapely.bounds(pieces)
         first, end = bounds[:, 1], bounds[:, 3]
@@ -517,7 +519,8 @@ class Vectorizer:
         stats = np.column_stack([sums[numbers], counts[numbers], maxima[numbers]])
         first_new = self.open_pieces
         world = self._to_metric(pieces)
-        rectangle = (shapely.get_num_coordinates(pieces) == 5) & self._aligned
+        # Traced patches do not fill their boxes, so only the boxes are rectangles.
+        rectangle = (np.arange(len(pieces)) < len(boxes_filled)) & self._aligned
         self._pixel = np.concatenate([self._pixel, pieces])
         self._world = np.concatenate([self._world, world])
         self._stats = np.concatenate([self._stats, stats])
