@@ -39,6 +39,7 @@ from torchgeo.datasets import RasterDataset
 from tqdm import tqdm
 
 from ..errors import TGDCError
+from ..imagery import ImageryRules, check_input_scale
 from ..utils import return_large_blocks
 from .export import GDAL_CACHE_MB, Outputs, mask_writer, probability_writer, write_vectors
 from .model import ProbabilityModel, check_threshold, load_checkpoint
@@ -50,6 +51,7 @@ from .tiles import (
     check_tiling,
     group_rasters,
     open_scene,
+    scene_tiling,
     tile_offsets,
 )
 from .vectorize import Vectorizer, check_non_negative, order_detections, threshold_band
@@ -78,6 +80,9 @@ TRACE_BACKLOG = 1
 #: Devices where models and tiles use the channels-last memory format (UNet4 on 2 CPU
 #: cores: 1.25x the throughput of the default format).
 CHANNELS_LAST_DEVICES = ("cuda", "cpu")
+
+#: Values of the ``resample`` option: resample other pixel sizes, or refuse them.
+RESAMPLE_CHOICES = ("auto", "no")
 
 #: A scene or a dataset to predict on.
 Source = str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | RasterDataset
@@ -199,6 +204,10 @@ class Predictor:
         simplify: float = 0.0,
         num_workers: int = 1,
         progress: bool = True,
+        # --- imagery of another data type (issue 13) ---
+        input_scale: str | float | None = None,
+        # --- imagery of another pixel size (issue 13) ---
+        resample: str = "auto",
     ) -> None:
         """Initialize a new Predictor.
 
@@ -222,6 +231,13 @@ class Predictor:
             num_workers: DataLoader worker processes reading tiles (0: read in the main
                 process).
             progress: whether to show a progress bar.
+            input_scale: how pixels of a data type other than the checkpoint's are
+                rescaled: None refuses them, ``"auto"`` maps the type's range (integers:
+                all of it; floats: 0 to 1) onto the checkpoint's value range, a number
+                multiplies them (see :func:`~torchgeo_datacenters.imagery.input_scaling`).
+            resample: ``"auto"`` resamples imagery whose ground pixel size differs from
+                the checkpoint's by more than 10% on the fly (outputs stay on the input's
+                grid), ``"no"`` refuses it.
 
         Raises:
             TGDCError: if an option is out of range or the checkpoint cannot be loaded.
@@ -251,6 +267,12 @@ class Predictor:
         self.simplify = float(simplify)
         self.num_workers = num_workers
         self.progress = progress
+        # --- imagery of another data type (issue 13) ---
+        self.input_scale = check_input_scale(input_scale)
+        # --- imagery of another pixel size (issue 13) ---
+        if resample not in RESAMPLE_CHOICES:
+            raise TGDCError(f"resample: {resample!r} must be one of {', '.join(RESAMPLE_CHOICES)}")
+        self.resample = resample
         # Bands of the scene's width are freed in two threads: see utils.memory.
         return_large_blocks()
 
@@ -296,7 +318,7 @@ class Predictor:
             probabilities=output_probabilities,
         )
         outputs.check(overwrite=overwrite)
-        scene = open_scene(source, self.model.band_count)
+        scene = open_scene(source, self.model.band_count, self.imagery_rules)
         with outputs.staged(overwrite=overwrite) as staged:
             gdf, stats = self._predict_scene(
                 scene, staged.get("mask"), staged.get("probabilities"), self.progress
@@ -343,7 +365,7 @@ class Predictor:
         groups = group_rasters(sources)
         if not groups:
             raise TGDCError("sources: no raster files given")
-        scenes = [open_scene(group, self.model.band_count) for group in groups]
+        scenes = [open_scene(group, self.model.band_count, self.imagery_rules) for group in groups]
         stats = RunStats()
         tables = []
         for scene in tqdm(scenes, desc="mosaics", unit="mosaic", disable=not self.progress):
@@ -354,6 +376,17 @@ class Predictor:
         with outputs.staged(overwrite=overwrite) as staged:
             write_vectors(gdf, staged)
         return self._result(gdf, outputs, scenes, stats, start)
+
+    @property
+    def imagery_rules(self) -> ImageryRules:
+        """What the model expects of imagery, and how other imagery is made to fit."""
+        return ImageryRules(
+            dtype=self.model.dtype,
+            value_range=tuple(self.model.value_range),
+            gsd=self.model.gsd,
+            input_scale=self.input_scale,
+            resample=self.resample == "auto",
+        )
 
     def _result(
         self,
@@ -407,16 +440,17 @@ class Predictor:
             The detections and the counts of the run.
         """
         grid = scene.grid
-        offsets = tile_offsets(scene, self.tile_size, self.overlap)
+        tile_size, overlap = scene_tiling(grid, self.tile_size, self.overlap)
+        offsets = tile_offsets(scene, tile_size, overlap)
         workers = self.num_workers if len(offsets) > self.batch_size else 0
         reader = TileReader(
             scene,
             offsets,
-            self.tile_size,
+            tile_size,
             self.model.mean,
             self.model.std,
             channels_last=self.device.type in CHANNELS_LAST_DEVICES,
-            shared=self._shared_batches(workers),
+            shared=self._shared_batches(workers, tile_size),
         )
         loader = DataLoader(
             reader,
@@ -456,7 +490,7 @@ class Predictor:
             for writer, is_mask in writers:
                 writer.write(row_off, mask if is_mask else probabilities)
 
-        stitcher = Stitcher(grid.height, grid.width, self.tile_size, self.overlap, sink)
+        stitcher = Stitcher(grid.height, grid.width, tile_size, overlap, sink)
         # A small GDAL block cache (inherited by forked workers) keeps memory independent
         # of the scene's size: every block is read for one band of tiles only.
         with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), contextlib.ExitStack() as stack:
@@ -466,6 +500,8 @@ class Predictor:
             bar = tqdm(loader, desc="tiles", unit="batch", disable=not progress)
             with torch.inference_mode():
                 for batch in bar:
+                    if "error" in batch:
+                        raise TGDCError(batch["error"])
                     valid, indices = batch["valid"], batch["index"]
                     keep = valid.reshape(len(valid), -1).any(axis=1)
                     stats.skipped_tiles += int((~keep).sum())
@@ -490,11 +526,12 @@ class Predictor:
         gdf = vectorizer.finish()
         return order_detections(assign_sources(gdf, scene)), stats
 
-    def _shared_batches(self, workers: int) -> SharedBatches | None:
+    def _shared_batches(self, workers: int, tile_size: int) -> SharedBatches | None:
         """Allocate the shared buffers that reading workers fill with batches.
 
         Args:
             workers: number of DataLoader workers.
+            tile_size: tile side, in pixels.
 
         Returns:
             The buffers, or None without workers, on CUDA (where the DataLoader copies
@@ -505,7 +542,7 @@ class Predictor:
         if workers == 0 or self.device.type == "cuda":
             return None
         bands = self.model.band_count
-        shape = (self.batch_size, self.tile_size, self.tile_size * bands)
+        shape = (self.batch_size, tile_size, tile_size * bands)
         try:
             return SharedBatches(workers, SHARED_BATCHES_PER_WORKER, shape)
         except RuntimeError:
@@ -575,7 +612,7 @@ def assign_sources(detections: gpd.GeoDataFrame, scene: Scene) -> gpd.GeoDataFra
     if len(scene.files) == 1 or detections.empty:
         detections["source"] = scene.files[0].name
         return detections
-    footprints = scene.dataset.index[["filepath", "geometry"]].reset_index(drop=True)
+    footprints = scene.footprints
     centroids = gpd.GeoDataFrame(
         geometry=gpd.points_from_xy(detections["centroid_lon"], detections["centroid_lat"]),
         crs="EPSG:4326",
