@@ -15,6 +15,9 @@ PREDICTOR_OPTIONS = (
     "merge_distance",
     "simplify",
     "num_workers",
+    # --- imagery of another data type or pixel size (issue 13) ---
+    "input_scale",
+    "resample",
 )
 
 
@@ -96,6 +99,21 @@ PREDICTION_ARGUMENTS: dict[str, dict[str, Any]] = {
         "type": int,
         "metavar": "N",
         "help": "worker processes reading tiles (default: 1; 0 reads in the main process)",
+    },
+    # --- imagery of another data type (issue 13) ---
+    "input_scale": {
+        "metavar": "auto|FACTOR",
+        "help": "rescale imagery whose data type differs from the checkpoint's: 'auto' maps the"
+        " type's range (integers: all of it, floats: 0 to 1) onto the checkpoint's value range"
+        " (e.g. uint16 0-65535 onto uint8 0-255), a number multiplies every value (default:"
+        " refuse such imagery)",
+    },
+    # --- imagery of another pixel size (issue 13) ---
+    "resample": {
+        "choices": ["auto", "no"],
+        "help": "imagery whose ground pixel size differs from the checkpoint's by more than 10%:"
+        " auto resamples it on the fly (outputs stay on the input's grid), no refuses it"
+        " (default: auto)",
     },
 }
 

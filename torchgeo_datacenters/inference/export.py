@@ -32,6 +32,8 @@ import numpy as np
 import rasterio
 import rasterio.shutil
 import shapely
+from rasterio.enums import Resampling
+from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
 from ..errors import TGDCError
@@ -223,6 +225,7 @@ class RasterWriter:
         dtype: str,
         nodata: float,
         resampling: str,
+        output_grid: SceneGrid | None = None,
     ) -> None:
         """Initialize a new RasterWriter (use it as a context manager).
 
@@ -232,9 +235,13 @@ class RasterWriter:
             dtype: pixel type, e.g. ``uint8``.
             nodata: nodata value.
             resampling: resampling of the overviews, e.g. ``nearest``.
+            output_grid: the grid of the COG, if not *grid*: the rows written on *grid*
+                are warped onto it (nearest neighbour), e.g. from the grid a model saw
+                back onto the input's.
         """
         self.path = Path(path)
         self.grid = grid
+        self.output_grid = output_grid
         self.dtype = dtype
         self.nodata = nodata
         self.resampling = resampling
@@ -289,47 +296,100 @@ class RasterWriter:
             tiles = self._dst.name
             self._dst.close()
             if exc_type is None:
-                rasterio.shutil.copy(
-                    tiles,
-                    self.path,
-                    driver="COG",
-                    # Level 1 writes the mask COG 1.7x as fast as the default level 6,
-                    # for 1.6x the size (a 67-megapixel mask: 0.85 s, 694 kB); blocks are
-                    # compressed on every core (a 16,384² mask: 1.9 s, 2.4 s on one).
-                    compress="deflate",
-                    level=1,
-                    num_threads="ALL_CPUS",
-                    predictor="yes",
-                    overview_resampling=self.resampling,
-                    blocksize=COG_BLOCK,
-                    BIGTIFF="IF_SAFER",
-                )
+                source = contextlib.nullcontext(tiles)
+                if self.output_grid not in (None, self.grid):
+                    source = warped_onto(tiles, self.output_grid)
+                with source as copied:
+                    self._copy(copied)
         finally:
             self._tmp.cleanup()
             self._env.__exit__(exc_type, exc, traceback)
 
+    def _copy(self, tiles: Any) -> None:
+        """Copy the written tiles (a path or an open dataset) to the COG."""
+        rasterio.shutil.copy(
+            tiles,
+            self.path,
+            driver="COG",
+            # Level 1 writes the mask COG 1.7x as fast as the default level 6,
+            # for 1.6x the size (a 67-megapixel mask: 0.85 s, 694 kB); blocks are
+            # compressed on every core (a 16,384² mask: 1.9 s, 2.4 s on one).
+            compress="deflate",
+            level=1,
+            num_threads="ALL_CPUS",
+            predictor="yes",
+            overview_resampling=self.resampling,
+            blocksize=COG_BLOCK,
+            BIGTIFF="IF_SAFER",
+        )
 
-def mask_writer(path: str | os.PathLike[str], grid: SceneGrid) -> RasterWriter:
+
+@contextlib.contextmanager
+def warped_onto(path: str | os.PathLike[str], grid: SceneGrid) -> Iterator[Any]:
+    """Open a raster warped onto a grid (nearest neighbour), without reading it.
+
+    Args:
+        path: the raster.
+        grid: the grid.
+
+    Yields:
+        The warped raster, a :class:`~rasterio.vrt.WarpedVRT`.
+    """
+    with (
+        rasterio.open(path) as src,
+        WarpedVRT(
+            src,
+            crs=grid.crs.to_wkt(),
+            transform=grid.transform,
+            width=grid.width,
+            height=grid.height,
+            resampling=Resampling.nearest,
+        ) as vrt,
+    ):
+        yield vrt
+
+
+def mask_writer(
+    path: str | os.PathLike[str], grid: SceneGrid, output_grid: SceneGrid | None = None
+) -> RasterWriter:
     """Writer of the uint8 detection mask (1 data center, 0 background, 255 nodata).
 
     Args:
         path: the COG to write.
         grid: the scene's grid.
+        output_grid: the COG's grid, if not *grid* (see :class:`RasterWriter`).
 
     Returns:
         The writer.
     """
-    return RasterWriter(path, grid, dtype="uint8", nodata=MASK_NODATA, resampling="nearest")
+    return RasterWriter(
+        path,
+        grid,
+        dtype="uint8",
+        nodata=MASK_NODATA,
+        resampling="nearest",
+        output_grid=output_grid,
+    )
 
 
-def probability_writer(path: str | os.PathLike[str], grid: SceneGrid) -> RasterWriter:
+def probability_writer(
+    path: str | os.PathLike[str], grid: SceneGrid, output_grid: SceneGrid | None = None
+) -> RasterWriter:
     """Writer of the float32 probabilities (NaN nodata).
 
     Args:
         path: the COG to write.
         grid: the scene's grid.
+        output_grid: the COG's grid, if not *grid* (see :class:`RasterWriter`).
 
     Returns:
         The writer.
     """
-    return RasterWriter(path, grid, dtype="float32", nodata=float("nan"), resampling="average")
+    return RasterWriter(
+        path,
+        grid,
+        dtype="float32",
+        nodata=float("nan"),
+        resampling="average",
+        output_grid=output_grid,
+    )

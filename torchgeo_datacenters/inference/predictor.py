@@ -472,9 +472,9 @@ class Predictor:
         )
         writers = []
         if mask_path is not None:
-            writers.append((mask_writer(mask_path, grid), True))
+            writers.append((mask_writer(mask_path, grid, scene.input_grid), True))
         if probabilities_path is not None:
-            writers.append((probability_writer(probabilities_path, grid), False))
+            writers.append((probability_writer(probabilities_path, grid, scene.input_grid), False))
 
         # Bands are traced in a thread beside the model, which runs with the GIL released;
         # at most TRACE_BACKLOG bands wait for it, so memory stays bounded.

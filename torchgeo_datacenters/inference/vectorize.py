@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import shapely
 from affine import Affine
-from pyproj import CRS
+from pyproj import CRS, Proj
 from rasterio.features import shapes
 from scipy import ndimage, sparse
 from scipy.sparse.csgraph import connected_components
@@ -55,6 +55,11 @@ LONLAT_DECIMALS = 7
 MAX_HELD_ROWS = 256
 
 
+#: Largest departure from 1 of a projection's scale factors for its metres to be taken as
+#: ground metres (a UTM zone reaches 1.001 at its edges; Web Mercator 1.29 at 39° N).
+TRUE_SCALE_TOLERANCE = 0.0015
+
+
 def threshold_band(probabilities: np.ndarray, threshold: float) -> np.ndarray:
     """Threshold probabilities into a detection mask.
 
@@ -78,12 +83,20 @@ def metric_crs(crs: CRS, bounds: tuple[float, float, float, float]) -> CRS:
         bounds: (left, bottom, right, top) of the scene in *crs*.
 
     Returns:
-        *crs* itself if it is projected in metres, else the UTM zone of the scene.
+        *crs* itself if it is projected in metres and true to scale over the scene (scale
+        factors within :data:`TRUE_SCALE_TOLERANCE` of 1 in both directions, as in a UTM
+        zone), else the UTM zone of the scene (geographic, foot-based or distorting CRSs
+        such as Web Mercator).
     """
     crs = CRS.from_user_input(crs)
+    box = gpd.GeoSeries([shapely.box(*bounds)], crs=crs)
     if crs.is_projected and all(axis.unit_name in ("metre", "meter") for axis in crs.axis_info):
-        return crs
-    return gpd.GeoSeries([shapely.box(*bounds)], crs=crs).estimate_utm_crs()
+        corners = shapely.get_coordinates(box.to_crs("EPSG:4326").iloc[0])
+        factors = Proj(crs).get_factors(corners[:, 0], corners[:, 1])
+        scales = np.concatenate([factors.meridional_scale, factors.parallel_scale])
+        if np.all(np.abs(scales - 1) <= TRUE_SCALE_TOLERANCE):
+            return crs
+    return box.estimate_utm_crs()
 
 
 def pixel_to_crs(geometries: Any, transform: Affine) -> Any:

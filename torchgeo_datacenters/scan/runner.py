@@ -59,6 +59,9 @@ PREDICTOR_OPTIONS = (
     "min_area",
     "merge_distance",
     "simplify",
+    # --- imagery of another data type or pixel size (issue 13) ---
+    "input_scale",
+    "resample",
 )
 
 #: Shared-memory object store of a Ray started by the scan, in bytes: only the checkpoint
@@ -563,6 +566,9 @@ def scan(
         "min_area": predictor.min_area,
         "merge_distance": predictor.merge_distance,
         "simplify": predictor.simplify,
+        # --- imagery of another data type or pixel size (issue 13) ---
+        "input_scale": predictor.input_scale,
+        "resample": predictor.resample,
     }
     manifest = Manifest(output_dir, settings)
     outputs.check(overwrite=overwrite)
