@@ -169,7 +169,7 @@ class ImageryFile:
         """Open a raster file and work out how its validity is stored.
 
         Args:
-            path: the file.
+            path: the file, or a URL GDAL reads (``https://``, ``/vsicurl/``...).
             band_count: number of data bands to read (the model's bands; None: all).
             scale: factor applied to every value read (see :func:`input_scaling`).
             offset: added to every value read, after *scale*.
@@ -179,8 +179,9 @@ class ImageryFile:
                 geotransform, or a band count other than *band_count* (or *band_count*
                 plus an alpha band).
         """
-        self.path = Path(path)
-        if not self.path.is_file():
+        self.remote = "://" in str(path) or str(path).startswith("/vsi")
+        self.path: Path | str = str(path) if self.remote else Path(path)
+        if not self.remote and not self.path.is_file():
             raise TGDCError(f"{self.path}: image file does not exist")
         try:
             with rasterio.open(self.path) as src:
@@ -290,7 +291,9 @@ class ImageryFile:
             file is invalid or absent.
 
         Raises:
-            TGDCError: if GDAL cannot read the pixels (a truncated or corrupt file).
+            TGDCError: if GDAL cannot read the pixels of a local file (truncated or
+                corrupt).
+            RasterioIOError: if GDAL cannot read the pixels of a URL.
         """
         height, width = int(window.height), int(window.width)
         if out is None:
@@ -302,6 +305,8 @@ class ImageryFile:
             else:
                 self._read_warped(transform, crs, window, resampling, out)
         except RasterioIOError as error:
+            if self.remote:
+                raise  # a network error, which the caller may retry
             raise TGDCError(
                 f"{self.path}: cannot read the pixels, the file is truncated or corrupt"
                 f" ({gdal_message(error)}); download or export it again"
