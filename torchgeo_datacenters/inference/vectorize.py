@@ -83,12 +83,14 @@ def metric_crs(crs: CRS, bounds: tuple[float, float, float, float]) -> CRS:
         bounds: (left, bottom, right, top) of the scene in *crs*.
 
     Returns:
-        *crs* itself if it is projected in metres and true to scale over the scene (scale
-        factors within :data:`TRUE_SCALE_TOLERANCE` of 1 in both directions, as in a UTM
-        zone), else the UTM zone of the scene (geographic, foot-based or distorting CRSs
+        *crs* itself if it is a UTM zone, or projected in metres and true to scale over
+        the scene (scale factors within :data:`TRUE_SCALE_TOLERANCE` of 1 in both
+        directions), else the UTM zone of the scene (geographic, foot-based or distorting CRSs
         such as Web Mercator).
     """
     crs = CRS.from_user_input(crs)
+    if crs.utm_zone is not None:
+        return crs
     box = gpd.GeoSeries([shapely.box(*bounds)], crs=crs)
     if crs.is_projected and all(axis.unit_name in ("metre", "meter") for axis in crs.axis_info):
         corners = shapely.get_coordinates(box.to_crs("EPSG:4326").iloc[0])
