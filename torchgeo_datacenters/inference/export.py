@@ -5,11 +5,7 @@ work starts, everything is written to temporary files beside the final ones, and
 files are renamed into place only when the whole run succeeds, so a failure leaves no
 partial output behind.
 
-* GeoJSON follows RFC 7946: a FeatureCollection in EPSG:4326 (lon, lat), exterior rings
-  counter-clockwise, no ``crs`` member; coordinates and properties are rounded to fixed
-  decimals, so the same detections always give byte-identical files.
-* CSV has one row per detection: ``id, centroid_lon, centroid_lat, area_m2, score,
-  source``.
+* Vector files are written by :mod:`torchgeo_datacenters.detections.writers`.
 * Rasters are Cloud-Optimised GeoTIFFs on the scene's grid and CRS, written band by band
   as prediction proceeds (to a temporary uncompressed tiled GeoTIFF, then copied to COG
   with overviews): the mask is uint8 (1 data center, 0 background, 255 nodata), the
@@ -17,8 +13,6 @@ partial output behind.
 """
 
 import contextlib
-import csv
-import json
 import os
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -31,20 +25,12 @@ import geopandas as gpd
 import numpy as np
 import rasterio
 import rasterio.shutil
-import shapely
 from rasterio.windows import Window
 
+from ..detections import MASK_NODATA, write_csv, write_geojson, write_gpkg, write_parquet
 from ..errors import TGDCError
 from ..utils import atomic_output, check_output_path
 from .tiles import SceneGrid
-from .vectorize import LONLAT_DECIMALS, MASK_NODATA
-
-#: Decimals kept for areas (m²) and for probabilities.
-AREA_DECIMALS = 2
-SCORE_DECIMALS = 4
-
-#: Columns of the CSV output, in order.
-CSV_COLUMNS = ("id", "centroid_lon", "centroid_lat", "area_m2", "score", "source")
 
 #: GDAL block cache while writing rasters, in MB (keeps memory bounded on big scenes).
 GDAL_CACHE_MB = 64
@@ -117,83 +103,6 @@ class Outputs:
             }
 
 
-def _rounded(geometry: shapely.Geometry) -> str:
-    """GeoJSON geometry with RFC 7946 ring orientation and rounded coordinates.
-
-    Args:
-        geometry: a (Multi)Polygon in EPSG:4326.
-
-    Returns:
-        The GeoJSON geometry object, encoded (by GEOS, in C).
-    """
-    geometry = shapely.transform(geometry, lambda c: np.round(c, LONLAT_DECIMALS))
-    return shapely.to_geojson(shapely.orient_polygons(geometry))
-
-
-def _properties(row: Any) -> dict[str, Any]:
-    """The rounded properties of one detection.
-
-    Args:
-        row: a row of a detection table.
-
-    Returns:
-        Property name to value.
-    """
-    return {
-        "id": int(row.id),
-        "area_m2": round(float(row.area_m2), AREA_DECIMALS),
-        "centroid_lon": round(float(row.centroid_lon), LONLAT_DECIMALS),
-        "centroid_lat": round(float(row.centroid_lat), LONLAT_DECIMALS),
-        "score": round(float(row.score), SCORE_DECIMALS),
-        "max_score": round(float(row.max_score), SCORE_DECIMALS),
-        "source": str(row.source),
-    }
-
-
-def write_geojson(detections: gpd.GeoDataFrame, path: str | os.PathLike[str]) -> None:
-    """Write detections as an RFC 7946 GeoJSON FeatureCollection.
-
-    Args:
-        detections: detections in EPSG:4326 (see :func:`.vectorize.order_detections`).
-        path: the file to write (not atomically: stage it with :class:`Outputs`).
-    """
-    with open(path, "w", encoding="utf-8") as file:
-        file.write('{"type":"FeatureCollection","features":[')
-        # One feature at a time, so memory stays flat; geometries are encoded by GEOS
-        # (10x faster than json.dumps of shapely's mapping on a 1.6 MB collection).
-        for number, row in enumerate(detections.itertuples()):
-            properties = json.dumps(_properties(row), separators=(",", ":"))
-            file.write(
-                f'{"," if number else ""}{{"type":"Feature","id":{int(row.id)},'
-                f'"geometry":{_rounded(row.geometry)},"properties":{properties}}}'
-            )
-        file.write("]}\n")
-
-
-def write_csv(detections: gpd.GeoDataFrame, path: str | os.PathLike[str]) -> None:
-    """Write one CSV row per detection.
-
-    Args:
-        detections: detections (see :func:`.vectorize.order_detections`).
-        path: the file to write (not atomically: stage it with :class:`Outputs`).
-    """
-    with open(path, "w", encoding="utf-8", newline="") as file:
-        writer = csv.writer(file)
-        writer.writerow(CSV_COLUMNS)
-        for row in detections.itertuples():
-            properties = _properties(row)
-            writer.writerow(
-                [
-                    properties["id"],
-                    f"{properties['centroid_lon']:.{LONLAT_DECIMALS}f}",
-                    f"{properties['centroid_lat']:.{LONLAT_DECIMALS}f}",
-                    f"{properties['area_m2']:.{AREA_DECIMALS}f}",
-                    f"{properties['score']:.{SCORE_DECIMALS}f}",
-                    properties["source"],
-                ]
-            )
-
-
 def write_vectors(detections: gpd.GeoDataFrame, paths: Mapping[str, Path]) -> None:
     """Write detections to every vector output requested.
 
@@ -207,9 +116,9 @@ def write_vectors(detections: gpd.GeoDataFrame, paths: Mapping[str, Path]) -> No
     if "csv" in paths:
         write_csv(detections, paths["csv"])
     if "gpkg" in paths:
-        detections.to_file(paths["gpkg"], driver="GPKG", layer="detections")
+        write_gpkg(detections, paths["gpkg"])
     if "parquet" in paths:
-        detections.to_parquet(paths["parquet"])
+        write_parquet(detections, paths["parquet"])
 
 
 class RasterWriter:

@@ -4,10 +4,10 @@
 workers and predicted in batches under :func:`torch.inference_mode`, channels-last (with
 AMP on CUDA; in cache-sized chunks on CPU). Tiles holding no valid pixel are not run
 through the model. Probabilities are blended band by band (:mod:`.stitch`), thresholded,
-traced into polygons (:mod:`.vectorize`) and optionally streamed to mask and probability
-COGs, so memory stays bounded whatever the scene's height. The result is a
-:class:`Detections`: a GeoDataFrame of polygons with areas, centroids and scores, plus
-the paths written and run statistics.
+traced into polygons (:mod:`torchgeo_datacenters.detections.vectorize`) and optionally
+streamed to mask and probability COGs, so memory stays bounded whatever the scene's height.
+The result is a :class:`Detections`: a GeoDataFrame of polygons with areas, centroids and
+scores, plus the paths written and run statistics.
 
 Example::
 
@@ -38,6 +38,7 @@ from torch.utils.data import BatchSampler, DataLoader
 from torchgeo.datasets import RasterDataset
 from tqdm import tqdm
 
+from ..detections import Vectorizer, check_non_negative, order_detections, threshold_band
 from ..errors import TGDCError
 from ..utils import return_large_blocks
 from .export import GDAL_CACHE_MB, Outputs, mask_writer, probability_writer, write_vectors
@@ -52,7 +53,6 @@ from .tiles import (
     open_scene,
     tile_offsets,
 )
-from .vectorize import Vectorizer, check_non_negative, order_detections, threshold_band
 
 #: Default smallest detection kept, in m² (the smallest labelled data center is 2,800 m²).
 DEFAULT_MIN_AREA = 1000.0

@@ -13,7 +13,7 @@ worker loses at most the scenes in flight and a rerun skips the finished ones. A
 whose attempt fails (an unreadable file, a dropped download, a worker that died) is tried
 again up to ``retries`` times, then recorded as failed with its error while the scan goes
 on. At the end the detections of all finished scenes are merged across scene boundaries
-(:func:`~torchgeo_datacenters.scan.merge.merge_detections`) and written atomically as
+(:func:`~torchgeo_datacenters.detections.merge_detections`) and written atomically as
 ``detections.geojson``, ``detections.parquet`` and ``detections.csv``.
 """
 
@@ -35,10 +35,10 @@ import rasterio
 import shapely
 from tqdm import tqdm
 
+from ..detections import merge_detections, order_detections, prune_small
 from ..errors import TGDCError
-from ..inference import Outputs, Predictor, order_detections, write_vectors
+from ..inference import Outputs, Predictor, write_vectors
 from .manifest import Manifest, SceneRecord, file_sha256
-from .merge import merge_detections, prune_small
 from .scenes import Scene
 
 #: How to install Ray where it is missing.
