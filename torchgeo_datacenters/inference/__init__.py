@@ -1,6 +1,5 @@
-"""Large-scene prediction: tile, predict, stitch, vectorise and export detections."""
+"""Large-scene prediction: tile, predict, stitch, then vectorise and write detections."""
 
-from .export import Outputs, RasterWriter, write_vectors
 from .model import ProbabilityModel, load_checkpoint
 from .predictor import (
     DEFAULT_MERGE_DISTANCE,
@@ -17,10 +16,8 @@ __all__ = [
     "DEFAULT_MERGE_DISTANCE",
     "DEFAULT_MIN_AREA",
     "Detections",
-    "Outputs",
     "Predictor",
     "ProbabilityModel",
-    "RasterWriter",
     "RunStats",
     "Scene",
     "SceneGrid",
@@ -32,5 +29,4 @@ __all__ = [
     "open_scene",
     "resolve_device",
     "tile_offsets",
-    "write_vectors",
 ]

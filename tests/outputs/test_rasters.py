@@ -6,44 +6,18 @@ import rasterio
 from pyproj import CRS
 from support.inference import UTM, utm_transform
 
-from torchgeo_datacenters.errors import TGDCError
-from torchgeo_datacenters.inference.export import (
-    Outputs,
-    mask_writer,
-    probability_writer,
-)
 from torchgeo_datacenters.inference.tiles import SceneGrid
+from torchgeo_datacenters.outputs import FORMATS
 
 GRID = SceneGrid(crs=CRS(UTM), transform=utm_transform(), width=70, height=50)
-
-
-def test_outputs_are_renamed_into_place_only_on_success(tmp_path: Path) -> None:
-    outputs = Outputs(geojson=tmp_path / "d.geojson", mask=tmp_path / "m.tif")
-    with pytest.raises(RuntimeError), outputs.staged() as staged:
-        for path in staged.values():
-            path.write_text("partial")
-        raise RuntimeError("crash")
-    assert list(tmp_path.iterdir()) == []
-    with outputs.staged() as staged:
-        assert set(staged) == {"geojson", "mask"}
-        for path in staged.values():
-            path.write_text("done")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.geojson", "m.tif"]
-    with pytest.raises(TGDCError, match="already exists"):
-        outputs.check()
-    outputs.check(overwrite=True)
-    with pytest.raises(TGDCError, match="share one path"):
-        Outputs(geojson=tmp_path / "x", csv=tmp_path / "x").check()
-    with pytest.raises(TGDCError, match="does not exist"):
-        Outputs(csv=tmp_path / "missing" / "d.csv").check()
 
 
 def test_rasters_are_cogs_on_the_scene_grid(tmp_path: Path) -> None:
     probabilities = np.random.default_rng(0).random((50, 70), dtype=np.float32)
     probabilities[:, :5] = np.nan
     with (
-        mask_writer(tmp_path / "m.tif", GRID) as mask,
-        probability_writer(tmp_path / "p.tif", GRID) as prob,
+        FORMATS["mask"].open(tmp_path / "m.tif", GRID) as mask,
+        FORMATS["probabilities"].open(tmp_path / "p.tif", GRID) as prob,
     ):
         for row in (0, 17, 34):
             band = probabilities[row : row + 17]
@@ -60,7 +34,7 @@ def test_rasters_are_cogs_on_the_scene_grid(tmp_path: Path) -> None:
 
 
 def test_a_failed_raster_leaves_nothing(tmp_path: Path) -> None:
-    with pytest.raises(RuntimeError), mask_writer(tmp_path / "m.tif", GRID) as mask:
+    with pytest.raises(RuntimeError), FORMATS["mask"].open(tmp_path / "m.tif", GRID) as mask:
         mask.write(0, np.zeros((10, 70), np.uint8))
         raise RuntimeError("crash")
     assert list(tmp_path.iterdir()) == []
