@@ -135,17 +135,20 @@ def test_nan_pixels_are_invalid_and_never_reach_the_model(tmp_path: Path, declar
 
 def test_mask_bands_and_real_alpha_mark_invalid_pixels(tmp_path: Path) -> None:
     array = scene_array(60, 80, [(10, 10, 20, 30)])
-    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), rasterio.open(
-        tmp_path / "masked.tif",
-        "w",
-        driver="GTiff",
-        width=80,
-        height=60,
-        count=4,
-        dtype="uint8",
-        crs="EPSG:32617",
-        transform=utm_transform(),
-    ) as dst:
+    with (
+        rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True),
+        rasterio.open(
+            tmp_path / "masked.tif",
+            "w",
+            driver="GTiff",
+            width=80,
+            height=60,
+            count=4,
+            dtype="uint8",
+            crs="EPSG:32617",
+            transform=utm_transform(),
+        ) as dst,
+    ):
         dst.write(array)
         mask = np.full((60, 80), 255, np.uint8)
         mask[:, 40:] = 0

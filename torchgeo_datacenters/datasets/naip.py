@@ -15,13 +15,13 @@ from torchgeo.datasets.utils import GeoSlice, Path, Sample
 
 from ..errors import TGDCError
 from ..imagery import ImageryFile
-from ..stac.grid import NAIP_RESOLUTION
+from ..naip import BANDS, GSD
 
 #: Band order of NAIP imagery: red, green, blue, near infrared (NIR last).
-NAIP_BANDS = ("R", "G", "B", "NIR")
+NAIP_BANDS = BANDS
 
 #: Ground sample distance of current NAIP imagery, in metres.
-NAIP_GSD = NAIP_RESOLUTION
+NAIP_GSD = GSD
 
 
 class NAIPChips(NAIP):

@@ -38,9 +38,10 @@ from scipy.sparse.csgraph import connected_components
 from torch.utils.data import Dataset, get_worker_info
 from torchgeo.datasets import RasterDataset
 
+from ..detections.metric import metric_crs
+from ..detections.vectorize import pixel_size_m
 from ..errors import TGDCError
 from ..imagery import GSD_TOLERANCE, ImageryFile, ImageryRules, input_scaling
-from .vectorize import metric_crs, pixel_size_m
 
 #: Largest tile side accepted, in pixels: one 4-band float32 tile of this side takes
 #: 256 MiB before the model's activations.
