@@ -4,10 +4,10 @@
 workers and predicted in batches under :func:`torch.inference_mode`, channels-last (with
 AMP on CUDA; in cache-sized chunks on CPU). Tiles holding no valid pixel are not run
 through the model. Probabilities are blended band by band (:mod:`.stitch`), thresholded,
-traced into polygons (:mod:`.vectorize`) and optionally streamed to mask and probability
-COGs, so memory stays bounded whatever the scene's height. The result is a
-:class:`Detections`: a GeoDataFrame of polygons with areas, centroids and scores, plus
-the paths written and run statistics.
+traced into polygons (:mod:`torchgeo_datacenters.detections.vectorize`) and optionally
+streamed to mask and probability COGs, so memory stays bounded whatever the scene's height.
+The result is a :class:`Detections`: a GeoDataFrame of polygons with areas, centroids and
+scores, plus the paths written and run statistics.
 
 Example::
 
@@ -17,12 +17,13 @@ Example::
 """
 
 import contextlib
+import dataclasses
 import itertools
 import os
 import time
 import warnings
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,9 +39,18 @@ from torch.utils.data import BatchSampler, DataLoader
 from torchgeo.datasets import RasterDataset
 from tqdm import tqdm
 
+from ..detections import Vectorizer, check_non_negative, order_detections, threshold_band
 from ..errors import TGDCError
+from ..options import PredictorOptions
+from ..outputs import (
+    Outputs,
+    paths_from_keywords,
+    raster_formats,
+    vector_formats,
+    write_vectors,
+)
+from ..outputs.rasters import GDAL_CACHE_MB
 from ..utils import return_large_blocks
-from .export import GDAL_CACHE_MB, Outputs, mask_writer, probability_writer, write_vectors
 from .model import ProbabilityModel, check_threshold, load_checkpoint
 from .stitch import Stitcher
 from .tiles import (
@@ -52,13 +62,6 @@ from .tiles import (
     open_scene,
     tile_offsets,
 )
-from .vectorize import Vectorizer, check_non_negative, order_detections, threshold_band
-
-#: Default smallest detection kept, in m² (the smallest labelled data center is 2,800 m²).
-DEFAULT_MIN_AREA = 1000.0
-
-#: Default distance under which polygons are merged into one detection, in metres.
-DEFAULT_MERGE_DISTANCE = 10.0
 
 #: Pixels per batch when no batch size is given: 16 tiles of 256 x 256.
 PIXELS_PER_BATCH = 16 * 256 * 256
@@ -143,11 +146,7 @@ class Detections:
     #: One row per detection: id, area_m2, centroid_lon, centroid_lat, score, max_score,
     #: source and the polygon (EPSG:4326).
     gdf: gpd.GeoDataFrame
-    #: The detection mask COG, if one was written.
-    mask_path: Path | None = None
-    #: The probability COG, if one was written.
-    probabilities_path: Path | None = None
-    #: Every file written, by kind (geojson, csv, gpkg, parquet, mask, probabilities).
+    #: Every file written, by output kind (see :mod:`torchgeo_datacenters.outputs`).
     outputs: dict[str, Path] = field(default_factory=dict)
     #: Names of the input rasters.
     sources: tuple[str, ...] = ()
@@ -188,17 +187,10 @@ class Predictor:
     def __init__(
         self,
         model: str | os.PathLike[str] | ProbabilityModel,
+        options: PredictorOptions | None = None,
         *,
-        device: str | torch.device = "auto",
-        tile_size: int = 256,
-        overlap: int = 32,
-        batch_size: int | None = None,
-        threshold: float | None = None,
-        min_area: float = DEFAULT_MIN_AREA,
-        merge_distance: float = DEFAULT_MERGE_DISTANCE,
-        simplify: float = 0.0,
-        num_workers: int = 1,
         progress: bool = True,
+        **overrides: Any,
     ) -> None:
         """Initialize a new Predictor.
 
@@ -208,33 +200,38 @@ class Predictor:
 
         Args:
             model: a checkpoint written by training, or a :class:`ProbabilityModel`.
-            device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
-            tile_size: tile side, in pixels.
-            overlap: overlap between neighbouring tiles, in pixels. Stitching equals a
-                pass over the whole scene for models whose receptive field reaches no
-                more than overlap / 4 pixels.
-            batch_size: tiles per batch (default: as many as 16 tiles of 256 px hold).
-            threshold: probability at or above which a pixel is a data center (default:
-                the model's).
-            min_area: smallest detection kept, in m².
-            merge_distance: polygons closer than this, in metres, form one detection.
-            simplify: tolerance for simplifying outlines, in metres (0: exact pixels).
-            num_workers: DataLoader worker processes reading tiles (0: read in the main
-                process).
+            options: the options (see
+                :class:`~torchgeo_datacenters.options.PredictorOptions` for each and its
+                default): ``device`` (``auto``, ``cpu``, ``cuda`` or ``mps``),
+                ``tile_size`` and ``overlap`` in pixels (stitching equals a pass over the
+                whole scene for models whose receptive field reaches no more than
+                overlap / 4 pixels), ``batch_size`` in tiles, ``threshold`` (None: the
+                model's), ``min_area`` in m², ``merge_distance`` and ``simplify`` in
+                metres, ``num_workers`` reading tiles (0: the main process).
             progress: whether to show a progress bar.
+            **overrides: options by name, replacing those of *options*, e.g.
+                ``tile_size=512``.
 
         Raises:
             TGDCError: if an option is out of range or the checkpoint cannot be loaded.
+            TypeError: for a keyword that names no option.
         """
-        check_tiling(tile_size, overlap)
+        options = dataclasses.replace(options or PredictorOptions(), **overrides)
+        check_tiling(options.tile_size, options.overlap)
+        batch_size = options.batch_size
         if batch_size is None:
-            batch_size = max(1, PIXELS_PER_BATCH // tile_size**2)
+            batch_size = max(1, PIXELS_PER_BATCH // options.tile_size**2)
         if not isinstance(batch_size, int) or batch_size <= 0:
             raise TGDCError(f"batch_size: {batch_size!r} must be a positive whole number")
+        num_workers = options.num_workers
         if not isinstance(num_workers, int) or num_workers < 0:
             raise TGDCError(f"num_workers: {num_workers!r} must be a whole number >= 0")
-        check_non_negative(min_area=min_area, merge_distance=merge_distance, simplify=simplify)
-        self.device = resolve_device(device)
+        check_non_negative(
+            min_area=options.min_area,
+            merge_distance=options.merge_distance,
+            simplify=options.simplify,
+        )
+        self.device = resolve_device(options.device)
         if not isinstance(model, ProbabilityModel):
             model = load_checkpoint(model, device=self.device)
         if model.module is not None:
@@ -242,13 +239,14 @@ class Predictor:
             if self.device.type in CHANNELS_LAST_DEVICES:
                 model.module.to(memory_format=torch.channels_last)
         self.model = model
-        self.threshold = check_threshold(model.threshold if threshold is None else threshold)
-        self.tile_size = tile_size
-        self.overlap = overlap
+        threshold = model.threshold if options.threshold is None else options.threshold
+        self.threshold = check_threshold(threshold)
+        self.tile_size = options.tile_size
+        self.overlap = options.overlap
         self.batch_size = batch_size
-        self.min_area = float(min_area)
-        self.merge_distance = float(merge_distance)
-        self.simplify = float(simplify)
+        self.min_area = float(options.min_area)
+        self.merge_distance = float(options.merge_distance)
+        self.simplify = float(options.simplify)
         self.num_workers = num_workers
         self.progress = progress
         # Bands of the scene's width are freed in two threads: see utils.memory.
@@ -258,26 +256,21 @@ class Predictor:
         self,
         source: Source,
         *,
-        output_mask: str | os.PathLike[str] | None = None,
-        output_probabilities: str | os.PathLike[str] | None = None,
-        output_geojson: str | os.PathLike[str] | None = None,
-        output_csv: str | os.PathLike[str] | None = None,
-        output_gpkg: str | os.PathLike[str] | None = None,
-        output_parquet: str | os.PathLike[str] | None = None,
         overwrite: bool = False,
+        **outputs: str | os.PathLike[str] | None,
     ) -> Detections:
         """Find the data centers in one scene.
 
         Args:
             source: a GeoTIFF, several touching GeoTIFFs forming one mosaic, or a TorchGeo
                 raster dataset of images.
-            output_mask: uint8 COG of the detection mask on the scene's grid.
-            output_probabilities: float32 COG of the stitched probabilities.
-            output_geojson: RFC 7946 GeoJSON of the detections.
-            output_csv: CSV of the detections.
-            output_gpkg: GeoPackage of the detections.
-            output_parquet: GeoParquet of the detections.
             overwrite: whether existing output files may be replaced.
+            **outputs: ``output_<kind>``: the path of an output to write, for every kind of
+                :data:`~torchgeo_datacenters.outputs.FORMATS`, e.g. ``output_geojson``
+                (RFC 7946 GeoJSON of the detections), ``output_csv``, ``output_gpkg``,
+                ``output_parquet``, ``output_mask`` (uint8 COG of the detection mask on
+                the scene's grid), ``output_probabilities`` (float32 COG of the stitched
+                probabilities).
 
         Returns:
             The detections, with the paths written and run statistics.
@@ -285,34 +278,24 @@ class Predictor:
         Raises:
             TGDCError: if the input cannot be read, does not match the model, or an output
                 cannot be written; nothing is written then.
+            TypeError: for a keyword that names no output format.
         """
         start = time.perf_counter()
-        outputs = Outputs(
-            geojson=output_geojson,
-            csv=output_csv,
-            gpkg=output_gpkg,
-            parquet=output_parquet,
-            mask=output_mask,
-            probabilities=output_probabilities,
-        )
-        outputs.check(overwrite=overwrite)
+        formats = [*vector_formats(), *raster_formats()]
+        files = Outputs(paths_from_keywords(outputs, formats, "predict"))
+        files.check(overwrite=overwrite)
         scene = open_scene(source, self.model.band_count)
-        with outputs.staged(overwrite=overwrite) as staged:
-            gdf, stats = self._predict_scene(
-                scene, staged.get("mask"), staged.get("probabilities"), self.progress
-            )
+        with files.staged(overwrite=overwrite) as staged:
+            gdf, stats = self._predict_scene(scene, staged, self.progress)
             write_vectors(gdf, staged)
-        return self._result(gdf, outputs, [scene], stats, start)
+        return self._result(gdf, files, [scene], stats, start)
 
     def predict_batch(
         self,
         sources: Iterable[str | os.PathLike[str]],
         *,
-        output_geojson: str | os.PathLike[str] | None = None,
-        output_csv: str | os.PathLike[str] | None = None,
-        output_gpkg: str | os.PathLike[str] | None = None,
-        output_parquet: str | os.PathLike[str] | None = None,
         overwrite: bool = False,
+        **outputs: str | os.PathLike[str] | None,
     ) -> Detections:
         """Find the data centers in many rasters (such as chips) at once.
 
@@ -322,11 +305,10 @@ class Predictor:
 
         Args:
             sources: the raster files.
-            output_geojson: RFC 7946 GeoJSON of all detections.
-            output_csv: CSV of all detections.
-            output_gpkg: GeoPackage of all detections.
-            output_parquet: GeoParquet of all detections.
             overwrite: whether existing output files may be replaced.
+            **outputs: ``output_<kind>``: the path of an output of all detections, for
+                every vector kind of :data:`~torchgeo_datacenters.outputs.FORMATS`, e.g.
+                ``output_geojson``, ``output_csv``, ``output_gpkg``, ``output_parquet``.
 
         Returns:
             All detections, numbered together.
@@ -334,12 +316,11 @@ class Predictor:
         Raises:
             TGDCError: if no raster is given, a raster cannot be read or does not match
                 the model, or an output cannot be written; nothing is written then.
+            TypeError: for a keyword that names no vector output format.
         """
         start = time.perf_counter()
-        outputs = Outputs(
-            geojson=output_geojson, csv=output_csv, gpkg=output_gpkg, parquet=output_parquet
-        )
-        outputs.check(overwrite=overwrite)
+        files = Outputs(paths_from_keywords(outputs, vector_formats(), "predict_batch"))
+        files.check(overwrite=overwrite)
         groups = group_rasters(sources)
         if not groups:
             raise TGDCError("sources: no raster files given")
@@ -347,13 +328,13 @@ class Predictor:
         stats = RunStats()
         tables = []
         for scene in tqdm(scenes, desc="mosaics", unit="mosaic", disable=not self.progress):
-            gdf, scene_stats = self._predict_scene(scene, None, None, progress=False)
+            gdf, scene_stats = self._predict_scene(scene, {}, progress=False)
             tables.append(gdf)
             stats += scene_stats
         gdf = order_detections(pd.concat(tables, ignore_index=True))
-        with outputs.staged(overwrite=overwrite) as staged:
+        with files.staged(overwrite=overwrite) as staged:
             write_vectors(gdf, staged)
-        return self._result(gdf, outputs, scenes, stats, start)
+        return self._result(gdf, files, scenes, stats, start)
 
     def _result(
         self,
@@ -377,8 +358,6 @@ class Predictor:
         """
         detections = Detections(
             gdf=gdf,
-            mask_path=outputs.mask,
-            probabilities_path=outputs.probabilities,
             outputs=outputs.requested(),
             sources=tuple(path.name for scene in scenes for path in scene.files),
             stats=stats,
@@ -391,16 +370,14 @@ class Predictor:
     def _predict_scene(
         self,
         scene: Scene,
-        mask_path: Path | None,
-        probabilities_path: Path | None,
+        paths: Mapping[str, Path],
         progress: bool,
     ) -> tuple[gpd.GeoDataFrame, RunStats]:
         """Predict one scene, streaming rasters to the (staged) paths given.
 
         Args:
             scene: the scene.
-            mask_path: where to write the mask COG, or None.
-            probabilities_path: where to write the probability COG, or None.
+            paths: output kind to (staged) path; the raster kinds among them are written.
             progress: whether to show a progress bar.
 
         Returns:
@@ -436,11 +413,11 @@ class Predictor:
             min_area=self.min_area,
             simplify=self.simplify,
         )
-        writers = []
-        if mask_path is not None:
-            writers.append((mask_writer(mask_path, grid), True))
-        if probabilities_path is not None:
-            writers.append((probability_writer(probabilities_path, grid), False))
+        writers = [
+            (output.open(paths[output.name], grid), output)
+            for output in raster_formats()
+            if output.name in paths
+        ]
 
         # Bands are traced in a thread beside the model, which runs with the GIL released;
         # at most TRACE_BACKLOG bands wait for it, so memory stays bounded.
@@ -453,8 +430,8 @@ class Predictor:
             traced.append(tracer.submit(vectorizer.add, row_off, mask, probabilities))
             while len(traced) > TRACE_BACKLOG:
                 traced.popleft().result()
-            for writer, is_mask in writers:
-                writer.write(row_off, mask if is_mask else probabilities)
+            for writer, output in writers:
+                writer.write(row_off, output.values(mask, probabilities))
 
         stitcher = Stitcher(grid.height, grid.width, self.tile_size, self.overlap, sink)
         # A small GDAL block cache (inherited by forked workers) keeps memory independent
