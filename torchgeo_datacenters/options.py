@@ -85,6 +85,10 @@ def option(default: Any, help: str, **shown: Any) -> Any:
     return field(default=default, metadata={"option": OptionHelp(help, **shown)})
 
 
+#: Values of the ``resample`` option: resample other pixel sizes, or refuse them.
+RESAMPLE_CHOICES = ("auto", "no")
+
+
 @dataclass(frozen=True)
 class PredictorOptions:
     """How the predictor tiles, predicts and vectorises a scene (see the module's help)."""
@@ -134,6 +138,22 @@ class PredictorOptions:
         "worker processes reading tiles; 0 reads in the main process",
         metavar="N",
         scan=False,
+    )
+    # --- imagery of another data type (issue 13) ---
+    input_scale: str | None = option(
+        None,
+        "rescale imagery whose data type differs from the checkpoint's: 'auto' maps the"
+        " type's range (integers: all of it, floats: 0 to 1) onto the checkpoint's value"
+        " range (e.g. uint16 0-65535 onto uint8 0-255), a number multiplies every value",
+        metavar="auto|FACTOR",
+        default_help="refuse such imagery",
+    )
+    # --- imagery of another pixel size (issue 13) ---
+    resample: str = option(
+        "auto",
+        "imagery whose ground pixel size differs from the checkpoint's by more than 10%:"
+        " auto resamples it on the fly (outputs stay on the input's grid), no refuses it",
+        choices=RESAMPLE_CHOICES,
     )
 
 
