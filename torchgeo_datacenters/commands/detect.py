@@ -15,6 +15,8 @@ PREDICTOR_OPTIONS = (
     "merge_distance",
     "simplify",
     "num_workers",
+    "precision",
+    "tta",
 )
 
 
@@ -25,7 +27,11 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
         parser: the subcommand's parser.
     """
     parser.add_argument(
-        "--checkpoint", type=Path, required=True, help="model checkpoint (.ckpt) from training"
+        "--checkpoint",
+        type=Path,
+        required=True,
+        help="model checkpoint (.ckpt) from training, or an ONNX file from `tgdc export`"
+        " (run by ONNX Runtime on the CPU)",
     )
     parser.add_argument(
         "--output-geojson",
@@ -96,6 +102,17 @@ PREDICTION_ARGUMENTS: dict[str, dict[str, Any]] = {
         "type": int,
         "metavar": "N",
         "help": "worker processes reading tiles (default: 1; 0 reads in the main process)",
+    },
+    "precision": {
+        "choices": ["auto", "fp32", "bf16", "fp16", "int8"],
+        "help": "numeric precision of the model (default: auto = fp16 autocast on CUDA, fp32"
+        " elsewhere); bf16 needs a GPU or a CPU with AVX512-BF16/AMX; int8 quantises the"
+        " model on the CPU, calibrated on tiles of the first scene",
+    },
+    "tta": {
+        "choices": ["none", "d4"],
+        "help": "test-time augmentation (default: none); d4 averages the 8 flips and"
+        " rotations of every tile, at about 8x the model's time",
     },
 }
 

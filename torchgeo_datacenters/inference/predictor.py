@@ -42,6 +42,8 @@ from ..errors import TGDCError
 from ..utils import return_large_blocks
 from .export import GDAL_CACHE_MB, Outputs, mask_writer, probability_writer, write_vectors
 from .model import ProbabilityModel, check_threshold, load_checkpoint
+from .onnx import is_onnx, load_onnx, quantize_int8
+from .precision import autocast, calibration_tiles, resolve_precision
 from .stitch import Stitcher
 from .tiles import (
     Scene,
@@ -52,6 +54,7 @@ from .tiles import (
     open_scene,
     tile_offsets,
 )
+from .tta import check_tta, with_tta
 from .vectorize import Vectorizer, check_non_negative, order_detections, threshold_band
 
 #: Default smallest detection kept, in m² (the smallest labelled data center is 2,800 m²).
@@ -199,6 +202,8 @@ class Predictor:
         simplify: float = 0.0,
         num_workers: int = 1,
         progress: bool = True,
+        precision: str = "auto",
+        tta: str = "none",
     ) -> None:
         """Initialize a new Predictor.
 
@@ -207,7 +212,9 @@ class Predictor:
         (:func:`~torchgeo_datacenters.utils.return_large_blocks`).
 
         Args:
-            model: a checkpoint written by training, or a :class:`ProbabilityModel`.
+            model: a checkpoint written by training, an ONNX file written by
+                :func:`~.onnx.export_onnx` (run by ONNX Runtime on the CPU), or a
+                :class:`ProbabilityModel`.
             device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
             tile_size: tile side, in pixels.
             overlap: overlap between neighbouring tiles, in pixels. Stitching equals a
@@ -222,9 +229,16 @@ class Predictor:
             num_workers: DataLoader worker processes reading tiles (0: read in the main
                 process).
             progress: whether to show a progress bar.
+            precision: ``auto`` (fp16 autocast on CUDA, fp32 elsewhere), ``fp32``,
+                ``bf16`` or ``fp16`` autocast, or ``int8`` (quantised by ONNX Runtime,
+                calibrated on tiles of the first scene predicted; CPU only); see
+                :mod:`.precision`.
+            tta: test-time augmentation: ``none``, or ``d4`` (the mean over the 8 flips
+                and rotations of every tile; about 8x the model's time).
 
         Raises:
-            TGDCError: if an option is out of range or the checkpoint cannot be loaded.
+            TGDCError: if an option is out of range, the precision cannot run on the
+                device, or the model cannot be loaded.
         """
         check_tiling(tile_size, overlap)
         if batch_size is None:
@@ -235,7 +249,12 @@ class Predictor:
             raise TGDCError(f"num_workers: {num_workers!r} must be a whole number >= 0")
         check_non_negative(min_area=min_area, merge_distance=merge_distance, simplify=simplify)
         self.device = resolve_device(device)
-        if not isinstance(model, ProbabilityModel):
+        # Precision and test-time augmentation: checked before the model loads.
+        self.precision = resolve_precision(precision, self.device)
+        self.tta = check_tta(tta)
+        if isinstance(model, str | os.PathLike) and is_onnx(model):
+            model = load_onnx(model)
+        elif not isinstance(model, ProbabilityModel):
             model = load_checkpoint(model, device=self.device)
         if model.module is not None:
             model.module.to(self.device).eval()
@@ -251,6 +270,9 @@ class Predictor:
         self.simplify = float(simplify)
         self.num_workers = num_workers
         self.progress = progress
+        #: The model as run: quantised (int8, once the first scene calibrates it) and
+        #: with test-time augmentation.
+        self._run_model = None if self.precision == "int8" else with_tta(model, self.tta)
         # Bands of the scene's width are freed in two threads: see utils.memory.
         return_large_blocks()
 
@@ -409,13 +431,14 @@ class Predictor:
         grid = scene.grid
         offsets = tile_offsets(scene, self.tile_size, self.overlap)
         workers = self.num_workers if len(offsets) > self.batch_size else 0
+        model = self._scene_model(scene, offsets)
         reader = TileReader(
             scene,
             offsets,
             self.tile_size,
             self.model.mean,
             self.model.std,
-            channels_last=self.device.type in CHANNELS_LAST_DEVICES,
+            channels_last=self._channels_last,
             shared=self._shared_batches(workers),
         )
         loader = DataLoader(
@@ -477,7 +500,7 @@ class Predictor:
                                 valid[keep],
                                 indices[keep],
                             )
-                        probabilities = itertools.chain.from_iterable(self._forward(images))
+                        probabilities = itertools.chain.from_iterable(self._forward(model, images))
                         for tile, index in enumerate(indices.tolist()):
                             stitcher.add(next(probabilities), valid[tile], *offsets[index])
                     reader.release(batch)
@@ -489,6 +512,29 @@ class Predictor:
         stats.scanned_m2 = scene_area * stats.valid_pixels / stats.pixels
         gdf = vectorizer.finish()
         return order_detections(assign_sources(gdf, scene)), stats
+
+    @property
+    def _channels_last(self) -> bool:
+        """Whether tiles go to the model channels-last (torch models on these devices)."""
+        torch_model = self.model.module is not None and self.precision != "int8"
+        return torch_model and self.device.type in CHANNELS_LAST_DEVICES
+
+    def _scene_model(self, scene: Scene, offsets: Sequence[tuple[int, int]]) -> ProbabilityModel:
+        """The model as it runs on a scene, quantised on the first one for int8.
+
+        Args:
+            scene: the scene about to be predicted.
+            offsets: (row, column) of its tiles.
+
+        Returns:
+            The model at the predictor's precision, with its test-time augmentation.
+        """
+        if self._run_model is None:
+            tiles = calibration_tiles(
+                scene, offsets, self.tile_size, self.model.mean, self.model.std
+            )
+            self._run_model = with_tta(quantize_int8(self.model, tiles), self.tta)
+        return self._run_model
 
     def _shared_batches(self, workers: int) -> SharedBatches | None:
         """Allocate the shared buffers that reading workers fill with batches.
@@ -511,10 +557,11 @@ class Predictor:
         except RuntimeError:
             return None
 
-    def _forward(self, images: torch.Tensor) -> list[np.ndarray]:
+    def _forward(self, model: ProbabilityModel, images: torch.Tensor) -> list[np.ndarray]:
         """Run the model on a batch of normalised tiles.
 
         Args:
+            model: the model as it runs (:meth:`_scene_model`).
             images: (B, C, H, W) float32 tiles on the CPU.
 
         Returns:
@@ -525,24 +572,20 @@ class Predictor:
             TGDCError: if the model returns another shape.
         """
         images = images.to(self.device, non_blocking=True)
-        if self.device.type in CHANNELS_LAST_DEVICES:
+        if self._channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
         parts = [images]
         if self.device.type == "cpu":
             # Small chunks keep a CPU's activations in its caches.
             size = max(1, CPU_CHUNK_PIXELS // (images.shape[2] * images.shape[3]))
             parts = list(images.split(size))
-        if self.device.type == "cuda":
-            precision = torch.autocast("cuda", dtype=torch.float16)
-        else:
-            precision = contextlib.nullcontext()
-        with precision:
-            chunks = [self.model.probability_fn(part) for part in parts]
+        with autocast(self.precision, self.device):
+            chunks = [model.probability_fn(part) for part in parts]
         for part, chunk in zip(parts, chunks, strict=True):
             expected = (part.shape[0], *part.shape[2:])
             if tuple(chunk.shape) != expected:
                 raise TGDCError(
-                    f"{self.model.name}: returned probabilities of shape"
+                    f"{model.name}: returned probabilities of shape"
                     f" {tuple(chunk.shape)} for tiles {tuple(part.shape)}; expected"
                     f" {expected}"
                 )

@@ -59,6 +59,8 @@ PREDICTOR_OPTIONS = (
     "min_area",
     "merge_distance",
     "simplify",
+    "precision",
+    "tta",
 )
 
 #: Shared-memory object store of a Ray started by the scan, in bytes: only the checkpoint
