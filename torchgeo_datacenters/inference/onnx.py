@@ -177,17 +177,31 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
         TGDCError: if the file is missing, not an ONNX model, or lacks the metadata of
             :func:`export_onnx`.
     """
-    import onnx
+    return _open(path)[1]
 
+
+def _open(path: str | os.PathLike[str]) -> tuple["OnnxProbability", dict[str, Any]]:
+    """Open an exported ONNX file in ONNX Runtime (which reads its metadata too).
+
+    Args:
+        path: the ``.onnx`` file.
+
+    Returns:
+        Its probability function and its metadata.
+
+    Raises:
+        TGDCError: see :func:`read_metadata`.
+    """
     path = Path(path)
     if not path.is_file():
         raise TGDCError(f"{path}: ONNX file does not exist")
     try:
-        graph = onnx.load(str(path), load_external_data=False)
+        runner = OnnxProbability(path.read_bytes(), 1)
     except Exception as error:
         raise TGDCError(f"{path}: not a readable ONNX model ({error})") from error
+    stored = runner.session.get_modelmeta().custom_metadata_map
     try:
-        props = {prop.key: json.loads(prop.value) for prop in graph.metadata_props}
+        props = {key: json.loads(value) for key, value in stored.items()}
     except json.JSONDecodeError as error:
         raise TGDCError(f"{path}: metadata is not JSON ({error})") from error
     missing = [key for key in ("mean", "std", "threshold", PAD_MULTIPLE_KEY) if key not in props]
@@ -195,7 +209,8 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise TGDCError(
             f"{path}: ONNX metadata lacks {', '.join(missing)}; export it with `tgdc export`"
         )
-    return props
+    runner.multiple = int(props[PAD_MULTIPLE_KEY])
+    return runner, props
 
 
 def padded(images: Tensor, multiple: int) -> np.ndarray:
@@ -265,14 +280,10 @@ def load_onnx(path: str | os.PathLike[str]) -> ProbabilityModel:
         The model, running on ONNX Runtime's CPU provider (``module`` is None).
 
     Raises:
-        TGDCError: see :func:`read_metadata`; also if ONNX Runtime cannot load the graph.
+        TGDCError: see :func:`read_metadata`.
     """
     path = Path(path)
-    props = read_metadata(path)
-    try:
-        runner = OnnxProbability(path.read_bytes(), int(props[PAD_MULTIPLE_KEY]))
-    except Exception as error:
-        raise TGDCError(f"{path}: ONNX Runtime cannot load it ({error})") from error
+    runner, props = _open(path)
     return ProbabilityModel(
         probability_fn=runner,
         mean=props["mean"],
