@@ -1,8 +1,12 @@
 """``tgdc detect``: find data centers in a scene of any size with a trained checkpoint."""
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from ..outputs import OutputFormat, raster_formats, vector_formats
+from .arguments import add_output_arguments, output_keywords, print_outputs
 
 #: Predictor options of the command line, by argument name.
 PREDICTOR_OPTIONS = (
@@ -20,11 +24,12 @@ PREDICTOR_OPTIONS = (
 )
 
 
-def add_model_options(parser: argparse.ArgumentParser) -> None:
+def add_model_options(parser: argparse.ArgumentParser, formats: Sequence[OutputFormat]) -> None:
     """Add the options shared by ``detect`` and ``batch-detect``.
 
     Args:
         parser: the subcommand's parser.
+        formats: the output formats the command writes, one ``--output-<kind>`` flag each.
     """
     parser.add_argument(
         "--checkpoint",
@@ -33,23 +38,7 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
         help="model checkpoint (.ckpt) from training, or an ONNX file from `tgdc export`"
         " (run by ONNX Runtime on the CPU)",
     )
-    parser.add_argument(
-        "--output-geojson",
-        type=Path,
-        required=True,
-        metavar="FILE",
-        help="RFC 7946 GeoJSON of the detections (EPSG:4326 lon/lat polygons)",
-    )
-    parser.add_argument(
-        "--output-csv",
-        type=Path,
-        metavar="FILE",
-        help="CSV, one row per detection: id, centroid_lon, centroid_lat, area_m2, score, source",
-    )
-    parser.add_argument("--output-gpkg", type=Path, metavar="FILE", help="GeoPackage of detections")
-    parser.add_argument(
-        "--output-parquet", type=Path, metavar="FILE", help="GeoParquet of the detections"
-    )
+    add_output_arguments(parser, formats)
     add_prediction_options(parser)
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
 
@@ -155,20 +144,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--image", type=Path, required=True, help="the scene: a georeferenced GeoTIFF"
     )
-    add_model_options(parser)
-    parser.add_argument(
-        "--output-mask",
-        type=Path,
-        metavar="FILE",
-        help="Cloud-Optimised GeoTIFF of the detection mask on the scene's grid (uint8: 1 data"
-        " center, 0 background, 255 nodata)",
-    )
-    parser.add_argument(
-        "--output-probabilities",
-        type=Path,
-        metavar="FILE",
-        help="Cloud-Optimised GeoTIFF of the probabilities (float32 0 to 1, NaN nodata)",
-    )
+    add_model_options(parser, [*vector_formats(), *raster_formats()])
     parser.set_defaults(func=run)
 
 
@@ -197,17 +173,7 @@ def run(args: argparse.Namespace) -> int:
         The exit status (0).
     """
     predictor = predictor_from_args(args)
-    detections = predictor.predict(
-        args.image,
-        output_mask=args.output_mask,
-        output_probabilities=args.output_probabilities,
-        output_geojson=args.output_geojson,
-        output_csv=args.output_csv,
-        output_gpkg=args.output_gpkg,
-        output_parquet=args.output_parquet,
-        overwrite=args.overwrite,
-    )
-    for kind, path in detections.outputs.items():
-        print(f"{kind}: {path}")
+    detections = predictor.predict(args.image, overwrite=args.overwrite, **output_keywords(args))
+    print_outputs(detections.outputs)
     print(f"detect: {detections.summary()}")
     return 0

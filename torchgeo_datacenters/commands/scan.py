@@ -4,6 +4,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ..outputs import scan_files
+from .arguments import print_outputs
 from .detect import PREDICTOR_OPTIONS, add_prediction_options
 from .download import add_source_arguments
 
@@ -17,6 +19,8 @@ def register(subparsers: Any) -> None:
     Args:
         subparsers: the subparsers of the ``tgdc`` parser.
     """
+    *others, last = scan_files().values()
+    files = f"{', '.join(others)} and {last}" if others else last
     parser = subparsers.add_parser(
         "scan",
         help="find data centers over a whole region: many scenes on Ray, resumable",
@@ -26,7 +30,7 @@ def register(subparsers: Any) -> None:
             " Every finished scene is recorded under --output-dir, so a rerun skips it;"
             " a failing scene is retried, then recorded as failed while the scan goes on."
             " Data centers cut by scene boundaries come out as one polygon each, in"
-            " detections.geojson, detections.parquet and detections.csv under --output-dir."
+            f" {files} under --output-dir."
             " Exits 1 when some scenes failed (their detections are missing; rerun to retry)."
         ),
     )
@@ -148,7 +152,6 @@ def run(args: argparse.Namespace) -> int:
         ray_address=args.ray_address,
         overwrite=args.overwrite,
     )
-    for kind, path in result.outputs.items():
-        print(f"{kind}: {path}")
+    print_outputs(result.outputs)
     print(f"tgdc scan: {result.summary()}")
     return 1 if result.failed else 0

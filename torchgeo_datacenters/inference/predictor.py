@@ -4,10 +4,10 @@
 workers and predicted in batches under :func:`torch.inference_mode`, channels-last (with
 AMP on CUDA; in cache-sized chunks on CPU). Tiles holding no valid pixel are not run
 through the model. Probabilities are blended band by band (:mod:`.stitch`), thresholded,
-traced into polygons (:mod:`.vectorize`) and optionally streamed to mask and probability
-COGs, so memory stays bounded whatever the scene's height. The result is a
-:class:`Detections`: a GeoDataFrame of polygons with areas, centroids and scores, plus
-the paths written and run statistics.
+traced into polygons (:mod:`torchgeo_datacenters.detections.vectorize`) and optionally
+streamed to mask and probability COGs, so memory stays bounded whatever the scene's height.
+The result is a :class:`Detections`: a GeoDataFrame of polygons with areas, centroids and
+scores, plus the paths written and run statistics.
 
 Example::
 
@@ -22,7 +22,7 @@ import os
 import time
 import warnings
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,9 +38,17 @@ from torch.utils.data import BatchSampler, DataLoader
 from torchgeo.datasets import RasterDataset
 from tqdm import tqdm
 
+from ..detections import Vectorizer, check_non_negative, order_detections, threshold_band
 from ..errors import TGDCError
+from ..outputs import (
+    Outputs,
+    paths_from_keywords,
+    raster_formats,
+    vector_formats,
+    write_vectors,
+)
+from ..outputs.rasters import GDAL_CACHE_MB
 from ..utils import return_large_blocks
-from .export import GDAL_CACHE_MB, Outputs, mask_writer, probability_writer, write_vectors
 from .model import ProbabilityModel, check_threshold, load_checkpoint
 from .onnx import is_onnx, load_onnx, quantize_int8
 from .precision import autocast, calibration_tiles, resolve_precision
@@ -55,7 +63,6 @@ from .tiles import (
     tile_offsets,
 )
 from .tta import check_tta, with_tta
-from .vectorize import Vectorizer, check_non_negative, order_detections, threshold_band
 
 #: Default smallest detection kept, in m² (the smallest labelled data center is 2,800 m²).
 DEFAULT_MIN_AREA = 1000.0
@@ -146,11 +153,7 @@ class Detections:
     #: One row per detection: id, area_m2, centroid_lon, centroid_lat, score, max_score,
     #: source and the polygon (EPSG:4326).
     gdf: gpd.GeoDataFrame
-    #: The detection mask COG, if one was written.
-    mask_path: Path | None = None
-    #: The probability COG, if one was written.
-    probabilities_path: Path | None = None
-    #: Every file written, by kind (geojson, csv, gpkg, parquet, mask, probabilities).
+    #: Every file written, by output kind (see :mod:`torchgeo_datacenters.outputs`).
     outputs: dict[str, Path] = field(default_factory=dict)
     #: Names of the input rasters.
     sources: tuple[str, ...] = ()
@@ -280,26 +283,21 @@ class Predictor:
         self,
         source: Source,
         *,
-        output_mask: str | os.PathLike[str] | None = None,
-        output_probabilities: str | os.PathLike[str] | None = None,
-        output_geojson: str | os.PathLike[str] | None = None,
-        output_csv: str | os.PathLike[str] | None = None,
-        output_gpkg: str | os.PathLike[str] | None = None,
-        output_parquet: str | os.PathLike[str] | None = None,
         overwrite: bool = False,
+        **outputs: str | os.PathLike[str] | None,
     ) -> Detections:
         """Find the data centers in one scene.
 
         Args:
             source: a GeoTIFF, several touching GeoTIFFs forming one mosaic, or a TorchGeo
                 raster dataset of images.
-            output_mask: uint8 COG of the detection mask on the scene's grid.
-            output_probabilities: float32 COG of the stitched probabilities.
-            output_geojson: RFC 7946 GeoJSON of the detections.
-            output_csv: CSV of the detections.
-            output_gpkg: GeoPackage of the detections.
-            output_parquet: GeoParquet of the detections.
             overwrite: whether existing output files may be replaced.
+            **outputs: ``output_<kind>``: the path of an output to write, for every kind of
+                :data:`~torchgeo_datacenters.outputs.FORMATS`, e.g. ``output_geojson``
+                (RFC 7946 GeoJSON of the detections), ``output_csv``, ``output_gpkg``,
+                ``output_parquet``, ``output_mask`` (uint8 COG of the detection mask on
+                the scene's grid), ``output_probabilities`` (float32 COG of the stitched
+                probabilities).
 
         Returns:
             The detections, with the paths written and run statistics.
@@ -307,34 +305,24 @@ class Predictor:
         Raises:
             TGDCError: if the input cannot be read, does not match the model, or an output
                 cannot be written; nothing is written then.
+            TypeError: for a keyword that names no output format.
         """
         start = time.perf_counter()
-        outputs = Outputs(
-            geojson=output_geojson,
-            csv=output_csv,
-            gpkg=output_gpkg,
-            parquet=output_parquet,
-            mask=output_mask,
-            probabilities=output_probabilities,
-        )
-        outputs.check(overwrite=overwrite)
+        formats = [*vector_formats(), *raster_formats()]
+        files = Outputs(paths_from_keywords(outputs, formats, "predict"))
+        files.check(overwrite=overwrite)
         scene = open_scene(source, self.model.band_count)
-        with outputs.staged(overwrite=overwrite) as staged:
-            gdf, stats = self._predict_scene(
-                scene, staged.get("mask"), staged.get("probabilities"), self.progress
-            )
+        with files.staged(overwrite=overwrite) as staged:
+            gdf, stats = self._predict_scene(scene, staged, self.progress)
             write_vectors(gdf, staged)
-        return self._result(gdf, outputs, [scene], stats, start)
+        return self._result(gdf, files, [scene], stats, start)
 
     def predict_batch(
         self,
         sources: Iterable[str | os.PathLike[str]],
         *,
-        output_geojson: str | os.PathLike[str] | None = None,
-        output_csv: str | os.PathLike[str] | None = None,
-        output_gpkg: str | os.PathLike[str] | None = None,
-        output_parquet: str | os.PathLike[str] | None = None,
         overwrite: bool = False,
+        **outputs: str | os.PathLike[str] | None,
     ) -> Detections:
         """Find the data centers in many rasters (such as chips) at once.
 
@@ -344,11 +332,10 @@ class Predictor:
 
         Args:
             sources: the raster files.
-            output_geojson: RFC 7946 GeoJSON of all detections.
-            output_csv: CSV of all detections.
-            output_gpkg: GeoPackage of all detections.
-            output_parquet: GeoParquet of all detections.
             overwrite: whether existing output files may be replaced.
+            **outputs: ``output_<kind>``: the path of an output of all detections, for
+                every vector kind of :data:`~torchgeo_datacenters.outputs.FORMATS`, e.g.
+                ``output_geojson``, ``output_csv``, ``output_gpkg``, ``output_parquet``.
 
         Returns:
             All detections, numbered together.
@@ -356,12 +343,11 @@ class Predictor:
         Raises:
             TGDCError: if no raster is given, a raster cannot be read or does not match
                 the model, or an output cannot be written; nothing is written then.
+            TypeError: for a keyword that names no vector output format.
         """
         start = time.perf_counter()
-        outputs = Outputs(
-            geojson=output_geojson, csv=output_csv, gpkg=output_gpkg, parquet=output_parquet
-        )
-        outputs.check(overwrite=overwrite)
+        files = Outputs(paths_from_keywords(outputs, vector_formats(), "predict_batch"))
+        files.check(overwrite=overwrite)
         groups = group_rasters(sources)
         if not groups:
             raise TGDCError("sources: no raster files given")
@@ -369,13 +355,13 @@ class Predictor:
         stats = RunStats()
         tables = []
         for scene in tqdm(scenes, desc="mosaics", unit="mosaic", disable=not self.progress):
-            gdf, scene_stats = self._predict_scene(scene, None, None, progress=False)
+            gdf, scene_stats = self._predict_scene(scene, {}, progress=False)
             tables.append(gdf)
             stats += scene_stats
         gdf = order_detections(pd.concat(tables, ignore_index=True))
-        with outputs.staged(overwrite=overwrite) as staged:
+        with files.staged(overwrite=overwrite) as staged:
             write_vectors(gdf, staged)
-        return self._result(gdf, outputs, scenes, stats, start)
+        return self._result(gdf, files, scenes, stats, start)
 
     def _result(
         self,
@@ -399,8 +385,6 @@ class Predictor:
         """
         detections = Detections(
             gdf=gdf,
-            mask_path=outputs.mask,
-            probabilities_path=outputs.probabilities,
             outputs=outputs.requested(),
             sources=tuple(path.name for scene in scenes for path in scene.files),
             stats=stats,
@@ -413,16 +397,14 @@ class Predictor:
     def _predict_scene(
         self,
         scene: Scene,
-        mask_path: Path | None,
-        probabilities_path: Path | None,
+        paths: Mapping[str, Path],
         progress: bool,
     ) -> tuple[gpd.GeoDataFrame, RunStats]:
         """Predict one scene, streaming rasters to the (staged) paths given.
 
         Args:
             scene: the scene.
-            mask_path: where to write the mask COG, or None.
-            probabilities_path: where to write the probability COG, or None.
+            paths: output kind to (staged) path; the raster kinds among them are written.
             progress: whether to show a progress bar.
 
         Returns:
@@ -459,11 +441,11 @@ class Predictor:
             min_area=self.min_area,
             simplify=self.simplify,
         )
-        writers = []
-        if mask_path is not None:
-            writers.append((mask_writer(mask_path, grid), True))
-        if probabilities_path is not None:
-            writers.append((probability_writer(probabilities_path, grid), False))
+        writers = [
+            (output.open(paths[output.name], grid), output)
+            for output in raster_formats()
+            if output.name in paths
+        ]
 
         # Bands are traced in a thread beside the model, which runs with the GIL released;
         # at most TRACE_BACKLOG bands wait for it, so memory stays bounded.
@@ -476,8 +458,8 @@ class Predictor:
             traced.append(tracer.submit(vectorizer.add, row_off, mask, probabilities))
             while len(traced) > TRACE_BACKLOG:
                 traced.popleft().result()
-            for writer, is_mask in writers:
-                writer.write(row_off, mask if is_mask else probabilities)
+            for writer, output in writers:
+                writer.write(row_off, output.values(mask, probabilities))
 
         stitcher = Stitcher(grid.height, grid.width, self.tile_size, self.overlap, sink)
         # A small GDAL block cache (inherited by forked workers) keeps memory independent

@@ -13,8 +13,9 @@ worker loses at most the scenes in flight and a rerun skips the finished ones. A
 whose attempt fails (an unreadable file, a dropped download, a worker that died) is tried
 again up to ``retries`` times, then recorded as failed with its error while the scan goes
 on. At the end the detections of all finished scenes are merged across scene boundaries
-(:func:`~torchgeo_datacenters.scan.merge.merge_detections`) and written atomically as
-``detections.geojson``, ``detections.parquet`` and ``detections.csv``.
+(:func:`~torchgeo_datacenters.detections.merge_detections`) and written atomically, one
+file per format of :func:`~torchgeo_datacenters.outputs.scan_files` (GeoJSON, CSV and
+GeoParquet: ``detections.geojson``, ...).
 """
 
 import contextlib
@@ -35,10 +36,11 @@ import rasterio
 import shapely
 from tqdm import tqdm
 
+from ..detections import merge_detections, order_detections, prune_small
 from ..errors import TGDCError
-from ..inference import Outputs, Predictor, order_detections, write_vectors
+from ..inference import Predictor
+from ..outputs import Outputs, scan_files, write_vectors
 from .manifest import Manifest, SceneRecord, file_sha256
-from .merge import merge_detections, prune_small
 from .scenes import Scene
 
 #: How to install Ray where it is missing.
@@ -66,13 +68,6 @@ PREDICTOR_OPTIONS = (
 #: Shared-memory object store of a Ray started by the scan, in bytes: only the checkpoint
 #: and the detections pass through it (workers read their scenes themselves).
 OBJECT_STORE_BYTES = 256 * 2**20
-
-#: Final outputs in the output directory, by kind.
-OUTPUT_FILES = {
-    "geojson": "detections.geojson",
-    "parquet": "detections.parquet",
-    "csv": "detections.csv",
-}
 
 
 def import_ray(*, local: bool = True) -> ModuleType:
@@ -556,7 +551,7 @@ def scan(
         "min_area": predictor.min_area,
         "merge_distance": predictor.merge_distance,
     }
-    outputs = Outputs(**{kind: Path(output_dir) / name for kind, name in OUTPUT_FILES.items()})
+    outputs = Outputs({kind: Path(output_dir) / name for kind, name in scan_files().items()})
     settings = {
         "checkpoint_sha256": file_sha256(checkpoint),
         "tile_size": predictor.tile_size,
