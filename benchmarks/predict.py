@@ -289,6 +289,7 @@ def precision_runs(
                 scene, output_mask=out, output_geojson=out.with_suffix(".geojson"), overwrite=True
             )
             took = time.perf_counter() - start
+            print(f"  round {round_ + 1}, {name}: {took:.1f} s", flush=True)
             if round_ == 0:
                 # The first int8 run quantises the model on tiles of the scene.
                 setup[name] = took

@@ -18,6 +18,7 @@ edge replication (as UNet4 does itself) and crops the probabilities back.
 """
 
 import json
+import logging
 import os
 import tempfile
 import warnings
@@ -340,17 +341,22 @@ def quantize_int8(model: ProbabilityModel, tiles: Iterable[Tensor]) -> Probabili
                 return None if batch is None else {INPUT_NAME: padded(batch, multiple)}
 
         target = Path(tmp) / "int8.onnx"
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            quantize_static(
-                str(source),
-                str(target),
-                Calibration(),
-                quant_format=QuantFormat.QDQ,
-                per_channel=True,
-                activation_type=QuantType.QUInt8,
-                weight_type=QuantType.QInt8,
-            )
+        # The quantiser logs advice on the root logger and warns; neither is the user's.
+        logging.disable(logging.WARNING)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                quantize_static(
+                    str(source),
+                    str(target),
+                    Calibration(),
+                    quant_format=QuantFormat.QDQ,
+                    per_channel=True,
+                    activation_type=QuantType.QUInt8,
+                    weight_type=QuantType.QInt8,
+                )
+        finally:
+            logging.disable(logging.NOTSET)
         runner = OnnxProbability(target.read_bytes(), multiple)
     return ProbabilityModel(
         probability_fn=runner,
