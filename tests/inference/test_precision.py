@@ -8,15 +8,11 @@ import rasterio
 import torch
 from support.inference import bright_roofs, write_scene
 
-from torchgeo_datacenters.commands.detect import PREDICTION_ARGUMENTS
+from torchgeo_datacenters.cli import build_parser
 from torchgeo_datacenters.errors import TGDCError
 from torchgeo_datacenters.inference import Predictor
-from torchgeo_datacenters.inference.precision import (
-    BF16_CPU_FLAGS,
-    PRECISIONS,
-    cpu_flags,
-    resolve_precision,
-)
+from torchgeo_datacenters.inference.precision import BF16_CPU_FLAGS, cpu_flags, resolve_precision
+from torchgeo_datacenters.options import PRECISIONS
 
 ROOFS = [(10, 20, 30, 40), (70, 90, 50, 35), (-5, 140, 25, 30)]
 NATIVE_BF16 = bool(set(BF16_CPU_FLAGS) & cpu_flags())
@@ -83,5 +79,17 @@ def test_precisions_each_device_runs() -> None:
         resolve_precision("fp64", CPU)
 
 
-def test_command_line_offers_every_precision() -> None:
-    assert tuple(PREDICTION_ARGUMENTS["precision"]["choices"]) == PRECISIONS
+def test_every_precision_is_a_flag_of_every_predicting_command() -> None:
+    parser = build_parser()
+    for command in ("detect", "batch-detect", "scan"):
+        for precision in PRECISIONS:
+            args = parser.parse_args([command, "--precision", precision, *REQUIRED[command]])
+            assert args.precision == precision
+
+
+#: The other required arguments of each command.
+REQUIRED = {
+    "detect": ["--checkpoint", "m.ckpt", "--image", "s.tif", "--output-geojson", "d.geojson"],
+    "batch-detect": ["--checkpoint", "m.ckpt", "--chips-dir", "c", "--output-geojson", "d.geojson"],
+    "scan": ["--checkpoint", "m.ckpt", "--scenes-dir", "s", "--output-dir", "o"],
+}

@@ -7,7 +7,6 @@ import pytest
 import torch
 from support.inference import RandomConvNet, bright_roofs, write_scene
 
-from torchgeo_datacenters.commands.detect import PREDICTION_ARGUMENTS
 from torchgeo_datacenters.errors import TGDCError
 from torchgeo_datacenters.inference import Predictor
 from torchgeo_datacenters.inference.tta import TTA_MODES, d4_average, with_tta
@@ -70,4 +69,3 @@ def test_a_symmetric_model_is_unchanged(tmp_path: Path) -> None:
 def test_unknown_mode_is_refused() -> None:
     with pytest.raises(TGDCError, match="tta: 'd8' is not one of none, d4"):
         Predictor(bright_roofs(), device="cpu", tta="d8")
-    assert tuple(PREDICTION_ARGUMENTS["tta"]["choices"]) == TTA_MODES

@@ -6,23 +6,9 @@ import geopandas as gpd
 import pytest
 import shapely
 
-from torchgeo_datacenters.detections import (
-    CSV_COLUMNS,
-    MASK_NODATA,
-    order_detections,
-    write_csv,
-    write_geojson,
-)
-from torchgeo_datacenters.outputs import (
-    FORMATS,
-    VectorFormat,
-    paths_from_keywords,
-    raster_formats,
-    register,
-    scan_files,
-    vector_formats,
-    write_vectors,
-)
+from torchgeo_datacenters import outputs
+from torchgeo_datacenters.detections import CSV_COLUMNS, MASK_NODATA, order_detections
+from torchgeo_datacenters.detections.writers import write_csv, write_geojson
 
 
 def detections() -> gpd.GeoDataFrame:
@@ -43,23 +29,30 @@ def detections() -> gpd.GeoDataFrame:
 
 
 def test_built_in_formats() -> None:
-    assert [output.name for output in vector_formats()] == ["geojson", "csv", "gpkg", "parquet"]
-    assert [output.name for output in raster_formats()] == ["mask", "probabilities"]
-    assert scan_files() == {
+    assert [output.name for output in outputs.vector_formats()] == [
+        "geojson",
+        "csv",
+        "gpkg",
+        "parquet",
+    ]
+    assert [output.name for output in outputs.raster_formats()] == ["mask", "probabilities"]
+    assert outputs.scan_files() == {
         "geojson": "detections.geojson",
         "csv": "detections.csv",
         "parquet": "detections.parquet",
     }
-    assert [output.flag for output in FORMATS.values() if output.required] == ["--output-geojson"]
+    assert [output.flag for output in outputs.FORMATS.values() if output.required] == [
+        "--output-geojson"
+    ]
     # The help states the facts the writers define.
-    assert ", ".join(CSV_COLUMNS) in FORMATS["csv"].help
-    assert f"{MASK_NODATA} nodata" in FORMATS["mask"].help
+    assert ", ".join(CSV_COLUMNS) in outputs.FORMATS["csv"].help
+    assert f"{MASK_NODATA} nodata" in outputs.FORMATS["mask"].help
 
 
 def test_write_vectors_writes_each_kind_asked_for_with_its_writer(tmp_path: Path) -> None:
     table = detections()
     paths = {"geojson": tmp_path / "d.geojson", "csv": tmp_path / "d.csv", "mask": tmp_path / "m"}
-    write_vectors(table, paths)
+    outputs.write_vectors(table, paths)
     write_geojson(table, tmp_path / "expected.geojson")
     write_csv(table, tmp_path / "expected.csv")
     assert paths["geojson"].read_bytes() == (tmp_path / "expected.geojson").read_bytes()
@@ -68,21 +61,25 @@ def test_write_vectors_writes_each_kind_asked_for_with_its_writer(tmp_path: Path
 
 
 def test_keywords_name_registered_formats_only() -> None:
-    paths = paths_from_keywords({"output_csv": "d.csv"}, vector_formats(), "predict_batch")
+    paths = outputs.paths_from_keywords(
+        {"output_csv": "d.csv"}, outputs.vector_formats(), "predict_batch"
+    )
     assert paths == {"geojson": None, "csv": "d.csv", "gpkg": None, "parquet": None}
     with pytest.raises(TypeError, match=r"predict_batch.*'output_mask'"):
-        paths_from_keywords({"output_mask": "m.tif"}, vector_formats(), "predict_batch")
+        outputs.paths_from_keywords(
+            {"output_mask": "m.tif"}, outputs.vector_formats(), "predict_batch"
+        )
 
 
 def test_register_refuses_bad_or_taken_names() -> None:
-    def format_named(name: str) -> VectorFormat:
-        return VectorFormat(name=name, help="x", writer=write_csv, extension=".x")
+    def format_named(name: str) -> outputs.VectorFormat:
+        return outputs.VectorFormat(name=name, help="x", writer=write_csv, extension=".x")
 
     with pytest.raises(ValueError, match="registered already"):
-        register(format_named("csv"))
+        outputs.register(format_named("csv"))
     with pytest.raises(ValueError, match="lower-case identifier"):
-        register(format_named("my-format"))
-    assert FORMATS["csv"].load_writer() is write_csv
+        outputs.register(format_named("my-format"))
+    assert outputs.FORMATS["csv"].load_writer() is write_csv
 
 
 def test_the_registry_loads_no_third_party_library() -> None:

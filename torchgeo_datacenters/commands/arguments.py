@@ -1,14 +1,22 @@
 """Command-line arguments generated from tables defined once elsewhere.
 
-The ``--output-<kind>`` flags of the commands that predict come from the output-format
-registry (:data:`~torchgeo_datacenters.outputs.FORMATS`): their help, which are required,
-and the keyword arguments they become. Adding a format there adds its flag here.
+The flags of the commands that predict come from two tables, with their help, types and
+defaults, and go back to the predictor as the keyword arguments they name:
+
+* ``--output-<kind> FILE`` from the output-format registry
+  (:data:`~torchgeo_datacenters.outputs.FORMATS`);
+* ``--<option>`` from the predictor's options
+  (:class:`~torchgeo_datacenters.options.PredictorOptions`).
+
+Adding a format or an option there adds its flag here.
 """
 
 import argparse
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
+from ..options import option_fields, option_help, option_type
 from ..outputs import FORMATS, OutputFormat
 
 
@@ -51,3 +59,49 @@ def print_outputs(outputs: Mapping[str, Path]) -> None:
     """
     for kind, path in outputs.items():
         print(f"{kind}: {path}")
+
+
+def add_predictor_arguments(
+    parser: argparse.ArgumentParser, names: Iterable[str] | None = None
+) -> None:
+    """Add a flag per predictor option, as a "prediction" group.
+
+    Options left out keep the defaults of
+    :class:`~torchgeo_datacenters.options.PredictorOptions` (stated in their help);
+    collect the given ones with :func:`predictor_keywords`.
+
+    Args:
+        parser: the subcommand's parser.
+        names: the options to add (None: every option).
+    """
+    wanted = None if names is None else set(names)
+    group = parser.add_argument_group("prediction")
+    for option in option_fields():
+        if wanted is not None and option.name not in wanted:
+            continue
+        shown = option_help(option)
+        kind = option_type(option)
+        group.add_argument(
+            "--" + option.name.replace("_", "-"),
+            type=None if shown.choices else kind,
+            choices=shown.choices,
+            metavar=shown.metavar,
+            default=argparse.SUPPRESS,
+            help=shown.describe(option.default),
+        )
+
+
+def predictor_keywords(args: argparse.Namespace) -> dict[str, Any]:
+    """Collect the predictor options given on the command line.
+
+    Args:
+        args: the parsed arguments.
+
+    Returns:
+        Option name to value, for the options given only.
+    """
+    return {
+        option.name: getattr(args, option.name)
+        for option in option_fields()
+        if hasattr(args, option.name)
+    }

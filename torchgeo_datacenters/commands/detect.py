@@ -6,21 +6,12 @@ from pathlib import Path
 from typing import Any
 
 from ..outputs import OutputFormat, raster_formats, vector_formats
-from .arguments import add_output_arguments, output_keywords, print_outputs
-
-#: Predictor options of the command line, by argument name.
-PREDICTOR_OPTIONS = (
-    "device",
-    "tile_size",
-    "overlap",
-    "batch_size",
-    "threshold",
-    "min_area",
-    "merge_distance",
-    "simplify",
-    "num_workers",
-    "precision",
-    "tta",
+from .arguments import (
+    add_output_arguments,
+    add_predictor_arguments,
+    output_keywords,
+    predictor_keywords,
+    print_outputs,
 )
 
 
@@ -39,90 +30,8 @@ def add_model_options(parser: argparse.ArgumentParser, formats: Sequence[OutputF
         " (run by ONNX Runtime on the CPU)",
     )
     add_output_arguments(parser, formats)
-    add_prediction_options(parser)
+    add_predictor_arguments(parser)
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
-
-
-#: Command-line definition of each Predictor option, by argument name.
-PREDICTION_ARGUMENTS: dict[str, dict[str, Any]] = {
-    "tile_size": {
-        "type": int,
-        "metavar": "PIXELS",
-        "help": "side of the tiles the model sees, in pixels (default: 256; larger tiles"
-        " recompute fewer overlap pixels)",
-    },
-    "overlap": {
-        "type": int,
-        "metavar": "PIXELS",
-        "help": "overlap between neighbouring tiles, in pixels (default: 32)",
-    },
-    "batch_size": {
-        "type": int,
-        "metavar": "N",
-        "help": "tiles per batch (default: as many as 16 tiles of 256 x 256 pixels hold)",
-    },
-    "threshold": {
-        "type": float,
-        "metavar": "P",
-        "help": "probability, 0 to 1, at or above which a pixel is a data center (default: the"
-        " checkpoint's)",
-    },
-    "min_area": {
-        "type": float,
-        "metavar": "M2",
-        "help": "drop detections (after merging) smaller than this, in m² (default: 1000)",
-    },
-    "merge_distance": {
-        "type": float,
-        "metavar": "METRES",
-        "help": "merge polygons closer than this, in metres, into one detection (default: 10)",
-    },
-    "simplify": {
-        "type": float,
-        "metavar": "METRES",
-        "help": "simplify outlines to this tolerance, in metres (default: 0, exact pixel edges;"
-        " areas and centroids are always those of the exact pixels)",
-    },
-    "device": {
-        "choices": ["auto", "cpu", "cuda", "mps"],
-        "help": "where the model runs (default: auto = CUDA, then MPS, then CPU)",
-    },
-    "num_workers": {
-        "type": int,
-        "metavar": "N",
-        "help": "worker processes reading tiles (default: 1; 0 reads in the main process)",
-    },
-    "precision": {
-        "choices": ["auto", "fp32", "bf16", "fp16", "int8"],
-        "help": "numeric precision of the model (default: auto = fp16 autocast on CUDA, fp32"
-        " elsewhere); bf16 needs a GPU or a CPU with AVX512-BF16/AMX; int8 quantises the"
-        " model on the CPU, calibrated on tiles of the first scene",
-    },
-    "tta": {
-        "choices": ["none", "d4"],
-        "help": "test-time augmentation (default: none); d4 averages the 8 flips and"
-        " rotations of every tile, at about 8x the model's time",
-    },
-}
-
-
-def add_prediction_options(
-    parser: argparse.ArgumentParser, names: tuple[str, ...] = PREDICTOR_OPTIONS
-) -> None:
-    """Add the Predictor's options, as a "prediction" group, to any command running it.
-
-    Options left out keep the defaults of
-    :class:`~torchgeo_datacenters.inference.Predictor` (stated in their help); collect
-    the given ones with :data:`PREDICTOR_OPTIONS`.
-
-    Args:
-        parser: the subcommand's parser.
-        names: the options to add, a subset of :data:`PREDICTOR_OPTIONS`.
-    """
-    options = parser.add_argument_group("prediction")
-    for name in names:
-        flag = "--" + name.replace("_", "-")
-        options.add_argument(flag, default=argparse.SUPPRESS, **PREDICTION_ARGUMENTS[name])
 
 
 def register(subparsers: Any) -> None:
@@ -159,8 +68,7 @@ def predictor_from_args(args: argparse.Namespace) -> Any:
     """
     from ..inference import Predictor
 
-    options = {name: getattr(args, name) for name in PREDICTOR_OPTIONS if hasattr(args, name)}
-    return Predictor(args.checkpoint, **options)
+    return Predictor(args.checkpoint, **predictor_keywords(args))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,13 +9,13 @@ from torchgeo.datasets import NAIP
 from torchgeo.datasets.utils import Path, Sample
 
 from ..errors import TGDCError
-from ..stac.grid import NAIP_RESOLUTION
+from ..naip import BANDS, GSD
 
 #: Band order of NAIP imagery: red, green, blue, near infrared (NIR last).
-NAIP_BANDS = ("R", "G", "B", "NIR")
+NAIP_BANDS = BANDS
 
 #: Ground sample distance of current NAIP imagery, in metres.
-NAIP_GSD = NAIP_RESOLUTION
+NAIP_GSD = GSD
 
 
 class NAIPChips(NAIP):

@@ -1,20 +1,11 @@
 """Large-scene prediction: tile, predict, stitch, then vectorise and write detections."""
 
 from .model import ProbabilityModel, load_checkpoint
-from .predictor import (
-    DEFAULT_MERGE_DISTANCE,
-    DEFAULT_MIN_AREA,
-    Detections,
-    Predictor,
-    RunStats,
-    resolve_device,
-)
+from .predictor import Detections, Predictor, RunStats, resolve_device
 from .stitch import Stitcher, blend_window
 from .tiles import Scene, SceneGrid, TileReader, group_rasters, open_scene, tile_offsets
 
 __all__ = [
-    "DEFAULT_MERGE_DISTANCE",
-    "DEFAULT_MIN_AREA",
     "Detections",
     "Predictor",
     "ProbabilityModel",

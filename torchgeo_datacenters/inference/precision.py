@@ -18,10 +18,8 @@ import numpy as np
 import torch
 
 from ..errors import TGDCError
+from ..options import PRECISIONS
 from .tiles import Scene, TileReader
-
-#: Precisions a model can run in.
-PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
 
 #: Autocast data type of each reduced floating-point precision.
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}

@@ -17,6 +17,7 @@ Example::
 """
 
 import contextlib
+import dataclasses
 import itertools
 import os
 import time
@@ -40,6 +41,7 @@ from tqdm import tqdm
 
 from ..detections import Vectorizer, check_non_negative, order_detections, threshold_band
 from ..errors import TGDCError
+from ..options import PredictorOptions
 from ..outputs import (
     Outputs,
     paths_from_keywords,
@@ -63,12 +65,6 @@ from .tiles import (
     tile_offsets,
 )
 from .tta import check_tta, with_tta
-
-#: Default smallest detection kept, in m² (the smallest labelled data center is 2,800 m²).
-DEFAULT_MIN_AREA = 1000.0
-
-#: Default distance under which polygons are merged into one detection, in metres.
-DEFAULT_MERGE_DISTANCE = 10.0
 
 #: Pixels per batch when no batch size is given: 16 tiles of 256 x 256.
 PIXELS_PER_BATCH = 16 * 256 * 256
@@ -194,19 +190,10 @@ class Predictor:
     def __init__(
         self,
         model: str | os.PathLike[str] | ProbabilityModel,
+        options: PredictorOptions | None = None,
         *,
-        device: str | torch.device = "auto",
-        tile_size: int = 256,
-        overlap: int = 32,
-        batch_size: int | None = None,
-        threshold: float | None = None,
-        min_area: float = DEFAULT_MIN_AREA,
-        merge_distance: float = DEFAULT_MERGE_DISTANCE,
-        simplify: float = 0.0,
-        num_workers: int = 1,
         progress: bool = True,
-        precision: str = "auto",
-        tta: str = "none",
+        **overrides: Any,
     ) -> None:
         """Initialize a new Predictor.
 
@@ -218,43 +205,45 @@ class Predictor:
             model: a checkpoint written by training, an ONNX file written by
                 :func:`~.onnx.export_onnx` (run by ONNX Runtime on the CPU), or a
                 :class:`ProbabilityModel`.
-            device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
-            tile_size: tile side, in pixels.
-            overlap: overlap between neighbouring tiles, in pixels. Stitching equals a
-                pass over the whole scene for models whose receptive field reaches no
-                more than overlap / 4 pixels.
-            batch_size: tiles per batch (default: as many as 16 tiles of 256 px hold).
-            threshold: probability at or above which a pixel is a data center (default:
-                the model's).
-            min_area: smallest detection kept, in m².
-            merge_distance: polygons closer than this, in metres, form one detection.
-            simplify: tolerance for simplifying outlines, in metres (0: exact pixels).
-            num_workers: DataLoader worker processes reading tiles (0: read in the main
-                process).
+            options: the options (see
+                :class:`~torchgeo_datacenters.options.PredictorOptions` for each and its
+                default): ``device`` (``auto``, ``cpu``, ``cuda`` or ``mps``),
+                ``tile_size`` and ``overlap`` in pixels (stitching equals a pass over the
+                whole scene for models whose receptive field reaches no more than
+                overlap / 4 pixels), ``batch_size`` in tiles, ``threshold`` (None: the
+                model's), ``min_area`` in m², ``merge_distance`` and ``simplify`` in
+                metres, ``num_workers`` reading tiles (0: the main process),
+                ``precision`` (:mod:`.precision`: ``auto``, ``fp32``, ``bf16``, ``fp16``
+                or ``int8``, quantised by ONNX Runtime and calibrated on tiles of the
+                first scene predicted) and ``tta`` (:mod:`.tta`: ``none`` or ``d4``).
             progress: whether to show a progress bar.
-            precision: ``auto`` (fp16 autocast on CUDA, fp32 elsewhere), ``fp32``,
-                ``bf16`` or ``fp16`` autocast, or ``int8`` (quantised by ONNX Runtime,
-                calibrated on tiles of the first scene predicted; CPU only); see
-                :mod:`.precision`.
-            tta: test-time augmentation: ``none``, or ``d4`` (the mean over the 8 flips
-                and rotations of every tile; about 8x the model's time).
+            **overrides: options by name, replacing those of *options*, e.g.
+                ``tile_size=512``.
 
         Raises:
             TGDCError: if an option is out of range, the precision cannot run on the
                 device, or the model cannot be loaded.
+            TypeError: for a keyword that names no option.
         """
-        check_tiling(tile_size, overlap)
+        options = dataclasses.replace(options or PredictorOptions(), **overrides)
+        check_tiling(options.tile_size, options.overlap)
+        batch_size = options.batch_size
         if batch_size is None:
-            batch_size = max(1, PIXELS_PER_BATCH // tile_size**2)
+            batch_size = max(1, PIXELS_PER_BATCH // options.tile_size**2)
         if not isinstance(batch_size, int) or batch_size <= 0:
             raise TGDCError(f"batch_size: {batch_size!r} must be a positive whole number")
+        num_workers = options.num_workers
         if not isinstance(num_workers, int) or num_workers < 0:
             raise TGDCError(f"num_workers: {num_workers!r} must be a whole number >= 0")
-        check_non_negative(min_area=min_area, merge_distance=merge_distance, simplify=simplify)
-        self.device = resolve_device(device)
+        check_non_negative(
+            min_area=options.min_area,
+            merge_distance=options.merge_distance,
+            simplify=options.simplify,
+        )
+        self.device = resolve_device(options.device)
         # Precision and test-time augmentation: checked before the model loads.
-        self.precision = resolve_precision(precision, self.device)
-        self.tta = check_tta(tta)
+        self.precision = resolve_precision(options.precision, self.device)
+        self.tta = check_tta(options.tta)
         if isinstance(model, str | os.PathLike) and is_onnx(model):
             model = load_onnx(model)
         elif not isinstance(model, ProbabilityModel):
@@ -264,13 +253,14 @@ class Predictor:
             if self.device.type in CHANNELS_LAST_DEVICES:
                 model.module.to(memory_format=torch.channels_last)
         self.model = model
-        self.threshold = check_threshold(model.threshold if threshold is None else threshold)
-        self.tile_size = tile_size
-        self.overlap = overlap
+        threshold = model.threshold if options.threshold is None else options.threshold
+        self.threshold = check_threshold(threshold)
+        self.tile_size = options.tile_size
+        self.overlap = options.overlap
         self.batch_size = batch_size
-        self.min_area = float(min_area)
-        self.merge_distance = float(merge_distance)
-        self.simplify = float(simplify)
+        self.min_area = float(options.min_area)
+        self.merge_distance = float(options.merge_distance)
+        self.simplify = float(options.simplify)
         self.num_workers = num_workers
         self.progress = progress
         #: The model as run: quantised (int8, once the first scene calibrates it) and

@@ -12,10 +12,8 @@ import torch
 from torch import Tensor
 
 from ..errors import TGDCError
+from ..options import TTA_MODES
 from .model import ProbabilityModel
-
-#: Test-time augmentation modes.
-TTA_MODES = ("none", "d4")
 
 
 def d4_average(probability_fn: Callable[[Tensor], Tensor]) -> Callable[[Tensor], Tensor]:

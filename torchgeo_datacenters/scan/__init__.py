@@ -7,7 +7,7 @@ neighbouring scenes into one polygon per data center.
 """
 
 from .manifest import Manifest, SceneRecord
-from .runner import PREDICTOR_OPTIONS, RAY_HINT, ScanResult, SceneWorker, import_ray, scan
+from .runner import RAY_HINT, ScanResult, SceneWorker, import_ray, scan
 from .scenes import (
     LocalScene,
     Scene,
@@ -20,7 +20,6 @@ from .scenes import (
 )
 
 __all__ = [
-    "PREDICTOR_OPTIONS",
     "RAY_HINT",
     "LocalScene",
     "Manifest",

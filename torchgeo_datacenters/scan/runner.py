@@ -39,6 +39,7 @@ from tqdm import tqdm
 from ..detections import merge_detections, order_detections, prune_small
 from ..errors import TGDCError
 from ..inference import Predictor
+from ..options import scan_option_names
 from ..outputs import Outputs, scan_files, write_vectors
 from .manifest import Manifest, SceneRecord, file_sha256
 from .scenes import Scene
@@ -51,19 +52,6 @@ RAY_HINT = (
 
 #: Tries at starting Ray on this machine before giving up.
 LOCAL_START_ATTEMPTS = 3
-
-#: Predictor options a scan passes on to every worker; the scan sets the others.
-PREDICTOR_OPTIONS = (
-    "tile_size",
-    "overlap",
-    "batch_size",
-    "threshold",
-    "min_area",
-    "merge_distance",
-    "simplify",
-    "precision",
-    "tta",
-)
 
 #: Shared-memory object store of a Ray started by the scan, in bytes: only the checkpoint
 #: and the detections pass through it (workers read their scenes themselves).
@@ -142,8 +130,9 @@ class SceneWorker:
         Args:
             checkpoint: the checkpoint file's bytes (workers may run on other machines).
             name: the checkpoint's file name.
-            options: predictor options (see :data:`PREDICTOR_OPTIONS`), with ``min_area``
-                and ``merge_distance`` resolved.
+            options: predictor options (see
+                :func:`~torchgeo_datacenters.options.scan_option_names`), with
+                ``min_area`` and ``merge_distance`` resolved.
             device: ``cpu`` or ``cuda``.
         """
         self._directory = tempfile.TemporaryDirectory(prefix="tgdc-model-")
@@ -518,7 +507,8 @@ def scan(
         output_dir: where the manifest, per-scene detections and final outputs go
             (created if missing; rerun with the same directory to resume).
         predictor_options: options of :class:`~torchgeo_datacenters.inference.Predictor`
-            (see :data:`PREDICTOR_OPTIONS`; defaults as there).
+            (those of :func:`~torchgeo_datacenters.options.scan_option_names`, with the
+            defaults of :class:`~torchgeo_datacenters.options.PredictorOptions`).
         region: keep only the detections that intersect this area (EPSG:4326).
         workers: Ray actors, each predicting one scene at a time (default: one per GPU, or
             one per CPU without GPUs).
@@ -542,7 +532,7 @@ def scan(
     ray = import_ray(local=ray_address is None)
     _check_scan(scenes, retries, workers)
     options = dict(predictor_options or {})
-    unknown = sorted(set(options) - set(PREDICTOR_OPTIONS))
+    unknown = sorted(set(options) - set(scan_option_names()))
     if unknown:
         raise TGDCError(f"predictor_options: {unknown} are not options of a scan")
     predictor = Predictor(checkpoint, device="cpu", progress=False, num_workers=0, **options)

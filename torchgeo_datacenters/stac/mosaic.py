@@ -33,13 +33,11 @@ from rasterio.windows import Window
 from tqdm import tqdm
 
 from ..errors import TGDCError
+from ..naip import BANDS, DTYPE
 from ..utils import atomic_output
 from .grid import Grid, pixel_window
 from .network import NetworkSettings
 from .search import acquired, display_url
-
-#: Band names of NAIP imagery, in file order.
-BANDS = ("R", "G", "B", "NIR")
 
 #: Value written where no item covers a pixel.
 NODATA = 0
@@ -114,7 +112,7 @@ def _check_source(src: rasterio.DatasetReader, item: pystac.Item, url: str) -> N
             f"{display_url(url)} (item {item.id}) is a {src.driver} file; NAIP assets must be"
             " (Cloud-Optimised) GeoTIFFs"
         )
-    if src.count != len(BANDS) or set(src.dtypes) != {"uint8"}:
+    if src.count != len(BANDS) or set(src.dtypes) != {DTYPE}:
         raise TGDCError(
             f"{display_url(url)} (item {item.id}) has {src.count} bands of {set(src.dtypes)};"
             " NAIP images have 4 uint8 bands (R, G, B, NIR): check the asset key"
@@ -176,7 +174,7 @@ def mosaic_items(
             uint8 GeoTIFF.
     """
     network = network or NetworkSettings()
-    data = np.full((len(BANDS), grid.height, grid.width), NODATA, dtype=np.uint8)
+    data = np.full((len(BANDS), grid.height, grid.width), NODATA, dtype=DTYPE)
     covered = np.zeros((grid.height, grid.width), dtype=bool)
     used: list[pystac.Item] = []
     bytes_read = 0
@@ -239,7 +237,7 @@ def write_mosaic(mosaic: Mosaic, path: str | os.PathLike[str], *, overwrite: boo
         "width": grid.width,
         "height": grid.height,
         "count": len(BANDS),
-        "dtype": "uint8",
+        "dtype": DTYPE,
         "crs": grid.crs,
         "transform": grid.transform,
         "nodata": NODATA,

@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..naip import DATACENTER_CLASS, HARD_NEGATIVE_CLASSES
 from .canvas import Box, Scene
 from .palette import FAN, HVAC, SKYLIGHT, UNIT
 from .parts import Part
@@ -207,8 +208,11 @@ def paint_hvac(scene: Scene, box: Box, mask: np.ndarray, *, fill: float) -> None
     )
 
 
+# One spec per class of the label file; a class added there fails here until it has one.
+WAREHOUSE_CLASS, RETAIL_CLASS, OTHER_CLASS = HARD_NEGATIVE_CLASSES
+
 DATACENTER = BuildingSpec(
-    name="datacenter",
+    name=DATACENTER_CLASS,
     sizes=RoofSizes(18_800.0, 0.75, (2_800.0, 125_000.0), (1.0, 2.2), max_side=0.4),
     height=15.0,
     roof_colours=np.array([[226, 227, 229, 198], [210, 212, 214, 182], [232, 232, 230, 204]]),
@@ -218,7 +222,7 @@ DATACENTER = BuildingSpec(
 )
 
 WAREHOUSE = BuildingSpec(
-    name="warehouse",
+    name=WAREHOUSE_CLASS,
     sizes=RoofSizes(36_000.0, 0.95, (5_000.0, 82_000.0), (1.6, 3.5), max_side=0.35),
     height=11.0,
     roof_colours=np.array([[224, 225, 226, 196], [208, 210, 212, 180], [206, 196, 176, 166]]),
@@ -228,7 +232,7 @@ WAREHOUSE = BuildingSpec(
 )
 
 RETAIL = BuildingSpec(
-    name="retail",
+    name=RETAIL_CLASS,
     sizes=RoofSizes(4_500.0, 1.2, (900.0, 44_000.0), (1.0, 2.5), max_side=0.2),
     height=7.0,
     roof_colours=np.array([[222, 222, 222, 192], [200, 186, 160, 158], [166, 166, 170, 134]]),
@@ -238,7 +242,7 @@ RETAIL = BuildingSpec(
 )
 
 OTHER = BuildingSpec(
-    name="other",
+    name=OTHER_CLASS,
     sizes=RoofSizes(4_800.0, 0.97, (1_800.0, 45_000.0), (1.0, 2.2), max_side=0.2),
     height=9.0,
     roof_colours=np.array([[150, 136, 116, 120], [128, 128, 132, 104], [96, 96, 100, 78]]),

@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 
+from ..naip import DTYPE, VALUE_RANGE
 from .canvas import Box, Scene, smooth_field
 from .palette import (
     ASPHALT,
@@ -154,7 +155,7 @@ def finish(scene: Scene) -> np.ndarray:
     # Noise is the sum of two uniform random bytes (triangular, close to Gaussian, much
     # faster to draw), scaled to NOISE_SIGMA; 0.5 is added so that the cast rounds.
     scale = NOISE_SIGMA / math.sqrt(2 * (256**2 - 1) / 12)
-    image = np.empty(canvas.shape, np.uint8)
+    image = np.empty(canvas.shape, DTYPE)
     for b in range(4):
         band = canvas[b]
         band *= gain
@@ -164,6 +165,6 @@ def finish(scene: Scene) -> np.ndarray:
         band -= 255.0
         band *= scale
         band += 0.5
-        np.clip(band, 0.0, 255.0, out=band)
+        np.clip(band, *VALUE_RANGE, out=band)
         image[b] = band
     return image

@@ -16,6 +16,7 @@ from rasterio.transform import from_origin
 from tqdm import tqdm
 
 from ..errors import TGDCError
+from ..naip import BANDS, DTYPE, GSD
 from ..utils import atomic_output, check_output_path
 from .buildings import BUILDINGS, DATACENTER, datacenter_parts
 from .canvas import Scene, box_polygon, pixel_bounds
@@ -42,16 +43,13 @@ DEFAULT_ORIGIN = (500000.0, 4400000.0)
 
 _SCENES_PER_ROW = 8
 
-BANDS = ("R", "G", "B", "NIR")
-"""Band order of the scenes, as in NAIP."""
-
 CLASSES = tuple(BUILDINGS)
 """Label classes, as in the seed label file; only ``datacenter`` has ``label`` true."""
 
 _NEGATIVES = tuple(spec for spec in BUILDINGS.values() if not spec.label)
 
 DESCRIPTION = (
-    "SYNTHETIC NAIP-like scene (R, G, B, NIR) drawn by torchgeo_datacenters.synthetic;"
+    f"SYNTHETIC NAIP-like scene ({', '.join(BANDS)}) drawn by torchgeo_datacenters.synthetic;"
     " not real imagery"
 )
 
@@ -116,7 +114,7 @@ def generate_scene(
     seed: int = 0,
     crs: str = "EPSG:32617",
     origin: tuple[float, float] = DEFAULT_ORIGIN,
-    gsd: float = 0.6,
+    gsd: float = GSD,
     n_datacenters: int | None = None,
     n_negatives: int | None = None,
     datacenters: Sequence[shapely.Polygon] | None = None,
@@ -219,7 +217,7 @@ def generate_scene(
         "height": height,
         "width": width,
         "count": 4,
-        "dtype": "uint8",
+        "dtype": DTYPE,
         "crs": parsed_crs,
         "transform": transform,
         "tiled": True,
@@ -250,7 +248,7 @@ def generate_scene(
     return _labels(objects, bounds, parsed_crs, scene_name if scene_name is not None else path.name)
 
 
-def scene_origin(index: int, size: int | tuple[int, int], gsd: float = 0.6) -> tuple[float, float]:
+def scene_origin(index: int, size: int | tuple[int, int], gsd: float = GSD) -> tuple[float, float]:
     """Return the upper-left corner of scene *index* of a set written by :func:`generate_scenes`.
 
     Scenes lie on a grid, eastward then southward from :data:`DEFAULT_ORIGIN`, eight to a
@@ -285,7 +283,7 @@ def generate_scenes(
     count: int = 4,
     seed: int = 0,
     crs: str = "EPSG:32617",
-    gsd: float = 0.6,
+    gsd: float = GSD,
     overwrite: bool = False,
     progress: bool = True,
 ) -> SyntheticDataset:

@@ -24,16 +24,17 @@ from torchmetrics.classification import (
 from .. import __version__
 from ..errors import TGDCError
 from ..models import UNet4
+from ..naip import DATACENTER_CLASS, HARD_NEGATIVE_CLASSES
 from .object_metrics import ObjectF1
 
 #: Name of the data-center class in ``class_names``.
-DATACENTER = "datacenter"
+DATACENTER = DATACENTER_CLASS
 
 #: Classes of the binary task.
 BINARY_CLASS_NAMES = ("background", DATACENTER)
 
 #: Classes of the multiclass (hard-negative) task.
-HARD_NEGATIVE_CLASS_NAMES = ("background", DATACENTER, "warehouse", "retail", "other")
+HARD_NEGATIVE_CLASS_NAMES = ("background", DATACENTER, *HARD_NEGATIVE_CLASSES)
 
 #: Models that ``model`` accepts: ours, then TorchGeo's.
 ModelName = Literal["unet4", "unet", "deeplabv3+", "fcn", "upernet", "segformer", "dpt"]
