@@ -88,6 +88,12 @@ def option(default: Any, help: str, **shown: Any) -> Any:
 #: Values of the ``resample`` option: resample other pixel sizes, or refuse them.
 RESAMPLE_CHOICES = ("auto", "no")
 
+#: Numeric precisions of the model (see :mod:`torchgeo_datacenters.inference.precision`).
+PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
+
+#: Test-time augmentation modes (see :mod:`torchgeo_datacenters.inference.tta`).
+TTA_MODES = ("none", "d4")
+
 
 @dataclass(frozen=True)
 class PredictorOptions:
@@ -139,7 +145,6 @@ class PredictorOptions:
         metavar="N",
         scan=False,
     )
-    # --- imagery of another data type (issue 13) ---
     input_scale: str | None = option(
         None,
         "rescale imagery whose data type differs from the checkpoint's: 'auto' maps the"
@@ -148,12 +153,24 @@ class PredictorOptions:
         metavar="auto|FACTOR",
         default_help="refuse such imagery",
     )
-    # --- imagery of another pixel size (issue 13) ---
     resample: str = option(
         "auto",
         "imagery whose ground pixel size differs from the checkpoint's by more than 10%:"
         " auto resamples it on the fly (outputs stay on the input's grid), no refuses it",
         choices=RESAMPLE_CHOICES,
+    )
+    precision: str = option(
+        "auto",
+        "numeric precision of the model: bf16 needs a GPU or a CPU with AVX512-BF16 or AMX;"
+        " int8 quantises the model on the CPU, calibrated on tiles of the first scene",
+        choices=PRECISIONS,
+        default_help="auto = fp16 autocast on CUDA, fp32 elsewhere",
+    )
+    tta: str = option(
+        "none",
+        "test-time augmentation: d4 averages the 8 flips and rotations of every tile, at"
+        " about 8x the model's time",
+        choices=TTA_MODES,
     )
 
 

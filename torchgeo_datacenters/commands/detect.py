@@ -23,7 +23,11 @@ def add_model_options(parser: argparse.ArgumentParser, formats: Sequence[OutputF
         formats: the output formats the command writes, one ``--output-<kind>`` flag each.
     """
     parser.add_argument(
-        "--checkpoint", type=Path, required=True, help="model checkpoint (.ckpt) from training"
+        "--checkpoint",
+        type=Path,
+        required=True,
+        help="model checkpoint (.ckpt) from training, or an ONNX file from `tgdc export`"
+        " (run by ONNX Runtime on the CPU)",
     )
     add_output_arguments(parser, formats)
     add_predictor_arguments(parser)

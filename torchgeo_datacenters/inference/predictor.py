@@ -53,6 +53,8 @@ from ..outputs import (
 from ..outputs.rasters import GDAL_CACHE_MB
 from ..utils import return_large_blocks
 from .model import ProbabilityModel, check_threshold, load_checkpoint
+from .onnx import is_onnx, load_onnx, quantize_int8
+from .precision import autocast, calibration_tiles, resolve_precision
 from .stitch import Stitcher
 from .tiles import (
     Scene,
@@ -64,6 +66,7 @@ from .tiles import (
     scene_tiling,
     tile_offsets,
 )
+from .tta import check_tta, with_tta
 
 #: Pixels per batch when no batch size is given: 16 tiles of 256 x 256.
 PIXELS_PER_BATCH = 16 * 256 * 256
@@ -201,7 +204,9 @@ class Predictor:
         (:func:`~torchgeo_datacenters.utils.return_large_blocks`).
 
         Args:
-            model: a checkpoint written by training, or a :class:`ProbabilityModel`.
+            model: a checkpoint written by training, an ONNX file written by
+                :func:`~.onnx.export_onnx` (run by ONNX Runtime on the CPU), or a
+                :class:`ProbabilityModel`.
             options: the options (see
                 :class:`~torchgeo_datacenters.options.PredictorOptions` for each and its
                 default): ``device`` (``auto``, ``cpu``, ``cuda`` or ``mps``),
@@ -209,13 +214,17 @@ class Predictor:
                 whole scene for models whose receptive field reaches no more than
                 overlap / 4 pixels), ``batch_size`` in tiles, ``threshold`` (None: the
                 model's), ``min_area`` in m², ``merge_distance`` and ``simplify`` in
-                metres, ``num_workers`` reading tiles (0: the main process).
+                metres, ``num_workers`` reading tiles (0: the main process),
+                ``precision`` (:mod:`.precision`: ``auto``, ``fp32``, ``bf16``, ``fp16``
+                or ``int8``, quantised by ONNX Runtime and calibrated on tiles of the
+                first scene predicted) and ``tta`` (:mod:`.tta`: ``none`` or ``d4``).
             progress: whether to show a progress bar.
             **overrides: options by name, replacing those of *options*, e.g.
                 ``tile_size=512``.
 
         Raises:
-            TGDCError: if an option is out of range or the checkpoint cannot be loaded.
+            TGDCError: if an option is out of range, the precision cannot run on the
+                device, or the model cannot be loaded.
             TypeError: for a keyword that names no option.
         """
         options = dataclasses.replace(options or PredictorOptions(), **overrides)
@@ -234,7 +243,12 @@ class Predictor:
             simplify=options.simplify,
         )
         self.device = resolve_device(options.device)
-        if not isinstance(model, ProbabilityModel):
+        # Precision and test-time augmentation: checked before the model loads.
+        self.precision = resolve_precision(options.precision, self.device)
+        self.tta = check_tta(options.tta)
+        if isinstance(model, str | os.PathLike) and is_onnx(model):
+            model = load_onnx(model)
+        elif not isinstance(model, ProbabilityModel):
             model = load_checkpoint(model, device=self.device)
         if model.module is not None:
             model.module.to(self.device).eval()
@@ -251,14 +265,15 @@ class Predictor:
         self.simplify = float(options.simplify)
         self.num_workers = num_workers
         self.progress = progress
-        # --- imagery of another data type (issue 13) ---
         self.input_scale = check_input_scale(options.input_scale)
-        # --- imagery of another pixel size (issue 13) ---
         if options.resample not in RESAMPLE_CHOICES:
             raise TGDCError(
                 f"resample: {options.resample!r} must be one of {', '.join(RESAMPLE_CHOICES)}"
             )
         self.resample = options.resample
+        #: The model as run: quantised (int8, once the first scene calibrates it) and
+        #: with test-time augmentation.
+        self._run_model = None if self.precision == "int8" else with_tta(model, self.tta)
         # Bands of the scene's width are freed in two threads: see utils.memory.
         return_large_blocks()
 
@@ -408,13 +423,14 @@ class Predictor:
         tile_size, overlap = scene_tiling(grid, self.tile_size, self.overlap)
         offsets = tile_offsets(scene, tile_size, overlap)
         workers = self.num_workers if len(offsets) > self.batch_size else 0
+        model = self._scene_model(scene, offsets, tile_size)
         reader = TileReader(
             scene,
             offsets,
             tile_size,
             self.model.mean,
             self.model.std,
-            channels_last=self.device.type in CHANNELS_LAST_DEVICES,
+            channels_last=self._channels_last,
             shared=self._shared_batches(workers, tile_size),
         )
         loader = DataLoader(
@@ -478,7 +494,7 @@ class Predictor:
                                 valid[keep],
                                 indices[keep],
                             )
-                        probabilities = itertools.chain.from_iterable(self._forward(images))
+                        probabilities = itertools.chain.from_iterable(self._forward(model, images))
                         for tile, index in enumerate(indices.tolist()):
                             stitcher.add(next(probabilities), valid[tile], *offsets[index])
                     reader.release(batch)
@@ -490,6 +506,30 @@ class Predictor:
         stats.scanned_m2 = scene_area * stats.valid_pixels / stats.pixels
         gdf = vectorizer.finish()
         return order_detections(assign_sources(gdf, scene)), stats
+
+    @property
+    def _channels_last(self) -> bool:
+        """Whether tiles go to the model channels-last (torch models on these devices)."""
+        torch_model = self.model.module is not None and self.precision != "int8"
+        return torch_model and self.device.type in CHANNELS_LAST_DEVICES
+
+    def _scene_model(
+        self, scene: Scene, offsets: Sequence[tuple[int, int]], tile_size: int
+    ) -> ProbabilityModel:
+        """The model as it runs on a scene, quantised on the first one for int8.
+
+        Args:
+            scene: the scene about to be predicted.
+            offsets: (row, column) of its tiles.
+            tile_size: side of its tiles in pixels.
+
+        Returns:
+            The model at the predictor's precision, with its test-time augmentation.
+        """
+        if self._run_model is None:
+            tiles = calibration_tiles(scene, offsets, tile_size, self.model.mean, self.model.std)
+            self._run_model = with_tta(quantize_int8(self.model, tiles), self.tta)
+        return self._run_model
 
     def _shared_batches(self, workers: int, tile_size: int) -> SharedBatches | None:
         """Allocate the shared buffers that reading workers fill with batches.
@@ -513,10 +553,11 @@ class Predictor:
         except RuntimeError:
             return None
 
-    def _forward(self, images: torch.Tensor) -> list[np.ndarray]:
+    def _forward(self, model: ProbabilityModel, images: torch.Tensor) -> list[np.ndarray]:
         """Run the model on a batch of normalised tiles.
 
         Args:
+            model: the model as it runs (:meth:`_scene_model`).
             images: (B, C, H, W) float32 tiles on the CPU.
 
         Returns:
@@ -527,24 +568,20 @@ class Predictor:
             TGDCError: if the model returns another shape.
         """
         images = images.to(self.device, non_blocking=True)
-        if self.device.type in CHANNELS_LAST_DEVICES:
+        if self._channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
         parts = [images]
         if self.device.type == "cpu":
             # Small chunks keep a CPU's activations in its caches.
             size = max(1, CPU_CHUNK_PIXELS // (images.shape[2] * images.shape[3]))
             parts = list(images.split(size))
-        if self.device.type == "cuda":
-            precision = torch.autocast("cuda", dtype=torch.float16)
-        else:
-            precision = contextlib.nullcontext()
-        with precision:
-            chunks = [self.model.probability_fn(part) for part in parts]
+        with autocast(self.precision, self.device):
+            chunks = [model.probability_fn(part) for part in parts]
         for part, chunk in zip(parts, chunks, strict=True):
             expected = (part.shape[0], *part.shape[2:])
             if tuple(chunk.shape) != expected:
                 raise TGDCError(
-                    f"{self.model.name}: returned probabilities of shape"
+                    f"{model.name}: returned probabilities of shape"
                     f" {tuple(chunk.shape)} for tiles {tuple(part.shape)}; expected"
                     f" {expected}"
                 )

@@ -550,9 +550,10 @@ def scan(
         "min_area": predictor.min_area,
         "merge_distance": predictor.merge_distance,
         "simplify": predictor.simplify,
-        # --- imagery of another data type or pixel size (issue 13) ---
         "input_scale": predictor.input_scale,
         "resample": predictor.resample,
+        "precision": predictor.precision,
+        "tta": predictor.tta,
     }
     manifest = Manifest(output_dir, settings)
     outputs.check(overwrite=overwrite)
