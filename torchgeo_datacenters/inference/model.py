@@ -21,15 +21,16 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import TGDCError
+from ..naip import DTYPE, GSD, VALUE_RANGE
 
 #: Hyperparameters a checkpoint must carry (not None) to be one of ours.
 REQUIRED_HPARAMS = ("in_channels", "mean", "std", "threshold")
 
 #: Training imagery assumed for checkpoints that do not record theirs (raw NAIP): data
 #: type, [min, max] raw values and ground sample distance in metres.
-DEFAULT_DTYPE = "uint8"
-DEFAULT_VALUE_RANGE = (0.0, 255.0)
-DEFAULT_GSD = 0.6
+DEFAULT_DTYPE = DTYPE
+DEFAULT_VALUE_RANGE = (float(VALUE_RANGE[0]), float(VALUE_RANGE[1]))
+DEFAULT_GSD = GSD
 
 
 @dataclass(frozen=True)
