@@ -17,12 +17,13 @@ Example::
 """
 
 import contextlib
+import functools
 import itertools
 import os
 import time
 import warnings
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,8 +39,8 @@ from torch.utils.data import BatchSampler, DataLoader
 from torchgeo.datasets import RasterDataset
 from tqdm import tqdm
 
-from ..errors import TGDCError
-from ..utils import return_large_blocks
+from ..errors import TGDCError, describe_os_error
+from ..utils import end_with_parent, return_large_blocks
 from .export import GDAL_CACHE_MB, Outputs, mask_writer, probability_writer, write_vectors
 from .model import ProbabilityModel, check_threshold, load_checkpoint
 from .stitch import Stitcher
@@ -426,6 +427,8 @@ class Predictor:
             collate_fn=as_read,
             num_workers=workers,
             pin_memory=self.device.type == "cuda",
+            # Workers die with this process, even when it is killed.
+            worker_init_fn=functools.partial(end_with_parent, os.getpid()),
         )
         stats = RunStats(pixels=grid.width * grid.height, tiles=len(offsets))
         vectorizer = Vectorizer(
@@ -463,7 +466,9 @@ class Predictor:
             stack.enter_context(tracer)
             for writer, _ in writers:
                 stack.enter_context(writer)
-            bar = tqdm(loader, desc="tiles", unit="batch", disable=not progress)
+            bar = tqdm(
+                read_faults_named(loader, scene), desc="tiles", unit="batch", disable=not progress
+            )
             with torch.inference_mode():
                 for batch in bar:
                     valid, indices = batch["valid"], batch["index"]
@@ -547,6 +552,30 @@ class Predictor:
                     f" {expected}"
                 )
         return [chunk.float().cpu().numpy() for chunk in chunks]
+
+
+def read_faults_named(batches: Iterable[Any], scene: Scene) -> Iterator[Any]:
+    """Yield batches, turning an error reading them into one naming the scene's files.
+
+    Args:
+        batches: batches read from *scene*.
+        scene: the scene.
+
+    Yields:
+        The batches.
+
+    Raises:
+        TGDCError: if a batch cannot be read (a file truncated or corrupt past its
+            header, a dropped connection), with GDAL's message.
+    """
+    try:
+        yield from batches
+    except OSError as error:
+        files = ", ".join(str(path) for path in scene.files)
+        raise TGDCError(
+            f"{files}: cannot be read: {describe_os_error(error)}; the file may be truncated"
+            " or corrupt: download or copy it again"
+        ) from error
 
 
 def as_read(batch: dict[str, Any]) -> dict[str, Any]:
