@@ -13,7 +13,7 @@ import pytest
 from support.inference import save_checkpoint, write_scene
 
 #: Longest wait for a process to reach a state, in seconds (a loaded 2-core machine).
-PATIENCE = 120.0
+PATIENCE = 300.0
 
 #: Roofs of the fault tests' scenes: (row, col, height, width) in pixels.
 ROOFS = [(20, 20, 60, 80), (150, 140, 70, 70)]

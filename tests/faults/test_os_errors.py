@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from torchgeo_datacenters.cli import main
-from torchgeo_datacenters.errors import describe_os_error
 
 from .conftest import TILING, error_lines, temporaries
 
@@ -109,8 +108,3 @@ def test_scene_truncated_after_its_header(
     assert status == 2
     assert str(truncated) in line and "Read error" in line
     assert list(out.iterdir()) == []
-
-
-def test_os_error_is_described_by_its_path_and_cause(tmp_path: Path) -> None:
-    error = OSError(28, "No space left on device", str(tmp_path / "a.geojson"))
-    assert describe_os_error(error) == f"{tmp_path / 'a.geojson'}: No space left on device"

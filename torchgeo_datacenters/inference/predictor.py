@@ -41,6 +41,7 @@ from tqdm import tqdm
 
 from ..errors import TGDCError, describe_os_error
 from ..utils import end_with_parent, return_large_blocks
+from ..utils.resources import available_memory, batch_bytes, format_bytes
 from .export import GDAL_CACHE_MB, Outputs, mask_writer, probability_writer, write_vectors
 from .model import ProbabilityModel, check_threshold, load_checkpoint
 from .stitch import Stitcher
@@ -72,6 +73,13 @@ CPU_CHUNK_PIXELS = 4 * 256 * 256
 #: worker while the model predicts a third, and a fourth spares a fresh allocation when
 #: the model's loop frees its buffer just after the worker looks for one.
 SHARED_BATCHES_PER_WORKER = 4
+
+#: Batches alive at once in the worst case: two prefetched per worker, the shared
+#: buffers, the one the model runs on (and its copy on the device).
+BATCHES_IN_FLIGHT = 2 + SHARED_BATCHES_PER_WORKER + 2
+
+#: A tiling that predicts every pixel more often than this is warned about.
+MAX_PREDICTIONS_PER_PIXEL = 16
 
 #: Bands of rows that may wait to be traced into polygons while the model runs on.
 TRACE_BACKLOG = 1
@@ -238,6 +246,7 @@ class Predictor:
         self.device = resolve_device(device)
         if not isinstance(model, ProbabilityModel):
             model = load_checkpoint(model, device=self.device)
+        check_batch_memory(batch_size, tile_size, model.band_count, max(num_workers, 1))
         if model.module is not None:
             model.module.to(self.device).eval()
             if self.device.type in CHANNELS_LAST_DEVICES:
@@ -409,6 +418,7 @@ class Predictor:
         """
         grid = scene.grid
         offsets = tile_offsets(scene, self.tile_size, self.overlap)
+        warn_redundant_tiling(len(offsets), self.tile_size, self.overlap, grid)
         workers = self.num_workers if len(offsets) > self.batch_size else 0
         reader = TileReader(
             scene,
@@ -552,6 +562,48 @@ class Predictor:
                     f" {expected}"
                 )
         return [chunk.float().cpu().numpy() for chunk in chunks]
+
+
+def check_batch_memory(batch_size: int, tile_size: int, bands: int, workers: int) -> None:
+    """Refuse a tile size and batch whose batches cannot fit in memory.
+
+    Args:
+        batch_size: tiles per batch.
+        tile_size: tile side, in pixels.
+        bands: bands per tile.
+        workers: reading workers (at least 1).
+
+    Raises:
+        TGDCError: if the batches in flight need more than the memory available.
+    """
+    needed = batch_bytes(batch_size, tile_size, bands) * BATCHES_IN_FLIGHT * workers
+    available = available_memory()
+    if available is not None and needed > available:
+        raise TGDCError(
+            f"tile_size {tile_size}, batch_size {batch_size}: the batches in flight would need"
+            f" {format_bytes(needed)} of memory, {format_bytes(available)} are available;"
+            " lower --tile-size or --batch-size"
+        )
+
+
+def warn_redundant_tiling(tiles: int, tile_size: int, overlap: int, grid: Any) -> None:
+    """Warn when the overlap makes the model predict every pixel many times over.
+
+    Args:
+        tiles: tiles of the scene.
+        tile_size: tile side, in pixels.
+        overlap: overlap, in pixels.
+        grid: the scene's grid.
+    """
+    per_pixel = tiles * tile_size**2 / max(grid.width * grid.height, 1)
+    if per_pixel > MAX_PREDICTIONS_PER_PIXEL:
+        warnings.warn(
+            f"tile size {tile_size} with overlap {overlap}: {tiles:,} tiles for this"
+            f" {grid.width} x {grid.height} px scene, every pixel predicted about"
+            f" {per_pixel:.0f} times; lower --overlap",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def read_faults_named(batches: Iterable[Any], scene: Scene) -> Iterator[Any]:
