@@ -29,8 +29,8 @@ import geopandas as gpd
 import pandas as pd
 import pyarrow.parquet as pq
 
+from ..detections import empty_detections
 from ..errors import TGDCError, describe_os_error
-from ..inference.vectorize import empty_detections
 from ..utils import atomic_output
 
 #: File of settings in a scan's output directory.
