@@ -516,7 +516,8 @@ def scan(
             cluster has GPUs, else 0).
         retries: further attempts at a scene whose attempt failed.
         ray_address: address of a running Ray cluster (default: start Ray here).
-        overwrite: replace existing final outputs (finished scenes are still skipped).
+        overwrite: replace existing final outputs (finished scenes are still skipped);
+            those of an earlier run of the same scan in *output_dir* are always replaced.
         progress: show a progress bar.
         on_scene: called with every scene record as soon as it is written.
 
@@ -556,6 +557,9 @@ def scan(
         "tta": predictor.tta,
     }
     manifest = Manifest(output_dir, settings)
+    # The merged outputs of an earlier run of this scan (same settings, scenes recorded)
+    # are its own: a rerun that retries failed scenes rewrites them.
+    overwrite = overwrite or bool(manifest.records())
     outputs.check(overwrite=overwrite)
     finished = manifest.finished()
     todo = [scene for scene in scenes if scene.id not in finished]
