@@ -152,6 +152,13 @@ def register(subparsers: Any) -> None:
         metavar="FILE",
         help="Cloud-Optimised GeoTIFF of the probabilities (float32 0 to 1, NaN nodata)",
     )
+    parser.add_argument(
+        "--date",
+        metavar="YYYY-MM-DD",
+        help="acquisition date of the imagery, recorded as the detections' `acquired` (default:"
+        " from a NAIP file name m_..._YYYYMMDD, else the TIFFTAG_DATETIME tag, else a"
+        " YYYYMMDD date in the file name)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -179,6 +186,9 @@ def run(args: argparse.Namespace) -> int:
     Returns:
         The exit status (0).
     """
+    from ..detections.dates import parse_date
+
+    acquired = parse_date(args.date, "--date") if args.date is not None else None
     predictor = predictor_from_args(args)
     detections = predictor.predict(
         args.image,
@@ -189,6 +199,7 @@ def run(args: argparse.Namespace) -> int:
         output_gpkg=args.output_gpkg,
         output_parquet=args.output_parquet,
         overwrite=args.overwrite,
+        acquired=acquired,
     )
     for kind, path in detections.outputs.items():
         print(f"{kind}: {path}")

@@ -34,6 +34,7 @@ import rasterio.shutil
 import shapely
 from rasterio.windows import Window
 
+from ..detections.dates import ACQUIRED
 from ..errors import TGDCError
 from ..utils import atomic_output, check_output_path
 from .tiles import SceneGrid
@@ -130,6 +131,18 @@ def _rounded(geometry: shapely.Geometry) -> str:
     return shapely.to_geojson(shapely.orient_polygons(geometry))
 
 
+def _text_or_none(value: Any) -> str | None:
+    """A text value, or None for a missing one (None, NaN or empty).
+
+    Args:
+        value: a cell of a table.
+
+    Returns:
+        The text or None.
+    """
+    return value if isinstance(value, str) and value else None
+
+
 def _properties(row: Any) -> dict[str, Any]:
     """The rounded properties of one detection.
 
@@ -147,6 +160,8 @@ def _properties(row: Any) -> dict[str, Any]:
         "score": round(float(row.score), SCORE_DECIMALS),
         "max_score": round(float(row.max_score), SCORE_DECIMALS),
         "source": str(row.source),
+        # The acquisition date (YYYY-MM-DD), null where unknown; absent in older tables.
+        **({ACQUIRED: _text_or_none(row.acquired)} if hasattr(row, ACQUIRED) else {}),
     }
 
 

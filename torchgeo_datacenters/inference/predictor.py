@@ -17,6 +17,7 @@ Example::
 """
 
 import contextlib
+import datetime as dt
 import itertools
 import os
 import time
@@ -38,6 +39,7 @@ from torch.utils.data import BatchSampler, DataLoader
 from torchgeo.datasets import RasterDataset
 from tqdm import tqdm
 
+from ..detections.dates import ACQUIRED, file_date
 from ..errors import TGDCError
 from ..utils import return_large_blocks
 from .export import GDAL_CACHE_MB, Outputs, mask_writer, probability_writer, write_vectors
@@ -265,6 +267,7 @@ class Predictor:
         output_gpkg: str | os.PathLike[str] | None = None,
         output_parquet: str | os.PathLike[str] | None = None,
         overwrite: bool = False,
+        acquired: dt.date | None = None,
     ) -> Detections:
         """Find the data centers in one scene.
 
@@ -278,6 +281,9 @@ class Predictor:
             output_gpkg: GeoPackage of the detections.
             output_parquet: GeoParquet of the detections.
             overwrite: whether existing output files may be replaced.
+            acquired: acquisition date of the imagery, recorded in the ``acquired`` column
+                (default: from each file's name or tags, see
+                :func:`~torchgeo_datacenters.detections.dates.file_date`).
 
         Returns:
             The detections, with the paths written and run statistics.
@@ -301,6 +307,8 @@ class Predictor:
             gdf, stats = self._predict_scene(
                 scene, staged.get("mask"), staged.get("probabilities"), self.progress
             )
+            if acquired is not None:
+                gdf[ACQUIRED] = acquired.isoformat()
             write_vectors(gdf, staged)
         return self._result(gdf, outputs, [scene], stats, start)
 
@@ -574,7 +582,7 @@ def assign_sources(detections: gpd.GeoDataFrame, scene: Scene) -> gpd.GeoDataFra
     detections = detections.copy()
     if len(scene.files) == 1 or detections.empty:
         detections["source"] = scene.files[0].name
-        return detections
+        return assign_dates(detections, scene)
     footprints = scene.dataset.index[["filepath", "geometry"]].reset_index(drop=True)
     centroids = gpd.GeoDataFrame(
         geometry=gpd.points_from_xy(detections["centroid_lon"], detections["centroid_lat"]),
@@ -584,4 +592,22 @@ def assign_sources(detections: gpd.GeoDataFrame, scene: Scene) -> gpd.GeoDataFra
     joined = joined.sort_values("filepath", kind="stable")
     nearest = joined[~joined.index.duplicated(keep="first")].sort_index()
     detections["source"] = [Path(path).name for path in nearest["filepath"]]
+    return assign_dates(detections, scene)
+
+
+def assign_dates(detections: gpd.GeoDataFrame, scene: Scene) -> gpd.GeoDataFrame:
+    """Fill the ``acquired`` column: the acquisition date of each detection's source file.
+
+    Args:
+        detections: detections with their ``source`` file names.
+        scene: the scene they were found in.
+
+    Returns:
+        The detections with ``acquired`` (``YYYY-MM-DD``, or None where the file's name and
+        tags hold no date; see :func:`~torchgeo_datacenters.detections.dates.file_date`).
+    """
+    dates = {path.name: file_date(path) for path in scene.files}
+    detections[ACQUIRED] = [
+        date.isoformat() if (date := dates.get(name)) else None for name in detections["source"]
+    ]
     return detections

@@ -30,6 +30,7 @@ from rasterio.features import shapes
 from scipy import ndimage, sparse
 from scipy.sparse.csgraph import connected_components
 
+from ..detections.dates import ACQUIRED
 from ..errors import TGDCError
 
 #: Value of nodata pixels in the uint8 detection mask (1 = data center, 0 = background).
@@ -45,6 +46,10 @@ DETECTION_COLUMNS = (
     "max_score",
     "source",
 )
+
+#: Columns kept after :data:`DETECTION_COLUMNS` when a table has them: the acquisition
+#: date of the imagery (``YYYY-MM-DD``; tables of older runs lack it).
+OPTIONAL_COLUMNS = (ACQUIRED,)
 
 #: Decimals kept for longitudes and latitudes (about 1 cm).
 LONLAT_DECIMALS = 7
@@ -144,7 +149,8 @@ def order_detections(detections: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     order = keys.sort_values(["lat", "lon", "area", "source"], kind="stable").index
     result = detections.loc[order].reset_index(drop=True)
     result["id"] = np.arange(1, len(result) + 1, dtype=np.int64)
-    return result[[*DETECTION_COLUMNS, "geometry"]]
+    optional = [column for column in OPTIONAL_COLUMNS if column in result]
+    return result[[*DETECTION_COLUMNS, *optional, "geometry"]]
 
 
 def check_non_negative(**values: float) -> None:

@@ -29,7 +29,7 @@ from scipy.sparse.csgraph import connected_components
 
 from ..errors import TGDCError
 from ..inference import metric_crs, order_detections
-from ..inference.vectorize import DETECTION_COLUMNS, check_non_negative
+from ..inference.vectorize import DETECTION_COLUMNS, OPTIONAL_COLUMNS, check_non_negative
 
 #: Fewest metres in a degree of latitude or of longitude at the equator (WGS 84). At latitude
 #: φ a degree of either spans at least this times cos(φ) metres.
@@ -127,6 +127,11 @@ def _merged_row(members: gpd.GeoDataFrame, metric: CRS) -> dict:
         "score": float(np.average(members["score"], weights=areas if areas.sum() > 0 else None)),
         "max_score": float(members["max_score"].max()),
         "source": members["source"].iloc[largest],
+        **{
+            column: members[column].iloc[largest]
+            for column in OPTIONAL_COLUMNS
+            if column in members
+        },
         "geometry": union,
     }
 
