@@ -7,12 +7,7 @@ import numpy as np
 import pytest
 import shapely
 
-from torchgeo_datacenters.detections.compare import (
-    Inventory,
-    compare_inventories,
-    read_footprint,
-    read_inventory,
-)
+from torchgeo_datacenters.detections.compare import Inventory, compare_inventories, read_inventory
 from torchgeo_datacenters.detections.metric import project_by_zone, zones
 from torchgeo_datacenters.errors import TGDCError
 
@@ -112,36 +107,6 @@ def test_several_inventories_and_ids_by_row(
     assert result.scores["matched_detections"].tolist() == [3, 2]
     with pytest.raises(TGDCError, match="repeat; give each inventory once"):
         compare_inventories(found, [atlas, atlas], FOOTPRINT)
-
-
-def test_footprint_of_vectors_and_rasters(tmp_path: Path) -> None:
-    import rasterio
-    from rasterio.transform import from_origin
-
-    # A raster whose west half is nodata: only the east half was scanned.
-    data = np.zeros((1, 100, 100), np.uint8)
-    data[:, :, 50:] = 7
-    with rasterio.open(
-        tmp_path / "scene.tif",
-        "w",
-        driver="GTiff",
-        width=100,
-        height=100,
-        count=1,
-        dtype="uint8",
-        crs=UTM,
-        transform=from_origin(X, Y + 100, 1, 1),
-        nodata=0,
-    ) as dst:
-        dst.write(data)
-    area = gpd.GeoSeries([read_footprint([tmp_path / "scene.tif"])], crs=4326).to_crs(UTM)
-    assert area.area.iloc[0] == pytest.approx(5000, rel=1e-3)
-    assert area.bounds.iloc[0].tolist() == pytest.approx([X + 50, Y, X + 100, Y + 100], abs=1e-3)
-    gpd.GeoDataFrame(geometry=[FOOTPRINT], crs=4326).to_file(tmp_path / "aoi.geojson")
-    both = read_footprint([tmp_path / "aoi.geojson", tmp_path / "scene.tif"])
-    assert both.contains(read_footprint([tmp_path / "scene.tif"]).buffer(-1e-7))
-    with pytest.raises(TGDCError, match=r"missing\.tif: footprint raster does not exist"):
-        read_footprint([tmp_path / "missing.tif"])
 
 
 def seed_area(seed: gpd.GeoDataFrame, metres: float) -> shapely.Geometry:

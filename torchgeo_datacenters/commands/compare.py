@@ -104,8 +104,9 @@ def run(args: argparse.Namespace) -> int:
     """
     import contextlib
 
-    from ..detections.compare import compare_inventories, read_footprint, read_inventory
+    from ..detections.compare import compare_inventories, read_inventory
     from ..detections.files import read_vector
+    from ..detections.footprint import read_footprint
     from ..errors import TGDCError
     from ..utils import atomic_output, check_output_path
 
