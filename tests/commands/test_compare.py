@@ -5,28 +5,23 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 import pytest
+from support.data import shared_data
 
 from torchgeo_datacenters.cli import main
 from torchgeo_datacenters.commands.compare import OUTPUT_FILES
 
-LABELS = Path(__file__).parents[2] / ".." / "shared" / "data" / "labels"
-SEED = LABELS / "seed_datacenters.geojson"
-IM3 = LABELS / "im3_datacenter_footprints.geojson"
-
 
 @pytest.fixture
-def seed_files(tmp_path: Path) -> tuple[Path, Path]:
-    """The seed's 79 data centers as detections, and the Northern Virginia cluster's
-    bounding box as the area scanned."""
-    if not (SEED.exists() and IM3.exists()):
-        pytest.skip(f"{LABELS}: real label files absent (../shared/data/labels)")
-    seed = gpd.read_file(SEED)
+def seed_files(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """The seed's 79 data centers as detections, the Northern Virginia cluster's bounding
+    box as the area scanned (the footprint.geojson a scan writes beside them), and IM3."""
+    seed = gpd.read_file(shared_data("labels", "seed_datacenters.geojson"))
     detections = tmp_path / "detections.geojson"
     seed[seed["label"]].to_file(detections)
     footprint = tmp_path / "footprint.geojson"
     area = gpd.GeoSeries.from_xy([-77.75, -77.3], [38.75, 39.15], crs=4326).total_bounds
     gpd.GeoDataFrame(geometry=gpd.GeoSeries.from_wkt([_box(area)]), crs=4326).to_file(footprint)
-    return detections, footprint
+    return detections, footprint, shared_data("labels", "im3_datacenter_footprints.geojson")
 
 
 def _box(bounds) -> str:
@@ -35,9 +30,9 @@ def _box(bounds) -> str:
 
 
 def test_compare_over_the_scan_footprint(
-    seed_files: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture
+    seed_files: tuple[Path, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    detections, _ = seed_files
+    detections, _, im3 = seed_files
     out = tmp_path / "out"
     # The footprint.geojson beside the detections is the area scanned.
     assert (
@@ -47,7 +42,7 @@ def test_compare_over_the_scan_footprint(
                 "--detections",
                 str(detections),
                 "--inventory",
-                str(IM3),
+                str(im3),
                 "--output-dir",
                 str(out),
             ]
@@ -71,9 +66,9 @@ def test_compare_over_the_scan_footprint(
 
 
 def test_compare_without_a_footprint_says_what_to_give(
-    seed_files: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture
+    seed_files: tuple[Path, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    detections, footprint = seed_files
+    detections, footprint, im3 = seed_files
     footprint.unlink()
     out = tmp_path / "out"
     assert (
@@ -83,7 +78,7 @@ def test_compare_without_a_footprint_says_what_to_give(
                 "--detections",
                 str(detections),
                 "--inventory",
-                str(IM3),
+                str(im3),
                 "--output-dir",
                 str(out),
             ]

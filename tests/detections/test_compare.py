@@ -6,12 +6,12 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
+from support.data import shared_data
 
 from torchgeo_datacenters.detections.compare import Inventory, compare_inventories, read_inventory
 from torchgeo_datacenters.detections.metric import project_by_zone, zones
 from torchgeo_datacenters.errors import TGDCError
 
-LABELS = Path(__file__).parents[2] / ".." / "shared" / "data" / "labels"
 UTM = "EPSG:32617"
 X, Y = 500000.0, 4400000.0
 
@@ -126,15 +126,13 @@ def seed_area(seed: gpd.GeoDataFrame, metres: float) -> shapely.Geometry:
 
 def test_seed_data_centers_against_im3_and_osm() -> None:
     paths = [
-        LABELS / name
+        shared_data("labels", name)
         for name in (
             "seed_datacenters.geojson",
             "im3_datacenter_footprints.geojson",
             "osm_us_datacenter_points.geojson",
         )
     ]
-    if not all(path.exists() for path in paths):
-        pytest.skip(f"{LABELS}: real label files absent (../shared/data/labels)")
     seed = gpd.read_file(paths[0])
     found = seed[seed["label"]].reset_index(drop=True)
     im3, osm = read_inventory(paths[1], "im3"), read_inventory(paths[2], "osm")

@@ -2,12 +2,11 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from support.data import shared_data
 from support.inference import write_scene
 
 from torchgeo_datacenters.detections.dates import file_date, name_date, parse_date
 from torchgeo_datacenters.errors import TGDCError
-
-NAIP = Path(__file__).parents[2] / ".." / "shared" / "data" / "naip"
 
 
 def test_naip_names_and_stac_item_ids_carry_the_flight_date() -> None:
@@ -37,9 +36,7 @@ def test_a_naip_name_comes_before_the_tiff_tag(tmp_path: Path) -> None:
 
 
 def test_real_naip_files() -> None:
-    path = NAIP / "m_4709963_se_14_1_20200831.tif"
-    if not path.exists():
-        pytest.skip(f"{path}: real NAIP test data absent (../shared/data)")
+    path = shared_data("naip", "m_4709963_se_14_1_20200831.tif")
     assert file_date(path) == dt.date(2020, 8, 31)
 
 
