@@ -37,6 +37,9 @@ from .metric import centroids, measure, project_by_zone, utm_epsg
 #: Default distance, in metres, within which a point site matches a detection.
 DEFAULT_POINT_DISTANCE = 50.0
 
+#: Candidate new sites listed in the summary.
+CANDIDATES_SHOWN = 5
+
 #: Fields naming a site's id in an inventory, by preference.
 ID_FIELDS = ("id", "osm_id", "@id", "fid", "uid")
 
@@ -110,18 +113,26 @@ class Comparison:
         Returns:
             Lines of text.
         """
-        lines = ["inventory                     sites  found  detections  in it  P      R      F1"]
+        lines = [
+            f"{'inventory':<28} {'sites':>6} {'found':>6} {'detections':>10} {'known':>6}"
+            f" {'precision':>9} {'recall':>6} {'F1':>6}"
+        ]
         for row in self.scores.itertuples():
             lines.append(
                 f"{row.inventory[:28]:<28} {row.sites:>6} {row.matched_sites:>6}"
-                f" {row.detections:>11} {row.matched_detections:>6}  {row.precision:.3f}"
-                f"  {row.recall:.3f}  {row.f1:.3f}"
+                f" {row.detections:>10} {row.matched_detections:>6} {row.precision:>9.3f}"
+                f" {row.recall:>6.3f} {row.f1:>6.3f}"
             )
+        lines.append(
+            "(sites: in the area; found: of them, matched by a detection; known: detections"
+            " matching a site)"
+        )
         lines.append(f"{len(self.unmatched)} detection(s) in no inventory (candidate new sites)")
-        for row in self.unmatched.head(5).itertuples():
+        for row in self.unmatched.head(CANDIDATES_SHOWN).itertuples():
+            score = "no score" if np.isnan(row.score) else f"score {row.score:.3f}"
             lines.append(
                 f"  #{row.rank}: {row.centroid_lat:.5f}, {row.centroid_lon:.5f}"
-                f"  {row.area_m2:,.0f} m²  score {row.score:.3f}"
+                f"  {row.area_m2:,.0f} m²  {score}"
             )
         lines.append(f"{len(self.missed)} inventory site(s) in the area not detected")
         return "\n".join(lines)
