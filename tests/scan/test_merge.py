@@ -154,3 +154,12 @@ def test_scene_by_scene_merge_equals_predicting_the_mosaic(scan_data: Any) -> No
         assert merged[column].to_numpy() == pytest.approx(mosaic.gdf[column].to_numpy(), rel=1e-6)
     difference = merged.to_crs(UTM).symmetric_difference(mosaic.gdf.to_crs(UTM), align=False)
     assert (difference.area < 1e-3).all()
+
+
+def test_merged_pieces_keep_the_acquisition_date_of_the_largest() -> None:
+    # Neighbouring scenes of one year may have been flown on different days.
+    pieces = [(-40, 0, 0, 20), (0, 0, 60, 20), (200, 0, 240, 40)]
+    table = detections(pieces).assign(acquired=["2022-07-01", "2022-08-15", "2022-07-01"])
+    merged = merge_detections(table)
+    assert merged["acquired"].tolist() == ["2022-07-01", "2022-08-15"]
+    assert "acquired" not in merge_detections(detections(pieces))
