@@ -205,8 +205,8 @@ def compare_inventories(
         The matched and unmatched detections, the missed sites and the scores.
 
     Raises:
-        TGDCError: if no inventory is given, two share a name, or *point_distance* is
-            negative.
+        TGDCError: if no inventory is given, two share a name, *point_distance* is
+            negative, or the detections are not in EPSG:4326.
     """
     if not inventories:
         raise TGDCError("inventories: give at least one inventory file")
@@ -215,6 +215,8 @@ def compare_inventories(
         raise TGDCError(f"inventories: names {names} repeat; give each inventory once")
     if not point_distance >= 0:
         raise TGDCError(f"point_distance: {point_distance} must be 0 or more metres")
+    if detections.crs is None or not detections.crs.equals("EPSG:4326"):
+        raise TGDCError(f"detections: CRS is {detections.crs}, not EPSG:4326; reproject first")
     detections = detections[detections.intersects(footprint)].reset_index(drop=True)
     if "area_m2" not in detections:
         detections["area_m2"] = measure(detections.geometry)[0]
