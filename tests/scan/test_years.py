@@ -44,5 +44,5 @@ def test_scan_two_years_and_the_change_between_them(
     box = shapely.box(*bbox_of(scan_data.grid))
     older = gpd.read_file(out / "2018" / "footprint.geojson").geometry.iloc[0]
     newer = gpd.read_file(out / "2022" / "footprint.geojson").geometry.iloc[0]
-    assert newer.equals_exact(box, 1e-9) or newer.symmetric_difference(box).area < 1e-12
+    assert newer.symmetric_difference(box).area < 1e-4 * box.area
     assert older.area < 0.5 * newer.area and older.within(box.buffer(1e-9))
