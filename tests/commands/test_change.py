@@ -11,8 +11,7 @@ import shapely
 
 from torchgeo_datacenters.cli import main
 from torchgeo_datacenters.commands.change import CHANGE_ARGUMENTS
-from torchgeo_datacenters.detections import change
-from torchgeo_datacenters.inference import order_detections, write_geojson
+from torchgeo_datacenters.detections import change, order_detections, write_geojson
 
 UTM = "EPSG:32617"
 X, Y = 500000.0, 4400000.0

@@ -13,6 +13,7 @@ COMMANDS = [
     "detect",
     "batch_detect",
     "scan",
+    "export",
     "change",
     "compare",
 ]

@@ -4,6 +4,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ..outputs import vector_formats
+from .arguments import output_keywords, print_outputs
 from .detect import add_model_options, predictor_from_args
 
 
@@ -29,7 +31,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--glob", default="*.tif", help="glob selecting the chips, recursively (default: *.tif)"
     )
-    add_model_options(parser)
+    add_model_options(parser, vector_formats())
     parser.set_defaults(func=run)
 
 
@@ -53,15 +55,7 @@ def run(args: argparse.Namespace) -> int:
     if not chips:
         raise TGDCError(f"{args.chips_dir}: no chips matching {args.glob!r}")
     predictor = predictor_from_args(args)
-    detections = predictor.predict_batch(
-        chips,
-        output_geojson=args.output_geojson,
-        output_csv=args.output_csv,
-        output_gpkg=args.output_gpkg,
-        output_parquet=args.output_parquet,
-        overwrite=args.overwrite,
-    )
-    for kind, path in detections.outputs.items():
-        print(f"{kind}: {path}")
+    detections = predictor.predict_batch(chips, overwrite=args.overwrite, **output_keywords(args))
+    print_outputs(detections.outputs)
     print(f"batch-detect: {detections.summary()}")
     return 0

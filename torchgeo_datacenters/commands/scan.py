@@ -4,11 +4,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from .detect import PREDICTOR_OPTIONS, add_prediction_options
+from ..options import scan_option_names
+from ..outputs import scan_files
+from .arguments import add_predictor_arguments, predictor_keywords, print_outputs
 from .download import add_source_arguments
-
-#: Predictor options of a scan: workers choose their own device and read tiles in-process.
-SCAN_PREDICTOR_OPTIONS = tuple(n for n in PREDICTOR_OPTIONS if n not in ("device", "num_workers"))
 
 
 def register(subparsers: Any) -> None:
@@ -17,6 +16,8 @@ def register(subparsers: Any) -> None:
     Args:
         subparsers: the subparsers of the ``tgdc`` parser.
     """
+    *others, last = scan_files().values()
+    files = f"{', '.join(others)} and {last}" if others else last
     parser = subparsers.add_parser(
         "scan",
         help="find data centers over a whole region: many scenes on Ray, resumable",
@@ -26,7 +27,7 @@ def register(subparsers: Any) -> None:
             " Every finished scene is recorded under --output-dir, so a rerun skips it;"
             " a failing scene is retried, then recorded as failed while the scan goes on."
             " Data centers cut by scene boundaries come out as one polygon each, in"
-            " detections.geojson, detections.parquet and detections.csv under --output-dir."
+            f" {files} under --output-dir."
             " Exits 1 when some scenes failed (their detections are missing; rerun to retry)."
         ),
     )
@@ -88,7 +89,7 @@ def register(subparsers: Any) -> None:
         metavar="N",
         help="further attempts at a failing scene before it is recorded as failed (default: 2)",
     )
-    add_prediction_options(parser, SCAN_PREDICTOR_OPTIONS)
+    add_predictor_arguments(parser, scan_option_names())
     add_years_options(parser)
     parser.add_argument(
         "--overwrite",
@@ -138,8 +139,7 @@ def run(args: argparse.Namespace) -> int:
             return scan_years(args, catalog, region)
         scenes = stac_scenes(catalog, region, args.year)
     result = scan(scenes, args.checkpoint, args.output_dir, **scan_options(args, region))
-    for kind, path in result.outputs.items():
-        print(f"{kind}: {path}")
+    print_outputs(result.outputs)
     print(f"footprint: {write_footprint(args.output_dir, scenes, result, region)}")
     print(f"tgdc scan: {result.summary()}")
     return 1 if result.failed else 0
@@ -155,12 +155,8 @@ def scan_options(args: argparse.Namespace, region: Any) -> dict[str, Any]:
     Returns:
         Everything but the scenes, checkpoint and output directory.
     """
-    from ..scan import PREDICTOR_OPTIONS
-
     return {
-        "predictor_options": {
-            name: getattr(args, name) for name in PREDICTOR_OPTIONS if hasattr(args, name)
-        },
+        "predictor_options": predictor_keywords(args),
         "region": region,
         "workers": args.workers,
         "gpus_per_worker": args.gpus_per_worker,
