@@ -54,6 +54,13 @@ def register(subparsers: Any) -> None:
         "--image", type=Path, required=True, help="the scene: a georeferenced GeoTIFF"
     )
     add_model_options(parser, [*vector_formats(), *raster_formats()])
+    parser.add_argument(
+        "--date",
+        metavar="YYYY-MM-DD",
+        help="acquisition date of the imagery, recorded as the detections' `acquired` (default:"
+        " from a NAIP file name m_..._YYYYMMDD, else the TIFFTAG_DATETIME tag, else a"
+        " YYYYMMDD date in the file name)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -80,8 +87,13 @@ def run(args: argparse.Namespace) -> int:
     Returns:
         The exit status (0).
     """
+    from ..detections.dates import parse_date
+
+    acquired = parse_date(args.date, "--date") if args.date is not None else None
     predictor = predictor_from_args(args)
-    detections = predictor.predict(args.image, overwrite=args.overwrite, **output_keywords(args))
+    detections = predictor.predict(
+        args.image, overwrite=args.overwrite, acquired=acquired, **output_keywords(args)
+    )
     print_outputs(detections.outputs)
     print(f"detect: {detections.summary()}")
     return 0

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import TGDCError
+from .dates import ACQUIRED
 
 #: CRS of every detection table: WGS 84 longitude, latitude (degrees).
 DETECTION_CRS = "EPSG:4326"
@@ -34,6 +35,11 @@ DETECTION_COLUMNS = tuple(DETECTION_DTYPES)
 
 #: Decimals kept for longitudes and latitudes (about 1 cm).
 LONLAT_DECIMALS = 7
+
+
+#: Columns kept after :data:`DETECTION_COLUMNS` when a table has them: the acquisition
+#: date of the imagery (``YYYY-MM-DD``, see :mod:`.dates`; tables of older runs lack it).
+OPTIONAL_COLUMNS = (ACQUIRED,)
 
 
 def empty_detections() -> gpd.GeoDataFrame:
@@ -69,7 +75,8 @@ def order_detections(detections: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     order = keys.sort_values(["lat", "lon", "area", "source"], kind="stable").index
     result = detections.loc[order].reset_index(drop=True)
     result["id"] = np.arange(1, len(result) + 1, dtype=np.int64)
-    return result[[*DETECTION_COLUMNS, "geometry"]]
+    optional = [column for column in OPTIONAL_COLUMNS if column in result]
+    return result[[*DETECTION_COLUMNS, *optional, "geometry"]]
 
 
 def check_detections(detections: gpd.GeoDataFrame) -> None:

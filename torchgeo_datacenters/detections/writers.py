@@ -21,6 +21,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
+from .dates import ACQUIRED
 from .schema import LONLAT_DECIMALS
 
 #: Decimals kept for areas (m²) and for probabilities.
@@ -47,6 +48,18 @@ def _rounded(geometry: shapely.Geometry) -> str:
     return shapely.to_geojson(shapely.orient_polygons(geometry))
 
 
+def _text_or_none(value: Any) -> str | None:
+    """A text value, or None for a missing one (None, NaN or empty).
+
+    Args:
+        value: a cell of a table.
+
+    Returns:
+        The text or None.
+    """
+    return value if isinstance(value, str) and value else None
+
+
 def _properties(row: Any) -> dict[str, Any]:
     """The rounded properties of one detection.
 
@@ -64,6 +77,8 @@ def _properties(row: Any) -> dict[str, Any]:
         "score": round(float(row.score), SCORE_DECIMALS),
         "max_score": round(float(row.max_score), SCORE_DECIMALS),
         "source": str(row.source),
+        # The acquisition date (YYYY-MM-DD), null where unknown; absent in older tables.
+        **({ACQUIRED: _text_or_none(row.acquired)} if hasattr(row, ACQUIRED) else {}),
     }
 
 

@@ -18,6 +18,7 @@ Example::
 
 import contextlib
 import dataclasses
+import datetime as dt
 import functools
 import itertools
 import os
@@ -41,6 +42,7 @@ from torchgeo.datasets import RasterDataset
 from tqdm import tqdm
 
 from ..detections import Vectorizer, check_non_negative, order_detections, threshold_band
+from ..detections.dates import ACQUIRED, file_date
 from ..errors import TGDCError, describe_os_error
 from ..imagery import ImageryRules, check_input_scale
 from ..options import RESAMPLE_CHOICES, PredictorOptions
@@ -292,6 +294,7 @@ class Predictor:
         source: Source,
         *,
         overwrite: bool = False,
+        acquired: dt.date | None = None,
         **outputs: str | os.PathLike[str] | None,
     ) -> Detections:
         """Find the data centers in one scene.
@@ -300,6 +303,9 @@ class Predictor:
             source: a GeoTIFF, several touching GeoTIFFs forming one mosaic, or a TorchGeo
                 raster dataset of images.
             overwrite: whether existing output files may be replaced.
+            acquired: acquisition date of the imagery, recorded in the ``acquired`` column
+                (default: from each file's name or tags, see
+                :func:`~torchgeo_datacenters.detections.dates.file_date`).
             **outputs: ``output_<kind>``: the path of an output to write, for every kind of
                 :data:`~torchgeo_datacenters.outputs.FORMATS`, e.g. ``output_geojson``
                 (RFC 7946 GeoJSON of the detections), ``output_csv``, ``output_gpkg``,
@@ -322,6 +328,8 @@ class Predictor:
         scene = open_scene(source, self.model.band_count, self.imagery_rules)
         with files.staged(overwrite=overwrite) as staged:
             gdf, stats = self._predict_scene(scene, staged, self.progress)
+            if acquired is not None:
+                gdf[ACQUIRED] = acquired.isoformat()
             write_vectors(gdf, staged)
         return self._result(gdf, files, [scene], stats, start)
 
@@ -694,7 +702,7 @@ def assign_sources(detections: gpd.GeoDataFrame, scene: Scene) -> gpd.GeoDataFra
     detections = detections.copy()
     if len(scene.files) == 1 or detections.empty:
         detections["source"] = scene.files[0].name
-        return detections
+        return assign_dates(detections, scene)
     footprints = scene.footprints
     centroids = gpd.GeoDataFrame(
         geometry=gpd.points_from_xy(detections["centroid_lon"], detections["centroid_lat"]),
@@ -704,4 +712,22 @@ def assign_sources(detections: gpd.GeoDataFrame, scene: Scene) -> gpd.GeoDataFra
     joined = joined.sort_values("filepath", kind="stable")
     nearest = joined[~joined.index.duplicated(keep="first")].sort_index()
     detections["source"] = [Path(path).name for path in nearest["filepath"]]
+    return assign_dates(detections, scene)
+
+
+def assign_dates(detections: gpd.GeoDataFrame, scene: Scene) -> gpd.GeoDataFrame:
+    """Fill the ``acquired`` column: the acquisition date of each detection's source file.
+
+    Args:
+        detections: detections with their ``source`` file names.
+        scene: the scene they were found in.
+
+    Returns:
+        The detections with ``acquired`` (``YYYY-MM-DD``, or None where the file's name and
+        tags hold no date; see :func:`~torchgeo_datacenters.detections.dates.file_date`).
+    """
+    dates = {path.name: file_date(path) for path in scene.files}
+    detections[ACQUIRED] = [
+        date.isoformat() if (date := dates.get(name)) else None for name in detections["source"]
+    ]
     return detections

@@ -161,7 +161,7 @@ class SceneWorker:
             with scene.open() as path, warnings.catch_warnings():
                 # A scene with no valid pixel is a result (0 km², no detection), not a warning.
                 warnings.simplefilter("ignore", UserWarning)
-                result = self.predictor.predict(path)
+                result = self.predictor.predict(path, acquired=scene.acquired())
                 with rasterio.open(path) as src:
                     bounds, crs, pixel = tuple(src.bounds), src.crs, max(src.res)
             detections = prune_small(

@@ -11,6 +11,7 @@ storage where needed, just before the download) into a temporary directory.
 """
 
 import contextlib
+import datetime as dt
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -67,6 +68,14 @@ class LocalScene:
             )
         yield self.path
 
+    def acquired(self) -> dt.date | None:
+        """The acquisition date of the scene: None, read from the file by the predictor.
+
+        Returns:
+            None.
+        """
+        return None
+
 
 @dataclass(frozen=True)
 class StacScene:
@@ -107,6 +116,14 @@ class StacScene:
             asset_key=catalog.asset_key,
             network=catalog.network,
         )
+
+    def acquired(self) -> dt.date:
+        """The acquisition date of the scene: the item's ``datetime`` (or start date).
+
+        Returns:
+            The date.
+        """
+        return acquired(pystac.Item.from_dict(self.item)).date()
 
     @contextlib.contextmanager
     def open(self) -> Iterator[Path]:
