@@ -19,6 +19,7 @@ from torchgeo_datacenters.inference.export import (
 )
 from torchgeo_datacenters.inference.tiles import SceneGrid
 from torchgeo_datacenters.inference.vectorize import order_detections
+from torchgeo_datacenters.outputs.styles import MASK_COLOURS
 
 GRID = SceneGrid(crs=CRS(UTM), transform=utm_transform(), width=70, height=50)
 
@@ -88,7 +89,8 @@ def test_csv_rows(tmp_path: Path) -> None:
 def test_gpkg_and_parquet_round_trip(tmp_path: Path) -> None:
     table = detections()
     write_vectors(table, {"gpkg": tmp_path / "d.gpkg", "parquet": tmp_path / "d.parquet"})
-    for read in (gpd.read_file(tmp_path / "d.gpkg"), gpd.read_parquet(tmp_path / "d.parquet")):
+    gpkg = gpd.read_file(tmp_path / "d.gpkg", layer="detections")
+    for read in (gpkg, gpd.read_parquet(tmp_path / "d.parquet")):
         assert read.crs == "EPSG:4326"
         assert read["id"].tolist() == [1, 2]
         assert read.geom_equals(table.geometry).all()
@@ -134,6 +136,27 @@ def test_rasters_are_cogs_on_the_scene_grid(tmp_path: Path) -> None:
     with rasterio.open(tmp_path / "p.tif") as src:
         np.testing.assert_array_equal(src.read(1), probabilities)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.tif", "p.tif"]
+
+
+def test_cogs_have_overviews_and_the_mask_a_colour_table(tmp_path: Path) -> None:
+    # Larger than one 512 px COG tile: GDAL builds overviews down to one tile.
+    grid = SceneGrid(crs=CRS(UTM), transform=utm_transform(), width=1100, height=600)
+    mask = np.zeros((600, 1100), np.uint8)
+    mask[100:300, 200:700] = 1
+    with mask_writer(tmp_path / "m.tif", grid) as m, probability_writer(tmp_path / "p.tif", grid) as p:
+        m.write(0, mask)
+        p.write(0, mask.astype(np.float32))
+    with rasterio.open(tmp_path / "m.tif") as src:
+        assert src.overviews(1) == [2, 4]
+        assert src.colorinterp[0] == rasterio.enums.ColorInterp.palette
+        colours = src.colormap(1)
+        assert {value: colours[value] for value in MASK_COLOURS} == MASK_COLOURS
+        # Nearest-neighbour overviews keep the mask's values.
+        assert set(np.unique(src.read(1, out_shape=(150, 275)))) == {0, 1}
+    with rasterio.open(tmp_path / "p.tif") as src:
+        assert src.overviews(1) == [2, 4]
+        half = src.read(1, out_shape=(300, 550))
+        assert half[100, 200] == 1.0 and half[0, 0] == 0.0
 
 
 def test_a_failed_raster_leaves_nothing(tmp_path: Path) -> None:

@@ -35,6 +35,7 @@ import shapely
 from rasterio.windows import Window
 
 from ..errors import TGDCError
+from ..outputs.styles import MASK_COLOURS, write_qgis_style
 from ..utils import atomic_output, check_output_path
 from .tiles import SceneGrid
 from .vectorize import LONLAT_DECIMALS, MASK_NODATA
@@ -208,6 +209,7 @@ def write_vectors(detections: gpd.GeoDataFrame, paths: Mapping[str, Path]) -> No
         write_csv(detections, paths["csv"])
     if "gpkg" in paths:
         detections.to_file(paths["gpkg"], driver="GPKG", layer="detections")
+        write_qgis_style(paths["gpkg"], layer="detections")
     if "parquet" in paths:
         detections.to_parquet(paths["parquet"])
 
@@ -223,6 +225,7 @@ class RasterWriter:
         dtype: str,
         nodata: float,
         resampling: str,
+        colormap: Mapping[int, tuple[int, int, int, int]] | None = None,
     ) -> None:
         """Initialize a new RasterWriter (use it as a context manager).
 
@@ -232,12 +235,14 @@ class RasterWriter:
             dtype: pixel type, e.g. ``uint8``.
             nodata: nodata value.
             resampling: resampling of the overviews, e.g. ``nearest``.
+            colormap: colour table (value: RGBA) of a uint8 raster, or None.
         """
         self.path = Path(path)
         self.grid = grid
         self.dtype = dtype
         self.nodata = nodata
         self.resampling = resampling
+        self.colormap = colormap
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._dst: Any = None
         self._env = rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB)
@@ -265,6 +270,8 @@ class RasterWriter:
             blockysize=COG_BLOCK,
             BIGTIFF="IF_SAFER",
         )
+        if self.colormap is not None:
+            self._dst.write_colormap(1, self.colormap)
         return self
 
     def write(self, row_off: int, band: np.ndarray) -> None:
@@ -312,6 +319,9 @@ class RasterWriter:
 def mask_writer(path: str | os.PathLike[str], grid: SceneGrid) -> RasterWriter:
     """Writer of the uint8 detection mask (1 data center, 0 background, 255 nodata).
 
+    The mask carries a colour table (:data:`~torchgeo_datacenters.outputs.styles.MASK_COLOURS`)
+    and overviews, so viewers draw it as it is.
+
     Args:
         path: the COG to write.
         grid: the scene's grid.
@@ -319,7 +329,14 @@ def mask_writer(path: str | os.PathLike[str], grid: SceneGrid) -> RasterWriter:
     Returns:
         The writer.
     """
-    return RasterWriter(path, grid, dtype="uint8", nodata=MASK_NODATA, resampling="nearest")
+    return RasterWriter(
+        path,
+        grid,
+        dtype="uint8",
+        nodata=MASK_NODATA,
+        resampling="nearest",
+        colormap=MASK_COLOURS,
+    )
 
 
 def probability_writer(path: str | os.PathLike[str], grid: SceneGrid) -> RasterWriter:
