@@ -143,7 +143,10 @@ def test_cogs_have_overviews_and_the_mask_a_colour_table(tmp_path: Path) -> None
     grid = SceneGrid(crs=CRS(UTM), transform=utm_transform(), width=1100, height=600)
     mask = np.zeros((600, 1100), np.uint8)
     mask[100:300, 200:700] = 1
-    with mask_writer(tmp_path / "m.tif", grid) as m, probability_writer(tmp_path / "p.tif", grid) as p:
+    with (
+        mask_writer(tmp_path / "m.tif", grid) as m,
+        probability_writer(tmp_path / "p.tif", grid) as p,
+    ):
         m.write(0, mask)
         p.write(0, mask.astype(np.float32))
     with rasterio.open(tmp_path / "m.tif") as src:

@@ -40,7 +40,9 @@ def test_qml_colours_outlines_by_score_and_labels_areas() -> None:
         (lower, upper) for lower, upper, _ in SCORE_CLASSES
     ]
     # Every symbol is an outline only (no fill), in its class's colour.
-    for symbol, (_, _, colour) in zip(renderer.findall("symbols/symbol"), SCORE_CLASSES, strict=True):
+    for symbol, (_, _, colour) in zip(
+        renderer.findall("symbols/symbol"), SCORE_CLASSES, strict=True
+    ):
         options = {o.get("name"): o.get("value") for o in symbol.iter("Option") if o.get("name")}
         assert options["style"] == "no"
         rgb = tuple(int(v) for v in options["outline_color"].split(",")[:3])

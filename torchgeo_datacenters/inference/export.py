@@ -9,7 +9,7 @@ partial output behind.
   counter-clockwise, no ``crs`` member; coordinates and properties are rounded to fixed
   decimals, so the same detections always give byte-identical files.
 * CSV has one row per detection: ``id, centroid_lon, centroid_lat, area_m2, score,
-  source``.
+  source``, then ``source_item, acquired`` (and ``class_name``) where the table has them.
 * Rasters are Cloud-Optimised GeoTIFFs on the scene's grid and CRS, written band by band
   as prediction proceeds (to a temporary uncompressed tiled GeoTIFF, then copied to COG
   with overviews): the mask is uint8 (1 data center, 0 background, 255 nodata), the
@@ -38,7 +38,7 @@ from ..errors import TGDCError
 from ..outputs.styles import MASK_COLOURS, write_qgis_style
 from ..utils import atomic_output, check_output_path
 from .tiles import SceneGrid
-from .vectorize import LONLAT_DECIMALS, MASK_NODATA
+from .vectorize import LONLAT_DECIMALS, MASK_NODATA, OPTIONAL_COLUMNS
 
 #: Decimals kept for areas (m²) and for probabilities.
 AREA_DECIMALS = 2
@@ -148,7 +148,20 @@ def _properties(row: Any) -> dict[str, Any]:
         "score": round(float(row.score), SCORE_DECIMALS),
         "max_score": round(float(row.max_score), SCORE_DECIMALS),
         "source": str(row.source),
+        **{name: _optional(getattr(row, name)) for name in OPTIONAL_COLUMNS if hasattr(row, name)},
     }
+
+
+def _optional(value: Any) -> str | None:
+    """An optional text column's value, None where it is missing.
+
+    Args:
+        value: the table's value (None or NaN where missing).
+
+    Returns:
+        The text, or None.
+    """
+    return None if value is None or value != value else str(value)
 
 
 def write_geojson(detections: gpd.GeoDataFrame, path: str | os.PathLike[str]) -> None:
@@ -180,7 +193,8 @@ def write_csv(detections: gpd.GeoDataFrame, path: str | os.PathLike[str]) -> Non
     """
     with open(path, "w", encoding="utf-8", newline="") as file:
         writer = csv.writer(file)
-        writer.writerow(CSV_COLUMNS)
+        optional = [name for name in OPTIONAL_COLUMNS if name in detections]
+        writer.writerow([*CSV_COLUMNS, *optional])
         for row in detections.itertuples():
             properties = _properties(row)
             writer.writerow(
@@ -191,6 +205,7 @@ def write_csv(detections: gpd.GeoDataFrame, path: str | os.PathLike[str]) -> Non
                     f"{properties['area_m2']:.{AREA_DECIMALS}f}",
                     f"{properties['score']:.{SCORE_DECIMALS}f}",
                     properties["source"],
+                    *(properties[name] or "" for name in optional),
                 ]
             )
 

@@ -39,6 +39,7 @@ from torchgeo.datasets import RasterDataset
 from tqdm import tqdm
 
 from ..errors import TGDCError
+from ..outputs.provenance import attach_provenance, raster_provenance
 from ..utils import return_large_blocks
 from .export import GDAL_CACHE_MB, Outputs, mask_writer, probability_writer, write_vectors
 from .model import ProbabilityModel, check_threshold, load_checkpoint
@@ -488,7 +489,9 @@ class Predictor:
         scene_area = float(box.to_crs(vectorizer.metric).area.iloc[0])
         stats.scanned_m2 = scene_area * stats.valid_pixels / stats.pixels
         gdf = vectorizer.finish()
-        return order_detections(assign_sources(gdf, scene)), stats
+        provenances = {path.name: raster_provenance(path) for path in scene.files}
+        gdf = attach_provenance(assign_sources(gdf, scene), provenances)
+        return order_detections(gdf), stats
 
     def _shared_batches(self, workers: int) -> SharedBatches | None:
         """Allocate the shared buffers that reading workers fill with batches.

@@ -46,6 +46,12 @@ DETECTION_COLUMNS = (
     "source",
 )
 
+#: Columns a detection table may carry after :data:`DETECTION_COLUMNS`, kept in this order
+#: when present: the STAC item id(s) of the imagery a detection was found in, its
+#: acquisition date(s) (ISO 8601; several comma-separated for a mosaic of items), and the
+#: detection's class name (STAC label assets).
+OPTIONAL_COLUMNS = ("source_item", "acquired", "class_name")
+
 #: Decimals kept for longitudes and latitudes (about 1 cm).
 LONLAT_DECIMALS = 7
 
@@ -129,7 +135,8 @@ def order_detections(detections: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         detections: detections with centroid and area columns.
 
     Returns:
-        A new table in a fixed order with ``id`` 1..n and the columns in order.
+        A new table in a fixed order with ``id`` 1..n and the columns in order (those of
+        :data:`OPTIONAL_COLUMNS` it has after the others).
     """
     if detections.empty:
         return empty_detections()
@@ -144,7 +151,8 @@ def order_detections(detections: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     order = keys.sort_values(["lat", "lon", "area", "source"], kind="stable").index
     result = detections.loc[order].reset_index(drop=True)
     result["id"] = np.arange(1, len(result) + 1, dtype=np.int64)
-    return result[[*DETECTION_COLUMNS, "geometry"]]
+    optional = [column for column in OPTIONAL_COLUMNS if column in result]
+    return result[[*DETECTION_COLUMNS, *optional, "geometry"]]
 
 
 def check_non_negative(**values: float) -> None:

@@ -37,6 +37,7 @@ from tqdm import tqdm
 
 from ..errors import TGDCError
 from ..inference import Outputs, Predictor, order_detections, write_vectors
+from ..outputs.provenance import attach_provenance
 from .manifest import Manifest, SceneRecord, file_sha256
 from .merge import merge_detections, prune_small
 from .scenes import Scene
@@ -589,6 +590,8 @@ def scan(
     )
     if region is not None:
         detections = order_detections(detections[detections.intersects(region)])
+    provenances = {p.name: p for p in (scene.provenance() for scene in scenes)}
+    detections = attach_provenance(detections, provenances)
     with outputs.staged(overwrite=overwrite) as staged:
         write_vectors(detections, staged)
     result.detections = detections

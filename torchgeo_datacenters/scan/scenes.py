@@ -26,6 +26,7 @@ import shapely
 from requests.adapters import HTTPAdapter
 
 from ..errors import TGDCError
+from ..outputs.provenance import Provenance, item_provenance, raster_provenance
 from ..stac import NaipCatalog, NetworkSettings
 from ..stac.grid import check_bbox
 from ..stac.search import acquired, display_url
@@ -67,6 +68,14 @@ class LocalScene:
             )
         yield self.path
 
+    def provenance(self) -> Provenance:
+        """The imagery behind the scene.
+
+        Returns:
+            The file's provenance (from its tags or NAIP file name).
+        """
+        return raster_provenance(self.path)
+
 
 @dataclass(frozen=True)
 class StacScene:
@@ -107,6 +116,22 @@ class StacScene:
             asset_key=catalog.asset_key,
             network=catalog.network,
         )
+
+    @property
+    def href(self) -> str:
+        """The item's URL: its ``self`` link, else its address in the STAC API."""
+        for link in self.item.get("links", []):
+            if link.get("rel") == "self" and link.get("href", "").startswith("http"):
+                return link["href"]
+        return f"{self.catalog_url.rstrip('/')}/collections/{self.collection}/items/{self.id}"
+
+    def provenance(self) -> Provenance:
+        """The imagery behind the scene.
+
+        Returns:
+            The item's provenance; its detections' source is ``<id>.tif``.
+        """
+        return item_provenance(self.item, f"{self.id}.tif", self.href)
 
     @contextlib.contextmanager
     def open(self) -> Iterator[Path]:
