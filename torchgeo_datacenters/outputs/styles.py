@@ -130,3 +130,12 @@ def write_qgis_style(
     pyogrio.write_dataframe(
         styles, path, layer="layer_styles", driver="GPKG", append=False, layer_options={"FID": "id"}
     )
+
+
+#: Colour of a detection by its change status (change and compare reports).
+STATUS_COLOURS = {
+    "new": "#d7191c",
+    "gone": "#2c7bb6",
+    "changed": "#fdae61",
+    "unchanged": "#7f7f7f",
+}
