@@ -30,7 +30,8 @@ CHROMIUM = next(
 HARNESS = r"""<script>
 window.__harness = { errors: [], resources: [] };
 window.addEventListener("error", function (event) {
-  const target = event.target && event.target !== window ? " (" + (event.target.src || event.target.href) + ")" : "";
+  const element = event.target && event.target !== window ? event.target : null;
+  const target = element ? " (" + (element.src || element.href) + ")" : "";
   window.__harness.errors.push(String(event.message || "resource failed") + target);
 }, true);
 window.addEventListener("unhandledrejection", function (event) {
@@ -54,7 +55,8 @@ window.addEventListener("load", function () {
     const first = document.querySelector("#body tr td");
     if (first) first.click();
     h.after = { center: map.getCenter(), zoom: map.getZoom() };
-    h.selected = Array.from(document.querySelectorAll("#body tr.selected")).map((tr) => tr.dataset.id);
+    const chosen = document.querySelectorAll("#body tr.selected");
+    h.selected = Array.from(chosen).map((tr) => tr.dataset.id);
     const canvas = document.querySelector("#thumb canvas");
     h.thumbnail = canvas ? { width: canvas.width, height: canvas.height } : null;
     h.resources = performance.getEntriesByType("resource").map((entry) => entry.name);
