@@ -59,6 +59,14 @@ window.addEventListener("load", function () {
     h.selected = Array.from(chosen).map((tr) => tr.dataset.id);
     const canvas = document.querySelector("#thumb canvas");
     h.thumbnail = canvas ? { width: canvas.width, height: canvas.height } : null;
+    const order = () => Array.from(document.querySelectorAll("#body tr")).map((tr) => Number(tr.dataset.id));
+    const area = document.querySelector('#head th[data-key="area_m2"]');
+    if (area) {
+      area.click();
+      h.area_first_click = order();
+      area.click();
+      h.area_second_click = order();
+    }
     h.resources = performance.getEntriesByType("resource").map((entry) => entry.name);
     const out = document.createElement("pre");
     out.id = "harness-result";

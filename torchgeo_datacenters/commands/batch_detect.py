@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 from .detect import add_model_options, predictor_from_args
+from .extra_outputs import add_extra_outputs, check_extra_outputs, write_extra_outputs
 
 
 def register(subparsers: Any) -> None:
@@ -30,6 +31,7 @@ def register(subparsers: Any) -> None:
         "--glob", default="*.tif", help="glob selecting the chips, recursively (default: *.tif)"
     )
     add_model_options(parser)
+    add_extra_outputs(parser)
     parser.set_defaults(func=run)
 
 
@@ -52,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     chips = sorted(path for path in args.chips_dir.rglob(args.glob) if path.is_file())
     if not chips:
         raise TGDCError(f"{args.chips_dir}: no chips matching {args.glob!r}")
+    check_extra_outputs(args)
     predictor = predictor_from_args(args)
     detections = predictor.predict_batch(
         chips,
@@ -61,7 +64,16 @@ def run(args: argparse.Namespace) -> int:
         output_parquet=args.output_parquet,
         overwrite=args.overwrite,
     )
-    for kind, path in detections.outputs.items():
+    from ..outputs.provenance import raster_provenance
+
+    extra = write_extra_outputs(
+        args,
+        detections.gdf,
+        [raster_provenance(chip) for chip in chips],
+        item_id=args.chips_dir.resolve().name,
+        images=chips,
+    )
+    for kind, path in {**detections.outputs, **extra}.items():
         print(f"{kind}: {path}")
     print(f"batch-detect: {detections.summary()}")
     return 0

@@ -4,6 +4,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from .extra_outputs import add_extra_outputs, check_extra_outputs, write_extra_outputs
+
 #: Predictor options of the command line, by argument name.
 PREDICTOR_OPTIONS = (
     "device",
@@ -152,6 +154,7 @@ def register(subparsers: Any) -> None:
         metavar="FILE",
         help="Cloud-Optimised GeoTIFF of the probabilities (float32 0 to 1, NaN nodata)",
     )
+    add_extra_outputs(parser)
     parser.set_defaults(func=run)
 
 
@@ -179,6 +182,7 @@ def run(args: argparse.Namespace) -> int:
     Returns:
         The exit status (0).
     """
+    check_extra_outputs(args)
     predictor = predictor_from_args(args)
     detections = predictor.predict(
         args.image,
@@ -190,7 +194,17 @@ def run(args: argparse.Namespace) -> int:
         output_parquet=args.output_parquet,
         overwrite=args.overwrite,
     )
-    for kind, path in detections.outputs.items():
+    from ..outputs.provenance import raster_provenance
+
+    extra = write_extra_outputs(
+        args,
+        detections.gdf,
+        [raster_provenance(args.image)],
+        item_id=args.image.stem,
+        images=[args.image],
+        mask=args.output_mask,
+    )
+    for kind, path in {**detections.outputs, **extra}.items():
         print(f"{kind}: {path}")
     print(f"detect: {detections.summary()}")
     return 0

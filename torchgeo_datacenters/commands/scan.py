@@ -6,6 +6,7 @@ from typing import Any
 
 from .detect import PREDICTOR_OPTIONS, add_prediction_options
 from .download import add_source_arguments
+from .extra_outputs import add_extra_outputs, check_extra_outputs, write_extra_outputs
 
 #: Predictor options of a scan: workers choose their own device and read tiles in-process.
 SCAN_PREDICTOR_OPTIONS = tuple(n for n in PREDICTOR_OPTIONS if n not in ("device", "num_workers"))
@@ -89,6 +90,7 @@ def register(subparsers: Any) -> None:
         help="further attempts at a failing scene before it is recorded as failed (default: 2)",
     )
     add_prediction_options(parser, SCAN_PREDICTOR_OPTIONS)
+    add_extra_outputs(parser)
     parser.add_argument(
         "--overwrite",
         action="store_true",
@@ -114,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
     from ..scan import PREDICTOR_OPTIONS, import_ray, scan
 
     import_ray(local=args.ray_address is None)
+    check_extra_outputs(args)
     region, scenes = None, None
     if args.scenes_dir is not None:
         stac_only = {"--year": args.year, "--stac-url": args.stac_url}
@@ -148,7 +151,16 @@ def run(args: argparse.Namespace) -> int:
         ray_address=args.ray_address,
         overwrite=args.overwrite,
     )
-    for kind, path in result.outputs.items():
+    from ..scan import LocalScene
+
+    extra = write_extra_outputs(
+        args,
+        result.detections,
+        [scene.provenance() for scene in scenes],
+        item_id=args.output_dir.resolve().name,
+        images=[scene.path for scene in scenes if isinstance(scene, LocalScene)],
+    )
+    for kind, path in {**result.outputs, **extra}.items():
         print(f"{kind}: {path}")
     print(f"tgdc scan: {result.summary()}")
     return 1 if result.failed else 0

@@ -15,6 +15,7 @@ import base64
 import html
 import io
 import json
+import math
 import os
 from collections.abc import Sequence
 from importlib import resources
@@ -33,8 +34,10 @@ from rasterio.warp import transform_bounds
 from ..utils import atomic_output
 from .styles import SCORE_CLASSES, STATUS_COLOURS
 
-#: Longest side of an image layer, in pixels.
+#: Longest side of the image layer of a single raster, in pixels (n rasters share
+#: about this many pixels, down to :data:`MIN_IMAGE_PIXELS` each).
 IMAGE_PIXELS = 2048
+MIN_IMAGE_PIXELS = 128
 
 #: Percentiles of valid pixels stretched to black and white in the image layers.
 STRETCH_PERCENTILES = (2.0, 98.0)
@@ -155,7 +158,11 @@ def render_report(
         "statusColours": STATUS_COLOURS,
         "columns": [c for c in TABLE_COLUMNS if c in detections],
         "detections": _features(detections.to_crs("EPSG:4326") if len(detections) else detections),
-        "images": [image_layer(path) for path in images],
+        # Many rasters (chips, scenes) share the pixels of one large image.
+        "images": [
+            image_layer(path, max(MIN_IMAGE_PIXELS, IMAGE_PIXELS // math.isqrt(len(images))))
+            for path in images
+        ],
     }
     payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
     template = resources.files(__package__).joinpath("report.html").read_text("utf-8")
