@@ -59,7 +59,8 @@ window.addEventListener("load", function () {
     h.selected = Array.from(chosen).map((tr) => tr.dataset.id);
     const canvas = document.querySelector("#thumb canvas");
     h.thumbnail = canvas ? { width: canvas.width, height: canvas.height } : null;
-    const order = () => Array.from(document.querySelectorAll("#body tr")).map((tr) => Number(tr.dataset.id));
+    const order = () =>
+      Array.from(document.querySelectorAll("#body tr")).map((tr) => Number(tr.dataset.id));
     const area = document.querySelector('#head th[data-key="area_m2"]');
     if (area) {
       area.click();
