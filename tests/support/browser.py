@@ -81,7 +81,7 @@ window.addEventListener("load", function () {
 WINDOW = (1280, 800)
 
 
-def _chromium(*arguments: str, profile: Path, timeout: float = 60) -> str:
+def _chromium(*arguments: str, profile: Path, timeout: float = 300) -> str:
     if CHROMIUM is None:
         raise RuntimeError("chromium is not installed")
     command = [
