@@ -1,6 +1,6 @@
 """Tests of ``tgdc detect`` and ``tgdc batch-detect``."""
 
-import inspect
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -12,7 +12,7 @@ from affine import Affine
 from support.inference import GSD, save_checkpoint, utm_transform, write_scene
 
 from torchgeo_datacenters.cli import build_parser, main
-from torchgeo_datacenters.inference import Predictor
+from torchgeo_datacenters.options import PredictorOptions
 
 PIXEL_M2 = GSD * GSD
 FAST = [
@@ -144,6 +144,6 @@ def test_help_states_the_predictor_defaults() -> None:
     parser = build_parser()
     detect_parser = parser._subparsers._group_actions[0].choices["detect"]
     helps = {action.dest: action.help for action in detect_parser._actions}
-    defaults = inspect.signature(Predictor).parameters
+    defaults = {field.name: field for field in dataclasses.fields(PredictorOptions)}
     for name in ("tile_size", "overlap", "min_area", "merge_distance", "num_workers"):
         assert f"(default: {defaults[name].default:g}" in helps[name]

@@ -9,7 +9,7 @@ import pyogrio
 import pytest
 import shapely
 
-from torchgeo_datacenters.inference.export import write_vectors
+from torchgeo_datacenters.outputs import write_vectors
 from torchgeo_datacenters.outputs.styles import SCORE_CLASSES, qgis_style
 
 

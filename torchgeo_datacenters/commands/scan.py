@@ -4,12 +4,11 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from .detect import PREDICTOR_OPTIONS, add_prediction_options
+from ..options import scan_option_names
+from ..outputs import scan_files
+from .arguments import add_predictor_arguments, predictor_keywords, print_outputs
 from .download import add_source_arguments
 from .extra_outputs import add_extra_outputs, check_extra_outputs, write_extra_outputs
-
-#: Predictor options of a scan: workers choose their own device and read tiles in-process.
-SCAN_PREDICTOR_OPTIONS = tuple(n for n in PREDICTOR_OPTIONS if n not in ("device", "num_workers"))
 
 
 def register(subparsers: Any) -> None:
@@ -18,6 +17,8 @@ def register(subparsers: Any) -> None:
     Args:
         subparsers: the subparsers of the ``tgdc`` parser.
     """
+    *others, last = scan_files().values()
+    files = f"{', '.join(others)} and {last}" if others else last
     parser = subparsers.add_parser(
         "scan",
         help="find data centers over a whole region: many scenes on Ray, resumable",
@@ -27,7 +28,7 @@ def register(subparsers: Any) -> None:
             " Every finished scene is recorded under --output-dir, so a rerun skips it;"
             " a failing scene is retried, then recorded as failed while the scan goes on."
             " Data centers cut by scene boundaries come out as one polygon each, in"
-            " detections.geojson, detections.parquet and detections.csv under --output-dir."
+            f" {files} under --output-dir."
             " Exits 1 when some scenes failed (their detections are missing; rerun to retry)."
         ),
     )
@@ -89,7 +90,7 @@ def register(subparsers: Any) -> None:
         metavar="N",
         help="further attempts at a failing scene before it is recorded as failed (default: 2)",
     )
-    add_prediction_options(parser, SCAN_PREDICTOR_OPTIONS)
+    add_predictor_arguments(parser, scan_option_names())
     add_extra_outputs(parser)
     parser.add_argument(
         "--overwrite",
@@ -113,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
             :func:`~torchgeo_datacenters.scan.scan`.
     """
     from ..errors import TGDCError
-    from ..scan import PREDICTOR_OPTIONS, import_ray, scan
+    from ..scan import import_ray, scan
 
     import_ray(local=args.ray_address is None)
     check_extra_outputs(args)
@@ -141,9 +142,7 @@ def run(args: argparse.Namespace) -> int:
         scenes,
         args.checkpoint,
         args.output_dir,
-        predictor_options={
-            name: getattr(args, name) for name in PREDICTOR_OPTIONS if hasattr(args, name)
-        },
+        predictor_options=predictor_keywords(args),
         region=region,
         workers=args.workers,
         gpus_per_worker=args.gpus_per_worker,
@@ -160,7 +159,6 @@ def run(args: argparse.Namespace) -> int:
         item_id=args.output_dir.resolve().name,
         images=[scene.path for scene in scenes if isinstance(scene, LocalScene)],
     )
-    for kind, path in {**result.outputs, **extra}.items():
-        print(f"{kind}: {path}")
+    print_outputs({**result.outputs, **extra})
     print(f"tgdc scan: {result.summary()}")
     return 1 if result.failed else 0

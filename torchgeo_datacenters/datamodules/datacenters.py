@@ -15,6 +15,7 @@ from torchgeo.samplers import GriddedPatchSampler, RandomPatchSampler
 from ..datasets import NAIP_BANDS, NAIP_GSD, ChipMasks, DataCenterLabels, NAIPChips
 from ..datasets.chips import check_chip_pairs
 from ..errors import TGDCError
+from ..naip import DATACENTER_CLASS, HARD_NEGATIVE_CLASSES, VALUE_RANGE
 from ..samplers import ChipSampler
 from .splits import SPLITS, GeoSplit, grid_split
 
@@ -56,7 +57,7 @@ class DataCenterDataModule(GeoDataModule):
         num_workers: int = 0,
         *,
         filename_glob: str = "*.tif",
-        positive_classes: Sequence[str] = ("datacenter",),
+        positive_classes: Sequence[str] = (DATACENTER_CLASS,),
         use_label_field: bool = False,
         multiclass: bool = False,
         class_map: Mapping[str, str] | None = None,
@@ -111,7 +112,8 @@ class DataCenterDataModule(GeoDataModule):
             )
         bands = len(NAIP_BANDS)
         self.mean = [float(m) for m in (mean if mean is not None else [0.0] * bands)]
-        self.std = [float(s) for s in (std if std is not None else [255.0] * bands)]
+        full_scale = float(VALUE_RANGE[1])
+        self.std = [float(s) for s in (std if std is not None else [full_scale] * bands)]
         if len(self.mean) != bands or len(self.std) != bands or min(self.std) <= 0:
             raise TGDCError(f"mean/std: need {bands} values each, std > 0")
         super().__init__(NAIPChips, batch_size, patch_size, length, num_workers)
@@ -131,9 +133,9 @@ class DataCenterDataModule(GeoDataModule):
         self.seed = seed
         self.bands = list(NAIP_BANDS)
         self.gsd = NAIP_GSD
-        self.class_names = ["background", "datacenter"]
+        self.class_names = ["background", DATACENTER_CLASS]
         if multiclass:
-            self.class_names += ["warehouse", "retail", "other"]
+            self.class_names += HARD_NEGATIVE_CLASSES
         self.split: GeoSplit | None = None
 
         mean_t, std_t = torch.tensor(self.mean), torch.tensor(self.std)
@@ -142,13 +144,13 @@ class DataCenterDataModule(GeoDataModule):
         )
         if augment:
             self.train_aug = K.AugmentationSequential(
-                K.Normalize(mean=torch.zeros(bands), std=torch.full((bands,), 255.0)),
+                K.Normalize(mean=torch.zeros(bands), std=torch.full((bands,), full_scale)),
                 K.RandomBrightness(brightness=(0.85, 1.15), p=0.5),
                 K.RandomContrast(contrast=(0.85, 1.15), p=0.5),
                 K.RandomHorizontalFlip(),
                 K.RandomVerticalFlip(),
                 K.RandomRotation90(times=(0, 3), p=0.5),
-                K.Normalize(mean=mean_t / 255, std=std_t / 255),
+                K.Normalize(mean=mean_t / full_scale, std=std_t / full_scale),
                 data_keys=None,
                 keepdim=True,
             )

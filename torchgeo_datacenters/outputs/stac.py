@@ -39,8 +39,8 @@ from pystac.extensions.mlm import DEFAULT_VERSION as MLM_VERSION
 from pystac.extensions.mlm import SCHEMA_URI_PATTERN as MLM_SCHEMA
 from pystac.extensions.raster import SCHEMA_URI as RASTER_SCHEMA
 
+from ..detections.writers import write_geojson
 from ..errors import TGDCError
-from ..inference.export import write_geojson
 from .provenance import Provenance
 from .styles import MASK_COLOURS
 

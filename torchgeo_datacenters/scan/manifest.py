@@ -27,8 +27,8 @@ from typing import Any, Literal
 import geopandas as gpd
 import pandas as pd
 
+from ..detections import empty_detections
 from ..errors import TGDCError
-from ..inference.vectorize import empty_detections
 from ..utils import atomic_output
 
 #: File of settings in a scan's output directory.
