@@ -355,4 +355,13 @@ def run_demo(
         out, architecture, checkpoint, detections, metrics, time.perf_counter() - start
     )
     write_report(result, len(true_dc), out / "report.md")
+    from .outputs.report import write_report as write_map_report
+
+    write_map_report(
+        out / "report.html",
+        detections.gdf,
+        [out / "test" / "scene.tif"],
+        title="tgdc demo: data centers found (SYNTHETIC scene)",
+        overwrite=True,
+    )
     return result

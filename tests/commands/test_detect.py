@@ -56,7 +56,7 @@ def test_detect_writes_every_output(
     assert feature["properties"]["area_m2"] == pytest.approx(64 * 120 * PIXEL_M2)
     assert feature["properties"]["source"] == "scene.tif"
     assert (out / "d.csv").read_text().splitlines()[0] == (
-        "id,centroid_lon,centroid_lat,area_m2,score,source"
+        "id,centroid_lon,centroid_lat,area_m2,score,source,source_item,acquired"
     )
     assert len(gpd.read_file(out / "d.gpkg")) == len(gpd.read_parquet(out / "d.parquet")) == 1
     with rasterio.open(image) as src, rasterio.open(out / "m.tif") as mask:

@@ -16,4 +16,5 @@ COMMANDS = [
     "export",
     "change",
     "compare",
+    "describe",
 ]

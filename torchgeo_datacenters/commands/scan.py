@@ -8,6 +8,7 @@ from ..options import scan_option_names
 from ..outputs import scan_files
 from .arguments import add_predictor_arguments, predictor_keywords, print_outputs
 from .download import add_source_arguments
+from .extra_outputs import add_extra_outputs, check_extra_outputs, write_extra_outputs
 
 
 def register(subparsers: Any) -> None:
@@ -91,6 +92,7 @@ def register(subparsers: Any) -> None:
     )
     add_predictor_arguments(parser, scan_option_names())
     add_years_options(parser)
+    add_extra_outputs(parser)
     parser.add_argument(
         "--overwrite",
         action="store_true",
@@ -116,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
     from ..scan import import_ray, scan
 
     import_ray(local=args.ray_address is None)
+    check_extra_outputs(args)
     region, scenes = None, None
     if args.scenes_dir is not None:
         stac_only = {"--year": args.year, "--years": args.years, "--stac-url": args.stac_url}
@@ -139,7 +142,16 @@ def run(args: argparse.Namespace) -> int:
             return scan_years(args, catalog, region)
         scenes = stac_scenes(catalog, region, args.year)
     result = scan(scenes, args.checkpoint, args.output_dir, **scan_options(args, region))
-    print_outputs(result.outputs)
+    from ..scan import LocalScene
+
+    extra = write_extra_outputs(
+        args,
+        result.detections,
+        [scene.provenance() for scene in scenes],
+        item_id=args.output_dir.resolve().name,
+        images=[scene.path for scene in scenes if isinstance(scene, LocalScene)],
+    )
+    print_outputs({**result.outputs, **extra})
     print(f"footprint: {write_footprint(args.output_dir, scenes, result, region)}")
     print(f"tgdc scan: {result.summary()}")
     return 1 if result.failed else 0

@@ -33,13 +33,15 @@ DETECTION_DTYPES = {
 #: Columns of a detection table, in order (plus ``geometry``).
 DETECTION_COLUMNS = tuple(DETECTION_DTYPES)
 
+#: Columns a detection table may carry after :data:`DETECTION_COLUMNS`, kept in this order
+#: when present: the STAC item id(s) of the imagery a detection was found in, its
+#: acquisition date(s) (ISO 8601 ``YYYY-MM-DD``, see :mod:`.dates`; several comma-separated
+#: for a mosaic of items; tables of older runs lack it), and the
+#: detection's class name (STAC label assets).
+OPTIONAL_COLUMNS = ("source_item", ACQUIRED, "class_name")
+
 #: Decimals kept for longitudes and latitudes (about 1 cm).
 LONLAT_DECIMALS = 7
-
-
-#: Columns kept after :data:`DETECTION_COLUMNS` when a table has them: the acquisition
-#: date of the imagery (``YYYY-MM-DD``, see :mod:`.dates`; tables of older runs lack it).
-OPTIONAL_COLUMNS = (ACQUIRED,)
 
 
 def empty_detections() -> gpd.GeoDataFrame:

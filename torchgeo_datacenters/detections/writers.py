@@ -21,8 +21,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from .dates import ACQUIRED
-from .schema import LONLAT_DECIMALS
+from .schema import LONLAT_DECIMALS, OPTIONAL_COLUMNS
 
 #: Decimals kept for areas (m²) and for probabilities.
 AREA_DECIMALS = 2
@@ -48,18 +47,6 @@ def _rounded(geometry: shapely.Geometry) -> str:
     return shapely.to_geojson(shapely.orient_polygons(geometry))
 
 
-def _text_or_none(value: Any) -> str | None:
-    """A text value, or None for a missing one (None, NaN or empty).
-
-    Args:
-        value: a cell of a table.
-
-    Returns:
-        The text or None.
-    """
-    return value if isinstance(value, str) and value else None
-
-
 def _properties(row: Any) -> dict[str, Any]:
     """The rounded properties of one detection.
 
@@ -77,9 +64,20 @@ def _properties(row: Any) -> dict[str, Any]:
         "score": round(float(row.score), SCORE_DECIMALS),
         "max_score": round(float(row.max_score), SCORE_DECIMALS),
         "source": str(row.source),
-        # The acquisition date (YYYY-MM-DD), null where unknown; absent in older tables.
-        **({ACQUIRED: _text_or_none(row.acquired)} if hasattr(row, ACQUIRED) else {}),
+        **{name: _optional(getattr(row, name)) for name in OPTIONAL_COLUMNS if hasattr(row, name)},
     }
+
+
+def _optional(value: Any) -> str | None:
+    """An optional text column's value, None where it is missing.
+
+    Args:
+        value: the table's value (None, NaN or empty where missing).
+
+    Returns:
+        The text, or None.
+    """
+    return None if value is None or value != value or value == "" else str(value)
 
 
 def write_geojson(detections: gpd.GeoDataFrame, path: str | os.PathLike[str]) -> None:
@@ -111,7 +109,8 @@ def write_csv(detections: gpd.GeoDataFrame, path: str | os.PathLike[str]) -> Non
     """
     with open(path, "w", encoding="utf-8", newline="") as file:
         writer = csv.writer(file)
-        writer.writerow(CSV_COLUMNS)
+        optional = [name for name in OPTIONAL_COLUMNS if name in detections]
+        writer.writerow([*CSV_COLUMNS, *optional])
         for row in detections.itertuples():
             properties = _properties(row)
             writer.writerow(
@@ -122,6 +121,7 @@ def write_csv(detections: gpd.GeoDataFrame, path: str | os.PathLike[str]) -> Non
                     f"{properties['area_m2']:.{AREA_DECIMALS}f}",
                     f"{properties['score']:.{SCORE_DECIMALS}f}",
                     properties["source"],
+                    *(properties[name] or "" for name in optional),
                 ]
             )
 
@@ -133,7 +133,10 @@ def write_gpkg(detections: gpd.GeoDataFrame, path: str | os.PathLike[str]) -> No
         detections: detections in EPSG:4326.
         path: the file to write.
     """
+    from ..outputs.styles import write_qgis_style
+
     detections.to_file(path, driver="GPKG", layer=GPKG_LAYER)
+    write_qgis_style(path, layer=GPKG_LAYER)
 
 
 def write_parquet(detections: gpd.GeoDataFrame, path: str | os.PathLike[str]) -> None:

@@ -42,7 +42,7 @@ from torchgeo.datasets import RasterDataset
 from tqdm import tqdm
 
 from ..detections import Vectorizer, check_non_negative, order_detections, threshold_band
-from ..detections.dates import ACQUIRED, file_date
+from ..detections.dates import ACQUIRED
 from ..errors import TGDCError, describe_os_error
 from ..imagery import ImageryRules, check_input_scale
 from ..options import RESAMPLE_CHOICES, PredictorOptions
@@ -53,6 +53,7 @@ from ..outputs import (
     vector_formats,
     write_vectors,
 )
+from ..outputs.provenance import attach_provenance, raster_provenance
 from ..outputs.rasters import GDAL_CACHE_MB
 from ..utils import end_with_parent, return_large_blocks
 from ..utils.resources import available_memory, batch_bytes, format_bytes
@@ -528,7 +529,9 @@ class Predictor:
         scene_area = float(box.to_crs(vectorizer.metric).area.iloc[0])
         stats.scanned_m2 = scene_area * stats.valid_pixels / stats.pixels
         gdf = vectorizer.finish()
-        return order_detections(assign_sources(gdf, scene)), stats
+        provenances = {path.name: raster_provenance(path) for path in scene.files}
+        gdf = attach_provenance(assign_sources(gdf, scene), provenances)
+        return order_detections(gdf), stats
 
     @property
     def _channels_last(self) -> bool:
@@ -702,7 +705,7 @@ def assign_sources(detections: gpd.GeoDataFrame, scene: Scene) -> gpd.GeoDataFra
     detections = detections.copy()
     if len(scene.files) == 1 or detections.empty:
         detections["source"] = scene.files[0].name
-        return assign_dates(detections, scene)
+        return detections
     footprints = scene.footprints
     centroids = gpd.GeoDataFrame(
         geometry=gpd.points_from_xy(detections["centroid_lon"], detections["centroid_lat"]),
@@ -712,22 +715,4 @@ def assign_sources(detections: gpd.GeoDataFrame, scene: Scene) -> gpd.GeoDataFra
     joined = joined.sort_values("filepath", kind="stable")
     nearest = joined[~joined.index.duplicated(keep="first")].sort_index()
     detections["source"] = [Path(path).name for path in nearest["filepath"]]
-    return assign_dates(detections, scene)
-
-
-def assign_dates(detections: gpd.GeoDataFrame, scene: Scene) -> gpd.GeoDataFrame:
-    """Fill the ``acquired`` column: the acquisition date of each detection's source file.
-
-    Args:
-        detections: detections with their ``source`` file names.
-        scene: the scene they were found in.
-
-    Returns:
-        The detections with ``acquired`` (``YYYY-MM-DD``, or None where the file's name and
-        tags hold no date; see :func:`~torchgeo_datacenters.detections.dates.file_date`).
-    """
-    dates = {path.name: file_date(path) for path in scene.files}
-    detections[ACQUIRED] = [
-        date.isoformat() if (date := dates.get(name)) else None for name in detections["source"]
-    ]
     return detections

@@ -10,7 +10,7 @@ import contextlib
 import functools
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -25,6 +25,7 @@ from rasterio.windows import Window
 from ..detections import MASK_NODATA
 from ..errors import TGDCError
 from ..utils.atomic import final_path, temporary_directory, write_error
+from .styles import MASK_COLOURS
 
 if TYPE_CHECKING:
     from ..inference.tiles import SceneGrid
@@ -48,6 +49,7 @@ class RasterWriter:
         nodata: float,
         resampling: str,
         output_grid: "SceneGrid | None" = None,
+        colormap: Mapping[int, tuple[int, int, int, int]] | None = None,
     ) -> None:
         """Initialize a new RasterWriter (use it as a context manager).
 
@@ -61,6 +63,7 @@ class RasterWriter:
             output_grid: the grid of the COG, if not *grid*: the rows written on *grid*
                 are warped onto it (nearest neighbour), e.g. from the grid a model saw
                 back onto the input's.
+            colormap: colour table (value: RGBA) of a uint8 raster, or None.
         """
         self.path = Path(path)
         self.grid = grid
@@ -68,6 +71,7 @@ class RasterWriter:
         self.dtype = dtype
         self.nodata = nodata
         self.resampling = resampling
+        self.colormap = colormap
         self._tmp = contextlib.ExitStack()
         self._dst: Any = None
         self._env = rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB)
@@ -86,6 +90,8 @@ class RasterWriter:
         # through zstd-compressed 16-row stripes).
         try:
             self._dst = self._open(directory / "tiles.tif")
+            if self.colormap is not None:
+                self._dst.write_colormap(1, self.colormap)
         except OSError as error:
             self._tmp.close()
             self._env.__exit__(None, None, None)
@@ -215,7 +221,11 @@ def warped_onto(path: str | os.PathLike[str], grid: "SceneGrid") -> Iterator[Any
 #: Writer of the uint8 detection mask (1 data center, 0 background, :data:`MASK_NODATA`
 #: nodata): ``mask_writer(path, grid)``.
 mask_writer = functools.partial(
-    RasterWriter, dtype="uint8", nodata=MASK_NODATA, resampling="nearest"
+    RasterWriter,
+    dtype="uint8",
+    nodata=MASK_NODATA,
+    resampling="nearest",
+    colormap=MASK_COLOURS,
 )
 
 #: Writer of the float32 probabilities (NaN nodata): ``probability_writer(path, grid)``.

@@ -41,6 +41,7 @@ from ..errors import TGDCError
 from ..inference import Predictor
 from ..options import scan_option_names
 from ..outputs import Outputs, scan_files, write_vectors
+from ..outputs.provenance import attach_provenance
 from .manifest import Manifest, SceneRecord, file_sha256
 from .scenes import Scene
 
@@ -584,6 +585,8 @@ def scan(
     )
     if region is not None:
         detections = order_detections(detections[detections.intersects(region)])
+    provenances = {p.name: p for p in (scene.provenance() for scene in scenes)}
+    detections = attach_provenance(detections, provenances)
     with outputs.staged(overwrite=overwrite) as staged:
         write_vectors(detections, staged)
     result.detections = detections
