@@ -41,6 +41,8 @@ def test_a_scan_sets_the_device_and_reads_tiles_in_its_workers() -> None:
         "min_area",
         "merge_distance",
         "simplify",
+        "input_scale",
+        "resample",
         "precision",
         "tta",
     )

@@ -85,6 +85,9 @@ def option(default: Any, help: str, **shown: Any) -> Any:
     return field(default=default, metadata={"option": OptionHelp(help, **shown)})
 
 
+#: Values of the ``resample`` option: resample other pixel sizes, or refuse them.
+RESAMPLE_CHOICES = ("auto", "no")
+
 #: Numeric precisions of the model (see :mod:`torchgeo_datacenters.inference.precision`).
 PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
 
@@ -141,6 +144,20 @@ class PredictorOptions:
         "worker processes reading tiles; 0 reads in the main process",
         metavar="N",
         scan=False,
+    )
+    input_scale: str | None = option(
+        None,
+        "rescale imagery whose data type differs from the checkpoint's: 'auto' maps the"
+        " type's range (integers: all of it, floats: 0 to 1) onto the checkpoint's value"
+        " range (e.g. uint16 0-65535 onto uint8 0-255), a number multiplies every value",
+        metavar="auto|FACTOR",
+        default_help="refuse such imagery",
+    )
+    resample: str = option(
+        "auto",
+        "imagery whose ground pixel size differs from the checkpoint's by more than 10%:"
+        " auto resamples it on the fly (outputs stay on the input's grid), no refuses it",
+        choices=RESAMPLE_CHOICES,
     )
     precision: str = option(
         "auto",

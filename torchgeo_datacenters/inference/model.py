@@ -2,7 +2,9 @@
 
 The predictor only needs a function from normalised image batches ``(B, C, H, W)`` to
 data-center probabilities ``(B, H, W)``, the per-band mean and standard deviation (in raw
-pixel units) that normalise its input, and a default threshold. :class:`ProbabilityModel`
+pixel units) that normalise its input, a default threshold, and the data type, value
+range and ground sample distance of the imagery it was trained on (checkpoints that do
+not record them are taken as raw NAIP: uint8, 0 to 255, 0.6 m). :class:`ProbabilityModel`
 holds these; :func:`load_checkpoint` builds one from a checkpoint written by training
 (:class:`~torchgeo_datacenters.tasks.DataCenterSegmentation`), and anything else (a plain
 ``torch.nn.Module``, a test function) can be wrapped directly.
@@ -14,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -21,6 +24,12 @@ from ..errors import TGDCError
 
 #: Hyperparameters a checkpoint must carry (not None) to be one of ours.
 REQUIRED_HPARAMS = ("in_channels", "mean", "std", "threshold")
+
+#: Training imagery assumed for checkpoints that do not record theirs (raw NAIP): data
+#: type, [min, max] raw values and ground sample distance in metres.
+DEFAULT_DTYPE = "uint8"
+DEFAULT_VALUE_RANGE = (0.0, 255.0)
+DEFAULT_GSD = 0.6
 
 
 @dataclass(frozen=True)
@@ -41,17 +50,36 @@ class ProbabilityModel:
     module: nn.Module | None = None
     #: Name shown in messages (the checkpoint file, by default).
     name: str = "model"
+    #: Data type of the training imagery (NumPy name).
+    dtype: str = DEFAULT_DTYPE
+    #: [min, max] raw values of the training imagery.
+    value_range: Sequence[float] = DEFAULT_VALUE_RANGE
+    #: Ground sample distance of the training imagery, in metres.
+    gsd: float = DEFAULT_GSD
 
     def __post_init__(self) -> None:
         """Check the statistics and threshold.
 
         Raises:
             TGDCError: if mean and std differ in length or are empty, a std is not
-                positive, bands do not match them, or the threshold is not in [0, 1].
+                positive, bands do not match them, the threshold is not in [0, 1], the
+                value range is not [min, max], the gsd not positive or the dtype unknown.
         """
         object.__setattr__(self, "mean", tuple(float(v) for v in self.mean))
         object.__setattr__(self, "std", tuple(float(v) for v in self.std))
         object.__setattr__(self, "bands", tuple(self.bands))
+        object.__setattr__(self, "value_range", tuple(float(v) for v in self.value_range))
+        low, high = (*self.value_range, math.nan, math.nan)[:2]
+        if len(self.value_range) != 2 or not low < high:
+            raise TGDCError(
+                f"{self.name}: value_range {self.value_range} must be [min, max] with min < max"
+            )
+        if not (math.isfinite(self.gsd) and self.gsd > 0):
+            raise TGDCError(f"{self.name}: gsd {self.gsd} must be a positive number of metres")
+        try:
+            np.dtype(self.dtype)
+        except TypeError as error:
+            raise TGDCError(f"{self.name}: dtype {self.dtype!r} is not a data type") from error
         if not self.mean or len(self.mean) != len(self.std):
             raise TGDCError(
                 f"{self.name}: mean ({len(self.mean)} values) and std ({len(self.std)} values)"
@@ -149,4 +177,7 @@ def load_checkpoint(
         bands=hparams.get("bands") or (),
         module=task,
         name=path.name,
+        dtype=hparams.get("dtype") or DEFAULT_DTYPE,
+        value_range=hparams.get("value_range") or DEFAULT_VALUE_RANGE,
+        gsd=hparams.get("gsd") or DEFAULT_GSD,
     )

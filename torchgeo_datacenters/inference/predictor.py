@@ -41,7 +41,8 @@ from tqdm import tqdm
 
 from ..detections import Vectorizer, check_non_negative, order_detections, threshold_band
 from ..errors import TGDCError
-from ..options import PredictorOptions
+from ..imagery import ImageryRules, check_input_scale
+from ..options import RESAMPLE_CHOICES, PredictorOptions
 from ..outputs import (
     Outputs,
     paths_from_keywords,
@@ -62,6 +63,7 @@ from .tiles import (
     check_tiling,
     group_rasters,
     open_scene,
+    scene_tiling,
     tile_offsets,
 )
 from .tta import check_tta, with_tta
@@ -263,6 +265,12 @@ class Predictor:
         self.simplify = float(options.simplify)
         self.num_workers = num_workers
         self.progress = progress
+        self.input_scale = check_input_scale(options.input_scale)
+        if options.resample not in RESAMPLE_CHOICES:
+            raise TGDCError(
+                f"resample: {options.resample!r} must be one of {', '.join(RESAMPLE_CHOICES)}"
+            )
+        self.resample = options.resample
         #: The model as run: quantised (int8, once the first scene calibrates it) and
         #: with test-time augmentation.
         self._run_model = None if self.precision == "int8" else with_tta(model, self.tta)
@@ -301,7 +309,7 @@ class Predictor:
         formats = [*vector_formats(), *raster_formats()]
         files = Outputs(paths_from_keywords(outputs, formats, "predict"))
         files.check(overwrite=overwrite)
-        scene = open_scene(source, self.model.band_count)
+        scene = open_scene(source, self.model.band_count, self.imagery_rules)
         with files.staged(overwrite=overwrite) as staged:
             gdf, stats = self._predict_scene(scene, staged, self.progress)
             write_vectors(gdf, staged)
@@ -341,7 +349,7 @@ class Predictor:
         groups = group_rasters(sources)
         if not groups:
             raise TGDCError("sources: no raster files given")
-        scenes = [open_scene(group, self.model.band_count) for group in groups]
+        scenes = [open_scene(group, self.model.band_count, self.imagery_rules) for group in groups]
         stats = RunStats()
         tables = []
         for scene in tqdm(scenes, desc="mosaics", unit="mosaic", disable=not self.progress):
@@ -352,6 +360,17 @@ class Predictor:
         with files.staged(overwrite=overwrite) as staged:
             write_vectors(gdf, staged)
         return self._result(gdf, files, scenes, stats, start)
+
+    @property
+    def imagery_rules(self) -> ImageryRules:
+        """What the model expects of imagery, and how other imagery is made to fit."""
+        return ImageryRules(
+            dtype=self.model.dtype,
+            value_range=tuple(self.model.value_range),
+            gsd=self.model.gsd,
+            input_scale=self.input_scale,
+            resample=self.resample == "auto",
+        )
 
     def _result(
         self,
@@ -401,17 +420,18 @@ class Predictor:
             The detections and the counts of the run.
         """
         grid = scene.grid
-        offsets = tile_offsets(scene, self.tile_size, self.overlap)
+        tile_size, overlap = scene_tiling(grid, self.tile_size, self.overlap)
+        offsets = tile_offsets(scene, tile_size, overlap)
         workers = self.num_workers if len(offsets) > self.batch_size else 0
-        model = self._scene_model(scene, offsets)
+        model = self._scene_model(scene, offsets, tile_size)
         reader = TileReader(
             scene,
             offsets,
-            self.tile_size,
+            tile_size,
             self.model.mean,
             self.model.std,
             channels_last=self._channels_last,
-            shared=self._shared_batches(workers),
+            shared=self._shared_batches(workers, tile_size),
         )
         loader = DataLoader(
             reader,
@@ -432,7 +452,7 @@ class Predictor:
             simplify=self.simplify,
         )
         writers = [
-            (output.open(paths[output.name], grid), output)
+            (output.open(paths[output.name], grid, scene.input_grid), output)
             for output in raster_formats()
             if output.name in paths
         ]
@@ -451,7 +471,7 @@ class Predictor:
             for writer, output in writers:
                 writer.write(row_off, output.values(mask, probabilities))
 
-        stitcher = Stitcher(grid.height, grid.width, self.tile_size, self.overlap, sink)
+        stitcher = Stitcher(grid.height, grid.width, tile_size, overlap, sink)
         # A small GDAL block cache (inherited by forked workers) keeps memory independent
         # of the scene's size: every block is read for one band of tiles only.
         with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), contextlib.ExitStack() as stack:
@@ -461,6 +481,8 @@ class Predictor:
             bar = tqdm(loader, desc="tiles", unit="batch", disable=not progress)
             with torch.inference_mode():
                 for batch in bar:
+                    if "error" in batch:
+                        raise TGDCError(batch["error"])
                     valid, indices = batch["valid"], batch["index"]
                     keep = valid.reshape(len(valid), -1).any(axis=1)
                     stats.skipped_tiles += int((~keep).sum())
@@ -491,28 +513,30 @@ class Predictor:
         torch_model = self.model.module is not None and self.precision != "int8"
         return torch_model and self.device.type in CHANNELS_LAST_DEVICES
 
-    def _scene_model(self, scene: Scene, offsets: Sequence[tuple[int, int]]) -> ProbabilityModel:
+    def _scene_model(
+        self, scene: Scene, offsets: Sequence[tuple[int, int]], tile_size: int
+    ) -> ProbabilityModel:
         """The model as it runs on a scene, quantised on the first one for int8.
 
         Args:
             scene: the scene about to be predicted.
             offsets: (row, column) of its tiles.
+            tile_size: side of its tiles in pixels.
 
         Returns:
             The model at the predictor's precision, with its test-time augmentation.
         """
         if self._run_model is None:
-            tiles = calibration_tiles(
-                scene, offsets, self.tile_size, self.model.mean, self.model.std
-            )
+            tiles = calibration_tiles(scene, offsets, tile_size, self.model.mean, self.model.std)
             self._run_model = with_tta(quantize_int8(self.model, tiles), self.tta)
         return self._run_model
 
-    def _shared_batches(self, workers: int) -> SharedBatches | None:
+    def _shared_batches(self, workers: int, tile_size: int) -> SharedBatches | None:
         """Allocate the shared buffers that reading workers fill with batches.
 
         Args:
             workers: number of DataLoader workers.
+            tile_size: tile side, in pixels.
 
         Returns:
             The buffers, or None without workers, on CUDA (where the DataLoader copies
@@ -523,7 +547,7 @@ class Predictor:
         if workers == 0 or self.device.type == "cuda":
             return None
         bands = self.model.band_count
-        shape = (self.batch_size, self.tile_size, self.tile_size * bands)
+        shape = (self.batch_size, tile_size, tile_size * bands)
         try:
             return SharedBatches(workers, SHARED_BATCHES_PER_WORKER, shape)
         except RuntimeError:
@@ -590,7 +614,7 @@ def assign_sources(detections: gpd.GeoDataFrame, scene: Scene) -> gpd.GeoDataFra
     if len(scene.files) == 1 or detections.empty:
         detections["source"] = scene.files[0].name
         return detections
-    footprints = scene.dataset.index[["filepath", "geometry"]].reset_index(drop=True)
+    footprints = scene.footprints
     centroids = gpd.GeoDataFrame(
         geometry=gpd.points_from_xy(detections["centroid_lon"], detections["centroid_lat"]),
         crs="EPSG:4326",

@@ -145,17 +145,23 @@ class RasterFormat(OutputFormat):
 
     values: Callable[["np.ndarray", "np.ndarray"], "np.ndarray"]
 
-    def open(self, path: str | os.PathLike[str], grid: "SceneGrid") -> "RasterWriter":
+    def open(
+        self,
+        path: str | os.PathLike[str],
+        grid: "SceneGrid",
+        output_grid: "SceneGrid | None" = None,
+    ) -> "RasterWriter":
         """Open a writer of this raster (use it as a context manager).
 
         Args:
             path: the COG to write.
             grid: the scene's grid: size, transform and CRS.
+            output_grid: the COG's grid, if not *grid* (the rows are warped onto it).
 
         Returns:
             The writer.
         """
-        return self.load_writer()(path, grid)
+        return self.load_writer()(path, grid, output_grid=output_grid)
 
 
 #: Every output format, by kind, in the order of the command line and of the files listed.

@@ -6,9 +6,11 @@ uncompressed tiled GeoTIFF, copied to a COG with overviews only when the run suc
 failure leaves nothing behind.
 """
 
+import contextlib
 import functools
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -16,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import rasterio
 import rasterio.shutil
+from rasterio.enums import Resampling
+from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
 from ..detections import MASK_NODATA
@@ -41,6 +45,7 @@ class RasterWriter:
         dtype: str,
         nodata: float,
         resampling: str,
+        output_grid: "SceneGrid | None" = None,
     ) -> None:
         """Initialize a new RasterWriter (use it as a context manager).
 
@@ -51,9 +56,13 @@ class RasterWriter:
             dtype: pixel type, e.g. ``uint8``.
             nodata: nodata value.
             resampling: resampling of the overviews, e.g. ``nearest``.
+            output_grid: the grid of the COG, if not *grid*: the rows written on *grid*
+                are warped onto it (nearest neighbour), e.g. from the grid a model saw
+                back onto the input's.
         """
         self.path = Path(path)
         self.grid = grid
+        self.output_grid = output_grid
         self.dtype = dtype
         self.nodata = nodata
         self.resampling = resampling
@@ -108,24 +117,57 @@ class RasterWriter:
             tiles = self._dst.name
             self._dst.close()
             if exc_type is None:
-                rasterio.shutil.copy(
-                    tiles,
-                    self.path,
-                    driver="COG",
-                    # Level 1 writes the mask COG 1.7x as fast as the default level 6,
-                    # for 1.6x the size (a 67-megapixel mask: 0.85 s, 694 kB); blocks are
-                    # compressed on every core (a 16,384² mask: 1.9 s, 2.4 s on one).
-                    compress="deflate",
-                    level=1,
-                    num_threads="ALL_CPUS",
-                    predictor="yes",
-                    overview_resampling=self.resampling,
-                    blocksize=COG_BLOCK,
-                    BIGTIFF="IF_SAFER",
-                )
+                source = contextlib.nullcontext(tiles)
+                if self.output_grid not in (None, self.grid):
+                    source = warped_onto(tiles, self.output_grid)
+                with source as copied:
+                    self._copy(copied)
         finally:
             self._tmp.cleanup()
             self._env.__exit__(exc_type, exc, traceback)
+
+    def _copy(self, tiles: Any) -> None:
+        """Copy the written tiles (a path or an open dataset) to the COG."""
+        rasterio.shutil.copy(
+            tiles,
+            self.path,
+            driver="COG",
+            # Level 1 writes the mask COG 1.7x as fast as the default level 6,
+            # for 1.6x the size (a 67-megapixel mask: 0.85 s, 694 kB); blocks are
+            # compressed on every core (a 16,384² mask: 1.9 s, 2.4 s on one).
+            compress="deflate",
+            level=1,
+            num_threads="ALL_CPUS",
+            predictor="yes",
+            overview_resampling=self.resampling,
+            blocksize=COG_BLOCK,
+            BIGTIFF="IF_SAFER",
+        )
+
+
+@contextlib.contextmanager
+def warped_onto(path: str | os.PathLike[str], grid: "SceneGrid") -> Iterator[Any]:
+    """Open a raster warped onto a grid (nearest neighbour), without reading it.
+
+    Args:
+        path: the raster.
+        grid: the grid.
+
+    Yields:
+        The warped raster, a :class:`~rasterio.vrt.WarpedVRT`.
+    """
+    with (
+        rasterio.open(path) as src,
+        WarpedVRT(
+            src,
+            crs=grid.crs.to_wkt(),
+            transform=grid.transform,
+            width=grid.width,
+            height=grid.height,
+            resampling=Resampling.nearest,
+        ) as vrt,
+    ):
+        yield vrt
 
 
 #: Writer of the uint8 detection mask (1 data center, 0 background, :data:`MASK_NODATA`

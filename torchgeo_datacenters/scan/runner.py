@@ -550,6 +550,8 @@ def scan(
         "min_area": predictor.min_area,
         "merge_distance": predictor.merge_distance,
         "simplify": predictor.simplify,
+        "input_scale": predictor.input_scale,
+        "resample": predictor.resample,
     }
     manifest = Manifest(output_dir, settings)
     outputs.check(overwrite=overwrite)

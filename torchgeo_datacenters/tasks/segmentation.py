@@ -227,6 +227,19 @@ class DataCenterSegmentation(SemanticSegmentation):
             in_channels=self.hparams["in_channels"], num_classes=self.hparams["num_classes"] or 1
         )
 
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Leave TorchGeo's derived ``labels`` and ``num_labels`` out of the checkpoint.
+
+        :meth:`configure_models` derives them from ``class_names``; saved, they would be
+        passed back to ``__init__`` (which does not take them) by ``torchgeo test
+        --ckpt_path`` and by :meth:`load_from_checkpoint`.
+
+        Args:
+            checkpoint: the checkpoint being written.
+        """
+        for key in ("labels", "num_labels"):
+            checkpoint["hyper_parameters"].pop(key, None)
+
     def configure_losses(self) -> None:
         """Build the loss; ``'bce'`` and ``'bce+dice'`` here, the others by TorchGeo."""
         loss = self.hparams["loss"]
