@@ -552,6 +552,8 @@ def scan(
         "simplify": predictor.simplify,
         "input_scale": predictor.input_scale,
         "resample": predictor.resample,
+        "precision": predictor.precision,
+        "tta": predictor.tta,
     }
     manifest = Manifest(output_dir, settings)
     outputs.check(overwrite=overwrite)
