@@ -6,6 +6,7 @@ import pytest
 import segmentation_models_pytorch as smp
 import torch
 import yaml
+from lightning.pytorch import LightningModule
 from lightning.pytorch.cli import LightningCLI
 from torchgeo.datamodules import BaseDataModule
 from torchgeo.main import main as torchgeo_main
@@ -185,3 +186,59 @@ def test_unet4_learns_synthetic_data_centers(
     after = check.validate(task, datamodule=datamodule, verbose=False)[0]
     assert before["val_iou"] < 0.2
     assert after["val_iou"] > before["val_iou"] + 0.25
+
+
+class _ScriptedValidation(LightningModule):
+    """A one-weight model whose validation IoU follows a script, one value per epoch."""
+
+    def __init__(self, scores: list[float]) -> None:
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.zeros(1))
+        self.scores = scores
+
+    def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
+        return (self.weight - batch).pow(2).mean()
+
+    def validation_step(self, batch: torch.Tensor, batch_idx: int) -> None:
+        self.log("val_iou", self.scores[self.current_epoch])
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+@pytest.mark.parametrize("name", ["datacenters.yaml", "demo.yaml"])
+def test_last_checkpoint_holds_the_final_weights(tmp_path: Path, name: str) -> None:
+    """last.ckpt is the last epoch even when it is not the best; best*.ckpt is the best."""
+    cli = LightningCLI(
+        model_class=BaseTask,
+        datamodule_class=BaseDataModule,
+        subclass_mode_model=True,
+        subclass_mode_data=True,
+        args=[
+            "--config",
+            str(CONFIGS / name),
+            "--trainer.default_root_dir",
+            str(tmp_path),
+            "--trainer.logger",
+            "lightning.pytorch.loggers.CSVLogger",
+            "--trainer.logger.save_dir",
+            str(tmp_path),
+            "--trainer.max_epochs",
+            "3",
+            "--trainer.accelerator",
+            "cpu",
+            "--trainer.devices",
+            "1",
+        ],
+        run=False,
+    )
+    model = _ScriptedValidation([0.5, 0.9, 0.1])
+    data = torch.utils.data.DataLoader(torch.ones(4, 1), batch_size=2)
+    cli.trainer.fit(model, train_dataloaders=data, val_dataloaders=data)
+    (checkpoints,) = tmp_path.rglob("checkpoints")
+    last = torch.load(checkpoints / "last.ckpt", weights_only=True)
+    (best_path,) = checkpoints.glob("best*.ckpt")
+    best = torch.load(best_path, weights_only=True)
+    assert last["epoch"] == 2 and best["epoch"] == 1
+    torch.testing.assert_close(last["state_dict"]["weight"], model.weight.detach())
+    assert not torch.equal(best["state_dict"]["weight"], model.weight.detach())
