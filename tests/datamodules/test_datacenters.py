@@ -155,3 +155,56 @@ def test_labels_elsewhere_are_a_clear_error(
     )
     with pytest.raises(TGDCError, match="do not overlap"):
         dm.setup("fit")
+
+
+def _uint16_scenes(tmp_path: Path, scenes: SyntheticDataset) -> Path:
+    """The synthetic scenes scaled to 12-bit values (0 to 4080) as uint16."""
+    import rasterio
+
+    for scene in scenes.scene_paths:
+        with rasterio.open(scene) as src:
+            profile, pixels = src.profile, src.read().astype("uint16") * 16
+        profile.update(dtype="uint16")
+        with rasterio.open(tmp_path / scene.name, "w", **profile) as dst:
+            dst.write(pixels)
+    return tmp_path
+
+
+def test_every_stage_normalises_uint16_alike_and_augmentation_never_clips(
+    tmp_path: Path, synthetic_scenes: SyntheticDataset
+) -> None:
+    from types import SimpleNamespace
+
+    dm = DataCenterDataModule(
+        paths=str(_uint16_scenes(tmp_path, synthetic_scenes)),
+        label_path=str(synthetic_scenes.labels_path),
+        batch_size=8,
+        patch_size=64,
+        length=8,
+        split_cell_size=300.0,
+        mean=[0.0] * 4,
+        std=[4095.0] * 4,
+    )
+    dm.setup("fit")
+    batch = next(iter(dm.train_dataloader()))
+    raw = batch["image"].clone()
+    assert raw.max() > 255
+    expected = raw / 4095
+    stages = ("training", "validating", "testing", "predicting")
+    outputs = {}
+    torch.manual_seed(0)
+    for stage in stages:
+        dm.trainer = SimpleNamespace(sanity_checking=False, **{s: s == stage for s in stages})
+        outputs[stage] = dm.on_after_batch_transfer(
+            {"image": raw.clone(), "mask": batch["mask"].clone()}, 0
+        )["image"]
+    for stage in stages[1:]:
+        torch.testing.assert_close(outputs[stage], expected)
+    # Training: flips and rotations keep each patch's values, brightness and contrast
+    # map them affinely; clipping would flatten the bright end.
+    for trained, normalised in zip(outputs["training"], expected, strict=True):
+        x, y = normalised.flatten().sort().values, trained.flatten().sort().values
+        design = torch.stack([x, torch.ones_like(x)], dim=1)
+        fit = torch.linalg.lstsq(design, y[:, None]).solution
+        torch.testing.assert_close(design @ fit, y[:, None], atol=1e-4, rtol=0)
+        assert fit[0] > 0.8

@@ -37,12 +37,13 @@ class DataCenterDataModule(GeoDataModule):
     width from other splits' cells (see :mod:`.splits`), so neighbouring chips never
     land in two splits.
 
-    Normalisation: the model sees ``(pixel - mean) / std`` per band, in raw uint8
-    units; :attr:`mean`, :attr:`std`, :attr:`bands`, :attr:`gsd` and
-    :attr:`patch_size` are copied into the task's checkpoint so inference repeats
-    them. Training batches are augmented on the device with kornia: flips and
-    90-degree rotations of image and mask together, brightness and contrast jitter of
-    the image only.
+    Normalisation: every stage (train, val, test, predict) gives the model
+    ``(pixel - mean) / std`` per band, in raw pixel units; :attr:`mean`, :attr:`std`,
+    :attr:`bands`, :attr:`gsd` and :attr:`patch_size` are copied into the task's
+    checkpoint so inference repeats them. Training batches are then augmented on the
+    device with kornia: flips and 90-degree rotations of image and mask together, and
+    brightness (a shift of up to 0.15) and contrast (a factor of 0.85 to 1.15) jitter of
+    the normalised image only, never clipped.
     """
 
     def __init__(
@@ -136,19 +137,19 @@ class DataCenterDataModule(GeoDataModule):
             self.class_names += ["warehouse", "retail", "other"]
         self.split: GeoSplit | None = None
 
-        mean_t, std_t = torch.tensor(self.mean), torch.tensor(self.std)
-        self.aug = K.AugmentationSequential(
-            K.Normalize(mean=mean_t, std=std_t), data_keys=None, keepdim=True
-        )
+        # One normalisation for every stage (and the predictor, through the checkpoint);
+        # training jitters brightness and contrast of the normalised image without
+        # clipping, so no raw value range (uint8, uint16, float) saturates.
+        normalize = K.Normalize(mean=torch.tensor(self.mean), std=torch.tensor(self.std))
+        self.aug = K.AugmentationSequential(normalize, data_keys=None, keepdim=True)
         if augment:
             self.train_aug = K.AugmentationSequential(
-                K.Normalize(mean=torch.zeros(bands), std=torch.full((bands,), 255.0)),
-                K.RandomBrightness(brightness=(0.85, 1.15), p=0.5),
-                K.RandomContrast(contrast=(0.85, 1.15), p=0.5),
+                normalize,
+                K.RandomBrightness(brightness=(0.85, 1.15), clip_output=False, p=0.5),
+                K.RandomContrast(contrast=(0.85, 1.15), clip_output=False, p=0.5),
                 K.RandomHorizontalFlip(),
                 K.RandomVerticalFlip(),
                 K.RandomRotation90(times=(0, 3), p=0.5),
-                K.Normalize(mean=mean_t / 255, std=std_t / 255),
                 data_keys=None,
                 keepdim=True,
             )
