@@ -242,3 +242,58 @@ def test_last_checkpoint_holds_the_final_weights(tmp_path: Path, name: str) -> N
     assert last["epoch"] == 2 and best["epoch"] == 1
     torch.testing.assert_close(last["state_dict"]["weight"], model.weight.detach())
     assert not torch.equal(best["state_dict"]["weight"], model.weight.detach())
+
+
+def _band_subset(root: Path, scenes: SyntheticDataset, indexes: list[int]) -> Path:
+    """The synthetic scenes with only the given bands (1-based), as another sensor's."""
+    import rasterio
+
+    root.mkdir()
+    for scene in scenes.scene_paths:
+        with rasterio.open(scene) as src:
+            profile, pixels = src.profile, src.read(indexes)
+        profile.update(count=len(indexes))
+        with rasterio.open(root / scene.name, "w", **profile) as dst:
+            dst.write(pixels)
+    return root
+
+
+@pytest.mark.parametrize(("bands", "indexes"), [(["PAN"], [1]), (["R", "G", "B"], [1, 2, 3])])
+def test_other_band_sets_train_and_detect(
+    tmp_path: Path, synthetic_scenes: SyntheticDataset, bands: list[str], indexes: list[int]
+) -> None:
+    """One ``data.bands`` setting reaches the dataset, normalisation, model and predictor."""
+    from torchgeo_datacenters.inference import Predictor
+
+    imagery = _band_subset(tmp_path / "imagery", synthetic_scenes, indexes)
+    overrides = _overrides(tmp_path / "run", synthetic_scenes)
+    overrides[overrides.index("--data.init_args.paths") + 1] = str(imagery)
+    torchgeo_main(
+        [
+            "fit",
+            "--config",
+            str(CONFIGS / "demo.yaml"),
+            *overrides,
+            "--data.init_args.bands",
+            str(bands),
+            "--trainer.max_epochs",
+            "1",
+            "--trainer.limit_train_batches",
+            "2",
+            "--trainer.limit_val_batches",
+            "1",
+        ]
+    )
+    checkpoint = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    hparams = torch.load(checkpoint, weights_only=True)["hyper_parameters"]
+    assert hparams["in_channels"] == len(bands) and hparams["bands"] == bands
+    assert hparams["dtype"] == "uint8" and hparams["value_range"] == [0.0, 255.0]
+    assert hparams["gsd"] == pytest.approx(0.6)
+    assert hparams["mean"] == [0.0] * len(bands) and hparams["std"] == [255.0] * len(bands)
+    predictor = Predictor(checkpoint, device="cpu", num_workers=0)
+    scene = imagery / synthetic_scenes.scene_paths[0].name
+    predictor.predict(scene, output_mask=tmp_path / "mask.tif")
+    import rasterio
+
+    with rasterio.open(tmp_path / "mask.tif") as mask, rasterio.open(scene) as src:
+        assert mask.shape == src.shape and mask.transform == src.transform

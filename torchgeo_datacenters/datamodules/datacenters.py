@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import kornia.augmentation as K
+import numpy as np
+import rasterio
 import shapely
 import torch
 from torchgeo.datamodules import GeoDataModule
@@ -57,8 +59,10 @@ class DataCenterDataModule(GeoDataModule):
         num_workers: int = 0,
         *,
         filename_glob: str = "*.tif",
+        class_field: str | None = "class",
         positive_classes: Sequence[str] = ("datacenter",),
         use_label_field: bool = False,
+        label_field: str = "label",
         multiclass: bool = False,
         class_map: Mapping[str, str] | None = None,
         buffer_m: float = 0.0,
@@ -66,6 +70,10 @@ class DataCenterDataModule(GeoDataModule):
         val_fraction: float = 0.15,
         test_fraction: float = 0.15,
         seed: int = 0,
+        bands: Sequence[str] = NAIP_BANDS,
+        dtype: str = "uint8",
+        value_range: Sequence[float] | None = None,
+        gsd: float = NAIP_GSD,
         mean: Sequence[float] | None = None,
         std: Sequence[float] | None = None,
         augment: bool = True,
@@ -73,7 +81,7 @@ class DataCenterDataModule(GeoDataModule):
         """Initialize a new DataCenterDataModule.
 
         Args:
-            paths: imagery directories or GeoTIFF files (4-band RGBN).
+            paths: imagery directories or GeoTIFF files, each holding *bands*.
             label_path: label polygon file (GeoJSON, GeoPackage, any OGR vector).
             masks_dir: directory of mask chips named like the image chips (instead of
                 *label_path*).
@@ -83,8 +91,12 @@ class DataCenterDataModule(GeoDataModule):
                 estimate of non-overlapping patches).
             num_workers: data-loading worker processes.
             filename_glob: glob selecting imagery (and mask) files in directories.
-            positive_classes: classes that are data centers.
-            use_label_field: choose positives by the boolean ``label`` field.
+            class_field: field of *label_path* naming each polygon's class; None takes
+                every polygon as a data center (a plain footprint file such as the IM3
+                atlas; its Points are skipped with a warning).
+            positive_classes: values of *class_field* that are data centers.
+            use_label_field: choose positives by the boolean *label_field*.
+            label_field: boolean field that is true for data centers.
             multiclass: give each hard-negative class its own index.
             class_map: renames of class values, e.g. ``{'datacemter': 'datacenter'}``.
             buffer_m: grow label polygons by this many metres.
@@ -92,8 +104,19 @@ class DataCenterDataModule(GeoDataModule):
             val_fraction: share of cells for validation.
             test_fraction: share of cells for testing.
             seed: seed of the split and of the random patches.
-            mean: per-band mean in raw pixel units (default 0: pixels / 255).
-            std: per-band standard deviation in raw pixel units (default 255).
+            bands: names of the imagery's bands, in file order (default NAIP's R, G, B,
+                NIR; e.g. ``[PAN]`` or ``[R, G, B]``); the task takes one input channel
+                per band.
+            dtype: NumPy data type of the imagery (``uint8``, ``uint16``, ``float32``,
+                ...); files of another type are refused.
+            value_range: ``[min, max]`` of the raw pixel values (default: the full range
+                of an integer *dtype*, ``[0, 1]`` for floats; e.g. ``[0, 4095]`` for
+                12-bit imagery stored as uint16).
+            gsd: pixel size the patches are sampled at, in metres (imagery in a metric
+                CRS is resampled to it; 0.6 is NAIP's).
+            mean: per-band mean in raw pixel units (default *value_range*'s min).
+            std: per-band standard deviation in raw pixel units (default the width of
+                *value_range*, so the model sees values in [0, 1]).
             augment: apply training augmentation.
 
         Raises:
@@ -110,19 +133,31 @@ class DataCenterDataModule(GeoDataModule):
             raise TGDCError(
                 f"val_fraction ({val_fraction}) + test_fraction ({test_fraction}) must be in [0, 1)"
             )
-        bands = len(NAIP_BANDS)
-        self.mean = [float(m) for m in (mean if mean is not None else [0.0] * bands)]
-        self.std = [float(s) for s in (std if std is not None else [255.0] * bands)]
-        if len(self.mean) != bands or len(self.std) != bands or min(self.std) <= 0:
-            raise TGDCError(f"mean/std: need {bands} values each, std > 0")
+        self.bands = [str(b) for b in bands]
+        try:
+            self.dtype = str(np.dtype(dtype))
+        except TypeError as error:
+            raise TGDCError(f"dtype: {dtype!r} is not a NumPy data type, e.g. uint8") from error
+        self.value_range = _value_range(self.dtype, value_range)
+        if gsd <= 0:
+            raise TGDCError(f"gsd ({gsd}): must be a positive pixel size in metres")
+        self.gsd = float(gsd)
+        n = len(self.bands)
+        low, high = self.value_range
+        self.mean = [float(m) for m in (mean if mean is not None else [low] * n)]
+        self.std = [float(s) for s in (std if std is not None else [high - low] * n)]
+        if not n or len(self.mean) != n or len(self.std) != n or min(self.std) <= 0:
+            raise TGDCError(f"mean/std: need {n} values each (one per band), std > 0")
         super().__init__(NAIPChips, batch_size, patch_size, length, num_workers)
         self.paths = paths
         self.label_path = label_path
         self.masks_dir = masks_dir
         self.filename_glob = filename_glob
         self.label_kwargs: dict[str, Any] = {
+            "class_field": class_field,
             "positive_classes": tuple(positive_classes),
             "use_label_field": use_label_field,
+            "label_field": label_field,
             "multiclass": multiclass,
             "class_map": dict(class_map or {}),
             "buffer_m": buffer_m,
@@ -130,8 +165,6 @@ class DataCenterDataModule(GeoDataModule):
         self.split_cell_size = split_cell_size
         self.fractions = (1 - val_fraction - test_fraction, val_fraction, test_fraction)
         self.seed = seed
-        self.bands = list(NAIP_BANDS)
-        self.gsd = NAIP_GSD
         self.class_names = ["background", "datacenter"]
         if multiclass:
             self.class_names += ["warehouse", "retail", "other"]
@@ -156,7 +189,17 @@ class DataCenterDataModule(GeoDataModule):
 
     def _datasets(self) -> tuple[NAIPChips, GeoDataset]:
         """Open the imagery and the labels (polygons or mask chips)."""
-        images = NAIPChips(self.paths, filename_glob=self.filename_glob)
+        images = NAIPChips(
+            self.paths, res=self.gsd, filename_glob=self.filename_glob, all_bands=self.bands
+        )
+        for file in images.files:
+            with rasterio.open(file) as src:
+                if src.dtypes[0] != self.dtype:
+                    raise TGDCError(
+                        f"{file}: imagery is {src.dtypes[0]} but dtype is {self.dtype}; set the"
+                        f" datamodule's dtype to {src.dtypes[0]} (and value_range to the"
+                        " values it uses)"
+                    )
         if self.masks_dir is not None:
             for directory in [self.paths] if isinstance(self.paths, str | os.PathLike) else []:
                 if os.path.isdir(directory):
@@ -248,3 +291,27 @@ class DataCenterDataModule(GeoDataModule):
                 dataset, size=self.patch_size, stride=self.patch_size, roi=regions[name]
             )
             setattr(self, f"{name}_sampler", sampler)
+
+
+def _value_range(dtype: str, value_range: Sequence[float] | None) -> list[float]:
+    """``[min, max]`` raw pixel values: as given, else the full range of *dtype*.
+
+    Args:
+        dtype: NumPy data type name of the imagery.
+        value_range: the given range, or None.
+
+    Returns:
+        The range as two floats.
+
+    Raises:
+        TGDCError: if the range is not two increasing numbers.
+    """
+    if value_range is None:
+        if np.issubdtype(np.dtype(dtype), np.integer):
+            info = np.iinfo(dtype)
+            return [float(info.min), float(info.max)]
+        return [0.0, 1.0]
+    values = [float(v) for v in value_range]
+    if len(values) != 2 or not values[0] < values[1]:
+        raise TGDCError(f"value_range: {value_range} is not [min, max] with min < max")
+    return values
