@@ -208,3 +208,47 @@ def test_every_stage_normalises_uint16_alike_and_augmentation_never_clips(
         fit = torch.linalg.lstsq(design, y[:, None]).solution
         torch.testing.assert_close(design @ fit, y[:, None], atol=1e-4, rtol=0)
         assert fit[0] > 0.8
+
+
+def test_small_area_split_advice_works(tmp_path: Path, synthetic_scenes: SyntheticDataset) -> None:
+    """One 307 m scene: the automatic split cannot work, and its advice (val_area) does."""
+    import geopandas as gpd
+    import rasterio
+
+    scene = synthetic_scenes.scene_paths[0]
+    options = {
+        "paths": str(scene),
+        "label_path": str(synthetic_scenes.labels_path),
+        "batch_size": 2,
+        "patch_size": 64,
+        "length": 16,
+        "split_cell_size": 300.0,
+    }
+    with pytest.raises(TGDCError, match="give the val area as a polygon file with val_area"):
+        DataCenterDataModule(**options).setup("fit")
+    with rasterio.open(scene) as src:
+        _, bottom, right, top = src.bounds
+        crs = src.crs
+    val_box = shapely.box(right - 100, bottom, right, top)
+    gpd.GeoDataFrame(geometry=[val_box], crs=crs).to_file(tmp_path / "val.geojson")
+    dm = DataCenterDataModule(**options, val_area=str(tmp_path / "val.geojson"))
+    dm.setup("fit")
+    val = _patch_boxes(dm.val_sampler)
+    train = _patch_boxes(dm.train_sampler)
+    assert val and train
+    assert all(box.intersection(val_box).area == 0 for box in train)
+    assert all(val_box.buffer(1e-6).contains(box) for box in val)
+    with pytest.raises(TGDCError, match="test_area"):
+        dm.setup("test")
+
+
+def test_split_seed_is_separate_from_the_sampling_seed(
+    synthetic_scenes: SyntheticDataset,
+) -> None:
+    runs = []
+    for seed in (3, 4):
+        dm = _datamodule(synthetic_scenes, seed=seed, split_seed=7)
+        dm.setup("fit")
+        runs.append((list(dm.split.cells["split"]), _patch_boxes(dm.train_sampler)))
+    assert runs[0][0] == runs[1][0]
+    assert runs[0][1] != runs[1][1]

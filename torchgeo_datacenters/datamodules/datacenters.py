@@ -14,7 +14,14 @@ from torchgeo.datamodules import GeoDataModule
 from torchgeo.datasets import GeoDataset
 from torchgeo.samplers import GriddedPatchSampler, RandomPatchSampler
 
-from ..datasets import NAIP_BANDS, NAIP_GSD, ChipMasks, DataCenterLabels, NAIPChips
+from ..datasets import (
+    NAIP_BANDS,
+    NAIP_GSD,
+    ChipMasks,
+    DataCenterLabels,
+    NAIPChips,
+    read_label_file,
+)
 from ..datasets.chips import check_chip_pairs
 from ..errors import TGDCError
 from ..samplers import ChipSampler
@@ -70,6 +77,9 @@ class DataCenterDataModule(GeoDataModule):
         val_fraction: float = 0.15,
         test_fraction: float = 0.15,
         seed: int = 0,
+        split_seed: int | None = None,
+        val_area: PathLike | None = None,
+        test_area: PathLike | None = None,
         bands: Sequence[str] = NAIP_BANDS,
         dtype: str = "uint8",
         value_range: Sequence[float] | None = None,
@@ -103,7 +113,14 @@ class DataCenterDataModule(GeoDataModule):
             split_cell_size: side of the split grid cells, in metres (CRS units).
             val_fraction: share of cells for validation.
             test_fraction: share of cells for testing.
-            seed: seed of the split and of the random patches.
+            seed: seed of the random patches (and of the split unless *split_seed*).
+            split_seed: seed of the split's cell shuffle (default *seed*), so patches
+                can be redrawn on the same split.
+            val_area: polygon file (any OGR vector, any CRS) of the validation area,
+                instead of split cells; the rest of the imagery trains, a patch width
+                away from it (with *label_path* only).
+            test_area: polygon file of the test area, like *val_area*. Once either
+                area is given, a split without one is empty.
             bands: names of the imagery's bands, in file order (default NAIP's R, G, B,
                 NIR; e.g. ``[PAN]`` or ``[R, G, B]``); the task takes one input channel
                 per band.
@@ -165,6 +182,13 @@ class DataCenterDataModule(GeoDataModule):
         self.split_cell_size = split_cell_size
         self.fractions = (1 - val_fraction - test_fraction, val_fraction, test_fraction)
         self.seed = seed
+        self.split_seed = seed if split_seed is None else split_seed
+        self.areas = {"val": val_area, "test": test_area}
+        if masks_dir is not None and (val_area or test_area):
+            raise TGDCError(
+                "val_area / test_area: go with label_path; with masks_dir put the chips of"
+                " each split in their own directory, or use split_cell_size"
+            )
         self.class_names = ["background", "datacenter"]
         if multiclass:
             self.class_names += ["warehouse", "retail", "other"]
@@ -232,6 +256,37 @@ class DataCenterDataModule(GeoDataModule):
             sampler = ChipSampler(subset, shuffle=name == "train", generator=self.seed)
             setattr(self, f"{name}_sampler", sampler)
 
+    def _regions(
+        self, extent: shapely.Geometry, crs: object, margin: float
+    ) -> dict[str, shapely.Geometry]:
+        """Split regions: the given val/test areas, else the grid split's cells.
+
+        Args:
+            extent: where imagery meets labels, in the dataset CRS.
+            crs: the dataset CRS.
+            margin: distance kept between training patches and the given areas.
+
+        Returns:
+            The region of every split.
+
+        Raises:
+            TGDCError: if an area file is unreadable or misses the imagery.
+        """
+        assert self.split is not None
+        if not any(self.areas.values()):
+            return self.split.regions
+        regions = {name: shapely.Polygon() for name in SPLITS}
+        for name, path in self.areas.items():
+            if path is None:
+                continue
+            area = read_label_file(path).to_crs(crs).union_all()
+            regions[name] = area.intersection(extent)
+            if regions[name].is_empty:
+                raise TGDCError(f"{path}: the {name} area does not meet the imagery and labels")
+        keep_out = shapely.union_all([regions["val"], regions["test"]]).buffer(margin)
+        regions["train"] = extent.difference(keep_out)
+        return regions
+
     def setup(self, stage: str) -> None:
         """Build the joined dataset, the geographic split and the samplers.
 
@@ -265,14 +320,14 @@ class DataCenterDataModule(GeoDataModule):
             fractions=self.fractions,
             positives=self._positives(labels),
             margin=0.0 if self.masks_dir is not None else self.patch_size * images.res[0],
-            seed=self.seed,
+            seed=self.split_seed,
             crs=dataset.crs,
         )
         if self.masks_dir is not None:
             self._setup_chips(images, labels)
             return
         self.train_dataset = self.val_dataset = self.test_dataset = dataset
-        regions = self.split.regions
+        regions = self._regions(extent, dataset.crs, self.patch_size * images.res[0])
         if stage == "fit":
             self.train_sampler = RandomPatchSampler(
                 dataset,
@@ -284,8 +339,10 @@ class DataCenterDataModule(GeoDataModule):
         for name in {"fit": ["val"], "validate": ["val"], "test": ["test"]}.get(stage, []):
             if regions[name].is_empty:
                 raise TGDCError(
-                    f"{self.paths}: the {name} split is empty; raise {name}_fraction or lower"
-                    " split_cell_size"
+                    f"{self.paths}: the {name} split is empty (the training area is too small"
+                    f" for split_cell_size {self.split_cell_size} with patch_size"
+                    f" {self.patch_size}); give the {name} area as a polygon file with"
+                    f" {name}_area"
                 )
             sampler = GriddedPatchSampler(
                 dataset, size=self.patch_size, stride=self.patch_size, roi=regions[name]
