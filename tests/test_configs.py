@@ -297,3 +297,34 @@ def test_other_band_sets_train_and_detect(
 
     with rasterio.open(tmp_path / "mask.tif") as mask, rasterio.open(scene) as src:
         assert mask.shape == src.shape and mask.transform == src.transform
+
+
+def test_default_root_dir_moves_everything_a_run_writes(
+    tmp_path: Path, synthetic_scenes: SyntheticDataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One --trainer.default_root_dir holds the logs and checkpoints; nothing lands elsewhere."""
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    root = tmp_path / "run"
+    overrides = _overrides(root, synthetic_scenes)
+    del overrides[overrides.index("--trainer.logger") : overrides.index("--trainer.logger") + 2]
+    torchgeo_main(
+        [
+            "fit",
+            "--config",
+            str(CONFIGS / "demo.yaml"),
+            *overrides,
+            "--trainer.max_epochs",
+            "1",
+            "--trainer.limit_train_batches",
+            "1",
+            "--trainer.limit_val_batches",
+            "1",
+        ]
+    )
+    assert list(cwd.iterdir()) == []
+    assert (root / "csv" / "version_0" / "metrics.csv").is_file()
+    assert list((root / "tensorboard" / "version_0").glob("events.out.tfevents.*"))
+    checkpoints = root / "csv" / "version_0" / "checkpoints"
+    assert (checkpoints / "last.ckpt").is_file() and list(checkpoints.glob("best*.ckpt"))

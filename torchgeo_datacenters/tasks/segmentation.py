@@ -6,7 +6,7 @@ from typing import Any, Literal, get_args
 
 import segmentation_models_pytorch as smp
 import torch
-from lightning.pytorch import LightningDataModule
+from lightning.pytorch import Callback, LightningDataModule
 from lightning.pytorch.utilities.types import OptimizerLRScheduler
 from torch import Tensor, nn
 from torch.optim import AdamW
@@ -24,6 +24,7 @@ from torchmetrics.classification import (
 from .. import __version__
 from ..datasets import NAIP_BANDS
 from ..errors import TGDCError
+from ..loggers import follow_root_dir
 from ..models import UNet4
 from .object_metrics import ObjectF1
 
@@ -252,6 +253,19 @@ class DataCenterSegmentation(SemanticSegmentation):
         )
         if loss == "bce+dice":
             self.criterion = _LossSum(self.criterion, smp.losses.DiceLoss(mode="binary"))
+
+    def configure_callbacks(self) -> list[Callback]:
+        """Point root-following loggers at the trainer's ``default_root_dir``.
+
+        Lightning asks for the model's callbacks before it sets up loggers, so this is
+        where :class:`~torchgeo_datacenters.loggers.RootCSVLogger` and
+        :class:`~torchgeo_datacenters.loggers.RootTensorBoardLogger` learn their folder.
+
+        Returns:
+            No extra callbacks.
+        """
+        follow_root_dir(self.trainer)
+        return []
 
     def configure_metrics(self) -> None:
         """Pixel Dice, IoU, precision and recall of the data-center class; object scores."""
