@@ -16,13 +16,20 @@ Every figure is measured in this one run, on SYNTHETIC scenes (a 2048 x 2048 sce
 3. geoai-py 0.43 ``predict_geotiff`` (spline blending) on the same scenes and models when
    ``--geoai-python`` names an interpreter that has it; otherwise its figures from the
    issue are printed, marked as quoted.
+4. Precision (``--precision-only`` runs this section alone): our end-to-end predictor at
+   each precision (fp32, bf16, int8), through an exported ONNX file (fp32 on ONNX
+   Runtime) and with ``--tta d4``, against the best fp32 plain pass (channels-last), and
+   each one's agreement with the fp32 run: mask IoU and whether the detections are the
+   same. With ``--checkpoint`` and ``--scene`` (e.g. the demo's ``model.ckpt`` and
+   ``test/scene.tif``) on that model and scene; otherwise UNet4 with random weights on
+   the synthetic scene (its speed is the same; its agreement means little).
 
 Ours runs in the environment ``tgdc`` sets before torch loads
 (:data:`torchgeo_datacenters.cli.RUNTIME_ENVIRONMENT`); geoai in the caller's, as its users
 run it.
 
     uv run python benchmarks/predict.py [--size 2048] [--big 16384] [--repeat 2]
-        [--geoai-python PY]
+        [--geoai-python PY] [--precision-only] [--checkpoint CKPT --scene TIF]
 """
 
 import argparse
@@ -50,7 +57,11 @@ from rasterio.features import shapes  # noqa: E402
 from rasterio.windows import Window  # noqa: E402
 from torch import nn  # noqa: E402
 
+from torchgeo_datacenters.errors import TGDCError  # noqa: E402
 from torchgeo_datacenters.inference import Predictor, ProbabilityModel  # noqa: E402
+from torchgeo_datacenters.inference.model import load_checkpoint  # noqa: E402
+from torchgeo_datacenters.inference.onnx import export_onnx  # noqa: E402
+from torchgeo_datacenters.inference.precision import BF16_CPU_FLAGS, cpu_flags  # noqa: E402
 from torchgeo_datacenters.models import UNet4  # noqa: E402
 from torchgeo_datacenters.synthetic import generate_scene  # noqa: E402
 
@@ -242,6 +253,74 @@ def tile_scene(base: Path, size: int, out: Path) -> Path:
     return out
 
 
+def precision_runs(
+    model: ProbabilityModel, scene: Path, tmp: Path, repeat: int, num_workers: int
+) -> None:
+    """Print each precision's Mpx/s against the best fp32 plain pass, and its agreement."""
+    with rasterio.open(scene) as src:
+        height, width = src.shape
+    mpx = height * width / 1e6
+    onnx_file = export_onnx(model, tmp / "model.onnx", overwrite=True)
+    runs = {
+        "fp32": (model, {"precision": "fp32"}),
+        "bf16": (model, {"precision": "bf16"}),
+        "int8": (model, {"precision": "int8"}),
+        "onnx fp32": (onnx_file, {}),
+        "fp32 + tta d4": (model, {"precision": "fp32", "tta": "d4"}),
+    }
+    predictors, seconds, results, setup = {}, {}, {}, {}
+    for name, (source, options) in runs.items():
+        try:
+            predictors[name] = Predictor(
+                source, device="cpu", progress=False, num_workers=num_workers, **options
+            )
+        except TGDCError as error:
+            print(f"{name}: refused: {error}")
+    for round_ in range(repeat):
+        took = plain_forward(unet(), scene, channels_last=True) if height % 256 == 0 else None
+        if took is not None:
+            seconds["plain_cl"] = min(seconds.get("plain_cl", np.inf), took)
+        for name, predictor in predictors.items():
+            if round_ and predictor.tta != "none":
+                continue  # its cost, about 8x the model's, needs no second round
+            out = tmp / f"{name.replace(' ', '_')}.tif"
+            start = time.perf_counter()
+            detections = predictor.predict(
+                scene, output_mask=out, output_geojson=out.with_suffix(".geojson"), overwrite=True
+            )
+            took = time.perf_counter() - start
+            print(f"  round {round_ + 1}, {name}: {took:.1f} s", flush=True)
+            if round_ == 0:
+                # The first int8 run quantises the model on tiles of the scene.
+                setup[name] = took
+                with rasterio.open(out) as src:
+                    results[name] = detections, src.read(1)
+            seconds[name] = min(seconds.get(name, np.inf), took)
+    plain = mpx / seconds["plain_cl"] if "plain_cl" in seconds else None
+    if plain:
+        print(f"best fp32 plain pass (channels-last, 256 px tiles, batch 16): {plain:.3f} Mpx/s")
+    fp32, fp32_mask = results["fp32"]
+    for name in predictors:
+        took = seconds[name]
+        rate = mpx / took
+        detections, mask = results[name]
+        both, either = (
+            ((mask == 1) & (fp32_mask == 1)).sum(),
+            ((mask == 1) | (fp32_mask == 1)).sum(),
+        )
+        iou = both / either if either else 1.0
+        same = len(detections) == len(fp32) and bool(
+            detections.gdf.geometry.geom_equals(fp32.gdf.geometry).all()
+        )
+        versus = f" = {rate / plain:.2f}x the plain pass" if plain else ""
+        first = f" (first run {mpx / setup[name]:.3f} Mpx/s)" if setup[name] > took else ""
+        print(
+            f"ours {name}: {rate:.3f} Mpx/s{versus}{first}, {rate / (mpx / seconds['fp32']):.2f}x"
+            f" ours fp32; mask IoU with fp32 {iou:.4f}, {len(detections)} detections"
+            f" ({'the same as' if same else 'NOT the same as'} fp32's {len(fp32)})"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=2048, help="U-Net scene side, pixels")
@@ -253,6 +332,11 @@ def main() -> None:
     parser.add_argument("--num-workers", type=int, default=1, help="our reading workers")
     parser.add_argument("--repeat", type=int, default=2, help="rounds of the U-Net figures")
     parser.add_argument("--geoai-python", help="python interpreter with geoai-py installed")
+    parser.add_argument(
+        "--precision-only", action="store_true", help="run the precision section alone"
+    )
+    parser.add_argument("--checkpoint", type=Path, help="model of the precision section")
+    parser.add_argument("--scene", type=Path, help="scene of the precision section")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -269,6 +353,9 @@ def main() -> None:
         tmp = Path(tmp)
         scene = tmp / "scene.tif"
         generate_scene(scene, size=args.size, seed=0)
+        if args.precision_only:
+            precision_section(args, scene, tmp)
+            return
         mpx = args.size**2 / 1e6
         print(f"\n## U-Net (UNet4, 2.1M params), {args.size}² SYNTHETIC scene, CPU")
         # The machine is shared: each figure is the best of --repeat interleaved rounds.
@@ -364,6 +451,21 @@ def main() -> None:
                 f" {big['mpx_s'] / quoted['trivial_16384_mpx_s']:.2f}x at {args.big}²;"
                 f" its RSS {quoted['rss_4096_gb']} GB -> {quoted['rss_16384_gb']} GB"
             )
+        precision_section(args, scene, tmp)
+
+
+def precision_section(args: argparse.Namespace, scene: Path, tmp: Path) -> None:
+    """The precision section, on the given checkpoint and scene or on the synthetic one."""
+    if args.checkpoint and args.scene:
+        model, scene = load_checkpoint(args.checkpoint), args.scene
+        what = f"{args.checkpoint} on {args.scene}"
+    else:
+        model, what = probability_model(unet()), f"UNet4, random weights, {scene.name}"
+    print(
+        f"\n## Precision: {what}, CPU, flags {sorted(BF16_CPU_FLAGS)} present:"
+        f" {sorted(set(BF16_CPU_FLAGS) & cpu_flags()) or 'none'}"
+    )
+    precision_runs(model, scene, tmp, args.repeat, args.num_workers)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import shutil
 import time
 import warnings
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +38,28 @@ from .synthetic import generate_scene, generate_scenes
 from .tasks import DataCenterSegmentation, object_scores_from_polygons
 from .utils import atomic_output
 
-#: The demo's LightningCLI config, in the repository's configs/ directory.
-DEMO_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "demo.yaml"
+
+def config_path(name: str) -> Path:
+    """Return the path of one of the project's LightningCLI configs.
+
+    The configs live in the repository's ``configs/`` directory; a wheel carries them as
+    package data in ``torchgeo_datacenters/configs/`` (see ``pyproject.toml``).
+
+    Args:
+        name: the config's file name, e.g. ``demo.yaml``.
+
+    Returns:
+        The packaged copy where the package is installed from a wheel, else the file in the
+        source checkout.
+    """
+    packaged = resources.files(__package__).joinpath("configs", name)
+    if packaged.is_file():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parents[1] / "configs" / name
+
+
+#: The demo's LightningCLI config.
+DEMO_CONFIG = config_path("demo.yaml")
 
 #: Upper-left corner of the test scene: far (50 km) from the training scenes.
 TEST_ORIGIN = (560000.0, 4350000.0)
@@ -109,7 +130,10 @@ def demo_config(
         TGDCError: if the config file is missing.
     """
     if not DEMO_CONFIG.exists():
-        raise TGDCError(f"{DEMO_CONFIG}: demo config missing; run tgdc demo from a source checkout")
+        raise TGDCError(
+            f"{DEMO_CONFIG}: demo config missing; reinstall torchgeo-datacenters (its wheel"
+            " carries configs/demo.yaml)"
+        )
     config = yaml.safe_load(DEMO_CONFIG.read_text())
     training = output_dir / "training"
     config["trainer"]["default_root_dir"] = str(training)
@@ -329,4 +353,13 @@ def run_demo(
         out, architecture, checkpoint, detections, metrics, time.perf_counter() - start
     )
     write_report(result, len(true_dc), out / "report.md")
+    from .outputs.report import write_report as write_map_report
+
+    write_map_report(
+        out / "report.html",
+        detections.gdf,
+        [out / "test" / "scene.tif"],
+        title="tgdc demo: data centers found (SYNTHETIC scene)",
+        overwrite=True,
+    )
     return result

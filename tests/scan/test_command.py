@@ -1,26 +1,20 @@
 import json
+import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import pytest
-import rasterio
-import shapely
-from rasterio.warp import transform_bounds
+from support.data import bbox_of
 from support.stac_server import StacServer
 
 from torchgeo_datacenters.cli import main
+from torchgeo_datacenters.inference import Predictor
+from torchgeo_datacenters.outputs import FORMATS, VectorFormat, register
 
 GRID_IDS = [f"naip_r{row}c{col}_20220701" for row in range(2) for col in range(2)]
-
-
-def bbox_of(paths: list[Path]) -> list[float]:
-    """A lon/lat box just inside the footprint of GeoTIFFs."""
-    boxes = []
-    for path in paths:
-        with rasterio.open(path) as src:
-            boxes.append(shapely.box(*transform_bounds(src.crs, "EPSG:4326", *src.bounds)))
-    return list(shapely.union_all(boxes).buffer(-1e-4).bounds)
 
 
 def test_missing_ray_says_how_to_install_it(
@@ -76,3 +70,65 @@ def test_stac_route_scans_the_newest_items_over_a_bbox(
         assert not server.requests_to("/assets/")
         summary = capsys.readouterr().out
         assert "0 scanned now" in summary and "4 done before" in summary
+
+
+@pytest.fixture
+def ids_format() -> Iterator[VectorFormat]:
+    """A format registered once: a text file with each detection's id and area."""
+
+    def write_ids(detections: gpd.GeoDataFrame, path: Path) -> None:
+        rows = detections[["id", "area_m2"]].itertuples(index=False)
+        path.write_text("".join(f"{number} {area:.0f}\n" for number, area in rows))
+
+    output = register(
+        VectorFormat(
+            name="ids", help="ids and areas", writer=write_ids, extension=".ids", scan=True
+        )
+    )
+    yield output
+    del FORMATS[output.name]
+
+
+def test_a_format_registered_once_reaches_predict_detect_batch_detect_and_scan(
+    ids_format: VectorFormat,
+    full_scan: Any,
+    scan_data: Any,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    def expected(vectors: Path) -> str:
+        table = gpd.read_file(vectors)
+        return "".join(f"{row.id} {row.area_m2:.0f}\n" for row in table.itertuples())
+
+    checkpoint, scene = str(scan_data.checkpoint), scan_data.grid[0]
+    options = ["--device", "cpu", "--num-workers", "0"]
+    # Predictor.predict
+    predictor = Predictor(scan_data.checkpoint, device="cpu", progress=False, num_workers=0)
+    result = predictor.predict(scene, output_ids=tmp_path / "p.ids")
+    assert result.outputs == {"ids": tmp_path / "p.ids"}
+    # The roof inside the scene; the corner roof's piece is below the minimum area.
+    assert (tmp_path / "p.ids").read_text() == f"1 {scan_data.inside_m2:.0f}\n"
+    # tgdc detect: its flag, the file, the list printed and the overwrite check
+    detect = ["detect", "--checkpoint", checkpoint, "--image", str(scene), *options]
+    detect += ["--output-geojson", str(tmp_path / "d.geojson"), "--output-ids"]
+    assert main([*detect, str(tmp_path / "d.ids")]) == 0
+    assert f"ids: {tmp_path / 'd.ids'}" in capsys.readouterr().out
+    assert (tmp_path / "d.ids").read_text() == expected(tmp_path / "d.geojson")
+    assert main([*detect, str(tmp_path / "other.ids")]) == 2
+    assert "d.geojson: already exists" in capsys.readouterr().err
+    # tgdc batch-detect
+    batch = ["batch-detect", "--checkpoint", checkpoint, "--chips-dir", str(scan_data.scenes_dir)]
+    batch += ["--glob", "naip_*.tif", *options, "--output-geojson", str(tmp_path / "b.geojson")]
+    assert main([*batch, "--output-ids", str(tmp_path / "b.ids")]) == 0
+    assert (tmp_path / "b.ids").read_text() == expected(tmp_path / "b.geojson")
+    assert len((tmp_path / "b.ids").read_text().splitlines()) == 2
+    # tgdc scan: a rerun over finished scenes merges and writes every scan file again
+    with pytest.raises(SystemExit):
+        main(["scan", "--help"])
+    assert "detections.ids under --output-dir" in " ".join(capsys.readouterr().out.split())
+    out = tmp_path / "scan"
+    shutil.copytree(full_scan.out, out)
+    scan = ["scan", "--checkpoint", checkpoint, "--scenes-dir", str(scan_data.scenes_dir)]
+    assert main([*scan, "--glob", "naip_*.tif", "--output-dir", str(out), "--overwrite"]) == 0
+    assert f"ids: {out / 'detections.ids'}" in capsys.readouterr().out
+    assert (out / "detections.ids").read_text() == expected(out / "detections.geojson")

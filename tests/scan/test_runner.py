@@ -4,12 +4,15 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import pandas as pd
 import pytest
 import shapely
 from geopandas.testing import assert_geodataframe_equal
-from support.inference import GSD, ORIGIN, UTM
+from support.inference import GSD, ORIGIN, UTM, bright_roofs
 
+from torchgeo_datacenters.detections import merge_detections
 from torchgeo_datacenters.errors import TGDCError
+from torchgeo_datacenters.inference import Predictor
 from torchgeo_datacenters.scan import SceneRecord, scan, scenes_in_directory
 from torchgeo_datacenters.scan.manifest import MANIFEST_FILE, SCENES_DIR
 
@@ -118,3 +121,21 @@ def test_scan_options_are_checked_before_any_work(scan_data: Any, tmp_path: Path
     with pytest.raises(TGDCError, match="overlap"):
         scan(scenes, checkpoint, tmp_path / "out", predictor_options={"overlap": -3})
     assert not (tmp_path / "out").exists()
+
+
+def test_scene_by_scene_merge_equals_predicting_the_mosaic(scan_data: Any) -> None:
+    paths = scan_data.grid
+    predictor = Predictor(bright_roofs(), device="cpu", progress=False, num_workers=0, min_area=0)
+    pieces = pd.concat([predictor.predict(path).gdf for path in paths], ignore_index=True)
+    assert len(pieces) == 6  # the corner roof in four pieces, the inside and the small roof
+    merged = merge_detections(pieces, distance=10, min_area=1000)
+    mosaic = Predictor(
+        bright_roofs(), device="cpu", progress=False, num_workers=0, min_area=1000
+    ).predict_batch(paths)
+    assert len(merged) == len(mosaic) == 2
+    expected = sorted([scan_data.corner_m2, scan_data.inside_m2])
+    assert sorted(merged["area_m2"]) == pytest.approx(expected, rel=1e-6)
+    for column in ("area_m2", "centroid_lon", "centroid_lat", "score", "max_score"):
+        assert merged[column].to_numpy() == pytest.approx(mosaic.gdf[column].to_numpy(), rel=1e-6)
+    difference = merged.to_crs(UTM).symmetric_difference(mosaic.gdf.to_crs(UTM), align=False)
+    assert (difference.area < 1e-3).all()

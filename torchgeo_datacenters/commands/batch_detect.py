@@ -4,7 +4,10 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ..outputs import vector_formats
+from .arguments import output_keywords, print_outputs
 from .detect import add_model_options, predictor_from_args
+from .extra_outputs import add_extra_outputs, check_extra_outputs, write_extra_outputs
 
 
 def register(subparsers: Any) -> None:
@@ -29,7 +32,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--glob", default="*.tif", help="glob selecting the chips, recursively (default: *.tif)"
     )
-    add_model_options(parser)
+    add_model_options(parser, vector_formats())
+    add_extra_outputs(parser)
     parser.set_defaults(func=run)
 
 
@@ -52,16 +56,18 @@ def run(args: argparse.Namespace) -> int:
     chips = sorted(path for path in args.chips_dir.rglob(args.glob) if path.is_file())
     if not chips:
         raise TGDCError(f"{args.chips_dir}: no chips matching {args.glob!r}")
+    check_extra_outputs(args)
     predictor = predictor_from_args(args)
-    detections = predictor.predict_batch(
-        chips,
-        output_geojson=args.output_geojson,
-        output_csv=args.output_csv,
-        output_gpkg=args.output_gpkg,
-        output_parquet=args.output_parquet,
-        overwrite=args.overwrite,
+    detections = predictor.predict_batch(chips, overwrite=args.overwrite, **output_keywords(args))
+    from ..outputs.provenance import raster_provenance
+
+    extra = write_extra_outputs(
+        args,
+        detections.gdf,
+        [raster_provenance(chip) for chip in chips],
+        item_id=args.chips_dir.resolve().name,
+        images=chips,
     )
-    for kind, path in detections.outputs.items():
-        print(f"{kind}: {path}")
+    print_outputs({**detections.outputs, **extra})
     print(f"batch-detect: {detections.summary()}")
     return 0

@@ -1,122 +1,38 @@
 """``tgdc detect``: find data centers in a scene of any size with a trained checkpoint."""
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-#: Predictor options of the command line, by argument name.
-PREDICTOR_OPTIONS = (
-    "device",
-    "tile_size",
-    "overlap",
-    "batch_size",
-    "threshold",
-    "min_area",
-    "merge_distance",
-    "simplify",
-    "num_workers",
+from ..outputs import OutputFormat, raster_formats, vector_formats
+from .arguments import (
+    add_output_arguments,
+    add_predictor_arguments,
+    output_keywords,
+    predictor_keywords,
+    print_outputs,
 )
+from .extra_outputs import add_extra_outputs, check_extra_outputs, write_extra_outputs
 
 
-def add_model_options(parser: argparse.ArgumentParser) -> None:
+def add_model_options(parser: argparse.ArgumentParser, formats: Sequence[OutputFormat]) -> None:
     """Add the options shared by ``detect`` and ``batch-detect``.
 
     Args:
         parser: the subcommand's parser.
+        formats: the output formats the command writes, one ``--output-<kind>`` flag each.
     """
     parser.add_argument(
-        "--checkpoint", type=Path, required=True, help="model checkpoint (.ckpt) from training"
-    )
-    parser.add_argument(
-        "--output-geojson",
+        "--checkpoint",
         type=Path,
         required=True,
-        metavar="FILE",
-        help="RFC 7946 GeoJSON of the detections (EPSG:4326 lon/lat polygons)",
+        help="model checkpoint (.ckpt) from training, or an ONNX file from `tgdc export`"
+        " (run by ONNX Runtime on the CPU)",
     )
-    parser.add_argument(
-        "--output-csv",
-        type=Path,
-        metavar="FILE",
-        help="CSV, one row per detection: id, centroid_lon, centroid_lat, area_m2, score, source",
-    )
-    parser.add_argument("--output-gpkg", type=Path, metavar="FILE", help="GeoPackage of detections")
-    parser.add_argument(
-        "--output-parquet", type=Path, metavar="FILE", help="GeoParquet of the detections"
-    )
-    add_prediction_options(parser)
+    add_output_arguments(parser, formats)
+    add_predictor_arguments(parser)
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
-
-
-#: Command-line definition of each Predictor option, by argument name.
-PREDICTION_ARGUMENTS: dict[str, dict[str, Any]] = {
-    "tile_size": {
-        "type": int,
-        "metavar": "PIXELS",
-        "help": "side of the tiles the model sees, in pixels (default: 256; larger tiles"
-        " recompute fewer overlap pixels)",
-    },
-    "overlap": {
-        "type": int,
-        "metavar": "PIXELS",
-        "help": "overlap between neighbouring tiles, in pixels (default: 32)",
-    },
-    "batch_size": {
-        "type": int,
-        "metavar": "N",
-        "help": "tiles per batch (default: as many as 16 tiles of 256 x 256 pixels hold)",
-    },
-    "threshold": {
-        "type": float,
-        "metavar": "P",
-        "help": "probability, 0 to 1, at or above which a pixel is a data center (default: the"
-        " checkpoint's)",
-    },
-    "min_area": {
-        "type": float,
-        "metavar": "M2",
-        "help": "drop detections (after merging) smaller than this, in m² (default: 1000)",
-    },
-    "merge_distance": {
-        "type": float,
-        "metavar": "METRES",
-        "help": "merge polygons closer than this, in metres, into one detection (default: 10)",
-    },
-    "simplify": {
-        "type": float,
-        "metavar": "METRES",
-        "help": "simplify outlines to this tolerance, in metres (default: 0, exact pixel edges;"
-        " areas and centroids are always those of the exact pixels)",
-    },
-    "device": {
-        "choices": ["auto", "cpu", "cuda", "mps"],
-        "help": "where the model runs (default: auto = CUDA, then MPS, then CPU)",
-    },
-    "num_workers": {
-        "type": int,
-        "metavar": "N",
-        "help": "worker processes reading tiles (default: 1; 0 reads in the main process)",
-    },
-}
-
-
-def add_prediction_options(
-    parser: argparse.ArgumentParser, names: tuple[str, ...] = PREDICTOR_OPTIONS
-) -> None:
-    """Add the Predictor's options, as a "prediction" group, to any command running it.
-
-    Options left out keep the defaults of
-    :class:`~torchgeo_datacenters.inference.Predictor` (stated in their help); collect
-    the given ones with :data:`PREDICTOR_OPTIONS`.
-
-    Args:
-        parser: the subcommand's parser.
-        names: the options to add, a subset of :data:`PREDICTOR_OPTIONS`.
-    """
-    options = parser.add_argument_group("prediction")
-    for name in names:
-        flag = "--" + name.replace("_", "-")
-        options.add_argument(flag, default=argparse.SUPPRESS, **PREDICTION_ARGUMENTS[name])
 
 
 def register(subparsers: Any) -> None:
@@ -138,20 +54,15 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--image", type=Path, required=True, help="the scene: a georeferenced GeoTIFF"
     )
-    add_model_options(parser)
+    add_model_options(parser, [*vector_formats(), *raster_formats()])
     parser.add_argument(
-        "--output-mask",
-        type=Path,
-        metavar="FILE",
-        help="Cloud-Optimised GeoTIFF of the detection mask on the scene's grid (uint8: 1 data"
-        " center, 0 background, 255 nodata)",
+        "--date",
+        metavar="YYYY-MM-DD",
+        help="acquisition date of the imagery, recorded as the detections' `acquired` (default:"
+        " from a NAIP file name m_..._YYYYMMDD, else the TIFFTAG_DATETIME tag, else a"
+        " YYYYMMDD date in the file name)",
     )
-    parser.add_argument(
-        "--output-probabilities",
-        type=Path,
-        metavar="FILE",
-        help="Cloud-Optimised GeoTIFF of the probabilities (float32 0 to 1, NaN nodata)",
-    )
+    add_extra_outputs(parser)
     parser.set_defaults(func=run)
 
 
@@ -166,8 +77,7 @@ def predictor_from_args(args: argparse.Namespace) -> Any:
     """
     from ..inference import Predictor
 
-    options = {name: getattr(args, name) for name in PREDICTOR_OPTIONS if hasattr(args, name)}
-    return Predictor(args.checkpoint, **options)
+    return Predictor(args.checkpoint, **predictor_keywords(args))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -179,18 +89,23 @@ def run(args: argparse.Namespace) -> int:
     Returns:
         The exit status (0).
     """
+    from ..detections.dates import parse_date
+    from ..outputs.provenance import raster_provenance
+
+    check_extra_outputs(args)
+    acquired = parse_date(args.date, "--date") if args.date is not None else None
     predictor = predictor_from_args(args)
     detections = predictor.predict(
-        args.image,
-        output_mask=args.output_mask,
-        output_probabilities=args.output_probabilities,
-        output_geojson=args.output_geojson,
-        output_csv=args.output_csv,
-        output_gpkg=args.output_gpkg,
-        output_parquet=args.output_parquet,
-        overwrite=args.overwrite,
+        args.image, overwrite=args.overwrite, acquired=acquired, **output_keywords(args)
     )
-    for kind, path in detections.outputs.items():
-        print(f"{kind}: {path}")
+    extra = write_extra_outputs(
+        args,
+        detections.gdf,
+        [raster_provenance(args.image)],
+        item_id=args.image.stem,
+        images=[args.image],
+        mask=detections.outputs.get("mask"),
+    )
+    print_outputs({**detections.outputs, **extra})
     print(f"detect: {detections.summary()}")
     return 0

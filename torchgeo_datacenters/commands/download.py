@@ -3,6 +3,8 @@
 import argparse
 from typing import TYPE_CHECKING
 
+from ..naip import BANDS, DTYPE, GSD
+
 if TYPE_CHECKING:
     from rasterio.enums import Resampling
 
@@ -19,8 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "download",
         help="download NAIP imagery from a STAC API (a scene, or chips around labelled sites)",
         description=(
-            "Download NAIP as 4-band (R, G, B, NIR) uint8 Cloud-Optimised GeoTIFFs in the"
-            " local UTM zone at 0.6 m, mosaicked across tiles and years (newest on top),"
+            f"Download NAIP as {len(BANDS)}-band ({', '.join(BANDS)}) {DTYPE} Cloud-Optimised"
+            f" GeoTIFFs in the local UTM zone at {GSD:g} m, mosaicked across tiles and years"
+            " (newest on top),"
             " reading only the needed windows over HTTP. Pixel value 0 is nodata (no"
             " imagery); imaged zeros are raised to 1. Either one scene (--lat/--lon/--size"
             " or --bbox, with --output) or chips around every site of a label file"
@@ -34,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--size",
         type=int,
         metavar="PIXELS",
-        help="width and height in pixels of 0.6 m (default: 2560 = 1536 m)",
+        help=f"width and height in pixels of {GSD:g} m (default: 2560 = {2560 * GSD:g} m)",
     )
     scene.add_argument(
         "--bbox",
@@ -56,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=int,
         default=256,
         metavar="PIXELS",
-        help="chip width and height in pixels of 0.6 m (default: 256 = 153.6 m)",
+        help=f"chip width and height in pixels of {GSD:g} m (default: 256 = {256 * GSD:g} m)",
     )
     chips.add_argument(
         "--per-site",
@@ -76,7 +79,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--resampling",
         choices=["nearest", "bilinear", "cubic"],
         default="nearest",
-        help="resampling of sources off the 0.6 m pixel lattice (default: nearest)",
+        help=f"resampling of sources off the {GSD:g} m pixel lattice (default: nearest)",
     )
     source.add_argument(
         "--retries",

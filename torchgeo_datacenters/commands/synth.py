@@ -4,6 +4,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ..naip import BANDS, DTYPE, GSD, HARD_NEGATIVE_CLASSES
+
 
 def register(subparsers: Any) -> None:
     """Add the ``synth`` subcommand.
@@ -15,9 +17,10 @@ def register(subparsers: Any) -> None:
         "synth",
         help="write SYNTHETIC NAIP-like scenes with data centers and labels",
         description=(
-            "Write SYNTHETIC (generated, not real) NAIP-like scenes: 4-band (R, G, B, NIR)"
-            " uint8 GeoTIFFs at 0.6 m in a UTM CRS, holding data centers and look-alike"
-            " warehouses, retail and other buildings, plus labels.geojson in CRS84 with the"
+            f"Write SYNTHETIC (generated, not real) NAIP-like scenes: {len(BANDS)}-band"
+            f" ({', '.join(BANDS)}) {DTYPE} GeoTIFFs at {GSD:g} m in a UTM CRS, holding data"
+            f" centers and look-alike buildings ({', '.join(HARD_NEGATIVE_CLASSES)}),"
+            " plus labels.geojson in CRS84 with the"
             " columns of the seed label file. For tests, demos and benchmarks only. The same"
             " seed gives byte-identical files."
         ),
@@ -34,7 +37,7 @@ def register(subparsers: Any) -> None:
         type=int,
         default=2048,
         metavar="PIXELS",
-        help="scene height and width in pixels, 64 to 8192 (default: 2048 = 1.2 km at 0.6 m)",
+        help=f"scene height and width in pixels, 64 to 8192 (default: 2048 = 1.2 km at {GSD:g} m)",
     )
     parser.add_argument(
         "--count", type=int, default=4, metavar="N", help="number of scenes (default: 4)"
@@ -45,9 +48,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--gsd",
         type=float,
-        default=0.6,
+        default=GSD,
         metavar="METRES",
-        help="pixel size in metres (default: 0.6, as NAIP)",
+        help=f"pixel size in metres (default: {GSD:g}, as NAIP)",
     )
     parser.add_argument(
         "--crs",

@@ -24,6 +24,7 @@ from ..datasets import (
 )
 from ..datasets.chips import check_chip_pairs
 from ..errors import TGDCError
+from ..naip import DATACENTER_CLASS, DTYPE, HARD_NEGATIVE_CLASSES
 from ..samplers import ChipSampler
 from .splits import SPLITS, GeoSplit, grid_split
 
@@ -67,7 +68,7 @@ class DataCenterDataModule(GeoDataModule):
         *,
         filename_glob: str = "*.tif",
         class_field: str | None = "class",
-        positive_classes: Sequence[str] = ("datacenter",),
+        positive_classes: Sequence[str] = (DATACENTER_CLASS,),
         use_label_field: bool = False,
         label_field: str = "label",
         multiclass: bool = False,
@@ -81,7 +82,7 @@ class DataCenterDataModule(GeoDataModule):
         val_area: PathLike | None = None,
         test_area: PathLike | None = None,
         bands: Sequence[str] = NAIP_BANDS,
-        dtype: str = "uint8",
+        dtype: str = DTYPE,
         value_range: Sequence[float] | None = None,
         gsd: float = NAIP_GSD,
         mean: Sequence[float] | None = None,
@@ -189,9 +190,9 @@ class DataCenterDataModule(GeoDataModule):
                 "val_area / test_area: go with label_path; with masks_dir put the chips of"
                 " each split in their own directory, or use split_cell_size"
             )
-        self.class_names = ["background", "datacenter"]
+        self.class_names = ["background", DATACENTER_CLASS]
         if multiclass:
-            self.class_names += ["warehouse", "retail", "other"]
+            self.class_names += HARD_NEGATIVE_CLASSES
         self.split: GeoSplit | None = None
 
         # One normalisation for every stage (and the predictor, through the checkpoint);

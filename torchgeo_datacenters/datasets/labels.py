@@ -26,12 +26,13 @@ from torchgeo.datasets import VectorDataset
 from torchgeo.datasets.utils import GeoSlice, Sample
 
 from ..errors import TGDCError
+from ..naip import DATACENTER_CLASS, GSD, HARD_NEGATIVE_CLASSES
 
 #: Classes of the seed label file that are data centers.
-POSITIVE_CLASSES = ("datacenter",)
+POSITIVE_CLASSES = (DATACENTER_CLASS,)
 
 #: Classes of the seed label file that are hard negatives.
-NEGATIVE_CLASSES = ("warehouse", "retail", "other")
+NEGATIVE_CLASSES = HARD_NEGATIVE_CLASSES
 
 
 def read_label_file(
@@ -144,7 +145,7 @@ class DataCenterLabels(VectorDataset):
         self,
         paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = "labels.geojson",
         crs: CRS | None = None,
-        res: float | tuple[float, float] = 0.6,
+        res: float | tuple[float, float] = GSD,
         transforms: Callable[[Sample], Sample] | None = None,
         *,
         positive_classes: Sequence[str] = POSITIVE_CLASSES,
@@ -194,7 +195,7 @@ class DataCenterLabels(VectorDataset):
         self.multiclass = multiclass
         self.positive_classes = tuple(positive_classes)
         self.negative_classes = tuple(negative_classes)
-        self.class_names = ["background", "datacenter"]
+        self.class_names = ["background", DATACENTER_CLASS]
         if multiclass:
             self.class_names += list(self.negative_classes)
 

@@ -1,21 +1,27 @@
 """NAIP imagery as a TorchGeo raster dataset that accepts any 4-band GeoTIFF."""
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
+import numpy as np
 import rasterio
+import torch
 from pyproj import CRS
+from rasterio.transform import from_origin
+from rasterio.windows import Window
+from torch import Tensor
 from torchgeo.datasets import NAIP
-from torchgeo.datasets.utils import Path, Sample
+from torchgeo.datasets.utils import GeoSlice, Path, Sample
 
 from ..errors import TGDCError
-from ..stac.grid import NAIP_RESOLUTION
+from ..imagery import ImageryFile
+from ..naip import BANDS, GSD
 
 #: Band order of NAIP imagery: red, green, blue, near infrared (NIR last).
-NAIP_BANDS = ("R", "G", "B", "NIR")
+NAIP_BANDS = BANDS
 
 #: Ground sample distance of current NAIP imagery, in metres.
-NAIP_GSD = NAIP_RESOLUTION
+NAIP_GSD = GSD
 
 
 class NAIPChips(NAIP):
@@ -26,6 +32,11 @@ class NAIPChips(NAIP):
     synthetic scenes and downloads from ``tgdc download`` have other names, so this
     subclass matches files by a configurable glob instead and checks that every file
     has exactly the four NAIP bands, failing early with the offending file named.
+
+    Every file is read with its own validity (nodata, NaN, mask band) by
+    :class:`~torchgeo_datacenters.imagery.ImageryFile`, so a 4th band that GDAL takes for
+    alpha is read as the NIR data it is; where no file holds a valid pixel, every band
+    is the dataset's nodata value (0 by default).
     """
 
     filename_regex = r".*"
@@ -76,7 +87,49 @@ class NAIPChips(NAIP):
             )
         for file in files:
             check_naip_file(file, self.all_bands)
+        self._imagery: dict[str, ImageryFile] = {}
         super().__init__(paths, crs=crs, res=res, bands=bands, transforms=transforms, cache=cache)
+
+    def _merge_or_stack(
+        self,
+        filepaths: Sequence[str],
+        index: GeoSlice,
+        band_indexes: Sequence[int] | None = None,
+        out_crs: Any = None,
+    ) -> Tensor:
+        """Read files onto the grid of an index, the first valid pixel of each winning.
+
+        Args:
+            filepaths: the files under the index.
+            index: [xmin:xmax:xres, ymin:ymax:yres, ...] slice to read.
+            band_indexes: 1-based bands to return (default: all).
+            out_crs: CRS of the index (default: the dataset's).
+
+        Returns:
+            A (bands, height, width) float32 tensor.
+        """
+        x, y, _ = self._disambiguate_slice(index)
+        transform = from_origin(x.start, y.stop, x.step, y.step)
+        window = Window(
+            0, 0, round((x.stop - x.start) / x.step), round((y.stop - y.start) / y.step)
+        )
+        crs = CRS.from_user_input(out_crs or self.crs)
+        image = None
+        for path in filepaths:
+            if path not in self._imagery:
+                self._imagery[path] = ImageryFile(path, len(self.all_bands))
+            part = self._imagery[path].read(transform, crs, window, resampling=self.resampling)
+            if image is None:
+                image = part
+            else:
+                hole = np.isnan(image).any(axis=2)
+                image[hole] = part[hole]
+            if not np.isnan(image).any():
+                break
+        image = np.nan_to_num(image, nan=self.nodata or 0).transpose(2, 0, 1)
+        if band_indexes:
+            image = image[[band - 1 for band in band_indexes]]
+        return torch.from_numpy(np.ascontiguousarray(image))
 
 
 def check_naip_file(path: Path, bands: Sequence[str] = NAIP_BANDS) -> None:

@@ -2,7 +2,9 @@
 
 The predictor only needs a function from normalised image batches ``(B, C, H, W)`` to
 data-center probabilities ``(B, H, W)``, the per-band mean and standard deviation (in raw
-pixel units) that normalise its input, and a default threshold. :class:`ProbabilityModel`
+pixel units) that normalise its input, a default threshold, and the data type, value
+range and ground sample distance of the imagery it was trained on (checkpoints that do
+not record them are taken as raw NAIP: uint8, 0 to 255, 0.6 m). :class:`ProbabilityModel`
 holds these; :func:`load_checkpoint` builds one from a checkpoint written by training
 (:class:`~torchgeo_datacenters.tasks.DataCenterSegmentation`), and anything else (a plain
 ``torch.nn.Module``, a test function) can be wrapped directly.
@@ -14,13 +16,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
 from ..errors import TGDCError
+from ..naip import DTYPE, GSD, VALUE_RANGE
 
 #: Hyperparameters a checkpoint must carry (not None) to be one of ours.
 REQUIRED_HPARAMS = ("in_channels", "mean", "std", "threshold")
+
+#: Training imagery assumed for checkpoints that do not record theirs (raw NAIP): data
+#: type, [min, max] raw values and ground sample distance in metres.
+DEFAULT_DTYPE = DTYPE
+DEFAULT_VALUE_RANGE = (float(VALUE_RANGE[0]), float(VALUE_RANGE[1]))
+DEFAULT_GSD = GSD
 
 
 @dataclass(frozen=True)
@@ -41,17 +51,36 @@ class ProbabilityModel:
     module: nn.Module | None = None
     #: Name shown in messages (the checkpoint file, by default).
     name: str = "model"
+    #: Data type of the training imagery (NumPy name).
+    dtype: str = DEFAULT_DTYPE
+    #: [min, max] raw values of the training imagery.
+    value_range: Sequence[float] = DEFAULT_VALUE_RANGE
+    #: Ground sample distance of the training imagery, in metres.
+    gsd: float = DEFAULT_GSD
 
     def __post_init__(self) -> None:
         """Check the statistics and threshold.
 
         Raises:
             TGDCError: if mean and std differ in length or are empty, a std is not
-                positive, bands do not match them, or the threshold is not in [0, 1].
+                positive, bands do not match them, the threshold is not in [0, 1], the
+                value range is not [min, max], the gsd not positive or the dtype unknown.
         """
         object.__setattr__(self, "mean", tuple(float(v) for v in self.mean))
         object.__setattr__(self, "std", tuple(float(v) for v in self.std))
         object.__setattr__(self, "bands", tuple(self.bands))
+        object.__setattr__(self, "value_range", tuple(float(v) for v in self.value_range))
+        low, high = (*self.value_range, math.nan, math.nan)[:2]
+        if len(self.value_range) != 2 or not low < high:
+            raise TGDCError(
+                f"{self.name}: value_range {self.value_range} must be [min, max] with min < max"
+            )
+        if not (math.isfinite(self.gsd) and self.gsd > 0):
+            raise TGDCError(f"{self.name}: gsd {self.gsd} must be a positive number of metres")
+        try:
+            np.dtype(self.dtype)
+        except TypeError as error:
+            raise TGDCError(f"{self.name}: dtype {self.dtype!r} is not a data type") from error
         if not self.mean or len(self.mean) != len(self.std):
             raise TGDCError(
                 f"{self.name}: mean ({len(self.mean)} values) and std ({len(self.std)} values)"
@@ -90,6 +119,12 @@ def check_threshold(threshold: float, name: str = "threshold") -> float:
     return float(threshold)
 
 
+def _first_line(error: BaseException, width: int = 120) -> str:
+    """The first line of an error's message, cut to *width* characters (no key dumps)."""
+    line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return line if len(line) <= width else line[: width - 3] + "..."
+
+
 def load_checkpoint(
     path: str | os.PathLike[str], *, device: torch.device | str = "cpu"
 ) -> ProbabilityModel:
@@ -121,14 +156,15 @@ def load_checkpoint(
     ):
         raise TGDCError(
             f"{path}: not a Lightning checkpoint (no state_dict and hyper_parameters);"
-            " give a .ckpt written by `tgdc train`"
+            " give a .ckpt written by `torchgeo fit --config configs/datacenters.yaml`"
         )
     hparams = checkpoint["hyper_parameters"]
     missing = [key for key in REQUIRED_HPARAMS if hparams.get(key) is None]
     if missing:
         raise TGDCError(
             f"{path}: not a torchgeo-datacenters checkpoint (hyper_parameters lack"
-            f" {', '.join(missing)}); give a .ckpt written by `tgdc train`"
+            f" {', '.join(missing)}); give a .ckpt written by"
+            " `torchgeo fit --config configs/datacenters.yaml`"
         )
     from ..tasks import DataCenterSegmentation
 
@@ -137,8 +173,12 @@ def load_checkpoint(
             path, map_location=device, weights_only=True
         )
     except (RuntimeError, KeyError, TypeError, ValueError) as error:
+        model = hparams.get("model", "unet4")
         raise TGDCError(
-            f"{path}: checkpoint does not load as DataCenterSegmentation: {error}"
+            f"{path}: a Lightning checkpoint whose weights ({len(checkpoint['state_dict'])}"
+            f" tensors) are not those of the DataCenterSegmentation {model!r} its"
+            f" hyperparameters name ({type(error).__name__}: {_first_line(error)});"
+            " give the .ckpt its training wrote"
         ) from error
     task.eval()
     return ProbabilityModel(
@@ -149,4 +189,7 @@ def load_checkpoint(
         bands=hparams.get("bands") or (),
         module=task,
         name=path.name,
+        dtype=hparams.get("dtype") or DEFAULT_DTYPE,
+        value_range=hparams.get("value_range") or DEFAULT_VALUE_RANGE,
+        gsd=hparams.get("gsd") or DEFAULT_GSD,
     )

@@ -4,10 +4,10 @@
 workers and predicted in batches under :func:`torch.inference_mode`, channels-last (with
 AMP on CUDA; in cache-sized chunks on CPU). Tiles holding no valid pixel are not run
 through the model. Probabilities are blended band by band (:mod:`.stitch`), thresholded,
-traced into polygons (:mod:`.vectorize`) and optionally streamed to mask and probability
-COGs, so memory stays bounded whatever the scene's height. The result is a
-:class:`Detections`: a GeoDataFrame of polygons with areas, centroids and scores, plus
-the paths written and run statistics.
+traced into polygons (:mod:`torchgeo_datacenters.detections.vectorize`) and optionally
+streamed to mask and probability COGs, so memory stays bounded whatever the scene's height.
+The result is a :class:`Detections`: a GeoDataFrame of polygons with areas, centroids and
+scores, plus the paths written and run statistics.
 
 Example::
 
@@ -17,12 +17,15 @@ Example::
 """
 
 import contextlib
+import dataclasses
+import datetime as dt
+import functools
 import itertools
 import os
 import time
 import warnings
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,10 +41,25 @@ from torch.utils.data import BatchSampler, DataLoader
 from torchgeo.datasets import RasterDataset
 from tqdm import tqdm
 
-from ..errors import TGDCError
-from ..utils import return_large_blocks
-from .export import GDAL_CACHE_MB, Outputs, mask_writer, probability_writer, write_vectors
+from ..detections import Vectorizer, check_non_negative, order_detections, threshold_band
+from ..detections.dates import ACQUIRED
+from ..errors import TGDCError, describe_os_error
+from ..imagery import ImageryRules, check_input_scale
+from ..options import RESAMPLE_CHOICES, PredictorOptions
+from ..outputs import (
+    Outputs,
+    paths_from_keywords,
+    raster_formats,
+    vector_formats,
+    write_vectors,
+)
+from ..outputs.provenance import attach_provenance, raster_provenance
+from ..outputs.rasters import GDAL_CACHE_MB
+from ..utils import end_with_parent, return_large_blocks
+from ..utils.resources import available_memory, batch_bytes, format_bytes
 from .model import ProbabilityModel, check_threshold, load_checkpoint
+from .onnx import is_onnx, load_onnx, quantize_int8
+from .precision import autocast, calibration_tiles, resolve_precision
 from .stitch import Stitcher
 from .tiles import (
     Scene,
@@ -50,15 +68,10 @@ from .tiles import (
     check_tiling,
     group_rasters,
     open_scene,
+    scene_tiling,
     tile_offsets,
 )
-from .vectorize import Vectorizer, check_non_negative, order_detections, threshold_band
-
-#: Default smallest detection kept, in m² (the smallest labelled data center is 2,800 m²).
-DEFAULT_MIN_AREA = 1000.0
-
-#: Default distance under which polygons are merged into one detection, in metres.
-DEFAULT_MERGE_DISTANCE = 10.0
+from .tta import check_tta, with_tta
 
 #: Pixels per batch when no batch size is given: 16 tiles of 256 x 256.
 PIXELS_PER_BATCH = 16 * 256 * 256
@@ -71,6 +84,13 @@ CPU_CHUNK_PIXELS = 4 * 256 * 256
 #: worker while the model predicts a third, and a fourth spares a fresh allocation when
 #: the model's loop frees its buffer just after the worker looks for one.
 SHARED_BATCHES_PER_WORKER = 4
+
+#: Batches alive at once in the worst case: two prefetched per worker, the shared
+#: buffers, the one the model runs on (and its copy on the device).
+BATCHES_IN_FLIGHT = 2 + SHARED_BATCHES_PER_WORKER + 2
+
+#: A tiling that predicts every pixel more often than this is warned about.
+MAX_PREDICTIONS_PER_PIXEL = 16
 
 #: Bands of rows that may wait to be traced into polygons while the model runs on.
 TRACE_BACKLOG = 1
@@ -143,11 +163,7 @@ class Detections:
     #: One row per detection: id, area_m2, centroid_lon, centroid_lat, score, max_score,
     #: source and the polygon (EPSG:4326).
     gdf: gpd.GeoDataFrame
-    #: The detection mask COG, if one was written.
-    mask_path: Path | None = None
-    #: The probability COG, if one was written.
-    probabilities_path: Path | None = None
-    #: Every file written, by kind (geojson, csv, gpkg, parquet, mask, probabilities).
+    #: Every file written, by output kind (see :mod:`torchgeo_datacenters.outputs`).
     outputs: dict[str, Path] = field(default_factory=dict)
     #: Names of the input rasters.
     sources: tuple[str, ...] = ()
@@ -188,17 +204,10 @@ class Predictor:
     def __init__(
         self,
         model: str | os.PathLike[str] | ProbabilityModel,
+        options: PredictorOptions | None = None,
         *,
-        device: str | torch.device = "auto",
-        tile_size: int = 256,
-        overlap: int = 32,
-        batch_size: int | None = None,
-        threshold: float | None = None,
-        min_area: float = DEFAULT_MIN_AREA,
-        merge_distance: float = DEFAULT_MERGE_DISTANCE,
-        simplify: float = 0.0,
-        num_workers: int = 1,
         progress: bool = True,
+        **overrides: Any,
     ) -> None:
         """Initialize a new Predictor.
 
@@ -207,50 +216,77 @@ class Predictor:
         (:func:`~torchgeo_datacenters.utils.return_large_blocks`).
 
         Args:
-            model: a checkpoint written by training, or a :class:`ProbabilityModel`.
-            device: ``auto``, ``cpu``, ``cuda`` or ``mps``.
-            tile_size: tile side, in pixels.
-            overlap: overlap between neighbouring tiles, in pixels. Stitching equals a
-                pass over the whole scene for models whose receptive field reaches no
-                more than overlap / 4 pixels.
-            batch_size: tiles per batch (default: as many as 16 tiles of 256 px hold).
-            threshold: probability at or above which a pixel is a data center (default:
-                the model's).
-            min_area: smallest detection kept, in m².
-            merge_distance: polygons closer than this, in metres, form one detection.
-            simplify: tolerance for simplifying outlines, in metres (0: exact pixels).
-            num_workers: DataLoader worker processes reading tiles (0: read in the main
-                process).
+            model: a checkpoint written by training, an ONNX file written by
+                :func:`~.onnx.export_onnx` (run by ONNX Runtime on the CPU), or a
+                :class:`ProbabilityModel`.
+            options: the options (see
+                :class:`~torchgeo_datacenters.options.PredictorOptions` for each and its
+                default): ``device`` (``auto``, ``cpu``, ``cuda`` or ``mps``),
+                ``tile_size`` and ``overlap`` in pixels (stitching equals a pass over the
+                whole scene for models whose receptive field reaches no more than
+                overlap / 4 pixels), ``batch_size`` in tiles, ``threshold`` (None: the
+                model's), ``min_area`` in m², ``merge_distance`` and ``simplify`` in
+                metres, ``num_workers`` reading tiles (0: the main process),
+                ``precision`` (:mod:`.precision`: ``auto``, ``fp32``, ``bf16``, ``fp16``
+                or ``int8``, quantised by ONNX Runtime and calibrated on tiles of the
+                first scene predicted) and ``tta`` (:mod:`.tta`: ``none`` or ``d4``).
             progress: whether to show a progress bar.
+            **overrides: options by name, replacing those of *options*, e.g.
+                ``tile_size=512``.
 
         Raises:
-            TGDCError: if an option is out of range or the checkpoint cannot be loaded.
+            TGDCError: if an option is out of range, the precision cannot run on the
+                device, or the model cannot be loaded.
+            TypeError: for a keyword that names no option.
         """
-        check_tiling(tile_size, overlap)
+        options = dataclasses.replace(options or PredictorOptions(), **overrides)
+        check_tiling(options.tile_size, options.overlap)
+        batch_size = options.batch_size
         if batch_size is None:
-            batch_size = max(1, PIXELS_PER_BATCH // tile_size**2)
+            batch_size = max(1, PIXELS_PER_BATCH // options.tile_size**2)
         if not isinstance(batch_size, int) or batch_size <= 0:
             raise TGDCError(f"batch_size: {batch_size!r} must be a positive whole number")
+        num_workers = options.num_workers
         if not isinstance(num_workers, int) or num_workers < 0:
             raise TGDCError(f"num_workers: {num_workers!r} must be a whole number >= 0")
-        check_non_negative(min_area=min_area, merge_distance=merge_distance, simplify=simplify)
-        self.device = resolve_device(device)
-        if not isinstance(model, ProbabilityModel):
+        check_non_negative(
+            min_area=options.min_area,
+            merge_distance=options.merge_distance,
+            simplify=options.simplify,
+        )
+        self.device = resolve_device(options.device)
+        # Precision and test-time augmentation: checked before the model loads.
+        self.precision = resolve_precision(options.precision, self.device)
+        self.tta = check_tta(options.tta)
+        if isinstance(model, str | os.PathLike) and is_onnx(model):
+            model = load_onnx(model)
+        elif not isinstance(model, ProbabilityModel):
             model = load_checkpoint(model, device=self.device)
+        check_batch_memory(batch_size, options.tile_size, model.band_count, max(num_workers, 1))
         if model.module is not None:
             model.module.to(self.device).eval()
             if self.device.type in CHANNELS_LAST_DEVICES:
                 model.module.to(memory_format=torch.channels_last)
         self.model = model
-        self.threshold = check_threshold(model.threshold if threshold is None else threshold)
-        self.tile_size = tile_size
-        self.overlap = overlap
+        threshold = model.threshold if options.threshold is None else options.threshold
+        self.threshold = check_threshold(threshold)
+        self.tile_size = options.tile_size
+        self.overlap = options.overlap
         self.batch_size = batch_size
-        self.min_area = float(min_area)
-        self.merge_distance = float(merge_distance)
-        self.simplify = float(simplify)
+        self.min_area = float(options.min_area)
+        self.merge_distance = float(options.merge_distance)
+        self.simplify = float(options.simplify)
         self.num_workers = num_workers
         self.progress = progress
+        self.input_scale = check_input_scale(options.input_scale)
+        if options.resample not in RESAMPLE_CHOICES:
+            raise TGDCError(
+                f"resample: {options.resample!r} must be one of {', '.join(RESAMPLE_CHOICES)}"
+            )
+        self.resample = options.resample
+        #: The model as run: quantised (int8, once the first scene calibrates it) and
+        #: with test-time augmentation.
+        self._run_model = None if self.precision == "int8" else with_tta(model, self.tta)
         # Bands of the scene's width are freed in two threads: see utils.memory.
         return_large_blocks()
 
@@ -258,26 +294,25 @@ class Predictor:
         self,
         source: Source,
         *,
-        output_mask: str | os.PathLike[str] | None = None,
-        output_probabilities: str | os.PathLike[str] | None = None,
-        output_geojson: str | os.PathLike[str] | None = None,
-        output_csv: str | os.PathLike[str] | None = None,
-        output_gpkg: str | os.PathLike[str] | None = None,
-        output_parquet: str | os.PathLike[str] | None = None,
         overwrite: bool = False,
+        acquired: dt.date | None = None,
+        **outputs: str | os.PathLike[str] | None,
     ) -> Detections:
         """Find the data centers in one scene.
 
         Args:
             source: a GeoTIFF, several touching GeoTIFFs forming one mosaic, or a TorchGeo
                 raster dataset of images.
-            output_mask: uint8 COG of the detection mask on the scene's grid.
-            output_probabilities: float32 COG of the stitched probabilities.
-            output_geojson: RFC 7946 GeoJSON of the detections.
-            output_csv: CSV of the detections.
-            output_gpkg: GeoPackage of the detections.
-            output_parquet: GeoParquet of the detections.
             overwrite: whether existing output files may be replaced.
+            acquired: acquisition date of the imagery, recorded in the ``acquired`` column
+                (default: from each file's name or tags, see
+                :func:`~torchgeo_datacenters.detections.dates.file_date`).
+            **outputs: ``output_<kind>``: the path of an output to write, for every kind of
+                :data:`~torchgeo_datacenters.outputs.FORMATS`, e.g. ``output_geojson``
+                (RFC 7946 GeoJSON of the detections), ``output_csv``, ``output_gpkg``,
+                ``output_parquet``, ``output_mask`` (uint8 COG of the detection mask on
+                the scene's grid), ``output_probabilities`` (float32 COG of the stitched
+                probabilities).
 
         Returns:
             The detections, with the paths written and run statistics.
@@ -285,34 +320,26 @@ class Predictor:
         Raises:
             TGDCError: if the input cannot be read, does not match the model, or an output
                 cannot be written; nothing is written then.
+            TypeError: for a keyword that names no output format.
         """
         start = time.perf_counter()
-        outputs = Outputs(
-            geojson=output_geojson,
-            csv=output_csv,
-            gpkg=output_gpkg,
-            parquet=output_parquet,
-            mask=output_mask,
-            probabilities=output_probabilities,
-        )
-        outputs.check(overwrite=overwrite)
-        scene = open_scene(source, self.model.band_count)
-        with outputs.staged(overwrite=overwrite) as staged:
-            gdf, stats = self._predict_scene(
-                scene, staged.get("mask"), staged.get("probabilities"), self.progress
-            )
+        formats = [*vector_formats(), *raster_formats()]
+        files = Outputs(paths_from_keywords(outputs, formats, "predict"))
+        files.check(overwrite=overwrite)
+        scene = open_scene(source, self.model.band_count, self.imagery_rules)
+        with files.staged(overwrite=overwrite) as staged:
+            gdf, stats = self._predict_scene(scene, staged, self.progress)
+            if acquired is not None:
+                gdf[ACQUIRED] = acquired.isoformat()
             write_vectors(gdf, staged)
-        return self._result(gdf, outputs, [scene], stats, start)
+        return self._result(gdf, files, [scene], stats, start)
 
     def predict_batch(
         self,
         sources: Iterable[str | os.PathLike[str]],
         *,
-        output_geojson: str | os.PathLike[str] | None = None,
-        output_csv: str | os.PathLike[str] | None = None,
-        output_gpkg: str | os.PathLike[str] | None = None,
-        output_parquet: str | os.PathLike[str] | None = None,
         overwrite: bool = False,
+        **outputs: str | os.PathLike[str] | None,
     ) -> Detections:
         """Find the data centers in many rasters (such as chips) at once.
 
@@ -322,11 +349,10 @@ class Predictor:
 
         Args:
             sources: the raster files.
-            output_geojson: RFC 7946 GeoJSON of all detections.
-            output_csv: CSV of all detections.
-            output_gpkg: GeoPackage of all detections.
-            output_parquet: GeoParquet of all detections.
             overwrite: whether existing output files may be replaced.
+            **outputs: ``output_<kind>``: the path of an output of all detections, for
+                every vector kind of :data:`~torchgeo_datacenters.outputs.FORMATS`, e.g.
+                ``output_geojson``, ``output_csv``, ``output_gpkg``, ``output_parquet``.
 
         Returns:
             All detections, numbered together.
@@ -334,26 +360,36 @@ class Predictor:
         Raises:
             TGDCError: if no raster is given, a raster cannot be read or does not match
                 the model, or an output cannot be written; nothing is written then.
+            TypeError: for a keyword that names no vector output format.
         """
         start = time.perf_counter()
-        outputs = Outputs(
-            geojson=output_geojson, csv=output_csv, gpkg=output_gpkg, parquet=output_parquet
-        )
-        outputs.check(overwrite=overwrite)
+        files = Outputs(paths_from_keywords(outputs, vector_formats(), "predict_batch"))
+        files.check(overwrite=overwrite)
         groups = group_rasters(sources)
         if not groups:
             raise TGDCError("sources: no raster files given")
-        scenes = [open_scene(group, self.model.band_count) for group in groups]
+        scenes = [open_scene(group, self.model.band_count, self.imagery_rules) for group in groups]
         stats = RunStats()
         tables = []
         for scene in tqdm(scenes, desc="mosaics", unit="mosaic", disable=not self.progress):
-            gdf, scene_stats = self._predict_scene(scene, None, None, progress=False)
+            gdf, scene_stats = self._predict_scene(scene, {}, progress=False)
             tables.append(gdf)
             stats += scene_stats
         gdf = order_detections(pd.concat(tables, ignore_index=True))
-        with outputs.staged(overwrite=overwrite) as staged:
+        with files.staged(overwrite=overwrite) as staged:
             write_vectors(gdf, staged)
-        return self._result(gdf, outputs, scenes, stats, start)
+        return self._result(gdf, files, scenes, stats, start)
+
+    @property
+    def imagery_rules(self) -> ImageryRules:
+        """What the model expects of imagery, and how other imagery is made to fit."""
+        return ImageryRules(
+            dtype=self.model.dtype,
+            value_range=tuple(self.model.value_range),
+            gsd=self.model.gsd,
+            input_scale=self.input_scale,
+            resample=self.resample == "auto",
+        )
 
     def _result(
         self,
@@ -377,8 +413,6 @@ class Predictor:
         """
         detections = Detections(
             gdf=gdf,
-            mask_path=outputs.mask,
-            probabilities_path=outputs.probabilities,
             outputs=outputs.requested(),
             sources=tuple(path.name for scene in scenes for path in scene.files),
             stats=stats,
@@ -391,32 +425,33 @@ class Predictor:
     def _predict_scene(
         self,
         scene: Scene,
-        mask_path: Path | None,
-        probabilities_path: Path | None,
+        paths: Mapping[str, Path],
         progress: bool,
     ) -> tuple[gpd.GeoDataFrame, RunStats]:
         """Predict one scene, streaming rasters to the (staged) paths given.
 
         Args:
             scene: the scene.
-            mask_path: where to write the mask COG, or None.
-            probabilities_path: where to write the probability COG, or None.
+            paths: output kind to (staged) path; the raster kinds among them are written.
             progress: whether to show a progress bar.
 
         Returns:
             The detections and the counts of the run.
         """
         grid = scene.grid
-        offsets = tile_offsets(scene, self.tile_size, self.overlap)
+        tile_size, overlap = scene_tiling(grid, self.tile_size, self.overlap)
+        offsets = tile_offsets(scene, tile_size, overlap)
+        warn_redundant_tiling(len(offsets), tile_size, overlap, grid)
         workers = self.num_workers if len(offsets) > self.batch_size else 0
+        model = self._scene_model(scene, offsets, tile_size)
         reader = TileReader(
             scene,
             offsets,
-            self.tile_size,
+            tile_size,
             self.model.mean,
             self.model.std,
-            channels_last=self.device.type in CHANNELS_LAST_DEVICES,
-            shared=self._shared_batches(workers),
+            channels_last=self._channels_last,
+            shared=self._shared_batches(workers, tile_size),
         )
         loader = DataLoader(
             reader,
@@ -426,6 +461,8 @@ class Predictor:
             collate_fn=as_read,
             num_workers=workers,
             pin_memory=self.device.type == "cuda",
+            # Workers die with this process, even when it is killed.
+            worker_init_fn=functools.partial(end_with_parent, os.getpid()),
         )
         stats = RunStats(pixels=grid.width * grid.height, tiles=len(offsets))
         vectorizer = Vectorizer(
@@ -436,11 +473,11 @@ class Predictor:
             min_area=self.min_area,
             simplify=self.simplify,
         )
-        writers = []
-        if mask_path is not None:
-            writers.append((mask_writer(mask_path, grid), True))
-        if probabilities_path is not None:
-            writers.append((probability_writer(probabilities_path, grid), False))
+        writers = [
+            (output.open(paths[output.name], grid, scene.input_grid), output)
+            for output in raster_formats()
+            if output.name in paths
+        ]
 
         # Bands are traced in a thread beside the model, which runs with the GIL released;
         # at most TRACE_BACKLOG bands wait for it, so memory stays bounded.
@@ -453,19 +490,23 @@ class Predictor:
             traced.append(tracer.submit(vectorizer.add, row_off, mask, probabilities))
             while len(traced) > TRACE_BACKLOG:
                 traced.popleft().result()
-            for writer, is_mask in writers:
-                writer.write(row_off, mask if is_mask else probabilities)
+            for writer, output in writers:
+                writer.write(row_off, output.values(mask, probabilities))
 
-        stitcher = Stitcher(grid.height, grid.width, self.tile_size, self.overlap, sink)
+        stitcher = Stitcher(grid.height, grid.width, tile_size, overlap, sink)
         # A small GDAL block cache (inherited by forked workers) keeps memory independent
         # of the scene's size: every block is read for one band of tiles only.
         with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), contextlib.ExitStack() as stack:
             stack.enter_context(tracer)
             for writer, _ in writers:
                 stack.enter_context(writer)
-            bar = tqdm(loader, desc="tiles", unit="batch", disable=not progress)
+            bar = tqdm(
+                read_faults_named(loader, scene), desc="tiles", unit="batch", disable=not progress
+            )
             with torch.inference_mode():
                 for batch in bar:
+                    if "error" in batch:
+                        raise TGDCError(batch["error"])
                     valid, indices = batch["valid"], batch["index"]
                     keep = valid.reshape(len(valid), -1).any(axis=1)
                     stats.skipped_tiles += int((~keep).sum())
@@ -477,7 +518,7 @@ class Predictor:
                                 valid[keep],
                                 indices[keep],
                             )
-                        probabilities = itertools.chain.from_iterable(self._forward(images))
+                        probabilities = itertools.chain.from_iterable(self._forward(model, images))
                         for tile, index in enumerate(indices.tolist()):
                             stitcher.add(next(probabilities), valid[tile], *offsets[index])
                     reader.release(batch)
@@ -488,13 +529,40 @@ class Predictor:
         scene_area = float(box.to_crs(vectorizer.metric).area.iloc[0])
         stats.scanned_m2 = scene_area * stats.valid_pixels / stats.pixels
         gdf = vectorizer.finish()
-        return order_detections(assign_sources(gdf, scene)), stats
+        provenances = {path.name: raster_provenance(path) for path in scene.files}
+        gdf = attach_provenance(assign_sources(gdf, scene), provenances)
+        return order_detections(gdf), stats
 
-    def _shared_batches(self, workers: int) -> SharedBatches | None:
+    @property
+    def _channels_last(self) -> bool:
+        """Whether tiles go to the model channels-last (torch models on these devices)."""
+        torch_model = self.model.module is not None and self.precision != "int8"
+        return torch_model and self.device.type in CHANNELS_LAST_DEVICES
+
+    def _scene_model(
+        self, scene: Scene, offsets: Sequence[tuple[int, int]], tile_size: int
+    ) -> ProbabilityModel:
+        """The model as it runs on a scene, quantised on the first one for int8.
+
+        Args:
+            scene: the scene about to be predicted.
+            offsets: (row, column) of its tiles.
+            tile_size: side of its tiles in pixels.
+
+        Returns:
+            The model at the predictor's precision, with its test-time augmentation.
+        """
+        if self._run_model is None:
+            tiles = calibration_tiles(scene, offsets, tile_size, self.model.mean, self.model.std)
+            self._run_model = with_tta(quantize_int8(self.model, tiles), self.tta)
+        return self._run_model
+
+    def _shared_batches(self, workers: int, tile_size: int) -> SharedBatches | None:
         """Allocate the shared buffers that reading workers fill with batches.
 
         Args:
             workers: number of DataLoader workers.
+            tile_size: tile side, in pixels.
 
         Returns:
             The buffers, or None without workers, on CUDA (where the DataLoader copies
@@ -505,16 +573,17 @@ class Predictor:
         if workers == 0 or self.device.type == "cuda":
             return None
         bands = self.model.band_count
-        shape = (self.batch_size, self.tile_size, self.tile_size * bands)
+        shape = (self.batch_size, tile_size, tile_size * bands)
         try:
             return SharedBatches(workers, SHARED_BATCHES_PER_WORKER, shape)
         except RuntimeError:
             return None
 
-    def _forward(self, images: torch.Tensor) -> list[np.ndarray]:
+    def _forward(self, model: ProbabilityModel, images: torch.Tensor) -> list[np.ndarray]:
         """Run the model on a batch of normalised tiles.
 
         Args:
+            model: the model as it runs (:meth:`_scene_model`).
             images: (B, C, H, W) float32 tiles on the CPU.
 
         Returns:
@@ -525,28 +594,90 @@ class Predictor:
             TGDCError: if the model returns another shape.
         """
         images = images.to(self.device, non_blocking=True)
-        if self.device.type in CHANNELS_LAST_DEVICES:
+        if self._channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
         parts = [images]
         if self.device.type == "cpu":
             # Small chunks keep a CPU's activations in its caches.
             size = max(1, CPU_CHUNK_PIXELS // (images.shape[2] * images.shape[3]))
             parts = list(images.split(size))
-        if self.device.type == "cuda":
-            precision = torch.autocast("cuda", dtype=torch.float16)
-        else:
-            precision = contextlib.nullcontext()
-        with precision:
-            chunks = [self.model.probability_fn(part) for part in parts]
+        with autocast(self.precision, self.device):
+            chunks = [model.probability_fn(part) for part in parts]
         for part, chunk in zip(parts, chunks, strict=True):
             expected = (part.shape[0], *part.shape[2:])
             if tuple(chunk.shape) != expected:
                 raise TGDCError(
-                    f"{self.model.name}: returned probabilities of shape"
+                    f"{model.name}: returned probabilities of shape"
                     f" {tuple(chunk.shape)} for tiles {tuple(part.shape)}; expected"
                     f" {expected}"
                 )
         return [chunk.float().cpu().numpy() for chunk in chunks]
+
+
+def check_batch_memory(batch_size: int, tile_size: int, bands: int, workers: int) -> None:
+    """Refuse a tile size and batch whose batches cannot fit in memory.
+
+    Args:
+        batch_size: tiles per batch.
+        tile_size: tile side, in pixels.
+        bands: bands per tile.
+        workers: reading workers (at least 1).
+
+    Raises:
+        TGDCError: if the batches in flight need more than the memory available.
+    """
+    needed = batch_bytes(batch_size, tile_size, bands) * BATCHES_IN_FLIGHT * workers
+    available = available_memory()
+    if available is not None and needed > available:
+        raise TGDCError(
+            f"tile_size {tile_size}, batch_size {batch_size}: the batches in flight would need"
+            f" {format_bytes(needed)} of memory, {format_bytes(available)} are available;"
+            " lower --tile-size or --batch-size"
+        )
+
+
+def warn_redundant_tiling(tiles: int, tile_size: int, overlap: int, grid: Any) -> None:
+    """Warn when the overlap makes the model predict every pixel many times over.
+
+    Args:
+        tiles: tiles of the scene.
+        tile_size: tile side, in pixels.
+        overlap: overlap, in pixels.
+        grid: the scene's grid.
+    """
+    per_pixel = tiles * tile_size**2 / max(grid.width * grid.height, 1)
+    if per_pixel > MAX_PREDICTIONS_PER_PIXEL:
+        warnings.warn(
+            f"tile size {tile_size} with overlap {overlap}: {tiles:,} tiles for this"
+            f" {grid.width} x {grid.height} px scene, every pixel predicted about"
+            f" {per_pixel:.0f} times; lower --overlap",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def read_faults_named(batches: Iterable[Any], scene: Scene) -> Iterator[Any]:
+    """Yield batches, turning an error reading them into one naming the scene's files.
+
+    Args:
+        batches: batches read from *scene*.
+        scene: the scene.
+
+    Yields:
+        The batches.
+
+    Raises:
+        TGDCError: if a batch cannot be read (a file truncated or corrupt past its
+            header, a dropped connection), with GDAL's message.
+    """
+    try:
+        yield from batches
+    except OSError as error:
+        files = ", ".join(str(path) for path in scene.files)
+        raise TGDCError(
+            f"{files}: cannot be read: {describe_os_error(error)}; the file may be truncated"
+            " or corrupt: download or copy it again"
+        ) from error
 
 
 def as_read(batch: dict[str, Any]) -> dict[str, Any]:
@@ -575,7 +706,7 @@ def assign_sources(detections: gpd.GeoDataFrame, scene: Scene) -> gpd.GeoDataFra
     if len(scene.files) == 1 or detections.empty:
         detections["source"] = scene.files[0].name
         return detections
-    footprints = scene.dataset.index[["filepath", "geometry"]].reset_index(drop=True)
+    footprints = scene.footprints
     centroids = gpd.GeoDataFrame(
         geometry=gpd.points_from_xy(detections["centroid_lon"], detections["centroid_lat"]),
         crs="EPSG:4326",

@@ -1,115 +1,61 @@
 """Read a scene as a grid of overlapping, normalised tiles: the predictor's input side.
 
-A scene is one GeoTIFF, several touching GeoTIFFs that form a mosaic, or any TorchGeo
-:class:`~torchgeo.datasets.RasterDataset`. Its tiles are laid out by TorchGeo's
-:class:`~torchgeo.samplers.GriddedPatchSampler` (stride = tile - overlap) and placed on
-the scene's pixel grid by rounding their float64 corners. Tiles that would stick out of a
-scene at least one tile wide are moved inside it, so tiles only reach past the border (and
-are padded) when the scene is smaller than a tile.
+A scene is one GeoTIFF, several touching GeoTIFFs that form a mosaic (in one CRS or
+several), or any TorchGeo :class:`~torchgeo.datasets.RasterDataset`. Its tiles are laid
+out on the scene's north-up pixel grid with a stride of tile - overlap; tiles that would
+stick out of a scene at least one tile wide are moved inside it, so tiles only reach past
+the border (and are padded) when the scene is smaller than a tile.
 
-A single GeoTIFF is read with plain windowed reads (GDAL reads no more than the tile, and
-band 4 of NAIP, which GDAL takes for alpha, is left alone); mosaics and datasets go
-through the dataset's own indexing. Pixels are nodata where every band equals the
-rasters' nodata value or where no raster covers them; such pixels become 0 after
-normalisation and are marked invalid.
+Files are read by :class:`~torchgeo_datacenters.imagery.ImageryFile`: plain windowed
+reads for a file on the scene's pixel lattice, an on-the-fly warp for any other (south-up
+rows, another CRS, another pixel size), every file with its own validity (nodata, NaN,
+mask band, real alpha band; NAIP's alpha-tagged NIR band is data). Datasets are read
+through their own indexing, invalid where every band equals the dataset's nodata value or
+any band is NaN. Invalid pixels are NaN as read, become 0 after normalisation and are
+marked invalid.
 """
 
+import math
 import os
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
-import rasterio
 import shapely
 import torch
 from affine import Affine
 from pyproj import CRS
+from rasterio.enums import Resampling
 from rasterio.features import geometry_mask
+from rasterio.warp import transform_bounds
 from rasterio.windows import Window
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from torch.utils.data import Dataset, get_worker_info
 from torchgeo.datasets import RasterDataset
-from torchgeo.samplers import GriddedPatchSampler
 
+from ..detections.metric import metric_crs
+from ..detections.vectorize import pixel_size_m
 from ..errors import TGDCError
+from ..imagery import GSD_TOLERANCE, ImageryFile, ImageryRules, input_scaling
+
+#: Largest tile side accepted, in pixels: one 4-band float32 tile of this side takes
+#: 256 MiB before the model's activations.
+MAX_TILE_SIZE = 4096
+
+#: Tiles are clamped to the scene rounded up to a multiple of this many pixels (the
+#: downsampling factor models need).
+TILE_MULTIPLE = 32
 
 
 class SceneDataset(RasterDataset):
     """Georeferenced rasters of any band count, read with all their bands."""
 
     filename_glob = "*"
-
-
-@dataclass(frozen=True)
-class RasterInfo:
-    """What the predictor needs to know about one raster file."""
-
-    path: Path
-    count: int
-    crs: CRS
-    nodata: float | None
-    bounds: tuple[float, float, float, float]
-    res: tuple[float, float]
-
-
-def inspect_raster(path: str | os.PathLike[str]) -> RasterInfo:
-    """Open a raster file and check that it can be predicted on.
-
-    Args:
-        path: the raster file.
-
-    Returns:
-        Its band count, CRS, nodata value, bounds and resolution.
-
-    Raises:
-        TGDCError: if the file is missing, not a raster, or has no CRS or geotransform.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise TGDCError(f"{path}: image file does not exist")
-    try:
-        with rasterio.open(path) as src:
-            info = RasterInfo(
-                path=path,
-                count=src.count,
-                crs=CRS.from_user_input(src.crs) if src.crs else None,
-                nodata=src.nodata,
-                bounds=tuple(src.bounds),
-                res=src.res,
-            )
-            rectilinear = src.transform.b == 0 and src.transform.d == 0
-            identity = src.transform.is_identity
-    except rasterio.errors.RasterioIOError as error:
-        raise TGDCError(f"{path}: not a readable raster ({error})") from error
-    if info.crs is None:
-        raise TGDCError(
-            f"{path}: raster has no CRS; assign one (e.g. gdal_edit.py -a_srs EPSG:26916)"
-        )
-    if identity or not rectilinear:
-        raise TGDCError(
-            f"{path}: raster has no north-up geotransform; warp it first (gdalwarp -t_srs ...)"
-        )
-    return info
-
-
-def check_band_count(info: RasterInfo, band_count: int) -> None:
-    """Check that a raster has the bands a model expects.
-
-    Args:
-        info: the raster.
-        band_count: number of bands the model was trained on.
-
-    Raises:
-        TGDCError: if the counts differ.
-    """
-    if info.count != band_count:
-        raise TGDCError(
-            f"{info.path}: has {info.count} band(s) but the checkpoint expects {band_count};"
-            " give imagery with the bands the model was trained on"
-        )
 
 
 @dataclass(frozen=True)
@@ -147,43 +93,104 @@ class SceneGrid:
             height=round((y.stop - y.start) / yres),
         )
 
+    @classmethod
+    def over_files(
+        cls,
+        files: Sequence[ImageryFile],
+        crs: CRS | None = None,
+        res: tuple[float, float] | None = None,
+    ) -> "SceneGrid":
+        """Lay a north-up grid over raster files, on the first file's pixel lattice.
+
+        Args:
+            files: the files.
+            crs: CRS of the grid (default: the first file's).
+            res: (x, y) pixel size of the grid (default: the first file's).
+
+        Returns:
+            The smallest grid covering every file: the first file's own grid, flipped to
+            north-up if its rows run south to north, when it is alone and neither *crs*
+            nor *res* differ from its own.
+        """
+        first = files[0]
+        crs = crs or first.crs
+        xres, yres = res or first.res
+        boxes = np.array([transform_bounds(f.crs, crs, *f.bounds, densify_pts=21) for f in files])
+        left, bottom = boxes[:, :2].min(axis=0)
+        right, top = boxes[:, 2:].max(axis=0)
+        if crs == first.crs and (xres, yres) == first.res:
+            # Snap to the first file's pixel lattice, so files on it are read unwarped.
+            x0, _, _, y0 = first.bounds
+            left = x0 + math.floor((left - x0) / xres + 1e-6) * xres
+            top = y0 - math.floor((y0 - top) / yres + 1e-6) * yres
+        return cls(
+            crs=crs,
+            transform=Affine(xres, 0.0, left, 0.0, -yres, top),
+            width=max(math.ceil((right - left) / xres - 1e-6), 1),
+            height=max(math.ceil((top - bottom) / yres - 1e-6), 1),
+        )
+
+
+def file_footprints(files: Sequence[ImageryFile], crs: CRS) -> gpd.GeoDataFrame:
+    """Outlines of raster files in one CRS.
+
+    Args:
+        files: the files.
+        crs: the CRS to draw them in.
+
+    Returns:
+        A GeoDataFrame with the ``filepath`` and outline of every file.
+    """
+    outlines = [
+        gpd.GeoSeries([shapely.box(*f.bounds).segmentize(max(f.res) * 64)], crs=f.crs)
+        .to_crs(crs)
+        .iloc[0]
+        for f in files
+    ]
+    return gpd.GeoDataFrame({"filepath": [str(f.path) for f in files]}, geometry=outlines, crs=crs)
+
 
 class Scene:
     """A raster scene to predict on, read tile by tile."""
 
     def __init__(
         self,
-        dataset: RasterDataset,
-        *,
+        grid: SceneGrid,
         band_count: int,
-        nodata: float | None,
-        files: Sequence[Path],
-        single_file: bool,
+        footprints: gpd.GeoDataFrame,
+        *,
+        imagery: Sequence[ImageryFile] = (),
+        dataset: RasterDataset | None = None,
+        nodata: float | None = None,
+        resampling: Resampling = Resampling.nearest,
+        input_grid: SceneGrid | None = None,
     ) -> None:
         """Initialize a new Scene (use :func:`open_scene`).
 
         Args:
-            dataset: the scene as a TorchGeo dataset (used for tiling and mosaics).
+            grid: the grid the model sees.
             band_count: number of bands of every tile.
-            nodata: value that marks nodata pixels (in every band), or None.
-            files: the raster files behind the scene.
-            single_file: whether the scene is exactly ``files[0]`` on its own grid, read
-                with windowed reads instead of through the dataset.
+            footprints: ``filepath`` and outline (in the grid's CRS) of every raster.
+            imagery: the raster files, read in this order (the first valid pixel wins).
+            dataset: the TorchGeo dataset to read instead of *imagery*.
+            nodata: value that marks nodata pixels of *dataset* (in every band), or None.
+            resampling: how files off the grid's lattice are resampled.
+            input_grid: the grid of the input, where it differs from *grid* (resampled).
         """
-        self.dataset = dataset
-        self.grid = SceneGrid.from_dataset(dataset)
+        self.grid = grid
+        self.input_grid = input_grid or grid
         self.band_count = band_count
+        self.footprints = footprints
+        self.imagery = tuple(imagery)
+        self.dataset = dataset
         self.nodata = nodata
-        self.files = tuple(files)
-        self.single_file = single_file
-        footprint = dataset.index.geometry.union_all()
-        full = shapely.box(*self.grid.bounds)
-        self.footprint = None if footprint.covers(full) else footprint
-        self._src: Any = None
-        self._pid = -1
+        self.resampling = resampling
+        self.files = tuple(Path(path) for path in footprints["filepath"])
+        footprint = footprints.geometry.union_all()
+        self.footprint = None if footprint.covers(shapely.box(*grid.bounds)) else footprint
 
     def read(self, row_off: int, col_off: int, size: tuple[int, int]) -> np.ndarray:
-        """Read a tile of raw pixel values, zero outside the scene.
+        """Read a tile of raw pixel values, NaN where invalid or outside the scene.
 
         Args:
             row_off: scene row of the tile's top edge.
@@ -193,28 +200,47 @@ class Scene:
         Returns:
             A (height, width, bands) float32 array: pixel-interleaved, the memory layout
             of a channels-last batch.
+
+        Raises:
+            TGDCError: if a file's pixels cannot be read (truncated or corrupt).
         """
         height, width = size
-        if not self.single_file:
-            t = self.grid.transform
-            x0, y1 = t @ (col_off, row_off)
-            x1, y0 = t @ (col_off + width, row_off + height)
-            sample = self.dataset[slice(x0, x1, t.a), slice(y0, y1, -t.e)]
-            image = sample["image"].numpy().transpose(1, 2, 0)
-            return np.ascontiguousarray(image, dtype=np.float32)
-        if self._pid != os.getpid():
-            self._src = rasterio.open(self.files[0])
-            self._pid = os.getpid()
-        r0, r1 = max(row_off, 0), min(row_off + height, self.grid.height)
-        c0, c1 = max(col_off, 0), min(col_off + width, self.grid.width)
-        inside = (r0, r1, c0, c1) == (row_off, row_off + height, col_off, col_off + width)
-        tile = (np.empty if inside else np.zeros)((height, width, self.band_count), np.float32)
-        if r0 < r1 and c0 < c1:
-            window = Window(c0, r0, c1 - c0, r1 - r0)
-            part = tile[r0 - row_off : r1 - row_off, c0 - col_off : c1 - col_off]
-            # GDAL converts to float32 and interleaves the bands as it copies the pixels.
-            self._src.read(window=window, out=part.transpose(2, 0, 1))
+        if self.dataset is not None:
+            return self._read_dataset(row_off, col_off, size)
+        window = Window(col_off, row_off, width, height)
+        tile = np.empty((height, width, self.band_count), np.float32)
+        transform, crs = self.grid.transform, self.grid.crs
+        self.imagery[0].read(transform, crs, window, resampling=self.resampling, out=tile)
+        for file in self.imagery[1:]:
+            hole = np.isnan(tile).any(axis=2)
+            if not hole.any():
+                break
+            part = file.read(transform, crs, window, resampling=self.resampling)
+            tile[hole] = part[hole]
         return tile
+
+    def _read_dataset(self, row_off: int, col_off: int, size: tuple[int, int]) -> np.ndarray:
+        """Read a tile through the dataset's indexing (see :meth:`read`)."""
+        height, width = size
+        t = self.grid.transform
+        x0, y1 = t @ (col_off, row_off)
+        x1, y0 = t @ (col_off + width, row_off + height)
+        sample = self.dataset[slice(x0, x1, t.a), slice(y0, y1, -t.e)]
+        tile = np.ascontiguousarray(sample["image"].numpy().transpose(1, 2, 0), np.float32)
+        invalid = np.isnan(tile).any(axis=2) | ~self._inside(row_off, col_off, size)
+        if self.nodata is not None:
+            nodata = np.isnan(tile) if np.isnan(self.nodata) else tile == self.nodata
+            invalid |= nodata.all(axis=2)
+        tile[invalid] = np.nan
+        return tile
+
+    def _inside(self, row_off: int, col_off: int, size: tuple[int, int]) -> np.ndarray:
+        """(height, width) booleans: whether the pixels of a tile lie inside the scene."""
+        rows = np.arange(row_off, row_off + size[0])
+        cols = np.arange(col_off, col_off + size[1])
+        return np.outer(
+            (rows >= 0) & (rows < self.grid.height), (cols >= 0) & (cols < self.grid.width)
+        )
 
     def valid(self, tile: np.ndarray, row_off: int, col_off: int) -> np.ndarray:
         """Find the pixels of a tile that hold data.
@@ -226,29 +252,17 @@ class Scene:
 
         Returns:
             A (height, width) boolean array, false outside the scene or its footprint and
-            where every band is nodata.
+            where the tile is NaN.
         """
         height, width, _ = tile.shape
-        rows = np.arange(row_off, row_off + height)
-        cols = np.arange(col_off, col_off + width)
-        valid = np.outer(
-            (rows >= 0) & (rows < self.grid.height), (cols >= 0) & (cols < self.grid.width)
-        )
-        if self.nodata is not None:
-            nodata = np.isnan(tile) if np.isnan(self.nodata) else tile == self.nodata
-            valid &= ~nodata.all(axis=2)
+        valid = self._inside(row_off, col_off, (height, width))
+        valid &= ~np.isnan(tile).any(axis=2)
         if self.footprint is not None:
             transform = self.grid.transform @ Affine.translation(col_off, row_off)
             valid &= geometry_mask(
                 [self.footprint], out_shape=(height, width), transform=transform, invert=True
             )
         return valid
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Pickle without the open file handle (workers open their own)."""
-        state = self.__dict__.copy()
-        state["_src"], state["_pid"] = None, -1
-        return state
 
 
 def dataset_band_count(dataset: RasterDataset) -> int:
@@ -264,12 +278,13 @@ def dataset_band_count(dataset: RasterDataset) -> int:
         return len(dataset.bands)
     if dataset.band_indexes:
         return len(dataset.band_indexes)
-    return inspect_raster(dataset.files[0]).count
+    return ImageryFile(dataset.files[0]).count
 
 
 def open_scene(
     source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | RasterDataset,
     band_count: int,
+    rules: ImageryRules | None = None,
 ) -> Scene:
     """Open a GeoTIFF, a mosaic of GeoTIFFs or a raster dataset for prediction.
 
@@ -277,40 +292,88 @@ def open_scene(
         source: one raster file, several (a mosaic, warped to the first one's CRS), or a
             TorchGeo raster dataset of images.
         band_count: number of bands the model expects.
+        rules: the data type, value range and pixel size the model expects of files, and
+            how other files are made to fit (default: :class:`ImageryRules`).
 
     Returns:
         The scene.
 
     Raises:
-        TGDCError: if a file is missing, not a raster, has no CRS or the wrong number of
-            bands, or the dataset holds masks rather than images.
+        TGDCError: if a file is missing, not a raster, has no CRS, the wrong number of
+            bands, a data type or pixel size the rules refuse, or the dataset holds masks
+            rather than images.
     """
+    rules = rules or ImageryRules()
     if isinstance(source, RasterDataset):
         if not source.is_image:
             raise TGDCError(f"{type(source).__name__}: is a mask dataset; give imagery")
-        files = [Path(f) for f in source.files]
         count = dataset_band_count(source)
         if count != band_count:
             raise TGDCError(
-                f"{type(source).__name__} ({files[0]} ...): returns {count} band(s) but the"
-                f" checkpoint expects {band_count}"
+                f"{type(source).__name__} ({source.files[0]} ...): returns {count} band(s) but"
+                f" the checkpoint expects {band_count}"
             )
-        nodata = source.nodata if source.nodata is not None else inspect_raster(files[0]).nodata
-        return Scene(source, band_count=count, nodata=nodata, files=files, single_file=False)
+        nodata = source.nodata if source.nodata is not None else ImageryFile(source.files[0]).nodata
+        footprints = source.index[["filepath", "geometry"]].reset_index(drop=True)
+        return Scene(
+            SceneGrid.from_dataset(source), count, footprints, dataset=source, nodata=nodata
+        )
     paths = [source] if isinstance(source, str | os.PathLike) else list(source)
     if not paths:
         raise TGDCError("image: no raster files given")
-    infos = [inspect_raster(path) for path in paths]
-    for info in infos:
-        check_band_count(info, band_count)
-    dataset = SceneDataset([str(info.path) for info in infos])
+    files = [ImageryFile(path, band_count) for path in paths]
+    for file in files:
+        file.scale, file.offset = input_scaling(
+            str(file.path), file.dtype, rules.input_scale, rules.dtype, rules.value_range
+        )
+    grid = SceneGrid.over_files(files)
+    model_grid = resampled_grid(files, grid, rules)
     return Scene(
-        dataset,
-        band_count=band_count,
-        nodata=infos[0].nodata,
-        files=[info.path for info in infos],
-        single_file=len(infos) == 1,
+        model_grid,
+        band_count,
+        file_footprints(files, model_grid.crs),
+        imagery=files,
+        resampling=Resampling.nearest if model_grid == grid else Resampling.bilinear,
+        input_grid=grid,
     )
+
+
+def resampled_grid(files: Sequence[ImageryFile], grid: SceneGrid, rules: ImageryRules) -> SceneGrid:
+    """The grid at the checkpoint's pixel size, where the input's differs too much.
+
+    Args:
+        files: the scene's files.
+        grid: the input's grid.
+        rules: what the model expects.
+
+    Returns:
+        *grid* if its pixels are within :data:`GSD_TOLERANCE` of the rules' ground
+        sample distance (or none is set); else a grid of that pixel size over the same
+        ground, in the input's CRS if it measures true metres, else in its UTM zone.
+
+    Raises:
+        TGDCError: if the pixel sizes differ and the rules refuse to resample.
+    """
+    if rules.gsd is None:
+        return grid
+    metric = metric_crs(grid.crs, grid.bounds)
+    size = pixel_size_m(grid.transform, grid.crs, metric, (grid.height, grid.width))
+    if abs(size / rules.gsd - 1) <= GSD_TOLERANCE:
+        return grid
+    name = files[0].path
+    if not rules.resample:
+        raise TGDCError(
+            f"{name}: pixels are {size:.2f} m on the ground but the checkpoint was trained"
+            f" on {rules.gsd:g} m; resample it (gdalwarp -tr {rules.gsd:g} {rules.gsd:g}"
+            " -r bilinear ...) or leave --resample at auto"
+        )
+    warnings.warn(
+        f"{name}: {size:.2f} m pixels are resampled on the fly to the checkpoint's"
+        f" {rules.gsd:g} m (--resample no refuses instead)",
+        UserWarning,
+        stacklevel=3,
+    )
+    return SceneGrid.over_files(files, crs=metric, res=(rules.gsd, rules.gsd))
 
 
 def check_tiling(tile_size: int, overlap: int) -> None:
@@ -321,11 +384,14 @@ def check_tiling(tile_size: int, overlap: int) -> None:
         overlap: overlap between neighbouring tiles, in pixels.
 
     Raises:
-        TGDCError: if the tile size is not positive, the overlap negative, or the overlap
-            not smaller than the tile.
+        TGDCError: if the tile size is not positive or above :data:`MAX_TILE_SIZE`, the
+            overlap negative, or the overlap not smaller than the tile.
     """
-    if not isinstance(tile_size, int) or tile_size <= 0:
-        raise TGDCError(f"tile_size: {tile_size!r} must be a positive whole number of pixels")
+    if not isinstance(tile_size, int) or not 0 < tile_size <= MAX_TILE_SIZE:
+        raise TGDCError(
+            f"tile_size: {tile_size!r} must be a whole number of pixels from 1 to"
+            f" {MAX_TILE_SIZE} (a batch of {MAX_TILE_SIZE} px tiles already takes GiBs)"
+        )
     if not isinstance(overlap, int) or not 0 <= overlap < tile_size:
         raise TGDCError(
             f"overlap: {overlap!r} px must be a whole number from 0 to tile_size - 1"
@@ -333,8 +399,46 @@ def check_tiling(tile_size: int, overlap: int) -> None:
         )
 
 
+def scene_tiling(grid: SceneGrid, tile_size: int, overlap: int) -> tuple[int, int]:
+    """Clamp tiles to a scene: no tile larger than the scene needs.
+
+    Args:
+        grid: the scene's grid.
+        tile_size: tile side asked for, in pixels.
+        overlap: overlap asked for, in pixels.
+
+    Returns:
+        (tile side, overlap): the tile side at most the scene's larger side rounded up to
+        :data:`TILE_MULTIPLE`, the overlap smaller than it.
+
+    Raises:
+        TGDCError: see :func:`check_tiling`.
+    """
+    check_tiling(tile_size, overlap)
+    needed = math.ceil(max(grid.height, grid.width) / TILE_MULTIPLE) * TILE_MULTIPLE
+    tile = min(tile_size, needed)
+    return tile, min(overlap, tile // 2)
+
+
+def tile_starts(length: int, tile_size: int, stride: int) -> list[int]:
+    """Offsets of tiles along one side of a scene.
+
+    Args:
+        length: the scene's side, in pixels.
+        tile_size: tile side, in pixels.
+        stride: step between tiles, in pixels.
+
+    Returns:
+        Offsets every *stride* with the last tile moved inside the scene, or one tile
+        centred on a scene shorter than a tile.
+    """
+    if length <= tile_size:
+        return [-((tile_size - length) // 2)]
+    return [*range(0, length - tile_size, stride), length - tile_size]
+
+
 def tile_offsets(scene: Scene, tile_size: int, overlap: int) -> list[tuple[int, int]]:
-    """Lay out the tiles of a scene with TorchGeo's gridded sampler.
+    """Lay out the tiles of a scene on its grid (stride = tile - overlap).
 
     Args:
         scene: the scene.
@@ -343,24 +447,26 @@ def tile_offsets(scene: Scene, tile_size: int, overlap: int) -> list[tuple[int, 
 
     Returns:
         The (row, column) offsets of the tiles' top-left corners on the scene grid, in
-        row order. Tiles are moved inside the scene where it is at least a tile wide.
+        row order, without tiles that miss every raster of a mosaic. Tiles are moved inside
+        the scene where it is at least a tile wide.
 
     Raises:
         TGDCError: see :func:`check_tiling`.
     """
     check_tiling(tile_size, overlap)
-    sampler = GriddedPatchSampler(scene.dataset, size=tile_size, stride=tile_size - overlap)
-    inverse = ~scene.grid.transform
-    offsets = set()
-    for x, y, *_ in sampler:
-        col, row = inverse @ (float(x.start), float(y.stop))
-        row, col = round(row), round(col)
-        if scene.grid.height >= tile_size:
-            row = min(max(row, 0), scene.grid.height - tile_size)
-        if scene.grid.width >= tile_size:
-            col = min(max(col, 0), scene.grid.width - tile_size)
-        offsets.add((row, col))
-    return sorted(offsets)
+    stride = tile_size - overlap
+    rows = tile_starts(scene.grid.height, tile_size, stride)
+    cols = tile_starts(scene.grid.width, tile_size, stride)
+    offsets = [(row, col) for row in rows for col in cols]
+    if scene.footprint is not None:
+        t = scene.grid.transform
+        boxes = [
+            shapely.box(*(t @ (col, row + tile_size)), *(t @ (col + tile_size, row)))
+            for row, col in offsets
+        ]
+        hits = shapely.intersects(np.array(boxes), scene.footprint)
+        offsets = [offset for offset, hit in zip(offsets, hits, strict=True) if hit]
+    return offsets
 
 
 class SharedBatches:
@@ -481,11 +587,12 @@ class TileReader(Dataset[dict[str, Any]]):
             indices: tile numbers.
 
         Returns:
-            ``valid`` (batch, height, width) bool array; ``index`` (batch,) array of the
-            tile numbers; ``slot``, the shared buffer holding the tiles (None if none
-            does); ``image`` (batch, bands, height, width) float32 tensor, normalised, 0
-            where invalid, if no shared buffer holds them (:meth:`images` returns them
-            either way).
+            ``error``, the one-line message of a read that failed, and ``index`` only,
+            if one did; else ``valid`` (batch, height, width) bool array; ``index``
+            (batch,) array of the tile numbers; ``slot``, the shared buffer holding the
+            tiles (None if none does); ``image`` (batch, bands, height, width) float32
+            tensor, normalised, 0 where invalid, if no shared buffer holds them
+            (:meth:`images` returns them either way).
         """
         bands = self.scene.band_count
         height, width = self.size
@@ -505,7 +612,14 @@ class TileReader(Dataset[dict[str, Any]]):
         for row_off, members in rows.items():
             left = min(col for _, col in members)
             span = max(col for _, col in members) + width - left
-            strip = self.scene.read(row_off, left, (height, span))
+            try:
+                strip = self.scene.read(row_off, left, (height, span))
+            except TGDCError as error:
+                # Handed over as a batch: a worker's exception would reach the main
+                # process as a traceback, not the one-line message.
+                if slot is not None:
+                    self.shared.release(slot)
+                return {"error": str(error), "index": np.asarray(indices, np.intp), "slot": None}
             strip_valid = self.scene.valid(strip, row_off, left)
             pixels = torch.from_numpy(strip.reshape(height, span * bands))
             for i, col_off in members:
@@ -558,27 +672,28 @@ class TileReader(Dataset[dict[str, Any]]):
 
 
 def group_rasters(paths: Iterable[str | os.PathLike[str]]) -> list[list[Path]]:
-    """Group raster files into mosaics of touching or overlapping files sharing a CRS.
+    """Group raster files into mosaics of touching or overlapping files, in any CRS.
+
+    Files are compared in the CRS of the first file (by path): neighbouring chips in two
+    UTM zones touch there too, and are predicted as one mosaic.
 
     Args:
-        paths: the files (checked with :func:`inspect_raster`).
+        paths: the files (checked with :class:`~torchgeo_datacenters.imagery.ImageryFile`).
 
     Returns:
         The groups, each sorted by path, in the order of their first paths.
 
     Raises:
-        TGDCError: see :func:`inspect_raster`.
+        TGDCError: see :class:`~torchgeo_datacenters.imagery.ImageryFile`.
     """
-    infos = sorted((inspect_raster(path) for path in paths), key=lambda info: str(info.path))
-    by_crs: dict[str, list[RasterInfo]] = {}
-    for info in infos:
-        by_crs.setdefault(info.crs.to_wkt(), []).append(info)
-    groups = []
-    for members in by_crs.values():
-        boxes = np.array([shapely.box(*info.bounds) for info in members])
-        tolerance = min(min(info.res) for info in members) / 2
-        left, right = shapely.STRtree(boxes).query(boxes, predicate="dwithin", distance=tolerance)
-        graph = coo_matrix((np.ones(left.size), (left, right)), shape=(len(members),) * 2)
-        labels = connected_components(graph, directed=False)[1]
-        groups += [[members[i].path for i in np.flatnonzero(labels == g)] for g in set(labels)]
+    files = sorted((ImageryFile(path) for path in paths), key=lambda f: str(f.path))
+    if not files:
+        return []
+    footprints = file_footprints(files, files[0].crs)
+    tolerance = min(min(f.res) for f in files if f.crs == files[0].crs) / 2
+    boxes = footprints.geometry.to_numpy()
+    left, right = shapely.STRtree(boxes).query(boxes, predicate="dwithin", distance=tolerance)
+    graph = coo_matrix((np.ones(left.size), (left, right)), shape=(len(files),) * 2)
+    labels = connected_components(graph, directed=False)[1]
+    groups = [[files[i].path for i in np.flatnonzero(labels == g)] for g in set(labels)]
     return sorted(groups, key=lambda group: str(group[0]))

@@ -7,8 +7,7 @@ neighbouring scenes into one polygon per data center.
 """
 
 from .manifest import Manifest, SceneRecord
-from .merge import merge_detections, prune_small
-from .runner import PREDICTOR_OPTIONS, RAY_HINT, ScanResult, SceneWorker, import_ray, scan
+from .runner import RAY_HINT, ScanResult, SceneWorker, import_ray, scan
 from .scenes import (
     LocalScene,
     Scene,
@@ -21,7 +20,6 @@ from .scenes import (
 )
 
 __all__ = [
-    "PREDICTOR_OPTIONS",
     "RAY_HINT",
     "LocalScene",
     "Manifest",
@@ -32,9 +30,7 @@ __all__ = [
     "StacScene",
     "bbox_region",
     "import_ray",
-    "merge_detections",
     "newest_items",
-    "prune_small",
     "read_aoi",
     "scan",
     "scenes_in_directory",

@@ -13,8 +13,9 @@ worker loses at most the scenes in flight and a rerun skips the finished ones. A
 whose attempt fails (an unreadable file, a dropped download, a worker that died) is tried
 again up to ``retries`` times, then recorded as failed with its error while the scan goes
 on. At the end the detections of all finished scenes are merged across scene boundaries
-(:func:`~torchgeo_datacenters.scan.merge.merge_detections`) and written atomically as
-``detections.geojson``, ``detections.parquet`` and ``detections.csv``.
+(:func:`~torchgeo_datacenters.detections.merge_detections`) and written atomically, one
+file per format of :func:`~torchgeo_datacenters.outputs.scan_files` (GeoJSON, CSV and
+GeoParquet: ``detections.geojson``, ...).
 """
 
 import contextlib
@@ -35,10 +36,13 @@ import rasterio
 import shapely
 from tqdm import tqdm
 
+from ..detections import merge_detections, order_detections, prune_small
 from ..errors import TGDCError
-from ..inference import Outputs, Predictor, order_detections, write_vectors
+from ..inference import Predictor
+from ..options import scan_option_names
+from ..outputs import Outputs, scan_files, write_vectors
+from ..outputs.provenance import attach_provenance
 from .manifest import Manifest, SceneRecord, file_sha256
-from .merge import merge_detections, prune_small
 from .scenes import Scene
 
 #: How to install Ray where it is missing.
@@ -50,27 +54,9 @@ RAY_HINT = (
 #: Tries at starting Ray on this machine before giving up.
 LOCAL_START_ATTEMPTS = 3
 
-#: Predictor options a scan passes on to every worker; the scan sets the others.
-PREDICTOR_OPTIONS = (
-    "tile_size",
-    "overlap",
-    "batch_size",
-    "threshold",
-    "min_area",
-    "merge_distance",
-    "simplify",
-)
-
 #: Shared-memory object store of a Ray started by the scan, in bytes: only the checkpoint
 #: and the detections pass through it (workers read their scenes themselves).
 OBJECT_STORE_BYTES = 256 * 2**20
-
-#: Final outputs in the output directory, by kind.
-OUTPUT_FILES = {
-    "geojson": "detections.geojson",
-    "parquet": "detections.parquet",
-    "csv": "detections.csv",
-}
 
 
 def import_ray(*, local: bool = True) -> ModuleType:
@@ -145,8 +131,9 @@ class SceneWorker:
         Args:
             checkpoint: the checkpoint file's bytes (workers may run on other machines).
             name: the checkpoint's file name.
-            options: predictor options (see :data:`PREDICTOR_OPTIONS`), with ``min_area``
-                and ``merge_distance`` resolved.
+            options: predictor options (see
+                :func:`~torchgeo_datacenters.options.scan_option_names`), with
+                ``min_area`` and ``merge_distance`` resolved.
             device: ``cpu`` or ``cuda``.
         """
         self._directory = tempfile.TemporaryDirectory(prefix="tgdc-model-")
@@ -175,7 +162,7 @@ class SceneWorker:
             with scene.open() as path, warnings.catch_warnings():
                 # A scene with no valid pixel is a result (0 km², no detection), not a warning.
                 warnings.simplefilter("ignore", UserWarning)
-                result = self.predictor.predict(path)
+                result = self.predictor.predict(path, acquired=scene.acquired())
                 with rasterio.open(path) as src:
                     bounds, crs, pixel = tuple(src.bounds), src.crs, max(src.res)
             detections = prune_small(
@@ -521,7 +508,8 @@ def scan(
         output_dir: where the manifest, per-scene detections and final outputs go
             (created if missing; rerun with the same directory to resume).
         predictor_options: options of :class:`~torchgeo_datacenters.inference.Predictor`
-            (see :data:`PREDICTOR_OPTIONS`; defaults as there).
+            (those of :func:`~torchgeo_datacenters.options.scan_option_names`, with the
+            defaults of :class:`~torchgeo_datacenters.options.PredictorOptions`).
         region: keep only the detections that intersect this area (EPSG:4326).
         workers: Ray actors, each predicting one scene at a time (default: one per GPU, or
             one per CPU without GPUs).
@@ -529,7 +517,8 @@ def scan(
             cluster has GPUs, else 0).
         retries: further attempts at a scene whose attempt failed.
         ray_address: address of a running Ray cluster (default: start Ray here).
-        overwrite: replace existing final outputs (finished scenes are still skipped).
+        overwrite: replace existing final outputs (finished scenes are still skipped);
+            those of an earlier run of the same scan in *output_dir* are always replaced.
         progress: show a progress bar.
         on_scene: called with every scene record as soon as it is written.
 
@@ -545,7 +534,7 @@ def scan(
     ray = import_ray(local=ray_address is None)
     _check_scan(scenes, retries, workers)
     options = dict(predictor_options or {})
-    unknown = sorted(set(options) - set(PREDICTOR_OPTIONS))
+    unknown = sorted(set(options) - set(scan_option_names()))
     if unknown:
         raise TGDCError(f"predictor_options: {unknown} are not options of a scan")
     predictor = Predictor(checkpoint, device="cpu", progress=False, num_workers=0, **options)
@@ -554,7 +543,7 @@ def scan(
         "min_area": predictor.min_area,
         "merge_distance": predictor.merge_distance,
     }
-    outputs = Outputs(**{kind: Path(output_dir) / name for kind, name in OUTPUT_FILES.items()})
+    outputs = Outputs({kind: Path(output_dir) / name for kind, name in scan_files().items()})
     settings = {
         "checkpoint_sha256": file_sha256(checkpoint),
         "tile_size": predictor.tile_size,
@@ -563,8 +552,15 @@ def scan(
         "min_area": predictor.min_area,
         "merge_distance": predictor.merge_distance,
         "simplify": predictor.simplify,
+        "input_scale": predictor.input_scale,
+        "resample": predictor.resample,
+        "precision": predictor.precision,
+        "tta": predictor.tta,
     }
     manifest = Manifest(output_dir, settings)
+    # The merged outputs of an earlier run of this scan (same settings, scenes recorded)
+    # are its own: a rerun that retries failed scenes rewrites them.
+    overwrite = overwrite or bool(manifest.records())
     outputs.check(overwrite=overwrite)
     finished = manifest.finished()
     todo = [scene for scene in scenes if scene.id not in finished]
@@ -589,6 +585,8 @@ def scan(
     )
     if region is not None:
         detections = order_detections(detections[detections.intersects(region)])
+    provenances = {p.name: p for p in (scene.provenance() for scene in scenes)}
+    detections = attach_provenance(detections, provenances)
     with outputs.staged(overwrite=overwrite) as staged:
         write_vectors(detections, staged)
     result.detections = detections

@@ -26,6 +26,7 @@ from rasterio.warp import transform_geom
 from tqdm import tqdm
 
 from ..errors import TGDCError
+from ..naip import DTYPE
 from .grid import NAIP_RESOLUTION, Grid, centred_grid, check_lonlat, utm_crs
 from .mosaic import BANDS, format_bytes, mosaic_items, write_mosaic
 from .search import NaipCatalog
@@ -261,7 +262,7 @@ def chip_is_complete(path: str | os.PathLike[str], grid: Grid) -> bool:
         with rasterio.open(path) as src:
             return (
                 src.count == len(BANDS)
-                and set(src.dtypes) == {"uint8"}
+                and set(src.dtypes) == {DTYPE}
                 and (src.width, src.height) == (grid.width, grid.height)
                 and src.crs == grid.crs
                 and src.transform.almost_equals(grid.transform, precision=1e-3)

@@ -17,9 +17,10 @@ from rasterio.warp import transform, transform_bounds, transform_geom
 from rasterio.windows import Window
 
 from ..errors import TGDCError
+from ..naip import GSD
 
 #: Ground sample distance of current NAIP imagery and of every download, in metres.
-NAIP_RESOLUTION = 0.6
+NAIP_RESOLUTION = GSD
 
 #: Where NAIP has imagery: the contiguous United States, as (west, south, east, north)
 #: in degrees. Requests outside are refused before any network call.

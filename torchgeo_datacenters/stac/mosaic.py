@@ -1,12 +1,13 @@
 """Mosaic NAIP items onto one grid, reading only the needed window of each COG.
 
 :func:`mosaic_items` takes items newest first and, for each, opens its Cloud-Optimised
-GeoTIFF over HTTP (GDAL ``/vsicurl/`` range requests), warps it onto the output
-:class:`~torchgeo_datacenters.stac.grid.Grid` through a :class:`~rasterio.vrt.WarpedVRT`
-and reads only the window of the grid that the item's footprint covers, so GDAL fetches
-only the tiles of the COG under that window. Pixels are filled where nothing newer has
-covered them yet (newest acquisition on top); an item whose window is already covered
-is not read at all.
+GeoTIFF over HTTP (GDAL ``/vsicurl/`` range requests), reads it onto the output
+:class:`~torchgeo_datacenters.stac.grid.Grid` with its own validity through
+:class:`~torchgeo_datacenters.imagery.ImageryFile` (warped where it is off the grid's
+lattice; a NIR band tagged alpha is data) and reads only the window of the grid that
+the item's footprint covers, so GDAL fetches only the tiles of the COG under that window.
+Pixels are filled where nothing newer has covered them yet (newest acquisition on top);
+an item whose window is already covered is not read at all.
 
 :func:`write_mosaic` writes the result as a 4-band uint8 Cloud-Optimised GeoTIFF with
 ``nodata=0``: 0 means *no imagery here*. Imaged pixels that are 0 in a band are raised
@@ -25,21 +26,20 @@ import numpy as np
 import pystac
 import rasterio
 import shapely
+from pyproj import CRS
 from rasterio.enums import Interleaving, Resampling
 from rasterio.errors import RasterioIOError
-from rasterio.vrt import WarpedVRT
 from rasterio.warp import transform_bounds
 from rasterio.windows import Window
 from tqdm import tqdm
 
 from ..errors import TGDCError
+from ..imagery import ImageryFile
+from ..naip import BANDS, DTYPE
 from ..utils import atomic_output
 from .grid import Grid, pixel_window
 from .network import NetworkSettings
 from .search import acquired, display_url
-
-#: Band names of NAIP imagery, in file order.
-BANDS = ("R", "G", "B", "NIR")
 
 #: Value written where no item covers a pixel.
 NODATA = 0
@@ -114,7 +114,7 @@ def _check_source(src: rasterio.DatasetReader, item: pystac.Item, url: str) -> N
             f"{display_url(url)} (item {item.id}) is a {src.driver} file; NAIP assets must be"
             " (Cloud-Optimised) GeoTIFFs"
         )
-    if src.count != len(BANDS) or set(src.dtypes) != {"uint8"}:
+    if src.count != len(BANDS) or set(src.dtypes) != {DTYPE}:
         raise TGDCError(
             f"{display_url(url)} (item {item.id}) has {src.count} bands of {set(src.dtypes)};"
             " NAIP images have 4 uint8 bands (R, G, B, NIR): check the asset key"
@@ -131,20 +131,21 @@ def _item_window(item: pystac.Item, grid: Grid) -> Window | None:
 def _read_item(
     url: str, item: pystac.Item, grid: Grid, window: Window, resampling: Resampling
 ) -> tuple[np.ndarray, int]:
-    """Warp a window of the grid from one COG: 4 bands plus a validity band."""
+    """Warp a window of the grid from one COG: 4 bands plus a validity band.
+
+    The COG is read with its own validity by
+    :class:`~torchgeo_datacenters.imagery.ImageryFile`: a NIR band that GDAL takes for
+    alpha is data, not a mask.
+    """
     with rasterio.open(url) as src:
         _check_source(src, item, url)
-        with WarpedVRT(
-            src,
-            crs=grid.crs,
-            transform=grid.transform,
-            width=grid.width,
-            height=grid.height,
-            resampling=resampling,
-            add_alpha=True,
-        ) as vrt:
-            block = vrt.read(window=window)
-        return block, tile_bytes(src, grid, window)
+        nbytes = tile_bytes(src, grid, window)
+    pixels = ImageryFile(url, len(BANDS)).read(
+        grid.transform, CRS.from_user_input(grid.crs), window, resampling=resampling
+    )
+    valid = ~np.isnan(pixels).any(axis=2)
+    bands = np.nan_to_num(pixels, nan=NODATA).transpose(2, 0, 1)
+    return np.concatenate([bands, valid[None] * 255]).astype(np.uint8), nbytes
 
 
 def mosaic_items(
@@ -176,7 +177,7 @@ def mosaic_items(
             uint8 GeoTIFF.
     """
     network = network or NetworkSettings()
-    data = np.full((len(BANDS), grid.height, grid.width), NODATA, dtype=np.uint8)
+    data = np.full((len(BANDS), grid.height, grid.width), NODATA, dtype=DTYPE)
     covered = np.zeros((grid.height, grid.width), dtype=bool)
     used: list[pystac.Item] = []
     bytes_read = 0
@@ -239,7 +240,7 @@ def write_mosaic(mosaic: Mosaic, path: str | os.PathLike[str], *, overwrite: boo
         "width": grid.width,
         "height": grid.height,
         "count": len(BANDS),
-        "dtype": "uint8",
+        "dtype": DTYPE,
         "crs": grid.crs,
         "transform": grid.transform,
         "nodata": NODATA,

@@ -26,16 +26,17 @@ from ..datasets import NAIP_BANDS
 from ..errors import TGDCError
 from ..loggers import follow_root_dir
 from ..models import UNet4
+from ..naip import DATACENTER_CLASS, HARD_NEGATIVE_CLASSES
 from .object_metrics import ObjectF1
 
 #: Name of the data-center class in ``class_names``.
-DATACENTER = "datacenter"
+DATACENTER = DATACENTER_CLASS
 
 #: Classes of the binary task.
 BINARY_CLASS_NAMES = ("background", DATACENTER)
 
 #: Classes of the multiclass (hard-negative) task.
-HARD_NEGATIVE_CLASS_NAMES = ("background", DATACENTER, "warehouse", "retail", "other")
+HARD_NEGATIVE_CLASS_NAMES = ("background", DATACENTER, *HARD_NEGATIVE_CLASSES)
 
 #: Models that ``model`` accepts: ours, then TorchGeo's.
 ModelName = Literal["unet4", "unet", "deeplabv3+", "fcn", "upernet", "segformer", "dpt"]
@@ -240,6 +241,19 @@ class DataCenterSegmentation(SemanticSegmentation):
         self.model = UNet4(
             in_channels=self.hparams["in_channels"], num_classes=self.hparams["num_classes"] or 1
         )
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Leave TorchGeo's derived ``labels`` and ``num_labels`` out of the checkpoint.
+
+        :meth:`configure_models` derives them from ``class_names``; saved, they would be
+        passed back to ``__init__`` (which does not take them) by ``torchgeo test
+        --ckpt_path`` and by :meth:`load_from_checkpoint`.
+
+        Args:
+            checkpoint: the checkpoint being written.
+        """
+        for key in ("labels", "num_labels"):
+            checkpoint["hyper_parameters"].pop(key, None)
 
     def configure_losses(self) -> None:
         """Build the loss; ``'bce'`` and ``'bce+dice'`` here, the others by TorchGeo."""

@@ -15,11 +15,11 @@ from torchgeo_datacenters.errors import TGDCError
 from torchgeo_datacenters.synthetic import (
     DEFAULT_ORIGIN,
     SCENE_GAP,
-    _roof_size,
     generate_scene,
     generate_scenes,
     scene_origin,
 )
+from torchgeo_datacenters.synthetic.buildings import roof_size
 
 CRS = "EPSG:32617"
 PIXEL_AREA = 0.6 * 0.6
@@ -203,14 +203,14 @@ def test_no_datacenters_on_request(tmp_path: Path) -> None:
 def test_datacenter_sizes_follow_the_seed_labels() -> None:
     rng = np.random.default_rng(0)
     areas = np.array(
-        [np.prod(_roof_size(rng, "datacenter", 0.6, 8192)) * PIXEL_AREA for _ in range(2000)]
+        [np.prod(roof_size(rng, "datacenter", 0.6, 8192)) * PIXEL_AREA for _ in range(2000)]
     )
     # seed label file: median about 18,800 m², range 2,800 to 125,000 m²
     assert np.median(areas) == pytest.approx(18_800, rel=0.1)
     assert areas.min() >= 2_700
     assert areas.max() <= 126_000
     # in a 512 px scene a data center is 100 to 250 px wide at most
-    small = [max(_roof_size(rng, "datacenter", 0.6, 512)) for _ in range(200)]
+    small = [max(roof_size(rng, "datacenter", 0.6, 512)) for _ in range(200)]
     assert max(small) <= 0.4 * 512 + 1
 
 

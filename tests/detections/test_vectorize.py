@@ -12,13 +12,11 @@ from rasterio.features import shapes
 from scipy import ndimage
 from support.inference import GSD, UTM, utm_transform
 
-from torchgeo_datacenters.errors import TGDCError
-from torchgeo_datacenters.inference import vectorize as vectorize_module
-from torchgeo_datacenters.inference.vectorize import (
+from torchgeo_datacenters.detections import vectorize as vectorize_module
+from torchgeo_datacenters.detections.metric import metric_crs
+from torchgeo_datacenters.detections.vectorize import (
     MASK_NODATA,
     Vectorizer,
-    metric_crs,
-    order_detections,
     pack_patches,
     pairs_within,
     patch_boxes,
@@ -26,6 +24,7 @@ from torchgeo_datacenters.inference.vectorize import (
     pixel_to_crs,
     threshold_band,
 )
+from torchgeo_datacenters.errors import TGDCError
 
 TRANSFORM = utm_transform()
 PIXEL_M2 = GSD * GSD
@@ -199,39 +198,9 @@ def test_centroid_in_lon_lat() -> None:
     assert detection.centroid_lat == pytest.approx(lat, abs=1e-9)
 
 
-def test_metric_crs() -> None:
-    utm = CRS(UTM)
-    assert metric_crs(utm, (500000, 4400000, 501000, 4401000)) == utm
-    assert metric_crs(CRS(4326), (-81.1, 39.7, -81.0, 39.8)).to_epsg() == 32617
-    # New York State Plane in US feet: measured in UTM 18N instead.
-    ny = metric_crs(CRS(2263), (980000, 190000, 990000, 200000))
-    assert ny.to_epsg() == 32618
-
-
 def test_pixel_to_crs() -> None:
     square = pixel_to_crs(shapely.box(0, 0, 10, 10), TRANSFORM)
     assert square.bounds == pytest.approx((500000, 4400000 - 6, 500006, 4400000))
-
-
-def test_order_is_north_to_south_then_west_to_east() -> None:
-    table = gpd.GeoDataFrame(
-        {
-            "id": 0,
-            "area_m2": [1.0, 2.0, 3.0],
-            "centroid_lon": [-81.0, -81.2, -81.1],
-            "centroid_lat": [39.0, 39.5, 39.0],
-            "score": 0.9,
-            "max_score": 1.0,
-            "source": "a.tif",
-        },
-        geometry=[shapely.Point(0, 0)] * 3,
-        crs=4326,
-    )
-    ordered = order_detections(table)
-    assert ordered["area_m2"].tolist() == [2.0, 3.0, 1.0]
-    assert ordered["id"].tolist() == [1, 2, 3]
-    shuffled = order_detections(table.iloc[[2, 0, 1]])
-    assert shuffled["area_m2"].tolist() == [2.0, 3.0, 1.0]
 
 
 def test_finished_groups_are_closed_band_by_band() -> None:

@@ -30,24 +30,11 @@ from rasterio.features import shapes
 from scipy import ndimage, sparse
 from scipy.sparse.csgraph import connected_components
 
-from ..errors import TGDCError
+from .metric import check_non_negative, metric_crs
+from .schema import DETECTION_CRS, empty_detections, order_detections
 
 #: Value of nodata pixels in the uint8 detection mask (1 = data center, 0 = background).
 MASK_NODATA = 255
-
-#: Columns of a detection table, in order (plus ``geometry``, EPSG:4326 lon/lat).
-DETECTION_COLUMNS = (
-    "id",
-    "area_m2",
-    "centroid_lon",
-    "centroid_lat",
-    "score",
-    "max_score",
-    "source",
-)
-
-#: Decimals kept for longitudes and latitudes (about 1 cm).
-LONLAT_DECIMALS = 7
 
 #: Most rows a patch of detection pixels may span while held back to be traced whole; a
 #: taller patch is traced in pieces (this bounds the rows held: 256 rows of a 16,384 px
@@ -70,22 +57,6 @@ def threshold_band(probabilities: np.ndarray, threshold: float) -> np.ndarray:
     return mask
 
 
-def metric_crs(crs: CRS, bounds: tuple[float, float, float, float]) -> CRS:
-    """Choose the CRS in which areas and distances are measured.
-
-    Args:
-        crs: CRS of the scene.
-        bounds: (left, bottom, right, top) of the scene in *crs*.
-
-    Returns:
-        *crs* itself if it is projected in metres, else the UTM zone of the scene.
-    """
-    crs = CRS.from_user_input(crs)
-    if crs.is_projected and all(axis.unit_name in ("metre", "meter") for axis in crs.axis_info):
-        return crs
-    return gpd.GeoSeries([shapely.box(*bounds)], crs=crs).estimate_utm_crs()
-
-
 def pixel_to_crs(geometries: Any, transform: Affine) -> Any:
     """Move geometries from pixel (column, row) coordinates into the scene's CRS.
 
@@ -102,63 +73,6 @@ def pixel_to_crs(geometries: Any, transform: Affine) -> Any:
         return np.column_stack([xs, ys])
 
     return shapely.transform(geometries, apply)
-
-
-def empty_detections() -> gpd.GeoDataFrame:
-    """Return a detection table with no rows.
-
-    Returns:
-        An empty GeoDataFrame with the detection columns, in EPSG:4326.
-    """
-    columns = {
-        "id": pd.Series(dtype="int64"),
-        "area_m2": pd.Series(dtype="float64"),
-        "centroid_lon": pd.Series(dtype="float64"),
-        "centroid_lat": pd.Series(dtype="float64"),
-        "score": pd.Series(dtype="float64"),
-        "max_score": pd.Series(dtype="float64"),
-        "source": pd.Series(dtype="object"),
-    }
-    return gpd.GeoDataFrame(columns, geometry=gpd.GeoSeries([], crs="EPSG:4326"))
-
-
-def order_detections(detections: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Sort detections north to south, then west to east, and number them from 1.
-
-    Args:
-        detections: detections with centroid and area columns.
-
-    Returns:
-        A new table in a fixed order with ``id`` 1..n and the columns in order.
-    """
-    if detections.empty:
-        return empty_detections()
-    keys = pd.DataFrame(
-        {
-            "lat": -detections["centroid_lat"].round(LONLAT_DECIMALS),
-            "lon": detections["centroid_lon"].round(LONLAT_DECIMALS),
-            "area": -detections["area_m2"],
-            "source": detections["source"],
-        }
-    )
-    order = keys.sort_values(["lat", "lon", "area", "source"], kind="stable").index
-    result = detections.loc[order].reset_index(drop=True)
-    result["id"] = np.arange(1, len(result) + 1, dtype=np.int64)
-    return result[[*DETECTION_COLUMNS, "geometry"]]
-
-
-def check_non_negative(**values: float) -> None:
-    """Check that distances and areas are not negative.
-
-    Args:
-        values: option name to value (metres or m²).
-
-    Raises:
-        TGDCError: if a value is negative or not a number.
-    """
-    for name, value in values.items():
-        if not value >= 0:
-            raise TGDCError(f"{name}: {value} is negative; give 0 or more")
 
 
 def pixel_size_m(transform: Affine, crs: CRS, metric: CRS, shape: tuple[int, int]) -> float:
@@ -635,7 +549,7 @@ class Vectorizer:
         areas = outlines.area.to_numpy()
         keep = areas >= self.min_area
         outlines = outlines[keep]
-        centroids = outlines.centroid.to_crs("EPSG:4326")
+        centroids = outlines.centroid.to_crs(DETECTION_CRS)
         if self.simplify > 0:
             outlines = outlines.simplify(self.simplify, preserve_topology=True)
         sums, counts, maxima = stats.T
@@ -651,8 +565,8 @@ class Vectorizer:
                 "max_score": peaks[keep],
                 "source": "",
             },
-            geometry=outlines.to_crs("EPSG:4326").to_numpy(),
-            crs="EPSG:4326",
+            geometry=outlines.to_crs(DETECTION_CRS).to_numpy(),
+            crs=DETECTION_CRS,
         )
 
     def _groups(self) -> np.ndarray:

@@ -1,17 +1,14 @@
-from typing import Any
-
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
 import shapely
 from pyproj import Geod
-from support.inference import ORIGIN, UTM, bright_roofs
+from support.inference import ORIGIN, UTM
 
+from torchgeo_datacenters.detections import merge_detections, prune_small
+from torchgeo_datacenters.detections.merge import degree_tolerance
 from torchgeo_datacenters.errors import TGDCError
-from torchgeo_datacenters.inference import Predictor
-from torchgeo_datacenters.scan import merge_detections, prune_small
-from torchgeo_datacenters.scan.merge import degree_tolerance
 
 X, Y = ORIGIN
 
@@ -138,19 +135,10 @@ def test_prune_small_keeps_small_pieces_only_near_the_scene_edge() -> None:
     assert len(prune_small(table, bounds, UTM, min_area=1000, distance=0)) == 2
 
 
-def test_scene_by_scene_merge_equals_predicting_the_mosaic(scan_data: Any) -> None:
-    paths = scan_data.grid
-    predictor = Predictor(bright_roofs(), device="cpu", progress=False, num_workers=0, min_area=0)
-    pieces = pd.concat([predictor.predict(path).gdf for path in paths], ignore_index=True)
-    assert len(pieces) == 6  # the corner roof in four pieces, the inside and the small roof
-    merged = merge_detections(pieces, distance=10, min_area=1000)
-    mosaic = Predictor(
-        bright_roofs(), device="cpu", progress=False, num_workers=0, min_area=1000
-    ).predict_batch(paths)
-    assert len(merged) == len(mosaic) == 2
-    expected = sorted([scan_data.corner_m2, scan_data.inside_m2])
-    assert sorted(merged["area_m2"]) == pytest.approx(expected, rel=1e-6)
-    for column in ("area_m2", "centroid_lon", "centroid_lat", "score", "max_score"):
-        assert merged[column].to_numpy() == pytest.approx(mosaic.gdf[column].to_numpy(), rel=1e-6)
-    difference = merged.to_crs(UTM).symmetric_difference(mosaic.gdf.to_crs(UTM), align=False)
-    assert (difference.area < 1e-3).all()
+def test_merged_pieces_keep_the_acquisition_date_of_the_largest() -> None:
+    # Neighbouring scenes of one year may have been flown on different days.
+    pieces = [(-40, 0, 0, 20), (0, 0, 60, 20), (200, 0, 240, 40)]
+    table = detections(pieces).assign(acquired=["2022-07-01", "2022-08-15", "2022-07-01"])
+    merged = merge_detections(table)
+    assert merged["acquired"].tolist() == ["2022-07-01", "2022-08-15"]
+    assert "acquired" not in merge_detections(detections(pieces))

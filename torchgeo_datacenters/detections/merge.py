@@ -10,8 +10,8 @@ area-weighted mean of their scores as the score and the largest ``max_score``.
 Detections are stored in EPSG:4326, where distances are not metres. Joining is done in two
 steps: candidates are found in degrees with a tolerance that is never smaller than the
 merge distance, then each cluster of candidates is projected to its own UTM zone (see
-:func:`~torchgeo_datacenters.inference.metric_crs`) and joined by exact distances in
-metres. Detections with no neighbour are passed through unchanged.
+:func:`.metric.metric_crs`) and joined by exact distances in metres. Detections with no
+neighbour are passed through unchanged.
 
 :func:`prune_small` lets each scene drop its small detections early: those that cannot grow
 by merging because they lie farther than the merge distance from the scene's edge.
@@ -27,9 +27,8 @@ from pyproj import CRS
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-from ..errors import TGDCError
-from ..inference import metric_crs, order_detections
-from ..inference.vectorize import DETECTION_COLUMNS, check_non_negative
+from .metric import check_non_negative, metric_crs
+from .schema import DETECTION_CRS, OPTIONAL_COLUMNS, check_detections, order_detections
 
 #: Fewest metres in a degree of latitude or of longitude at the equator (WGS 84). At latitude
 #: φ a degree of either spans at least this times cos(φ) metres.
@@ -37,26 +36,6 @@ METRES_PER_DEGREE = 110_574.0
 
 #: Largest latitude, in degrees, used to bound degree tolerances (avoids dividing by zero).
 MAX_LATITUDE = 89.0
-
-
-def _check(detections: gpd.GeoDataFrame, **values: float) -> None:
-    """Check a detection table and non-negative settings.
-
-    Args:
-        detections: the table.
-        **values: settings that must be 0 or more, by name.
-
-    Raises:
-        TGDCError: if a column is missing, the CRS is not EPSG:4326, or a value is negative.
-    """
-    missing = [column for column in (*DETECTION_COLUMNS, "geometry") if column not in detections]
-    if missing:
-        raise TGDCError(
-            f"detections: columns {missing} are missing; give tables written by the predictor"
-        )
-    if not detections.empty and (detections.crs is None or not detections.crs.equals("EPSG:4326")):
-        raise TGDCError(f"detections: CRS is {detections.crs}, not EPSG:4326; reproject them first")
-    check_non_negative(**values)
 
 
 def _components(pairs: np.ndarray, count: int) -> np.ndarray:
@@ -115,8 +94,8 @@ def _merged_row(members: gpd.GeoDataFrame, metric: CRS) -> dict:
         The merged detection's columns (``id`` is set later by ordering).
     """
     union = shapely.union_all(members.geometry.to_numpy())
-    measured = gpd.GeoSeries([union], crs="EPSG:4326").to_crs(metric)
-    centroid = measured.centroid.to_crs("EPSG:4326").iloc[0]
+    measured = gpd.GeoSeries([union], crs=DETECTION_CRS).to_crs(metric)
+    centroid = measured.centroid.to_crs(DETECTION_CRS).iloc[0]
     areas = members["area_m2"].to_numpy()
     largest = int(np.argmax(areas))
     return {
@@ -127,6 +106,11 @@ def _merged_row(members: gpd.GeoDataFrame, metric: CRS) -> dict:
         "score": float(np.average(members["score"], weights=areas if areas.sum() > 0 else None)),
         "max_score": float(members["max_score"].max()),
         "source": members["source"].iloc[largest],
+        **{
+            column: members[column].iloc[largest]
+            for column in OPTIONAL_COLUMNS
+            if column in members
+        },
         "geometry": union,
     }
 
@@ -153,13 +137,14 @@ def merge_detections(
 
     Returns:
         The merged detections, ordered and numbered by
-        :func:`~torchgeo_datacenters.inference.order_detections`.
+        :func:`.schema.order_detections`.
 
     Raises:
         TGDCError: if a column is missing, the CRS is not EPSG:4326, or *distance* or
             *min_area* is negative.
     """
-    _check(detections, distance=distance, min_area=min_area)
+    check_detections(detections)
+    check_non_negative(distance=distance, min_area=min_area)
     detections = detections.reset_index(drop=True)
     if detections.empty:
         return order_detections(detections)
@@ -171,7 +156,7 @@ def merge_detections(
     unions = []
     for cluster in np.flatnonzero(sizes > 1):
         members = detections[clusters == cluster]
-        metric = metric_crs(CRS.from_epsg(4326), tuple(members.total_bounds))
+        metric = metric_crs(CRS.from_user_input(DETECTION_CRS), tuple(members.total_bounds))
         projected = members.geometry.to_crs(metric).to_numpy()
         groups = _components(_near_pairs(projected, distance), len(members))
         for group in np.unique(groups):
@@ -181,7 +166,7 @@ def merge_detections(
             else:
                 unions.append(_merged_row(parts, metric))
     if unions:
-        tables.append(gpd.GeoDataFrame(unions, geometry="geometry", crs="EPSG:4326"))
+        tables.append(gpd.GeoDataFrame(unions, geometry="geometry", crs=DETECTION_CRS))
     result = pd.concat([table for table in tables if not table.empty], ignore_index=True)
     return order_detections(result[result["area_m2"] >= min_area])
 
@@ -214,7 +199,8 @@ def prune_small(
         TGDCError: if a column is missing, the CRS is not EPSG:4326, or *min_area* or
             *distance* is negative.
     """
-    _check(detections, min_area=min_area, distance=distance)
+    check_detections(detections)
+    check_non_negative(min_area=min_area, distance=distance)
     if detections.empty:
         return detections
     metric = metric_crs(crs, bounds)

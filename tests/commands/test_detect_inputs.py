@@ -1,0 +1,95 @@
+"""``tgdc detect`` and ``batch-detect`` on imagery they must rescale, resample or refuse."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from support.data import write_raster
+from support.inference import UTM, save_checkpoint, scene_array, utm_transform
+
+from torchgeo_datacenters.cli import main
+
+FAST = ["--tile-size", "64", "--overlap", "16", "--device", "cpu", "--num-workers", "0"]
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A checkpoint without dtype/value_range hyperparameters: uint8 0-255, 0.6 m."""
+    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "model.ckpt", logit=5.0)
+
+
+def detect(checkpoint: Path, image: Path, out: Path, *extra: str) -> int:
+    args = ["detect", "--checkpoint", str(checkpoint), "--image", str(image), *FAST]
+    return main([*args, "--output-geojson", str(out / "d.geojson"), *extra])
+
+
+def refused(code: int, capsys: pytest.CaptureFixture, out: Path, image: Path) -> str:
+    """The one-line error of a refused run that wrote nothing."""
+    assert code == 2
+    # The progress bar may have drawn its first frame before the error.
+    (line,) = [line for line in capsys.readouterr().err.splitlines() if "tgdc" in line]
+    assert line.startswith(f"tgdc detect: error: {image}") or line.startswith(
+        "tgdc detect: error: tile_size"
+    )
+    assert list(out.iterdir()) == []
+    return line
+
+
+@pytest.fixture
+def out(tmp_path: Path) -> Path:
+    directory = tmp_path / "out"
+    directory.mkdir()
+    return directory
+
+
+def test_other_dtype_refused_naming_the_rule_or_rescaled(
+    checkpoint: Path, tmp_path: Path, out: Path, capsys: pytest.CaptureFixture
+) -> None:
+    image = write_raster(
+        tmp_path / "u16.tif",
+        scene_array(64, 64, []).astype("uint16") * 257,
+        UTM,
+        utm_transform(),
+    )
+    line = refused(detect(checkpoint, image, out), capsys, out, image)
+    assert "pixels are uint16" in line and "--input-scale auto" in line
+    assert detect(checkpoint, image, out, "--input-scale", "auto") == 0
+    assert "1 detection(s)" in capsys.readouterr().out
+
+
+def test_absurd_tile_size_refused_in_one_line(
+    checkpoint: Path, tmp_path: Path, out: Path, capsys: pytest.CaptureFixture
+) -> None:
+    image = write_raster(tmp_path / "s.tif", scene_array(32, 32, []), UTM, utm_transform())
+    line = refused(detect(checkpoint, image, out, "--tile-size", "100000"), capsys, out, image)
+    assert "tile_size: 100000" in line
+
+
+def test_other_pixel_size_refused_with_resample_no(
+    checkpoint: Path, tmp_path: Path, out: Path, capsys: pytest.CaptureFixture
+) -> None:
+    image = write_raster(tmp_path / "1m.tif", scene_array(40, 40, []), UTM, utm_transform(1.0))
+    line = refused(detect(checkpoint, image, out, "--resample", "no"), capsys, out, image)
+    assert "1.00 m on the ground but the checkpoint was trained on 0.6 m" in line
+    assert detect(checkpoint, image, out) == 0
+    assert "tgdc: warning:" in capsys.readouterr().err
+
+
+def test_truncated_geotiff_gives_gdals_reason(
+    checkpoint: Path, tmp_path: Path, out: Path, capsys: pytest.CaptureFixture
+) -> None:
+    array = np.random.default_rng(0).integers(0, 255, (4, 256, 256), dtype=np.uint8)
+    whole = tmp_path / "whole.tif"
+    with rasterio.open(
+        whole, "w", driver="GTiff", width=256, height=256, count=4, dtype="uint8",
+        crs=UTM, transform=utm_transform(), tiled=True, compress="deflate",
+    ) as dst:  # fmt: skip
+        dst.write(array)
+    data = whole.read_bytes()
+    image = tmp_path / "broken.tif"
+    image.write_bytes(data[: len(data) // 2])
+    line = refused(
+        detect(checkpoint, image, out, "--output-mask", str(out / "m.tif")), capsys, out, image
+    )
+    assert "TIFFReadEncodedTile" in line and "previous exception" not in line

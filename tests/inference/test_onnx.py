@@ -1,0 +1,126 @@
+"""Tests of ONNX export and of predicting through ONNX Runtime."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+import torch
+from support.inference import GSD, MEAN, STD, save_checkpoint, write_scene
+
+from torchgeo_datacenters.cli import main
+from torchgeo_datacenters.errors import TGDCError
+from torchgeo_datacenters.inference import Predictor
+from torchgeo_datacenters.inference.model import load_checkpoint
+from torchgeo_datacenters.inference.onnx import (
+    METADATA_KEYS,
+    PAD_MULTIPLE_KEY,
+    load_onnx,
+    read_metadata,
+)
+
+ROOFS = [(20, 30, 40, 50), (90, 120, 60, 45)]
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real UNet4 checkpoint with random weights and a sharp head (few pixels near 0.5)."""
+    path = save_checkpoint(tmp_path_factory.mktemp("ckpt") / "model.ckpt")
+    saved = torch.load(path, weights_only=True)
+    torch.manual_seed(0)
+    head = saved["state_dict"]["model.head.weight"]
+    saved["state_dict"]["model.head.weight"] = torch.randn_like(head) * 2
+    torch.save(saved, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def onnx_file(checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("onnx")
+    assert (
+        main(["export", "--checkpoint", str(checkpoint), "--onnx", str(directory / "m.onnx")]) == 0
+    )
+    return directory / "m.onnx"
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_scene(tmp_path_factory.mktemp("scene") / "scene.tif", 180, 200, ROOFS)
+
+
+def test_metadata_holds_the_checkpoint_facts(checkpoint: Path, onnx_file: Path) -> None:
+    hparams = torch.load(checkpoint, weights_only=True)["hyper_parameters"]
+    metadata = read_metadata(onnx_file)
+    assert metadata["bands"] == ["R", "G", "B", "NIR"]
+    assert metadata["gsd"] == GSD
+    assert metadata["mean"] == [MEAN] * 4 and metadata["std"] == [STD] * 4
+    assert metadata["patch_size"] == 256
+    assert metadata["threshold"] == hparams["threshold"]
+    assert metadata["class_names"] == list(hparams["class_names"])
+    assert metadata[PAD_MULTIPLE_KEY] == 8
+    assert set(metadata) <= {*METADATA_KEYS, PAD_MULTIPLE_KEY}
+
+
+@pytest.mark.parametrize("shape", [(3, 4, 64, 64), (1, 4, 50, 77)])
+def test_any_batch_and_tile_size_matches_torch(
+    checkpoint: Path, onnx_file: Path, shape: tuple[int, ...]
+) -> None:
+    torch_model, onnx_model = load_checkpoint(checkpoint), load_onnx(onnx_file)
+    images = torch.randn(*shape)
+    with torch.inference_mode():
+        expected = torch_model.probability_fn(images)
+    actual = onnx_model.probability_fn(images)
+    assert actual.shape == expected.shape == (shape[0], *shape[2:])
+    assert torch.allclose(actual, expected, atol=1e-4)
+
+
+def test_detect_through_onnx_runtime_matches_torch(
+    checkpoint: Path, onnx_file: Path, scene: Path, tmp_path: Path
+) -> None:
+    results = {}
+    for model in (checkpoint, onnx_file):
+        out = tmp_path / model.suffix[1:]
+        out.mkdir()
+        # Tile 100 is no multiple of the U-Net's 8: the ONNX runner pads and crops.
+        predictor = Predictor(
+            model, device="cpu", tile_size=100, overlap=16, min_area=0.0, progress=False
+        )
+        detections = predictor.predict(
+            scene, output_probabilities=out / "p.tif", output_geojson=out / "d.geojson"
+        )
+        with rasterio.open(out / "p.tif") as src:
+            results[model.suffix] = detections, src.read(1)
+    (torch_detections, torch_probs), (onnx_detections, onnx_probs) = results.values()
+    assert np.nanmax(np.abs(torch_probs - onnx_probs)) <= 1e-4
+    assert 0 < len(torch_detections) == len(onnx_detections)
+    torch_gdf, onnx_gdf = torch_detections.gdf, onnx_detections.gdf
+    assert torch_gdf.geometry.geom_equals(onnx_gdf.geometry).all()
+    assert np.allclose(torch_gdf["area_m2"], onnx_gdf["area_m2"])
+
+
+def test_export_refuses_bad_outputs_and_writes_nothing(
+    checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    existing = tmp_path / "m.onnx"
+    existing.write_bytes(b"keep")
+    for target in (existing, tmp_path / "m.pt"):
+        args = ["export", "--checkpoint", str(checkpoint), "--onnx", str(target)]
+        assert main(args) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("tgdc export: error:") and "\n" not in err
+    assert existing.read_bytes() == b"keep"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["m.onnx"]
+
+
+def test_files_that_are_not_exported_models_are_refused(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"not a model")
+    with pytest.raises(TGDCError, match="not a readable ONNX model"):
+        load_onnx(broken)
+    with pytest.raises(TGDCError, match="does not exist"):
+        load_onnx(tmp_path / "missing.onnx")
+    bare = tmp_path / "bare.onnx"
+    with pytest.warns(DeprecationWarning):
+        torch.onnx.export(torch.nn.Conv2d(4, 1, 1), (torch.zeros(1, 4, 8, 8),), bare, dynamo=False)
+    with pytest.raises(TGDCError, match="metadata lacks mean, std, threshold"):
+        Predictor(bare, device="cpu")

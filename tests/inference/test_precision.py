@@ -1,0 +1,95 @@
+"""Tests of the model's precision: fp32, bf16 autocast and int8 quantisation."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+import torch
+from support.inference import bright_roofs, write_scene
+
+from torchgeo_datacenters.cli import build_parser
+from torchgeo_datacenters.errors import TGDCError
+from torchgeo_datacenters.inference import Predictor
+from torchgeo_datacenters.inference.precision import BF16_CPU_FLAGS, cpu_flags, resolve_precision
+from torchgeo_datacenters.options import PRECISIONS
+
+ROOFS = [(10, 20, 30, 40), (70, 90, 50, 35), (-5, 140, 25, 30)]
+NATIVE_BF16 = bool(set(BF16_CPU_FLAGS) & cpu_flags())
+CPU = torch.device("cpu")
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_scene(tmp_path_factory.mktemp("scene") / "scene.tif", 130, 170, ROOFS)
+
+
+def run(scene: Path, out: Path, **options: object) -> tuple[object, np.ndarray]:
+    predictor = Predictor(
+        bright_roofs(),
+        device="cpu",
+        tile_size=64,
+        overlap=16,
+        min_area=0.0,
+        progress=False,
+        num_workers=0,
+        **options,
+    )
+    out.mkdir()
+    detections = predictor.predict(
+        scene, output_mask=out / "mask.tif", output_geojson=out / "d.geojson"
+    )
+    with rasterio.open(out / "mask.tif") as src:
+        return detections, src.read(1)
+
+
+def test_int8_finds_the_same_roofs_as_fp32(scene: Path, tmp_path: Path) -> None:
+    fp32, fp32_mask = run(scene, tmp_path / "fp32", precision="fp32")
+    int8, int8_mask = run(scene, tmp_path / "int8", precision="int8")
+    roofs = fp32_mask == 1
+    iou = (roofs & (int8_mask == 1)).sum() / (roofs | (int8_mask == 1)).sum()
+    assert iou >= 0.99
+    assert len(fp32) == len(int8) == len(ROOFS)
+    assert np.allclose(sorted(fp32.gdf["area_m2"]), sorted(int8.gdf["area_m2"]), rtol=0.01)
+
+
+@pytest.mark.skipif(not NATIVE_BF16, reason="this CPU has no AVX512-BF16 or AMX instructions")
+def test_bf16_finds_the_same_roofs_as_fp32(scene: Path, tmp_path: Path) -> None:
+    fp32, fp32_mask = run(scene, tmp_path / "fp32", precision="fp32")
+    bf16, bf16_mask = run(scene, tmp_path / "bf16", precision="bf16")
+    assert (fp32_mask == bf16_mask).mean() >= 0.99
+    assert len(fp32) == len(bf16) == len(ROOFS)
+
+
+@pytest.mark.skipif(NATIVE_BF16, reason="this CPU has native bfloat16 instructions")
+def test_bf16_is_refused_on_cpus_without_it() -> None:
+    with pytest.raises(TGDCError, match=r"no native bfloat16 instructions.*use int8 or fp32"):
+        Predictor(bright_roofs(), device="cpu", precision="bf16")
+
+
+def test_precisions_each_device_runs() -> None:
+    assert resolve_precision("auto", CPU) == "fp32"
+    assert resolve_precision("auto", torch.device("cuda")) == "fp16"
+    assert resolve_precision("int8", CPU) == "int8"
+    with pytest.raises(TGDCError, match="fp16 runs on CUDA only"):
+        resolve_precision("fp16", CPU)
+    with pytest.raises(TGDCError, match="int8 runs on the CPU only"):
+        resolve_precision("int8", torch.device("cuda"))
+    with pytest.raises(TGDCError, match="'fp64' is not one of"):
+        resolve_precision("fp64", CPU)
+
+
+def test_every_precision_is_a_flag_of_every_predicting_command() -> None:
+    parser = build_parser()
+    for command in ("detect", "batch-detect", "scan"):
+        for precision in PRECISIONS:
+            args = parser.parse_args([command, "--precision", precision, *REQUIRED[command]])
+            assert args.precision == precision
+
+
+#: The other required arguments of each command.
+REQUIRED = {
+    "detect": ["--checkpoint", "m.ckpt", "--image", "s.tif", "--output-geojson", "d.geojson"],
+    "batch-detect": ["--checkpoint", "m.ckpt", "--chips-dir", "c", "--output-geojson", "d.geojson"],
+    "scan": ["--checkpoint", "m.ckpt", "--scenes-dir", "s", "--output-dir", "o"],
+}

@@ -1,0 +1,67 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from pyproj import CRS
+from support.inference import UTM, utm_transform
+
+from torchgeo_datacenters.inference.tiles import SceneGrid
+from torchgeo_datacenters.outputs import FORMATS
+
+GRID = SceneGrid(crs=CRS(UTM), transform=utm_transform(), width=70, height=50)
+
+
+def test_rasters_are_cogs_on_the_scene_grid(tmp_path: Path) -> None:
+    probabilities = np.random.default_rng(0).random((50, 70), dtype=np.float32)
+    probabilities[:, :5] = np.nan
+    with (
+        FORMATS["mask"].open(tmp_path / "m.tif", GRID) as mask,
+        FORMATS["probabilities"].open(tmp_path / "p.tif", GRID) as prob,
+    ):
+        for row in (0, 17, 34):
+            band = probabilities[row : row + 17]
+            mask.write(row, (band > 0.5).astype(np.uint8))
+            prob.write(row, band)
+    for name, dtype in (("m.tif", "uint8"), ("p.tif", "float32")):
+        with rasterio.open(tmp_path / name) as src:
+            assert src.crs == UTM and src.transform == GRID.transform
+            assert src.shape == (50, 70) and src.dtypes == (dtype,)
+            assert src.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"
+    with rasterio.open(tmp_path / "p.tif") as src:
+        np.testing.assert_array_equal(src.read(1), probabilities)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.tif", "p.tif"]
+
+
+def test_a_failed_raster_leaves_nothing(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError), FORMATS["mask"].open(tmp_path / "m.tif", GRID) as mask:
+        mask.write(0, np.zeros((10, 70), np.uint8))
+        raise RuntimeError("crash")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cogs_have_overviews_and_the_mask_a_colour_table(tmp_path: Path) -> None:
+    from torchgeo_datacenters.outputs.rasters import mask_writer, probability_writer
+    from torchgeo_datacenters.outputs.styles import MASK_COLOURS
+
+    # Larger than one 512 px COG tile: GDAL builds overviews down to one tile.
+    grid = SceneGrid(crs=CRS(UTM), transform=utm_transform(), width=1100, height=600)
+    mask = np.zeros((600, 1100), np.uint8)
+    mask[100:300, 200:700] = 1
+    with (
+        mask_writer(tmp_path / "m.tif", grid) as m,
+        probability_writer(tmp_path / "p.tif", grid) as p,
+    ):
+        m.write(0, mask)
+        p.write(0, mask.astype(np.float32))
+    with rasterio.open(tmp_path / "m.tif") as src:
+        assert src.overviews(1) == [2, 4]
+        assert src.colorinterp[0] == rasterio.enums.ColorInterp.palette
+        colours = src.colormap(1)
+        assert {value: colours[value] for value in MASK_COLOURS} == MASK_COLOURS
+        # Nearest-neighbour overviews keep the mask's values.
+        assert set(np.unique(src.read(1, out_shape=(150, 275)))) == {0, 1}
+    with rasterio.open(tmp_path / "p.tif") as src:
+        assert src.overviews(1) == [2, 4]
+        half = src.read(1, out_shape=(300, 550))
+        assert half[100, 200] == 1.0 and half[0, 0] == 0.0

@@ -1,0 +1,107 @@
+"""Command-line arguments generated from tables defined once elsewhere.
+
+The flags of the commands that predict come from two tables, with their help, types and
+defaults, and go back to the predictor as the keyword arguments they name:
+
+* ``--output-<kind> FILE`` from the output-format registry
+  (:data:`~torchgeo_datacenters.outputs.FORMATS`);
+* ``--<option>`` from the predictor's options
+  (:class:`~torchgeo_datacenters.options.PredictorOptions`).
+
+Adding a format or an option there adds its flag here.
+"""
+
+import argparse
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..options import option_fields, option_help, option_type
+from ..outputs import FORMATS, OutputFormat
+
+
+def add_output_arguments(parser: argparse.ArgumentParser, formats: Sequence[OutputFormat]) -> None:
+    """Add an ``--output-<kind> FILE`` flag per format, as an "outputs" group.
+
+    Args:
+        parser: the subcommand's parser.
+        formats: the formats the command writes.
+    """
+    group = parser.add_argument_group("outputs")
+    for output in formats:
+        group.add_argument(
+            output.flag, type=Path, metavar="FILE", required=output.required, help=output.help
+        )
+
+
+def output_keywords(args: argparse.Namespace) -> dict[str, Path | None]:
+    """Collect the output paths given on the command line.
+
+    Args:
+        args: the parsed arguments.
+
+    Returns:
+        ``output_<kind>`` keyword argument of the predictor to path (None: not given), for
+        every output flag the command has.
+    """
+    return {
+        output.keyword: getattr(args, output.keyword)
+        for output in FORMATS.values()
+        if hasattr(args, output.keyword)
+    }
+
+
+def print_outputs(outputs: Mapping[str, Path]) -> None:
+    """Print every file a run wrote, one ``kind: path`` line each.
+
+    Args:
+        outputs: output kind to path.
+    """
+    for kind, path in outputs.items():
+        print(f"{kind}: {path}")
+
+
+def add_predictor_arguments(
+    parser: argparse.ArgumentParser, names: Iterable[str] | None = None
+) -> None:
+    """Add a flag per predictor option, as a "prediction" group.
+
+    Options left out keep the defaults of
+    :class:`~torchgeo_datacenters.options.PredictorOptions` (stated in their help);
+    collect the given ones with :func:`predictor_keywords`.
+
+    Args:
+        parser: the subcommand's parser.
+        names: the options to add (None: every option).
+    """
+    wanted = None if names is None else set(names)
+    group = parser.add_argument_group("prediction")
+    for option in option_fields():
+        if wanted is not None and option.name not in wanted:
+            continue
+        shown = option_help(option)
+        kind = option_type(option)
+        group.add_argument(
+            "--" + option.name.replace("_", "-"),
+            type=None if shown.choices else kind,
+            choices=shown.choices,
+            metavar=shown.metavar,
+            default=argparse.SUPPRESS,
+            help=shown.describe(option.default),
+        )
+
+
+def predictor_keywords(args: argparse.Namespace) -> dict[str, Any]:
+    """Collect the predictor options given on the command line.
+
+    Args:
+        args: the parsed arguments.
+
+    Returns:
+        Option name to value, for the options given only.
+    """
+    return {
+        option.name: getattr(args, option.name)
+        for option in option_fields()
+        if hasattr(args, option.name)
+    }

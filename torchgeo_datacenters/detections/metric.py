@@ -1,0 +1,139 @@
+"""Measuring in metres: the CRS in which areas and distances are taken, and their checks.
+
+Detections are stored in lon/lat, where lengths are not metres. Every area (m²) and every
+distance (metres) is measured in a metric CRS instead: the scene's own CRS when it is a UTM
+zone or true to scale in metres, otherwise (geographic, feet, Web Mercator, Albers...) the
+UTM zone estimated from the bounds at hand.
+"""
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from pyproj import CRS, Proj
+
+from ..errors import TGDCError
+
+#: Largest departure from 1 of a projection's scale factors for its metres to be taken as
+#: ground metres (a UTM zone reaches 1.001 at its edges; Web Mercator 1.29 at 39° N).
+TRUE_SCALE_TOLERANCE = 0.0015
+
+
+def metric_crs(crs: CRS, bounds: tuple[float, float, float, float]) -> CRS:
+    """Choose the CRS in which areas and distances are measured.
+
+    Args:
+        crs: CRS of the scene.
+        bounds: (left, bottom, right, top) of the scene in *crs*.
+
+    Returns:
+        *crs* itself if it is a UTM zone, or projected in metres and true to scale over
+        the scene (scale factors within :data:`TRUE_SCALE_TOLERANCE` of 1 in both
+        directions), else the UTM zone of the scene (geographic, foot-based or
+        distorting CRSs such as Web Mercator).
+    """
+    crs = CRS.from_user_input(crs)
+    if crs.utm_zone is not None:
+        return crs
+    box = gpd.GeoSeries([shapely.box(*bounds)], crs=crs)
+    if crs.is_projected and all(axis.unit_name in ("metre", "meter") for axis in crs.axis_info):
+        corners = shapely.get_coordinates(box.to_crs("EPSG:4326").iloc[0])
+        factors = Proj(crs).get_factors(corners[:, 0], corners[:, 1])
+        scales = np.concatenate([factors.meridional_scale, factors.parallel_scale])
+        if np.all(np.abs(scales - 1) <= TRUE_SCALE_TOLERANCE):
+            return crs
+    return box.estimate_utm_crs()
+
+
+def check_non_negative(**values: float) -> None:
+    """Check that distances and areas are not negative.
+
+    Args:
+        values: option name to value (metres or m²).
+
+    Raises:
+        TGDCError: if a value is negative or not a number.
+    """
+    for name, value in values.items():
+        if not value >= 0:
+            raise TGDCError(f"{name}: {value} is negative; give 0 or more")
+
+
+# Measuring tables that span UTM zones: each geometry in the zone of its centroid (a
+# single projection would stretch distances far from its central meridian).
+
+
+def utm_epsg(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """The EPSG code of the WGS 84 / UTM zone of each point.
+
+    Args:
+        lon: longitudes, in degrees.
+        lat: latitudes, in degrees.
+
+    Returns:
+        EPSG codes (32601..32660 north, 32701..32760 south), one per point.
+    """
+    zone = np.clip(np.floor((np.asarray(lon) + 180.0) / 6.0).astype(int) + 1, 1, 60)
+    return np.where(np.asarray(lat) >= 0, 32600, 32700) + zone
+
+
+def zones(geometries: gpd.GeoSeries) -> np.ndarray:
+    """The UTM zone (EPSG code) of each geometry's centroid.
+
+    Args:
+        geometries: geometries in EPSG:4326.
+
+    Returns:
+        One EPSG code per geometry.
+    """
+    points = shapely.centroid(geometries.to_numpy())
+    return utm_epsg(shapely.get_x(points), shapely.get_y(points))
+
+
+def project_by_zone(geometries: gpd.GeoSeries, epsg: np.ndarray) -> np.ndarray:
+    """Project each geometry to its own UTM zone.
+
+    Args:
+        geometries: geometries in EPSG:4326.
+        epsg: the EPSG code for each (see :func:`zones`).
+
+    Returns:
+        The projected shapely geometries, in the order given, each in metres of its zone.
+    """
+    projected = np.empty(len(geometries), dtype=object)
+    values = geometries.reset_index(drop=True)
+    for code in np.unique(epsg):
+        rows = np.flatnonzero(epsg == code)
+        projected[rows] = values.iloc[rows].to_crs(int(code)).to_numpy()
+    return projected
+
+
+def measure(geometries: gpd.GeoSeries) -> tuple[np.ndarray, np.ndarray]:
+    """Area and perimeter of each geometry, in its centroid's UTM zone.
+
+    Args:
+        geometries: (Multi)Polygons in EPSG:4326.
+
+    Returns:
+        Areas in m² and perimeters (every ring, holes included) in m.
+    """
+    projected = project_by_zone(geometries, zones(geometries))
+    return shapely.area(projected), shapely.length(projected)
+
+
+def centroids(geometries: gpd.GeoSeries) -> np.ndarray:
+    """Longitude and latitude of each geometry's centroid, found in its UTM zone.
+
+    Args:
+        geometries: geometries in EPSG:4326.
+
+    Returns:
+        (n, 2) longitudes and latitudes, in degrees.
+    """
+    epsg = zones(geometries)
+    points = shapely.centroid(project_by_zone(geometries, epsg))
+    lonlat = np.empty((len(geometries), 2))
+    for code in np.unique(epsg):
+        rows = np.flatnonzero(epsg == code)
+        back = gpd.GeoSeries(points[rows], crs=int(code)).to_crs(4326)
+        lonlat[rows] = np.column_stack([back.x, back.y])
+    return lonlat

@@ -1,0 +1,309 @@
+"""The output formats: one table of every file a prediction run can write.
+
+:data:`FORMATS` maps each output kind to its format. A :class:`VectorFormat` writes the
+detection table to a file (GeoJSON, CSV, GeoPackage, GeoParquet); a :class:`RasterFormat`
+streams one band of rows at a time to a Cloud-Optimised GeoTIFF on the scene's grid as
+prediction proceeds (the detection mask, the probabilities). Everything else derives from
+this table:
+
+* the keyword arguments ``output_<kind>`` of
+  :meth:`~torchgeo_datacenters.inference.Predictor.predict` (every format) and
+  :meth:`~torchgeo_datacenters.inference.Predictor.predict_batch` (vector formats);
+* the flags ``--output-<kind>`` of ``tgdc detect`` (every format) and ``tgdc
+  batch-detect`` (vector formats), with their help;
+* the files of every ``tgdc scan``, ``detections<extension>`` in its output directory for
+  each vector format with ``scan=True`` (:func:`scan_files`), and the scan's help;
+* the checks before any work (two outputs on one path, a missing directory, a file that
+  exists without ``--overwrite``), the atomic staging (:class:`~.staging.Outputs`) and the
+  list of files every command prints at the end.
+
+Adding a format
+---------------
+Write its writer, then register it once, here beside the built-in formats; nothing else
+changes::
+
+    # torchgeo_datacenters/outputs/kml.py
+    def write_kml(detections: gpd.GeoDataFrame, path: Path) -> None: ...
+
+    # at the end of this module
+    register(VectorFormat(name="kml", help="KML of the detections", extension=".kml",
+                          writer="torchgeo_datacenters.outputs.kml:write_kml", scan=True))
+
+Now ``Predictor.predict(..., output_kml="d.kml")``, ``predict_batch(..., output_kml=...)``,
+``tgdc detect --output-kml FILE`` and ``tgdc batch-detect --output-kml FILE`` write it, and
+every ``tgdc scan`` writes ``detections.kml``. The name becomes the keyword and the flag,
+so it must be a lower-case identifier.
+
+* The writer is named as ``"module:function"``, imported only when a run writes the file,
+  so that the command line starts without loading the libraries writers need (a function
+  itself works too, e.g. in a test).
+* A vector writer gets the final detection table (EPSG:4326, ordered and numbered: see
+  :mod:`torchgeo_datacenters.detections.schema`) and a temporary path beside the final one
+  to write directly; the file is renamed into place when the whole run succeeds.
+* A raster writer opens a :class:`~.rasters.RasterWriter` (pixel type, nodata value,
+  overview resampling: see :data:`~.rasters.mask_writer`) from ``(path, grid)``; the
+  format's ``values(mask, probabilities)`` gives the (rows, width) band it writes, from the
+  uint8 mask (:func:`~torchgeo_datacenters.detections.threshold_band`) and the float32
+  probabilities (NaN nodata) of the same rows.
+* An output that needs more of the run (a STAC item or a report listing the other files)
+  is a new kind: add its class here and the one place in
+  :class:`~torchgeo_datacenters.inference.Predictor` that calls it.
+
+Register formats in this module, or in a module it imports, so that every process (the
+command line, Ray workers) sees the same table. Tests may register temporary formats.
+"""
+
+import os
+import pkgutil
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..utils.atomic import writing
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import numpy as np
+
+    from ..inference.tiles import SceneGrid
+    from .rasters import RasterWriter
+
+#: Stem of the files every scan writes in its output directory.
+SCAN_STEM = "detections"
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutputFormat:
+    """A kind of file a run can write.
+
+    Attributes:
+        name: the output kind, a lower-case identifier: keyword ``output_<name>`` and flag
+            ``--output-<name>``.
+        help: what the file holds, for the command line's help.
+        writer: the function that writes it, or its ``"module:function"`` name.
+        required: whether the commands that offer it always ask for it.
+    """
+
+    name: str
+    help: str
+    writer: Callable[..., Any] | str
+    required: bool = False
+
+    @property
+    def keyword(self) -> str:
+        """Keyword argument of the predictor naming this output's path."""
+        return f"output_{self.name}"
+
+    @property
+    def flag(self) -> str:
+        """Command-line flag naming this output's path."""
+        return "--" + self.keyword.replace("_", "-")
+
+    def load_writer(self) -> Callable[..., Any]:
+        """Return the writer, imported if it is given by name.
+
+        Returns:
+            The writer function.
+        """
+        if isinstance(self.writer, str):
+            return pkgutil.resolve_name(self.writer)
+        return self.writer
+
+
+@dataclass(frozen=True, kw_only=True)
+class VectorFormat(OutputFormat):
+    """A file of the detection table; its writer takes (detections, path).
+
+    Attributes:
+        extension: file name extension, with its dot (a scan writes
+            ``detections<extension>``).
+        scan: whether every scan writes it in its output directory.
+    """
+
+    extension: str
+    scan: bool = False
+
+    def write(self, detections: "gpd.GeoDataFrame", path: Path) -> None:
+        """Write a detection table.
+
+        Args:
+            detections: detections in EPSG:4326.
+            path: the file to write.
+        """
+        self.load_writer()(detections, path)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RasterFormat(OutputFormat):
+    """A single-band COG on the scene's grid, written band by band during prediction.
+
+    Its writer takes (path, grid) and returns a :class:`~.rasters.RasterWriter`.
+
+    Attributes:
+        values: the (rows, width) band to write, from the uint8 mask and the float32
+            probabilities of the same rows.
+    """
+
+    values: Callable[["np.ndarray", "np.ndarray"], "np.ndarray"]
+
+    def open(
+        self,
+        path: str | os.PathLike[str],
+        grid: "SceneGrid",
+        output_grid: "SceneGrid | None" = None,
+    ) -> "RasterWriter":
+        """Open a writer of this raster (use it as a context manager).
+
+        Args:
+            path: the COG to write.
+            grid: the scene's grid: size, transform and CRS.
+            output_grid: the COG's grid, if not *grid* (the rows are warped onto it).
+
+        Returns:
+            The writer.
+        """
+        return self.load_writer()(path, grid, output_grid=output_grid)
+
+
+#: Every output format, by kind, in the order of the command line and of the files listed.
+FORMATS: dict[str, OutputFormat] = {}
+
+
+def register(output: OutputFormat) -> OutputFormat:
+    """Add a format to :data:`FORMATS`.
+
+    Args:
+        output: the format.
+
+    Returns:
+        The same format.
+
+    Raises:
+        ValueError: if its name is not a lower-case identifier or is taken.
+    """
+    if not (output.name.isidentifier() and output.name.islower()):
+        raise ValueError(f"output format {output.name!r}: give a lower-case identifier")
+    if output.name in FORMATS:
+        raise ValueError(f"output format {output.name!r} is registered already")
+    FORMATS[output.name] = output
+    return output
+
+
+def vector_formats() -> list[VectorFormat]:
+    """Return the registered vector formats, in order."""
+    return [output for output in FORMATS.values() if isinstance(output, VectorFormat)]
+
+
+def raster_formats() -> list[RasterFormat]:
+    """Return the registered raster formats, in order."""
+    return [output for output in FORMATS.values() if isinstance(output, RasterFormat)]
+
+
+def paths_from_keywords(
+    keywords: Mapping[str, str | os.PathLike[str] | None],
+    formats: Sequence[OutputFormat],
+    caller: str,
+) -> dict[str, str | os.PathLike[str] | None]:
+    """Turn ``output_<kind>`` keyword arguments into paths by output kind.
+
+    Args:
+        keywords: keyword argument to path (None: not written).
+        formats: the formats the caller writes.
+        caller: the caller's name, for the error.
+
+    Returns:
+        Output kind to path, in the order of *formats*.
+
+    Raises:
+        TypeError: for a keyword that names none of *formats*, as for any unexpected
+            keyword argument.
+    """
+    known = {output.keyword for output in formats}
+    unknown = sorted(set(keywords) - known)
+    if unknown:
+        raise TypeError(f"{caller}() got an unexpected keyword argument {unknown[0]!r}")
+    return {output.name: keywords.get(output.keyword) for output in formats}
+
+
+def write_vectors(detections: "gpd.GeoDataFrame", paths: Mapping[str, Path]) -> None:
+    """Write detections to every vector output requested.
+
+    Args:
+        detections: detections in EPSG:4326.
+        paths: output kind to (staged) path; other kinds are ignored.
+
+    Raises:
+        TGDCError: if a file cannot be written (no space left, say), naming it.
+    """
+    for output in vector_formats():
+        if output.name in paths:
+            with writing(paths[output.name]):
+                output.write(detections, paths[output.name])
+
+
+def scan_files() -> dict[str, str]:
+    """Name the files every scan writes in its output directory.
+
+    Returns:
+        Output kind to file name, ``detections<extension>``.
+    """
+    return {output.name: SCAN_STEM + output.extension for output in vector_formats() if output.scan}
+
+
+#: Module of the built-in vector writers.
+_WRITERS = "torchgeo_datacenters.detections.writers"
+
+register(
+    VectorFormat(
+        name="geojson",
+        help="RFC 7946 GeoJSON of the detections (EPSG:4326 lon/lat polygons)",
+        writer=f"{_WRITERS}:write_geojson",
+        extension=".geojson",
+        scan=True,
+        required=True,
+    )
+)
+register(
+    VectorFormat(
+        name="csv",
+        help="CSV, one row per detection: id, centroid_lon, centroid_lat, area_m2, score, source",
+        writer=f"{_WRITERS}:write_csv",
+        extension=".csv",
+        scan=True,
+    )
+)
+register(
+    VectorFormat(
+        name="gpkg",
+        help="GeoPackage of detections",
+        writer=f"{_WRITERS}:write_gpkg",
+        extension=".gpkg",
+    )
+)
+register(
+    VectorFormat(
+        name="parquet",
+        help="GeoParquet of the detections",
+        writer=f"{_WRITERS}:write_parquet",
+        extension=".parquet",
+        scan=True,
+    )
+)
+register(
+    RasterFormat(
+        name="mask",
+        help="Cloud-Optimised GeoTIFF of the detection mask on the scene's grid (uint8: 1 data"
+        " center, 0 background, 255 nodata)",
+        writer="torchgeo_datacenters.outputs.rasters:mask_writer",
+        values=lambda mask, probabilities: mask,
+    )
+)
+register(
+    RasterFormat(
+        name="probabilities",
+        help="Cloud-Optimised GeoTIFF of the probabilities (float32 0 to 1, NaN nodata)",
+        writer="torchgeo_datacenters.outputs.rasters:probability_writer",
+        values=lambda mask, probabilities: probabilities,
+    )
+)

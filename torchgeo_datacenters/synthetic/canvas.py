@@ -1,0 +1,218 @@
+"""The canvas a SYNTHETIC scene is drawn on, and pixel/CRS geometry helpers.
+
+A :class:`Scene` holds the float ``(4, height, width)`` canvas (R, G, B, NIR in digital
+numbers), the random generator every drawing step draws from, and a coarse occupancy grid
+used to place objects without overlap.
+"""
+
+import math
+
+import numpy as np
+import shapely
+from rasterio.features import rasterize
+from rasterio.transform import Affine
+from rasterio.windows import Window
+from rasterio.windows import transform as window_transform
+
+Box = tuple[int, int, int, int]
+"""A pixel rectangle ``(row_start, col_start, row_stop, col_stop)``, stops exclusive."""
+
+
+class Scene:
+    """The canvas of one scene being drawn, with the occupancy used to place objects."""
+
+    def __init__(
+        self, rng: np.random.Generator, height: int, width: int, gsd: float, transform: Affine
+    ) -> None:
+        self.rng = rng
+        self.height = height
+        self.width = width
+        self.gsd = gsd
+        self.transform = transform
+        self.canvas = np.empty((4, height, width), np.float32)
+        self.cell = max(1, min(height, width) // 256)
+        self.occupied = np.zeros((height // self.cell, width // self.cell), bool)
+        self._table: np.ndarray | None = None
+        self.margin = max(2, min(self.px(20.0), min(height, width) // 40))
+
+    def px(self, metres: float) -> int:
+        """Convert a length in metres to a whole number of pixels (at least 1)."""
+        return max(1, round(metres / self.gsd))
+
+    def _cells(self, box: Box, margin: int = 0) -> tuple[slice, slice]:
+        k = self.cell
+        return (
+            slice(max(0, (box[0] - margin) // k), max(0, -(-(box[2] + margin) // k))),
+            slice(max(0, (box[1] - margin) // k), max(0, -(-(box[3] + margin) // k))),
+        )
+
+    def occupy(self, box: Box, margin: int = 0) -> None:
+        """Mark *box*, grown by *margin* pixels, as taken."""
+        self.occupied[self._cells(box, margin)] = True
+        self._table = None
+
+    def is_free(self, box: Box) -> bool:
+        """Whether *box* lies inside the scene and on no taken cell."""
+        inside = box[0] >= 0 and box[1] >= 0 and box[2] <= self.height and box[3] <= self.width
+        return inside and not self.occupied[self._cells(box)].any()
+
+    def find_spot(self, height: int, width: int, margin: int) -> tuple[int, int] | None:
+        """Pick a random free place for a *height* x *width* box kept *margin* from others.
+
+        Returns:
+            The top-left pixel of the box, or None where no place is free.
+        """
+        k = self.cell
+        nh, nw = -(-(height + 2 * margin) // k), -(-(width + 2 * margin) // k)
+        rows, cols = self.occupied.shape
+        if nh > rows or nw > cols:
+            return None
+        if self._table is None:
+            self._table = np.zeros((rows + 1, cols + 1), np.int32)
+            self._table[1:, 1:] = self.occupied.cumsum(0, dtype=np.int32).cumsum(1)
+        table = self._table
+        taken = table[nh:, nw:] - table[:-nh, nw:] - table[nh:, :-nw] + table[:-nh, :-nw]
+        free = np.flatnonzero(taken == 0)
+        if free.size == 0:
+            return None
+        i, j = divmod(int(free[self.rng.integers(free.size)]), taken.shape[1])
+        return i * k + margin, j * k + margin
+
+    def clip(self, box: Box) -> Box:
+        """Return the part of *box* inside the scene."""
+        return (max(box[0], 0), max(box[1], 0), min(box[2], self.height), min(box[3], self.width))
+
+    def fill(self, box: Box, colour: np.ndarray, jitter: float = 0.04) -> None:
+        """Paint *box* in one colour, varied in brightness by up to *jitter*."""
+        r0, c0, r1, c1 = self.clip(box)
+        gain = 1.0 + self.rng.uniform(-jitter, jitter)
+        self.canvas[:, r0:r1, c0:c1] = (colour * gain)[:, None, None]
+
+    def grid(
+        self,
+        box: Box,
+        *,
+        pitch: tuple[int, int],
+        size: tuple[int, int],
+        colours: np.ndarray | None = None,
+        shade: float | None = None,
+        fill: float = 1.0,
+        shift: tuple[int, int] = (0, 0),
+        occupied: np.ndarray | None = None,
+        part: Box | None = None,
+        mask: np.ndarray | None = None,
+        jitter: float = 0.06,
+    ) -> np.ndarray | None:
+        """Paint a regular grid of rectangles (units, cars, trailers, houses) in *box*.
+
+        The grid holds as many whole items as fit, centred in *box*, then moved by *shift*.
+        Each item is drawn with probability *fill* in a colour picked from *colours*, or,
+        when *shade* is given, darkens what is there by that factor.
+
+        Args:
+            box: the pixel box to fill.
+            pitch: item spacing (rows, cols) in pixels.
+            size: item size (rows, cols) in pixels.
+            colours: array of candidate colours, shape (k, 4).
+            shade: brightness factor applied instead of colours.
+            fill: probability that an item is drawn.
+            shift: offset (rows, cols) of the grid, in pixels.
+            occupied: which items are drawn, as returned by an earlier call with the same
+                box, pitch and size (to draw details on the same items).
+            part: the rectangle of each item to paint, in pixels from the item's corner
+                (default: the whole item), to draw details such as fans on units.
+            mask: boolean array of the shape of *box*; items are only drawn inside it.
+            jitter: relative brightness variation between items.
+
+        Returns:
+            The (rows, cols) boolean array of drawn items, or None if none fits.
+        """
+        box = self.clip(box)
+        h, w = box[2] - box[0], box[3] - box[1]
+        counts = [
+            (n - s) // p + 1 if n >= s else 0 for n, s, p in zip((h, w), size, pitch, strict=True)
+        ]
+        if min(counts) <= 0:
+            return None
+        if part is None:
+            part = (0, 0, *size)
+        axes = []
+        for axis in (0, 1):
+            n, s, p, count = (h, w)[axis], size[axis], pitch[axis], counts[axis]
+            offset = np.arange(n) - (n - ((count - 1) * p + s)) // 2 - shift[axis]
+            index, within = np.divmod(offset, p)
+            valid = (offset >= 0) & (index < count) & (within >= part[axis])
+            valid &= within < min(s, part[axis + 2])
+            axes.append((np.clip(index, 0, count - 1), valid))
+        (ri, rv), (ci, cv) = axes
+        if occupied is None:
+            occupied = self.rng.random(counts) < fill
+        selected = rv[:, None] & cv[None, :] & occupied[ri[:, None], ci[None, :]]
+        if mask is not None:
+            selected &= mask
+        rr, cc = np.nonzero(selected)
+        view = self.canvas[:, box[0] : box[2], box[1] : box[3]]
+        if shade is not None:
+            view[:, rr, cc] *= shade
+        else:
+            assert colours is not None
+            pick = self.rng.integers(len(colours), size=counts)
+            gain = 1.0 + self.rng.uniform(-jitter, jitter, counts)
+            values = colours[pick] * gain[..., None]
+            view[:, rr, cc] = values[ri[rr], ci[cc]].T
+        return occupied
+
+
+def smooth_field(rng: np.random.Generator, height: int, width: int, cell: float) -> np.ndarray:
+    """Return smooth random noise (zero mean, unit spread) with features about *cell* px wide.
+
+    A coarse Gaussian grid is interpolated with Gaussian weights, as two matrix products.
+    """
+
+    def weights(n: int) -> np.ndarray:
+        coarse = int(n / cell) + 3
+        centres = (np.arange(n, dtype=np.float32) + 0.5) / cell + 1.0
+        distance = centres[:, None] - np.arange(coarse, dtype=np.float32)[None, :]
+        kernel = np.exp(-0.5 * (distance / 0.6) ** 2)
+        return kernel / kernel.sum(1, keepdims=True)
+
+    wr, wc = weights(height), weights(width)
+    coarse = rng.standard_normal((wr.shape[1], wc.shape[1]), dtype=np.float32)
+    field = wr @ coarse @ wc.T
+    sample = field[:: max(1, height // 256), :: max(1, width // 256)]
+    field -= sample.mean()
+    field /= max(float(sample.std()), 1e-6)
+    return field
+
+
+def box_polygon(transform: Affine, box: Box) -> shapely.Polygon:
+    """Return the CRS polygon covering a pixel box."""
+    x0, y0 = transform @ (box[1], box[0])
+    x1, y1 = transform @ (box[3], box[2])
+    return shapely.box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+
+
+def pixel_bounds(transform: Affine, polygon: shapely.Geometry) -> Box:
+    """Return the pixel box that holds every pixel centre inside *polygon*."""
+    xmin, ymin, xmax, ymax = polygon.bounds
+    corners = [~transform @ (x, y) for x in (xmin, xmax) for y in (ymin, ymax)]
+    cols = [c for c, _ in corners]
+    rows = [r for _, r in corners]
+    return (
+        math.floor(min(rows)),
+        math.floor(min(cols)),
+        math.ceil(max(rows)),
+        math.ceil(max(cols)),
+    )
+
+
+def roof_mask(scene: Scene, polygon: shapely.Geometry, window: Box) -> np.ndarray:
+    """Rasterize a roof polygon (CRS coordinates) over a pixel window (pixel-centre rule)."""
+    r0, c0, r1, c1 = window
+    win = Window(c0, r0, c1 - c0, r1 - r0)
+    return rasterize(
+        [(polygon, 1)],
+        out_shape=(r1 - r0, c1 - c0),
+        transform=window_transform(win, scene.transform),
+        dtype="uint8",
+    ).astype(bool)
