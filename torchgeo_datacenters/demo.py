@@ -156,8 +156,6 @@ def demo_config(
     config = yaml.safe_load(DEMO_CONFIG.read_text())
     training = output_dir / "training"
     config["trainer"]["default_root_dir"] = str(training)
-    for logger in config["trainer"]["logger"]:
-        logger["init_args"]["save_dir"] = str(training)
     if epochs is not None:
         config["trainer"]["max_epochs"] = epochs
     config["model"]["init_args"].update(model or {})
