@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import rasterio
 import shapely
-from support.browser import CHROMIUM, open_in_chromium
+from support.browser import CHROMIUM, open_in_chromium, report_data
 
 from torchgeo_datacenters.cli import main
 from torchgeo_datacenters.commands.change import CHANGE_ARGUMENTS
@@ -110,14 +110,6 @@ def test_help_states_the_library_defaults() -> None:
         assert f"(default: {value:g}" in CHANGE_ARGUMENTS[name]["help"]
 
 
-def _page_data(page: Path) -> dict:
-    """The data a report page draws (its ``report-data`` JSON)."""
-    text = page.read_text("utf-8")
-    start = text.index('<script id="report-data" type="application/json">')
-    body = text[text.index(">", start) + 1 : text.index("</script>", start)]
-    return json.loads(body.replace("<\\/", "</"))
-
-
 def write_image(path: Path) -> Path:
     """A 3-band UTM GeoTIFF at 1 m under the vintages' boxes."""
     profile = {
@@ -142,7 +134,7 @@ def test_change_report_colours_sites_by_status_in_chromium(
     args = ["change", "--detections", *map(str, vintages), "--output", str(out)]
     assert main([*args, "--output-report", str(report)]) == 0
     assert f"report: {report}" in capsys.readouterr().out
-    data = _page_data(report)
+    data = report_data(report)
     statuses = [f["properties"]["status"] for f in data["detections"]["features"]]
     assert sorted(statuses) == sorted(gpd.read_file(out)["status"]) == ["expanded", "gone", "new"]
     assert list(data["statusColours"]) == ["new", "expanded", "gone"]  # the legend, in order
@@ -156,7 +148,7 @@ def test_change_report_colours_sites_by_status_in_chromium(
     with_image = tmp_path / "with_image.html"
     more = ["--output-report", str(with_image), "--image", str(image), "--overwrite"]
     assert main([*args, *more]) == 0
-    assert [layer["name"] for layer in _page_data(with_image)["images"]] == ["scene.tif"]
+    assert [layer["name"] for layer in report_data(with_image)["images"]] == ["scene.tif"]
     record = open_in_chromium(with_image).record
     assert record["errors"] == [] and record["rows"] == 3 and record["thumbnail"] is not None
 

@@ -1,6 +1,5 @@
 """Tests of ``tgdc compare`` on the real label files (skipped where they are absent)."""
 
-import json
 from pathlib import Path
 
 import geopandas as gpd
@@ -10,7 +9,7 @@ import pytest
 import shapely
 import shapely.affinity
 import shapely.geometry
-from support.browser import CHROMIUM, open_in_chromium
+from support.browser import CHROMIUM, open_in_chromium, report_data
 from support.data import shared_data
 
 from torchgeo_datacenters.cli import main
@@ -133,9 +132,7 @@ def test_compare_report_colours_sites_by_status_in_chromium(
     args += ["--footprint", str(footprint), "--output-dir", str(out)]
     assert main([*args, "--output-report", str(report)]) == 0
     assert f"report: {report}" in capsys.readouterr().out
-    text = report.read_text("utf-8")
-    start = text.index('<script id="report-data" type="application/json">')
-    data = json.loads(text[text.index(">", start) + 1 : text.index("</script>", start)])
+    data = report_data(report)
     rows = [f["properties"] for f in data["detections"]["features"]]
     assert [(row["status"], row["score"]) for row in rows] == [
         ("matched", 0.9),
