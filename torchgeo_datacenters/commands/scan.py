@@ -1,13 +1,17 @@
 """``tgdc scan``: find data centers over a whole region on Ray, resumably."""
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..options import scan_option_names
 from ..outputs import scan_files
 from .arguments import add_predictor_arguments, predictor_keywords, print_outputs
 from .download import add_source_arguments
+
+if TYPE_CHECKING:
+    from ..scan import LocalScene, StacScene
 
 
 def register(subparsers: Any) -> None:
@@ -115,7 +119,8 @@ def run(args: argparse.Namespace) -> int:
     from ..scan import import_ray, scan
 
     import_ray(local=args.ray_address is None)
-    region, scenes = None, None
+    region = None
+    scenes: Sequence[LocalScene | StacScene]
     if args.scenes_dir is not None:
         stac_only = {"--year": args.year, "--stac-url": args.stac_url}
         given = [name for name, value in stac_only.items() if value is not None]

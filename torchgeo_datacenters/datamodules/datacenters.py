@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import kornia.augmentation as K
-import shapely
 import torch
+from shapely.geometry.base import BaseGeometry
 from torchgeo.datamodules import GeoDataModule
 from torchgeo.datasets import GeoDataset
 from torchgeo.samplers import GriddedPatchSampler, RandomPatchSampler
@@ -111,9 +111,10 @@ class DataCenterDataModule(GeoDataModule):
                 f"val_fraction ({val_fraction}) + test_fraction ({test_fraction}) must be in [0, 1)"
             )
         bands = len(NAIP_BANDS)
-        self.mean = [float(m) for m in (mean if mean is not None else [0.0] * bands)]
+        # TorchGeo types mean/std as tensors; the task and checkpoint take lists of floats.
+        self.mean = [float(m) for m in (mean if mean is not None else [0.0] * bands)]  # type: ignore[assignment]
         full_scale = float(VALUE_RANGE[1])
-        self.std = [float(s) for s in (std if std is not None else [full_scale] * bands)]
+        self.std = [float(s) for s in (std if std is not None else [full_scale] * bands)]  # type: ignore[assignment]
         if len(self.mean) != bands or len(self.std) != bands or min(self.std) <= 0:
             raise TGDCError(f"mean/std: need {bands} values each, std > 0")
         super().__init__(NAIPChips, batch_size, patch_size, length, num_workers)
@@ -164,10 +165,12 @@ class DataCenterDataModule(GeoDataModule):
                     check_chip_pairs(directory, self.masks_dir, self.filename_glob)
             labels: GeoDataset = ChipMasks(self.masks_dir, filename_glob=self.filename_glob)
         else:
+            # __init__ made sure one of label_path and masks_dir is given.
+            assert self.label_path is not None
             labels = DataCenterLabels(self.label_path, res=images.res, **self.label_kwargs)
         return images, labels
 
-    def _positives(self, labels: GeoDataset) -> shapely.Geometry | None:
+    def _positives(self, labels: GeoDataset) -> BaseGeometry | None:
         """Data-center footprints (polygon labels) to spread over the splits."""
         if isinstance(labels, DataCenterLabels):
             features = labels.features
@@ -217,6 +220,8 @@ class DataCenterDataModule(GeoDataModule):
         if self.masks_dir is not None:
             # Chips are assigned by their centre: split over the centres alone.
             extent = images.index.geometry.centroid.buffer(0.01, cap_style="square").union_all()
+        # This datamodule takes square patches: patch_size is an int.
+        assert isinstance(self.patch_size, int)
         self.split = grid_split(
             extent,
             cell_size=self.split_cell_size,
@@ -236,7 +241,8 @@ class DataCenterDataModule(GeoDataModule):
                 dataset,
                 size=self.patch_size,
                 length=self.length,
-                roi=regions["train"],
+                # torchgeo types roi as a Polygon; it clips its index with any geometry.
+                roi=regions["train"],  # type: ignore[arg-type]
                 generator=self.seed,
             )
         for name in {"fit": ["val"], "validate": ["val"], "test": ["test"]}.get(stage, []):
@@ -246,6 +252,9 @@ class DataCenterDataModule(GeoDataModule):
                     " split_cell_size"
                 )
             sampler = GriddedPatchSampler(
-                dataset, size=self.patch_size, stride=self.patch_size, roi=regions[name]
+                dataset,
+                size=self.patch_size,
+                stride=self.patch_size,
+                roi=regions[name],  # type: ignore[arg-type]  # any geometry, as above
             )
             setattr(self, f"{name}_sampler", sampler)

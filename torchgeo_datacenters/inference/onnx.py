@@ -330,6 +330,8 @@ def quantize_int8(model: ProbabilityModel, tiles: Iterable[Tensor]) -> Probabili
             multiple = model.probability_fn.multiple
         else:
             export_onnx(model, source)
+            # export_onnx refuses a model without a module.
+            assert model.module is not None
             multiple = pad_multiple(model.module)
 
         class Calibration(CalibrationDataReader):

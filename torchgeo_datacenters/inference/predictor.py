@@ -364,9 +364,10 @@ class Predictor:
     @property
     def imagery_rules(self) -> ImageryRules:
         """What the model expects of imagery, and how other imagery is made to fit."""
+        low, high = self.model.value_range
         return ImageryRules(
             dtype=self.model.dtype,
-            value_range=tuple(self.model.value_range),
+            value_range=(low, high),
             gsd=self.model.gsd,
             input_scale=self.input_scale,
             resample=self.resample == "auto",
@@ -438,7 +439,8 @@ class Predictor:
             sampler=BatchSampler(range(len(offsets)), self.batch_size, drop_last=False),
             batch_size=None,
             # Batches as the reader makes them (the default would turn arrays to tensors).
-            collate_fn=as_read,
+            # torch types collate_fn for lists of samples; with batch_size=None it gets one.
+            collate_fn=as_read,  # type: ignore[arg-type]
             num_workers=workers,
             pin_memory=self.device.type == "cuda",
         )

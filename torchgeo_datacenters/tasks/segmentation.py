@@ -96,7 +96,7 @@ class DataCenterSegmentation(SemanticSegmentation):
     """
 
     monitor = "val_iou"
-    mode = "max"
+    mode: Literal["min", "max"] = "max"
 
     def __init__(
         self,
