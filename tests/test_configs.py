@@ -6,6 +6,7 @@ import pytest
 import segmentation_models_pytorch as smp
 import torch
 import yaml
+from lightning.pytorch import LightningModule
 from lightning.pytorch.cli import LightningCLI
 from torchgeo.datamodules import BaseDataModule
 from torchgeo.main import main as torchgeo_main
@@ -185,3 +186,145 @@ def test_unet4_learns_synthetic_data_centers(
     after = check.validate(task, datamodule=datamodule, verbose=False)[0]
     assert before["val_iou"] < 0.2
     assert after["val_iou"] > before["val_iou"] + 0.25
+
+
+class _ScriptedValidation(LightningModule):
+    """A one-weight model whose validation IoU follows a script, one value per epoch."""
+
+    def __init__(self, scores: list[float]) -> None:
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.zeros(1))
+        self.scores = scores
+
+    def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
+        return (self.weight - batch).pow(2).mean()
+
+    def validation_step(self, batch: torch.Tensor, batch_idx: int) -> None:
+        self.log("val_iou", self.scores[self.current_epoch])
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+@pytest.mark.parametrize("name", ["datacenters.yaml", "demo.yaml"])
+def test_last_checkpoint_holds_the_final_weights(tmp_path: Path, name: str) -> None:
+    """last.ckpt is the last epoch even when it is not the best; best*.ckpt is the best."""
+    cli = LightningCLI(
+        model_class=BaseTask,
+        datamodule_class=BaseDataModule,
+        subclass_mode_model=True,
+        subclass_mode_data=True,
+        args=[
+            "--config",
+            str(CONFIGS / name),
+            "--trainer.default_root_dir",
+            str(tmp_path),
+            "--trainer.logger",
+            "lightning.pytorch.loggers.CSVLogger",
+            "--trainer.logger.save_dir",
+            str(tmp_path),
+            "--trainer.max_epochs",
+            "3",
+            "--trainer.accelerator",
+            "cpu",
+            "--trainer.devices",
+            "1",
+        ],
+        run=False,
+    )
+    model = _ScriptedValidation([0.5, 0.9, 0.1])
+    data = torch.utils.data.DataLoader(torch.ones(4, 1), batch_size=2)
+    cli.trainer.fit(model, train_dataloaders=data, val_dataloaders=data)
+    (checkpoints,) = tmp_path.rglob("checkpoints")
+    last = torch.load(checkpoints / "last.ckpt", weights_only=True)
+    (best_path,) = checkpoints.glob("best*.ckpt")
+    best = torch.load(best_path, weights_only=True)
+    assert last["epoch"] == 2 and best["epoch"] == 1
+    torch.testing.assert_close(last["state_dict"]["weight"], model.weight.detach())
+    assert not torch.equal(best["state_dict"]["weight"], model.weight.detach())
+
+
+def _band_subset(root: Path, scenes: SyntheticDataset, indexes: list[int]) -> Path:
+    """The synthetic scenes with only the given bands (1-based), as another sensor's."""
+    import rasterio
+
+    root.mkdir()
+    for scene in scenes.scene_paths:
+        with rasterio.open(scene) as src:
+            profile, pixels = src.profile, src.read(indexes)
+        profile.update(count=len(indexes))
+        with rasterio.open(root / scene.name, "w", **profile) as dst:
+            dst.write(pixels)
+    return root
+
+
+@pytest.mark.parametrize(("bands", "indexes"), [(["PAN"], [1]), (["R", "G", "B"], [1, 2, 3])])
+def test_other_band_sets_train_and_detect(
+    tmp_path: Path, synthetic_scenes: SyntheticDataset, bands: list[str], indexes: list[int]
+) -> None:
+    """One ``data.bands`` setting reaches the dataset, normalisation, model and predictor."""
+    from torchgeo_datacenters.inference import Predictor
+
+    imagery = _band_subset(tmp_path / "imagery", synthetic_scenes, indexes)
+    overrides = _overrides(tmp_path / "run", synthetic_scenes)
+    overrides[overrides.index("--data.init_args.paths") + 1] = str(imagery)
+    torchgeo_main(
+        [
+            "fit",
+            "--config",
+            str(CONFIGS / "demo.yaml"),
+            *overrides,
+            "--data.init_args.bands",
+            str(bands),
+            "--trainer.max_epochs",
+            "1",
+            "--trainer.limit_train_batches",
+            "2",
+            "--trainer.limit_val_batches",
+            "1",
+        ]
+    )
+    checkpoint = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    hparams = torch.load(checkpoint, weights_only=True)["hyper_parameters"]
+    assert hparams["in_channels"] == len(bands) and hparams["bands"] == bands
+    assert hparams["dtype"] == "uint8" and hparams["value_range"] == [0.0, 255.0]
+    assert hparams["gsd"] == pytest.approx(0.6)
+    assert hparams["mean"] == [0.0] * len(bands) and hparams["std"] == [255.0] * len(bands)
+    predictor = Predictor(checkpoint, device="cpu", num_workers=0)
+    scene = imagery / synthetic_scenes.scene_paths[0].name
+    predictor.predict(scene, output_mask=tmp_path / "mask.tif")
+    import rasterio
+
+    with rasterio.open(tmp_path / "mask.tif") as mask, rasterio.open(scene) as src:
+        assert mask.shape == src.shape and mask.transform == src.transform
+
+
+def test_default_root_dir_moves_everything_a_run_writes(
+    tmp_path: Path, synthetic_scenes: SyntheticDataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One --trainer.default_root_dir holds the logs and checkpoints; nothing lands elsewhere."""
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    root = tmp_path / "run"
+    overrides = _overrides(root, synthetic_scenes)
+    del overrides[overrides.index("--trainer.logger") : overrides.index("--trainer.logger") + 2]
+    torchgeo_main(
+        [
+            "fit",
+            "--config",
+            str(CONFIGS / "demo.yaml"),
+            *overrides,
+            "--trainer.max_epochs",
+            "1",
+            "--trainer.limit_train_batches",
+            "1",
+            "--trainer.limit_val_batches",
+            "1",
+        ]
+    )
+    assert list(cwd.iterdir()) == []
+    assert (root / "csv" / "version_0" / "metrics.csv").is_file()
+    assert list((root / "tensorboard" / "version_0").glob("events.out.tfevents.*"))
+    checkpoints = root / "csv" / "version_0" / "checkpoints"
+    assert (checkpoints / "last.ckpt").is_file() and list(checkpoints.glob("best*.ckpt"))

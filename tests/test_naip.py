@@ -51,3 +51,10 @@ def test_datamodule_defaults_follow_the_facts(tmp_path) -> None:
     assert module.class_names == ["background", naip.DATACENTER_CLASS, *naip.HARD_NEGATIVE_CLASSES]
     assert module.bands == list(naip.BANDS) and module.gsd == naip.GSD
     assert module.std == [float(naip.VALUE_RANGE[1])] * len(naip.BANDS)
+
+
+def test_checkpoints_without_imagery_facts_default_to_naip() -> None:
+    from torchgeo_datacenters.inference import model
+
+    assert model.DEFAULT_DTYPE == naip.DTYPE and model.DEFAULT_GSD == naip.GSD
+    assert model.DEFAULT_VALUE_RANGE == naip.VALUE_RANGE

@@ -1,15 +1,18 @@
 """The ``tgdc`` console command: one entry point, one subcommand per task."""
 
 import argparse
+import contextlib
 import importlib
+import logging
 import os
+import signal
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from . import __version__
 from .commands import COMMANDS
-from .errors import TGDCError
+from .errors import TGDCError, describe_os_error
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,8 +49,33 @@ def set_runtime_environment() -> None:
         os.environ.setdefault(name, value)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``timeout``, ``docker stop``, batch schedulers), handled as Ctrl-C is."""
+
+
+def _terminate(signum: int, _frame: object) -> None:
+    """Raise :class:`Terminated`, so that temporary files and workers are cleaned up."""
+    raise Terminated(signal.Signals(signum).name)
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """Handle SIGTERM like Ctrl-C in the main thread while the command runs."""
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _quiet_warnings() -> None:
-    """Show only this package's warnings, each as one line; libraries' stay silent."""
+    """Show only this package's warnings, each as one line; libraries' stay silent.
+
+    GDAL's own messages (rasterio logs them) stay silent too: a failure reaches the
+    user as the one line of the error it raises.
+    """
+    logging.getLogger("rasterio").addHandler(logging.NullHandler())
+    logging.getLogger("rasterio").propagate = False
     warnings.simplefilter("ignore")
     warnings.filterwarnings("default", module=r"torchgeo_datacenters(\.|$)")
     warnings.showwarning = lambda message, *_args, **_kwargs: print(
@@ -62,21 +90,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: command-line arguments (defaults to ``sys.argv[1:]``).
 
     Returns:
-        The exit status: 0 on success, 2 for an error in the user's input.
+        The exit status: 0 on success, 2 for an error in the user's input or a fault
+        of the system or a file (:class:`OSError`: no space, read-only, unreadable),
+        130 after Ctrl-C, 143 after SIGTERM.
     """
     set_runtime_environment()
     parser = build_parser()
     args = parser.parse_args(argv)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _terminate_as_interrupt():
         if not args.debug:
             _quiet_warnings()
         try:
             result = args.func(args)
-        except TGDCError as error:
+        except (TGDCError, OSError) as error:
             if args.debug:
                 raise
-            print(f"tgdc {args.command}: error: {error}", file=sys.stderr)
+            line = error if isinstance(error, TGDCError) else describe_os_error(error)
+            print(f"tgdc {args.command}: error: {line}", file=sys.stderr)
             return 2
+        except Terminated:
+            print(f"tgdc {args.command}: terminated (SIGTERM)", file=sys.stderr)
+            return 128 + signal.SIGTERM
         except KeyboardInterrupt:
             print(f"tgdc {args.command}: interrupted", file=sys.stderr)
             return 130

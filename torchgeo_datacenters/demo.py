@@ -142,8 +142,6 @@ def demo_config(
     config = yaml.safe_load(DEMO_CONFIG.read_text())
     training = output_dir / "training"
     config["trainer"]["default_root_dir"] = str(training)
-    for logger in config["trainer"]["logger"]:
-        logger["init_args"]["save_dir"] = str(training)
     if epochs is not None:
         config["trainer"]["max_epochs"] = epochs
     config["model"]["init_args"].update(model or {})
@@ -360,4 +358,13 @@ def run_demo(
         out, architecture, checkpoint, detections, metrics, time.perf_counter() - start
     )
     write_report(result, len(true_dc), out / "report.md")
+    from .outputs.report import write_report as write_map_report
+
+    write_map_report(
+        out / "report.html",
+        detections.gdf,
+        [out / "test" / "scene.tif"],
+        title="tgdc demo: data centers found (SYNTHETIC scene)",
+        overwrite=True,
+    )
     return result

@@ -1,11 +1,65 @@
 """User-facing errors.
 
 Every error a user can fix (a missing file, a wrong band count, a bad option) is raised
-as :class:`TGDCError` with a message that names the file, the field and the fix. The
-``tgdc`` command prints such an error as one line and exits with status 2; any other
+as :class:`TGDCError` with a message that names the file, the field and the fix. A fault
+of the machine or of a file rather than of the program (a full disk, a read-only or
+forbidden directory, a truncated scene, a dropped connection) reaches the user as the
+:class:`OSError` the system or GDAL raised, which :func:`describe_os_error` turns into one
+line. The ``tgdc`` command prints either as one line and exits with status 2; any other
 exception is a bug and keeps its traceback.
 """
+
+import re
+
+#: Lines naming an exception and its message in a traceback's text.
+_EXCEPTION_LINE = re.compile(
+    r"^(?:Original )?(?:[\w.]+\.)?\w*(?:Error|Exception|Exit)\w*: (.+)$", re.MULTILINE
+)
+
+#: Words of messages that only point to another exception of the chain.
+_POINTER = re.compile(r"See previous exception for details|^Caught \w+ in DataLoader")
 
 
 class TGDCError(Exception):
     """An error caused by the user's input, with a message that says how to fix it."""
+
+
+def _messages(error: BaseException) -> list[str]:
+    """Messages of an exception and of the exceptions it was raised from, deepest first.
+
+    An exception re-raised from a DataLoader worker carries the worker's traceback as
+    text; the messages are read back from it.
+    """
+    messages: list[str] = []
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        text = str(current)
+        if "in DataLoader worker process" in text:
+            messages[:0] = _EXCEPTION_LINE.findall(text)
+        elif isinstance(current, OSError) and current.strerror:
+            where = f"{current.filename}: " if current.filename else ""
+            messages.insert(0, f"{where}{current.strerror}")
+        elif text:
+            messages.insert(0, " ".join(text.split()))
+        current = current.__cause__ or current.__context__
+    return messages
+
+
+def describe_os_error(error: BaseException) -> str:
+    """Describe, in one line, what the system or GDAL reported.
+
+    Args:
+        error: an :class:`OSError` (rasterio's errors are ones), possibly raised from
+            other errors or re-raised from a DataLoader worker.
+
+    Returns:
+        The deepest message of the chain that says what happened, e.g. ``"/out/a.geojson:
+        No space left on device"`` or ``"TIFFReadEncodedStrip:Read error at scanline 170;
+        got 3154 bytes, expected 8192"``.
+    """
+    messages = [m for m in _messages(error) if not _POINTER.search(m)]
+    if not messages:
+        return type(error).__name__
+    return messages[0]

@@ -19,6 +19,7 @@ FILES = (
     "overlay.png",
     "training.png",
     "report.md",
+    "report.html",
     "detections.geojson",
     "detections.csv",
     "mask.tif",

@@ -56,7 +56,7 @@ def test_detect_writes_every_output(
     assert feature["properties"]["area_m2"] == pytest.approx(64 * 120 * PIXEL_M2)
     assert feature["properties"]["source"] == "scene.tif"
     assert (out / "d.csv").read_text().splitlines()[0] == (
-        "id,centroid_lon,centroid_lat,area_m2,score,source"
+        "id,centroid_lon,centroid_lat,area_m2,score,source,source_item,acquired"
     )
     assert len(gpd.read_file(out / "d.gpkg")) == len(gpd.read_parquet(out / "d.parquet")) == 1
     with rasterio.open(image) as src, rasterio.open(out / "m.tif") as mask:
@@ -147,3 +147,26 @@ def test_help_states_the_predictor_defaults() -> None:
     defaults = {field.name: field for field in dataclasses.fields(PredictorOptions)}
     for name in ("tile_size", "overlap", "min_area", "merge_distance", "num_workers"):
         assert f"(default: {defaults[name].default:g}" in helps[name]
+
+
+def test_detect_records_the_acquisition_date(checkpoint: Path, tmp_path: Path) -> None:
+    # A NAIP name carries the date the quarter quad was flown; --date overrides it.
+    image = write_scene(tmp_path / "m_4208701_ne_16_060_20200902.tif", 64, 64)
+    assert detect(checkpoint, image, tmp_path) == 0
+    (feature,) = json.loads((tmp_path / "d.geojson").read_text())["features"]
+    assert feature["properties"]["acquired"] == "2020-09-02"
+    assert detect(checkpoint, image, tmp_path, "--date", "2021-06-30", "--overwrite") == 0
+    (feature,) = json.loads((tmp_path / "d.geojson").read_text())["features"]
+    assert feature["properties"]["acquired"] == "2021-06-30"
+    # GDAL reads the property as a date.
+    (acquired,) = gpd.read_file(tmp_path / "d.geojson")["acquired"]
+    assert acquired.date().isoformat() == "2021-06-30"
+
+
+def test_detect_refuses_a_bad_date(
+    checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    image = write_scene(tmp_path / "scene.tif", 64, 64)
+    assert detect(checkpoint, image, tmp_path, "--date", "2021-13-01") == 2
+    assert "--date: '2021-13-01' is not a date; give it as YYYY-MM-DD" in capsys.readouterr().err
+    assert not (tmp_path / "d.geojson").exists()

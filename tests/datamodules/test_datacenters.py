@@ -155,3 +155,100 @@ def test_labels_elsewhere_are_a_clear_error(
     )
     with pytest.raises(TGDCError, match="do not overlap"):
         dm.setup("fit")
+
+
+def _uint16_scenes(tmp_path: Path, scenes: SyntheticDataset) -> Path:
+    """The synthetic scenes scaled to 12-bit values (0 to 4080) as uint16."""
+    import rasterio
+
+    for scene in scenes.scene_paths:
+        with rasterio.open(scene) as src:
+            profile, pixels = src.profile, src.read().astype("uint16") * 16
+        profile.update(dtype="uint16")
+        with rasterio.open(tmp_path / scene.name, "w", **profile) as dst:
+            dst.write(pixels)
+    return tmp_path
+
+
+def test_every_stage_normalises_uint16_alike_and_augmentation_never_clips(
+    tmp_path: Path, synthetic_scenes: SyntheticDataset
+) -> None:
+    from types import SimpleNamespace
+
+    dm = DataCenterDataModule(
+        paths=str(_uint16_scenes(tmp_path, synthetic_scenes)),
+        label_path=str(synthetic_scenes.labels_path),
+        batch_size=8,
+        patch_size=64,
+        length=8,
+        split_cell_size=300.0,
+        mean=[0.0] * 4,
+        std=[4095.0] * 4,
+    )
+    dm.setup("fit")
+    batch = next(iter(dm.train_dataloader()))
+    raw = batch["image"].clone()
+    assert raw.max() > 255
+    expected = raw / 4095
+    stages = ("training", "validating", "testing", "predicting")
+    outputs = {}
+    torch.manual_seed(0)
+    for stage in stages:
+        dm.trainer = SimpleNamespace(sanity_checking=False, **{s: s == stage for s in stages})
+        outputs[stage] = dm.on_after_batch_transfer(
+            {"image": raw.clone(), "mask": batch["mask"].clone()}, 0
+        )["image"]
+    for stage in stages[1:]:
+        torch.testing.assert_close(outputs[stage], expected)
+    # Training: flips and rotations keep each patch's values, brightness and contrast
+    # map them affinely; clipping would flatten the bright end.
+    for trained, normalised in zip(outputs["training"], expected, strict=True):
+        x, y = normalised.flatten().sort().values, trained.flatten().sort().values
+        design = torch.stack([x, torch.ones_like(x)], dim=1)
+        fit = torch.linalg.lstsq(design, y[:, None]).solution
+        torch.testing.assert_close(design @ fit, y[:, None], atol=1e-4, rtol=0)
+        assert fit[0] > 0.8
+
+
+def test_small_area_split_advice_works(tmp_path: Path, synthetic_scenes: SyntheticDataset) -> None:
+    """One 307 m scene: the automatic split cannot work, and its advice (val_area) does."""
+    import geopandas as gpd
+    import rasterio
+
+    scene = synthetic_scenes.scene_paths[0]
+    options = {
+        "paths": str(scene),
+        "label_path": str(synthetic_scenes.labels_path),
+        "batch_size": 2,
+        "patch_size": 64,
+        "length": 16,
+        "split_cell_size": 300.0,
+    }
+    with pytest.raises(TGDCError, match="give the val area as a polygon file with val_area"):
+        DataCenterDataModule(**options).setup("fit")
+    with rasterio.open(scene) as src:
+        _, bottom, right, top = src.bounds
+        crs = src.crs
+    val_box = shapely.box(right - 100, bottom, right, top)
+    gpd.GeoDataFrame(geometry=[val_box], crs=crs).to_file(tmp_path / "val.geojson")
+    dm = DataCenterDataModule(**options, val_area=str(tmp_path / "val.geojson"))
+    dm.setup("fit")
+    val = _patch_boxes(dm.val_sampler)
+    train = _patch_boxes(dm.train_sampler)
+    assert val and train
+    assert all(box.intersection(val_box).area == 0 for box in train)
+    assert all(val_box.buffer(1e-6).contains(box) for box in val)
+    with pytest.raises(TGDCError, match="test_area"):
+        dm.setup("test")
+
+
+def test_split_seed_is_separate_from_the_sampling_seed(
+    synthetic_scenes: SyntheticDataset,
+) -> None:
+    runs = []
+    for seed in (3, 4):
+        dm = _datamodule(synthetic_scenes, seed=seed, split_seed=7)
+        dm.setup("fit")
+        runs.append((list(dm.split.cells["split"]), _patch_boxes(dm.train_sampler)))
+    assert runs[0][0] == runs[1][0]
+    assert runs[0][1] != runs[1][1]

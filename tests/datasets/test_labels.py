@@ -209,3 +209,54 @@ def test_missing_file_and_missing_crs(tmp_path: Path) -> None:
     frame.to_file(tmp_path / "nocrs.shp")
     with pytest.raises(TGDCError, match="has no CRS"):
         DataCenterLabels(tmp_path / "nocrs.shp")
+
+
+def test_mixed_points_and_polygons_train_on_the_polygons(tmp_path: Path) -> None:
+    point = {"type": "Point", "coordinates": [-77.4, 39.0]}
+    path = _raw_geojson(
+        tmp_path / "mixed.geojson",
+        [_feature(SQUARE), _feature(point, fid=2), _feature(point, fid=3)],
+    )
+    with pytest.warns(UserWarning, match="skipped 2 Point feature") as record:
+        labels = DataCenterLabels(path)
+    assert len(record) == 1
+    assert list(labels.features["value"]) == [1]
+
+
+def test_points_only_file_points_to_download_sites(tmp_path: Path) -> None:
+    point = {"type": "Point", "coordinates": [-77.4, 39.0]}
+    path = _raw_geojson(tmp_path / "points.geojson", [_feature(point)])
+    with pytest.raises(TGDCError, match=r"tgdc download --sites points\.geojson"):
+        DataCenterLabels(path)
+
+
+def test_plain_footprints_without_classes(tmp_path: Path) -> None:
+    path = _raw_geojson(
+        tmp_path / "plain.geojson",
+        [{"type": "Feature", "properties": {"name": "a"}, "geometry": SQUARE}],
+    )
+    with pytest.raises(TGDCError, match="class_field=None to take every polygon"):
+        DataCenterLabels(path)
+    assert list(DataCenterLabels(path, class_field=None).features["value"]) == [1]
+
+
+def test_im3_atlas_as_it_is() -> None:
+    """The PNNL IM3 atlas (OpenStreetMap contributors, PNNL IM3): polygons train, Points skip."""
+    path = shared_data("labels", "im3_datacenter_footprints.geojson")
+    with pytest.warns(UserWarning, match="skipped 84 Point feature"):
+        labels = DataCenterLabels(path, class_field=None)
+    features = labels.features
+    assert len(features) == 1149 and (features["value"] == 1).all()
+
+
+def test_im3_points_plan_download_chips(tmp_path: Path) -> None:
+    from torchgeo_datacenters.stac.chips import plan_site_chips, read_sites
+
+    sites = read_sites(shared_data("labels", "im3_datacenter_footprints.geojson"))
+    with pytest.raises(TGDCError, match="skip such sites with --skip-outside"):
+        plan_site_chips(sites, tmp_path, chip_size=64)
+    with pytest.warns(UserWarning, match=r"skipped \d+ site\(s\) outside NAIP coverage"):
+        plans = plan_site_chips(sites, tmp_path, chip_size=64, skip_outside=True)
+    planned = {plan[0].site for plan in plans}
+    points = sites.index[sites.geometry.geom_type == "Point"].astype(str)
+    assert len(points) == 84 and len(planned & set(points)) > 70

@@ -135,4 +135,10 @@ def test_prune_small_keeps_small_pieces_only_near_the_scene_edge() -> None:
     assert len(prune_small(table, bounds, UTM, min_area=1000, distance=0)) == 2
 
 
-# END
+def test_merged_pieces_keep_the_acquisition_date_of_the_largest() -> None:
+    # Neighbouring scenes of one year may have been flown on different days.
+    pieces = [(-40, 0, 0, 20), (0, 0, 60, 20), (200, 0, 240, 40)]
+    table = detections(pieces).assign(acquired=["2022-07-01", "2022-08-15", "2022-07-01"])
+    merged = merge_detections(table)
+    assert merged["acquired"].tolist() == ["2022-07-01", "2022-08-15"]
+    assert "acquired" not in merge_detections(detections(pieces))

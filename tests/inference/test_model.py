@@ -67,3 +67,26 @@ def test_probability_model_checks_its_statistics() -> None:
     with pytest.raises(TGDCError, match="threshold"):
         ProbabilityModel(fn, [1.0], [1.0], threshold=2.0)
     assert ProbabilityModel(fn, [1, 2], [3, 4]).band_count == 2
+
+
+def test_training_imagery_is_read_from_the_checkpoint_or_assumed_raw_naip(
+    checkpoint: Path, tmp_path: Path
+) -> None:
+    # This checkpoint records its gsd but not dtype or value_range (older checkpoints).
+    model = load_checkpoint(checkpoint)
+    assert (model.dtype, model.value_range, model.gsd) == ("uint8", (0.0, 255.0), 0.6)
+    saved = torch.load(checkpoint, weights_only=True)
+    saved["hyper_parameters"]["gsd"] = 1.0
+    torch.save(saved, tmp_path / "1m.ckpt")
+    assert load_checkpoint(tmp_path / "1m.ckpt").gsd == 1.0
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [("value_range", (255, 0), "value_range"), ("gsd", 0.0, "gsd"), ("dtype", "pixels", "dtype")],
+)
+def test_probability_model_checks_its_training_imagery(
+    field: str, value: object, message: str
+) -> None:
+    with pytest.raises(TGDCError, match=message):
+        ProbabilityModel(lambda x: x, mean=[MEAN], std=[STD], **{field: value})

@@ -38,3 +38,30 @@ def test_a_failed_raster_leaves_nothing(tmp_path: Path) -> None:
         mask.write(0, np.zeros((10, 70), np.uint8))
         raise RuntimeError("crash")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_cogs_have_overviews_and_the_mask_a_colour_table(tmp_path: Path) -> None:
+    from torchgeo_datacenters.outputs.rasters import mask_writer, probability_writer
+    from torchgeo_datacenters.outputs.styles import MASK_COLOURS
+
+    # Larger than one 512 px COG tile: GDAL builds overviews down to one tile.
+    grid = SceneGrid(crs=CRS(UTM), transform=utm_transform(), width=1100, height=600)
+    mask = np.zeros((600, 1100), np.uint8)
+    mask[100:300, 200:700] = 1
+    with (
+        mask_writer(tmp_path / "m.tif", grid) as m,
+        probability_writer(tmp_path / "p.tif", grid) as p,
+    ):
+        m.write(0, mask)
+        p.write(0, mask.astype(np.float32))
+    with rasterio.open(tmp_path / "m.tif") as src:
+        assert src.overviews(1) == [2, 4]
+        assert src.colorinterp[0] == rasterio.enums.ColorInterp.palette
+        colours = src.colormap(1)
+        assert {value: colours[value] for value in MASK_COLOURS} == MASK_COLOURS
+        # Nearest-neighbour overviews keep the mask's values.
+        assert set(np.unique(src.read(1, out_shape=(150, 275)))) == {0, 1}
+    with rasterio.open(tmp_path / "p.tif") as src:
+        assert src.overviews(1) == [2, 4]
+        half = src.read(1, out_shape=(300, 550))
+        assert half[100, 200] == 1.0 and half[0, 0] == 0.0

@@ -7,9 +7,7 @@ from typing import Any
 
 import geopandas as gpd
 import pytest
-import rasterio
-import shapely
-from rasterio.warp import transform_bounds
+from support.data import bbox_of
 from support.stac_server import StacServer
 
 from torchgeo_datacenters.cli import main
@@ -17,15 +15,6 @@ from torchgeo_datacenters.inference import Predictor
 from torchgeo_datacenters.outputs import FORMATS, VectorFormat, register
 
 GRID_IDS = [f"naip_r{row}c{col}_20220701" for row in range(2) for col in range(2)]
-
-
-def bbox_of(paths: list[Path]) -> list[float]:
-    """A lon/lat box just inside the footprint of GeoTIFFs."""
-    boxes = []
-    for path in paths:
-        with rasterio.open(path) as src:
-            boxes.append(shapely.box(*transform_bounds(src.crs, "EPSG:4326", *src.bounds)))
-    return list(shapely.union_all(boxes).buffer(-1e-4).bounds)
 
 
 def test_missing_ray_says_how_to_install_it(

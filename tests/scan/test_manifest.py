@@ -100,3 +100,17 @@ def test_scene_file_names_are_safe_and_unique() -> None:
     assert len(names) == 4
     assert all("/" not in name and " " not in name for name in names)
     assert scene_file_name("a/b.tif") == scene_file_name("a/b.tif")
+
+
+def test_a_truncated_scene_file_is_reported_and_scanned_again(tmp_path: Path) -> None:
+    manifest = Manifest(tmp_path / "out", SETTINGS)
+    done = manifest.record_done(
+        "a.tif", table(-80.0, "a.tif"), scanned_km2=2.5, seconds=1.0, attempts=1
+    )
+    manifest.record_done("b.tif", table(-79.0, "b.tif"), scanned_km2=2.5, seconds=1.0, attempts=1)
+    path = tmp_path / "out" / done.file
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.warns(UserWarning, match=r"a\.tif.* cannot be read .* scanned again"):
+        assert set(manifest.finished()) == {"b.tif"}
+    with pytest.warns(UserWarning):
+        assert list(manifest.read(["a.tif", "b.tif"])["source"]) == ["b.tif"]

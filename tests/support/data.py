@@ -5,7 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+import shapely
 from affine import Affine
+from rasterio.warp import transform_bounds
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
@@ -37,3 +39,12 @@ def write_raster(
     ) as dst:
         dst.write(array)
     return path
+
+
+def bbox_of(paths: list[Path]) -> list[float]:
+    """A lon/lat box just inside the footprint of GeoTIFFs."""
+    boxes = []
+    for path in paths:
+        with rasterio.open(path) as src:
+            boxes.append(shapely.box(*transform_bounds(src.crs, "EPSG:4326", *src.bounds)))
+    return list(shapely.union_all(boxes).buffer(-1e-4).bounds)

@@ -5,4 +5,16 @@ parser and sets ``func`` to the function that runs it. Modules stay light at imp
 time (heavy imports happen inside the run function) so that ``tgdc --help`` is fast.
 """
 
-COMMANDS = ["demo", "synth", "chips", "download", "detect", "batch_detect", "scan", "export"]
+COMMANDS = [
+    "demo",
+    "synth",
+    "chips",
+    "download",
+    "detect",
+    "batch_detect",
+    "scan",
+    "export",
+    "change",
+    "compare",
+    "describe",
+]

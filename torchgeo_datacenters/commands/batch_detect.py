@@ -7,6 +7,7 @@ from typing import Any
 from ..outputs import vector_formats
 from .arguments import output_keywords, print_outputs
 from .detect import add_model_options, predictor_from_args
+from .extra_outputs import add_extra_outputs, check_extra_outputs, write_extra_outputs
 
 
 def register(subparsers: Any) -> None:
@@ -32,6 +33,7 @@ def register(subparsers: Any) -> None:
         "--glob", default="*.tif", help="glob selecting the chips, recursively (default: *.tif)"
     )
     add_model_options(parser, vector_formats())
+    add_extra_outputs(parser)
     parser.set_defaults(func=run)
 
 
@@ -54,8 +56,18 @@ def run(args: argparse.Namespace) -> int:
     chips = sorted(path for path in args.chips_dir.rglob(args.glob) if path.is_file())
     if not chips:
         raise TGDCError(f"{args.chips_dir}: no chips matching {args.glob!r}")
+    check_extra_outputs(args)
     predictor = predictor_from_args(args)
     detections = predictor.predict_batch(chips, overwrite=args.overwrite, **output_keywords(args))
-    print_outputs(detections.outputs)
+    from ..outputs.provenance import raster_provenance
+
+    extra = write_extra_outputs(
+        args,
+        detections.gdf,
+        [raster_provenance(chip) for chip in chips],
+        item_id=args.chips_dir.resolve().name,
+        images=chips,
+    )
+    print_outputs({**detections.outputs, **extra})
     print(f"batch-detect: {detections.summary()}")
     return 0

@@ -64,8 +64,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"  {'detections':24s} {len(result.detections):6d}")
     print()
     out = result.output_dir
-    print(f"Files in {out}/: overlay.png, training.png, report.md, detections.geojson,")
-    print("  detections.csv, mask.tif, model.ckpt, demo-config.yaml")
+    print(f"Files in {out}/: overlay.png, training.png, report.md, report.html (map),")
+    print("  detections.geojson,", end="")
+    print(" detections.csv, mask.tif, model.ckpt, demo-config.yaml")
     print(
         "Real imagery: `tgdc download --sites labels.geojson ...`, `tgdc chips`, then"
         " `torchgeo fit --config configs/datacenters.yaml` (README)."

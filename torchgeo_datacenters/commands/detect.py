@@ -13,6 +13,7 @@ from .arguments import (
     predictor_keywords,
     print_outputs,
 )
+from .extra_outputs import add_extra_outputs, check_extra_outputs, write_extra_outputs
 
 
 def add_model_options(parser: argparse.ArgumentParser, formats: Sequence[OutputFormat]) -> None:
@@ -54,6 +55,14 @@ def register(subparsers: Any) -> None:
         "--image", type=Path, required=True, help="the scene: a georeferenced GeoTIFF"
     )
     add_model_options(parser, [*vector_formats(), *raster_formats()])
+    parser.add_argument(
+        "--date",
+        metavar="YYYY-MM-DD",
+        help="acquisition date of the imagery, recorded as the detections' `acquired` (default:"
+        " from a NAIP file name m_..._YYYYMMDD, else the TIFFTAG_DATETIME tag, else a"
+        " YYYYMMDD date in the file name)",
+    )
+    add_extra_outputs(parser)
     parser.set_defaults(func=run)
 
 
@@ -80,8 +89,23 @@ def run(args: argparse.Namespace) -> int:
     Returns:
         The exit status (0).
     """
+    from ..detections.dates import parse_date
+    from ..outputs.provenance import raster_provenance
+
+    check_extra_outputs(args)
+    acquired = parse_date(args.date, "--date") if args.date is not None else None
     predictor = predictor_from_args(args)
-    detections = predictor.predict(args.image, overwrite=args.overwrite, **output_keywords(args))
-    print_outputs(detections.outputs)
+    detections = predictor.predict(
+        args.image, overwrite=args.overwrite, acquired=acquired, **output_keywords(args)
+    )
+    extra = write_extra_outputs(
+        args,
+        detections.gdf,
+        [raster_provenance(args.image)],
+        item_id=args.image.stem,
+        images=[args.image],
+        mask=detections.outputs.get("mask"),
+    )
+    print_outputs({**detections.outputs, **extra})
     print(f"detect: {detections.summary()}")
     return 0

@@ -49,7 +49,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     scene.add_argument("--output", metavar="TIF", help="the GeoTIFF to write")
     chips = parser.add_argument_group("chips around sites")
     chips.add_argument(
-        "--sites", metavar="FILE", help="label polygons (GeoJSON, GeoPackage, ...) with a fid"
+        "--sites",
+        metavar="FILE",
+        help="label polygons or points (GeoJSON, GeoPackage, ...) with a fid",
     )
     chips.add_argument("--output-dir", metavar="DIR", help="directory for the chips (created)")
     chips.add_argument(
@@ -65,6 +67,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=1,
         metavar="N",
         help="chips per site: centred, then shifted by a quarter chip (default: 1)",
+    )
+    chips.add_argument(
+        "--skip-outside",
+        action="store_true",
+        help="skip sites outside NAIP coverage (e.g. Puerto Rico in the IM3 atlas) with a warning",
     )
     source = parser.add_argument_group("source and network")
     add_source_arguments(source)
@@ -198,6 +205,7 @@ def _run_chips(args: argparse.Namespace, catalog: "NaipCatalog", resampling: "Re
         args.output_dir,
         chip_size=args.chip_size,
         per_site=args.per_site,
+        skip_outside=args.skip_outside,
         year=args.year,
         catalog=catalog,
         resampling=resampling,

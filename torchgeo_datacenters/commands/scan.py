@@ -9,9 +9,10 @@ from ..options import scan_option_names
 from ..outputs import scan_files
 from .arguments import add_predictor_arguments, predictor_keywords, print_outputs
 from .download import add_source_arguments
+from .extra_outputs import add_extra_outputs, check_extra_outputs, write_extra_outputs
 
 if TYPE_CHECKING:
-    from ..scan import LocalScene, StacScene
+    from ..scan import StacScene
 
 
 def register(subparsers: Any) -> None:
@@ -94,6 +95,8 @@ def register(subparsers: Any) -> None:
         help="further attempts at a failing scene before it is recorded as failed (default: 2)",
     )
     add_predictor_arguments(parser, scan_option_names())
+    add_years_options(parser)
+    add_extra_outputs(parser)
     parser.add_argument(
         "--overwrite",
         action="store_true",
@@ -116,13 +119,14 @@ def run(args: argparse.Namespace) -> int:
             :func:`~torchgeo_datacenters.scan.scan`.
     """
     from ..errors import TGDCError
-    from ..scan import import_ray, scan
+    from ..scan import LocalScene, import_ray, scan
 
     import_ray(local=args.ray_address is None)
+    check_extra_outputs(args)
     region = None
     scenes: Sequence[LocalScene | StacScene]
     if args.scenes_dir is not None:
-        stac_only = {"--year": args.year, "--stac-url": args.stac_url}
+        stac_only = {"--year": args.year, "--years": args.years, "--stac-url": args.stac_url}
         given = [name for name, value in stac_only.items() if value is not None]
         if given:
             raise TGDCError(
@@ -139,19 +143,151 @@ def run(args: argparse.Namespace) -> int:
         catalog = NaipCatalog(
             args.stac_url or DEFAULT_STAC_URL, collection=args.collection, asset_key=args.asset_key
         )
+        if args.years:
+            return scan_years(args, catalog, region)
         scenes = stac_scenes(catalog, region, args.year)
-    result = scan(
-        scenes,
-        args.checkpoint,
-        args.output_dir,
-        predictor_options=predictor_keywords(args),
-        region=region,
-        workers=args.workers,
-        gpus_per_worker=args.gpus_per_worker,
-        retries=args.retries,
-        ray_address=args.ray_address,
-        overwrite=args.overwrite,
+    result = scan(scenes, args.checkpoint, args.output_dir, **scan_options(args, region))
+    extra = write_extra_outputs(
+        args,
+        result.detections,
+        [scene.provenance() for scene in scenes],
+        item_id=args.output_dir.resolve().name,
+        images=[scene.path for scene in scenes if isinstance(scene, LocalScene)],
     )
-    print_outputs(result.outputs)
+    print_outputs({**result.outputs, **extra})
+    print(f"footprint: {write_footprint(args.output_dir, scenes, result, region)}")
     print(f"tgdc scan: {result.summary()}")
     return 1 if result.failed else 0
+
+
+def scan_options(args: argparse.Namespace, region: Any) -> dict[str, Any]:
+    """The keyword arguments of :func:`~torchgeo_datacenters.scan.scan` the options give.
+
+    Args:
+        args: the parsed arguments.
+        region: the area scanned (None for --scenes-dir).
+
+    Returns:
+        Everything but the scenes, checkpoint and output directory.
+    """
+    return {
+        "predictor_options": predictor_keywords(args),
+        "region": region,
+        "workers": args.workers,
+        "gpus_per_worker": args.gpus_per_worker,
+        "retries": args.retries,
+        "ray_address": args.ray_address,
+        "overwrite": args.overwrite,
+    }
+
+
+# --- Several NAIP years and the change between them (issue 17) -------------------------
+
+#: File of a scan's footprint (the area its finished scenes cover) in its output directory.
+FOOTPRINT_FILE = "footprint.geojson"
+
+#: File of the change between the years of ``--years``, in the output directory.
+CHANGE_FILE = "change.geojson"
+
+
+def add_years_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--years`` and the change settings.
+
+    Args:
+        parser: the ``scan`` parser.
+    """
+    from .change import add_change_options
+
+    parser.add_argument(
+        "--years",
+        type=int,
+        nargs="+",
+        metavar="YEAR",
+        help=f"scan each of these NAIP years (with --aoi or --bbox) into --output-dir/YEAR, then"
+        f" write the change between them to --output-dir/{CHANGE_FILE} (as tgdc change)",
+    )
+    add_change_options(parser)
+
+
+def write_footprint(directory: Path, scenes: Any, result: Any, region: Any) -> Path:
+    """Write the area the finished scenes cover, for ``tgdc compare``.
+
+    A STAC item covers its footprint; a local GeoTIFF its valid pixels. Failed scenes are
+    left out and the area is cut to the region scanned. Rewritten by every run.
+
+    Args:
+        directory: the scan's output directory.
+        scenes: the scenes of the scan.
+        result: the scan's :class:`~torchgeo_datacenters.scan.ScanResult`.
+        region: the region scanned (None: the scenes' whole area).
+
+    Returns:
+        The file written.
+    """
+    import geopandas as gpd
+    import shapely
+
+    from ..detections.files import write_vector
+    from ..detections.footprint import raster_footprint
+
+    failed = {record.scene for record in result.failed}
+    parts = [
+        shapely.geometry.shape(scene.item["geometry"])
+        if hasattr(scene, "item")
+        else raster_footprint(scene.path)
+        for scene in scenes
+        if scene.id not in failed
+    ]
+    area = shapely.union_all(parts)
+    if region is not None:
+        area = area.intersection(region)
+    table = gpd.GeoDataFrame({"scenes": [len(parts)]}, geometry=[area], crs="EPSG:4326")
+    return write_vector(table, directory / FOOTPRINT_FILE, overwrite=True)
+
+
+def scan_years(args: argparse.Namespace, catalog: Any, region: Any) -> int:
+    """Scan every year of ``--years``, then write and summarise the change between them.
+
+    Args:
+        args: the parsed arguments.
+        catalog: the NAIP catalog searched.
+        region: the area, in EPSG:4326.
+
+    Returns:
+        The exit status: 0, or 1 when some scenes failed.
+
+    Raises:
+        TGDCError: if --year is given too, fewer than two years are given, or see
+            :func:`~torchgeo_datacenters.scan.scan`.
+    """
+    from ..detections.change import Vintage, summarize, track_changes
+    from ..detections.files import check_vector_output, write_vector
+    from ..errors import TGDCError
+    from ..scan import scan, stac_scenes
+    from .change import change_settings
+
+    years = sorted(set(args.years))
+    if args.year is not None or len(years) < 2:
+        raise TGDCError(
+            f"--years {' '.join(map(str, args.years))}: give two or more years, without --year"
+        )
+    if not args.output_dir.parent.is_dir():
+        raise TGDCError(f"{args.output_dir}: its directory {args.output_dir.parent} does not exist")
+    args.output_dir.mkdir(exist_ok=True)
+    change_path = check_vector_output(args.output_dir / CHANGE_FILE, overwrite=args.overwrite)
+    vintages, failed = [], False
+    for year in years:
+        scenes = stac_scenes(catalog, region, year)
+        directory = args.output_dir / str(year)
+        result = scan(scenes, args.checkpoint, directory, **scan_options(args, region))
+        write_footprint(directory, scenes, result, region)
+        print(f"tgdc scan {year}: {result.summary()}")
+        failed |= bool(result.failed)
+        # A year with no detection still counts: dated by its newest item.
+        date = None if len(result.detections) else max(scene.acquired() for scene in scenes)
+        vintages.append(Vintage(result.detections, date, str(directory)))
+    sites = track_changes(vintages, **change_settings(args))
+    write_vector(sites, change_path, overwrite=args.overwrite)
+    print(f"change: {change_path}")
+    print(f"tgdc scan: change {summarize(sites)}")
+    return 1 if failed else 0

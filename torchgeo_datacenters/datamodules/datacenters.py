@@ -6,16 +6,26 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import kornia.augmentation as K
+import numpy as np
+import rasterio
+import shapely
 import torch
 from shapely.geometry.base import BaseGeometry
 from torchgeo.datamodules import GeoDataModule
 from torchgeo.datasets import GeoDataset
 from torchgeo.samplers import GriddedPatchSampler, RandomPatchSampler
 
-from ..datasets import NAIP_BANDS, NAIP_GSD, ChipMasks, DataCenterLabels, NAIPChips
+from ..datasets import (
+    NAIP_BANDS,
+    NAIP_GSD,
+    ChipMasks,
+    DataCenterLabels,
+    NAIPChips,
+    read_label_file,
+)
 from ..datasets.chips import check_chip_pairs
 from ..errors import TGDCError
-from ..naip import DATACENTER_CLASS, HARD_NEGATIVE_CLASSES, VALUE_RANGE
+from ..naip import DATACENTER_CLASS, DTYPE, HARD_NEGATIVE_CLASSES
 from ..samplers import ChipSampler
 from .splits import SPLITS, GeoSplit, grid_split
 
@@ -38,12 +48,13 @@ class DataCenterDataModule(GeoDataModule):
     width from other splits' cells (see :mod:`.splits`), so neighbouring chips never
     land in two splits.
 
-    Normalisation: the model sees ``(pixel - mean) / std`` per band, in raw uint8
-    units; :attr:`mean`, :attr:`std`, :attr:`bands`, :attr:`gsd` and
-    :attr:`patch_size` are copied into the task's checkpoint so inference repeats
-    them. Training batches are augmented on the device with kornia: flips and
-    90-degree rotations of image and mask together, brightness and contrast jitter of
-    the image only.
+    Normalisation: every stage (train, val, test, predict) gives the model
+    ``(pixel - mean) / std`` per band, in raw pixel units; :attr:`mean`, :attr:`std`,
+    :attr:`bands`, :attr:`gsd` and :attr:`patch_size` are copied into the task's
+    checkpoint so inference repeats them. Training batches are then augmented on the
+    device with kornia: flips and 90-degree rotations of image and mask together, and
+    brightness (a shift of up to 0.15) and contrast (a factor of 0.85 to 1.15) jitter of
+    the normalised image only, never clipped.
     """
 
     def __init__(
@@ -57,8 +68,10 @@ class DataCenterDataModule(GeoDataModule):
         num_workers: int = 0,
         *,
         filename_glob: str = "*.tif",
+        class_field: str | None = "class",
         positive_classes: Sequence[str] = (DATACENTER_CLASS,),
         use_label_field: bool = False,
+        label_field: str = "label",
         multiclass: bool = False,
         class_map: Mapping[str, str] | None = None,
         buffer_m: float = 0.0,
@@ -66,6 +79,13 @@ class DataCenterDataModule(GeoDataModule):
         val_fraction: float = 0.15,
         test_fraction: float = 0.15,
         seed: int = 0,
+        split_seed: int | None = None,
+        val_area: PathLike | None = None,
+        test_area: PathLike | None = None,
+        bands: Sequence[str] = NAIP_BANDS,
+        dtype: str = DTYPE,
+        value_range: Sequence[float] | None = None,
+        gsd: float = NAIP_GSD,
         mean: Sequence[float] | None = None,
         std: Sequence[float] | None = None,
         augment: bool = True,
@@ -73,7 +93,7 @@ class DataCenterDataModule(GeoDataModule):
         """Initialize a new DataCenterDataModule.
 
         Args:
-            paths: imagery directories or GeoTIFF files (4-band RGBN).
+            paths: imagery directories or GeoTIFF files, each holding *bands*.
             label_path: label polygon file (GeoJSON, GeoPackage, any OGR vector).
             masks_dir: directory of mask chips named like the image chips (instead of
                 *label_path*).
@@ -83,17 +103,39 @@ class DataCenterDataModule(GeoDataModule):
                 estimate of non-overlapping patches).
             num_workers: data-loading worker processes.
             filename_glob: glob selecting imagery (and mask) files in directories.
-            positive_classes: classes that are data centers.
-            use_label_field: choose positives by the boolean ``label`` field.
+            class_field: field of *label_path* naming each polygon's class; None takes
+                every polygon as a data center (a plain footprint file such as the IM3
+                atlas; its Points are skipped with a warning).
+            positive_classes: values of *class_field* that are data centers.
+            use_label_field: choose positives by the boolean *label_field*.
+            label_field: boolean field that is true for data centers.
             multiclass: give each hard-negative class its own index.
             class_map: renames of class values, e.g. ``{'datacemter': 'datacenter'}``.
             buffer_m: grow label polygons by this many metres.
             split_cell_size: side of the split grid cells, in metres (CRS units).
             val_fraction: share of cells for validation.
             test_fraction: share of cells for testing.
-            seed: seed of the split and of the random patches.
-            mean: per-band mean in raw pixel units (default 0: pixels / 255).
-            std: per-band standard deviation in raw pixel units (default 255).
+            seed: seed of the random patches (and of the split unless *split_seed*).
+            split_seed: seed of the split's cell shuffle (default *seed*), so patches
+                can be redrawn on the same split.
+            val_area: polygon file (any OGR vector, any CRS) of the validation area,
+                instead of split cells; the rest of the imagery trains, a patch width
+                away from it (with *label_path* only).
+            test_area: polygon file of the test area, like *val_area*. Once either
+                area is given, a split without one is empty.
+            bands: names of the imagery's bands, in file order (default NAIP's R, G, B,
+                NIR; e.g. ``[PAN]`` or ``[R, G, B]``); the task takes one input channel
+                per band.
+            dtype: NumPy data type of the imagery (``uint8``, ``uint16``, ``float32``,
+                ...); files of another type are refused.
+            value_range: ``[min, max]`` of the raw pixel values (default: the full range
+                of an integer *dtype*, ``[0, 1]`` for floats; e.g. ``[0, 4095]`` for
+                12-bit imagery stored as uint16).
+            gsd: pixel size the patches are sampled at, in metres (imagery in a metric
+                CRS is resampled to it; 0.6 is NAIP's).
+            mean: per-band mean in raw pixel units (default *value_range*'s min).
+            std: per-band standard deviation in raw pixel units (default the width of
+                *value_range*, so the model sees values in [0, 1]).
             augment: apply training augmentation.
 
         Raises:
@@ -110,21 +152,32 @@ class DataCenterDataModule(GeoDataModule):
             raise TGDCError(
                 f"val_fraction ({val_fraction}) + test_fraction ({test_fraction}) must be in [0, 1)"
             )
-        bands = len(NAIP_BANDS)
+        self.bands = [str(b) for b in bands]
+        try:
+            self.dtype = str(np.dtype(dtype))
+        except TypeError as error:
+            raise TGDCError(f"dtype: {dtype!r} is not a NumPy data type, e.g. uint8") from error
+        self.value_range = _value_range(self.dtype, value_range)
+        if gsd <= 0:
+            raise TGDCError(f"gsd ({gsd}): must be a positive pixel size in metres")
+        self.gsd = float(gsd)
+        n = len(self.bands)
+        low, high = self.value_range
         # TorchGeo types mean/std as tensors; the task and checkpoint take lists of floats.
-        self.mean = [float(m) for m in (mean if mean is not None else [0.0] * bands)]  # type: ignore[assignment]
-        full_scale = float(VALUE_RANGE[1])
-        self.std = [float(s) for s in (std if std is not None else [full_scale] * bands)]  # type: ignore[assignment]
-        if len(self.mean) != bands or len(self.std) != bands or min(self.std) <= 0:
-            raise TGDCError(f"mean/std: need {bands} values each, std > 0")
+        self.mean = [float(m) for m in (mean if mean is not None else [low] * n)]  # type: ignore[assignment]
+        self.std = [float(s) for s in (std if std is not None else [high - low] * n)]  # type: ignore[assignment]
+        if not n or len(self.mean) != n or len(self.std) != n or min(self.std) <= 0:
+            raise TGDCError(f"mean/std: need {n} values each (one per band), std > 0")
         super().__init__(NAIPChips, batch_size, patch_size, length, num_workers)
         self.paths = paths
         self.label_path = label_path
         self.masks_dir = masks_dir
         self.filename_glob = filename_glob
         self.label_kwargs: dict[str, Any] = {
+            "class_field": class_field,
             "positive_classes": tuple(positive_classes),
             "use_label_field": use_label_field,
+            "label_field": label_field,
             "multiclass": multiclass,
             "class_map": dict(class_map or {}),
             "buffer_m": buffer_m,
@@ -132,33 +185,48 @@ class DataCenterDataModule(GeoDataModule):
         self.split_cell_size = split_cell_size
         self.fractions = (1 - val_fraction - test_fraction, val_fraction, test_fraction)
         self.seed = seed
-        self.bands = list(NAIP_BANDS)
-        self.gsd = NAIP_GSD
+        self.split_seed = seed if split_seed is None else split_seed
+        self.areas = {"val": val_area, "test": test_area}
+        if masks_dir is not None and (val_area or test_area):
+            raise TGDCError(
+                "val_area / test_area: go with label_path; with masks_dir put the chips of"
+                " each split in their own directory, or use split_cell_size"
+            )
         self.class_names = ["background", DATACENTER_CLASS]
         if multiclass:
             self.class_names += HARD_NEGATIVE_CLASSES
         self.split: GeoSplit | None = None
 
-        mean_t, std_t = torch.tensor(self.mean), torch.tensor(self.std)
-        self.aug = K.AugmentationSequential(
-            K.Normalize(mean=mean_t, std=std_t), data_keys=None, keepdim=True
-        )
+        # One normalisation for every stage (and the predictor, through the checkpoint);
+        # training jitters brightness and contrast of the normalised image without
+        # clipping, so no raw value range (uint8, uint16, float) saturates.
+        normalize = K.Normalize(mean=torch.tensor(self.mean), std=torch.tensor(self.std))
+        self.aug = K.AugmentationSequential(normalize, data_keys=None, keepdim=True)
         if augment:
             self.train_aug = K.AugmentationSequential(
-                K.Normalize(mean=torch.zeros(bands), std=torch.full((bands,), full_scale)),
-                K.RandomBrightness(brightness=(0.85, 1.15), p=0.5),
-                K.RandomContrast(contrast=(0.85, 1.15), p=0.5),
+                normalize,
+                K.RandomBrightness(brightness=(0.85, 1.15), clip_output=False, p=0.5),
+                K.RandomContrast(contrast=(0.85, 1.15), clip_output=False, p=0.5),
                 K.RandomHorizontalFlip(),
                 K.RandomVerticalFlip(),
                 K.RandomRotation90(times=(0, 3), p=0.5),
-                K.Normalize(mean=mean_t / full_scale, std=std_t / full_scale),
                 data_keys=None,
                 keepdim=True,
             )
 
     def _datasets(self) -> tuple[NAIPChips, GeoDataset]:
         """Open the imagery and the labels (polygons or mask chips)."""
-        images = NAIPChips(self.paths, filename_glob=self.filename_glob)
+        images = NAIPChips(
+            self.paths, res=self.gsd, filename_glob=self.filename_glob, all_bands=self.bands
+        )
+        for file in images.files:
+            with rasterio.open(file) as src:
+                if src.dtypes[0] != self.dtype:
+                    raise TGDCError(
+                        f"{file}: imagery is {src.dtypes[0]} but dtype is {self.dtype}; set the"
+                        f" datamodule's dtype to {src.dtypes[0]} (and value_range to the"
+                        " values it uses)"
+                    )
         if self.masks_dir is not None:
             for directory in [self.paths] if isinstance(self.paths, str | os.PathLike) else []:
                 if os.path.isdir(directory):
@@ -192,6 +260,35 @@ class DataCenterDataModule(GeoDataModule):
             setattr(self, f"{name}_dataset", subset & masks)
             sampler = ChipSampler(subset, shuffle=name == "train", generator=self.seed)
             setattr(self, f"{name}_sampler", sampler)
+
+    def _regions(self, extent: BaseGeometry, crs: object, margin: float) -> dict[str, BaseGeometry]:
+        """Split regions: the given val/test areas, else the grid split's cells.
+
+        Args:
+            extent: where imagery meets labels, in the dataset CRS.
+            crs: the dataset CRS.
+            margin: distance kept between training patches and the given areas.
+
+        Returns:
+            The region of every split.
+
+        Raises:
+            TGDCError: if an area file is unreadable or misses the imagery.
+        """
+        assert self.split is not None
+        if not any(self.areas.values()):
+            return self.split.regions
+        regions: dict[str, BaseGeometry] = {name: shapely.Polygon() for name in SPLITS}
+        for name, path in self.areas.items():
+            if path is None:
+                continue
+            area = read_label_file(path).to_crs(crs).union_all()
+            regions[name] = area.intersection(extent)
+            if regions[name].is_empty:
+                raise TGDCError(f"{path}: the {name} area does not meet the imagery and labels")
+        keep_out = shapely.union_all([regions["val"], regions["test"]]).buffer(margin)
+        regions["train"] = extent.difference(keep_out)
+        return regions
 
     def setup(self, stage: str) -> None:
         """Build the joined dataset, the geographic split and the samplers.
@@ -228,14 +325,14 @@ class DataCenterDataModule(GeoDataModule):
             fractions=self.fractions,
             positives=self._positives(labels),
             margin=0.0 if self.masks_dir is not None else self.patch_size * images.res[0],
-            seed=self.seed,
+            seed=self.split_seed,
             crs=dataset.crs,
         )
         if self.masks_dir is not None:
             self._setup_chips(images, labels)
             return
         self.train_dataset = self.val_dataset = self.test_dataset = dataset
-        regions = self.split.regions
+        regions = self._regions(extent, dataset.crs, self.patch_size * images.res[0])
         if stage == "fit":
             self.train_sampler = RandomPatchSampler(
                 dataset,
@@ -248,8 +345,10 @@ class DataCenterDataModule(GeoDataModule):
         for name in {"fit": ["val"], "validate": ["val"], "test": ["test"]}.get(stage, []):
             if regions[name].is_empty:
                 raise TGDCError(
-                    f"{self.paths}: the {name} split is empty; raise {name}_fraction or lower"
-                    " split_cell_size"
+                    f"{self.paths}: the {name} split is empty (the training area is too small"
+                    f" for split_cell_size {self.split_cell_size} with patch_size"
+                    f" {self.patch_size}); give the {name} area as a polygon file with"
+                    f" {name}_area"
                 )
             sampler = GriddedPatchSampler(
                 dataset,
@@ -258,3 +357,27 @@ class DataCenterDataModule(GeoDataModule):
                 roi=regions[name],  # type: ignore[arg-type]  # any geometry, as above
             )
             setattr(self, f"{name}_sampler", sampler)
+
+
+def _value_range(dtype: str, value_range: Sequence[float] | None) -> list[float]:
+    """``[min, max]`` raw pixel values: as given, else the full range of *dtype*.
+
+    Args:
+        dtype: NumPy data type name of the imagery.
+        value_range: the given range, or None.
+
+    Returns:
+        The range as two floats.
+
+    Raises:
+        TGDCError: if the range is not two increasing numbers.
+    """
+    if value_range is None:
+        if np.issubdtype(np.dtype(dtype), np.integer):
+            info = np.iinfo(dtype)
+            return [float(info.min), float(info.max)]
+        return [0.0, 1.0]
+    values = [float(v) for v in value_range]
+    if len(values) != 2 or not values[0] < values[1]:
+        raise TGDCError(f"value_range: {value_range} is not [min, max] with min < max")
+    return values

@@ -46,11 +46,13 @@ def read_label_file(
         layer: layer name or index for multi-layer files.
 
     Returns:
-        The features, with invalid geometries repaired.
+        The polygonal features, with invalid geometries repaired. Points and lines
+        (the IM3 atlas mixes Points with its footprints) are dropped with one warning
+        that counts them.
 
     Raises:
         TGDCError: if the file is missing or unreadable, has no features, no CRS,
-            or a feature with a missing, empty or non-polygonal geometry.
+            a feature with a missing or empty geometry, or no polygons at all.
     """
     path = Path(path)
     if not path.exists():
@@ -76,12 +78,22 @@ def read_label_file(
             f"{path}: feature(s) {bad} have a missing or empty geometry; fix or delete them"
         )
     polygonal = frame.geometry.geom_type.isin(["Polygon", "MultiPolygon"])
-    if not polygonal.all():
-        first = np.flatnonzero(~polygonal.to_numpy())[0]
+    if not polygonal.any():
+        kinds = ", ".join(sorted(set(frame.geometry.geom_type)))
         raise TGDCError(
-            f"{path}: feature {names[first]} is a {frame.geometry.iloc[first].geom_type}; label"
-            " files need Polygon or MultiPolygon footprints"
+            f"{path}: holds no Polygon or MultiPolygon footprints (only {kinds}); training"
+            f" masks need footprints. For chips around these sites use"
+            f" `tgdc download --sites {path.name}`"
         )
+    if not polygonal.all():
+        counts = frame.geometry[~polygonal].geom_type.value_counts()
+        skipped = ", ".join(f"{n} {kind}" for kind, n in counts.items())
+        warnings.warn(
+            f"{path}: skipped {skipped} feature(s) without a footprint; training uses its"
+            f" {int(polygonal.sum())} polygons",
+            stacklevel=2,
+        )
+        frame, names = frame[polygonal.to_numpy()], names[polygonal.to_numpy()]
     invalid = ~frame.geometry.is_valid
     if invalid.any():
         warnings.warn(
@@ -142,7 +154,7 @@ class DataCenterLabels(VectorDataset):
         use_label_field: bool = False,
         multiclass: bool = False,
         class_map: Mapping[str, str] | None = None,
-        class_field: str = "class",
+        class_field: str | None = "class",
         label_field: str = "label",
         buffer_m: float = 0.0,
         layer: str | int | None = None,
@@ -161,7 +173,8 @@ class DataCenterLabels(VectorDataset):
             multiclass: give each negative class its own mask index.
             class_map: renames of class values applied before validation, such as
                 ``{'datacemter': 'datacenter'}``.
-            class_field: name of the class field.
+            class_field: name of the class field; None takes every polygon as a data
+                center (a plain footprint file, such as the IM3 atlas).
             label_field: name of the boolean data-center field.
             buffer_m: grow (or, if negative, shrink) every polygon by this many metres,
                 in a local UTM CRS whatever the file's CRS (the seed project used 7.5).
@@ -230,24 +243,32 @@ class DataCenterLabels(VectorDataset):
         path: Path,
         use_label_field: bool,
         class_map: Mapping[str, str],
-        class_field: str,
+        class_field: str | None,
         label_field: str,
     ) -> np.ndarray:
         """Compute the mask value of every feature (0 means not drawn)."""
         values = np.zeros(len(frame), dtype=np.int64)
+        if class_field is None and not use_label_field:
+            if self.multiclass:
+                raise TGDCError(
+                    f"{path}: multiclass needs classes; set class_field to the field naming"
+                    " them, or multiclass=False"
+                )
+            return values + 1
         if use_label_field:
             if label_field not in frame:
                 raise TGDCError(
-                    f"{path}: has no {label_field!r} field; add it or choose positives by class"
+                    f"{path}: has no {label_field!r} field; add it or set use_label_field=False"
+                    " to choose positives by class_field"
                 )
             positive = _as_bool(frame[label_field], path, label_field)
             values[positive] = 1
             if not self.multiclass:
                 return values
-        if class_field not in frame:
+        if class_field is None or class_field not in frame:
             raise TGDCError(
-                f"{path}: has no {class_field!r} field; add it, set class_field, or use"
-                " use_label_field=True"
+                f"{path}: has no {class_field!r} field; set class_field to the field naming"
+                " classes, or class_field=None to take every polygon as a data center"
             )
         classes = frame[class_field].astype("string").str.strip().replace(dict(class_map))
         known = set(self.positive_classes) | set(self.negative_classes)

@@ -52,6 +52,7 @@ class NAIPChips(NAIP):
         transforms: Callable[[Sample], Sample] | None = None,
         cache: bool = True,
         filename_glob: str = "*.tif",
+        all_bands: Sequence[str] = NAIP_BANDS,
     ) -> None:
         """Initialize a new NAIPChips dataset.
 
@@ -60,19 +61,24 @@ class NAIPChips(NAIP):
             crs: coordinate reference system to warp to (defaults to the CRS of the
                 first file found).
             res: resolution in units of the CRS (defaults to that of the first file).
-            bands: bands to return, a subset of ``R, G, B, NIR`` (defaults to all).
+            bands: bands to return, a subset of *all_bands* (defaults to all).
             transforms: a function that takes a sample and returns a transformed one.
             cache: if True, cache file handles to speed up repeated sampling.
             filename_glob: glob that selects the imagery files inside directories.
+            all_bands: names of the bands every file holds, in order (default NAIP's
+                R, G, B, NIR; e.g. ``['PAN']`` or ``['R', 'G', 'B']`` for other imagery).
 
         Raises:
             TGDCError: if no file matches, a file is not a readable raster, has no CRS,
-                or does not have exactly 4 bands, or *bands* names an unknown band.
+                or does not have exactly ``len(all_bands)`` bands, or *bands* names an
+                unknown band.
         """
         self.filename_glob = filename_glob
-        unknown = sorted(set(bands or ()) - set(NAIP_BANDS))
+        # torchgeo's NAIP types all_bands as its own four names; this reads any bands.
+        self.all_bands = tuple(all_bands)  # type: ignore[assignment]
+        unknown = sorted(set(bands or ()) - set(self.all_bands))
         if unknown:
-            raise TGDCError(f"bands: unknown band(s) {unknown}; choose from {list(NAIP_BANDS)}")
+            raise TGDCError(f"bands: unknown band(s) {unknown}; choose from {list(self.all_bands)}")
         self.paths = paths
         files = self.files
         if not files:
@@ -81,7 +87,7 @@ class NAIPChips(NAIP):
                 " filename_glob"
             )
         for file in files:
-            check_naip_file(file)
+            check_naip_file(file, self.all_bands)
         self._imagery: dict[str, ImageryFile] = {}
         super().__init__(paths, crs=crs, res=res, bands=bands, transforms=transforms, cache=cache)
 
@@ -97,7 +103,7 @@ class NAIPChips(NAIP):
         Args:
             filepaths: the files under the index.
             index: [xmin:xmax:xres, ymin:ymax:yres, ...] slice to read.
-            band_indexes: 1-based bands to return (default: all four).
+            band_indexes: 1-based bands to return (default: all).
             out_crs: CRS of the index (default: the dataset's).
 
         Returns:
@@ -112,7 +118,7 @@ class NAIPChips(NAIP):
         image = None
         for path in filepaths:
             if path not in self._imagery:
-                self._imagery[path] = ImageryFile(path, len(NAIP_BANDS))
+                self._imagery[path] = ImageryFile(path, len(self.all_bands))
             part = self._imagery[path].read(transform, crs, window, resampling=self.resampling)
             if image is None:
                 image = part
@@ -129,15 +135,16 @@ class NAIPChips(NAIP):
         return torch.from_numpy(np.ascontiguousarray(image))
 
 
-def check_naip_file(path: Path) -> None:
-    """Check that a file is a georeferenced 4-band raster.
+def check_naip_file(path: Path, bands: Sequence[str] = NAIP_BANDS) -> None:
+    """Check that a file is a georeferenced raster with the given bands (NAIP's by default).
 
     Args:
         path: the raster file.
+        bands: names of the bands it must hold.
 
     Raises:
         TGDCError: if the file is missing, not a raster, has no CRS or does not have
-            exactly 4 bands.
+            exactly ``len(bands)`` bands.
     """
     try:
         with rasterio.open(path) as src:
@@ -148,8 +155,9 @@ def check_naip_file(path: Path) -> None:
         raise TGDCError(
             f"{path}: raster has no CRS; assign one (e.g. gdal_edit.py -a_srs EPSG:26916)"
         )
-    if count != len(NAIP_BANDS):
+    if count != len(bands):
+        expected = "NAIP imagery needs" if tuple(bands) == NAIP_BANDS else "bands names"
         raise TGDCError(
-            f"{path}: has {count} band(s) but NAIP imagery needs {len(NAIP_BANDS)}"
-            f" ({', '.join(NAIP_BANDS)})"
+            f"{path}: has {count} band(s) but {expected} {len(bands)} ({', '.join(bands)});"
+            " for other imagery name its bands with the datamodule's bands option"
         )

@@ -15,6 +15,12 @@ where no model can.
   :func:`prune_small` drops those of one scene that no merge can grow.
 * :mod:`.writers`: one function per vector file type, ``write_<type>(detections,
   path)``; the output-format registry (:mod:`torchgeo_datacenters.outputs`) names them.
+* :mod:`.dates`: the acquisition date of imagery (column ``acquired``).
+* :mod:`.change`: :func:`~.change.track_changes`, sites followed through NAIP vintages
+  (``tgdc change``).
+* :mod:`.compare`: :func:`~.compare.compare_inventories`, detections against public
+  inventories over the scanned area (:mod:`.footprint`) (``tgdc compare``).
+* :mod:`.files`: reading and writing the vector files of those analyses.
 """
 
 from .merge import merge_detections, prune_small

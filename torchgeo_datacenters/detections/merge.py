@@ -28,7 +28,7 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
 from .metric import check_non_negative, metric_crs
-from .schema import DETECTION_CRS, check_detections, order_detections
+from .schema import DETECTION_CRS, OPTIONAL_COLUMNS, check_detections, order_detections
 
 #: Fewest metres in a degree of latitude or of longitude at the equator (WGS 84). At latitude
 #: φ a degree of either spans at least this times cos(φ) metres.
@@ -106,6 +106,11 @@ def _merged_row(members: gpd.GeoDataFrame, metric: CRS) -> dict:
         "score": float(np.average(members["score"], weights=areas if areas.sum() > 0 else None)),
         "max_score": float(members["max_score"].max()),
         "source": members["source"].iloc[largest],
+        **{
+            column: members[column].iloc[largest]
+            for column in OPTIONAL_COLUMNS
+            if column in members
+        },
         "geometry": union,
     }
 

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import TGDCError
+from .dates import ACQUIRED
 
 #: CRS of every detection table: WGS 84 longitude, latitude (degrees).
 DETECTION_CRS = "EPSG:4326"
@@ -31,6 +32,13 @@ DETECTION_DTYPES = {
 
 #: Columns of a detection table, in order (plus ``geometry``).
 DETECTION_COLUMNS = tuple(DETECTION_DTYPES)
+
+#: Columns a detection table may carry after :data:`DETECTION_COLUMNS`, kept in this order
+#: when present: the STAC item id(s) of the imagery a detection was found in, its
+#: acquisition date(s) (ISO 8601 ``YYYY-MM-DD``, see :mod:`.dates`; several comma-separated
+#: for a mosaic of items; tables of older runs lack it), and the
+#: detection's class name (STAC label assets).
+OPTIONAL_COLUMNS = ("source_item", ACQUIRED, "class_name")
 
 #: Decimals kept for longitudes and latitudes (about 1 cm).
 LONLAT_DECIMALS = 7
@@ -69,7 +77,8 @@ def order_detections(detections: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     order = keys.sort_values(["lat", "lon", "area", "source"], kind="stable").index
     result = detections.loc[order].reset_index(drop=True)
     result["id"] = np.arange(1, len(result) + 1, dtype=np.int64)
-    return result[[*DETECTION_COLUMNS, "geometry"]]
+    optional = [column for column in OPTIONAL_COLUMNS if column in result]
+    return result[[*DETECTION_COLUMNS, *optional, "geometry"]]
 
 
 def check_detections(detections: gpd.GeoDataFrame) -> None:

@@ -22,7 +22,7 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from .schema import LONLAT_DECIMALS
+from .schema import LONLAT_DECIMALS, OPTIONAL_COLUMNS
 
 #: Decimals kept for areas (m²) and for probabilities.
 AREA_DECIMALS = 2
@@ -65,7 +65,20 @@ def _properties(row: Any) -> dict[str, Any]:
         "score": round(float(row.score), SCORE_DECIMALS),
         "max_score": round(float(row.max_score), SCORE_DECIMALS),
         "source": str(row.source),
+        **{name: _optional(getattr(row, name)) for name in OPTIONAL_COLUMNS if hasattr(row, name)},
     }
+
+
+def _optional(value: Any) -> str | None:
+    """An optional text column's value, None where it is missing.
+
+    Args:
+        value: the table's value (None, NaN or empty where missing).
+
+    Returns:
+        The text, or None.
+    """
+    return None if value is None or value != value or value == "" else str(value)
 
 
 def write_geojson(detections: gpd.GeoDataFrame, path: str | os.PathLike[str]) -> None:
@@ -97,7 +110,8 @@ def write_csv(detections: gpd.GeoDataFrame, path: str | os.PathLike[str]) -> Non
     """
     with open(path, "w", encoding="utf-8", newline="") as file:
         writer = csv.writer(file)
-        writer.writerow(CSV_COLUMNS)
+        optional = [name for name in OPTIONAL_COLUMNS if name in detections]
+        writer.writerow([*CSV_COLUMNS, *optional])
         for row in detections.itertuples():
             properties = _properties(row)
             writer.writerow(
@@ -108,6 +122,7 @@ def write_csv(detections: gpd.GeoDataFrame, path: str | os.PathLike[str]) -> Non
                     f"{properties['area_m2']:.{AREA_DECIMALS}f}",
                     f"{properties['score']:.{SCORE_DECIMALS}f}",
                     properties["source"],
+                    *(properties[name] or "" for name in optional),
                 ]
             )
 
@@ -119,7 +134,10 @@ def write_gpkg(detections: gpd.GeoDataFrame, path: str | os.PathLike[str]) -> No
         detections: detections in EPSG:4326.
         path: the file to write.
     """
+    from ..outputs.styles import write_qgis_style
+
     detections.to_file(path, driver="GPKG", layer=GPKG_LAYER)
+    write_qgis_style(path, layer=GPKG_LAYER)
 
 
 def write_parquet(detections: gpd.GeoDataFrame, path: str | os.PathLike[str]) -> None:

@@ -21,15 +21,16 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import TGDCError
+from ..naip import DTYPE, GSD, VALUE_RANGE
 
 #: Hyperparameters a checkpoint must carry (not None) to be one of ours.
 REQUIRED_HPARAMS = ("in_channels", "mean", "std", "threshold")
 
 #: Training imagery assumed for checkpoints that do not record theirs (raw NAIP): data
 #: type, [min, max] raw values and ground sample distance in metres.
-DEFAULT_DTYPE = "uint8"
-DEFAULT_VALUE_RANGE = (0.0, 255.0)
-DEFAULT_GSD = 0.6
+DEFAULT_DTYPE = DTYPE
+DEFAULT_VALUE_RANGE = (float(VALUE_RANGE[0]), float(VALUE_RANGE[1]))
+DEFAULT_GSD = GSD
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,12 @@ def check_threshold(threshold: float, name: str = "threshold") -> float:
     return float(threshold)
 
 
+def _first_line(error: BaseException, width: int = 120) -> str:
+    """The first line of an error's message, cut to *width* characters (no key dumps)."""
+    line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return line if len(line) <= width else line[: width - 3] + "..."
+
+
 def load_checkpoint(
     path: str | os.PathLike[str], *, device: torch.device | str = "cpu"
 ) -> ProbabilityModel:
@@ -149,14 +156,15 @@ def load_checkpoint(
     ):
         raise TGDCError(
             f"{path}: not a Lightning checkpoint (no state_dict and hyper_parameters);"
-            " give a .ckpt written by `tgdc train`"
+            " give a .ckpt written by `torchgeo fit --config configs/datacenters.yaml`"
         )
     hparams = checkpoint["hyper_parameters"]
     missing = [key for key in REQUIRED_HPARAMS if hparams.get(key) is None]
     if missing:
         raise TGDCError(
             f"{path}: not a torchgeo-datacenters checkpoint (hyper_parameters lack"
-            f" {', '.join(missing)}); give a .ckpt written by `tgdc train`"
+            f" {', '.join(missing)}); give a .ckpt written by"
+            " `torchgeo fit --config configs/datacenters.yaml`"
         )
     from ..tasks import DataCenterSegmentation
 
@@ -165,8 +173,12 @@ def load_checkpoint(
             path, map_location=device, weights_only=True
         )
     except (RuntimeError, KeyError, TypeError, ValueError) as error:
+        model = hparams.get("model", "unet4")
         raise TGDCError(
-            f"{path}: checkpoint does not load as DataCenterSegmentation: {error}"
+            f"{path}: a Lightning checkpoint whose weights ({len(checkpoint['state_dict'])}"
+            f" tensors) are not those of the DataCenterSegmentation {model!r} its"
+            f" hyperparameters name ({type(error).__name__}: {_first_line(error)});"
+            " give the .ckpt its training wrote"
         ) from error
     task.eval()
     return ProbabilityModel(

@@ -18,12 +18,14 @@ Example::
 
 import contextlib
 import dataclasses
+import datetime as dt
+import functools
 import itertools
 import os
 import time
 import warnings
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +42,8 @@ from torchgeo.datasets import RasterDataset
 from tqdm import tqdm
 
 from ..detections import Vectorizer, check_non_negative, order_detections, threshold_band
-from ..errors import TGDCError
+from ..detections.dates import ACQUIRED
+from ..errors import TGDCError, describe_os_error
 from ..imagery import ImageryRules, check_input_scale
 from ..options import RESAMPLE_CHOICES, PredictorOptions
 from ..outputs import (
@@ -50,8 +53,10 @@ from ..outputs import (
     vector_formats,
     write_vectors,
 )
+from ..outputs.provenance import attach_provenance, raster_provenance
 from ..outputs.rasters import GDAL_CACHE_MB
-from ..utils import return_large_blocks
+from ..utils import end_with_parent, return_large_blocks
+from ..utils.resources import available_memory, batch_bytes, format_bytes
 from .model import ProbabilityModel, check_threshold, load_checkpoint
 from .onnx import is_onnx, load_onnx, quantize_int8
 from .precision import autocast, calibration_tiles, resolve_precision
@@ -79,6 +84,13 @@ CPU_CHUNK_PIXELS = 4 * 256 * 256
 #: worker while the model predicts a third, and a fourth spares a fresh allocation when
 #: the model's loop frees its buffer just after the worker looks for one.
 SHARED_BATCHES_PER_WORKER = 4
+
+#: Batches alive at once in the worst case: two prefetched per worker, the shared
+#: buffers, the one the model runs on (and its copy on the device).
+BATCHES_IN_FLIGHT = 2 + SHARED_BATCHES_PER_WORKER + 2
+
+#: A tiling that predicts every pixel more often than this is warned about.
+MAX_PREDICTIONS_PER_PIXEL = 16
 
 #: Bands of rows that may wait to be traced into polygons while the model runs on.
 TRACE_BACKLOG = 1
@@ -250,6 +262,7 @@ class Predictor:
             model = load_onnx(model)
         elif not isinstance(model, ProbabilityModel):
             model = load_checkpoint(model, device=self.device)
+        check_batch_memory(batch_size, options.tile_size, model.band_count, max(num_workers, 1))
         if model.module is not None:
             model.module.to(self.device).eval()
             if self.device.type in CHANNELS_LAST_DEVICES:
@@ -282,6 +295,7 @@ class Predictor:
         source: Source,
         *,
         overwrite: bool = False,
+        acquired: dt.date | None = None,
         **outputs: str | os.PathLike[str] | None,
     ) -> Detections:
         """Find the data centers in one scene.
@@ -290,6 +304,9 @@ class Predictor:
             source: a GeoTIFF, several touching GeoTIFFs forming one mosaic, or a TorchGeo
                 raster dataset of images.
             overwrite: whether existing output files may be replaced.
+            acquired: acquisition date of the imagery, recorded in the ``acquired`` column
+                (default: from each file's name or tags, see
+                :func:`~torchgeo_datacenters.detections.dates.file_date`).
             **outputs: ``output_<kind>``: the path of an output to write, for every kind of
                 :data:`~torchgeo_datacenters.outputs.FORMATS`, e.g. ``output_geojson``
                 (RFC 7946 GeoJSON of the detections), ``output_csv``, ``output_gpkg``,
@@ -312,6 +329,8 @@ class Predictor:
         scene = open_scene(source, self.model.band_count, self.imagery_rules)
         with files.staged(overwrite=overwrite) as staged:
             gdf, stats = self._predict_scene(scene, staged, self.progress)
+            if acquired is not None:
+                gdf[ACQUIRED] = acquired.isoformat()
             write_vectors(gdf, staged)
         return self._result(gdf, files, [scene], stats, start)
 
@@ -423,6 +442,7 @@ class Predictor:
         grid = scene.grid
         tile_size, overlap = scene_tiling(grid, self.tile_size, self.overlap)
         offsets = tile_offsets(scene, tile_size, overlap)
+        warn_redundant_tiling(len(offsets), tile_size, overlap, grid)
         workers = self.num_workers if len(offsets) > self.batch_size else 0
         model = self._scene_model(scene, offsets, tile_size)
         reader = TileReader(
@@ -443,6 +463,9 @@ class Predictor:
             collate_fn=as_read,  # type: ignore[arg-type]
             num_workers=workers,
             pin_memory=self.device.type == "cuda",
+            # Workers die with this process, even when it is killed.
+            # DataLoader ignores what worker_init_fn returns (torch types it None).
+            worker_init_fn=functools.partial(end_with_parent, os.getpid()),  # type: ignore[arg-type]
         )
         stats = RunStats(pixels=grid.width * grid.height, tiles=len(offsets))
         vectorizer = Vectorizer(
@@ -480,7 +503,9 @@ class Predictor:
             stack.enter_context(tracer)
             for writer, _ in writers:
                 stack.enter_context(writer)
-            bar = tqdm(loader, desc="tiles", unit="batch", disable=not progress)
+            bar = tqdm(
+                read_faults_named(loader, scene), desc="tiles", unit="batch", disable=not progress
+            )
             with torch.inference_mode():
                 for batch in bar:
                     if "error" in batch:
@@ -507,7 +532,9 @@ class Predictor:
         scene_area = float(box.to_crs(vectorizer.metric).area.iloc[0])
         stats.scanned_m2 = scene_area * stats.valid_pixels / stats.pixels
         gdf = vectorizer.finish()
-        return order_detections(assign_sources(gdf, scene)), stats
+        provenances = {path.name: raster_provenance(path) for path in scene.files}
+        gdf = attach_provenance(assign_sources(gdf, scene), provenances)
+        return order_detections(gdf), stats
 
     @property
     def _channels_last(self) -> bool:
@@ -588,6 +615,72 @@ class Predictor:
                     f" {expected}"
                 )
         return [chunk.float().cpu().numpy() for chunk in chunks]
+
+
+def check_batch_memory(batch_size: int, tile_size: int, bands: int, workers: int) -> None:
+    """Refuse a tile size and batch whose batches cannot fit in memory.
+
+    Args:
+        batch_size: tiles per batch.
+        tile_size: tile side, in pixels.
+        bands: bands per tile.
+        workers: reading workers (at least 1).
+
+    Raises:
+        TGDCError: if the batches in flight need more than the memory available.
+    """
+    needed = batch_bytes(batch_size, tile_size, bands) * BATCHES_IN_FLIGHT * workers
+    available = available_memory()
+    if available is not None and needed > available:
+        raise TGDCError(
+            f"tile_size {tile_size}, batch_size {batch_size}: the batches in flight would need"
+            f" {format_bytes(needed)} of memory, {format_bytes(available)} are available;"
+            " lower --tile-size or --batch-size"
+        )
+
+
+def warn_redundant_tiling(tiles: int, tile_size: int, overlap: int, grid: Any) -> None:
+    """Warn when the overlap makes the model predict every pixel many times over.
+
+    Args:
+        tiles: tiles of the scene.
+        tile_size: tile side, in pixels.
+        overlap: overlap, in pixels.
+        grid: the scene's grid.
+    """
+    per_pixel = tiles * tile_size**2 / max(grid.width * grid.height, 1)
+    if per_pixel > MAX_PREDICTIONS_PER_PIXEL:
+        warnings.warn(
+            f"tile size {tile_size} with overlap {overlap}: {tiles:,} tiles for this"
+            f" {grid.width} x {grid.height} px scene, every pixel predicted about"
+            f" {per_pixel:.0f} times; lower --overlap",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def read_faults_named(batches: Iterable[Any], scene: Scene) -> Iterator[Any]:
+    """Yield batches, turning an error reading them into one naming the scene's files.
+
+    Args:
+        batches: batches read from *scene*.
+        scene: the scene.
+
+    Yields:
+        The batches.
+
+    Raises:
+        TGDCError: if a batch cannot be read (a file truncated or corrupt past its
+            header, a dropped connection), with GDAL's message.
+    """
+    try:
+        yield from batches
+    except OSError as error:
+        files = ", ".join(str(path) for path in scene.files)
+        raise TGDCError(
+            f"{files}: cannot be read: {describe_os_error(error)}; the file may be truncated"
+            " or corrupt: download or copy it again"
+        ) from error
 
 
 def as_read(batch: dict[str, Any]) -> dict[str, Any]:

@@ -5,6 +5,9 @@
   scan's files derive; its docstring says how to add a format.
 * :mod:`.staging`: :class:`Outputs`, the files of one run, checked before any work and
   renamed into place together.
+* :mod:`.stac`, :mod:`.report`, :mod:`.styles`, :mod:`.provenance`: outputs for people and
+  catalogues: a STAC collection, the HTML map report, QGIS and COG styles, and where
+  detections come from (imported on their own).
 * :mod:`.rasters`: :class:`~.rasters.RasterWriter`, a raster written band by band, ending
   as a COG (imported on its own: it needs rasterio).
 

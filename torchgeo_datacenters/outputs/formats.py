@@ -60,6 +60,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..utils.atomic import writing
+
 if TYPE_CHECKING:
     import geopandas as gpd
     import numpy as np
@@ -230,10 +232,14 @@ def write_vectors(detections: "gpd.GeoDataFrame", paths: Mapping[str, Path]) -> 
     Args:
         detections: detections in EPSG:4326.
         paths: output kind to (staged) path; other kinds are ignored.
+
+    Raises:
+        TGDCError: if a file cannot be written (no space left, say), naming it.
     """
     for output in vector_formats():
         if output.name in paths:
-            output.write(detections, paths[output.name])
+            with writing(paths[output.name]):
+                output.write(detections, paths[output.name])
 
 
 def scan_files() -> dict[str, str]:

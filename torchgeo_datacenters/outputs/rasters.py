@@ -9,8 +9,8 @@ failure leaves nothing behind.
 import contextlib
 import functools
 import os
-import tempfile
-from collections.abc import Iterator
+import shutil
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -23,6 +23,9 @@ from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
 from ..detections import MASK_NODATA
+from ..errors import TGDCError
+from ..utils.atomic import final_path, temporary_directory, write_error
+from .styles import MASK_COLOURS
 
 if TYPE_CHECKING:
     from ..inference.tiles import SceneGrid
@@ -46,6 +49,7 @@ class RasterWriter:
         nodata: float,
         resampling: str,
         output_grid: "SceneGrid | None" = None,
+        colormap: Mapping[int, tuple[int, int, int, int]] | None = None,
     ) -> None:
         """Initialize a new RasterWriter (use it as a context manager).
 
@@ -59,6 +63,7 @@ class RasterWriter:
             output_grid: the grid of the COG, if not *grid*: the rows written on *grid*
                 are warped onto it (nearest neighbour), e.g. from the grid a model saw
                 back onto the input's.
+            colormap: colour table (value: RGBA) of a uint8 raster, or None.
         """
         self.path = Path(path)
         self.grid = grid
@@ -66,19 +71,52 @@ class RasterWriter:
         self.dtype = dtype
         self.nodata = nodata
         self.resampling = resampling
-        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self.colormap = colormap
+        self._tmp = contextlib.ExitStack()
         self._dst: Any = None
         self._env = rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB)
 
     def __enter__(self) -> "RasterWriter":
-        """Open the temporary tiled GeoTIFF."""
+        """Open the temporary tiled GeoTIFF.
+
+        Raises:
+            TGDCError: if it cannot be created (read-only, no space left).
+        """
+        self._check_space()
         self._env.__enter__()
-        self._tmp = tempfile.TemporaryDirectory(prefix=".tgdc-", dir=self.path.parent)
+        directory = self._tmp.enter_context(temporary_directory(self.path))
         # Uncompressed 512 px tiles, as the COG's: bands are written in place, and the
         # copy to COG reads whole tiles (a 16,384² mask: 2.7 s in all, against 4.8 s
         # through zstd-compressed 16-row stripes).
-        self._dst = rasterio.open(
-            Path(self._tmp.name) / "tiles.tif",
+        try:
+            self._dst = self._open(directory / "tiles.tif")
+            if self.colormap is not None:
+                self._dst.write_colormap(1, self.colormap)
+        except OSError as error:
+            self._tmp.close()
+            self._env.__exit__(None, None, None)
+            raise write_error(self.path, error) from error
+        return self
+
+    def _check_space(self) -> None:
+        """Check that the output's file system can hold the temporary tiled GeoTIFF.
+
+        Raises:
+            TGDCError: if it cannot: the run would fail at its end otherwise.
+        """
+        needed = self.grid.width * self.grid.height * np.dtype(self.dtype).itemsize
+        free = shutil.disk_usage(self.path.parent).free
+        if free < needed:
+            raise TGDCError(
+                f"{final_path(self.path)}: cannot be written: no space left on device (writing"
+                f" it needs {needed / 2**20:.1f} MiB, {free / 2**20:.1f} MiB are free); free"
+                " some space or choose another directory"
+            )
+
+    def _open(self, path: Path) -> Any:
+        """Open the temporary tiled GeoTIFF at *path* for writing."""
+        return rasterio.open(
+            path,
             "w",
             driver="GTiff",
             width=self.grid.width,
@@ -93,7 +131,6 @@ class RasterWriter:
             blockysize=COG_BLOCK,
             BIGTIFF="IF_SAFER",
         )
-        return self
 
     def write(self, row_off: int, band: np.ndarray) -> None:
         """Write a band of rows.
@@ -101,9 +138,15 @@ class RasterWriter:
         Args:
             row_off: scene row of the band's first row.
             band: (rows, scene width) values.
+
+        Raises:
+            TGDCError: if it cannot be written (no space left, say).
         """
         window = Window(0, row_off, self.grid.width, band.shape[0])
-        self._dst.write(band.astype(self.dtype, copy=False), 1, window=window)
+        try:
+            self._dst.write(band.astype(self.dtype, copy=False), 1, window=window)
+        except OSError as error:
+            raise write_error(self.path, error) from error
 
     def __exit__(
         self,
@@ -111,8 +154,11 @@ class RasterWriter:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        """Close, and on success copy the temporary GeoTIFF to the COG."""
-        assert self._tmp is not None
+        """Close, and on success copy the temporary GeoTIFF to the COG.
+
+        Raises:
+            TGDCError: if the COG cannot be written (no space left, say).
+        """
         try:
             tiles = self._dst.name
             self._dst.close()
@@ -122,8 +168,10 @@ class RasterWriter:
                     source = warped_onto(tiles, self.output_grid)
                 with source as copied:
                     self._copy(copied)
+        except OSError as error:
+            raise write_error(self.path, error) from error
         finally:
-            self._tmp.cleanup()
+            self._tmp.close()
             self._env.__exit__(exc_type, exc, traceback)
 
     def _copy(self, tiles: Any) -> None:
@@ -173,7 +221,11 @@ def warped_onto(path: str | os.PathLike[str], grid: "SceneGrid") -> Iterator[Any
 #: Writer of the uint8 detection mask (1 data center, 0 background, :data:`MASK_NODATA`
 #: nodata): ``mask_writer(path, grid)``.
 mask_writer = functools.partial(
-    RasterWriter, dtype="uint8", nodata=MASK_NODATA, resampling="nearest"
+    RasterWriter,
+    dtype="uint8",
+    nodata=MASK_NODATA,
+    resampling="nearest",
+    colormap=MASK_COLOURS,
 )
 
 #: Writer of the float32 probabilities (NaN nodata): ``probability_writer(path, grid)``.

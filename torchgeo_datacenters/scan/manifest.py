@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import re
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,9 +27,10 @@ from typing import Any, Literal
 
 import geopandas as gpd
 import pandas as pd
+import pyarrow.parquet as pq
 
 from ..detections import empty_detections
-from ..errors import TGDCError
+from ..errors import TGDCError, describe_os_error
 from ..utils import atomic_output
 
 #: File of settings in a scan's output directory.
@@ -184,10 +186,43 @@ class Manifest:
         return {
             scene: record
             for scene, record in self.records().items()
-            if record.status == "done"
-            and record.file is not None
-            and (self.directory / record.file).is_file()
+            if record.status == "done" and record.file is not None and self._readable(record)
         }
+
+    def _readable(self, record: SceneRecord) -> bool:
+        """Whether a scene's GeoParquet is on disk and whole, read back to its footer.
+
+        A file cut short or corrupted (by a full disk, a copy, a crash of the machine) is
+        warned about: its scene is not finished, so it is scanned again.
+
+        Args:
+            record: a ``done`` record.
+
+        Returns:
+            Whether its detections can be read, with as many rows as recorded.
+        """
+        path = self.directory / str(record.file)
+        if not path.is_file():
+            return False
+        try:
+            rows = pq.ParquetFile(path).metadata.num_rows
+        except (OSError, ValueError) as error:
+            warnings.warn(
+                f"{path}: cannot be read ({describe_os_error(error)}); scene {record.scene} is"
+                " scanned again",
+                UserWarning,
+                stacklevel=3,
+            )
+            return False
+        if rows != record.detections:
+            warnings.warn(
+                f"{path}: holds {rows} detections, the manifest says {record.detections};"
+                f" scene {record.scene} is scanned again",
+                UserWarning,
+                stacklevel=3,
+            )
+            return False
+        return True
 
     def record_done(
         self,

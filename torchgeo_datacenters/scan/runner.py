@@ -41,6 +41,7 @@ from ..errors import TGDCError
 from ..inference import Predictor
 from ..options import scan_option_names
 from ..outputs import Outputs, scan_files, write_vectors
+from ..outputs.provenance import attach_provenance
 from .manifest import Manifest, SceneRecord, file_sha256
 from .scenes import Scene
 
@@ -161,7 +162,7 @@ class SceneWorker:
             with scene.open() as path, warnings.catch_warnings():
                 # A scene with no valid pixel is a result (0 km², no detection), not a warning.
                 warnings.simplefilter("ignore", UserWarning)
-                result = self.predictor.predict(path)
+                result = self.predictor.predict(path, acquired=scene.acquired())
                 with rasterio.open(path) as src:
                     bounds, crs, pixel = tuple(src.bounds), src.crs, max(src.res)
             detections = prune_small(
@@ -516,7 +517,8 @@ def scan(
             cluster has GPUs, else 0).
         retries: further attempts at a scene whose attempt failed.
         ray_address: address of a running Ray cluster (default: start Ray here).
-        overwrite: replace existing final outputs (finished scenes are still skipped).
+        overwrite: replace existing final outputs (finished scenes are still skipped);
+            those of an earlier run of the same scan in *output_dir* are always replaced.
         progress: show a progress bar.
         on_scene: called with every scene record as soon as it is written.
 
@@ -556,6 +558,9 @@ def scan(
         "tta": predictor.tta,
     }
     manifest = Manifest(output_dir, settings)
+    # The merged outputs of an earlier run of this scan (same settings, scenes recorded)
+    # are its own: a rerun that retries failed scenes rewrites them.
+    overwrite = overwrite or bool(manifest.records())
     outputs.check(overwrite=overwrite)
     finished = manifest.finished()
     todo = [scene for scene in scenes if scene.id not in finished]
@@ -580,6 +585,8 @@ def scan(
     )
     if region is not None:
         detections = order_detections(detections[detections.intersects(region)])
+    provenances = {p.name: p for p in (scene.provenance() for scene in scenes)}
+    detections = attach_provenance(detections, provenances)
     with outputs.staged(overwrite=overwrite) as staged:
         write_vectors(detections, staged)
     result.detections = detections

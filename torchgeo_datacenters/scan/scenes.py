@@ -11,6 +11,7 @@ storage where needed, just before the download) into a temporary directory.
 """
 
 import contextlib
+import datetime as dt
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -27,6 +28,7 @@ from requests.adapters import HTTPAdapter
 from shapely.geometry.base import BaseGeometry
 
 from ..errors import TGDCError
+from ..outputs.provenance import Provenance, item_provenance, raster_provenance
 from ..stac import NaipCatalog, NetworkSettings
 from ..stac.grid import check_bbox
 from ..stac.search import acquired, display_url
@@ -68,6 +70,22 @@ class LocalScene:
             )
         yield self.path
 
+    def acquired(self) -> dt.date | None:
+        """The acquisition date of the scene: None, read from the file by the predictor.
+
+        Returns:
+            None.
+        """
+        return None
+
+    def provenance(self) -> Provenance:
+        """The imagery behind the scene.
+
+        Returns:
+            The file's provenance (from its tags or NAIP file name).
+        """
+        return raster_provenance(self.path)
+
 
 @dataclass(frozen=True)
 class StacScene:
@@ -108,6 +126,30 @@ class StacScene:
             asset_key=catalog.asset_key,
             network=catalog.network,
         )
+
+    def acquired(self) -> dt.date:
+        """The acquisition date of the scene: the item's ``datetime`` (or start date).
+
+        Returns:
+            The date.
+        """
+        return acquired(pystac.Item.from_dict(self.item)).date()
+
+    @property
+    def href(self) -> str:
+        """The item's URL: its ``self`` link, else its address in the STAC API."""
+        for link in self.item.get("links", []):
+            if link.get("rel") == "self" and link.get("href", "").startswith("http"):
+                return link["href"]
+        return f"{self.catalog_url.rstrip('/')}/collections/{self.collection}/items/{self.id}"
+
+    def provenance(self) -> Provenance:
+        """The imagery behind the scene.
+
+        Returns:
+            The item's provenance; its detections' source is ``<id>.tif``.
+        """
+        return item_provenance(self.item, f"{self.id}.tif", self.href)
 
     @contextlib.contextmanager
     def open(self) -> Iterator[Path]:

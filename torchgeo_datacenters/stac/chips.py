@@ -12,6 +12,7 @@ with the expected size, CRS and transform is skipped without any request.
 import math
 import os
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -171,6 +172,7 @@ def plan_site_chips(
     chip_size: int = 256,
     per_site: int = 1,
     id_field: str = "fid",
+    skip_outside: bool = False,
 ) -> list[list[ChipPlan]]:
     """Lay out the chips of every site, without any network access.
 
@@ -181,6 +183,8 @@ def plan_site_chips(
         chip_size: chip width and height in pixels (0.6 m each).
         per_site: chips per site.
         id_field: column holding each site's unique id.
+        skip_outside: skip sites outside NAIP coverage (with one warning counting
+            them) instead of failing.
 
     Returns:
         The chips, grouped by site.
@@ -200,6 +204,7 @@ def plan_site_chips(
     ids = _site_ids(sites, id_field)
     output_dir = Path(output_dir)
     plans = []
+    outside = []
     for site, geometry in zip(ids, sites.to_crs("EPSG:4326").geometry, strict=True):
         if geometry is None or geometry.is_empty:
             raise TGDCError(f"sites: site {id_field}={site} has no geometry; fix or delete it")
@@ -207,7 +212,13 @@ def plan_site_chips(
         try:
             check_lonlat(rough.x, rough.y)
         except TGDCError as error:
-            raise TGDCError(f"sites: site {id_field}={site}: {error}") from error
+            if skip_outside:
+                outside.append(site)
+                continue
+            raise TGDCError(
+                f"sites: site {id_field}={site}: {error}; drop it, or skip such sites with"
+                " --skip-outside"
+            ) from error
         crs = utm_crs(rough.x, rough.y)
         centre = shapely.geometry.shape(
             transform_geom("EPSG:4326", crs, shapely.geometry.mapping(geometry))
@@ -227,6 +238,12 @@ def plan_site_chips(
                 )
                 for index, (east, north) in enumerate(chip_offsets(per_site, chip_size))
             ]
+        )
+    if outside:
+        warnings.warn(
+            f"sites: skipped {len(outside)} site(s) outside NAIP coverage"
+            f" ({id_field}={', '.join(outside[:5])})",
+            stacklevel=2,
         )
     return plans
 
@@ -260,6 +277,7 @@ def download_site_chips(
     *,
     chip_size: int = 256,
     per_site: int = 1,
+    skip_outside: bool = False,
     year: int | None = None,
     catalog: NaipCatalog | None = None,
     resampling: Resampling = Resampling.nearest,
@@ -279,6 +297,7 @@ def download_site_chips(
         output_dir: directory of the chips (created).
         chip_size: chip width and height in pixels (0.6 m each).
         per_site: chips per site (see :func:`chip_offsets`).
+        skip_outside: skip sites outside NAIP coverage with a warning.
         year: only imagery acquired in this year (``None``: the newest of any year).
         catalog: the STAC collection to search, with its network settings (default:
             NAIP on Microsoft Planetary Computer).
@@ -295,7 +314,7 @@ def download_site_chips(
             a chip's name that is not that chip (unless *overwrite*), or a failing STAC
             API or image server (chips written so far stay; rerun to resume).
     """
-    plans = plan_site_chips(sites, output_dir, chip_size, per_site, id_field)
+    plans = plan_site_chips(sites, output_dir, chip_size, per_site, id_field, skip_outside)
     catalog = catalog or NaipCatalog()
     result = SiteChipsResult()
     pending_by_site = []

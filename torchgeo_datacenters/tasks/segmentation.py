@@ -6,7 +6,7 @@ from typing import Any, Literal, get_args
 
 import segmentation_models_pytorch as smp
 import torch
-from lightning.pytorch import LightningDataModule
+from lightning.pytorch import Callback, LightningDataModule
 from lightning.pytorch.utilities.types import OptimizerLRScheduler
 from torch import Tensor, nn
 from torch.optim import AdamW
@@ -22,7 +22,9 @@ from torchmetrics.classification import (
 )
 
 from .. import __version__
+from ..datasets import NAIP_BANDS
 from ..errors import TGDCError
+from ..loggers import follow_root_dir
 from ..models import UNet4
 from ..naip import DATACENTER_CLASS, HARD_NEGATIVE_CLASSES
 from .object_metrics import ObjectF1
@@ -85,10 +87,11 @@ class DataCenterSegmentation(SemanticSegmentation):
       ``test_object_f1``: connected components matched one-to-one to the true ones at
       IoU >= 0.5 (see :mod:`.object_metrics`). Validation IoU is monitored (``mode``
       max) for the learning-rate schedule and suits early stopping.
-    * A self-describing checkpoint: ``bands``, ``gsd``, ``mean``, ``std``,
-      ``patch_size``, ``threshold``, ``class_names`` and ``package_version`` are
-      hyperparameters; the first five are filled from the trainer's datamodule when
-      not given. The model input is ``(raw_pixel - mean) / std`` per band, with
+    * A self-describing checkpoint: ``bands``, ``gsd``, ``dtype``, ``value_range``,
+      ``mean``, ``std``, ``patch_size``, ``threshold``, ``class_names`` and
+      ``package_version`` are hyperparameters; the first seven are filled from the
+      trainer's datamodule when not given, and ``in_channels`` follows ``bands``
+      unless given. The model input is ``(raw_pixel - mean) / std`` per band, with
       ``mean`` and ``std`` in raw (uint8) pixel units.
 
     Batches hold ``image`` (B, C, H, W) float, already normalised, and ``mask``
@@ -103,7 +106,7 @@ class DataCenterSegmentation(SemanticSegmentation):
         model: ModelName = "unet4",
         backbone: str = "resnet18",
         weights: str | bool | None = None,
-        in_channels: int = 4,
+        in_channels: int | None = None,
         task: Literal["binary", "multiclass"] = "binary",
         num_classes: int | None = None,
         loss: LossName = "bce",
@@ -118,6 +121,8 @@ class DataCenterSegmentation(SemanticSegmentation):
         *,
         bands: list[str] | None = None,
         gsd: float | None = None,
+        dtype: str | None = None,
+        value_range: list[float] | None = None,
         mean: list[float] | None = None,
         std: list[float] | None = None,
         patch_size: int | None = None,
@@ -134,7 +139,8 @@ class DataCenterSegmentation(SemanticSegmentation):
                 :class:`~torchgeo.tasks.SemanticSegmentation`); ``'unet4'`` trains from
                 scratch and takes None or False. Nothing can be downloaded offline, so
                 use None or a local state-dict path.
-            in_channels: number of input bands.
+            in_channels: number of input bands (default: one per name in *bands*, taken
+                from the datamodule when training; 4, NAIP's, when neither is known).
             task: ``'binary'`` (data center or not) or ``'multiclass'`` (hard negatives).
             num_classes: number of classes for ``'multiclass'`` (default: the number of
                 ``class_names``).
@@ -153,6 +159,10 @@ class DataCenterSegmentation(SemanticSegmentation):
             bands: band names of the input, in order (default: the datamodule's).
             gsd: ground sample distance of the input in metres (default: the
                 datamodule's).
+            dtype: NumPy data type name of the raw imagery, e.g. ``'uint8'`` (default:
+                the datamodule's).
+            value_range: ``[min, max]`` raw pixel values of the imagery (default: the
+                datamodule's).
             mean: per-band mean subtracted from raw pixels (default: the datamodule's).
             std: per-band divisor of raw pixels (default: the datamodule's).
             patch_size: training patch side in pixels (default: the datamodule's).
@@ -170,7 +180,7 @@ class DataCenterSegmentation(SemanticSegmentation):
         _check_arguments(
             model=model,
             weights=weights,
-            in_channels=in_channels,
+            in_channels=_channels(in_channels, bands),
             task=task,
             num_classes=num_classes,
             loss=loss,
@@ -190,7 +200,7 @@ class DataCenterSegmentation(SemanticSegmentation):
             model=model,  # type: ignore[arg-type]
             backbone=backbone,
             weights=weights,
-            in_channels=in_channels,
+            in_channels=_channels(in_channels, bands),
             task=task,
             num_classes=num_classes,
             labels=class_names,
@@ -203,6 +213,7 @@ class DataCenterSegmentation(SemanticSegmentation):
             freeze_backbone=freeze_backbone,
             freeze_decoder=freeze_decoder,
         )
+        self._fixed_channels = in_channels is not None
 
     @property
     def datacenter_index(self) -> int:
@@ -218,7 +229,11 @@ class DataCenterSegmentation(SemanticSegmentation):
             task, self.hparams.get("class_names"), self.hparams.get("num_classes")
         )
         self.hparams.update(
-            class_names=class_names, num_classes=num_classes, labels=class_names, num_labels=None
+            class_names=class_names,
+            num_classes=num_classes,
+            labels=class_names,
+            num_labels=None,
+            in_channels=_channels(self.hparams.get("in_channels"), self.hparams.get("bands")),
         )
         if self.hparams["model"] != "unet4":
             super().configure_models()
@@ -252,6 +267,19 @@ class DataCenterSegmentation(SemanticSegmentation):
         )
         if loss == "bce+dice":
             self.criterion = _LossSum(self.criterion, smp.losses.DiceLoss(mode="binary"))
+
+    def configure_callbacks(self) -> list[Callback]:
+        """Point root-following loggers at the trainer's ``default_root_dir``.
+
+        Lightning asks for the model's callbacks before it sets up loggers, so this is
+        where :class:`~torchgeo_datacenters.loggers.RootCSVLogger` and
+        :class:`~torchgeo_datacenters.loggers.RootTensorBoardLogger` learn their folder.
+
+        Returns:
+            No extra callbacks.
+        """
+        follow_root_dir(self.trainer)
+        return []
 
     def configure_metrics(self) -> None:
         """Pixel Dice, IoU, precision and recall of the data-center class; object scores."""
@@ -312,10 +340,21 @@ class DataCenterSegmentation(SemanticSegmentation):
     def _describe_data(self, datamodule: LightningDataModule, stage: str) -> None:
         """Fill or check the data hyperparameters from *datamodule*."""
         name = type(datamodule).__name__
+        bands = _optional(getattr(datamodule, "bands", None), lambda v: [str(b) for b in v])
+        if bands is not None and self.hparams.get("bands") is None:
+            # in_channels follows the datamodule's bands unless the config fixed them.
+            self.hparams["bands"] = bands
+            if len(bands) != self.hparams["in_channels"] and not self._fixed_channels:
+                self.hparams["in_channels"] = len(bands)
+                self.configure_models()
         n = self.hparams["in_channels"]
         given: dict[str, Any] = {
-            "bands": _optional(getattr(datamodule, "bands", None), lambda v: [str(b) for b in v]),
+            "bands": bands,
             "gsd": _optional(getattr(datamodule, "gsd", None), float),
+            "dtype": _optional(getattr(datamodule, "dtype", None), str),
+            "value_range": _optional(
+                getattr(datamodule, "value_range", None), lambda v: [float(x) for x in v]
+            ),
             "mean": _optional(getattr(datamodule, "mean", None), lambda v: _per_band(v, n)),
             "std": _optional(getattr(datamodule, "std", None), lambda v: _per_band(v, n)),
             "patch_size": _optional(getattr(datamodule, "patch_size", None), _side),
@@ -465,6 +504,13 @@ def _class_defaults(
     if task == "multiclass" and num_classes is None:
         num_classes = len(class_names)
     return list(class_names), num_classes
+
+
+def _channels(in_channels: int | None, bands: Sequence[str] | None) -> int:
+    """Input channels: as given, else one per band name, else NAIP's four bands."""
+    if in_channels is not None:
+        return in_channels
+    return len(bands) if bands else len(NAIP_BANDS)
 
 
 def _optional(value: Any, convert: Any) -> Any:

@@ -1,0 +1,107 @@
+"""Tests of ``tgdc change`` on detection files as ``tgdc detect`` writes them."""
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+import shapely
+
+from torchgeo_datacenters.cli import main
+from torchgeo_datacenters.commands.change import CHANGE_ARGUMENTS
+from torchgeo_datacenters.detections import change, order_detections, write_geojson
+
+UTM = "EPSG:32617"
+X, Y = 500000.0, 4400000.0
+
+
+def write_vintage(path: Path, boxes: list[tuple[float, ...]], acquired: str | None) -> Path:
+    """Detections of UTM boxes (metres from X, Y) written by the predictor's GeoJSON writer."""
+    polygons = gpd.GeoSeries(
+        [shapely.box(X + a, Y + b, X + c, Y + d) for a, b, c, d in boxes], crs=UTM
+    )
+    centroids = polygons.centroid.to_crs(4326)
+    table = gpd.GeoDataFrame(
+        {
+            "id": 0,
+            "area_m2": polygons.area.to_numpy(),
+            "centroid_lon": centroids.x.to_numpy(),
+            "centroid_lat": centroids.y.to_numpy(),
+            "score": 0.9,
+            "max_score": 0.95,
+            "source": path.stem + ".tif",
+            "acquired": acquired,
+        },
+        geometry=polygons.to_crs(4326).to_numpy(),
+        crs=4326,
+    )
+    write_geojson(order_detections(table), path)
+    return path
+
+
+@pytest.fixture
+def vintages(tmp_path: Path) -> list[Path]:
+    # Site 1 doubles, site 2 is demolished, site 3 appears in 2022.
+    return [
+        write_vintage(
+            tmp_path / "2022.geojson", [(0, 0, 200, 100), (0, 400, 150, 500)], "2022-07-01"
+        ),
+        write_vintage(
+            tmp_path / "2018.geojson", [(0, 0, 100, 100), (400, 0, 500, 100)], "2018-07-16"
+        ),
+    ]
+
+
+def test_change_writes_sites_that_gdal_reads(
+    vintages: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "change.geojson"
+    assert main(["change", "--detections", *map(str, vintages), "--output", str(out)]) == 0
+    stdout = capsys.readouterr().out
+    assert "3 site(s) over 2018, 2022: 1 new, 1 expanded, 0 unchanged, 0 shrunk, 1 gone" in stdout
+    sites = gpd.read_file(out)
+    assert sites.crs == "EPSG:4326"
+    assert sorted(sites["status"]) == ["expanded", "gone", "new"]
+    assert {"area_m2_2018", "area_m2_2022", "first_seen", "last_seen", "growth"} <= set(sites)
+    collection = json.loads(out.read_text())
+    assert "crs" not in collection  # RFC 7946
+    if shutil.which("ogrinfo") is None:
+        pytest.skip("ogrinfo (GDAL's command-line tools) is not installed")
+    info = subprocess.run(
+        ["ogrinfo", "-ro", "-al", "-so", str(out)], capture_output=True, text=True, check=True
+    ).stdout
+    assert "Feature Count: 3" in info and "status: String" in info
+
+
+def test_change_errors_are_one_line_and_write_nothing(
+    vintages: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "change.geojson"
+    undated = write_vintage(tmp_path / "undated.geojson", [(0, 0, 100, 100)], None)
+    assert (
+        main(["change", "--detections", str(vintages[0]), str(undated), "--output", str(out)]) == 2
+    )
+    error = capsys.readouterr().err
+    assert error.startswith("tgdc change: error: ") and len(error.splitlines()) == 1
+    assert f"give the file's date as {undated}@YYYY-MM-DD" in error
+    assert not out.exists()
+    # The date given after @ dates the whole file.
+    args = ["change", "--detections", str(vintages[0]), f"{undated}@2016-06-01"]
+    assert main([*args, "--output", str(out), "--min-growth", "0.5"]) == 0
+    assert sorted(gpd.read_file(out)["status"]) == ["expanded", "new"]
+    assert (
+        main(["change", "--detections", str(vintages[0]), "--output", str(tmp_path / "x.shp")]) == 2
+    )
+    assert "unknown vector format" in capsys.readouterr().err
+
+
+def test_help_states_the_library_defaults() -> None:
+    defaults = {
+        "pixel_size": change.DEFAULT_PIXEL_SIZE,
+        "min_growth": change.DEFAULT_MIN_GROWTH,
+        "min_score": change.DEFAULT_MIN_SCORE,
+    }
+    for name, value in defaults.items():
+        assert f"(default: {value:g}" in CHANGE_ARGUMENTS[name]["help"]

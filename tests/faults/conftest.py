@@ -1,0 +1,132 @@
+"""Fixtures of the fault-injection tests: scenes, a checkpoint, mounts and processes."""
+
+import contextlib
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from support.inference import save_checkpoint, write_scene
+
+#: Longest wait for a process to reach a state, in seconds (a loaded 2-core machine).
+PATIENCE = 300.0
+
+#: Roofs of the fault tests' scenes: (row, col, height, width) in pixels.
+ROOFS = [(20, 20, 60, 80), (150, 140, 70, 70)]
+
+#: Small tiles, so that even a small scene takes many batches.
+TILING = ("--tile-size", "128", "--overlap", "16", "--batch-size", "2")
+
+#: Progress bars on stderr.
+PROGRESS = re.compile(r"^(tiles|mosaics|scenes): ")
+
+
+@pytest.fixture(scope="package")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real UNet4 checkpoint predicting a data center on every valid pixel."""
+    return save_checkpoint(tmp_path_factory.mktemp("faults-model") / "model.ckpt", logit=5.0)
+
+
+@pytest.fixture(scope="package")
+def scene(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 256² scene: 9 tiles of :data:`TILING`."""
+    return write_scene(tmp_path_factory.mktemp("faults-scene") / "scene.tif", 256, 256, ROOFS)
+
+
+@pytest.fixture(scope="package")
+def long_scene(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 768² scene: 49 tiles of :data:`TILING`, seconds of UNet4 to catch a run mid-way."""
+    return write_scene(tmp_path_factory.mktemp("faults-long") / "long.tif", 768, 768, ROOFS)
+
+
+@pytest.fixture
+def mount_tmpfs(tmp_path: Path) -> Iterator[Callable[..., Path]]:
+    """Mount small tmpfs file systems under *tmp_path* (skips where mounting is not allowed).
+
+    Yields:
+        ``mount(name, size="256k", read_only=False) -> Path``.
+    """
+    mounted: list[Path] = []
+
+    def mount(name: str, size: str = "256k", *, read_only: bool = False) -> Path:
+        target = tmp_path / name
+        target.mkdir()
+        options = f"size={size}" + (",ro" if read_only else "")
+        run = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(target)],
+            capture_output=True,
+            text=True,
+        )
+        if run.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here ({run.stderr.strip()}): needs root")
+        mounted.append(target)
+        return target
+
+    yield mount
+    for target in reversed(mounted):
+        subprocess.run(["umount", "-l", str(target)], check=False)
+
+
+def tgdc(*args: str | os.PathLike[str]) -> list[str]:
+    """The command line running ``tgdc`` with *args* in a fresh interpreter."""
+    return [sys.executable, "-m", "torchgeo_datacenters.cli", *map(str, args)]
+
+
+def start(*args: str | os.PathLike[str]) -> subprocess.Popen[str]:
+    """Start ``tgdc`` with *args* in a process of its own, reading its stderr."""
+    return subprocess.Popen(
+        tgdc(*args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+
+
+def error_lines(stderr: str) -> list[str]:
+    """The lines of *stderr*, without progress bars."""
+    lines = stderr.replace("\r", "\n").splitlines()
+    return [line for line in lines if line.strip() and not PROGRESS.match(line)]
+
+
+def children(pid: int) -> list[int]:
+    """Process ids of the live children of *pid*."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            stat = (entry / "stat").read_text()
+            fields = stat.rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid and fields[0] != "Z":
+                found.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Whether *pid* runs (a zombie does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def wait_for(condition: Callable[[], object], what: str, timeout: float = PATIENCE) -> object:
+    """Poll *condition* until it is true; fail after *timeout* seconds.
+
+    Returns:
+        The condition's true value.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    pytest.fail(f"waited {timeout:.0f} s for {what}")
+
+
+def temporaries(directory: Path) -> list[Path]:
+    """The temporary files and directories of tgdc runs in *directory*."""
+    return sorted(p for p in directory.iterdir() if p.name.startswith("."))

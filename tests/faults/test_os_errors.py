@@ -1,0 +1,110 @@
+"""Faults of the machine and of files: one line naming the path and cause, exit 2.
+
+Read-only and full disks are real tmpfs mounts; the scene is really truncated. Nothing
+is left behind (no temporary file) and existing outputs stay as they were.
+"""
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from torchgeo_datacenters.cli import main
+
+from .conftest import TILING, error_lines, temporaries
+
+
+def detect(checkpoint: Path, scene: Path, geojson: Path, *extra: str | Path) -> list[str]:
+    """Arguments of ``tgdc detect`` (one reading worker, as by default)."""
+    return [
+        "detect",
+        "--checkpoint",
+        str(checkpoint),
+        "--image",
+        str(scene),
+        "--output-geojson",
+        str(geojson),
+        *TILING,
+        *map(str, extra),
+    ]
+
+
+def one_error(capfd: pytest.CaptureFixture[str], command: str = "detect") -> str:
+    """The single line the command printed (GDAL's own messages included), checked."""
+    lines = error_lines(capfd.readouterr().err)
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"tgdc {command}: error: "), lines
+    return lines[0]
+
+
+def test_read_only_output_directory(
+    checkpoint: Path,
+    scene: Path,
+    mount_tmpfs: Callable[..., Path],
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    out = mount_tmpfs("ro", read_only=True)
+    status = main(detect(checkpoint, scene, out / "d.geojson"))
+    line = one_error(capfd)
+    assert status == 2
+    assert str(out / "d.geojson") in line and "read-only file system" in line
+    assert list(out.iterdir()) == []
+
+
+def test_disk_full_for_the_mask(
+    checkpoint: Path,
+    scene: Path,
+    mount_tmpfs: Callable[..., Path],
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    out = mount_tmpfs("full", size="48k")
+    old = out / "d.geojson"
+    old.write_text('{"old": true}')
+    status = main(detect(checkpoint, scene, old, "--output-mask", out / "m.tif", "--overwrite"))
+    line = one_error(capfd)
+    assert status == 2
+    assert str(out / "m.tif") in line and "no space left" in line.lower()
+    assert old.read_text() == '{"old": true}'
+    assert sorted(out.iterdir()) == [old]
+
+
+def test_disk_full_for_the_geojson(
+    checkpoint: Path,
+    scene: Path,
+    mount_tmpfs: Callable[..., Path],
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    out = mount_tmpfs("full", size="64k")
+    filler = out / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+    with pytest.raises(OSError, match="No space"):
+        while True:
+            os.write(fd, bytes(4096))
+    os.close(fd)
+    status = main(detect(checkpoint, scene, out / "d.geojson"))
+    line = one_error(capfd)
+    assert status == 2
+    assert str(out / "d.geojson") in line and "No space left on device" in line
+    assert temporaries(out) == []
+    assert sorted(out.iterdir()) == [filler]
+
+
+@pytest.mark.parametrize("workers", ["0", "1"])
+def test_scene_truncated_after_its_header(
+    workers: str,
+    checkpoint: Path,
+    scene: Path,
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    truncated = tmp_path / "truncated.tif"
+    truncated.write_bytes(scene.read_bytes()[: scene.stat().st_size // 3])
+    out = tmp_path / "out"
+    out.mkdir()
+    args = detect(checkpoint, truncated, out / "d.geojson", "--output-mask", out / "m.tif")
+    status = main([*args, "--num-workers", workers])
+    line = one_error(capfd)
+    assert status == 2
+    assert str(truncated) in line and "Read error" in line
+    assert list(out.iterdir()) == []

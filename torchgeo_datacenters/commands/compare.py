@@ -1,0 +1,142 @@
+"""``tgdc compare``: detections against public inventories over the area scanned."""
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+#: Files written to ``--output-dir``, by kind.
+OUTPUT_FILES = {
+    "matched": "matched.geojson",
+    "candidates": "candidates.geojson",
+    "missed": "missed.geojson",
+    "scores": "scores.csv",
+    "summary": "summary.txt",
+}
+
+#: The footprint a scan writes beside its detections, used when --footprint is not given.
+SCAN_FOOTPRINT = "footprint.geojson"
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``compare`` subcommand.
+
+    Args:
+        subparsers: the subparsers of the ``tgdc`` parser.
+    """
+    parser = subparsers.add_parser(
+        "compare",
+        help="compare detections with inventories (IM3, OpenStreetMap) over the scanned area",
+        description=(
+            "Match detections with the sites of public inventories over the area scanned:"
+            " polygon sites by overlap, point sites by falling in or near a detection. Writes"
+            f" {', '.join(OUTPUT_FILES.values())} to --output-dir: detections matched (with"
+            " inventory ids and names), detections in no inventory ranked by score and area,"
+            " inventory sites in the area that were not detected, and precision, recall and"
+            " F1 per inventory; prints a summary."
+        ),
+    )
+    parser.add_argument(
+        "--detections", type=Path, required=True, metavar="FILE", help="detections to compare"
+    )
+    parser.add_argument(
+        "--inventory",
+        type=Path,
+        action="append",
+        required=True,
+        metavar="FILE",
+        help="an inventory of sites (polygons and/or points); repeat for several",
+    )
+    parser.add_argument(
+        "--footprint",
+        type=Path,
+        nargs="+",
+        metavar="FILE",
+        help="the area scanned: vector files of polygons and/or the scanned GeoTIFFs (their"
+        f" valid pixels) (default: {SCAN_FOOTPRINT} beside --detections, as tgdc scan writes)",
+    )
+    parser.add_argument(
+        "--point-distance",
+        type=float,
+        default=argparse.SUPPRESS,
+        metavar="METRES",
+        help="a point site matches a detection it lies in or within this distance (default: 50)",
+    )
+    parser.add_argument(
+        "--output-dir", type=Path, required=True, metavar="DIR", help="where to write (created)"
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    parser.set_defaults(func=run)
+
+
+def footprint_paths(args: argparse.Namespace) -> list[Path]:
+    """The files giving the scanned area.
+
+    Args:
+        args: the parsed arguments.
+
+    Returns:
+        ``--footprint``, else the scan's footprint beside the detections.
+
+    Raises:
+        TGDCError: if neither is there.
+    """
+    from ..errors import TGDCError
+
+    if args.footprint:
+        return args.footprint
+    beside = args.detections.parent / SCAN_FOOTPRINT
+    if beside.is_file():
+        return [beside]
+    raise TGDCError(
+        f"{args.detections}: no {SCAN_FOOTPRINT} beside it; give --footprint, the area"
+        " scanned (a vector file of polygons, or the scanned GeoTIFFs)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Compare, write the outputs and print the summary.
+
+    Args:
+        args: the parsed arguments.
+
+    Returns:
+        The exit status (0).
+    """
+    import contextlib
+
+    from ..detections.compare import compare_inventories, read_inventory
+    from ..detections.files import read_vector
+    from ..detections.footprint import read_footprint
+    from ..errors import TGDCError
+    from ..utils import atomic_output, check_output_path
+
+    directory = args.output_dir
+    if directory.exists() and not directory.is_dir():
+        raise TGDCError(f"{directory}: is a file; give a directory as --output-dir")
+    paths = {kind: directory / name for kind, name in OUTPUT_FILES.items()}
+    if directory.is_dir():
+        for path in paths.values():
+            check_output_path(path, overwrite=args.overwrite)
+    elif not directory.parent.is_dir():
+        raise TGDCError(f"{directory}: its directory {directory.parent} does not exist")
+    detections = read_vector(args.detections, "detections")
+    inventories = [read_inventory(path) for path in args.inventory]
+    footprint = read_footprint(footprint_paths(args))
+    options = {"point_distance": args.point_distance} if "point_distance" in args else {}
+    result = compare_inventories(detections, inventories, footprint, **options)
+    directory.mkdir(exist_ok=True)
+    summary = result.summary()
+    with contextlib.ExitStack() as stack:
+        staged = {
+            kind: stack.enter_context(atomic_output(path, overwrite=args.overwrite))
+            for kind, path in paths.items()
+        }
+        result.matched.to_file(staged["matched"], driver="GeoJSON", RFC7946="YES")
+        result.unmatched.to_file(staged["candidates"], driver="GeoJSON", RFC7946="YES")
+        result.missed.to_file(staged["missed"], driver="GeoJSON", RFC7946="YES")
+        result.scores.to_csv(staged["scores"], index=False, float_format="%.4f")
+        staged["summary"].write_text(summary + "\n", encoding="utf-8")
+    print(summary)
+    for kind, path in paths.items():
+        print(f"{kind}: {path}")
+    return 0

@@ -1,0 +1,101 @@
+"""Read and write the vector files of change and inventory analyses (GeoJSON, GPKG, Parquet).
+
+:func:`read_vector` reads any vector file GDAL can open (GeoParquet through geopandas) into
+EPSG:4326, failing with one line that names the file; :func:`write_vector` writes a table
+atomically in the format its extension names.
+"""
+
+import os
+from pathlib import Path
+
+import geopandas as gpd
+
+from ..errors import TGDCError
+from ..utils import atomic_output, check_output_path
+
+#: Vector formats written, by file extension (None: GeoParquet, written by geopandas).
+WRITE_DRIVERS: dict[str, str | None] = {
+    ".geojson": "GeoJSON",
+    ".json": "GeoJSON",
+    ".gpkg": "GPKG",
+    ".parquet": None,
+}
+
+
+def read_vector(path: str | os.PathLike[str], what: str) -> gpd.GeoDataFrame:
+    """Read a vector file into EPSG:4326.
+
+    Args:
+        path: a GeoJSON, GeoPackage, Shapefile, GeoParquet, ... file.
+        what: what the file holds, for messages (e.g. ``detections``).
+
+    Returns:
+        Its features in EPSG:4326, rows without a geometry dropped.
+
+    Raises:
+        TGDCError: if the file is missing, unreadable or has no CRS.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise TGDCError(f"{path}: {what} file does not exist")
+    try:
+        read = gpd.read_parquet if path.suffix.lower() == ".parquet" else gpd.read_file
+        frame = read(path)
+    except Exception as error:
+        raise TGDCError(f"{path}: not a readable vector file of {what} ({error})") from error
+    if frame.crs is None:
+        raise TGDCError(f"{path}: has no CRS; save the {what} with one (e.g. EPSG:4326)")
+    frame = frame[frame.geometry.notna() & ~frame.geometry.is_empty]
+    return frame.to_crs("EPSG:4326").reset_index(drop=True)
+
+
+def check_vector_output(path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+    """Check, before any work, that a vector output can be written.
+
+    Args:
+        path: the file, its extension one of :data:`WRITE_DRIVERS`.
+        overwrite: whether an existing file may be replaced.
+
+    Returns:
+        The path.
+
+    Raises:
+        TGDCError: if the extension is not a known format, the directory is missing, or the
+            file exists and *overwrite* is false.
+    """
+    path = Path(path)
+    if path.suffix.lower() not in WRITE_DRIVERS:
+        raise TGDCError(
+            f"{path}: unknown vector format; end the name with one of {sorted(WRITE_DRIVERS)}"
+        )
+    return check_output_path(path, overwrite=overwrite)
+
+
+def write_vector(
+    table: gpd.GeoDataFrame, path: str | os.PathLike[str], *, overwrite: bool = False
+) -> Path:
+    """Write a table atomically, in the format its extension names.
+
+    GeoJSON is written as RFC 7946 (EPSG:4326, counter-clockwise exteriors).
+
+    Args:
+        table: the table, in EPSG:4326.
+        path: the file (see :data:`WRITE_DRIVERS`).
+        overwrite: whether an existing file may be replaced.
+
+    Returns:
+        The path written.
+
+    Raises:
+        TGDCError: see :func:`check_vector_output`.
+    """
+    path = check_vector_output(path, overwrite=overwrite)
+    driver = WRITE_DRIVERS[path.suffix.lower()]
+    with atomic_output(path, overwrite=overwrite) as tmp:
+        if driver is None:
+            table.to_parquet(tmp)
+        elif driver == "GeoJSON":
+            table.to_file(tmp, driver=driver, RFC7946="YES", WRITE_BBOX="NO")
+        else:
+            table.to_file(tmp, driver=driver, layer=path.stem)
+    return path

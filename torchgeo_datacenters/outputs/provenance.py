@@ -1,0 +1,120 @@
+"""Where detections come from: the imagery each was found in, with its acquisition date.
+
+A :class:`Provenance` names the imagery behind one raster a run read: its STAC item id(s)
+and acquisition date(s), and a link to it (the item's URL, or the file). It is read from a
+STAC item (a scan of NAIP items), from the ``NAIP_ITEMS`` and ``NAIP_DATES`` tags
+``tgdc download`` writes into its mosaics, or, for any other GeoTIFF, from its NAIP file
+name or tags (:func:`~torchgeo_datacenters.detections.dates.file_date`).
+:func:`attach_provenance` records it on every detection (``source_item``, ``acquired``);
+:mod:`.stac` links the STAC items it writes to it.
+"""
+
+import datetime as dt
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import rasterio
+import shapely
+from rasterio.warp import transform_geom
+from shapely.geometry.base import BaseGeometry
+
+from ..detections.dates import file_date
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """The imagery behind one raster a run read.
+
+    Attributes:
+        name: the raster's file name (the ``source`` of its detections).
+        href: a link to the imagery: its STAC item's URL, or the file's absolute path.
+        footprint: the raster's footprint, in EPSG:4326.
+        items: STAC item ids of the imagery (empty where unknown).
+        dates: acquisition dates, one per item (or one read from the file name).
+        is_item: whether *href* is a STAC item.
+    """
+
+    name: str
+    href: str
+    footprint: BaseGeometry
+    items: tuple[str, ...] = ()
+    dates: tuple[dt.date, ...] = ()
+    is_item: bool = False
+
+    @property
+    def source_item(self) -> str | None:
+        """The item id(s), comma-separated, or None where unknown."""
+        return ",".join(self.items) or None
+
+    @property
+    def acquired(self) -> str | None:
+        """The acquisition date(s) in ISO 8601, comma-separated, or None where unknown."""
+        return ",".join(date.isoformat() for date in self.dates) or None
+
+
+def raster_provenance(path: str | os.PathLike[str]) -> Provenance:
+    """The provenance of a GeoTIFF, from its tags or its NAIP file name.
+
+    Args:
+        path: the raster (georeferenced).
+
+    Returns:
+        Its provenance, linking to the file.
+    """
+    path = Path(path).resolve()
+    with rasterio.open(path) as src:
+        tags = src.tags()
+        footprint = shapely.geometry.shape(
+            transform_geom(src.crs, "EPSG:4326", shapely.geometry.mapping(shapely.box(*src.bounds)))
+        )
+    items = tuple(filter(None, tags.get("NAIP_ITEMS", "").split(",")))
+    dates = tuple(
+        dt.datetime.fromisoformat(text).date()
+        for text in filter(None, tags.get("NAIP_DATES", "").split(","))
+    )
+    if not dates:
+        dates = tuple(filter(None, [file_date(path)]))
+    return Provenance(path.name, str(path), footprint, items, dates)
+
+
+def item_provenance(item: Mapping[str, Any], name: str, href: str) -> Provenance:
+    """The provenance of a raster downloaded from a STAC item.
+
+    Args:
+        item: the item, as a STAC dictionary.
+        name: the file name its detections carry as ``source``.
+        href: the item's URL.
+
+    Returns:
+        Its provenance, linking to the item.
+    """
+    properties = item.get("properties", {})
+    when = properties.get("datetime") or properties.get("start_datetime")
+    dates = (dt.datetime.fromisoformat(when).date(),) if when else ()
+    footprint = shapely.geometry.shape(item["geometry"])
+    return Provenance(name, href, footprint, (str(item["id"]),), dates, is_item=True)
+
+
+def attach_provenance(
+    detections: gpd.GeoDataFrame, provenances: Mapping[str, Provenance]
+) -> gpd.GeoDataFrame:
+    """Record on every detection the item(s) and date(s) of the imagery it was found in.
+
+    Args:
+        detections: detections with a ``source`` column (file names).
+        provenances: provenance of each source, by file name.
+
+    Returns:
+        A copy with ``source_item`` and ``acquired`` filled (None where unknown).
+    """
+    detections = detections.copy()
+    found = [provenances.get(name) for name in detections["source"]]
+    for column in ("source_item", "acquired"):
+        values = [getattr(p, column) if p else None for p in found]
+        detections[column] = pd.Series(values, index=detections.index, dtype="object")
+    return detections

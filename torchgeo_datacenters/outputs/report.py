@@ -1,0 +1,207 @@
+"""A self-contained HTML map report of detections: one file, no network needed.
+
+:func:`write_report` writes one HTML page holding everything it shows: Leaflet (vendored
+in ``vendor/leaflet``, BSD-2-Clause) inlined, the imagery as downsampled PNG image layers
+(data URIs, reprojected to Web Mercator so they sit exactly under the outlines), the
+detections as GeoJSON drawn on a canvas, coloured by score
+(:data:`~.styles.SCORE_CLASSES`) or by change status (:data:`~.styles.STATUS_COLOURS`),
+and a table of the detections sortable by area, score and status. Clicking a row zooms
+the map to that site, highlights it and shows a thumbnail of the imagery around it (cut
+from the image layer). The page exposes ``window.report`` (the Leaflet map, the layers by
+detection id, and ``ready``: milliseconds from navigation to the page being built).
+"""
+
+import base64
+import html
+import io
+import json
+import math
+import os
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import rasterio
+import shapely
+from PIL import Image
+from rasterio.enums import Resampling
+from rasterio.vrt import WarpedVRT
+from rasterio.warp import transform_bounds
+
+from ..utils import atomic_output
+from .styles import SCORE_CLASSES, STATUS_COLOURS
+
+#: Longest side of the image layer of a single raster, in pixels (n rasters share
+#: about this many pixels, down to :data:`MIN_IMAGE_PIXELS` each).
+IMAGE_PIXELS = 2048
+MIN_IMAGE_PIXELS = 128
+
+#: Percentiles of valid pixels stretched to black and white in the image layers.
+STRETCH_PERCENTILES = (2.0, 98.0)
+
+#: Decimals of the coordinates in the page (about 1 cm).
+PAGE_DECIMALS = 7
+
+#: Columns shown in the table, in order, where the detections have them.
+TABLE_COLUMNS = ("id", "status", "area_m2", "score", "source", "acquired")
+
+
+def _vendor(name: str) -> str:
+    """Text of a vendored Leaflet file.
+
+    Args:
+        name: ``leaflet.js`` or ``leaflet.css``.
+
+    Returns:
+        Its text, safe to inline in a ``<script>`` or ``<style>`` element.
+    """
+    text = resources.files(__package__).joinpath("vendor", "leaflet", name).read_text("utf-8")
+    return text.replace("</", "<\\/") if name.endswith(".js") else text
+
+
+def image_layer(path: str | os.PathLike[str], pixels: int = IMAGE_PIXELS) -> dict[str, Any]:
+    """A raster as a downsampled, contrast-stretched PNG in Web Mercator.
+
+    Args:
+        path: a georeferenced raster; bands 1 to 3 are shown as red, green, blue (band 1
+            as grey for fewer bands).
+        pixels: longest side of the image, in pixels.
+
+    Returns:
+        ``name``, ``url`` (a PNG data URI, nodata transparent) and ``bounds``
+        ([[south, west], [north, east]] in degrees).
+    """
+    with rasterio.open(path) as src, WarpedVRT(src, crs="EPSG:3857") as vrt:
+        scale = max(vrt.width, vrt.height) / pixels
+        height, width = (max(1, round(n / max(scale, 1.0))) for n in (vrt.height, vrt.width))
+        bands = [1, 2, 3] if src.count >= 3 else [1]
+        data = vrt.read(
+            bands, out_shape=(len(bands), height, width), masked=True, resampling=Resampling.average
+        )
+        bounds = transform_bounds(vrt.crs, "EPSG:4326", *vrt.bounds)
+    valid = ~np.ma.getmaskarray(data).any(axis=0)
+    values = data.filled(0).astype("float32")
+    if valid.any():
+        low, high = np.percentile(values[:, valid], STRETCH_PERCENTILES)
+    else:
+        low, high = 0.0, 1.0
+    scaled = np.clip((values - low) / max(high - low, 1e-9) * 255, 0, 255).astype("uint8")
+    rgb = np.repeat(scaled, 3, axis=0) if len(bands) == 1 else scaled
+    rgba = np.concatenate([rgb, (valid * 255).astype("uint8")[None]]).transpose(1, 2, 0)
+    buffer = io.BytesIO()
+    Image.fromarray(rgba, "RGBA").save(buffer, format="PNG", optimize=False)
+    west, south, east, north = bounds
+    return {
+        "name": Path(path).name,
+        "url": "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii"),
+        "bounds": [[south, west], [north, east]],
+    }
+
+
+def _features(detections: gpd.GeoDataFrame) -> dict[str, Any]:
+    """The detections as a compact GeoJSON FeatureCollection for the page.
+
+    Args:
+        detections: detections in EPSG:4326.
+
+    Returns:
+        The collection: rounded coordinates, the table's columns as properties.
+    """
+    columns = [c for c in TABLE_COLUMNS if c in detections]
+    table = detections[columns].astype(object).where(detections[columns].notna(), None)
+    geometries = shapely.transform(
+        detections.geometry.to_numpy(), lambda c: np.round(c, PAGE_DECIMALS)
+    )
+    features = []
+    for geometry, properties in zip(geometries, table.to_dict("records"), strict=True):
+        for key in ("area_m2", "score"):
+            if properties.get(key) is not None:
+                properties[key] = round(float(properties[key]), 4 if key == "score" else 1)
+        if "id" in properties:
+            properties["id"] = int(properties["id"])
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": json.loads(shapely.to_geojson(geometry)),
+                "properties": properties,
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}
+
+
+def render_report(
+    detections: gpd.GeoDataFrame,
+    images: Sequence[str | os.PathLike[str]] = (),
+    *,
+    title: str = "Data centers found",
+    colour_by: str = "score",
+) -> str:
+    """Build the HTML page of a map report.
+
+    Args:
+        detections: detections in EPSG:4326 (the predictor's columns; a ``status`` column
+            for change reports).
+        images: rasters shown under the detections, downsampled.
+        title: the page's title.
+        colour_by: ``score`` or ``status``.
+
+    Returns:
+        The page.
+    """
+    data = {
+        "title": title,
+        "colourBy": colour_by,
+        "scoreClasses": [list(c) for c in SCORE_CLASSES],
+        "statusColours": STATUS_COLOURS,
+        "columns": [c for c in TABLE_COLUMNS if c in detections],
+        "detections": _features(detections.to_crs("EPSG:4326") if len(detections) else detections),
+        # Many rasters (chips, scenes) share the pixels of one large image.
+        "images": [
+            image_layer(path, max(MIN_IMAGE_PIXELS, IMAGE_PIXELS // math.isqrt(len(images))))
+            for path in images
+        ],
+    }
+    payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
+    template = resources.files(__package__).joinpath("report.html").read_text("utf-8")
+    return (
+        template.replace("{{title}}", html.escape(title))
+        .replace("{{leaflet_css}}", _vendor("leaflet.css"))
+        .replace("{{leaflet_js}}", _vendor("leaflet.js"))
+        .replace("{{data}}", payload)
+    )
+
+
+def write_report(
+    path: str | os.PathLike[str],
+    detections: gpd.GeoDataFrame,
+    images: Sequence[str | os.PathLike[str]] = (),
+    *,
+    title: str = "Data centers found",
+    colour_by: str = "score",
+    overwrite: bool = False,
+) -> Path:
+    """Write a self-contained HTML map report, atomically.
+
+    Args:
+        path: the HTML file.
+        detections: detections in EPSG:4326; with a ``status`` column (e.g. ``new``,
+            ``gone``, ``unchanged``) and ``colour_by="status"`` for change reports.
+        images: rasters to show under the detections.
+        title: the page's title.
+        colour_by: ``score`` or ``status``.
+        overwrite: whether an existing file may be replaced.
+
+    Returns:
+        The path written.
+
+    Raises:
+        TGDCError: if the file exists and *overwrite* is false, or its directory is
+            missing.
+    """
+    with atomic_output(path, overwrite=overwrite) as tmp:
+        page = render_report(detections, images, title=title, colour_by=colour_by)
+        tmp.write_text(page, encoding="utf-8")
+    return Path(path)
