@@ -28,6 +28,7 @@ import numpy as np
 import rasterio
 import shapely
 import yaml
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 from matplotlib.ticker import MaxNLocator
 from torchgeo.datamodules import BaseDataModule
@@ -123,7 +124,11 @@ def train(config: dict[str, Any], output_dir: Path) -> Path:
         )
     cli.trainer.fit(cli.model, datamodule=cli.datamodule)
     callback = cli.trainer.checkpoint_callback
-    best = (callback.best_model_path or callback.last_model_path) if callback else ""
+    best = (
+        (callback.best_model_path or callback.last_model_path)
+        if isinstance(callback, ModelCheckpoint)
+        else ""
+    )
     if not best:
         raise TGDCError("training wrote no checkpoint; check the trainer callbacks in the config")
     checkpoint = output_dir / "model.ckpt"

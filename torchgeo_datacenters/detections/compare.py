@@ -29,6 +29,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 from ..errors import TGDCError
 from .files import read_vector
@@ -123,7 +124,7 @@ class Comparison:
         ]
         for row in self.scores.itertuples():
             lines.append(
-                f"{row.inventory[:28]:<28} {row.sites:>6} {row.matched_sites:>6}"
+                f"{str(row.inventory)[:28]:<28} {row.sites:>6} {row.matched_sites:>6}"
                 f" {row.detections:>10} {row.matched_detections:>6} {row.precision:>9.3f}"
                 f" {row.recall:>6.3f} {row.f1:>6.3f}"
             )
@@ -192,7 +193,7 @@ def _joined(values: pd.Series) -> str:
 def compare_inventories(
     detections: gpd.GeoDataFrame,
     inventories: Sequence[Inventory],
-    footprint: shapely.Geometry,
+    footprint: BaseGeometry,
     *,
     point_distance: float = DEFAULT_POINT_DISTANCE,
 ) -> Comparison:
