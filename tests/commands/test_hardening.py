@@ -274,6 +274,8 @@ def test_help_lists_every_option_with_units() -> None:
                 "year",
                 "threshold",
                 "gpus_per_worker",
+                "min_score",  # a probability, like threshold
+                "min_growth",  # a fraction of an area
             }:
                 text = f"{action.help} {action.metavar or ''}".lower()
                 assert any(u in text for u in units), (
