@@ -37,7 +37,7 @@ import shapely
 from tqdm import tqdm
 
 from ..detections import merge_detections, order_detections, prune_small
-from ..errors import TGDCError
+from ..errors import TGDCError, describe_os_error
 from ..inference import Predictor
 from ..options import scan_option_names
 from ..outputs import Outputs, scan_files, write_vectors
@@ -111,12 +111,17 @@ def describe_error(error: BaseException) -> str:
         error: the error.
 
     Returns:
-        The message of a :class:`TGDCError`, else the type and first line of the message.
+        The message of a :class:`TGDCError`; for an :class:`OSError` (rasterio's errors
+        included) its type and what the system or GDAL reported (see
+        :func:`~torchgeo_datacenters.errors.describe_os_error`), not rasterio's "See
+        previous exception"; else the type and first line of the message.
     """
     lines = str(error).strip().splitlines()
     message = lines[0] if lines else ""
     if isinstance(error, TGDCError):
         return message
+    if isinstance(error, OSError):
+        message = describe_os_error(error)
     return f"{type(error).__name__}: {message}" if message else type(error).__name__
 
 
