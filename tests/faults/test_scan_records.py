@@ -7,7 +7,7 @@ import pytest
 import rasterio
 from rasterio.errors import RasterioIOError
 
-from torchgeo_datacenters.scan.runner import describe_error
+from torchgeo_datacenters.scan.runner import PARTIAL_NOTE, describe_error, mark_partial
 
 
 def test_a_scene_truncated_after_its_header_records_gdals_message(tmp_path: Path) -> None:
@@ -22,3 +22,14 @@ def test_a_scene_truncated_after_its_header_records_gdals_message(tmp_path: Path
     recorded = describe_error(caught.value)
     assert recorded.startswith("RasterioIOError: ")
     assert "Read error" in recorded and "See previous exception" not in recorded
+
+
+def test_merged_outputs_are_marked_partial_until_every_scene_is_done(tmp_path: Path) -> None:
+    note = mark_partial(tmp_path, ["m_1_20200101", "m_2_20200101"])
+    assert note == tmp_path / PARTIAL_NOTE
+    assert note.read_text().splitlines() == ["m_1_20200101", "m_2_20200101"]
+    assert mark_partial(tmp_path, ["m_2_20200101"]) == note
+    assert note.read_text().splitlines() == ["m_2_20200101"]
+    # The rerun that finishes the last scene removes the note, and leaves nothing behind.
+    assert mark_partial(tmp_path, []) is None
+    assert list(tmp_path.iterdir()) == []

@@ -42,6 +42,7 @@ from ..inference import Predictor
 from ..options import scan_option_names
 from ..outputs import Outputs, scan_files, write_vectors
 from ..outputs.provenance import attach_provenance
+from ..utils.atomic import atomic_output
 from .manifest import Manifest, SceneRecord, file_sha256
 from .scenes import Scene
 
@@ -228,8 +229,35 @@ class ScanResult:
             f" {len(self.failed)} failed"
         )
         if self.failed:
-            text += f" ({', '.join(record.scene for record in self.failed)}; rerun to retry)"
+            text += (
+                f"; partial: {len(self.failed)} scene(s) failed"
+                f" ({', '.join(record.scene for record in self.failed)}); rerun to retry"
+            )
         return text
+
+
+#: Name of the note, beside the merged outputs, listing the scenes they lack.
+PARTIAL_NOTE = "PARTIAL"
+
+
+def mark_partial(output_dir: str | os.PathLike[str], failed: Sequence[str]) -> Path | None:
+    """Mark a scan's merged outputs as partial, or as whole again.
+
+    Args:
+        output_dir: the scan's output directory.
+        failed: ids of the scenes missing from the merged outputs.
+
+    Returns:
+        The note :data:`PARTIAL_NOTE` (one failed scene id a line) if *failed* is not
+        empty; else ``None``, with a note of an earlier run removed.
+    """
+    note = Path(output_dir) / PARTIAL_NOTE
+    if not failed:
+        note.unlink(missing_ok=True)
+        return None
+    with atomic_output(note, suffix=".txt") as tmp:
+        tmp.write_text("".join(f"{scene}\n" for scene in failed))
+    return note
 
 
 @contextlib.contextmanager
@@ -594,6 +622,7 @@ def scan(
     detections = attach_provenance(detections, provenances)
     with outputs.staged(overwrite=overwrite) as staged:
         write_vectors(detections, staged)
+    mark_partial(output_dir, [scene for scene in ids if scene not in finished])
     result.detections = detections
     result.seconds = time.perf_counter() - start
     return result
