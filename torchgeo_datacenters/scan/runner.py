@@ -618,7 +618,10 @@ def scan(
     )
     if region is not None:
         detections = order_detections(detections[detections.intersects(region)])
-    provenances = {p.name: p for p in (scene.provenance() for scene in scenes)}
+    # Only finished scenes have detections; a failed one may not even open.
+    provenances = {
+        p.name: p for p in (scene.provenance() for scene in scenes if scene.id in finished)
+    }
     detections = attach_provenance(detections, provenances)
     with outputs.staged(overwrite=overwrite) as staged:
         write_vectors(detections, staged)
