@@ -131,6 +131,14 @@ def open_in_chromium(page: Path, *, budget_ms: int = 10_000) -> PageRun:
     return PageRun(json.loads(text.replace("&amp;", "&")), seconds)
 
 
+def report_data(page: Path) -> dict[str, Any]:
+    """The data a report page draws: its ``report-data`` JSON."""
+    text = page.read_text("utf-8")
+    start = text.index('<script id="report-data" type="application/json">')
+    body = text[text.index(">", start) + 1 : text.index("</script>", start)]
+    return json.loads(body.replace("<\\/", "</"))
+
+
 def screenshot(page: Path, output: Path) -> Path:
     """Save a PNG screenshot of a page as Chromium shows it."""
     with tempfile.TemporaryDirectory(prefix="tgdc-browser-") as directory:

@@ -380,9 +380,10 @@ class Predictor:
     @property
     def imagery_rules(self) -> ImageryRules:
         """What the model expects of imagery, and how other imagery is made to fit."""
+        low, high = self.model.value_range
         return ImageryRules(
             dtype=self.model.dtype,
-            value_range=tuple(self.model.value_range),
+            value_range=(low, high),
             gsd=self.model.gsd,
             input_scale=self.input_scale,
             resample=self.resample == "auto",
@@ -454,11 +455,13 @@ class Predictor:
             sampler=BatchSampler(range(len(offsets)), self.batch_size, drop_last=False),
             batch_size=None,
             # Batches as the reader makes them (the default would turn arrays to tensors).
-            collate_fn=as_read,
+            # torch types collate_fn for lists of samples; with batch_size=None it gets one.
+            collate_fn=as_read,  # type: ignore[arg-type]
             num_workers=workers,
             pin_memory=self.device.type == "cuda",
             # Workers die with this process, even when it is killed.
-            worker_init_fn=functools.partial(end_with_parent, os.getpid()),
+            # DataLoader ignores what worker_init_fn returns (torch types it None).
+            worker_init_fn=functools.partial(end_with_parent, os.getpid()),  # type: ignore[arg-type]
         )
         stats = RunStats(pixels=grid.width * grid.height, tiles=len(offsets))
         vectorizer = Vectorizer(
