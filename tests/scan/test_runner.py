@@ -57,6 +57,8 @@ def test_failing_scene_is_retried_then_recorded_and_the_scan_goes_on(full_scan: 
     assert failed["scene"] == "broken.tif"
     assert failed["attempts"] == 2  # --retries 1
     assert "broken.tif" in failed["error"] and "not a readable raster" in failed["error"]
+    # The merged outputs lack that scene, and say so.
+    assert (full_scan.out / "PARTIAL").read_text().splitlines() == ["broken.tif"]
     done = [line for line in lines if line["status"] == "done"]
     assert all((full_scan.out / line["file"]).is_file() for line in done)
     assert sum(line["detections"] for line in done) == 5  # 4 corner pieces and 1 inside roof

@@ -119,6 +119,8 @@ class _FailureRule:
     remaining: int | None
     path_prefix: str
     methods: frozenset[str] = field(default_factory=frozenset)
+    truncate: bool = False
+    skip: int = 0
 
     def matches(self, method: str, path: str) -> bool:
         return (
@@ -367,6 +369,9 @@ class StacServer:
         status: int | None = 503,
         path_prefix: str = "/",
         methods: Sequence[str] = (),
+        *,
+        truncate: bool = False,
+        skip: int = 0,
     ) -> None:
         """Answer matching requests with an error instead of serving them.
 
@@ -377,9 +382,15 @@ class StacServer:
             path_prefix: only requests whose path starts with this fail (``/assets/``
                 for the image files only).
             methods: only requests with these methods fail (default: any).
+            truncate: instead of failing with *status*, answer an asset request with
+                its real status and headers (``Content-Length`` included) but only the
+                first half of the body, then close the connection: a download dropped
+                mid-file.
+            skip: serve this many matching requests normally before the failures.
         """
+        rule = _FailureRule(status, count, path_prefix, frozenset(methods), truncate, skip)
         with self._lock:
-            self._rules.append(_FailureRule(status, count, path_prefix, frozenset(methods)))
+            self._rules.append(rule)
 
     def clear_failures(self) -> None:
         """Remove every failure rule."""
@@ -437,6 +448,10 @@ class StacServer:
             body = handler.rfile.read(length)
         request = (path, parts.query)
         rule = self._take_failure(method, path)
+        if rule is not None and rule.truncate and path.startswith("/assets/"):
+            handler.close_connection = True
+            self._send_asset(handler, method, request, path.removeprefix("/assets/"), 0.5)
+            return
         if rule is not None:
             if rule.status is None:
                 handler.close_connection = True
@@ -463,6 +478,9 @@ class StacServer:
         with self._lock:
             for rule in self._rules:
                 if rule.matches(method, path):
+                    if rule.skip > 0:
+                        rule.skip -= 1
+                        return None
                     if rule.remaining is not None:
                         rule.remaining -= 1
                     return rule
@@ -488,9 +506,13 @@ class StacServer:
         status: int,
         headers: Mapping[str, str],
         body: bytes,
+        fraction: float = 1.0,
     ) -> None:
-        """Record a response, then send it (recorded first: the client may act at once)."""
-        sent = b"" if method == "HEAD" else body
+        """Record a response, then send it (recorded first: the client may act at once).
+
+        A *fraction* below 1 sends that share of the body after announcing all of it.
+        """
+        sent = b"" if method == "HEAD" else body[: int(len(body) * fraction)]
         range_header = handler.headers.get("Range")
         self._record(RequestRecord(method, *request, status, range_header, len(sent)))
         handler.send_response(status)
@@ -501,7 +523,12 @@ class StacServer:
         handler.wfile.write(sent)
 
     def _send_asset(
-        self, handler: _Handler, method: str, request: tuple[str, str], name: str
+        self,
+        handler: _Handler,
+        method: str,
+        request: tuple[str, str],
+        name: str,
+        fraction: float = 1.0,
     ) -> None:
         matches = [served.path for served in self.files if served.path.name == name]
         if not matches:
@@ -512,7 +539,7 @@ class StacServer:
         range_header = handler.headers.get("Range")
         if not range_header:
             headers = {"Content-Type": "image/tiff", "Accept-Ranges": "bytes"}
-            self._respond(handler, method, request, 200, headers, data)
+            self._respond(handler, method, request, 200, headers, data, fraction)
             return
         start, end = self._parse_range(range_header, size)
         if start > end:
@@ -524,7 +551,7 @@ class StacServer:
             "Accept-Ranges": "bytes",
             "Content-Range": f"bytes {start}-{end}/{size}",
         }
-        self._respond(handler, method, request, 206, headers, data[start : end + 1])
+        self._respond(handler, method, request, 206, headers, data[start : end + 1], fraction)
 
     @staticmethod
     def _parse_range(header: str, size: int) -> tuple[int, int]:

@@ -147,10 +147,12 @@ def run(args: argparse.Namespace) -> int:
             return scan_years(args, catalog, region)
         scenes = stac_scenes(catalog, region, args.year)
     result = scan(scenes, args.checkpoint, args.output_dir, **scan_options(args, region))
+    failed = {record.scene for record in result.failed}
     extra = write_extra_outputs(
         args,
         result.detections,
-        [scene.provenance() for scene in scenes],
+        # A failed scene has no detections and may not even open.
+        [scene.provenance() for scene in scenes if scene.id not in failed],
         item_id=args.output_dir.resolve().name,
         images=[scene.path for scene in scenes if isinstance(scene, LocalScene)],
     )

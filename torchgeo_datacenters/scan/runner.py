@@ -37,11 +37,12 @@ from shapely.geometry.base import BaseGeometry
 from tqdm import tqdm
 
 from ..detections import merge_detections, order_detections, prune_small
-from ..errors import TGDCError
+from ..errors import TGDCError, describe_os_error
 from ..inference import Predictor
 from ..options import scan_option_names
 from ..outputs import Outputs, scan_files, write_vectors
 from ..outputs.provenance import attach_provenance
+from ..utils.atomic import atomic_output
 from .manifest import Manifest, SceneRecord, file_sha256
 from .scenes import Scene
 
@@ -111,12 +112,17 @@ def describe_error(error: BaseException) -> str:
         error: the error.
 
     Returns:
-        The message of a :class:`TGDCError`, else the type and first line of the message.
+        The message of a :class:`TGDCError`; for an :class:`OSError` (rasterio's errors
+        included) its type and what the system or GDAL reported (see
+        :func:`~torchgeo_datacenters.errors.describe_os_error`), not rasterio's "See
+        previous exception"; else the type and first line of the message.
     """
     lines = str(error).strip().splitlines()
     message = lines[0] if lines else ""
     if isinstance(error, TGDCError):
         return message
+    if isinstance(error, OSError):
+        message = describe_os_error(error)
     return f"{type(error).__name__}: {message}" if message else type(error).__name__
 
 
@@ -223,8 +229,35 @@ class ScanResult:
             f" {len(self.failed)} failed"
         )
         if self.failed:
-            text += f" ({', '.join(record.scene for record in self.failed)}; rerun to retry)"
+            text += (
+                f"; partial: {len(self.failed)} scene(s) failed"
+                f" ({', '.join(record.scene for record in self.failed)}); rerun to retry"
+            )
         return text
+
+
+#: Name of the note, beside the merged outputs, listing the scenes they lack.
+PARTIAL_NOTE = "PARTIAL"
+
+
+def mark_partial(output_dir: str | os.PathLike[str], failed: Sequence[str]) -> Path | None:
+    """Mark a scan's merged outputs as partial, or as whole again.
+
+    Args:
+        output_dir: the scan's output directory.
+        failed: ids of the scenes missing from the merged outputs.
+
+    Returns:
+        The note :data:`PARTIAL_NOTE` (one failed scene id a line) if *failed* is not
+        empty; else ``None``, with a note of an earlier run removed.
+    """
+    note = Path(output_dir) / PARTIAL_NOTE
+    if not failed:
+        note.unlink(missing_ok=True)
+        return None
+    with atomic_output(note, suffix=".txt") as tmp:
+        tmp.write_text("".join(f"{scene}\n" for scene in failed))
+    return note
 
 
 @contextlib.contextmanager
@@ -585,10 +618,14 @@ def scan(
     )
     if region is not None:
         detections = order_detections(detections[detections.intersects(region)])
-    provenances = {p.name: p for p in (scene.provenance() for scene in scenes)}
+    # Only finished scenes have detections; a failed one may not even open.
+    provenances = {
+        p.name: p for p in (scene.provenance() for scene in scenes if scene.id in finished)
+    }
     detections = attach_provenance(detections, provenances)
     with outputs.staged(overwrite=overwrite) as staged:
         write_vectors(detections, staged)
+    mark_partial(output_dir, [scene for scene in ids if scene not in finished])
     result.detections = detections
     result.seconds = time.perf_counter() - start
     return result

@@ -6,7 +6,9 @@ site, the next ones shifted a quarter chip out in each of eight directions (then
 chip, and so on), so that a footprint appears at different places in its chips. Chips
 are named ``site_{fid}_{k}.tif`` from the site's ``fid`` (or its row number where the
 file has none), so a rerun finds the chips it already wrote: a chip whose file exists
-with the expected size, CRS and transform is skipped without any request.
+with the expected size, CRS and transform and whose every pixel can be read is skipped
+without any request; a chip file that cannot be read (cut short by a crash or a full
+disk) is downloaded again.
 """
 
 import math
@@ -271,6 +273,26 @@ def chip_is_complete(path: str | os.PathLike[str], grid: Grid) -> bool:
         return False
 
 
+def chip_is_readable(path: str | os.PathLike[str]) -> bool:
+    """Whether every pixel of a chip file can be read.
+
+    A file cut short after its header (a killed run, a full disk) opens and has the
+    right metadata, but its last tiles are missing: only reading them tells.
+
+    Args:
+        path: the file.
+
+    Returns:
+        True if the file opens and all its bands read without error.
+    """
+    try:
+        with rasterio.open(path) as src:
+            src.read()
+    except RasterioIOError:
+        return False
+    return True
+
+
 def download_site_chips(
     sites: gpd.GeoDataFrame,
     output_dir: str | os.PathLike[str],
@@ -311,17 +333,22 @@ def download_site_chips(
 
     Raises:
         TGDCError: for invalid sites or sizes (see :func:`plan_site_chips`), a file with
-            a chip's name that is not that chip (unless *overwrite*), or a failing STAC
+            a chip's name that is readable but not that chip (unless *overwrite*; an
+            unreadable one is downloaded again), or a failing STAC
             API or image server (chips written so far stay; rerun to resume).
     """
     plans = plan_site_chips(sites, output_dir, chip_size, per_site, id_field, skip_outside)
     catalog = catalog or NaipCatalog()
     result = SiteChipsResult()
     pending_by_site = []
+    unreadable = set()
     for site_chips in plans:
         pending = []
         for chip in site_chips:
             if overwrite or not chip.path.exists():
+                pending.append(chip)
+            elif not chip_is_readable(chip.path):
+                unreadable.add(chip.path)
                 pending.append(chip)
             elif chip_is_complete(chip.path, chip.grid):
                 result.skipped.append(chip.path)
@@ -350,7 +377,8 @@ def download_site_chips(
             if not mosaic.items:
                 result.without_imagery.append(chip.path)
                 continue
-            result.written.append(write_mosaic(mosaic, chip.path, overwrite=overwrite))
+            replace = overwrite or chip.path in unreadable
+            result.written.append(write_mosaic(mosaic, chip.path, overwrite=replace))
             result.item_ids.update(item.id for item in mosaic.items)
             result.dates.update(date.isoformat() for date in mosaic.dates)
     return result

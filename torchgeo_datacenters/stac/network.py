@@ -8,6 +8,7 @@ turns what either client raises into one line a user can act on.
 """
 
 import math
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import TypeVar
 import rasterio.cache
 from pystac_client.exceptions import APIError
 from pystac_client.stac_api_io import StacApiIO
+from rasterio._err import CPLE_BaseError
 from rasterio.errors import RasterioIOError
 from requests.exceptions import ConnectionError as RequestsConnectionError
 from requests.exceptions import RetryError, Timeout
@@ -28,7 +30,57 @@ from ..errors import TGDCError
 #: HTTP statuses worth retrying: rate limited, and the server-side 5xx family.
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 
+#: What a failed read of a remote COG means, by GDAL error number (``CPLE_*``, see
+#: ``cpl_error.h``): the kind of transient failure, or ``None`` where trying again cannot
+#: help. GDAL reports a connection dropped mid-file as libtiff's short read ("Read error
+#: ... got N bytes, expected M") and curl's transport errors (reset, empty reply, timeout)
+#: as ``CPLE_AppDefined`` or ``CPLE_FileIO``; a tile that fails to decode has the same
+#: numbers, so a corrupt remote file costs the retries before it is reported.
+#: ``CPLE_HttpResponse`` is decided by the status (:data:`RETRY_STATUSES`).
+GDAL_TRANSIENT_ERRORS: dict[int, str | None] = {
+    1: "dropped or truncated read",  # CPLE_AppDefined
+    3: "file I/O error",  # CPLE_FileIO
+    4: None,  # CPLE_OpenFailed: not a readable file
+    5: None,  # CPLE_IllegalArg
+    6: None,  # CPLE_NotSupported
+    8: None,  # CPLE_NoWriteAccess
+    9: None,  # CPLE_UserInterrupt
+}
+
+#: GDAL's error number for an HTTP error answer (``CPLE_HttpResponse``).
+CPLE_HTTP_RESPONSE = 11
+
 T = TypeVar("T")
+
+
+def transient_read_error(error: BaseException) -> str | None:
+    """Classify a failed read of a remote COG by the GDAL errors behind it.
+
+    rasterio chains the errors GDAL raised during a read, newest first;
+    the first one with a known number decides (:data:`GDAL_TRANSIENT_ERRORS`).
+
+    Args:
+        error: what the read raised.
+
+    Returns:
+        The kind of transient failure (e.g. ``"HTTP 503"``, ``"dropped or truncated
+        read"``), or ``None`` if trying again cannot help (HTTP 404, not a GeoTIFF, ...).
+    """
+    kind = None
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, CPLE_BaseError):
+            if cause.errno == CPLE_HTTP_RESPONSE:
+                status = re.search(r"\b(\d{3})\b", cause.errmsg)
+                if status is None or int(status.group(1)) not in RETRY_STATUSES:
+                    return None
+                return f"HTTP {status.group(1)}"
+            if cause.errno in GDAL_TRANSIENT_ERRORS:
+                if GDAL_TRANSIENT_ERRORS[cause.errno] is None:
+                    return None
+                kind = kind or GDAL_TRANSIENT_ERRORS[cause.errno]
+        cause = cause.__cause__ or cause.__context__
+    return kind
 
 
 @dataclass(frozen=True)
@@ -39,9 +91,8 @@ class NetworkSettings:
         retries: retries after a failed request (so ``retries + 1`` attempts) on a
             connection error, a timeout, a dropped connection or HTTP 429/5xx.
         backoff: base of the exponential backoff, in seconds. The STAC client (urllib3)
-            retries once at once, then waits 2, 4, 8, ... times *backoff*; GDAL waits
-            *backoff*, then about twice as long each time; a dropped image read waits
-            1, 2, 4, ... times *backoff*.
+            retries once at once, then waits 2, 4, 8, ... times *backoff*; a failed
+            image read waits 1, 2, 4, ... times *backoff*.
         timeout: seconds to wait for a connection or a response before a request
             counts as failed.
     """
@@ -97,8 +148,9 @@ class NetworkSettings:
             Options for :class:`rasterio.Env`.
         """
         return {
-            "GDAL_HTTP_MAX_RETRY": str(self.retries),
-            "GDAL_HTTP_RETRY_DELAY": str(self.backoff),
+            # Every retry of an image read is made by read_with_retries, so that
+            # ``retries`` bounds the attempts whatever the kind of failure.
+            "GDAL_HTTP_MAX_RETRY": "0",
             "GDAL_HTTP_TIMEOUT": str(math.ceil(self.timeout)),
             "GDAL_HTTP_CONNECTTIMEOUT": str(math.ceil(self.timeout)),
             # A COG is one file: never list its "directory" on the server.
@@ -107,12 +159,12 @@ class NetworkSettings:
         }
 
     def read_with_retries(self, url: str, read: Callable[[], T]) -> T:
-        """Call a GDAL read, trying again when the connection drops.
+        """Call a GDAL read, trying again after a transient failure.
 
-        GDAL retries HTTP 429/5xx answers itself but not a connection closed without an
-        answer ("CURL error: Empty reply from server", "Connection reset by peer"), so
-        those are retried here, with exponential backoff, after dropping GDAL's cached
-        view of the file.
+        The failure's kind is decided by :func:`transient_read_error` from GDAL's error
+        numbers and HTTP status (a dropped, reset or truncated transfer, a timeout, HTTP
+        429/5xx); those are retried with exponential backoff, after dropping GDAL's
+        cached view of the file. Other failures are raised at once.
 
         Args:
             url: the file being read.
@@ -123,14 +175,14 @@ class NetworkSettings:
 
         Raises:
             RasterioIOError: the last error, once the retries are spent or for an error
-                that is not a dropped connection.
+                that is not transient.
         """
         attempt = 0
         while True:
             try:
                 return read()
             except RasterioIOError as error:
-                if attempt >= self.retries or "CURL error" not in str(error):
+                if attempt >= self.retries or transient_read_error(error) is None:
                     raise
             rasterio.cache.invalidate(url)
             time.sleep(self.backoff * 2**attempt)
