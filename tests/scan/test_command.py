@@ -43,9 +43,11 @@ def test_a_finished_scan_refuses_other_settings_and_a_rerun_rewrites_the_same_ou
     args += ["--output-dir", str(full_scan.out)]
     assert main(["scan", *args, "--threshold", "0.7"]) == 2
     assert "threshold=0.5, not 0.7" in capsys.readouterr().err
-    # The merged outputs are the scan's own: a rerun (to retry failed scenes) rewrites them.
+    # The merged outputs are the scan's own: a rerun retries the failed scene (the fixture's
+    # broken file fails again: exit 1, partial) and rewrites them.
     before = (full_scan.out / "detections.geojson").read_bytes()
-    assert main(["scan", *args]) == 0
+    assert main(["scan", *args]) == 1
+    assert "partial: 1 scene(s) failed" in capsys.readouterr().out
     assert (full_scan.out / "detections.geojson").read_bytes() == before
 
 
