@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from torchgeo_datacenters.cli import RUNTIME_ENVIRONMENT, main
+from torchgeo_datacenters.cli import COMMANDS, RUNTIME_ENVIRONMENT, main
 
 
 def test_runtime_environment_is_set_before_torch_loads(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -27,3 +27,13 @@ def test_user_environment_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(SystemExit):
         main(["--version"])
     assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+
+
+@pytest.mark.parametrize("module", COMMANDS)
+def test_every_command_prints_its_help(module: str, capsys: pytest.CaptureFixture) -> None:
+    command = module.replace("_", "-")
+    # argparse formats help with '%': a literal one in an option's text must not break it.
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    assert f"usage: tgdc {command}" in capsys.readouterr().out

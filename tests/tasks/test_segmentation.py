@@ -217,7 +217,8 @@ def test_band_count_is_checked() -> None:
         ({"task": "multiclass", "loss": "ce", "class_weights": [1.0, 2.0]}, "2 weights for 5"),
         ({"loss": "bce", "ignore_index": 255}, "not supported with loss='bce'"),
         ({"threshold": 1.0}, "threshold"),
-        ({"bands": ["R", "G", "B"]}, "3 value"),
+        ({"in_channels": 4, "bands": ["R", "G", "B"]}, "3 value"),
+        ({"bands": ["R", "G", "B"], "mean": [0.0] * 4}, "mean: 4 value"),
         ({"pos_weight": -1.0}, "pos_weight"),
     ],
 )

@@ -20,6 +20,18 @@ from ..options import option_fields, option_help, option_type
 from ..outputs import FORMATS, OutputFormat
 
 
+def help_text(text: str) -> str:
+    """Return *text* as argparse help: argparse formats help with ``%``, so a literal one is doubled.
+
+    Args:
+        text: help as written in a format or option definition.
+
+    Returns:
+        The text with every ``%`` written ``%%``.
+    """
+    return text.replace("%", "%%")
+
+
 def add_output_arguments(parser: argparse.ArgumentParser, formats: Sequence[OutputFormat]) -> None:
     """Add an ``--output-<kind> FILE`` flag per format, as an "outputs" group.
 
@@ -30,7 +42,11 @@ def add_output_arguments(parser: argparse.ArgumentParser, formats: Sequence[Outp
     group = parser.add_argument_group("outputs")
     for output in formats:
         group.add_argument(
-            output.flag, type=Path, metavar="FILE", required=output.required, help=output.help
+            output.flag,
+            type=Path,
+            metavar="FILE",
+            required=output.required,
+            help=help_text(output.help),
         )
 
 
@@ -87,7 +103,7 @@ def add_predictor_arguments(
             choices=shown.choices,
             metavar=shown.metavar,
             default=argparse.SUPPRESS,
-            help=shown.describe(option.default),
+            help=help_text(shown.describe(option.default)),
         )
 
 
