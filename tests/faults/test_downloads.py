@@ -69,6 +69,12 @@ def image_reads(server: StacServer) -> list[RequestRecord]:
     return server.requests_to("/assets/", "GET")
 
 
+def promised_bytes(read: RequestRecord) -> int:
+    """The length of a range request's range."""
+    first, last = (int(part) for part in read.range.removeprefix("bytes=").split("-"))
+    return last - first + 1
+
+
 def test_a_read_cut_short_mid_file_is_retried(
     served_directory: Path, stac_server: StacServer, catalog: NaipCatalog, tmp_path: Path
 ) -> None:
@@ -80,9 +86,11 @@ def test_a_read_cut_short_mid_file_is_retried(
     stac_server.fail(1, path_prefix="/assets/", methods=["GET"], truncate=True, skip=1)
     data = download(served_directory, catalog, tmp_path / "scene.tif")
     reads = image_reads(stac_server)
-    cut = reads[1]
-    first, last = (int(part) for part in cut.range.removeprefix("bytes=").split("-"))
-    assert cut.body_bytes == (last - first + 1) // 2
+    # GDAL may fetch tiles in parallel, so the log's order is not the order of the requests:
+    # the cut read is the one that got fewer bytes than its range promised.
+    [cut] = [read for read in reads if read.body_bytes < promised_bytes(read)]
+    assert cut.body_bytes == promised_bytes(cut) // 2
+    assert not cut.range.startswith("bytes=0-"), "the header read is skipped"
     assert len(reads) > len(clean)
     np.testing.assert_array_equal(data, reference)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["reference.tif", "scene.tif"]

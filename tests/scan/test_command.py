@@ -1,6 +1,7 @@
 import json
 import shutil
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,18 +38,24 @@ def test_search_options_do_not_go_with_a_scenes_directory(
 
 
 def test_a_finished_scan_refuses_other_settings_and_a_rerun_rewrites_the_same_outputs(
-    full_scan: Any, scan_data: Any, capsys: pytest.CaptureFixture
+    full_scan: Any, scan_data: Any, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
+    out = tmp_path / "scan"
+    shutil.copytree(full_scan.out, out)
     args = ["--checkpoint", str(scan_data.checkpoint), "--scenes-dir", str(scan_data.scenes_dir)]
-    args += ["--output-dir", str(full_scan.out)]
+    args += ["--output-dir", str(out)]
     assert main(["scan", *args, "--threshold", "0.7"]) == 2
     assert "threshold=0.5, not 0.7" in capsys.readouterr().err
     # The merged outputs are the scan's own: a rerun retries the failed scene (the fixture's
-    # broken file fails again: exit 1, partial) and rewrites them.
-    before = (full_scan.out / "detections.geojson").read_bytes()
+    # broken file fails again: exit 1, partial), skips the finished ones and rewrites them.
+    before = (out / "detections.geojson").read_bytes()
     assert main(["scan", *args]) == 1
     assert "partial: 1 scene(s) failed" in capsys.readouterr().out
-    assert (full_scan.out / "detections.geojson").read_bytes() == before
+    assert (out / "detections.geojson").read_bytes() == before
+    lines = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    tried = Counter((line["scene"], line["status"]) for line in lines)
+    finished = {(scene.name, "done"): 1 for scene in scan_data.grid}
+    assert tried == {("broken.tif", "failed"): 2} | finished
 
 
 def test_stac_route_scans_the_newest_items_over_a_bbox(
@@ -64,9 +71,14 @@ def test_stac_route_scans_the_newest_items_over_a_bbox(
         # One scene per 2022 item; the 2018 item under the top-left one is not scanned.
         assert sorted(line["scene"] for line in lines) == GRID_IDS
         assert {line["status"] for line in lines} == {"done"}
-        # The same detections as the local scenes: the items are the same files.
-        for name in ("detections.geojson", "detections.csv"):
-            assert (out / name).read_bytes() == (full_scan.out / name).read_bytes()
+        # The same detections as the local scenes (the items are the same files), each
+        # naming the STAC item it came from.
+        local = gpd.read_file(full_scan.out / "detections.geojson")
+        found = gpd.read_file(out / "detections.geojson")
+        assert found["source_item"].tolist() == found["source"].str.removesuffix(".tif").tolist()
+        assert local["source_item"].isna().all()
+        columns = [column for column in local.columns if column != "source_item"]
+        assert found[columns].to_wkt().equals(local[columns].to_wkt())
         # A rerun downloads nothing: every scene is finished.
         server.clear_log()
         capsys.readouterr()

@@ -32,7 +32,8 @@ def test_scan_two_years_and_the_change_between_them(
     for year, date in (("2018", "2018-06-10"), ("2022", "2022-07-01")):
         features = json.loads((out / year / "detections.geojson").read_text())["features"]
         assert {feature["properties"]["acquired"] for feature in features} == {date}
-    sites = gpd.read_file(out / "change.geojson")
+    # Dates as written (GeoPandas would parse them into timestamps).
+    sites = gpd.read_file(out / "change.geojson", datetime_as_string=True)
     gone = sites[sites["status"] == "gone"].iloc[0]
     assert (gone.first_seen, gone.last_seen, gone.area_m2_2022) == ("2018-06-10", "2018-06-10", 0)
     assert gone.area_m2_2018 == pytest.approx(60 * 60 * 0.36, rel=1e-6)
