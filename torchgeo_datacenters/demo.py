@@ -34,8 +34,13 @@ from torchgeo.tasks import BaseTask
 from .datasets import DataCenterLabels
 from .errors import TGDCError
 from .inference import Detections, Predictor
+from .naip import HARD_NEGATIVE_CLASSES
 from .synthetic import generate_scene, generate_scenes
-from .tasks import DataCenterSegmentation, object_scores_from_polygons
+from .tasks import (
+    DataCenterSegmentation,
+    hard_negative_fdr_from_polygons,
+    object_scores_from_polygons,
+)
 from .utils import atomic_output
 
 
@@ -252,6 +257,11 @@ def write_report(result: DemoResult, truth_count: int, path: Path) -> None:
         path: the Markdown file to write.
     """
     m = result.metrics
+    hard_negatives = "\n".join(
+        f"| {name.removeprefix('hn_fdr_')} | {rate:.3f} |"
+        for name, rate in m.items()
+        if name.startswith("hn_fdr_")
+    )
     text = f"""# tgdc demo report
 
 **The data is SYNTHETIC** (generated NAIP-like scenes, not real imagery). For real data use
@@ -270,6 +280,12 @@ Test scene: a separate synthetic scene, {truth_count} true data centers.
 | object recall (IoU >= 0.5) | {m["object_recall"]:.3f} |
 | object F1 (IoU >= 0.5) | {m["object_f1"]:.3f} |
 | detections | {len(result.detections)} |
+
+Hard negatives detected as data centers (share of each class's buildings in the test scene):
+
+| class | false-detection rate |
+|---|---|
+{hard_negatives}
 
 Run time: {result.seconds:.0f} s. Files: `overlay.png`, `training.png`, `detections.geojson`,
 `detections.csv`, `mask.tif`, `model.ckpt`, `demo-config.yaml`.
@@ -345,6 +361,12 @@ def run_demo(
         "object_recall": objects.recall,
         "object_f1": objects.f1,
     }
+    metrics |= hard_negative_fdr_from_polygons(
+        detections.gdf.to_crs(utm).geometry,
+        truth.to_crs(utm).geometry,
+        truth["class"],
+        HARD_NEGATIVE_CLASSES,
+    )
     plot_overlay(out / "test" / "scene.tif", true_dc, detections.gdf, out / "overlay.png")
     logs = sorted((out / "training" / "csv").glob("version_*/metrics.csv"))
     if logs:
