@@ -8,6 +8,7 @@ report. The real workflow is ``tgdc download`` + ``configs/datacenters.yaml``.
 """
 
 import csv
+import datetime as dt
 import inspect
 import os
 import shutil
@@ -25,13 +26,16 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import rasterio
+import shapely
 import yaml
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 from matplotlib.ticker import MaxNLocator
 from torchgeo.datamodules import BaseDataModule
 from torchgeo.tasks import BaseTask
 
 from .datasets import DataCenterLabels
+from .detections.change import Vintage, track_changes
 from .errors import TGDCError
 from .inference import Detections, Predictor
 from .naip import HARD_NEGATIVE_CLASSES
@@ -69,6 +73,20 @@ DEMO_CONFIG = config_path("demo.yaml")
 #: Upper-left corner of the test scene: far (50 km) from the training scenes.
 TEST_ORIGIN = (560000.0, 4350000.0)
 
+#: Side of the test scene, in pixels.
+TEST_SIZE = 1024
+
+#: Seed of the test scene (and of its later vintage).
+TEST_SEED = 2024
+
+#: Acquisition dates given to the test scene and to its later vintage (SYNTHETIC: the
+#: scenes carry no date; these stand for two NAIP flights).
+VINTAGE_DATES = (dt.date(2022, 6, 1), dt.date(2024, 6, 1))
+
+#: Clearance, in metres, between the data center added in the later vintage and the test
+#: scene's data centers.
+NEW_SITE_CLEARANCE = 60.0
+
 
 @dataclass(frozen=True)
 class DemoResult:
@@ -80,6 +98,8 @@ class DemoResult:
     detections: Detections
     metrics: dict[str, float]
     seconds: float
+    #: The sites of the change example (:func:`~.detections.change.track_changes`).
+    changes: gpd.GeoDataFrame | None = None
 
 
 def train(config: dict[str, Any], output_dir: Path) -> Path:
@@ -109,7 +129,11 @@ def train(config: dict[str, Any], output_dir: Path) -> Path:
         )
     cli.trainer.fit(cli.model, datamodule=cli.datamodule)
     callback = cli.trainer.checkpoint_callback
-    best = (callback.best_model_path or callback.last_model_path) if callback else ""
+    best = (
+        (callback.best_model_path or callback.last_model_path)
+        if isinstance(callback, ModelCheckpoint)
+        else ""
+    )
     if not best:
         raise TGDCError("training wrote no checkpoint; check the trainer callbacks in the config")
     checkpoint = output_dir / "model.ckpt"
@@ -248,6 +272,65 @@ def _save(fig: plt.Figure, path: Path) -> None:
     plt.close(fig)
 
 
+def later_vintage(truth: gpd.GeoDataFrame, path: Path) -> gpd.GeoDataFrame:
+    """Write a later SYNTHETIC vintage of the test scene: one data center gone, one new.
+
+    The scene is drawn again with the test scene's size, seed and origin, and explicit data
+    centers: the test scene's, less the last one, plus one of the same size placed
+    :data:`NEW_SITE_CLEARANCE` metres or more from all of the test scene's (the first free
+    spot on a grid, north to south), so that it is a new site, not a change of one.
+
+    Args:
+        truth: labels of the test scene (CRS84), as :func:`~.synthetic.generate_scene`
+            returns them.
+        path: the GeoTIFF to write.
+
+    Returns:
+        The labels of the later vintage (CRS84).
+    """
+    crs = "EPSG:32617"
+    footprints = list(truth[truth["label"]].to_crs(crs).geometry)
+    kept, removed = footprints[:-1], footprints[-1]
+    west, south, east, north = removed.bounds
+    width, height = east - west, north - south
+    x0, y0 = TEST_ORIGIN
+    side = TEST_SIZE * 0.6
+    taken = shapely.union_all(footprints).buffer(NEW_SITE_CLEARANCE)
+    step = side / 16
+    spots = (
+        shapely.box(x, y - height, x + width, y)
+        for y in np.arange(y0 - step, y0 - side + height + step, -step)
+        for x in np.arange(x0 + step, x0 + side - width - step, step)
+    )
+    new = next(spot for spot in spots if not spot.intersects(taken))
+    return generate_scene(
+        path,
+        size=TEST_SIZE,
+        seed=TEST_SEED,
+        origin=TEST_ORIGIN,
+        crs=crs,
+        datacenters=[*kept, new],
+    )
+
+
+def change_table(sites: gpd.GeoDataFrame) -> str:
+    """The sites of the change example as a Markdown table.
+
+    Args:
+        sites: the result of :func:`~.detections.change.track_changes`.
+
+    Returns:
+        One row per site: number, status, area in each vintage (m²).
+    """
+    years = [c for c in sites if c.startswith("area_m2_")]
+    head = "| site | status | " + " | ".join(f"area {c[8:]} (m²)" for c in years) + " |"
+    lines = [head, "|---|---|" + "---:|" * len(years)]
+    for row in sites.itertuples(index=False):
+        areas = " | ".join(f"{getattr(row, c):,.0f}" for c in years)
+        lines.append(f"| {row.site} | {row.status} | {areas} |")
+    return "\n".join(lines)
+
+
 def write_report(result: DemoResult, truth_count: int, path: Path) -> None:
     """Write ``report.md`` with the test-scene metrics.
 
@@ -262,6 +345,18 @@ def write_report(result: DemoResult, truth_count: int, path: Path) -> None:
         for name, rate in m.items()
         if name.startswith("hn_fdr_")
     )
+    change = ""
+    if result.changes is not None:
+        first, last = (d.isoformat() for d in VINTAGE_DATES)
+        change = f"""
+## Change between two SYNTHETIC vintages
+
+A later vintage of the test scene (`test/later.tif`: one data center removed, one added,
+same seed otherwise) dated {last}, against the test scene dated {first}, both detected by
+the trained model and compared by `track_changes` (as `tgdc change`; map: `change.html`):
+
+{change_table(result.changes)}
+"""
     text = f"""# tgdc demo report
 
 **The data is SYNTHETIC** (generated NAIP-like scenes, not real imagery). For real data use
@@ -286,9 +381,10 @@ Hard negatives detected as data centers (share of each class's buildings in the 
 | class | false-detection rate |
 |---|---|
 {hard_negatives}
-
+{change}
 Run time: {result.seconds:.0f} s. Files: `overlay.png`, `training.png`, `detections.geojson`,
-`detections.csv`, `mask.tif`, `model.ckpt`, `demo-config.yaml`.
+`detections.csv`, `mask.tif`, `model.ckpt`, `demo-config.yaml`, `report.html`, `change.geojson`,
+`change.html`.
 """
     with atomic_output(path) as tmp:
         tmp.write_text(text)
@@ -325,7 +421,11 @@ def run_demo(
     generate_scenes(out / "data", size=1024, count=6, seed=0)
     (out / "test").mkdir()
     truth = generate_scene(
-        out / "test" / "scene.tif", size=1024, seed=2024, origin=TEST_ORIGIN, n_datacenters=3
+        out / "test" / "scene.tif",
+        size=TEST_SIZE,
+        seed=TEST_SEED,
+        origin=TEST_ORIGIN,
+        n_datacenters=3,
     )
     truth.to_file(out / "test" / "labels.geojson")
 
@@ -348,6 +448,15 @@ def run_demo(
         output_mask=out / "mask.tif",
     )
     print(detections.summary())
+    later_vintage(truth, out / "test" / "later.tif")
+    later = Predictor(checkpoint, device="cpu", progress=False).predict(out / "test" / "later.tif")
+    changes = track_changes(
+        [
+            Vintage(detections.gdf, VINTAGE_DATES[0], "test/scene.tif"),
+            Vintage(later.gdf, VINTAGE_DATES[1], "test/later.tif"),
+        ]
+    )
+    changes.to_file(out / "change.geojson", driver="GeoJSON", RFC7946="YES")
 
     print("tgdc demo: 4/4 scoring and drawing")
     true_dc = truth[truth["label"]]
@@ -372,7 +481,7 @@ def run_demo(
     if logs:
         plot_training(logs[-1], out / "training.png")
     result = DemoResult(
-        out, architecture, checkpoint, detections, metrics, time.perf_counter() - start
+        out, architecture, checkpoint, detections, metrics, time.perf_counter() - start, changes
     )
     write_report(result, len(true_dc), out / "report.md")
     from .outputs.report import write_report as write_map_report
@@ -382,6 +491,14 @@ def run_demo(
         detections.gdf,
         [out / "test" / "scene.tif"],
         title="tgdc demo: data centers found (SYNTHETIC scene)",
+        overwrite=True,
+    )
+    write_map_report(
+        out / "change.html",
+        changes,
+        [out / "test" / "later.tif"],
+        title="tgdc demo: change between two SYNTHETIC vintages",
+        colour_by="status",
         overwrite=True,
     )
     return result

@@ -181,11 +181,11 @@ class ImageryFile:
         """
         self.remote = "://" in str(path) or str(path).startswith("/vsi")
         self.path: Path | str = str(path) if self.remote else Path(path)
-        if not self.remote and not self.path.is_file():
+        if not self.remote and not Path(path).is_file():
             raise TGDCError(f"{self.path}: image file does not exist")
         try:
             with rasterio.open(self.path) as src:
-                self.crs = CRS.from_user_input(src.crs) if src.crs else None
+                crs = CRS.from_user_input(src.crs) if src.crs else None
                 self.transform: Affine = src.transform
                 self.width, self.height, self.count = src.width, src.height, src.count
                 self.dtype = src.dtypes[0]
@@ -194,10 +194,11 @@ class ImageryFile:
                 flags = src.mask_flag_enums
         except RasterioIOError as error:
             raise TGDCError(f"{self.path}: not a readable raster ({error})") from error
-        if self.crs is None:
+        if crs is None:
             raise TGDCError(
                 f"{self.path}: raster has no CRS; assign one (e.g. gdal_edit.py -a_srs EPSG:26916)"
             )
+        self.crs: CRS = crs
         t = self.transform
         if t.is_identity or t.b != 0 or t.d != 0 or t.a <= 0:
             raise TGDCError(

@@ -120,7 +120,7 @@ class PredictorOptions:
     )
     threshold: float | None = option(
         None,
-        "probability, 0 to 1, at or above which a pixel is a data center",
+        "probability, strictly between 0 and 1, at or above which a pixel is a data center",
         metavar="P",
         default_help="the checkpoint's",
     )

@@ -6,8 +6,11 @@ import subprocess
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pytest
+import rasterio
 import shapely
+from support.browser import CHROMIUM, open_in_chromium
 
 from torchgeo_datacenters.cli import main
 from torchgeo_datacenters.commands.change import CHANGE_ARGUMENTS
@@ -105,3 +108,76 @@ def test_help_states_the_library_defaults() -> None:
     }
     for name, value in defaults.items():
         assert f"(default: {value:g}" in CHANGE_ARGUMENTS[name]["help"]
+
+
+def _page_data(page: Path) -> dict:
+    """The data a report page draws (its ``report-data`` JSON)."""
+    text = page.read_text("utf-8")
+    start = text.index('<script id="report-data" type="application/json">')
+    body = text[text.index(">", start) + 1 : text.index("</script>", start)]
+    return json.loads(body.replace("<\\/", "</"))
+
+
+def write_image(path: Path) -> Path:
+    """A 3-band UTM GeoTIFF at 1 m under the vintages' boxes."""
+    profile = {
+        "driver": "GTiff",
+        "width": 600,
+        "height": 600,
+        "count": 3,
+        "dtype": "uint8",
+        "crs": UTM,
+        "transform": rasterio.transform.from_origin(X - 50, Y + 550, 1.0, 1.0),
+    }
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(np.random.default_rng(0).integers(0, 255, (3, 600, 600), dtype="uint8"))
+    return path
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
+def test_change_report_colours_sites_by_status_in_chromium(
+    vintages: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out, report = tmp_path / "change.geojson", tmp_path / "change.html"
+    args = ["change", "--detections", *map(str, vintages), "--output", str(out)]
+    assert main([*args, "--output-report", str(report)]) == 0
+    assert f"report: {report}" in capsys.readouterr().out
+    data = _page_data(report)
+    statuses = [f["properties"]["status"] for f in data["detections"]["features"]]
+    assert sorted(statuses) == sorted(gpd.read_file(out)["status"]) == ["expanded", "gone", "new"]
+    assert list(data["statusColours"]) == ["new", "expanded", "gone"]  # the legend, in order
+    assert data["colourBy"] == "status" and data["images"] == []
+    record = open_in_chromium(report).record
+    assert record["errors"] == [] and record["rows"] == 3
+    assert record["resources"] == []  # nothing fetched: works offline
+    assert record["before"] != record["after"]  # a row click moved the map
+    # With imagery: one image layer, and a thumbnail of the site clicked.
+    image = write_image(tmp_path / "scene.tif")
+    with_image = tmp_path / "with_image.html"
+    more = ["--output-report", str(with_image), "--image", str(image), "--overwrite"]
+    assert main([*args, *more]) == 0
+    assert [layer["name"] for layer in _page_data(with_image)["images"]] == ["scene.tif"]
+    record = open_in_chromium(with_image).record
+    assert record["errors"] == [] and record["rows"] == 3 and record["thumbnail"] is not None
+
+
+def test_change_report_errors_are_one_line_and_write_nothing(
+    vintages: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out, report = tmp_path / "change.geojson", tmp_path / "change.html"
+    args = ["change", "--detections", *map(str, vintages), "--output", str(out)]
+    not_raster = tmp_path / "notes.tif"
+    not_raster.write_text("not a raster")
+    assert main([*args, "--output-report", str(report), "--image", str(not_raster)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("tgdc change: error: ") and len(error.splitlines()) == 1
+    assert f"{not_raster}: not a readable raster" in error
+    assert main([*args, "--image", str(write_image(tmp_path / "scene.tif"))]) == 2
+    assert "--image is shown only in --output-report" in capsys.readouterr().err
+    report.write_text("old")
+    assert main([*args, "--output-report", str(report)]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert not out.exists() and report.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["2018.geojson", "2022.geojson", "change.html", "notes.tif", "scene.tif"]
+    )

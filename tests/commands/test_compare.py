@@ -1,14 +1,21 @@
 """Tests of ``tgdc compare`` on the real label files (skipped where they are absent)."""
 
+import json
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
+import shapely
+import shapely.affinity
+import shapely.geometry
+from support.browser import CHROMIUM, open_in_chromium
 from support.data import shared_data
 
 from torchgeo_datacenters.cli import main
 from torchgeo_datacenters.commands.compare import OUTPUT_FILES
+from torchgeo_datacenters.detections.compare import STATUSES
 
 
 @pytest.fixture
@@ -88,3 +95,61 @@ def test_compare_without_a_footprint_says_what_to_give(
     error = capsys.readouterr().err
     assert "no footprint.geojson beside it; give --footprint, the area scanned" in error
     assert not out.exists()
+
+
+UTM = "EPSG:32618"
+X, Y = 300000.0, 4300000.0
+
+
+def _utm_file(path: Path, geometries: list, **columns) -> Path:
+    """Geometries in metres from (X, Y) in UTM zone 18N, written in EPSG:4326."""
+    moved = [shapely.affinity.translate(g, X, Y) for g in geometries]
+    gdf = gpd.GeoDataFrame(columns, geometry=gpd.GeoSeries(moved, crs=UTM).to_crs(4326))
+    gdf.to_file(path)
+    return path
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
+def test_compare_report_colours_sites_by_status_in_chromium(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    # Detection 1 lies on the inventory's polygon, detection 2 on no site; the point site
+    # lies 500 m from both.
+    detections = _utm_file(
+        tmp_path / "detections.geojson",
+        [shapely.box(0, 0, 100, 100), shapely.box(300, 0, 400, 100)],
+        id=[1, 2],
+        score=[0.9, 0.8],
+        area_m2=[10000.0, 10000.0],
+    )
+    inventory = _utm_file(
+        tmp_path / "inventory.geojson",
+        [shapely.box(20, 20, 80, 80), shapely.Point(0, 600)],
+        name=["Known", "Missed"],
+    )
+    footprint = _utm_file(tmp_path / "area.geojson", [shapely.box(-100, -100, 500, 700)])
+    out, report = tmp_path / "out", tmp_path / "compare.html"
+    args = ["compare", "--detections", str(detections), "--inventory", str(inventory)]
+    args += ["--footprint", str(footprint), "--output-dir", str(out)]
+    assert main([*args, "--output-report", str(report)]) == 0
+    assert f"report: {report}" in capsys.readouterr().out
+    text = report.read_text("utf-8")
+    start = text.index('<script id="report-data" type="application/json">')
+    data = json.loads(text[text.index(">", start) + 1 : text.index("</script>", start)])
+    rows = [f["properties"] for f in data["detections"]["features"]]
+    assert [(row["status"], row["score"]) for row in rows] == [
+        ("matched", 0.9),
+        ("candidate", 0.8),
+        ("missed", None),
+    ]
+    assert list(data["statusColours"]) == list(STATUSES)
+    # The missed point site is drawn as a disc of the matching distance (50 m).
+    disc = gpd.GeoSeries([shapely.geometry.shape(data["detections"]["features"][2]["geometry"])])
+    assert disc.set_crs(4326).to_crs(UTM).area.item() == pytest.approx(np.pi * 50**2, rel=0.01)
+    record = open_in_chromium(report).record
+    assert record["errors"] == [] and record["rows"] == 3 and record["resources"] == []
+    assert record["before"] != record["after"]
+    # An existing report stops the run before anything is written.
+    assert main([*args, "--output-report", str(report)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("tgdc compare: error: ") and len(error.splitlines()) == 1

@@ -13,6 +13,7 @@ from matplotlib.image import imread
 from shapely.geometry import box
 
 from torchgeo_datacenters.cli import main
+from torchgeo_datacenters.detections.change import STATUSES
 from torchgeo_datacenters.tasks import DataCenterSegmentation
 
 FILES = (
@@ -25,6 +26,8 @@ FILES = (
     "mask.tif",
     "model.ckpt",
     "demo-config.yaml",
+    "change.geojson",
+    "change.html",
 )
 
 
@@ -117,3 +120,17 @@ def test_demo_report_gives_each_hard_negative_class_false_detection_rate(
             ]
             detected += max(ious, default=0.0) >= 0.5
         assert f"| {name} | {detected / len(group):.3f} |" in report
+
+
+def test_demo_change_example_agrees_across_outputs(demo: tuple[Path, str]) -> None:
+    out, stdout = demo
+    sites = gpd.read_file(out / "change.geojson")
+    assert sites.crs.to_epsg() == 4326 and set(sites["status"]) <= set(STATUSES)
+    assert {"area_m2_2022", "area_m2_2024"} <= set(sites)
+    report = (out / "report.md").read_text()
+    assert "## Change between two SYNTHETIC vintages" in report
+    for row in sites.itertuples():
+        assert f"| {row.site} | {row.status} | {row.area_m2_2022:,.0f} |" in report
+    assert f"{len(sites)} site(s) over 2022, 2024" in stdout
+    page = (out / "change.html").read_text()
+    assert page.count('"status":') == len(sites) and '"colourBy":"status"' in page

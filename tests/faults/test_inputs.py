@@ -46,23 +46,8 @@ def test_batch_that_cannot_fit_is_refused_with_its_memory(
 ) -> None:
     geojson = tmp_path / "d.geojson"
     args = ["--checkpoint", checkpoint, "--image", scene, "--output-geojson", geojson]
-    status = main(["detect", *map(str, args), "--tile-size", "100000", "--batch-size", "64"])
+    status = main(["detect", *map(str, args), "--tile-size", "4096", "--batch-size", "10000"])
     lines = error_lines(capfd.readouterr().err)
     assert status == 2
     assert len(lines) == 1 and "GiB" in lines[0] and "--tile-size" in lines[0], lines
     assert not geojson.exists()
-
-
-def test_overlap_near_the_tile_size_warns_with_the_tile_count(
-    checkpoint: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
-) -> None:
-    from support.inference import write_scene
-
-    small = write_scene(tmp_path / "small.tif", 80, 80)
-    geojson = tmp_path / "d.geojson"
-    args = ["--checkpoint", checkpoint, "--image", small, "--output-geojson", geojson]
-    status = main(["detect", *map(str, args), "--tile-size", "64", "--overlap", "63"])
-    lines = error_lines(capfd.readouterr().err)
-    assert status == 0
-    warning = [line for line in lines if line.startswith("tgdc: warning: tile size 64")]
-    assert len(warning) == 1 and " tiles for this 80 x 80 px scene" in warning[0], lines

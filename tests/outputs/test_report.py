@@ -6,9 +6,11 @@ from PIL import Image
 from support.browser import CHROMIUM, open_in_chromium, screenshot
 from support.inference import bright_roofs, write_scene
 
+from torchgeo_datacenters.detections import change, compare
 from torchgeo_datacenters.errors import TGDCError
 from torchgeo_datacenters.inference import Predictor
 from torchgeo_datacenters.outputs.report import render_report, write_report
+from torchgeo_datacenters.outputs.styles import STATUS_COLOURS
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
 
@@ -79,3 +81,17 @@ def test_existing_report_is_kept(scene: tuple[Path, object], tmp_path: Path) -> 
         .split('id="report-data"')[1]
         .split("</script>")[0]
     )
+
+
+def test_status_colours_are_exactly_the_change_and_compare_statuses() -> None:
+    assert list(STATUS_COLOURS) == [*change.STATUSES, *compare.STATUSES]
+
+
+def test_unknown_status_is_refused_and_nothing_written(
+    scene: tuple[Path, object], tmp_path: Path
+) -> None:
+    _, detections = scene
+    changed = detections.assign(status=["new", "changed", "gone"])
+    with pytest.raises(ValueError, match=r"\['changed'\] have no colour"):
+        write_report(tmp_path / "r.html", changed, colour_by="status")
+    assert list(tmp_path.iterdir()) == []

@@ -83,7 +83,7 @@ def add_predictor_arguments(
         kind = option_type(option)
         group.add_argument(
             "--" + option.name.replace("_", "-"),
-            type=None if shown.choices else kind,
+            type=str if shown.choices else kind,
             choices=shown.choices,
             metavar=shown.metavar,
             default=argparse.SUPPRESS,

@@ -4,6 +4,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from .extra_outputs import add_status_report, check_status_report, write_status_report
+
 #: Command-line definition of each change setting, by keyword of ``track_changes``; the
 #: defaults are the library's (stated in the help, left out of the namespace when not given).
 CHANGE_ARGUMENTS: dict[str, dict[str, Any]] = {
@@ -81,6 +83,7 @@ def register(subparsers: Any) -> None:
         metavar="FILE",
         help="the sites: .geojson (RFC 7946), .gpkg or .parquet",
     )
+    add_status_report(parser)
     add_change_options(parser)
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
     parser.set_defaults(func=run)
@@ -99,9 +102,12 @@ def run(args: argparse.Namespace) -> int:
     from ..detections.files import check_vector_output, write_vector
 
     check_vector_output(args.output, overwrite=args.overwrite)
+    check_status_report(args)
     vintages = [read_vintage(spec) for spec in args.detections]
     sites = track_changes(vintages, **change_settings(args))
     write_vector(sites, args.output, overwrite=args.overwrite)
     print(f"output: {args.output}")
+    for kind, path in write_status_report(args, sites, title="Change between vintages").items():
+        print(f"{kind}: {path}")
     print(f"tgdc change: {summarize(sites)}")
     return 0

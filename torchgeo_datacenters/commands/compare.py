@@ -4,6 +4,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from .extra_outputs import add_status_report, check_status_report, write_status_report
+
 #: Files written to ``--output-dir``, by kind.
 OUTPUT_FILES = {
     "matched": "matched.geojson",
@@ -64,6 +66,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--output-dir", type=Path, required=True, metavar="DIR", help="where to write (created)"
     )
+    add_status_report(parser)
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.set_defaults(func=run)
 
@@ -104,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     """
     import contextlib
 
-    from ..detections.compare import compare_inventories, read_inventory
+    from ..detections.compare import compare_inventories, read_inventory, site_statuses
     from ..detections.files import read_vector
     from ..detections.footprint import read_footprint
     from ..errors import TGDCError
@@ -119,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
             check_output_path(path, overwrite=args.overwrite)
     elif not directory.parent.is_dir():
         raise TGDCError(f"{directory}: its directory {directory.parent} does not exist")
+    check_status_report(args)
     detections = read_vector(args.detections, "detections")
     inventories = [read_inventory(path) for path in args.inventory]
     footprint = read_footprint(footprint_paths(args))
@@ -136,7 +140,9 @@ def run(args: argparse.Namespace) -> int:
         result.missed.to_file(staged["missed"], driver="GeoJSON", RFC7946="YES")
         result.scores.to_csv(staged["scores"], index=False, float_format="%.4f")
         staged["summary"].write_text(summary + "\n", encoding="utf-8")
+        sites = site_statuses(result, **options)
+        reports = write_status_report(args, sites, title="Detections against inventories")
     print(summary)
-    for kind, path in paths.items():
+    for kind, path in {**paths, **reports}.items():
         print(f"{kind}: {path}")
     return 0

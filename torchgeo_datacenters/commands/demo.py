@@ -62,11 +62,16 @@ def run(args: argparse.Namespace) -> int:
     print(f"  {'pixel recall':24s} {m['pixel_recall']:6.3f}")
     print(f"  {'object F1 (IoU >= 0.5)':24s} {m['object_f1']:6.3f}")
     print(f"  {'detections':24s} {len(result.detections):6d}")
+    if result.changes is not None:
+        from ..detections.change import summarize
+
+        print(f"Change example (SYNTHETIC later vintage): {summarize(result.changes)}")
     print()
     out = result.output_dir
     print(f"Files in {out}/: overlay.png, training.png, report.md, report.html (map),")
     print("  detections.geojson,", end="")
-    print(" detections.csv, mask.tif, model.ckpt, demo-config.yaml")
+    print(" detections.csv, mask.tif, model.ckpt, demo-config.yaml, change.geojson,")
+    print("  change.html (map of the change example)")
     print(
         "Real imagery: `tgdc download --sites labels.geojson ...`, `tgdc chips`, then"
         " `torchgeo fit --config configs/datacenters.yaml` (README)."

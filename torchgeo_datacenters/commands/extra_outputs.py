@@ -3,6 +3,8 @@
 One definition per option in :data:`EXTRA_OUTPUTS` (flag, metavar, help), added by
 :func:`add_extra_outputs`, checked before any work by :func:`check_extra_outputs` and
 written after the run by :func:`write_extra_outputs`, so every command offers them alike.
+Commands whose rows are sites with a status (``tgdc change``, ``tgdc compare``) offer the
+report alone, with optional imagery: :func:`add_status_report`, :func:`write_status_report`.
 """
 
 import argparse
@@ -21,10 +23,20 @@ EXTRA_OUTPUTS: dict[str, dict[str, Any]] = {
     },
     "output_report": {
         "metavar": "FILE",
-        "help": "self-contained HTML map report: imagery, detections coloured by score, a"
-        " sortable table; opens offline in any browser",
+        "help": "self-contained HTML map report: imagery, detections coloured by score (by"
+        " status for change and compare), a sortable table; opens offline in any browser",
     },
 }
+
+
+def _add(parser: argparse.ArgumentParser, name: str) -> None:
+    """Add one extra output's flag.
+
+    Args:
+        parser: the subcommand's parser.
+        name: its key in :data:`EXTRA_OUTPUTS`.
+    """
+    parser.add_argument("--" + name.replace("_", "-"), type=Path, **EXTRA_OUTPUTS[name])
 
 
 def add_extra_outputs(parser: argparse.ArgumentParser) -> None:
@@ -33,8 +45,81 @@ def add_extra_outputs(parser: argparse.ArgumentParser) -> None:
     Args:
         parser: the subcommand's parser.
     """
-    for name, definition in EXTRA_OUTPUTS.items():
-        parser.add_argument("--" + name.replace("_", "-"), type=Path, **definition)
+    for name in EXTRA_OUTPUTS:
+        _add(parser, name)
+
+
+def add_status_report(parser: argparse.ArgumentParser) -> None:
+    """Add ``--output-report`` and ``--image`` to a command whose sites have a status.
+
+    Args:
+        parser: the subcommand's parser.
+    """
+    _add(parser, "output_report")
+    parser.add_argument(
+        "--image",
+        type=Path,
+        nargs="+",
+        default=[],
+        metavar="FILE",
+        help="georeferenced rasters shown under the sites in --output-report (default: none)",
+    )
+
+
+def check_status_report(args: argparse.Namespace) -> None:
+    """Check, before any work, that the report can be written and its imagery read.
+
+    Args:
+        args: the parsed arguments (with ``output_report``, ``image``, ``overwrite``).
+
+    Raises:
+        TGDCError: if the report exists without ``--overwrite``, its directory is missing,
+            or an image is not a georeferenced raster.
+    """
+    import rasterio
+
+    from ..errors import TGDCError
+    from ..utils import check_output_path
+
+    if args.output_report is None:
+        if args.image:
+            raise TGDCError(f"{args.image[0]}: --image is shown only in --output-report; give it")
+        return
+    check_output_path(args.output_report, overwrite=args.overwrite)
+    for image in args.image:
+        try:
+            with rasterio.open(image) as src:
+                georeferenced = src.crs is not None
+        except rasterio.errors.RasterioIOError as error:
+            raise TGDCError(f"{image}: not a readable raster ({error}); give a GeoTIFF") from None
+        if not georeferenced:
+            raise TGDCError(f"{image}: has no CRS; give a georeferenced raster")
+
+
+def write_status_report(args: argparse.Namespace, sites: Any, *, title: str) -> dict[str, Path]:
+    """Write the report of sites coloured by status, if asked for.
+
+    Args:
+        args: the parsed arguments (with ``output_report``, ``image``, ``overwrite``).
+        sites: the sites (EPSG:4326) with a ``status`` column.
+        title: the page's title.
+
+    Returns:
+        ``report`` to the file written, or nothing.
+    """
+    if args.output_report is None:
+        return {}
+    from ..outputs.report import write_report
+
+    report = write_report(
+        args.output_report,
+        sites,
+        args.image,
+        title=title,
+        colour_by="status",
+        overwrite=args.overwrite,
+    )
+    return {"report": report}
 
 
 def check_extra_outputs(args: argparse.Namespace) -> None:

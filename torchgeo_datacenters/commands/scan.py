@@ -1,14 +1,18 @@
 """``tgdc scan``: find data centers over a whole region on Ray, resumably."""
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..options import scan_option_names
 from ..outputs import scan_files
 from .arguments import add_predictor_arguments, predictor_keywords, print_outputs
 from .download import add_source_arguments
 from .extra_outputs import add_extra_outputs, check_extra_outputs, write_extra_outputs
+
+if TYPE_CHECKING:
+    from ..scan import StacScene
 
 
 def register(subparsers: Any) -> None:
@@ -115,11 +119,12 @@ def run(args: argparse.Namespace) -> int:
             :func:`~torchgeo_datacenters.scan.scan`.
     """
     from ..errors import TGDCError
-    from ..scan import import_ray, scan
+    from ..scan import LocalScene, import_ray, scan
 
     import_ray(local=args.ray_address is None)
     check_extra_outputs(args)
-    region, scenes = None, None
+    region = None
+    scenes: Sequence[LocalScene | StacScene]
     if args.scenes_dir is not None:
         stac_only = {"--year": args.year, "--years": args.years, "--stac-url": args.stac_url}
         given = [name for name, value in stac_only.items() if value is not None]
@@ -142,8 +147,6 @@ def run(args: argparse.Namespace) -> int:
             return scan_years(args, catalog, region)
         scenes = stac_scenes(catalog, region, args.year)
     result = scan(scenes, args.checkpoint, args.output_dir, **scan_options(args, region))
-    from ..scan import LocalScene
-
     extra = write_extra_outputs(
         args,
         result.detections,

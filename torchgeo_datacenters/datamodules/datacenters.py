@@ -10,6 +10,7 @@ import numpy as np
 import rasterio
 import shapely
 import torch
+from shapely.geometry.base import BaseGeometry
 from torchgeo.datamodules import GeoDataModule
 from torchgeo.datasets import GeoDataset
 from torchgeo.samplers import GriddedPatchSampler
@@ -170,8 +171,9 @@ class DataCenterDataModule(GeoDataModule):
         self.gsd = float(gsd)
         n = len(self.bands)
         low, high = self.value_range
-        self.mean = [float(m) for m in (mean if mean is not None else [low] * n)]
-        self.std = [float(s) for s in (std if std is not None else [high - low] * n)]
+        # TorchGeo types mean/std as tensors; the task and checkpoint take lists of floats.
+        self.mean = [float(m) for m in (mean if mean is not None else [low] * n)]  # type: ignore[assignment]
+        self.std = [float(s) for s in (std if std is not None else [high - low] * n)]  # type: ignore[assignment]
         if not n or len(self.mean) != n or len(self.std) != n or min(self.std) <= 0:
             raise TGDCError(f"mean/std: need {n} values each (one per band), std > 0")
         super().__init__(NAIPChips, batch_size, patch_size, length, num_workers)
@@ -242,10 +244,12 @@ class DataCenterDataModule(GeoDataModule):
                     check_chip_pairs(directory, self.masks_dir, self.filename_glob)
             labels: GeoDataset = ChipMasks(self.masks_dir, filename_glob=self.filename_glob)
         else:
+            # __init__ made sure one of label_path and masks_dir is given.
+            assert self.label_path is not None
             labels = DataCenterLabels(self.label_path, res=images.res, **self.label_kwargs)
         return images, labels
 
-    def _positives(self, labels: GeoDataset) -> shapely.Geometry | None:
+    def _positives(self, labels: GeoDataset) -> BaseGeometry | None:
         """Data-center footprints (polygon labels) to spread over the splits."""
         if isinstance(labels, DataCenterLabels):
             features = labels.features
@@ -268,9 +272,7 @@ class DataCenterDataModule(GeoDataModule):
             sampler = ChipSampler(subset, shuffle=name == "train", generator=self.seed)
             setattr(self, f"{name}_sampler", sampler)
 
-    def _regions(
-        self, extent: shapely.Geometry, crs: object, margin: float
-    ) -> dict[str, shapely.Geometry]:
+    def _regions(self, extent: BaseGeometry, crs: object, margin: float) -> dict[str, BaseGeometry]:
         """Split regions: the given val/test areas, else the grid split's cells.
 
         Args:
@@ -287,7 +289,7 @@ class DataCenterDataModule(GeoDataModule):
         assert self.split is not None
         if not any(self.areas.values()):
             return self.split.regions
-        regions = {name: shapely.Polygon() for name in SPLITS}
+        regions: dict[str, BaseGeometry] = {name: shapely.Polygon() for name in SPLITS}
         for name, path in self.areas.items():
             if path is None:
                 continue
@@ -326,6 +328,8 @@ class DataCenterDataModule(GeoDataModule):
         if self.masks_dir is not None:
             # Chips are assigned by their centre: split over the centres alone.
             extent = images.index.geometry.centroid.buffer(0.01, cap_style="square").union_all()
+        # This datamodule takes square patches: patch_size is an int.
+        assert isinstance(self.patch_size, int)
         self.split = grid_split(
             extent,
             cell_size=self.split_cell_size,
@@ -364,7 +368,10 @@ class DataCenterDataModule(GeoDataModule):
                     f" {name}_area"
                 )
             sampler = GriddedPatchSampler(
-                dataset, size=self.patch_size, stride=self.patch_size, roi=regions[name]
+                dataset,
+                size=self.patch_size,
+                stride=self.patch_size,
+                roi=regions[name],  # type: ignore[arg-type]  # any geometry, as above
             )
             setattr(self, f"{name}_sampler", sampler)
 

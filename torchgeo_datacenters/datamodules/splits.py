@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import geopandas as gpd
 import numpy as np
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 from ..errors import TGDCError
 
@@ -36,7 +37,7 @@ class GeoSplit:
 
     cell_size: float
     cells: gpd.GeoDataFrame
-    regions: dict[str, shapely.Geometry]
+    regions: dict[str, BaseGeometry]
 
     def assign(self, points: gpd.GeoSeries) -> np.ndarray:
         """Name the split of the cell that holds each point.
@@ -87,11 +88,11 @@ def _counts(total: int, fractions: Sequence[float]) -> list[int]:
 
 
 def grid_split(
-    extent: shapely.Geometry,
+    extent: BaseGeometry,
     *,
     cell_size: float,
     fractions: Sequence[float] = (0.7, 0.15, 0.15),
-    positives: shapely.Geometry | None = None,
+    positives: BaseGeometry | None = None,
     margin: float = 0.0,
     seed: int = 0,
     crs: object | None = None,

@@ -22,6 +22,7 @@ import shapely
 import torch
 from affine import Affine
 from pyproj import CRS
+from shapely.geometry.base import BaseGeometry
 from torchgeo.datasets import VectorDataset
 from torchgeo.datasets.utils import GeoSlice, Sample
 
@@ -105,7 +106,7 @@ def read_label_file(
     return frame
 
 
-def _polygonal_part(geometry: shapely.Geometry) -> shapely.Geometry:
+def _polygonal_part(geometry: BaseGeometry) -> BaseGeometry:
     """Keep the polygonal part of a geometry returned by make_valid."""
     if isinstance(geometry, shapely.Polygon | shapely.MultiPolygon):
         return geometry
@@ -243,7 +244,7 @@ class DataCenterLabels(VectorDataset):
         path: Path,
         use_label_field: bool,
         class_map: Mapping[str, str],
-        class_field: str,
+        class_field: str | None,
         label_field: str,
     ) -> np.ndarray:
         """Compute the mask value of every feature (0 means not drawn)."""

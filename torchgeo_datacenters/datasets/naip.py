@@ -1,7 +1,7 @@
 """NAIP imagery as a TorchGeo raster dataset that accepts any 4-band GeoTIFF."""
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import rasterio
@@ -40,8 +40,8 @@ class NAIPChips(NAIP):
     """
 
     filename_regex = r".*"
-    all_bands: ClassVar[tuple[str, ...]] = NAIP_BANDS
-    rgb_bands: ClassVar[tuple[str, ...]] = ("R", "G", "B")
+    all_bands = NAIP_BANDS
+    rgb_bands = ("R", "G", "B")
 
     def __init__(
         self,
@@ -74,7 +74,8 @@ class NAIPChips(NAIP):
                 unknown band.
         """
         self.filename_glob = filename_glob
-        self.all_bands = tuple(all_bands)
+        # torchgeo's NAIP types all_bands as its own four names; this reads any bands.
+        self.all_bands = tuple(all_bands)  # type: ignore[assignment]
         unknown = sorted(set(bands or ()) - set(self.all_bands))
         if unknown:
             raise TGDCError(f"bands: unknown band(s) {unknown}; choose from {list(self.all_bands)}")
@@ -126,6 +127,8 @@ class NAIPChips(NAIP):
                 image[hole] = part[hole]
             if not np.isnan(image).any():
                 break
+        # TorchGeo calls this only for an index that holds files.
+        assert image is not None
         image = np.nan_to_num(image, nan=self.nodata or 0).transpose(2, 0, 1)
         if band_indexes:
             image = image[[band - 1 for band in band_indexes]]

@@ -29,10 +29,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 from ..errors import TGDCError
 from .files import read_vector
-from .metric import centroids, measure, project_by_zone, utm_epsg
+from .metric import centroids, measure, project_by_zone, utm_epsg, zones
 
 #: Default distance, in metres, within which a point site matches a detection.
 DEFAULT_POINT_DISTANCE = 50.0
@@ -45,6 +46,10 @@ ID_FIELDS = ("id", "osm_id", "@id", "fid", "uid")
 
 #: Fields naming a site in an inventory, by preference.
 NAME_FIELDS = ("name", "operator")
+
+#: Status of each site of a comparison (:func:`site_statuses`): a detection matched by an
+#: inventory, a detection in none (candidate new site), an inventory site not detected.
+STATUSES = ("matched", "candidate", "missed")
 
 
 @dataclass(frozen=True)
@@ -119,7 +124,7 @@ class Comparison:
         ]
         for row in self.scores.itertuples():
             lines.append(
-                f"{row.inventory[:28]:<28} {row.sites:>6} {row.matched_sites:>6}"
+                f"{str(row.inventory)[:28]:<28} {row.sites:>6} {row.matched_sites:>6}"
                 f" {row.detections:>10} {row.matched_detections:>6} {row.precision:>9.3f}"
                 f" {row.recall:>6.3f} {row.f1:>6.3f}"
             )
@@ -188,7 +193,7 @@ def _joined(values: pd.Series) -> str:
 def compare_inventories(
     detections: gpd.GeoDataFrame,
     inventories: Sequence[Inventory],
-    footprint: shapely.Geometry,
+    footprint: BaseGeometry,
     *,
     point_distance: float = DEFAULT_POINT_DISTANCE,
 ) -> Comparison:
@@ -291,3 +296,44 @@ def compare_inventories(
         missed=gpd.GeoDataFrame(pd.concat(missed, ignore_index=True), crs="EPSG:4326"),
         scores=pd.DataFrame(scores),
     )
+
+
+def site_statuses(
+    comparison: Comparison, *, point_distance: float = DEFAULT_POINT_DISTANCE
+) -> gpd.GeoDataFrame:
+    """Every site of a comparison once, with its status (for the map report).
+
+    Args:
+        comparison: the result of :func:`compare_inventories`.
+        point_distance: the matching distance used, in metres: a missed point site is
+            drawn as a disc of this radius (where a detection would have matched it).
+
+    Returns:
+        In EPSG:4326: the detections matched by any inventory (``status`` ``matched``,
+        once each), the candidates (``candidate``, best first) and the missed inventory
+        sites (``missed``; ``area_m2`` empty for point sites), with ``inventory``,
+        ``inventory_name``, ``area_m2``, ``score`` and ``detection_id`` (the detections'
+        ``id``) where known.
+    """
+    matched = comparison.matched
+    matched = matched[~matched.geometry.to_wkb().duplicated()].drop(
+        columns=["inventory_ids", "inventory_names"]
+    )
+    missed = comparison.missed.copy()
+    points = missed.geom_type.isin(["Point", "MultiPoint"]).to_numpy()
+    missed["area_m2"] = np.where(points, np.nan, measure(missed.geometry)[0] if len(missed) else 0)
+    if points.any():
+        sites = missed.geometry[points]
+        epsg = zones(sites)
+        discs = shapely.buffer(project_by_zone(sites, epsg), max(point_distance, 1.0))
+        back = np.empty(len(sites), dtype=object)
+        for code in np.unique(epsg):
+            rows = np.flatnonzero(epsg == code)
+            back[rows] = gpd.GeoSeries(discs[rows], crs=int(code)).to_crs(4326).to_numpy()
+        missed.loc[points, "geometry"] = back
+    tables = [
+        table.assign(status=status)
+        for table, status in zip((matched, comparison.unmatched, missed), STATUSES, strict=True)
+    ]
+    sites = pd.concat(tables, ignore_index=True).rename(columns={"id": "detection_id"})
+    return gpd.GeoDataFrame(sites, crs="EPSG:4326")

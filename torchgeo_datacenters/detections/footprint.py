@@ -12,6 +12,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 from ..errors import TGDCError
 from .files import read_vector
@@ -23,7 +24,7 @@ RASTER_SUFFIXES = (".tif", ".tiff", ".vrt")
 FOOTPRINT_PIXELS = 1024
 
 
-def raster_footprint(path: Path) -> shapely.Geometry:
+def raster_footprint(path: Path) -> BaseGeometry:
     """The valid-data footprint of a raster, from its mask read at a coarse resolution.
 
     Args:
@@ -44,7 +45,7 @@ def raster_footprint(path: Path) -> shapely.Geometry:
         return gpd.GeoSeries(polygons, crs=src.crs).to_crs("EPSG:4326").union_all()
 
 
-def read_footprint(paths: Sequence[str | os.PathLike[str]]) -> shapely.Geometry:
+def read_footprint(paths: Sequence[str | os.PathLike[str]]) -> BaseGeometry:
     """The area scanned: polygons of vector files and valid pixels of rasters, joined.
 
     Args:

@@ -69,7 +69,8 @@ def pixel_to_crs(geometries: Any, transform: Affine) -> Any:
     """
 
     def apply(coords: np.ndarray) -> np.ndarray:
-        xs, ys = transform @ (coords[:, 0], coords[:, 1])
+        # affine's types allow float pairs only; it maps arrays element-wise too.
+        xs, ys = transform @ (coords[:, 0], coords[:, 1])  # type: ignore[operator]
         return np.column_stack([xs, ys])
 
     return shapely.transform(geometries, apply)
@@ -183,18 +184,21 @@ def trace_patches(
         return numbers, np.empty(0, object)
     canvas, shift = pack_patches(labels, numbers, boxes)
     rings: list[list[tuple[float, float]]] = []
-    owners, traced = [], []
+    owners: list[int] = []
+    values: list[int] = []
     for piece, (geometry, value) in enumerate(shapes(canvas, mask=canvas > 0)):
         rings += geometry["coordinates"]
         owners += [piece] * len(geometry["coordinates"])
-        traced.append(int(value))
-    traced = np.array(traced, np.intp)
+        values.append(int(value))
+    traced = np.array(values, np.intp)
     sizes = [len(ring) for ring in rings]
     coords = np.array([point for ring in rings for point in ring], np.float64)
     # Back from the packed raster to the coordinates of labels, moved down by top.
     coords += np.repeat(shift[traced[owners]] + [0, top], sizes, axis=0)
-    linear = shapely.linearrings(coords, indices=np.repeat(np.arange(len(rings)), sizes))
-    return traced, shapely.polygons(linear, indices=owners)
+    linear = np.asarray(
+        shapely.linearrings(coords, indices=np.repeat(np.arange(len(rings)), sizes))
+    )
+    return traced, np.asarray(shapely.polygons(linear, indices=owners))
 
 
 def pairs_within(

@@ -20,6 +20,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 from .schema import LONLAT_DECIMALS, OPTIONAL_COLUMNS
 
@@ -34,7 +35,7 @@ CSV_COLUMNS = ("id", "centroid_lon", "centroid_lat", "area_m2", "score", "source
 GPKG_LAYER = "detections"
 
 
-def _rounded(geometry: shapely.Geometry) -> str:
+def _rounded(geometry: BaseGeometry) -> str:
     """GeoJSON geometry with RFC 7946 ring orientation and rounded coordinates.
 
     Args:

@@ -20,17 +20,25 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ..checkpoint import (
+    DEFAULT_DTYPE,
+    DEFAULT_GSD,
+    DEFAULT_VALUE_RANGE,
+    REQUIRED_HPARAMS,
+    ModelContract,
+    check_threshold,
+)
 from ..errors import TGDCError
-from ..naip import DTYPE, GSD, VALUE_RANGE
 
-#: Hyperparameters a checkpoint must carry (not None) to be one of ours.
-REQUIRED_HPARAMS = ("in_channels", "mean", "std", "threshold")
-
-#: Training imagery assumed for checkpoints that do not record theirs (raw NAIP): data
-#: type, [min, max] raw values and ground sample distance in metres.
-DEFAULT_DTYPE = DTYPE
-DEFAULT_VALUE_RANGE = (float(VALUE_RANGE[0]), float(VALUE_RANGE[1]))
-DEFAULT_GSD = GSD
+__all__ = [
+    "DEFAULT_DTYPE",
+    "DEFAULT_GSD",
+    "DEFAULT_VALUE_RANGE",
+    "REQUIRED_HPARAMS",
+    "ProbabilityModel",
+    "check_threshold",
+    "load_checkpoint",
+]
 
 
 @dataclass(frozen=True)
@@ -63,7 +71,7 @@ class ProbabilityModel:
 
         Raises:
             TGDCError: if mean and std differ in length or are empty, a std is not
-                positive, bands do not match them, the threshold is not in [0, 1], the
+                positive, bands do not match them, the threshold is not in (0, 1), the
                 value range is not [min, max], the gsd not positive or the dtype unknown.
         """
         object.__setattr__(self, "mean", tuple(float(v) for v in self.mean))
@@ -99,24 +107,6 @@ class ProbabilityModel:
     def band_count(self) -> int:
         """Number of input bands."""
         return len(self.mean)
-
-
-def check_threshold(threshold: float, name: str = "threshold") -> float:
-    """Check a probability threshold.
-
-    Args:
-        threshold: the threshold.
-        name: what to call it in the error.
-
-    Returns:
-        The threshold as a float.
-
-    Raises:
-        TGDCError: if it is not a number in [0, 1].
-    """
-    if not isinstance(threshold, int | float) or not 0.0 <= threshold <= 1.0:
-        raise TGDCError(f"{name}: threshold {threshold!r} must be a probability from 0 to 1")
-    return float(threshold)
 
 
 def _first_line(error: BaseException, width: int = 120) -> str:
@@ -181,15 +171,16 @@ def load_checkpoint(
             " give the .ckpt its training wrote"
         ) from error
     task.eval()
+    contract = ModelContract.from_hparams(hparams)
     return ProbabilityModel(
         probability_fn=task.predict_probabilities,
-        mean=hparams["mean"],
-        std=hparams["std"],
-        threshold=hparams["threshold"],
-        bands=hparams.get("bands") or (),
+        mean=contract.mean,
+        std=contract.std,
+        threshold=contract.threshold,
+        bands=contract.bands,
         module=task,
         name=path.name,
-        dtype=hparams.get("dtype") or DEFAULT_DTYPE,
-        value_range=hparams.get("value_range") or DEFAULT_VALUE_RANGE,
-        gsd=hparams.get("gsd") or DEFAULT_GSD,
+        dtype=contract.dtype,
+        value_range=contract.value_range,
+        gsd=contract.gsd,
     )

@@ -30,24 +30,13 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ..checkpoint import CONTRACT_KEYS, ModelContract
 from ..errors import TGDCError
 from ..utils import atomic_output, check_output_path
 from .model import ProbabilityModel
 
-#: Metadata keys of an exported file, from the checkpoint's hyperparameters of the same
-#: name: band names, pixel size (m), normalisation (raw units), training tile size
-#: (pixels), default threshold, class names, and the training imagery's dtype and range.
-METADATA_KEYS = (
-    "bands",
-    "gsd",
-    "mean",
-    "std",
-    "patch_size",
-    "threshold",
-    "class_names",
-    "dtype",
-    "value_range",
-)
+#: Metadata keys of an exported file: the checkpoint contract's hyperparameters.
+METADATA_KEYS = CONTRACT_KEYS
 
 #: Metadata key of the multiple of pixels the graph's height and width must be.
 PAD_MULTIPLE_KEY = "pad_multiple"
@@ -285,13 +274,17 @@ def load_onnx(path: str | os.PathLike[str]) -> ProbabilityModel:
     """
     path = Path(path)
     runner, props = _open(path)
+    contract = ModelContract.from_hparams(props)
     return ProbabilityModel(
         probability_fn=runner,
-        mean=props["mean"],
-        std=props["std"],
-        threshold=props["threshold"],
-        bands=props.get("bands") or (),
+        mean=contract.mean,
+        std=contract.std,
+        threshold=contract.threshold,
+        bands=contract.bands,
         name=path.name,
+        dtype=contract.dtype,
+        value_range=contract.value_range,
+        gsd=contract.gsd,
     )
 
 
@@ -330,6 +323,8 @@ def quantize_int8(model: ProbabilityModel, tiles: Iterable[Tensor]) -> Probabili
             multiple = model.probability_fn.multiple
         else:
             export_onnx(model, source)
+            # export_onnx refuses a model without a module.
+            assert model.module is not None
             multiple = pad_multiple(model.module)
 
         class Calibration(CalibrationDataReader):

@@ -89,9 +89,6 @@ SHARED_BATCHES_PER_WORKER = 4
 #: buffers, the one the model runs on (and its copy on the device).
 BATCHES_IN_FLIGHT = 2 + SHARED_BATCHES_PER_WORKER + 2
 
-#: A tiling that predicts every pixel more often than this is warned about.
-MAX_PREDICTIONS_PER_PIXEL = 16
-
 #: Bands of rows that may wait to be traced into polygons while the model runs on.
 TRACE_BACKLOG = 1
 
@@ -383,9 +380,10 @@ class Predictor:
     @property
     def imagery_rules(self) -> ImageryRules:
         """What the model expects of imagery, and how other imagery is made to fit."""
+        low, high = self.model.value_range
         return ImageryRules(
             dtype=self.model.dtype,
-            value_range=tuple(self.model.value_range),
+            value_range=(low, high),
             gsd=self.model.gsd,
             input_scale=self.input_scale,
             resample=self.resample == "auto",
@@ -441,7 +439,6 @@ class Predictor:
         grid = scene.grid
         tile_size, overlap = scene_tiling(grid, self.tile_size, self.overlap)
         offsets = tile_offsets(scene, tile_size, overlap)
-        warn_redundant_tiling(len(offsets), tile_size, overlap, grid)
         workers = self.num_workers if len(offsets) > self.batch_size else 0
         model = self._scene_model(scene, offsets, tile_size)
         reader = TileReader(
@@ -458,11 +455,13 @@ class Predictor:
             sampler=BatchSampler(range(len(offsets)), self.batch_size, drop_last=False),
             batch_size=None,
             # Batches as the reader makes them (the default would turn arrays to tensors).
-            collate_fn=as_read,
+            # torch types collate_fn for lists of samples; with batch_size=None it gets one.
+            collate_fn=as_read,  # type: ignore[arg-type]
             num_workers=workers,
             pin_memory=self.device.type == "cuda",
             # Workers die with this process, even when it is killed.
-            worker_init_fn=functools.partial(end_with_parent, os.getpid()),
+            # DataLoader ignores what worker_init_fn returns (torch types it None).
+            worker_init_fn=functools.partial(end_with_parent, os.getpid()),  # type: ignore[arg-type]
         )
         stats = RunStats(pixels=grid.width * grid.height, tiles=len(offsets))
         vectorizer = Vectorizer(
@@ -633,26 +632,6 @@ def check_batch_memory(batch_size: int, tile_size: int, bands: int, workers: int
             f"tile_size {tile_size}, batch_size {batch_size}: the batches in flight would need"
             f" {format_bytes(needed)} of memory, {format_bytes(available)} are available;"
             " lower --tile-size or --batch-size"
-        )
-
-
-def warn_redundant_tiling(tiles: int, tile_size: int, overlap: int, grid: Any) -> None:
-    """Warn when the overlap makes the model predict every pixel many times over.
-
-    Args:
-        tiles: tiles of the scene.
-        tile_size: tile side, in pixels.
-        overlap: overlap, in pixels.
-        grid: the scene's grid.
-    """
-    per_pixel = tiles * tile_size**2 / max(grid.width * grid.height, 1)
-    if per_pixel > MAX_PREDICTIONS_PER_PIXEL:
-        warnings.warn(
-            f"tile size {tile_size} with overlap {overlap}: {tiles:,} tiles for this"
-            f" {grid.width} x {grid.height} px scene, every pixel predicted about"
-            f" {per_pixel:.0f} times; lower --overlap",
-            UserWarning,
-            stacklevel=3,
         )
 
 

@@ -221,6 +221,7 @@ class Scene:
 
     def _read_dataset(self, row_off: int, col_off: int, size: tuple[int, int]) -> np.ndarray:
         """Read a tile through the dataset's indexing (see :meth:`read`)."""
+        assert self.dataset is not None
         height, width = size
         t = self.grid.transform
         x0, y1 = t @ (col_off, row_off)
@@ -596,13 +597,14 @@ class TileReader(Dataset[dict[str, Any]]):
         """
         bands = self.scene.band_count
         height, width = self.size
-        slot = self.shared.acquire() if self.shared is not None else None
-        if slot is None:
+        shared = self.shared
+        slot = shared.acquire() if shared is not None else None
+        if shared is None or slot is None:
             # Allocated by NumPy, which backs large arrays with transparent huge pages.
             shape = (len(indices), height, width * bands)
             image = torch.from_numpy(np.empty(shape, np.float32))
         else:
-            image = self.shared.buffers[slot, : len(indices)]
+            image = shared.buffers[slot, : len(indices)]
         valid = np.empty((len(indices), height, width), bool)
         # One read per row of tiles in the batch: overlapping columns are read once.
         rows: dict[int, list[tuple[int, int]]] = {}
@@ -617,8 +619,8 @@ class TileReader(Dataset[dict[str, Any]]):
             except TGDCError as error:
                 # Handed over as a batch: a worker's exception would reach the main
                 # process as a traceback, not the one-line message.
-                if slot is not None:
-                    self.shared.release(slot)
+                if shared is not None and slot is not None:
+                    shared.release(slot)
                 return {"error": str(error), "index": np.asarray(indices, np.intp), "slot": None}
             strip_valid = self.scene.valid(strip, row_off, left)
             pixels = torch.from_numpy(strip.reshape(height, span * bands))
@@ -629,7 +631,11 @@ class TileReader(Dataset[dict[str, Any]]):
                 valid[i] = strip_valid[:, start : start + width]
         if not valid.all():
             image.view(len(indices), height, width, bands)[torch.from_numpy(~valid)] = 0
-        batch = {"valid": valid, "index": np.asarray(indices, dtype=np.intp), "slot": slot}
+        batch: dict[str, Any] = {
+            "valid": valid,
+            "index": np.asarray(indices, dtype=np.intp),
+            "slot": slot,
+        }
         if slot is None:
             batch["image"] = self._layout(image)
         return batch
@@ -643,7 +649,7 @@ class TileReader(Dataset[dict[str, Any]]):
         Returns:
             A (batch, bands, height, width) float32 tensor.
         """
-        if batch["slot"] is None:
+        if batch["slot"] is None or self.shared is None:
             return batch["image"]
         return self._layout(self.shared.buffers[batch["slot"], : len(batch["index"])])
 
@@ -653,7 +659,7 @@ class TileReader(Dataset[dict[str, Any]]):
         Args:
             batch: a batch from this reader.
         """
-        if batch["slot"] is not None:
+        if batch["slot"] is not None and self.shared is not None:
             self.shared.release(batch["slot"])
 
     def _layout(self, image: torch.Tensor) -> torch.Tensor:
@@ -671,7 +677,7 @@ class TileReader(Dataset[dict[str, Any]]):
         return image if self.channels_last else image.contiguous()
 
 
-def group_rasters(paths: Iterable[str | os.PathLike[str]]) -> list[list[Path]]:
+def group_rasters(paths: Iterable[str | os.PathLike[str]]) -> list[list[Path | str]]:
     """Group raster files into mosaics of touching or overlapping files, in any CRS.
 
     Files are compared in the CRS of the first file (by path): neighbouring chips in two

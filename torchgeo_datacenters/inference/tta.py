@@ -28,7 +28,7 @@ def d4_average(probability_fn: Callable[[Tensor], Tensor]) -> Callable[[Tensor],
     """
 
     def averaged(images: Tensor) -> Tensor:
-        total = None
+        total: Tensor | None = None
         for turns in range(4):
             rotated = torch.rot90(images, turns, dims=(2, 3))
             for flip in (False, True):
@@ -38,6 +38,7 @@ def d4_average(probability_fn: Callable[[Tensor], Tensor]) -> Callable[[Tensor],
                     probabilities = probabilities.flip(2)
                 probabilities = torch.rot90(probabilities, -turns, dims=(1, 2))
                 total = probabilities if total is None else total + probabilities
+        assert total is not None
         return total / 8
 
     return averaged

@@ -21,6 +21,7 @@ import pandas as pd
 import rasterio
 import shapely
 from rasterio.warp import transform_geom
+from shapely.geometry.base import BaseGeometry
 
 from ..detections.dates import file_date
 
@@ -40,7 +41,7 @@ class Provenance:
 
     name: str
     href: str
-    footprint: shapely.Geometry
+    footprint: BaseGeometry
     items: tuple[str, ...] = ()
     dates: tuple[dt.date, ...] = ()
     is_item: bool = False

@@ -163,7 +163,7 @@ class RasterWriter:
             tiles = self._dst.name
             self._dst.close()
             if exc_type is None:
-                source = contextlib.nullcontext(tiles)
+                source: contextlib.AbstractContextManager[str] = contextlib.nullcontext(tiles)
                 if self.output_grid not in (None, self.grid):
                     source = warped_onto(tiles, self.output_grid)
                 with source as copied:

@@ -143,19 +143,29 @@ def render_report(
 
     Args:
         detections: detections in EPSG:4326 (the predictor's columns; a ``status`` column
-            for change reports).
+            of :data:`~.styles.STATUS_COLOURS` for change and compare reports; numbered
+            1..n where they have no ``id``).
         images: rasters shown under the detections, downsampled.
         title: the page's title.
         colour_by: ``score`` or ``status``.
 
     Returns:
         The page.
+
+    Raises:
+        ValueError: if a status has no colour.
     """
+    if "id" not in detections:
+        detections = detections.assign(id=np.arange(1, len(detections) + 1))
+    statuses = set(detections["status"]) if colour_by == "status" else set()
+    if unknown := statuses - set(STATUS_COLOURS):
+        raise ValueError(f"status: {sorted(unknown)} have no colour in STATUS_COLOURS")
     data = {
         "title": title,
         "colourBy": colour_by,
         "scoreClasses": [list(c) for c in SCORE_CLASSES],
-        "statusColours": STATUS_COLOURS,
+        # The legend lists the statuses present, in the palette's order.
+        "statusColours": {k: v for k, v in STATUS_COLOURS.items() if k in statuses},
         "columns": [c for c in TABLE_COLUMNS if c in detections],
         "detections": _features(detections.to_crs("EPSG:4326") if len(detections) else detections),
         # Many rasters (chips, scenes) share the pixels of one large image.

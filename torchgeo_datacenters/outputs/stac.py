@@ -39,6 +39,7 @@ from pystac.extensions.mlm import DEFAULT_VERSION as MLM_VERSION
 from pystac.extensions.mlm import SCHEMA_URI_PATTERN as MLM_SCHEMA
 from pystac.extensions.raster import SCHEMA_URI as RASTER_SCHEMA
 
+from ..checkpoint import DEFAULT_DTYPE, DEFAULT_GSD, REQUIRED_HPARAMS
 from ..detections.writers import write_geojson
 from ..errors import TGDCError
 from .provenance import Provenance
@@ -57,10 +58,6 @@ CHECKPOINT_TYPE = "application/octet-stream; application=pytorch"
 #: Architecture of each model name a checkpoint may carry.
 ARCHITECTURES = {"unet4": "U-Net"}
 
-#: Defaults for checkpoints written before these hyperparameters existed.
-DEFAULT_DTYPE = "uint8"
-DEFAULT_GSD = 0.6
-
 
 def checkpoint_contents(path: str | os.PathLike[str]) -> tuple[dict[str, Any], int]:
     """Read a checkpoint's hyperparameters and count its parameters, without building it.
@@ -77,7 +74,7 @@ def checkpoint_contents(path: str | os.PathLike[str]) -> tuple[dict[str, Any], i
     """
     import torch
 
-    from ..inference.model import REQUIRED_HPARAMS, load_checkpoint
+    from ..inference.model import load_checkpoint
 
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
@@ -398,6 +395,8 @@ def write_stac(
                 f"model {model.id}",
             )
         )
+        # The item is built with its footprint's bbox.
+        assert item.bbox is not None
         collection = pystac.Collection(
             id=COLLECTION_ID,
             description="Data centers found in NAIP imagery by torchgeo-datacenters",

@@ -132,10 +132,17 @@ def write_qgis_style(
     )
 
 
-#: Colour of a detection by its change status (change and compare reports).
+#: Colour of a site by its status: the statuses of ``tgdc change``
+#: (:data:`~torchgeo_datacenters.detections.change.STATUSES`) and of ``tgdc compare``
+#: (:data:`~torchgeo_datacenters.detections.compare.STATUSES`), exactly.
 STATUS_COLOURS = {
     "new": "#d7191c",
-    "gone": "#2c7bb6",
-    "changed": "#fdae61",
+    "expanded": "#fdae61",
     "unchanged": "#7f7f7f",
+    "shrunk": "#abd9e9",
+    "gone": "#2c7bb6",
+    "uncertain": "#c2a5cf",
+    "matched": "#1a9641",
+    "candidate": "#d7191c",
+    "missed": "#2c7bb6",
 }

@@ -320,11 +320,8 @@ class Manifest:
             All their detections in EPSG:4326, in that order.
         """
         finished = self.finished()
-        tables = [
-            gpd.read_parquet(self.directory / finished[scene].file)
-            for scene in scenes
-            if scene in finished
-        ]
+        files = [finished[scene].file for scene in scenes if scene in finished]
+        tables = [gpd.read_parquet(self.directory / file) for file in files if file is not None]
         tables = [table for table in tables if not table.empty]
         if not tables:
             return empty_detections()

@@ -33,7 +33,7 @@ from typing import Any
 
 import geopandas as gpd
 import rasterio
-import shapely
+from shapely.geometry.base import BaseGeometry
 from tqdm import tqdm
 
 from ..detections import merge_detections, order_detections, prune_small
@@ -491,7 +491,7 @@ def scan(
     output_dir: str | os.PathLike[str],
     *,
     predictor_options: Mapping[str, Any] | None = None,
-    region: shapely.Geometry | None = None,
+    region: BaseGeometry | None = None,
     workers: int | None = None,
     gpus_per_worker: float | None = None,
     retries: int = 2,

@@ -25,6 +25,7 @@ import pystac
 import requests
 import shapely
 from requests.adapters import HTTPAdapter
+from shapely.geometry.base import BaseGeometry
 
 from ..errors import TGDCError
 from ..outputs.provenance import Provenance, item_provenance, raster_provenance
@@ -249,7 +250,7 @@ def bbox_region(bbox: Sequence[float]) -> shapely.Polygon:
     return shapely.box(*check_bbox(bbox))
 
 
-def read_aoi(path: str | os.PathLike[str]) -> shapely.Geometry:
+def read_aoi(path: str | os.PathLike[str]) -> BaseGeometry:
     """Read an area of interest: the union of every geometry in a vector file.
 
     Args:
@@ -295,7 +296,7 @@ def newest_items(items: Sequence[pystac.Item]) -> list[pystac.Item]:
     for item in items:
         years.setdefault(acquired(item).year, []).append(item)
     kept: list[pystac.Item] = []
-    footprints: list[shapely.Geometry] = []
+    footprints: list[BaseGeometry] = []
     for year in sorted(years, reverse=True):
         tree = shapely.STRtree(footprints)
         fresh = []
@@ -314,7 +315,7 @@ def newest_items(items: Sequence[pystac.Item]) -> list[pystac.Item]:
 
 
 def stac_scenes(
-    catalog: NaipCatalog, region: shapely.Geometry, year: int | None = None
+    catalog: NaipCatalog, region: BaseGeometry, year: int | None = None
 ) -> list[StacScene]:
     """One scene per NAIP item that covers a region.
 

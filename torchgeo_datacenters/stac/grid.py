@@ -9,12 +9,14 @@ pixel lattice, and a source already on that lattice is copied without resampling
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import shapely
 from affine import Affine
 from rasterio.crs import CRS
 from rasterio.warp import transform, transform_bounds, transform_geom
 from rasterio.windows import Window
+from shapely.geometry.base import BaseGeometry
 
 from ..errors import TGDCError
 from ..naip import GSD
@@ -68,9 +70,13 @@ class Grid:
             The outline.
         """
         box = shapely.segmentize(shapely.box(*self.bounds), self.res * 64)
-        return shapely.geometry.shape(transform_geom(self.crs, crs, shapely.geometry.mapping(box)))
+        outline = shapely.geometry.shape(
+            transform_geom(self.crs, crs, shapely.geometry.mapping(box))
+        )
+        # shape() is typed as any geometry; a box's outline is a polygon.
+        return cast(shapely.Polygon, outline)
 
-    def window_of(self, geometry: shapely.Geometry, crs: CRS | str = "EPSG:4326") -> Window | None:
+    def window_of(self, geometry: BaseGeometry, crs: CRS | str = "EPSG:4326") -> Window | None:
         """The smallest window of whole pixels that holds a geometry's part in the grid.
 
         Args:

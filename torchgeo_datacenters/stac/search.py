@@ -18,6 +18,7 @@ import requests
 import shapely
 from pystac_client.errors import ClientTypeError
 from pystac_client.exceptions import APIError
+from shapely.geometry.base import BaseGeometry
 
 from ..errors import TGDCError
 from .network import NetworkSettings, describe_request_error
@@ -133,7 +134,7 @@ class NaipCatalog:
                 ) from error
         return self._client
 
-    def search(self, region: shapely.Geometry, year: int | None = None) -> list[pystac.Item]:
+    def search(self, region: BaseGeometry, year: int | None = None) -> list[pystac.Item]:
         """Find the items whose footprint intersects a region.
 
         Args:

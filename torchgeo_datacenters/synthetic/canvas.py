@@ -13,6 +13,7 @@ from rasterio.features import rasterize
 from rasterio.transform import Affine
 from rasterio.windows import Window
 from rasterio.windows import transform as window_transform
+from shapely.geometry.base import BaseGeometry
 
 Box = tuple[int, int, int, int]
 """A pixel rectangle ``(row_start, col_start, row_stop, col_stop)``, stops exclusive."""
@@ -192,7 +193,7 @@ def box_polygon(transform: Affine, box: Box) -> shapely.Polygon:
     return shapely.box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
 
 
-def pixel_bounds(transform: Affine, polygon: shapely.Geometry) -> Box:
+def pixel_bounds(transform: Affine, polygon: BaseGeometry) -> Box:
     """Return the pixel box that holds every pixel centre inside *polygon*."""
     xmin, ymin, xmax, ymax = polygon.bounds
     corners = [~transform @ (x, y) for x in (xmin, xmax) for y in (ymin, ymax)]
@@ -206,7 +207,7 @@ def pixel_bounds(transform: Affine, polygon: shapely.Geometry) -> Box:
     )
 
 
-def roof_mask(scene: Scene, polygon: shapely.Geometry, window: Box) -> np.ndarray:
+def roof_mask(scene: Scene, polygon: BaseGeometry, window: Box) -> np.ndarray:
     """Rasterize a roof polygon (CRS coordinates) over a pixel window (pixel-centre rule)."""
     r0, c0, r1, c1 = window
     win = Window(c0, r0, c1 - c0, r1 - r0)

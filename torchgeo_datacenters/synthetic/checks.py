@@ -7,6 +7,7 @@ import numpy as np
 import shapely
 from rasterio.crs import CRS
 from rasterio.errors import CRSError
+from shapely.geometry.base import BaseGeometry
 
 from ..errors import TGDCError
 
@@ -78,9 +79,9 @@ def check_number(name: str, value: float) -> float:
 
 def check_datacenters(
     datacenters: Sequence[shapely.Polygon], bounds: shapely.Polygon, crs: str
-) -> list[shapely.Geometry]:
+) -> list[BaseGeometry]:
     """Check explicit data-center footprints against the scene bounds."""
-    polygons = list(datacenters)
+    polygons: list[BaseGeometry] = list(datacenters)
     for i, polygon in enumerate(polygons):
         if (
             not isinstance(polygon, shapely.Polygon | shapely.MultiPolygon)

@@ -13,6 +13,7 @@ import shapely
 from rasterio.crs import CRS
 from rasterio.enums import ColorInterp
 from rasterio.transform import from_origin
+from shapely.geometry.base import BaseGeometry
 from tqdm import tqdm
 
 from ..errors import TGDCError
@@ -82,7 +83,7 @@ def _negative_kinds(rng: np.random.Generator, count: int) -> list[str]:
 
 
 def _labels(
-    objects: list[tuple[str, shapely.Geometry]], bounds: shapely.Polygon, crs: CRS, scene: str
+    objects: list[tuple[str, BaseGeometry]], bounds: shapely.Polygon, crs: CRS, scene: str
 ) -> gpd.GeoDataFrame:
     """Build the label table of one scene in CRS84."""
     stem = Path(scene).stem
@@ -202,7 +203,7 @@ def generate_scene(
     queue = [(kind, i == 0) for i, kind in enumerate([DATACENTER.name] * random_dcs)]
     queue += [(kind, i < len(_NEGATIVES)) for i, kind in enumerate(negatives)]
     queue.sort(key=lambda item: not item[1])
-    placed = [site for kind, required in queue if (site := place(scene, kind, required))]
+    placed = [found for kind, required in queue if (found := place(scene, kind, required))]
     paint_ponds(scene)
     paint_houses(scene)
 

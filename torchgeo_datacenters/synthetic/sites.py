@@ -9,6 +9,7 @@ rooftop details.
 import numpy as np
 import shapely
 from scipy.ndimage import minimum_filter
+from shapely.geometry.base import BaseGeometry
 
 from .buildings import BUILDINGS, roof_size
 from .canvas import Box, Scene, box_polygon, roof_mask
@@ -40,7 +41,7 @@ def place(scene: Scene, kind: str, required: bool) -> Site | None:
     return None
 
 
-def paint_roof(scene: Scene, kind: str, polygon: shapely.Geometry, bounds: Box) -> None:
+def paint_roof(scene: Scene, kind: str, polygon: BaseGeometry, bounds: Box) -> None:
     """Paint a roof with its shadow and the rooftop details of its class.
 
     Args:
@@ -81,9 +82,7 @@ def paint_roof(scene: Scene, kind: str, polygon: shapely.Geometry, bounds: Box) 
     spec.paint_rooftop(scene, box, inner[sub[0] : sub[2], sub[1] : sub[3]])
 
 
-def paint_site(
-    scene: Scene, site: Site, polygon: shapely.Geometry | None = None
-) -> shapely.Geometry:
+def paint_site(scene: Scene, site: Site, polygon: BaseGeometry | None = None) -> BaseGeometry:
     """Paint a placed site and return its roof footprint in CRS coordinates.
 
     Args:

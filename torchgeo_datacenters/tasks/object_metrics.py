@@ -22,6 +22,7 @@ import shapely
 import torch
 from numpy.typing import ArrayLike
 from scipy import ndimage
+from shapely.geometry.base import BaseGeometry
 from torch import Tensor
 from torchmetrics import Metric
 
@@ -172,7 +173,7 @@ def object_scores_from_masks(
     return _scores(n_pred, n_true, pred_index, true_index, intersection / union, iou_threshold)
 
 
-def _polygons(geometries: Sequence[shapely.Geometry] | ArrayLike, name: str) -> np.ndarray:
+def _polygons(geometries: Sequence[BaseGeometry] | ArrayLike, name: str) -> np.ndarray:
     """Check that every geometry is a valid, non-empty (multi)polygon."""
     array = np.asarray(geometries, dtype=object).ravel()
     type_ids = shapely.get_type_id(array)
@@ -194,8 +195,8 @@ def _polygons(geometries: Sequence[shapely.Geometry] | ArrayLike, name: str) -> 
 
 
 def object_scores_from_polygons(
-    pred_polys: Sequence[shapely.Geometry] | ArrayLike,
-    true_polys: Sequence[shapely.Geometry] | ArrayLike,
+    pred_polys: Sequence[BaseGeometry] | ArrayLike,
+    true_polys: Sequence[BaseGeometry] | ArrayLike,
     iou_threshold: float = 0.5,
 ) -> ObjectScores:
     """Score predicted polygons against true polygons (same CRS).

@@ -22,6 +22,7 @@ from torchmetrics.classification import (
 )
 
 from .. import __version__
+from ..checkpoint import check_threshold
 from ..datasets import NAIP_BANDS
 from ..errors import TGDCError
 from ..loggers import follow_root_dir
@@ -102,7 +103,7 @@ class DataCenterSegmentation(SemanticSegmentation):
     """
 
     monitor = "val_iou"
-    mode = "max"
+    mode: Literal["min", "max"] = "max"
 
     def __init__(
         self,
@@ -647,6 +648,5 @@ def _check_arguments(
         )
     if ignore_index is not None and ignore_index == list(class_names).index(DATACENTER):
         raise TGDCError(f"ignore_index ({ignore_index}) must not be the data-center class")
-    if not 0 < threshold < 1:
-        raise TGDCError(f"threshold ({threshold}) must be in (0, 1)")
+    check_threshold(threshold)
     _check_lengths(in_channels, bands, mean, std)

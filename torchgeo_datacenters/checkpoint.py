@@ -1,0 +1,116 @@
+"""The checkpoint contract: what training records about a model and every reader reads back.
+
+Training (:class:`~torchgeo_datacenters.tasks.DataCenterSegmentation`) writes these facts
+as hyperparameters of the same name into its checkpoint; the predictor's loader
+(:func:`~torchgeo_datacenters.inference.model.load_checkpoint`) and the ONNX export
+(:mod:`~torchgeo_datacenters.inference.onnx`, as file metadata) read them back through
+:meth:`ModelContract.from_hparams`, which fills in what older checkpoints lack: raw NAIP
+imagery (:mod:`torchgeo_datacenters.naip`'s data type, value range and pixel size).
+Torch-free, so that light tools can read a contract.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import TGDCError
+from .naip import DTYPE, GSD, VALUE_RANGE
+
+#: Hyperparameters a checkpoint must carry (not None) to be one of ours.
+REQUIRED_HPARAMS = ("in_channels", "mean", "std", "threshold")
+
+#: Training imagery assumed for checkpoints that do not record theirs (raw NAIP): data
+#: type, [min, max] raw values and ground sample distance in metres.
+DEFAULT_DTYPE = DTYPE
+DEFAULT_VALUE_RANGE = (float(VALUE_RANGE[0]), float(VALUE_RANGE[1]))
+DEFAULT_GSD = GSD
+
+#: The contract's hyperparameters: band names, pixel size (m), normalisation (raw units),
+#: training tile size (pixels), default threshold, class names, and the training
+#: imagery's dtype and [min, max] range.
+CONTRACT_KEYS = (
+    "bands",
+    "gsd",
+    "mean",
+    "std",
+    "patch_size",
+    "threshold",
+    "class_names",
+    "dtype",
+    "value_range",
+)
+
+
+def check_threshold(threshold: float, name: str = "threshold") -> float:
+    """Check a probability threshold: the one rule for training and prediction.
+
+    Args:
+        threshold: the threshold, a probability strictly between 0 and 1 (0 would flag
+            every pixel, 1 none a sigmoid can reach).
+        name: what to call it in the error.
+
+    Returns:
+        The threshold as a float.
+
+    Raises:
+        TGDCError: if it is not a number in (0, 1).
+    """
+    if not isinstance(threshold, int | float) or not 0.0 < threshold < 1.0:
+        raise TGDCError(
+            f"{name}: threshold {threshold!r} must be a probability strictly between 0 and 1"
+        )
+    return float(threshold)
+
+
+@dataclass(frozen=True)
+class ModelContract:
+    """What a trained model expects of its input and how its output is read."""
+
+    #: Per-band mean of raw pixel values (input = (raw - mean) / std).
+    mean: tuple[float, ...]
+    #: Per-band standard deviation of raw pixel values.
+    std: tuple[float, ...]
+    #: Default probability at or above which a pixel is a data center.
+    threshold: float
+    #: Band names, in order (empty if not recorded).
+    bands: tuple[str, ...] = ()
+    #: Data type of the training imagery (NumPy name).
+    dtype: str = DEFAULT_DTYPE
+    #: [min, max] raw values of the training imagery.
+    value_range: tuple[float, float] = DEFAULT_VALUE_RANGE
+    #: Ground sample distance of the training imagery, in metres.
+    gsd: float = DEFAULT_GSD
+    #: Side of the training tiles, in pixels (None if not recorded).
+    patch_size: int | None = None
+    #: Class names, in the order of the model's output channels (empty if not recorded).
+    class_names: tuple[str, ...] = ()
+
+    @classmethod
+    def from_hparams(cls, hparams: Mapping[str, Any]) -> "ModelContract":
+        """Read the contract from checkpoint hyperparameters or exported metadata.
+
+        Args:
+            hparams: the hyperparameters; missing or None entries take the defaults
+                (raw NAIP imagery for ``dtype``, ``value_range`` and ``gsd``).
+
+        Returns:
+            The contract.
+
+        Raises:
+            KeyError: if ``mean``, ``std`` or ``threshold`` is missing (callers check
+                :data:`REQUIRED_HPARAMS` first, to name the file).
+            TGDCError: if the threshold is not in (0, 1).
+        """
+        low, high = hparams.get("value_range") or DEFAULT_VALUE_RANGE
+        patch_size = hparams.get("patch_size")
+        return cls(
+            mean=tuple(float(m) for m in hparams["mean"]),
+            std=tuple(float(s) for s in hparams["std"]),
+            threshold=check_threshold(hparams["threshold"]),
+            bands=tuple(hparams.get("bands") or ()),
+            dtype=hparams.get("dtype") or DEFAULT_DTYPE,
+            value_range=(float(low), float(high)),
+            gsd=float(hparams.get("gsd") or DEFAULT_GSD),
+            patch_size=None if patch_size is None else int(patch_size),
+            class_names=tuple(hparams.get("class_names") or ()),
+        )
