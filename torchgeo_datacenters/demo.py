@@ -38,8 +38,13 @@ from .datasets import DataCenterLabels
 from .detections.change import Vintage, track_changes
 from .errors import TGDCError
 from .inference import Detections, Predictor
+from .naip import HARD_NEGATIVE_CLASSES
 from .synthetic import generate_scene, generate_scenes
-from .tasks import DataCenterSegmentation, object_scores_from_polygons
+from .tasks import (
+    DataCenterSegmentation,
+    hard_negative_fdr_from_polygons,
+    object_scores_from_polygons,
+)
 from .utils import atomic_output
 
 
@@ -335,6 +340,11 @@ def write_report(result: DemoResult, truth_count: int, path: Path) -> None:
         path: the Markdown file to write.
     """
     m = result.metrics
+    hard_negatives = "\n".join(
+        f"| {name.removeprefix('hn_fdr_')} | {rate:.3f} |"
+        for name, rate in m.items()
+        if name.startswith("hn_fdr_")
+    )
     change = ""
     if result.changes is not None:
         first, last = (d.isoformat() for d in VINTAGE_DATES)
@@ -365,6 +375,12 @@ Test scene: a separate synthetic scene, {truth_count} true data centers.
 | object recall (IoU >= 0.5) | {m["object_recall"]:.3f} |
 | object F1 (IoU >= 0.5) | {m["object_f1"]:.3f} |
 | detections | {len(result.detections)} |
+
+Hard negatives detected as data centers (share of each class's buildings in the test scene):
+
+| class | false-detection rate |
+|---|---|
+{hard_negatives}
 {change}
 Run time: {result.seconds:.0f} s. Files: `overlay.png`, `training.png`, `detections.geojson`,
 `detections.csv`, `mask.tif`, `model.ckpt`, `demo-config.yaml`, `report.html`, `change.geojson`,
@@ -454,6 +470,12 @@ def run_demo(
         "object_recall": objects.recall,
         "object_f1": objects.f1,
     }
+    metrics |= hard_negative_fdr_from_polygons(
+        detections.gdf.to_crs(utm).geometry,
+        truth.to_crs(utm).geometry,
+        truth["class"],
+        HARD_NEGATIVE_CLASSES,
+    )
     plot_overlay(out / "test" / "scene.tif", true_dc, detections.gdf, out / "overlay.png")
     logs = sorted((out / "training" / "csv").glob("version_*/metrics.csv"))
     if logs:

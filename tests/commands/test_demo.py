@@ -101,6 +101,27 @@ def test_demo_refuses_a_directory_it_did_not_write(tmp_path: Path) -> None:
     assert sorted(p.name for p in stranger.iterdir()) == ["keep.txt"]
 
 
+def test_demo_report_gives_each_hard_negative_class_false_detection_rate(
+    demo: tuple[Path, str],
+) -> None:
+    out, _ = demo
+    report = (out / "report.md").read_text()
+    truth = gpd.read_file(out / "test" / "labels.geojson")
+    utm = truth.estimate_utm_crs()
+    truth = truth.to_crs(utm)
+    detections = gpd.read_file(out / "detections.geojson").to_crs(utm)
+    negatives = truth[~truth["label"].astype(bool)]
+    assert len(negatives)
+    for name, group in negatives.groupby("class"):
+        detected = 0
+        for polygon in group.geometry:
+            ious = [
+                polygon.intersection(d).area / polygon.union(d).area for d in detections.geometry
+            ]
+            detected += max(ious, default=0.0) >= 0.5
+        assert f"| {name} | {detected / len(group):.3f} |" in report
+
+
 def test_demo_change_example_agrees_across_outputs(demo: tuple[Path, str]) -> None:
     out, stdout = demo
     sites = gpd.read_file(out / "change.geojson")

@@ -4,10 +4,13 @@ import shapely
 import torch
 
 from torchgeo_datacenters.errors import TGDCError
+from torchgeo_datacenters.tasks import DataCenterSegmentation
 from torchgeo_datacenters.tasks.object_metrics import (
+    HardNegativeFDR,
     ObjectF1,
     ObjectScores,
     greedy_match,
+    hard_negative_fdr_from_polygons,
     object_scores_from_masks,
     object_scores_from_polygons,
 )
@@ -138,3 +141,47 @@ def test_metric_accumulates_batches() -> None:
     metric.reset()
     metric.update(torch.ones(1, 4, 4, dtype=torch.bool), torch.full((1, 4, 4), 2))  # class 2
     assert metric.compute()["object_precision"].item() == 0.0
+
+
+def test_hard_negative_fdr_counts_each_class_objects_detected() -> None:
+    names = ["background", "datacenter", "warehouse", "retail"]
+    metric = HardNegativeFDR(names, ["warehouse", "retail"])
+    target = torch.zeros(2, 12, 12, dtype=torch.long)
+    target[0, 0:3, 0:3] = 1  # a data center
+    target[0, 5:8, 0:3] = 2  # warehouse A: detected whole
+    target[0, 5:8, 6:9] = 2  # warehouse B: a 1-pixel speck only (IoU 1/9)
+    target[0, 0:2, 8:12] = 3  # retail A: detected with IoU 6/8
+    target[1, 8:12, 8:12] = 2  # warehouse C, second image: missed
+    target[1, 0:4, 0:4] = 3  # retail B: missed (the prediction is in the first image)
+    preds = torch.zeros(2, 12, 12)
+    preds[0, 0:3, 0:3] = 0.9
+    preds[0, 5:8, 0:3] = 0.8
+    preds[0, 6, 7] = 0.7
+    preds[0, 0:2, 9:12] = 0.6
+    preds[1, 8:12, 8:12] = 0.4  # below threshold
+    metric.update(preds, target)
+    rates = metric.compute()
+    assert set(rates) == {"hn_fdr_warehouse", "hn_fdr_retail"}
+    assert float(rates["hn_fdr_warehouse"]) == pytest.approx(1 / 3)
+    assert float(rates["hn_fdr_retail"]) == pytest.approx(1 / 2)
+    # A second batch accumulates: one more warehouse, detected.
+    more_target = torch.zeros(1, 12, 12, dtype=torch.long)
+    more_target[0, 2:6, 2:6] = 2
+    metric.update(more_target == 2, more_target)
+    assert float(metric.compute()["hn_fdr_warehouse"]) == pytest.approx(2 / 4)
+
+
+def test_multiclass_task_scores_hard_negatives_binary_does_not() -> None:
+    multiclass = DataCenterSegmentation(task="multiclass", loss="ce")
+    assert set(multiclass.hn_metrics) == {"val", "test"}
+    assert list(multiclass.hn_metrics["val"].classes.values()) == ["warehouse", "retail", "other"]
+    assert not DataCenterSegmentation(task="binary").hn_metrics
+
+
+def test_hard_negative_fdr_from_polygons_is_exact() -> None:
+    truth = [shapely.box(0, 0, 10, 10), shapely.box(20, 0, 30, 10), shapely.box(40, 0, 50, 10)]
+    classes = ["warehouse", "warehouse", "retail"]
+    # Warehouse 1 matched (IoU 0.9), warehouse 2 only grazed (IoU 0.1), retail missed.
+    preds = [shapely.box(0, 0, 10, 9), shapely.box(20, 0, 21, 10)]
+    rates = hard_negative_fdr_from_polygons(preds, truth, classes, ["warehouse", "retail", "other"])
+    assert rates == {"hn_fdr_warehouse": 0.5, "hn_fdr_retail": 0.0}

@@ -13,7 +13,7 @@ import torch
 from shapely.geometry.base import BaseGeometry
 from torchgeo.datamodules import GeoDataModule
 from torchgeo.datasets import GeoDataset
-from torchgeo.samplers import GriddedPatchSampler, RandomPatchSampler
+from torchgeo.samplers import GriddedPatchSampler
 
 from ..datasets import (
     NAIP_BANDS,
@@ -26,7 +26,7 @@ from ..datasets import (
 from ..datasets.chips import check_chip_pairs
 from ..errors import TGDCError
 from ..naip import DATACENTER_CLASS, DTYPE, HARD_NEGATIVE_CLASSES
-from ..samplers import ChipSampler
+from ..samplers import ChipSampler, SiteSampler
 from .splits import SPLITS, GeoSplit, grid_split
 
 PathLike = str | os.PathLike[str]
@@ -89,6 +89,8 @@ class DataCenterDataModule(GeoDataModule):
         mean: Sequence[float] | None = None,
         std: Sequence[float] | None = None,
         augment: bool = True,
+        site_share: float = 0.5,
+        class_weights: Mapping[str, float] | None = None,
     ) -> None:
         """Initialize a new DataCenterDataModule.
 
@@ -137,6 +139,12 @@ class DataCenterDataModule(GeoDataModule):
             std: per-band standard deviation in raw pixel units (default the width of
                 *value_range*, so the model sees values in [0, 1]).
             augment: apply training augmentation.
+            site_share: share of the training patches centred on labelled sites (the
+                rest are random), with *label_path*; see
+                :class:`~..samplers.SiteSampler`.
+            class_weights: relative weight of each class (``datacenter``, ``warehouse``,
+                ...) among the site patches; default equal weights for every labelled
+                class.
 
         Raises:
             TGDCError: if neither or both of *label_path* and *masks_dir* are given,
@@ -195,7 +203,10 @@ class DataCenterDataModule(GeoDataModule):
         self.class_names = ["background", DATACENTER_CLASS]
         if multiclass:
             self.class_names += HARD_NEGATIVE_CLASSES
+        self.site_share = site_share
+        self.class_weights = dict(class_weights) if class_weights else None
         self.split: GeoSplit | None = None
+        self.regions: dict[str, shapely.Geometry] = {}
 
         # One normalisation for every stage (and the predictor, through the checkpoint);
         # training jitters brightness and contrast of the normalised image without
@@ -333,13 +344,19 @@ class DataCenterDataModule(GeoDataModule):
             return
         self.train_dataset = self.val_dataset = self.test_dataset = dataset
         regions = self._regions(extent, dataset.crs, self.patch_size * images.res[0])
+        self.regions = regions
         if stage == "fit":
-            self.train_sampler = RandomPatchSampler(
+            assert isinstance(labels, DataCenterLabels)
+            features = labels.features
+            self.train_sampler = SiteSampler(
                 dataset,
+                sites=features.geometry,
+                classes=features["site_class"].to_numpy(),
                 size=self.patch_size,
                 length=self.length,
-                # torchgeo types roi as a Polygon; it clips its index with any geometry.
-                roi=regions["train"],  # type: ignore[arg-type]
+                roi=regions["train"],
+                site_share=self.site_share,
+                class_weights=self.class_weights,
                 generator=self.seed,
             )
         for name in {"fit": ["val"], "validate": ["val"], "test": ["test"]}.get(stage, []):

@@ -208,12 +208,13 @@ class DataCenterLabels(VectorDataset):
                     frame, Path(file), use_label_field, class_map or {}, class_field, label_field
                 )
             )
+            frame = frame.assign(site_class=_site_classes(frame, class_field, class_map or {}))
             if buffer_m:
                 utm = frame.estimate_utm_crs()
                 frame = frame.set_geometry(
                     frame.geometry.to_crs(utm).buffer(buffer_m).to_crs(frame.crs)
                 )
-            frames.append(frame[["value", "geometry"]])
+            frames.append(frame[["value", "site_class", "geometry"]])
         target = crs or frames[0].crs
         features = pd.concat([f.to_crs(target) for f in frames], ignore_index=True)
         if not (features["value"] == 1).any():
@@ -335,7 +336,7 @@ class DataCenterLabels(VectorDataset):
 
     @property
     def features(self) -> gpd.GeoDataFrame:
-        """The label polygons in the dataset CRS with their mask ``value``.
+        """The label polygons in the dataset CRS with their mask ``value`` and ``site_class``.
 
         Returns:
             A copy of the cached features.
@@ -386,6 +387,28 @@ class DataCenterLabels(VectorDataset):
         if self.transforms is not None:
             sample = self.transforms(sample)
         return sample
+
+
+def _site_classes(
+    frame: gpd.GeoDataFrame, class_field: str | None, class_map: Mapping[str, str]
+) -> np.ndarray:
+    """Name the class of every feature (after :meth:`DataCenterLabels._values`).
+
+    Args:
+        frame: the features with their mask ``value`` (1 for data centers).
+        class_field: name of the class field, or None.
+        class_map: renames of class values.
+
+    Returns:
+        The class of every feature: ``datacenter`` for positives, else the (renamed)
+        value of *class_field*, else ``other``.
+    """
+    names = np.full(len(frame), HARD_NEGATIVE_CLASSES[-1], dtype=object)
+    if class_field is not None and class_field in frame:
+        classes = frame[class_field].astype("string").str.strip().replace(dict(class_map))
+        names = np.where(classes.isna(), names, classes.astype(object))
+    names[(frame["value"] == 1).to_numpy()] = DATACENTER_CLASS
+    return names
 
 
 def _as_bool(values: pd.Series, path: Path, field: str) -> np.ndarray:

@@ -1,5 +1,6 @@
-"""Samplers for pre-chipped data (torchgeo's patch samplers cover everything else)."""
+"""Samplers: whole pre-cut chips, and patches around labelled sites."""
 
 from .chips import ChipSampler
+from .sites import SiteSampler
 
-__all__ = ["ChipSampler"]
+__all__ = ["ChipSampler", "SiteSampler"]

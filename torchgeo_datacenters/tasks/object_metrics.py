@@ -301,3 +301,130 @@ class ObjectF1(Metric):
             f"object_{name}": torch.tensor(getattr(scores, name), dtype=torch.float32)
             for name in ("precision", "recall", "f1")
         }
+
+
+class HardNegativeFDR(Metric):
+    """Hard-negative false-detection rate: the share of look-alikes detected as data centers.
+
+    For every hard-negative class (a warehouse, a retail roof, ...) its objects are the
+    connected components of that class in the target; one is *detected* when a
+    predicted data-center component matches it as :class:`ObjectF1` would match a data
+    center (one-to-one, IoU >= ``iou_threshold``), so every detected hard negative is a
+    false positive that object precision pays for. ``update`` takes data-center
+    probabilities (or a mask) and the class-index target; ``compute`` returns
+    ``hn_fdr_<class>`` for every class with at least one object so far.
+    """
+
+    is_differentiable = False
+    higher_is_better = False
+    full_state_update = False
+
+    detected: Tensor
+    total: Tensor
+
+    def __init__(
+        self,
+        class_names: Sequence[str],
+        negative_classes: Sequence[str],
+        threshold: float = 0.5,
+        iou_threshold: float = 0.5,
+        connectivity: int = 4,
+        **kwargs: object,
+    ) -> None:
+        """Initialize a new HardNegativeFDR.
+
+        Args:
+            class_names: names of the target's class indices, in index order.
+            negative_classes: the hard-negative classes to score (those of
+                *class_names* only).
+            threshold: probability at or above which a pixel is a data center.
+            iou_threshold: lowest IoU of a match, in (0, 1].
+            connectivity: 4 or 8 pixel connectivity of a component.
+            **kwargs: passed to :class:`torchmetrics.Metric`.
+
+        Raises:
+            TGDCError: if a threshold is outside its range or connectivity is not 4 or 8.
+        """
+        _check_iou_threshold(iou_threshold)
+        if not 0 < threshold < 1 or connectivity not in (4, 8):
+            raise TGDCError(
+                f"HardNegativeFDR: threshold ({threshold}) must be in (0, 1) and connectivity"
+                f" ({connectivity}) 4 or 8"
+            )
+        super().__init__(**kwargs)
+        self.classes = {
+            index: name for index, name in enumerate(class_names) if name in negative_classes
+        }
+        self.threshold = threshold
+        self.iou_threshold = iou_threshold
+        self.connectivity = connectivity
+        for name in ("detected", "total"):
+            self.add_state(name, default=torch.zeros(len(self.classes)), dist_reduce_fx="sum")
+
+    def update(self, preds: Tensor, target: Tensor) -> None:
+        """Add the hard-negative objects of a batch.
+
+        Args:
+            preds: data-center probabilities (float) or a mask (bool/int), (..., H, W).
+            target: class indices of *class_names*, same shape.
+        """
+        pred_mask = (preds >= self.threshold if preds.is_floating_point() else preds != 0).cpu()
+        target = target.cpu()
+        for i, index in enumerate(self.classes):
+            scores = object_scores_from_masks(
+                pred_mask.numpy(),
+                (target == index).numpy(),
+                self.iou_threshold,
+                self.connectivity,
+            )
+            self.detected[i] += scores.tp
+            self.total[i] += scores.tp + scores.fn
+
+    def compute(self) -> dict[str, Tensor]:
+        """False-detection rate of every hard-negative class seen so far.
+
+        Returns:
+            ``hn_fdr_<class>``: detected / total objects of that class, as scalar tensors.
+        """
+        return {
+            f"hn_fdr_{name}": self.detected[i] / self.total[i]
+            for i, name in enumerate(self.classes.values())
+            if self.total[i] > 0
+        }
+
+
+def hard_negative_fdr_from_polygons(
+    pred_polys: Sequence[shapely.Geometry] | ArrayLike,
+    true_polys: Sequence[shapely.Geometry] | ArrayLike,
+    classes: Sequence[str] | ArrayLike,
+    negative_classes: Sequence[str],
+    iou_threshold: float = 0.5,
+) -> dict[str, float]:
+    """Share of each hard-negative class's polygons detected as data centers.
+
+    The polygon counterpart of :class:`HardNegativeFDR`: a polygon is detected when a
+    predicted polygon matches it one-to-one at IoU >= *iou_threshold*.
+
+    Args:
+        pred_polys: predicted data-center footprints.
+        true_polys: labelled polygons, same coordinates (a metric CRS for true IoU).
+        classes: class name of every labelled polygon.
+        negative_classes: the hard-negative classes to score.
+        iou_threshold: lowest IoU of a match, in (0, 1].
+
+    Returns:
+        ``hn_fdr_<class>`` for every hard-negative class with at least one polygon.
+
+    Raises:
+        TGDCError: if a geometry is not a valid, non-empty (multi)polygon, or the
+            threshold is outside (0, 1].
+    """
+    true = np.asarray(true_polys, dtype=object).ravel()
+    names = np.asarray(classes, dtype=object).ravel()
+    rates = {}
+    for name in negative_classes:
+        members = true[names == name]
+        if len(members):
+            scores = object_scores_from_polygons(pred_polys, members, iou_threshold)
+            rates[f"hn_fdr_{name}"] = scores.tp / len(members)
+    return rates

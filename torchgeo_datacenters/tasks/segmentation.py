@@ -28,7 +28,7 @@ from ..errors import TGDCError
 from ..loggers import follow_root_dir
 from ..models import UNet4
 from ..naip import DATACENTER_CLASS, HARD_NEGATIVE_CLASSES
-from .object_metrics import ObjectF1
+from .object_metrics import HardNegativeFDR, ObjectF1
 
 #: Name of the data-center class in ``class_names``.
 DATACENTER = DATACENTER_CLASS
@@ -86,8 +86,11 @@ class DataCenterSegmentation(SemanticSegmentation):
       ``threshold``) and ``{stage}_loss``; ``train_loss`` is logged per step and per
       epoch. On test also ``test_object_precision``, ``test_object_recall`` and
       ``test_object_f1``: connected components matched one-to-one to the true ones at
-      IoU >= 0.5 (see :mod:`.object_metrics`). Validation IoU is monitored (``mode``
-      max) for the learning-rate schedule and suits early stopping.
+      IoU >= 0.5 (see :mod:`.object_metrics`). Multiclass tasks also log, on validation
+      and test, ``{stage}_hn_fdr_<class>`` for every hard-negative class: the share of
+      its objects detected as data centers (:class:`.HardNegativeFDR`). Validation IoU
+      is monitored (``mode`` max) for the learning-rate schedule and suits early
+      stopping.
     * A self-describing checkpoint: ``bands``, ``gsd``, ``dtype``, ``value_range``,
       ``mean``, ``std``, ``patch_size``, ``threshold``, ``class_names`` and
       ``package_version`` are hyperparameters; the first seven are filled from the
@@ -300,6 +303,17 @@ class DataCenterSegmentation(SemanticSegmentation):
         self.val_metrics = pixels.clone(prefix="val_")
         self.test_metrics = pixels.clone(prefix="test_")
         self.test_metrics.add_metrics({"object": ObjectF1(threshold=self.hparams["threshold"])})
+        # Hard negatives are in the target of the multiclass task only (a binary mask
+        # holds 0 where they stand).
+        class_names = list(self.hparams.get("class_names") or BINARY_CLASS_NAMES)
+        negatives = [name for name in class_names if name not in BINARY_CLASS_NAMES]
+        self.hn_metrics = nn.ModuleDict(
+            {
+                stage: HardNegativeFDR(class_names, negatives, self.hparams["threshold"])
+                for stage in ("val", "test")
+                if negatives
+            }
+        )
 
     def configure_optimizers(self) -> OptimizerLRScheduler:
         """AdamW with a learning rate that drops when validation IoU stops rising.
@@ -443,7 +457,10 @@ class DataCenterSegmentation(SemanticSegmentation):
         ignore_index = self.hparams["ignore_index"]
         if ignore_index is not None:
             target = torch.where(mask == ignore_index, ignore_index, target)
-        getattr(self, f"{stage}_metrics").update(self._probabilities(logits.detach()), target)
+        probabilities = self._probabilities(logits.detach())
+        getattr(self, f"{stage}_metrics").update(probabilities, target)
+        if stage in self.hn_metrics:
+            self.hn_metrics[stage].update(probabilities, mask)
         self.log(
             f"{stage}_loss",
             loss,
@@ -475,6 +492,23 @@ class DataCenterSegmentation(SemanticSegmentation):
             dataloader_idx: index of the current dataloader.
         """
         self._step(batch, "val")
+
+    def _log_hard_negatives(self, stage: str) -> None:
+        """Log ``<stage>_hn_fdr_<class>`` of the epoch (multiclass) and reset them."""
+        if stage in self.hn_metrics:
+            rates = self.hn_metrics[stage].compute()
+            self.log_dict({f"{stage}_{name}": rate for name, rate in rates.items()})
+            self.hn_metrics[stage].reset()
+
+    def on_validation_epoch_end(self) -> None:
+        """Log the validation metrics, and the hard-negative false-detection rates."""
+        super().on_validation_epoch_end()
+        self._log_hard_negatives("val")
+
+    def on_test_epoch_end(self) -> None:
+        """Log the test metrics, and the hard-negative false-detection rates."""
+        super().on_test_epoch_end()
+        self._log_hard_negatives("test")
 
     def test_step(self, batch: Sample, batch_idx: int, dataloader_idx: int = 0) -> None:
         """Compute the test loss and update the pixel and object metrics.
