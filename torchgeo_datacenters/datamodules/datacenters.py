@@ -206,7 +206,7 @@ class DataCenterDataModule(GeoDataModule):
         self.site_share = site_share
         self.class_weights = dict(class_weights) if class_weights else None
         self.split: GeoSplit | None = None
-        self.regions: dict[str, shapely.Geometry] = {}
+        self.regions: dict[str, BaseGeometry] = {}
 
         # One normalisation for every stage (and the predictor, through the checkpoint);
         # training jitters brightness and contrast of the normalised image without

@@ -1,10 +1,11 @@
 """A patch sampler that draws patches around labelled sites of every class."""
 
 from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
-import shapely
+from shapely.geometry.base import BaseGeometry
 from torchgeo.datasets import GeoDataset
 from torchgeo.samplers import RandomPatchSampler
 
@@ -32,7 +33,7 @@ class SiteSampler(RandomPatchSampler):
         classes: Sequence[str],
         size: float,
         length: int | None = None,
-        roi: shapely.Geometry | None = None,
+        roi: BaseGeometry | None = None,
         site_share: float = 0.5,
         class_weights: Mapping[str, float] | None = None,
         generator: int | None = None,
@@ -57,7 +58,10 @@ class SiteSampler(RandomPatchSampler):
             TGDCError: if *site_share* is outside [0, 1], a weight is negative, or no
                 weighted class has a site in *roi*.
         """
-        super().__init__(dataset, size=size, length=length, roi=roi, generator=generator)
+        # torchgeo types roi as a Polygon but takes any geometry (a split's region may be
+        # a MultiPolygon).
+        roi_any: Any = roi
+        super().__init__(dataset, size=size, length=length, roi=roi_any, generator=generator)
         if not 0 <= site_share <= 1:
             raise TGDCError(f"site_share ({site_share}): must be in [0, 1]")
         if class_weights and min(class_weights.values()) < 0:
@@ -95,7 +99,9 @@ class SiteSampler(RandomPatchSampler):
         n = len(self)
         n_sites = round(n * self.site_share) if self.classes else 0
         centres = [self.series.sample_points(size=n - n_sites, rng=rng).explode()]
-        per_class = rng.multinomial(n_sites, self.class_shares) if n_sites else []
+        per_class: Sequence[int] = (
+            rng.multinomial(n_sites, self.class_shares).tolist() if n_sites else []
+        )
         for name, count in zip(self.classes, per_class, strict=False):
             members = np.flatnonzero(self.site_classes == name)
             picks = np.bincount(rng.integers(len(members), size=count), minlength=len(members))

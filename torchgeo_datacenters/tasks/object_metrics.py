@@ -394,8 +394,8 @@ class HardNegativeFDR(Metric):
 
 
 def hard_negative_fdr_from_polygons(
-    pred_polys: Sequence[shapely.Geometry] | ArrayLike,
-    true_polys: Sequence[shapely.Geometry] | ArrayLike,
+    pred_polys: Sequence[BaseGeometry] | ArrayLike,
+    true_polys: Sequence[BaseGeometry] | ArrayLike,
     classes: Sequence[str] | ArrayLike,
     negative_classes: Sequence[str],
     iou_threshold: float = 0.5,

@@ -460,7 +460,7 @@ class DataCenterSegmentation(SemanticSegmentation):
         probabilities = self._probabilities(logits.detach())
         getattr(self, f"{stage}_metrics").update(probabilities, target)
         if stage in self.hn_metrics:
-            self.hn_metrics[stage].update(probabilities, mask)
+            self._hard_negatives(stage).update(probabilities, mask)
         self.log(
             f"{stage}_loss",
             loss,
@@ -493,12 +493,18 @@ class DataCenterSegmentation(SemanticSegmentation):
         """
         self._step(batch, "val")
 
+    def _hard_negatives(self, stage: str) -> HardNegativeFDR:
+        """The hard-negative false-detection rates of *stage* (``val`` or ``test``)."""
+        metric = self.hn_metrics[stage]
+        assert isinstance(metric, HardNegativeFDR)
+        return metric
+
     def _log_hard_negatives(self, stage: str) -> None:
         """Log ``<stage>_hn_fdr_<class>`` of the epoch (multiclass) and reset them."""
         if stage in self.hn_metrics:
-            rates = self.hn_metrics[stage].compute()
+            rates = self._hard_negatives(stage).compute()
             self.log_dict({f"{stage}_{name}": rate for name, rate in rates.items()})
-            self.hn_metrics[stage].reset()
+            self._hard_negatives(stage).reset()
 
     def on_validation_epoch_end(self) -> None:
         """Log the validation metrics, and the hard-negative false-detection rates."""
