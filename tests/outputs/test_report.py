@@ -53,7 +53,8 @@ def test_report_works_offline_in_chromium(scene: tuple[Path, object], tmp_path: 
 WALK_THE_TABLE = """(async () => {
   const frame = () => new Promise((resolve) => requestAnimationFrame(resolve));
   const scroller = document.getElementById("rows");
-  const ids = () => Array.from(document.querySelectorAll("#body tr"), (tr) => Number(tr.dataset.id));
+  const ids = () =>
+    Array.from(document.querySelectorAll("#body tr"), (tr) => Number(tr.dataset.id));
   const walk = { open: ids() };
   scroller.scrollTop = scroller.scrollHeight;
   await frame(); await frame();
