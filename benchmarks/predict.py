@@ -254,7 +254,12 @@ def tile_scene(base: Path, size: int, out: Path) -> Path:
 
 
 def precision_runs(
-    model: ProbabilityModel, scene: Path, tmp: Path, repeat: int, num_workers: int
+    model: ProbabilityModel,
+    scene: Path,
+    tmp: Path,
+    repeat: int,
+    num_workers: int,
+    tta: bool = True,
 ) -> None:
     """Print each precision's Mpx/s against the best fp32 plain pass, and its agreement."""
     with rasterio.open(scene) as src:
@@ -268,6 +273,8 @@ def precision_runs(
         "onnx fp32": (onnx_file, {}),
         "fp32 + tta d4": (model, {"precision": "fp32", "tta": "d4"}),
     }
+    if not tta:
+        del runs["fp32 + tta d4"]
     predictors, seconds, results, setup = {}, {}, {}, {}
     for name, (source, options) in runs.items():
         try:
@@ -312,12 +319,21 @@ def precision_runs(
         same = len(detections) == len(fp32) and bool(
             detections.gdf.geometry.geom_equals(fp32.gdf.geometry).all()
         )
+        # Each fp32 detection's best outline IoU among this run's detections.
+        matched = [
+            max(
+                (a.intersection(b).area / a.union(b).area for b in detections.gdf.geometry),
+                default=0.0,
+            )
+            for a in fp32.gdf.geometry
+        ]
         versus = f" = {rate / plain:.2f}x the plain pass" if plain else ""
         first = f" (first run {mpx / setup[name]:.3f} Mpx/s)" if setup[name] > took else ""
         print(
             f"ours {name}: {rate:.3f} Mpx/s{versus}{first}, {rate / (mpx / seconds['fp32']):.2f}x"
             f" ours fp32; mask IoU with fp32 {iou:.4f}, {len(detections)} detections"
-            f" ({'the same as' if same else 'NOT the same as'} fp32's {len(fp32)})"
+            f" ({'the same as' if same else 'NOT the same as'} fp32's {len(fp32)}; each fp32"
+            f" outline's best IoU here: {', '.join(f'{m:.3f}' for m in matched)})"
         )
 
 
@@ -337,6 +353,9 @@ def main() -> None:
     )
     parser.add_argument("--checkpoint", type=Path, help="model of the precision section")
     parser.add_argument("--scene", type=Path, help="scene of the precision section")
+    parser.add_argument(
+        "--no-tta", action="store_true", help="leave --tta d4 (8x the model's time) out"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -465,7 +484,7 @@ def precision_section(args: argparse.Namespace, scene: Path, tmp: Path) -> None:
         f"\n## Precision: {what}, CPU, flags {sorted(BF16_CPU_FLAGS)} present:"
         f" {sorted(set(BF16_CPU_FLAGS) & cpu_flags()) or 'none'}"
     )
-    precision_runs(model, scene, tmp, args.repeat, args.num_workers)
+    precision_runs(model, scene, tmp, args.repeat, args.num_workers, tta=not args.no_tta)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pytest
+import shapely
 from PIL import Image
-from support.browser import CHROMIUM, open_in_chromium, screenshot
+from support.browser import CHROMIUM, evaluate_in_chromium, open_in_chromium, screenshot
 from support.inference import bright_roofs, write_scene
 
 from torchgeo_datacenters.detections import change, compare
@@ -44,6 +46,54 @@ def test_report_works_offline_in_chromium(scene: tuple[Path, object], tmp_path: 
     by_area = detections.sort_values("area_m2")["id"].tolist()
     assert record["area_first_click"] == by_area[::-1]
     assert record["area_second_click"] == by_area
+
+
+#: Run in a large report once it is open: the table's rows at the start, after scrolling to
+#: the end, after a click on an outline and after sorting by area.
+WALK_THE_TABLE = """(async () => {
+  const frame = () => new Promise((resolve) => requestAnimationFrame(resolve));
+  const scroller = document.getElementById("rows");
+  const ids = () =>
+    Array.from(document.querySelectorAll("#body tr"), (tr) => Number(tr.dataset.id));
+  const walk = { open: ids() };
+  scroller.scrollTop = scroller.scrollHeight;
+  await frame(); await frame();
+  walk.end = ids();
+  window.report.layers.get(1000).fire("click");
+  await frame();
+  const row = document.querySelector("#body tr.selected");
+  const [r, box] = [row.getBoundingClientRect(), scroller.getBoundingClientRect()];
+  walk.selected = Number(row.dataset.id);
+  walk.in_view = r.top >= box.top && r.bottom <= box.bottom;
+  document.querySelector('#head th[data-key="area_m2"]').click();
+  await frame();
+  walk.sorted = ids();
+  return walk;
+})()"""
+
+
+def test_large_report_builds_only_the_rows_in_view(tmp_path: Path) -> None:
+    # 2,000 detections on a grid: a table of every row takes seconds to lay out, so the page
+    # holds the rows near the view and scrolling, clicks and sorting reach all of them.
+    count = 2000
+    corners = [(-87.0 + (n % 50) * 1e-3, 42.0 - (n // 50) * 1e-3) for n in range(count)]
+    areas = np.random.default_rng(0).uniform(3000, 100_000, count)
+    detections = gpd.GeoDataFrame(
+        {"id": np.arange(1, count + 1), "area_m2": areas, "score": 0.9},
+        geometry=[shapely.box(x, y, x + 5e-4, y + 5e-4) for x, y in corners],
+        crs=4326,
+    )
+    page = write_report(tmp_path / "large.html", detections)
+    walked = evaluate_in_chromium(page, WALK_THE_TABLE)
+    assert walked.errors == []
+    walk = walked.value
+    assert 10 < len(walk["open"]) < 200 and walk["open"] == list(range(1, len(walk["open"]) + 1))
+    assert walk["end"][-1] == count and walk["end"] == list(range(walk["end"][0], count + 1))
+    # A click on an outline far down the list scrolls its row into view, highlighted.
+    assert walk["selected"] == 1000 and walk["in_view"]
+    # Sorted by area, largest first: the rows at the top of the table are the largest.
+    largest = detections.sort_values("area_m2", ascending=False)["id"].tolist()
+    assert walk["sorted"] == largest[: len(walk["sorted"])] and len(walk["sorted"]) > 10
 
 
 def test_report_screenshot_is_not_blank(scene: tuple[Path, object], tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ map's centre and zoom, clicks the first table row and records them again. Chromi
 """
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -150,3 +151,166 @@ def screenshot(page: Path, output: Path) -> Path:
             profile=Path(directory) / "profile",
         )
     return output
+
+
+class _DevTools:
+    """Chromium driven over the DevTools protocol on a pipe (``--remote-debugging-pipe``).
+
+    Chromium reads commands from its file descriptor 3 and writes replies and events to 4,
+    each a JSON message ended by a NUL byte.
+    """
+
+    def __init__(self, profile: Path) -> None:
+        if CHROMIUM is None:
+            raise RuntimeError("chromium is not installed")
+        to_chromium, self._commands = os.pipe()
+        self._events, from_chromium = os.pipe()
+
+        def descriptors() -> None:
+            # In the child, before exec: the pipe's ends become its descriptors 3 and 4.
+            ends = os.dup(to_chromium), os.dup(from_chromium)
+            for number, end in zip((3, 4), ends, strict=True):
+                os.dup2(end, number, inheritable=True)
+
+        self.process = subprocess.Popen(
+            [
+                CHROMIUM,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--remote-debugging-pipe",
+                f"--user-data-dir={profile}",
+                f"--window-size={WINDOW[0]},{WINDOW[1]}",
+                "about:blank",
+            ],
+            close_fds=False,
+            preexec_fn=descriptors,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        os.close(to_chromium)
+        os.close(from_chromium)
+        self._buffer = b""
+        self._next = 0
+        self.events: list[dict[str, Any]] = []
+
+    def _read(self) -> dict[str, Any]:
+        while b"\0" not in self._buffer:
+            chunk = os.read(self._events, 1 << 16)
+            if not chunk:
+                raise RuntimeError("chromium closed its DevTools pipe")
+            self._buffer += chunk
+        message, self._buffer = self._buffer.split(b"\0", 1)
+        return json.loads(message)
+
+    def send(self, method: str, session: str | None = None, **params: Any) -> dict[str, Any]:
+        """Send a command and wait for its result, keeping the events that came before it."""
+        self._next += 1
+        message: dict[str, Any] = {"id": self._next, "method": method, "params": params}
+        if session is not None:
+            message["sessionId"] = session
+        os.write(self._commands, json.dumps(message).encode() + b"\0")
+        while True:
+            reply = self._read()
+            if reply.get("id") == self._next:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error']}")
+                return reply["result"]
+            self.events.append(reply)
+
+    def wait_for(self, method: str) -> dict[str, Any]:
+        """Wait for an event (or take it if it already came)."""
+        for event in self.events:
+            if event.get("method") == method:
+                self.events.remove(event)
+                return event
+        while (event := self._read()).get("method") != method:
+            self.events.append(event)
+        return event
+
+    def close(self) -> None:
+        try:
+            self.send("Browser.close")
+        finally:
+            self.process.wait(timeout=30)
+            os.close(self._commands)
+            os.close(self._events)
+
+
+@dataclass
+class Evaluation:
+    """What an expression gave in a page opened in real time."""
+
+    value: Any
+    errors: list[str]
+    wall_ms: float
+
+
+def evaluate_in_chromium(page: Path, expression: str) -> Evaluation:
+    """Open a page unmodified in headless Chromium, in real time, and evaluate an expression.
+
+    The browser is started first and the page opened in it with no harness and no virtual
+    time, so the page's clocks (``performance.now()``, from navigation start) are its own.
+
+    Args:
+        page: the HTML file.
+        expression: JavaScript evaluated once the load event has fired; a promise is
+            awaited. Its value must be JSON.
+
+    Returns:
+        The value; ``errors``: uncaught exceptions and ``console.error`` messages up to
+        then; ``wall_ms``: milliseconds from sending the navigation to the value, measured
+        outside the browser.
+    """
+    with tempfile.TemporaryDirectory(prefix="tgdc-browser-") as directory:
+        browser = _DevTools(Path(directory) / "profile")
+        try:
+            target = next(
+                t for t in browser.send("Target.getTargets")["targetInfos"] if t["type"] == "page"
+            )
+            session = browser.send(
+                "Target.attachToTarget", targetId=target["targetId"], flatten=True
+            )["sessionId"]
+            for domain in ("Page", "Runtime"):
+                browser.send(f"{domain}.enable", session)
+            start = time.perf_counter()
+            browser.send("Page.navigate", session, url=page.resolve().as_uri())
+            browser.wait_for("Page.loadEventFired")
+            result = browser.send(
+                "Runtime.evaluate",
+                session,
+                expression=expression,
+                awaitPromise=True,
+                returnByValue=True,
+            )
+            wall_ms = (time.perf_counter() - start) * 1000
+        finally:
+            browser.close()
+    if "exceptionDetails" in result:
+        raise AssertionError(f"the expression failed: {result['exceptionDetails']}")
+    errors = [
+        e["params"]["exceptionDetails"].get("exception", {}).get("description", "")
+        for e in browser.events
+        if e.get("method") == "Runtime.exceptionThrown"
+    ] + [
+        " ".join(str(a.get("value", a.get("description"))) for a in e["params"]["args"])
+        for e in browser.events
+        if e.get("method") == "Runtime.consoleAPICalled" and e["params"]["type"] == "error"
+    ]
+    return Evaluation(result["result"].get("value"), errors, wall_ms)
+
+
+#: A report's clocks once it has loaded, two animation frames later (the frame that
+#: paints the map's canvas and the table, then the next): milliseconds from navigation
+#: start to ``ready`` (its script done: map, outlines and table built), ``load`` (the load
+#: event finished) and ``painted`` (the first frame showing outlines and table drawn).
+PAGE_OPEN = """new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => {
+  const navigation = performance.getEntriesByType("navigation")[0];
+  resolve({
+    ready: window.report.ready,
+    load: navigation.loadEventEnd,
+    painted: performance.now(),
+    rows: window.report.rows,
+  });
+})))"""

