@@ -57,8 +57,9 @@ from torchgeo_datacenters.naip import GSD, HARD_NEGATIVE_CLASSES
 from torchgeo_datacenters.synthetic import SCENE_GAP, generate_scene, generate_scenes
 from torchgeo_datacenters.tasks import DataCenterSegmentation
 
-#: Seeds of the test scenes (the training scenes derive theirs from seed 0).
-TEST_SEEDS = (2024, 2025, 2026, 2027)
+#: Seeds of the test scenes (the training scenes derive theirs from seed 0), the first
+#: ones holding the most warehouses.
+TEST_SEEDS = (2026, 2027, 2024, 2025)
 
 #: Task and datamodule settings of each training mode, over configs/demo.yaml's.
 MODES: dict[str, dict[str, dict[str, Any]]] = {
@@ -92,8 +93,8 @@ def make_data(root: Path, test_scenes: int) -> tuple[list[Path], gpd.GeoDataFram
                 size=TEST_SIZE,
                 seed=seed,
                 origin=origin,
-                n_datacenters=3,
-                n_negatives=8,
+                n_datacenters=2,
+                n_negatives=12,
                 lookalike_warehouses=True,
             )
         )
