@@ -199,12 +199,33 @@ def score(
     found, counts = [], np.zeros(3)
     for scene in scenes:
         mask = out / f"{scene.stem}_mask.tif"
-        found.append(predictor.predict(scene, output_mask=mask).gdf.to_crs(truth.crs))
+        detections = predictor.predict(
+            scene, output_mask=mask, output_geojson=out / f"{scene.stem}.geojson"
+        )
+        found.append(detections.gdf.to_crs(truth.crs))
         counts += pixel_counts(mask, labels)
     detections = gpd.GeoDataFrame(pd.concat(found, ignore_index=True), crs=truth.crs)
     return (
-        pixel_scores(*counts) | object_metrics(detections, truth) | {"detections": len(detections)}
+        pixel_scores(*counts)
+        | object_metrics(detections, truth)
+        | {"detections": len(detections), "hn_touched": touched(detections, truth)}
     )
+
+
+def touched(detections: gpd.GeoDataFrame, truth: gpd.GeoDataFrame) -> float:
+    """Share of the hard negatives that any detection overlaps at all (a looser rule).
+
+    Args:
+        detections: detected polygons (any CRS).
+        truth: labelled polygons (any CRS) with a ``label`` column.
+
+    Returns:
+        The share, from 0 to 1.
+    """
+    negatives = truth[~truth["label"]]
+    utm = truth.estimate_utm_crs()
+    found = detections.to_crs(utm).union_all()
+    return float(negatives.to_crs(utm).intersects(found).mean())
 
 
 def run(
@@ -246,6 +267,7 @@ def main() -> None:
     negatives = [c for c in HARD_NEGATIVE_CLASSES if c in counts]
     head = f"{'route':8s} {'mode':10s} {'budget':>6s} {'steps':>5s} {'train s':>7s}"
     head += " objP   objR   objF1  pixIoU dets " + " ".join(f"{'fdr ' + c:>14s}" for c in negatives)
+    head += "  hn touched"
     lines = []
     for budget in args.budgets:
         for mode in args.modes:
@@ -257,6 +279,7 @@ def main() -> None:
                     f" {m['object_precision']:.3f}  {m['object_recall']:.3f}  {m['object_f1']:.3f}"
                     f"  {m['pixel_iou']:.3f}  {m['detections']:3.0f} "
                     + " ".join(f"{m[f'hn_fdr_{c}']:14.3f}" for c in negatives)
+                    + f"  {m['hn_touched']:10.3f}"
                 )
                 lines.append(line)
                 print(line, flush=True)
