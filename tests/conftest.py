@@ -3,9 +3,17 @@
 from pathlib import Path
 
 import pytest
-import torch
 
-from torchgeo_datacenters.synthetic import SyntheticDataset, generate_scenes
+from torchgeo_datacenters.cli import set_runtime_environment
+
+# The environment tgdc runs torch in (idle OpenMP threads sleep rather than spin), set
+# before torch loads: in-process training tests otherwise spin for the cores that their
+# own subprocesses and servers need.
+set_runtime_environment()
+
+import torch  # noqa: E402
+
+from torchgeo_datacenters.synthetic import SyntheticDataset, generate_scenes  # noqa: E402
 
 # Two cores: keep torch from oversubscribing them in every test process.
 torch.set_num_threads(2)

@@ -2,7 +2,7 @@
 
 Seed-like and IM3-like label files are drawn over the real Milwaukee NAIP tile served by
 :class:`support.stac_server.StacServer`; the script downloads 32 px chips around them,
-rasterises masks, trains one epoch through ``configs/datacenters.yaml``, tests the last
+rasterises masks, trains two steps through ``configs/datacenters.yaml``, tests the last
 checkpoint and writes the report. Skips where ``../shared/data`` is absent.
 """
 
@@ -93,6 +93,12 @@ def test_reproduce_seed_end_to_end(naip_tiles: NaipTestTiles, tmp_path: Path) ->
                 str(work),
                 "--trainer.max_epochs",
                 "1",
+                "--trainer.limit_train_batches",
+                "2",
+                "--trainer.limit_val_batches",
+                "1",
+                "--trainer.limit_test_batches",
+                "2",
                 "--trainer.accelerator",
                 "cpu",
                 "--data.init_args.patch_size",
