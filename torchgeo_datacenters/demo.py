@@ -175,6 +175,46 @@ def demo_config(
     return config
 
 
+def pixel_counts(mask_path: Path, labels: DataCenterLabels) -> tuple[float, float, float]:
+    """True-positive, false-positive and false-negative pixels of a detection mask.
+
+    Args:
+        mask_path: the detection mask GeoTIFF (1 data center, 0 background).
+        labels: the true labels.
+
+    Returns:
+        The three pixel counts, to pool over scenes or pass to :func:`pixel_scores`.
+    """
+    with rasterio.open(mask_path) as src:
+        predicted = src.read(1) == 1
+        labels.crs = src.crs
+        truth = labels.rasterize(src.transform, src.shape) == 1
+    return (
+        float(np.sum(predicted & truth)),
+        float(np.sum(predicted & ~truth)),
+        float(np.sum(~predicted & truth)),
+    )
+
+
+def pixel_scores(tp: float, fp: float, fn: float) -> dict[str, float]:
+    """Pixel IoU, Dice, precision and recall from pixel counts.
+
+    Args:
+        tp: data-center pixels detected.
+        fp: other pixels detected.
+        fn: data-center pixels missed.
+
+    Returns:
+        The metrics, as fractions (0 where a denominator is 0).
+    """
+    return {
+        "pixel_iou": tp / max(tp + fp + fn, 1.0),
+        "pixel_dice": 2 * tp / max(2 * tp + fp + fn, 1.0),
+        "pixel_precision": tp / max(tp + fp, 1.0),
+        "pixel_recall": tp / max(tp + fn, 1.0),
+    }
+
+
 def pixel_metrics(mask_path: Path, labels: DataCenterLabels) -> dict[str, float]:
     """Pixel IoU, Dice, precision and recall of a detection mask against labels.
 
@@ -185,19 +225,35 @@ def pixel_metrics(mask_path: Path, labels: DataCenterLabels) -> dict[str, float]
     Returns:
         The metrics, as fractions.
     """
-    with rasterio.open(mask_path) as src:
-        predicted = src.read(1) == 1
-        labels.crs = src.crs
-        truth = labels.rasterize(src.transform, src.shape) == 1
-    tp = float(np.sum(predicted & truth))
-    fp = float(np.sum(predicted & ~truth))
-    fn = float(np.sum(~predicted & truth))
+    return pixel_scores(*pixel_counts(mask_path, labels))
+
+
+def object_metrics(detections: gpd.GeoDataFrame, truth: gpd.GeoDataFrame) -> dict[str, float]:
+    """Object precision, recall, F1 and the hard-negative false-detection rates.
+
+    A detection matches a true data center, and a hard negative counts as detected, when
+    their polygons match one-to-one at IoU >= 0.5 (:mod:`.tasks.object_metrics`), in the
+    UTM zone of the labels.
+
+    Args:
+        detections: detected data-center polygons (any CRS).
+        truth: labelled polygons (any CRS) with ``label`` (true for data centers) and
+            ``class`` columns, as :func:`~.synthetic.generate_scene` returns them.
+
+    Returns:
+        ``object_precision``, ``object_recall``, ``object_f1`` and ``hn_fdr_<class>`` for
+        every hard-negative class in *truth*.
+    """
+    utm = truth.estimate_utm_crs()
+    found = detections.to_crs(utm).geometry
+    objects = object_scores_from_polygons(found, truth[truth["label"]].to_crs(utm).geometry)
     return {
-        "pixel_iou": tp / max(tp + fp + fn, 1.0),
-        "pixel_dice": 2 * tp / max(2 * tp + fp + fn, 1.0),
-        "pixel_precision": tp / max(tp + fp, 1.0),
-        "pixel_recall": tp / max(tp + fn, 1.0),
-    }
+        "object_precision": objects.precision,
+        "object_recall": objects.recall,
+        "object_f1": objects.f1,
+    } | hard_negative_fdr_from_polygons(
+        found, truth.to_crs(utm).geometry, truth["class"], HARD_NEGATIVE_CLASSES
+    )
 
 
 def plot_overlay(
@@ -462,21 +518,7 @@ def run_demo(
     print("tgdc demo: 4/4 scoring and drawing")
     true_dc = truth[truth["label"]]
     metrics = pixel_metrics(out / "mask.tif", DataCenterLabels(out / "test" / "labels.geojson"))
-    utm = true_dc.estimate_utm_crs()
-    objects = object_scores_from_polygons(
-        detections.gdf.to_crs(utm).geometry, true_dc.to_crs(utm).geometry
-    )
-    metrics |= {
-        "object_precision": objects.precision,
-        "object_recall": objects.recall,
-        "object_f1": objects.f1,
-    }
-    metrics |= hard_negative_fdr_from_polygons(
-        detections.gdf.to_crs(utm).geometry,
-        truth.to_crs(utm).geometry,
-        truth["class"],
-        HARD_NEGATIVE_CLASSES,
-    )
+    metrics |= object_metrics(detections.gdf, truth)
     plot_overlay(out / "test" / "scene.tif", true_dc, detections.gdf, out / "overlay.png")
     logs = sorted((out / "training" / "csv").glob("version_*/metrics.csv"))
     if logs:

@@ -49,3 +49,13 @@ def test_synth_rejects_bad_size(tmp_path: Path, capsys: pytest.CaptureFixture) -
     error = capsys.readouterr().err
     assert error.startswith("tgdc synth: error: size")
     assert "Traceback" not in error
+
+
+def test_synth_lookalike_warehouses(tmp_path: Path) -> None:
+    args = ["synth", "--size", "256", "--count", "1", "--lookalike-warehouses"]
+    assert main([*args, "--output-dir", str(tmp_path / "cli")]) == 0
+    generate_scenes(tmp_path / "api", size=256, count=1, lookalike_warehouses=True, progress=False)
+    generate_scenes(tmp_path / "plain", size=256, count=1, progress=False)
+    scene = "scene_000.tif"
+    assert (tmp_path / "cli" / scene).read_bytes() == (tmp_path / "api" / scene).read_bytes()
+    assert (tmp_path / "cli" / scene).read_bytes() != (tmp_path / "plain" / scene).read_bytes()

@@ -19,7 +19,7 @@ from torchgeo_datacenters.synthetic import (
     generate_scenes,
     scene_origin,
 )
-from torchgeo_datacenters.synthetic.buildings import roof_size
+from torchgeo_datacenters.synthetic.buildings import BUILDINGS, LOOKALIKE_BUILDINGS, roof_size
 
 CRS = "EPSG:32617"
 PIXEL_AREA = 0.6 * 0.6
@@ -212,6 +212,32 @@ def test_datacenter_sizes_follow_the_seed_labels() -> None:
     # in a 512 px scene a data center is 100 to 250 px wide at most
     small = [max(roof_size(rng, "datacenter", 0.6, 512)) for _ in range(200)]
     assert max(small) <= 0.4 * 512 + 1
+
+
+def test_lookalike_warehouses_are_as_large_and_bright_as_datacenters(tmp_path: Path) -> None:
+    # Roof areas: the data centers' median (about 18,800 m²), not the warehouses' own.
+    rng = np.random.default_rng(0)
+    for specs, median in ((LOOKALIKE_BUILDINGS, 18_800), (BUILDINGS, 36_000)):
+        areas = [
+            np.prod(roof_size(rng, "warehouse", 0.6, 8192, buildings=specs)) * PIXEL_AREA
+            for _ in range(2000)
+        ]
+        assert np.median(areas) == pytest.approx(median, rel=0.1)
+    # Roof pixels in drawn scenes: a data-center roof colour (R, G, B, NIR), within the
+    # colour's jitter (3%) and the sensor noise.
+    colours = BUILDINGS["datacenter"].roof_colours
+    distances = []
+    for seed in (5, 6):
+        path = tmp_path / f"{seed}.tif"
+        labels = generate_scene(path, size=512, seed=seed, lookalike_warehouses=True)
+        image, transform = read_scene(path)
+        utm = labels.to_crs(CRS)
+        for polygon in utm.geometry[utm["class"] == "warehouse"]:
+            roof = binary_erosion(roof_mask(polygon, image.shape[1:], transform), iterations=3)
+            colour = np.median(image[:, roof], axis=1)
+            distances.append(np.abs(colours - colour).max(axis=1).min())
+    assert len(distances) >= 2
+    assert max(distances) <= 10
 
 
 @pytest.mark.parametrize(

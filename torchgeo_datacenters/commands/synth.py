@@ -58,6 +58,11 @@ def register(subparsers: Any) -> None:
         help="projected CRS in metres of the scenes (default: EPSG:32617, UTM zone 17N)",
     )
     parser.add_argument(
+        "--lookalike-warehouses",
+        action="store_true",
+        help="draw warehouses as large and bright as data centers (the hard case)",
+    )
+    parser.add_argument(
         "--overwrite", action="store_true", help="replace existing scenes and labels"
     )
     parser.set_defaults(func=run)
@@ -84,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         crs=args.crs,
         gsd=args.gsd,
+        lookalike_warehouses=args.lookalike_warehouses,
         overwrite=args.overwrite,
     )
     seconds = time.perf_counter() - start

@@ -8,8 +8,8 @@ specs by class name; adding a class means adding a spec there.
 """
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import NamedTuple
 
@@ -254,9 +254,29 @@ OTHER = BuildingSpec(
 BUILDINGS = {spec.name: spec for spec in (DATACENTER, WAREHOUSE, RETAIL, OTHER)}
 """Every building class, data centers first, by class name."""
 
+LOOKALIKE_BUILDINGS = {
+    **BUILDINGS,
+    WAREHOUSE_CLASS: replace(
+        WAREHOUSE,
+        sizes=DATACENTER.sizes,
+        roof_colours=DATACENTER.roof_colours,
+    ),
+}
+""":data:`BUILDINGS` with warehouses as large and bright as data centers.
+
+Their roofs take the data centers' sizes (areas, shapes) and roof colours, so only what is
+on and around a roof (ribs, skylights, dock doors and trailers against rows of cooling
+units, generators and a substation) tells the two apart: the hard case of the task.
+"""
+
 
 def roof_size(
-    rng: np.random.Generator, kind: str, gsd: float, side: int, shrink: float = 1.0
+    rng: np.random.Generator,
+    kind: str,
+    gsd: float,
+    side: int,
+    shrink: float = 1.0,
+    buildings: Mapping[str, BuildingSpec] = BUILDINGS,
 ) -> tuple[int, int]:
     """Draw a roof size for a *kind* of building.
 
@@ -266,11 +286,13 @@ def roof_size(
         gsd: pixel size in metres.
         side: the shorter side of the scene in pixels (roofs are capped to a share of it).
         shrink: factor applied after the cap, to make room.
+        buildings: the building specs by class (:data:`BUILDINGS` or
+            :data:`LOOKALIKE_BUILDINGS`).
 
     Returns:
         The roof size (rows, cols) in pixels, long side horizontal.
     """
-    sizes = BUILDINGS[kind].sizes
+    sizes = buildings[kind].sizes
     lo, hi = sizes.area_range
     area = float(np.clip(sizes.median_area * math.exp(sizes.sigma * rng.standard_normal()), lo, hi))
     aspect = rng.uniform(*sizes.aspect_range)

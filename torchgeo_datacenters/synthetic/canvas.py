@@ -6,6 +6,8 @@ used to place objects without overlap.
 """
 
 import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
@@ -15,6 +17,9 @@ from rasterio.windows import Window
 from rasterio.windows import transform as window_transform
 from shapely.geometry.base import BaseGeometry
 
+if TYPE_CHECKING:
+    from .buildings import BuildingSpec
+
 Box = tuple[int, int, int, int]
 """A pixel rectangle ``(row_start, col_start, row_stop, col_stop)``, stops exclusive."""
 
@@ -23,9 +28,16 @@ class Scene:
     """The canvas of one scene being drawn, with the occupancy used to place objects."""
 
     def __init__(
-        self, rng: np.random.Generator, height: int, width: int, gsd: float, transform: Affine
+        self,
+        rng: np.random.Generator,
+        height: int,
+        width: int,
+        gsd: float,
+        transform: Affine,
+        buildings: Mapping[str, "BuildingSpec"],
     ) -> None:
         self.rng = rng
+        self.buildings = buildings
         self.height = height
         self.width = width
         self.gsd = gsd

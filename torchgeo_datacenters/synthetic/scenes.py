@@ -19,7 +19,7 @@ from tqdm import tqdm
 from ..errors import TGDCError
 from ..naip import BANDS, DTYPE, GSD
 from ..utils import atomic_output, check_output_path
-from .buildings import BUILDINGS, DATACENTER, datacenter_parts
+from .buildings import BUILDINGS, DATACENTER, LOOKALIKE_BUILDINGS, datacenter_parts
 from .canvas import Scene, box_polygon, pixel_bounds
 from .checks import (
     check_count,
@@ -120,6 +120,7 @@ def generate_scene(
     n_negatives: int | None = None,
     datacenters: Sequence[shapely.Polygon] | None = None,
     scene_name: str | None = None,
+    lookalike_warehouses: bool = False,
     overwrite: bool = False,
 ) -> gpd.GeoDataFrame:
     """Draw one SYNTHETIC NAIP-like scene and write it as a GeoTIFF.
@@ -145,6 +146,8 @@ def generate_scene(
         datacenters: explicit data-center roof footprints in *crs* coordinates, drawn
             instead of random ones; they may extend beyond the scene.
         scene_name: value of the ``scene`` label column (default: the file name).
+        lookalike_warehouses: draw warehouses as large and bright as data centers
+            (:data:`~.buildings.LOOKALIKE_BUILDINGS`), the hard case for a model.
         overwrite: whether an existing *path* may be replaced.
 
     Returns:
@@ -178,7 +181,8 @@ def generate_scene(
         )
 
     rng = np.random.default_rng(seed)
-    scene = Scene(rng, height, width, gsd, transform)
+    buildings = LOOKALIKE_BUILDINGS if lookalike_warehouses else BUILDINGS
+    scene = Scene(rng, height, width, gsd, transform, buildings)
     megapixels = height * width / 2**20
     if n_datacenters is None:
         n_datacenters = max(1, round(_DATACENTERS_PER_MPX * megapixels))
@@ -285,6 +289,7 @@ def generate_scenes(
     seed: int = 0,
     crs: str = "EPSG:32617",
     gsd: float = GSD,
+    lookalike_warehouses: bool = False,
     overwrite: bool = False,
     progress: bool = True,
 ) -> SyntheticDataset:
@@ -303,6 +308,8 @@ def generate_scenes(
         seed: random seed (whole number >= 0).
         crs: projected CRS in metres (a UTM zone).
         gsd: pixel size in metres.
+        lookalike_warehouses: draw warehouses as large and bright as data centers (see
+            :func:`generate_scene`).
         overwrite: whether existing scene and label files may be replaced.
         progress: whether to show a progress bar over scenes.
 
@@ -336,6 +343,7 @@ def generate_scenes(
                 crs=crs,
                 origin=scene_origin(i, (height, width), gsd),
                 gsd=gsd,
+                lookalike_warehouses=lookalike_warehouses,
                 overwrite=overwrite,
             )
         )

@@ -11,7 +11,7 @@ import shapely
 from scipy.ndimage import minimum_filter
 from shapely.geometry.base import BaseGeometry
 
-from .buildings import BUILDINGS, roof_size
+from .buildings import roof_size
 from .canvas import Box, Scene, box_polygon, roof_mask
 from .palette import SHADOW
 from .parts import PART_KINDS, Site
@@ -19,9 +19,10 @@ from .parts import PART_KINDS, Site
 
 def layout_site(scene: Scene, kind: str, shrink: float) -> Site:
     """Lay out a site of *kind* with its roof at pixel (0, 0), long side horizontal."""
-    h, w = roof_size(scene.rng, kind, scene.gsd, min(scene.height, scene.width), shrink)
+    side = min(scene.height, scene.width)
+    h, w = roof_size(scene.rng, kind, scene.gsd, side, shrink, scene.buildings)
     roof = (0, 0, h, w)
-    wings, parts = BUILDINGS[kind].layout(scene, roof)
+    wings, parts = scene.buildings[kind].layout(scene, roof)
     return Site(kind, [roof, *wings], parts)
 
 
@@ -51,7 +52,7 @@ def paint_roof(scene: Scene, kind: str, polygon: BaseGeometry, bounds: Box) -> N
         bounds: pixel box around the roof (may extend beyond the scene).
     """
     rng, px = scene.rng, scene.px
-    spec = BUILDINGS[kind]
+    spec = scene.buildings[kind]
     shadow = max(1, min(px(0.7 * spec.height * rng.uniform(0.8, 1.2)), scene.margin - 1))
     window = (
         max(0, bounds[0] - shadow),
