@@ -21,7 +21,7 @@ from ..outputs import FORMATS, OutputFormat
 
 
 def help_text(text: str) -> str:
-    """Return *text* as argparse help: argparse formats help with ``%``, so a literal one is doubled.
+    """Return *text* as argparse help, a literal ``%`` doubled (argparse formats help with ``%``).
 
     Args:
         text: help as written in a format or option definition.
