@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from .imagery import ImageryFile
 
 #: A coordinate reference system as rasterio or pyproj gives it.
-AnyCRS = CRS | pyproj.CRS
+type AnyCRS = CRS | pyproj.CRS
 
 #: Edges within this fraction of a pixel of a pixel edge are on it (float round-off).
 EDGE_TOLERANCE = 1e-6
