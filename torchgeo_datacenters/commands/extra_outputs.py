@@ -9,11 +9,11 @@ report alone, with optional imagery: :func:`add_status_report`, :func:`write_sta
 They are not formats of :data:`~torchgeo_datacenters.outputs.FORMATS`: a registered format
 writes one file from the detection table alone (or a raster band by band), inside the
 predictor's atomic staging, and so is offered alike by ``Predictor.predict``, every Ray
-worker and the scan's file list. These two are written
-by the command once the run is over, from what only the command holds: the checkpoint file
-(the STAC item's model link), the provenance of every image read, the mask COG the run wrote
-and the images to show; the STAC output is a directory of several files, and the report is
-also written for ``tgdc change`` and ``tgdc compare``, whose rows are not detections.
+worker and the scan's file list. These two are written by the command once the run is
+over, from what only the command holds: the checkpoint file (the STAC item's model link),
+the provenance of every image read, the mask COG the run wrote and the images to show; the
+STAC output is a directory of several files, and the report is also written for ``tgdc
+change`` and ``tgdc compare``, whose rows are not detections.
 """
 
 import argparse
