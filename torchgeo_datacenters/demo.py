@@ -36,6 +36,7 @@ from torchgeo.tasks import BaseTask
 
 from .datasets import DataCenterLabels
 from .detections.change import Vintage, track_changes
+from .detections.files import write_vector
 from .errors import TGDCError
 from .inference import Detections, Predictor
 from .naip import HARD_NEGATIVE_CLASSES
@@ -456,7 +457,7 @@ def run_demo(
             Vintage(later.gdf, VINTAGE_DATES[1], "test/later.tif"),
         ]
     )
-    changes.to_file(out / "change.geojson", driver="GeoJSON", RFC7946="YES")
+    write_vector(changes, out / "change.geojson")
 
     print("tgdc demo: 4/4 scoring and drawing")
     true_dc = truth[truth["label"]]

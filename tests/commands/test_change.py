@@ -7,6 +7,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pyogrio
 import pytest
 import rasterio
 import shapely
@@ -70,6 +71,11 @@ def test_change_writes_sites_that_gdal_reads(
     assert {"area_m2_2018", "area_m2_2022", "first_seen", "last_seen", "growth"} <= set(sites)
     collection = json.loads(out.read_text())
     assert "crs" not in collection  # RFC 7946
+    assert collection["name"] == "change"  # the layer QGIS shows, not the staged file's name
+    # In a GeoPackage the layer is named after the file too.
+    gpkg = tmp_path / "sites.gpkg"
+    assert main(["change", "--detections", *map(str, vintages), "--output", str(gpkg)]) == 0
+    assert pyogrio.list_layers(gpkg)[:, 0].tolist() == ["sites"]
     if shutil.which("ogrinfo") is None:
         pytest.skip("ogrinfo (GDAL's command-line tools) is not installed")
     info = subprocess.run(

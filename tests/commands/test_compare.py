@@ -1,5 +1,6 @@
 """Tests of ``tgdc compare`` on the real label files (skipped where they are absent)."""
 
+import json
 from pathlib import Path
 
 import geopandas as gpd
@@ -65,6 +66,9 @@ def test_compare_over_the_scan_footprint(
     matched = gpd.read_file(out / OUTPUT_FILES["matched"])
     candidates = gpd.read_file(out / OUTPUT_FILES["candidates"])
     missed = gpd.read_file(out / OUTPUT_FILES["missed"])
+    for kind in ("matched", "candidates", "missed"):
+        # The layer QGIS shows is named after the file, not the staged one.
+        assert json.loads((out / OUTPUT_FILES[kind]).read_text())["name"] == kind
     assert row["detections"] == len(matched) + len(candidates)
     assert row["sites"] - row["matched_sites"] == len(missed)
     # Measured: 34 of the seed's data centers lie in the box, 30 of them on an IM3 site;

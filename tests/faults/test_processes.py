@@ -113,3 +113,46 @@ def test_two_runs_one_output(
     assert features(geojson) > 0  # a whole FeatureCollection: a partial file does not parse
     assert temporaries(tmp_path) == []
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.geojson", "m.tif"]
+
+
+def descendants(pid: int) -> list[int]:
+    """Process ids of the live descendants of *pid*."""
+    found = children(pid)
+    for child in list(found):
+        found += descendants(child)
+    return found
+
+
+def command_line(pid: int) -> str:
+    """The command line of *pid* ('' once it has ended)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def test_killed_scan_leaves_no_ray_process(
+    checkpoint: Path, long_scene: Path, tmp_path: Path
+) -> None:
+    scenes = tmp_path / "scenes"
+    scenes.mkdir()
+    (scenes / long_scene.name).symlink_to(long_scene)
+    args = ["scan", "--checkpoint", checkpoint, "--scenes-dir", scenes, "--workers", "1"]
+    process = start(*args, "--output-dir", tmp_path / "scan", *TILING)
+
+    def scene_worker() -> list[int]:
+        if process.poll() is not None:
+            return [process.pid]
+        tree = descendants(process.pid)
+        return tree if any("SceneWorker" in command_line(pid) for pid in tree) else []
+
+    # Ray's processes (its store, scheduler, workers) and the actor scanning the scene.
+    ray_processes = wait_for(scene_worker, "a Ray actor scanning the scene")
+    assert process.poll() is None, "the scan ended before it could be caught mid-way"
+    process.kill()
+    process.communicate(timeout=PATIENCE)
+    wait_for(
+        lambda: not any(alive(pid) for pid in ray_processes),  # type: ignore[union-attr]
+        "every Ray process of the killed scan to end",
+        timeout=30,
+    )

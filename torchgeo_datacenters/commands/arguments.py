@@ -21,7 +21,7 @@ from ..outputs import FORMATS, OutputFormat
 
 
 def help_text(text: str) -> str:
-    """Return *text* as argparse help, a literal ``%`` doubled (argparse formats help with ``%``).
+    """Return *text* as argparse help, where a literal ``%`` must be doubled.
 
     Args:
         text: help as written in a format or option definition.

@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     import contextlib
 
     from ..detections.compare import compare_inventories, read_inventory, site_statuses
-    from ..detections.files import read_vector
+    from ..detections.files import read_vector, save_vector
     from ..detections.footprint import read_footprint
     from ..errors import TGDCError
     from ..utils import atomic_output, check_output_path
@@ -135,9 +135,12 @@ def run(args: argparse.Namespace) -> int:
             kind: stack.enter_context(atomic_output(path, overwrite=args.overwrite))
             for kind, path in paths.items()
         }
-        result.matched.to_file(staged["matched"], driver="GeoJSON", RFC7946="YES")
-        result.unmatched.to_file(staged["candidates"], driver="GeoJSON", RFC7946="YES")
-        result.missed.to_file(staged["missed"], driver="GeoJSON", RFC7946="YES")
+        for kind, table in (
+            ("matched", result.matched),
+            ("candidates", result.unmatched),
+            ("missed", result.missed),
+        ):
+            save_vector(table, staged[kind], paths[kind])
         result.scores.to_csv(staged["scores"], index=False, float_format="%.4f")
         staged["summary"].write_text(summary + "\n", encoding="utf-8")
         sites = site_statuses(result, **options)

@@ -95,12 +95,26 @@ def write_vector(
         TGDCError: see :func:`check_vector_output`.
     """
     path = check_vector_output(path, overwrite=overwrite)
-    driver = WRITE_DRIVERS[path.suffix.lower()]
     with atomic_output(path, overwrite=overwrite) as tmp:
-        if driver is None:
-            table.to_parquet(tmp)
-        elif driver == "GeoJSON":
-            table.to_file(tmp, driver=driver, RFC7946="YES", WRITE_BBOX="NO")
-        else:
-            table.to_file(tmp, driver=driver, layer=path.stem)
+        save_vector(table, tmp, path)
     return path
+
+
+def save_vector(table: gpd.GeoDataFrame, staged: Path, path: Path) -> None:
+    """Write a table to a staged file in the format of its final path.
+
+    The layer (a GeoPackage's table, a GeoJSON's ``name``) is named after the final file,
+    not the staged one.
+
+    Args:
+        table: the table, in EPSG:4326.
+        staged: where to write it now (a temporary file beside *path*).
+        path: the file it becomes, its extension one of :data:`WRITE_DRIVERS`.
+    """
+    driver = WRITE_DRIVERS[path.suffix.lower()]
+    if driver is None:
+        table.to_parquet(staged)
+    elif driver == "GeoJSON":
+        table.to_file(staged, driver=driver, layer=path.stem, RFC7946="YES", WRITE_BBOX="NO")
+    else:
+        table.to_file(staged, driver=driver, layer=path.stem)
