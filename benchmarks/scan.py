@@ -22,7 +22,7 @@ import torch
 
 from torchgeo_datacenters.inference import Predictor
 from torchgeo_datacenters.scan import SceneRecord, scan, scenes_in_directory
-from torchgeo_datacenters.scan.runner import import_ray, ray_session
+from torchgeo_datacenters.scan.cluster import import_ray, ray_session
 from torchgeo_datacenters.synthetic import generate_scenes
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))

@@ -8,7 +8,12 @@ from torchgeo_datacenters import options as options_module
 from torchgeo_datacenters.cli import build_parser
 from torchgeo_datacenters.commands.arguments import predictor_keywords
 from torchgeo_datacenters.inference import Predictor
-from torchgeo_datacenters.options import PredictorOptions, option, scan_option_names
+from torchgeo_datacenters.options import (
+    PredictorOptions,
+    option,
+    scan_option_names,
+    scan_setting_names,
+)
 
 
 def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
@@ -46,6 +51,14 @@ def test_a_scan_sets_the_device_and_reads_tiles_in_its_workers() -> None:
         "precision",
         "tta",
     )
+
+
+def test_a_scan_records_every_option_that_changes_its_detections() -> None:
+    # The batch size changes no detection: a rerun may choose another one.
+    assert scan_setting_names() == tuple(n for n in scan_option_names() if n != "batch_size")
+    # The scan records the predictor's resolved values, which it holds by the same names.
+    predictor = Predictor(bright_roofs(), device="cpu", progress=False)
+    assert all(hasattr(predictor, name) for name in scan_setting_names())
 
 
 def test_predictor_takes_the_options_or_keywords() -> None:

@@ -63,3 +63,24 @@ def describe_os_error(error: BaseException) -> str:
     if not messages:
         return type(error).__name__
     return messages[0]
+
+
+def describe_error(error: BaseException) -> str:
+    """One line naming what went wrong.
+
+    Args:
+        error: the error.
+
+    Returns:
+        The message of a :class:`TGDCError`; for an :class:`OSError` (rasterio's errors
+        included) its type and what the system or GDAL reported (see
+        :func:`describe_os_error`), not rasterio's "See
+        previous exception"; else the type and first line of the message.
+    """
+    lines = str(error).strip().splitlines()
+    message = lines[0] if lines else ""
+    if isinstance(error, TGDCError):
+        return message
+    if isinstance(error, OSError):
+        message = describe_os_error(error)
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__

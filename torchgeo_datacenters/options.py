@@ -8,7 +8,8 @@ type, default, help, metavar and choices. Everything else derives from it:
   with these defaults;
 * ``tgdc detect`` and ``tgdc batch-detect`` get a ``--<name>`` flag for every field (its
   type from the annotation, its help ending in the default), and ``tgdc scan`` for every
-  field with ``scan=True`` (:func:`scan_option_names`), passed on to every Ray worker.
+  field with ``scan=True`` (:func:`scan_option_names`), passed on to every Ray worker;
+  a scan records those with ``recorded=True`` (:func:`scan_setting_names`) in its settings.
 
 Adding an option
 ----------------
@@ -24,8 +25,10 @@ Add one field here, in the order the help should list it::
 then read it in :class:`~torchgeo_datacenters.inference.Predictor` (``options.input_scale``)
 and check its value there (raise :class:`~torchgeo_datacenters.errors.TGDCError`). Give
 ``choices=(...)`` for a fixed set of values; ``scan=False`` where a scan sets the option
-itself. The flag ``--input-scale``, its help and the keyword argument follow. This module
-imports nothing but the standard library, so the command line builds its flags fast.
+itself; ``recorded=False`` where the option changes no detection (a scan then leaves it out
+of the settings a rerun must match). The flag ``--input-scale``, its help and the keyword
+argument follow. This module imports nothing but the standard library, so the command line
+builds its flags fast.
 """
 
 import types
@@ -45,6 +48,8 @@ class OptionHelp:
         default_help: the default in words, where its value alone says too little
             (None: the default value itself).
         scan: whether ``tgdc scan`` offers it and passes it on to its workers.
+        recorded: whether it changes what a scan finds: a scan records it in its settings
+            (:func:`scan_setting_names`) and refuses a rerun with another value.
     """
 
     help: str
@@ -52,6 +57,7 @@ class OptionHelp:
     choices: tuple[str, ...] | None = None
     default_help: str | None = None
     scan: bool = True
+    recorded: bool = True
 
     def describe(self, default: Any) -> str:
         """The full help: what the option does and its default.
@@ -117,6 +123,7 @@ class PredictorOptions:
         "tiles per batch",
         metavar="N",
         default_help="as many as 16 tiles of 256 x 256 pixels hold",
+        recorded=False,
     )
     threshold: float | None = option(
         None,
@@ -213,3 +220,12 @@ def scan_option_names() -> tuple[str, ...]:
         The names of the fields with ``scan=True``, in order.
     """
     return tuple(f.name for f in option_fields() if option_help(f).scan)
+
+
+def scan_setting_names() -> tuple[str, ...]:
+    """Name the options a scan records in its settings (see :class:`OptionHelp`).
+
+    Returns:
+        The names of the fields with ``scan=True`` and ``recorded=True``, in order.
+    """
+    return tuple(f.name for f in option_fields() if option_help(f).scan and option_help(f).recorded)

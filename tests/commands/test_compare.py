@@ -36,26 +36,28 @@ def _box(bounds) -> str:
     return f"POLYGON(({west} {south},{east} {south},{east} {north},{west} {north},{west} {south}))"
 
 
+def compare(detections: Path, inventory: Path, out: Path) -> int:
+    """Run ``tgdc compare`` on detections and an inventory, without --footprint."""
+    return main(
+        [
+            "compare",
+            "--detections",
+            str(detections),
+            "--inventory",
+            str(inventory),
+            "--output-dir",
+            str(out),
+        ]
+    )
+
+
 def test_compare_over_the_scan_footprint(
     seed_files: tuple[Path, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     detections, _, im3 = seed_files
     out = tmp_path / "out"
     # The footprint.geojson beside the detections is the area scanned.
-    assert (
-        main(
-            [
-                "compare",
-                "--detections",
-                str(detections),
-                "--inventory",
-                str(im3),
-                "--output-dir",
-                str(out),
-            ]
-        )
-        == 0
-    )
+    assert compare(detections, im3, out) == 0
     stdout = capsys.readouterr().out
     scores = pd.read_csv(out / OUTPUT_FILES["scores"])
     (row,) = scores.to_dict("records")
@@ -81,20 +83,7 @@ def test_compare_without_a_footprint_says_what_to_give(
     detections, footprint, im3 = seed_files
     footprint.unlink()
     out = tmp_path / "out"
-    assert (
-        main(
-            [
-                "compare",
-                "--detections",
-                str(detections),
-                "--inventory",
-                str(im3),
-                "--output-dir",
-                str(out),
-            ]
-        )
-        == 2
-    )
+    assert compare(detections, im3, out) == 2
     error = capsys.readouterr().err
     assert "no footprint.geojson beside it; give --footprint, the area scanned" in error
     assert not out.exists()

@@ -7,7 +7,8 @@ import pytest
 import rasterio
 from rasterio.errors import RasterioIOError
 
-from torchgeo_datacenters.scan.runner import PARTIAL_NOTE, describe_error, mark_partial
+from torchgeo_datacenters.errors import describe_error
+from torchgeo_datacenters.scan.runner import PARTIAL_NOTE, mark_partial
 
 
 def test_a_scene_truncated_after_its_header_records_gdals_message(tmp_path: Path) -> None:

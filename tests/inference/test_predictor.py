@@ -24,7 +24,7 @@ from support.inference import (
 
 from torchgeo_datacenters.errors import TGDCError
 from torchgeo_datacenters.inference import Predictor, ProbabilityModel
-from torchgeo_datacenters.inference.tiles import SceneDataset
+from torchgeo_datacenters.inference.scene import SceneDataset
 
 PIXEL_M2 = GSD * GSD
 

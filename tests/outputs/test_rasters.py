@@ -6,10 +6,10 @@ import rasterio
 from pyproj import CRS
 from support.inference import UTM, utm_transform
 
-from torchgeo_datacenters.inference.tiles import SceneGrid
+from torchgeo_datacenters.grid import Grid
 from torchgeo_datacenters.outputs import FORMATS
 
-GRID = SceneGrid(crs=CRS(UTM), transform=utm_transform(), width=70, height=50)
+GRID = Grid(crs=CRS(UTM), transform=utm_transform(), width=70, height=50)
 
 
 def test_rasters_are_cogs_on_the_scene_grid(tmp_path: Path) -> None:
@@ -45,7 +45,7 @@ def test_cogs_have_overviews_and_the_mask_a_colour_table(tmp_path: Path) -> None
     from torchgeo_datacenters.outputs.styles import MASK_COLOURS
 
     # Larger than one 512 px COG tile: GDAL builds overviews down to one tile.
-    grid = SceneGrid(crs=CRS(UTM), transform=utm_transform(), width=1100, height=600)
+    grid = Grid(crs=CRS(UTM), transform=utm_transform(), width=1100, height=600)
     mask = np.zeros((600, 1100), np.uint8)
     mask[100:300, 200:700] = 1
     with (

@@ -17,7 +17,7 @@ from rasterio.transform import from_origin
 from support.inference import BRIGHT, DARK, GSD, MEAN, ORIGIN, STD, save_checkpoint, write_scene
 
 from torchgeo_datacenters.cli import main
-from torchgeo_datacenters.scan.runner import import_ray, ray_session
+from torchgeo_datacenters.scan.cluster import import_ray, ray_session
 
 #: Side of every test scene, in pixels.
 SIDE = 256

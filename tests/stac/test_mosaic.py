@@ -6,8 +6,9 @@ import rasterio
 from support.stac_server import NaipTestTiles, StacServer
 
 from torchgeo_datacenters.errors import TGDCError
+from torchgeo_datacenters.grid import Grid
 from torchgeo_datacenters.stac import NaipCatalog, mosaic_items, write_mosaic
-from torchgeo_datacenters.stac.grid import Grid, centred_grid
+from torchgeo_datacenters.stac.grid import centred_grid
 
 
 def grid_at(tiles: NaipTestTiles, row: float, col: float, size: int) -> Grid:

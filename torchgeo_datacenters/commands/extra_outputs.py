@@ -5,6 +5,15 @@ One definition per option in :data:`EXTRA_OUTPUTS` (flag, metavar, help), added 
 written after the run by :func:`write_extra_outputs`, so every command offers them alike.
 Commands whose rows are sites with a status (``tgdc change``, ``tgdc compare``) offer the
 report alone, with optional imagery: :func:`add_status_report`, :func:`write_status_report`.
+
+They are not formats of :data:`~torchgeo_datacenters.outputs.FORMATS`: a registered format
+writes one file from the detection table alone (or a raster band by band), inside the
+predictor's atomic staging, and so is offered alike by ``Predictor.predict``, every Ray
+worker and the scan's file list. These two are written by the command once the run is
+over, from what only the command holds: the checkpoint file (the STAC item's model link),
+the provenance of every image read, the mask COG the run wrote and the images to show; the
+STAC output is a directory of several files, and the report is also written for ``tgdc
+change`` and ``tgdc compare``, whose rows are not detections.
 """
 
 import argparse

@@ -3,6 +3,11 @@
 :func:`read_vector` reads any vector file GDAL can open (GeoParquet through geopandas) into
 EPSG:4326, failing with one line that names the file; :func:`write_vector` writes a table
 atomically in the format its extension names.
+
+:func:`write_vector` writes tables of any columns (change sites, a scan's footprint); the
+detection table itself goes through the output-format registry
+(:data:`~torchgeo_datacenters.outputs.FORMATS`), whose writers (:mod:`.writers`) round and
+order its fixed columns and are staged with the run's other files.
 """
 
 import os

@@ -2,8 +2,10 @@
 
 from .model import ProbabilityModel, load_checkpoint
 from .predictor import Detections, Predictor, RunStats, resolve_device
+from .reader import TileReader
+from .scene import Scene, group_rasters, open_scene
 from .stitch import Stitcher, blend_window
-from .tiles import Scene, SceneGrid, TileReader, group_rasters, open_scene, tile_offsets
+from .tiling import tile_offsets
 
 __all__ = [
     "Detections",
@@ -11,7 +13,6 @@ __all__ = [
     "ProbabilityModel",
     "RunStats",
     "Scene",
-    "SceneGrid",
     "Stitcher",
     "TileReader",
     "blend_window",

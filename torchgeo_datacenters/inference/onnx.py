@@ -17,6 +17,7 @@ multiple of :data:`PAD_MULTIPLE_KEY` pixels; :class:`OnnxProbability` pads other
 edge replication (as UNet4 does itself) and crops the probabilities back.
 """
 
+import dataclasses
 import json
 import logging
 import os
@@ -366,11 +367,6 @@ def quantize_int8(model: ProbabilityModel, tiles: Iterable[Tensor]) -> Probabili
         finally:
             logging.disable(logging.NOTSET)
         runner = OnnxProbability(target.read_bytes(), multiple)
-    return ProbabilityModel(
-        probability_fn=runner,
-        mean=model.mean,
-        std=model.std,
-        threshold=model.threshold,
-        bands=model.bands,
-        name=f"{model.name} (int8)",
+    return dataclasses.replace(
+        model, probability_fn=runner, module=None, name=f"{model.name} (int8)"
     )

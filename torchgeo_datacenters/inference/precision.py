@@ -19,7 +19,8 @@ import torch
 
 from ..errors import TGDCError
 from ..options import PRECISIONS
-from .tiles import Scene, TileReader
+from .reader import TileReader
+from .scene import Scene
 
 #: Autocast data type of each reduced floating-point precision.
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}

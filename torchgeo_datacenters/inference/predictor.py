@@ -57,20 +57,14 @@ from ..outputs.provenance import attach_provenance, raster_provenance
 from ..outputs.rasters import GDAL_CACHE_MB
 from ..utils import end_with_parent, return_large_blocks
 from ..utils.resources import available_memory, batch_bytes, format_bytes
+from .batches import SharedBatches
 from .model import ProbabilityModel, check_threshold, load_checkpoint
 from .onnx import is_onnx, load_onnx, quantize_int8
 from .precision import autocast, calibration_tiles, resolve_precision
+from .reader import TileReader
+from .scene import Scene, group_rasters, open_scene
 from .stitch import Stitcher
-from .tiles import (
-    Scene,
-    SharedBatches,
-    TileReader,
-    check_tiling,
-    group_rasters,
-    open_scene,
-    scene_tiling,
-    tile_offsets,
-)
+from .tiling import check_tiling, scene_tiling, tile_offsets
 from .tta import check_tta, with_tta
 
 #: Pixels per batch when no batch size is given: 16 tiles of 256 x 256.
@@ -663,7 +657,7 @@ def as_read(batch: dict[str, Any]) -> dict[str, Any]:
     """Return a batch of tiles unchanged (the DataLoader's collate function).
 
     Args:
-        batch: a batch from :class:`~.tiles.TileReader`.
+        batch: a batch from :class:`~.reader.TileReader`.
 
     Returns:
         The same batch.

@@ -66,7 +66,7 @@ if TYPE_CHECKING:
     import geopandas as gpd
     import numpy as np
 
-    from ..inference.tiles import SceneGrid
+    from ..grid import Grid
     from .rasters import RasterWriter
 
 #: Stem of the files every scan writes in its output directory.
@@ -150,8 +150,8 @@ class RasterFormat(OutputFormat):
     def open(
         self,
         path: str | os.PathLike[str],
-        grid: "SceneGrid",
-        output_grid: "SceneGrid | None" = None,
+        grid: "Grid",
+        output_grid: "Grid | None" = None,
     ) -> "RasterWriter":
         """Open a writer of this raster (use it as a context manager).
 

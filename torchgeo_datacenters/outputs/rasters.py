@@ -28,7 +28,7 @@ from ..utils.atomic import final_path, temporary_directory, write_error
 from .styles import MASK_COLOURS
 
 if TYPE_CHECKING:
-    from ..inference.tiles import SceneGrid
+    from ..grid import Grid
 
 #: GDAL block cache while writing rasters, in MB (keeps memory bounded on big scenes).
 GDAL_CACHE_MB = 64
@@ -43,12 +43,12 @@ class RasterWriter:
     def __init__(
         self,
         path: str | os.PathLike[str],
-        grid: "SceneGrid",
+        grid: "Grid",
         *,
         dtype: str,
         nodata: float,
         resampling: str,
-        output_grid: "SceneGrid | None" = None,
+        output_grid: "Grid | None" = None,
         colormap: Mapping[int, tuple[int, int, int, int]] | None = None,
     ) -> None:
         """Initialize a new RasterWriter (use it as a context manager).
@@ -194,7 +194,7 @@ class RasterWriter:
 
 
 @contextlib.contextmanager
-def warped_onto(path: str | os.PathLike[str], grid: "SceneGrid") -> Iterator[Any]:
+def warped_onto(path: str | os.PathLike[str], grid: "Grid") -> Iterator[Any]:
     """Open a raster warped onto a grid (nearest neighbour), without reading it.
 
     Args:

@@ -6,8 +6,9 @@ under the output directory so that a rerun resumes, and merges the detections of
 neighbouring scenes into one polygon per data center.
 """
 
+from .cluster import RAY_HINT, import_ray
 from .manifest import Manifest, SceneRecord
-from .runner import RAY_HINT, ScanResult, SceneWorker, import_ray, scan
+from .runner import ScanResult, scan
 from .scenes import (
     LocalScene,
     Scene,
@@ -18,6 +19,7 @@ from .scenes import (
     scenes_in_directory,
     stac_scenes,
 )
+from .worker import SceneWorker
 
 __all__ = [
     "RAY_HINT",

@@ -1,11 +1,8 @@
-"""Scan many scenes on Ray: actors keep the model loaded, finished scenes are never redone.
+"""Scan many scenes: the policy of a scan, whose scenes run on a Ray worker pool.
 
-:func:`scan` runs the predictor over every scene on a pool of Ray actors
-(:class:`SceneWorker`), each holding one model for its whole life and asking Ray for one
-CPU and, where GPUs are present, ``gpus_per_worker`` GPUs. By default Ray is started in
-this process on this machine (``ray.init(num_cpus=workers)``); with ``ray_address`` it
-connects to a running Ray cluster instead, with no other change. If Ray is already
-initialised (a notebook, a test), the scan uses it and leaves it running.
+:func:`scan` runs the predictor over every scene on a :class:`~.pool.WorkerPool` of Ray
+actors (:class:`~.worker.SceneWorker`), each holding one model for its whole life, on a
+Ray started here or on a cluster (:mod:`.cluster`).
 
 Every scene that ends is recorded in the output directory's
 :class:`~torchgeo_datacenters.scan.manifest.Manifest` at once, so a crash or a killed
@@ -18,171 +15,30 @@ file per format of :func:`~torchgeo_datacenters.outputs.scan_files` (GeoJSON, CS
 GeoParquet: ``detections.geojson``, ...).
 """
 
-import contextlib
-import logging
 import os
-import tempfile
 import time
-import warnings
-from collections import Counter, deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import geopandas as gpd
-import rasterio
 from shapely.geometry.base import BaseGeometry
 from tqdm import tqdm
 
-from ..detections import merge_detections, order_detections, prune_small
-from ..errors import TGDCError, describe_os_error
+from ..detections import merge_detections, order_detections
+from ..errors import TGDCError
 from ..inference import Predictor
-from ..options import scan_option_names
+from ..options import scan_option_names, scan_setting_names
 from ..outputs import Outputs, scan_files, write_vectors
 from ..outputs.provenance import attach_provenance
 from ..utils.atomic import atomic_output
+from .cluster import import_ray, ray_session
 from .manifest import Manifest, SceneRecord, file_sha256
+from .pool import WorkerPool
 from .scenes import Scene
-
-#: How to install Ray where it is missing.
-RAY_HINT = (
-    "tgdc scan runs scenes on Ray, which is not installed: run `uv sync --extra scale` (or"
-    " `pip install 'torchgeo-datacenters[scale]'`)"
-)
-
-#: Tries at starting Ray on this machine before giving up.
-LOCAL_START_ATTEMPTS = 3
-
-#: Shared-memory object store of a Ray started by the scan, in bytes: only the checkpoint
-#: and the detections pass through it (workers read their scenes themselves).
-OBJECT_STORE_BYTES = 256 * 2**20
-
-
-def import_ray(*, local: bool = True) -> ModuleType:
-    """Import Ray, or say how to install it.
-
-    For a Ray started on this machine, Ray's ``uv run`` integration (which would package
-    the working directory and start every worker through ``uv``) is turned off unless the
-    environment sets ``RAY_ENABLE_UV_RUN_RUNTIME_ENV``: local workers run this very
-    interpreter. It stays on for clusters, where it ships the project to the nodes.
-
-    Args:
-        local: whether Ray will be started on this machine.
-
-    Returns:
-        The ``ray`` module.
-
-    Raises:
-        TGDCError: if Ray is not installed.
-    """
-    if local:
-        os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
-    try:
-        import ray
-    except ImportError as error:
-        raise TGDCError(RAY_HINT) from error
-    return ray
-
-
-@dataclass(frozen=True)
-class SceneOutcome:
-    """What one attempt at a scene gave.
-
-    Attributes:
-        scene: the scene's id.
-        detections: its detections (None when the attempt failed).
-        scanned_km2: area of valid pixels scanned, in km².
-        seconds: duration of the attempt, in seconds.
-        error: why the attempt failed (None when it succeeded).
-    """
-
-    scene: str
-    detections: gpd.GeoDataFrame | None
-    scanned_km2: float
-    seconds: float
-    error: str | None = None
-
-
-def describe_error(error: BaseException) -> str:
-    """One line naming what went wrong.
-
-    Args:
-        error: the error.
-
-    Returns:
-        The message of a :class:`TGDCError`; for an :class:`OSError` (rasterio's errors
-        included) its type and what the system or GDAL reported (see
-        :func:`~torchgeo_datacenters.errors.describe_os_error`), not rasterio's "See
-        previous exception"; else the type and first line of the message.
-    """
-    lines = str(error).strip().splitlines()
-    message = lines[0] if lines else ""
-    if isinstance(error, TGDCError):
-        return message
-    if isinstance(error, OSError):
-        message = describe_os_error(error)
-    return f"{type(error).__name__}: {message}" if message else type(error).__name__
-
-
-class SceneWorker:
-    """Predicts scenes one after another with one model kept loaded: a scan's Ray actor."""
-
-    def __init__(
-        self, checkpoint: bytes, name: str, options: Mapping[str, Any], device: str
-    ) -> None:
-        """Load the model.
-
-        Args:
-            checkpoint: the checkpoint file's bytes (workers may run on other machines).
-            name: the checkpoint's file name.
-            options: predictor options (see
-                :func:`~torchgeo_datacenters.options.scan_option_names`), with
-                ``min_area`` and ``merge_distance`` resolved.
-            device: ``cpu`` or ``cuda``.
-        """
-        self._directory = tempfile.TemporaryDirectory(prefix="tgdc-model-")
-        path = Path(self._directory.name) / name
-        path.write_bytes(checkpoint)
-        self.min_area = float(options["min_area"])
-        self.merge_distance = float(options["merge_distance"])
-        self.predictor = Predictor(
-            path, device=device, progress=False, num_workers=0, **{**options, "min_area": 0.0}
-        )
-
-    def scan(self, scene: Scene) -> SceneOutcome:
-        """Predict one scene.
-
-        Detections of every size are kept near the scene's edge, where they may continue in
-        a neighbouring scene; elsewhere those smaller than ``min_area`` are dropped.
-
-        Args:
-            scene: the scene.
-
-        Returns:
-            Its detections and counts, or the error that stopped it.
-        """
-        start = time.perf_counter()
-        try:
-            with scene.open() as path, warnings.catch_warnings():
-                # A scene with no valid pixel is a result (0 km², no detection), not a warning.
-                warnings.simplefilter("ignore", UserWarning)
-                result = self.predictor.predict(path, acquired=scene.acquired())
-                with rasterio.open(path) as src:
-                    bounds, crs, pixel = tuple(src.bounds), src.crs, max(src.res)
-            detections = prune_small(
-                result.gdf,
-                bounds,
-                crs,
-                min_area=self.min_area,
-                distance=self.merge_distance + pixel,
-            )
-        except Exception as error:
-            return SceneOutcome(
-                scene.id, None, 0.0, time.perf_counter() - start, describe_error(error)
-            )
-        return SceneOutcome(scene.id, detections, result.scanned_km2, time.perf_counter() - start)
+from .worker import SceneOutcome
 
 
 @dataclass
@@ -260,88 +116,6 @@ def mark_partial(output_dir: str | os.PathLike[str], failed: Sequence[str]) -> P
     return note
 
 
-@contextlib.contextmanager
-def ray_session(ray: ModuleType, address: str | None, workers: int | None) -> Iterator[None]:
-    """Use the running Ray, connect to a cluster, or start Ray on this machine.
-
-    Args:
-        ray: the ``ray`` module.
-        address: address of a Ray cluster (None: start one here).
-        workers: CPUs of a Ray started here (None: all).
-
-    Yields:
-        Nothing; Ray is initialised inside. A Ray started or connected here is shut down
-        on leaving.
-
-    Raises:
-        TGDCError: if Ray cannot start or the cluster cannot be reached.
-    """
-    if ray.is_initialized():
-        yield
-        return
-    options: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.WARNING}
-    if address is None:
-        options |= {
-            "num_cpus": workers,
-            "include_dashboard": False,
-            "object_store_memory": OBJECT_STORE_BYTES,
-        }
-    # A local Ray's processes must start within fixed timeouts, which a busy machine can
-    # miss: a local start is tried again before giving up.
-    attempts = 1 if address else LOCAL_START_ATTEMPTS
-    for attempt in range(1, attempts + 1):
-        try:
-            ray.init(address=address, **options)
-            break
-        except Exception as error:  # Ray raises plain Exception when its processes fail
-            ray.shutdown()
-            if attempt < attempts:
-                continue
-            fix = (
-                f"could not connect to the Ray cluster at {address}; check --ray-address"
-                if address
-                else "could not start Ray on this machine; its logs are in"
-                " /tmp/ray/session_latest/logs"
-            )
-            raise TGDCError(f"{fix} ({describe_error(error)})") from error
-    try:
-        yield
-    finally:
-        ray.shutdown()
-
-
-def _pool_size(
-    ray: ModuleType, workers: int | None, gpus_per_worker: float | None, scenes: int
-) -> tuple[int, float]:
-    """Choose the number of workers and the GPUs of each from the cluster's resources.
-
-    Args:
-        ray: the ``ray`` module, initialised.
-        workers: workers asked for (None: one per GPU where there are GPUs, else one per
-            CPU).
-        gpus_per_worker: GPUs per worker asked for (None: 1 where there are GPUs, else 0).
-        scenes: scenes to scan (no more workers are started).
-
-    Returns:
-        Workers and GPUs per worker.
-
-    Raises:
-        TGDCError: if more GPUs per worker are asked for than the cluster has.
-    """
-    resources = ray.cluster_resources()
-    gpus = float(resources.get("GPU", 0))
-    if gpus_per_worker is None:
-        gpus_per_worker = 1.0 if gpus >= 1 else 0.0
-    if gpus_per_worker > gpus:
-        raise TGDCError(
-            f"--gpus-per-worker {gpus_per_worker:g}: the Ray cluster has {gpus:g} GPU(s); ask"
-            " for fewer (0 runs on CPUs)"
-        )
-    if workers is None:
-        workers = int(gpus // gpus_per_worker) if gpus_per_worker else int(resources["CPU"])
-    return max(1, min(workers, scenes)), gpus_per_worker
-
-
 def _record(
     manifest: Manifest, outcome: SceneOutcome, attempts: int, result: ScanResult
 ) -> SceneRecord:
@@ -373,127 +147,52 @@ def _record(
     )
 
 
-class WorkerPool:
-    """Ray actors running :class:`SceneWorker`, each fed one scene at a time.
+def _run(
+    pool: WorkerPool,
+    scenes: Sequence[Scene],
+    manifest: Manifest,
+    result: ScanResult,
+    *,
+    retries: int,
+    progress: bool,
+    on_scene: Callable[[SceneRecord], None] | None,
+) -> None:
+    """Scan the scenes on a pool, retrying failed attempts and recording each scene as it ends.
 
-    Use it as a context manager: the actors start on entering and are killed on leaving,
-    also when the scan is interrupted. An actor whose process dies is replaced.
+    Args:
+        pool: the started pool.
+        scenes: the scenes to scan.
+        manifest: the scan's manifest.
+        result: the run's result, updated scene by scene.
+        retries: further attempts at a scene whose attempt failed.
+        progress: show a progress bar.
+        on_scene: called with every record written.
     """
-
-    def __init__(
-        self,
-        ray: ModuleType,
-        checkpoint: Path,
-        options: Mapping[str, Any],
-        workers: int | None,
-        gpus_per_worker: float | None,
-        scenes: int,
-    ) -> None:
-        """Size the pool from the cluster's resources.
-
-        Args:
-            ray: the ``ray`` module, initialised.
-            checkpoint: the model checkpoint, sent to every actor.
-            options: predictor options of the actors.
-            workers: actors asked for (None: see :func:`_pool_size`).
-            gpus_per_worker: GPUs per actor asked for (None: see :func:`_pool_size`).
-            scenes: scenes to scan.
-
-        Raises:
-            TGDCError: if more GPUs per worker are asked for than the cluster has.
-        """
-        self.ray = ray
-        self.checkpoint = checkpoint
-        self.options = dict(options)
-        self.size, self.gpus = _pool_size(ray, workers, gpus_per_worker, scenes)
-        self.actors: list[Any] = []
-        self._model: Any = None
-
-    def _start(self) -> Any:
-        """Start one actor (it loads the model once).
-
-        Returns:
-            The actor's handle.
-        """
-        actor = self.ray.remote(SceneWorker).options(num_cpus=1, num_gpus=self.gpus)
-        device = "cuda" if self.gpus > 0 else "cpu"
-        handle = actor.remote(self._model, self.checkpoint.name, self.options, device)
-        self.actors.append(handle)
-        return handle
-
-    def __enter__(self) -> "WorkerPool":
-        """Start the actors."""
-        self._model = self.ray.put(self.checkpoint.read_bytes())
-        for _ in range(self.size):
-            self._start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        """Kill the actors."""
-        for actor in self.actors:
-            self.ray.kill(actor)
-
-    def run(
-        self,
-        scenes: Sequence[Scene],
-        manifest: Manifest,
-        result: ScanResult,
-        *,
-        retries: int,
-        progress: bool,
-        on_scene: Callable[[SceneRecord], None] | None,
-    ) -> None:
-        """Scan the scenes, recording each as it ends.
-
-        Args:
-            scenes: the scenes to scan.
-            manifest: the scan's manifest.
-            result: the run's result, updated scene by scene.
-            retries: further attempts at a scene whose attempt failed.
-            progress: show a progress bar.
-            on_scene: called with every record written.
-        """
-        queue = deque(scenes)
-        attempts: Counter[str] = Counter()
-        idle = list(self.actors)
-        running: dict[Any, tuple[Any, Scene]] = {}
-        start = time.perf_counter()
-        with tqdm(
-            total=result.scenes,
-            initial=result.skipped,
-            desc="scenes",
-            unit="scene",
-            disable=not progress,
-        ) as bar:
-            while queue or running:
-                while idle and queue:
-                    actor, scene = idle.pop(), queue.popleft()
-                    attempts[scene.id] += 1
-                    running[actor.scan.remote(scene)] = (actor, scene)
-                [ready], _ = self.ray.wait(list(running), num_returns=1)
-                actor, scene = running.pop(ready)
-                try:
-                    outcome = self.ray.get(ready)
-                    idle.append(actor)
-                except self.ray.exceptions.RayError as error:
-                    # The actor's process died (or its task could not run): replace it.
-                    outcome = SceneOutcome(
-                        scene.id, None, 0.0, 0.0, f"worker failed: {describe_error(error)}"
-                    )
-                    self.ray.kill(actor)
-                    idle.append(self._start())
-                if outcome.error is not None and attempts[scene.id] <= retries:
-                    queue.append(scene)
-                    continue
-                record = _record(manifest, outcome, attempts[scene.id], result)
-                result.scan_seconds = time.perf_counter() - start
-                bar.update()
-                bar.set_postfix_str(
-                    f"{result.scanned_km2:.2f} km², {result.rate:.3f} km²/s,"
-                    f" {len(result.failed)} failed"
-                )
-                if on_scene is not None:
-                    on_scene(record)
+    attempts: Counter[str] = Counter()
+    for scene in scenes:
+        pool.submit(scene)
+    start = time.perf_counter()
+    with tqdm(
+        total=result.scenes,
+        initial=result.skipped,
+        desc="scenes",
+        unit="scene",
+        disable=not progress,
+    ) as bar:
+        for scene, outcome in pool.outcomes():
+            attempts[scene.id] += 1
+            if outcome.error is not None and attempts[scene.id] <= retries:
+                pool.submit(scene)
+                continue
+            record = _record(manifest, outcome, attempts[scene.id], result)
+            result.scan_seconds = time.perf_counter() - start
+            bar.update()
+            bar.set_postfix_str(
+                f"{result.scanned_km2:.2f} km², {result.rate:.3f} km²/s,"
+                f" {len(result.failed)} failed"
+            )
+            if on_scene is not None:
+                on_scene(record)
 
 
 def _check_scan(scenes: Sequence[Scene], retries: int, workers: int | None) -> None:
@@ -577,19 +276,10 @@ def scan(
         "merge_distance": predictor.merge_distance,
     }
     outputs = Outputs({kind: Path(output_dir) / name for kind, name in scan_files().items()})
-    settings = {
-        "checkpoint_sha256": file_sha256(checkpoint),
-        "tile_size": predictor.tile_size,
-        "overlap": predictor.overlap,
-        "threshold": predictor.threshold,
-        "min_area": predictor.min_area,
-        "merge_distance": predictor.merge_distance,
-        "simplify": predictor.simplify,
-        "input_scale": predictor.input_scale,
-        "resample": predictor.resample,
-        "precision": predictor.precision,
-        "tta": predictor.tta,
-    }
+    # What decides a scene's detections, as the predictor resolved it: a rerun with other
+    # values is refused (batch_size, say, changes no detection and is not recorded).
+    settings = {"checkpoint_sha256": file_sha256(checkpoint)}
+    settings |= {name: getattr(predictor, name) for name in scan_setting_names()}
     manifest = Manifest(output_dir, settings)
     # The merged outputs of an earlier run of this scan (same settings, scenes recorded)
     # are its own: a rerun that retries failed scenes rewrites them.
@@ -604,12 +294,13 @@ def scan(
         skipped=len(scenes) - len(todo),
     )
     if todo:
-        with ray_session(ray, ray_address, workers):
-            pool = WorkerPool(ray, Path(checkpoint), options, workers, gpus_per_worker, len(todo))
-            with pool:
-                pool.run(
-                    todo, manifest, result, retries=retries, progress=progress, on_scene=on_scene
-                )
+        with (
+            ray_session(ray, ray_address, workers),
+            WorkerPool(ray, Path(checkpoint), options, workers, gpus_per_worker, len(todo)) as pool,
+        ):
+            _run(
+                pool, todo, manifest, result, retries=retries, progress=progress, on_scene=on_scene
+            )
     ids = [scene.id for scene in scenes]
     finished = manifest.finished()
     result.total_km2 = sum(finished[scene].scanned_km2 for scene in ids if scene in finished)

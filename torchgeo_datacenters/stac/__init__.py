@@ -20,7 +20,6 @@ from .chips import (
 from .grid import (
     CONUS_BOUNDS,
     NAIP_RESOLUTION,
-    Grid,
     check_bbox,
     check_lonlat,
     grid_around,
@@ -40,7 +39,6 @@ __all__ = [
     "NAIP_RESOLUTION",
     "NODATA",
     "ChipPlan",
-    "Grid",
     "Mosaic",
     "NaipCatalog",
     "NetworkSettings",

@@ -28,8 +28,9 @@ from rasterio.warp import transform_geom
 from tqdm import tqdm
 
 from ..errors import TGDCError
+from ..grid import Grid
 from ..naip import DTYPE
-from .grid import NAIP_RESOLUTION, Grid, centred_grid, check_lonlat, utm_crs
+from .grid import NAIP_RESOLUTION, centred_grid, check_lonlat, utm_crs
 from .mosaic import BANDS, format_bytes, mosaic_items, write_mosaic
 from .search import NaipCatalog
 

@@ -1,24 +1,21 @@
 """Output grids of a download: a north-up window of the local UTM zone at NAIP's 0.6 m.
 
-Every download is written on a :class:`Grid` in the NAD83 UTM zone of its centre (the
-CRS NAIP itself is published in), at 0.6 m, with pixel edges on whole multiples of the
-resolution (like ``gdalwarp -tap``): two downloads of neighbouring areas share one
-pixel lattice, and a source already on that lattice is copied without resampling.
+Every download is written on a :class:`~torchgeo_datacenters.grid.Grid` in the NAD83 UTM
+zone of its centre (the CRS NAIP itself is published in), at 0.6 m, with pixel edges on
+whole multiples of the resolution (like ``gdalwarp -tap``): two downloads of neighbouring
+areas share one pixel lattice, and a source already on that lattice is copied without
+resampling.
 """
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import cast
 
-import shapely
 from affine import Affine
 from rasterio.crs import CRS
-from rasterio.warp import transform, transform_bounds, transform_geom
-from rasterio.windows import Window
-from shapely.geometry.base import BaseGeometry
+from rasterio.warp import transform, transform_bounds
 
 from ..errors import TGDCError
+from ..grid import Grid
 from ..naip import GSD
 
 #: Ground sample distance of current NAIP imagery and of every download, in metres.
@@ -31,90 +28,6 @@ CONUS_BOUNDS = (-125.0, 24.0, -66.5, 49.5)
 #: Largest width or height of a download, in pixels (10,000 px = 6 km at 0.6 m, 400 MB
 #: in memory while mosaicking).
 MAX_SIZE = 10_000
-
-
-@dataclass(frozen=True)
-class Grid:
-    """A north-up raster grid.
-
-    Attributes:
-        crs: coordinate reference system.
-        transform: affine transform of the top-left pixel corner.
-        width: columns.
-        height: rows.
-    """
-
-    crs: CRS
-    transform: Affine
-    width: int
-    height: int
-
-    @property
-    def res(self) -> float:
-        """Pixel size in CRS units."""
-        return self.transform.a
-
-    @property
-    def bounds(self) -> tuple[float, float, float, float]:
-        """``(left, bottom, right, top)`` in CRS units."""
-        left, top = self.transform.c, self.transform.f
-        return left, top + self.height * self.transform.e, left + self.width * self.res, top
-
-    def footprint(self, crs: CRS | str = "EPSG:4326") -> shapely.Polygon:
-        """The grid's outline in another CRS, densified so that it stays exact.
-
-        Args:
-            crs: the CRS of the outline.
-
-        Returns:
-            The outline.
-        """
-        box = shapely.segmentize(shapely.box(*self.bounds), self.res * 64)
-        outline = shapely.geometry.shape(
-            transform_geom(self.crs, crs, shapely.geometry.mapping(box))
-        )
-        # shape() is typed as any geometry; a box's outline is a polygon.
-        return cast(shapely.Polygon, outline)
-
-    def window_of(self, geometry: BaseGeometry, crs: CRS | str = "EPSG:4326") -> Window | None:
-        """The smallest window of whole pixels that holds a geometry's part in the grid.
-
-        Args:
-            geometry: the geometry.
-            crs: its CRS.
-
-        Returns:
-            The window, or ``None`` if the geometry lies outside the grid.
-        """
-        projected = transform_geom(crs, self.crs, shapely.geometry.mapping(geometry))
-        bounds = shapely.geometry.shape(projected).bounds
-        return pixel_window(bounds, self.transform, self.width, self.height)
-
-
-def pixel_window(
-    bounds: tuple[float, float, float, float], transform: Affine, width: int, height: int
-) -> Window | None:
-    """The smallest window of whole pixels of a raster that holds the part of a box in it.
-
-    Args:
-        bounds: ``(left, bottom, right, top)`` in the raster's CRS.
-        transform: the raster's (north-up) transform.
-        width: the raster's columns.
-        height: the raster's rows.
-
-    Returns:
-        The window, or ``None`` if the box lies outside the raster.
-    """
-    left, bottom, right, top = bounds
-    inverse = ~transform
-    col0, row0 = inverse @ (left, top)
-    col1, row1 = inverse @ (right, bottom)
-    # Edges within a millionth of a pixel of a pixel edge are on it (float round-off).
-    col0, row0 = max(math.floor(col0 + 1e-6), 0), max(math.floor(row0 + 1e-6), 0)
-    col1, row1 = min(math.ceil(col1 - 1e-6), width), min(math.ceil(row1 - 1e-6), height)
-    if col0 >= col1 or row0 >= row1:
-        return None
-    return Window(col0, row0, col1 - col0, row1 - row0)
 
 
 def utm_crs(lon: float, lat: float) -> CRS:

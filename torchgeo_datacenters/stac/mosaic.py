@@ -2,7 +2,7 @@
 
 :func:`mosaic_items` takes items newest first and, for each, opens its Cloud-Optimised
 GeoTIFF over HTTP (GDAL ``/vsicurl/`` range requests), reads it onto the output
-:class:`~torchgeo_datacenters.stac.grid.Grid` with its own validity through
+:class:`~torchgeo_datacenters.grid.Grid` with its own validity through
 :class:`~torchgeo_datacenters.imagery.ImageryFile` (warped where it is off the grid's
 lattice; a NIR band tagged alpha is data) and reads only the window of the grid that
 the item's footprint covers, so GDAL fetches only the tiles of the COG under that window.
@@ -34,10 +34,10 @@ from rasterio.windows import Window
 from tqdm import tqdm
 
 from ..errors import TGDCError
+from ..grid import Grid, pixel_window
 from ..imagery import ImageryFile
 from ..naip import BANDS, DTYPE
 from ..utils import atomic_output
-from .grid import Grid, pixel_window
 from .network import NetworkSettings
 from .search import acquired, display_url
 

@@ -8,8 +8,9 @@ from pathlib import Path
 from rasterio.enums import Resampling
 
 from ..errors import TGDCError
+from ..grid import Grid
 from ..utils import check_output_path
-from .grid import Grid, grid_around, grid_for_bbox
+from .grid import grid_around, grid_for_bbox
 from .mosaic import Mosaic, format_bytes, mosaic_items, write_mosaic
 from .search import NaipCatalog
 

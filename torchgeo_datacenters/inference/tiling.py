@@ -1,0 +1,118 @@
+"""Tiles of a scene: checked sizes and their layout on the scene's grid.
+
+Tiles are laid out on the scene's north-up pixel grid with a stride of tile - overlap;
+tiles that would stick out of a scene at least one tile wide are moved inside it, so tiles
+only reach past the border (and are padded) when the scene is smaller than a tile.
+"""
+
+import math
+
+import numpy as np
+import shapely
+from rasterio import windows
+from rasterio.windows import Window
+
+from ..errors import TGDCError
+from ..grid import Grid
+from .scene import Scene
+
+#: Largest tile side accepted, in pixels: one 4-band float32 tile of this side takes
+#: 256 MiB before the model's activations.
+MAX_TILE_SIZE = 4096
+
+#: Tiles are clamped to the scene rounded up to a multiple of this many pixels (the
+#: downsampling factor models need).
+TILE_MULTIPLE = 32
+
+
+def check_tiling(tile_size: int, overlap: int) -> None:
+    """Check a tile size and overlap.
+
+    Args:
+        tile_size: tile side, in pixels.
+        overlap: overlap between neighbouring tiles, in pixels.
+
+    Raises:
+        TGDCError: if the tile size is not positive or above :data:`MAX_TILE_SIZE`, the
+            overlap negative, or the overlap not smaller than the tile.
+    """
+    if not isinstance(tile_size, int) or not 0 < tile_size <= MAX_TILE_SIZE:
+        raise TGDCError(
+            f"tile_size: {tile_size!r} must be a whole number of pixels from 1 to"
+            f" {MAX_TILE_SIZE} (a batch of {MAX_TILE_SIZE} px tiles already takes GiBs)"
+        )
+    if not isinstance(overlap, int) or not 0 <= overlap < tile_size:
+        raise TGDCError(
+            f"overlap: {overlap!r} px must be a whole number from 0 to tile_size - 1"
+            f" ({tile_size - 1})"
+        )
+
+
+def scene_tiling(grid: Grid, tile_size: int, overlap: int) -> tuple[int, int]:
+    """Clamp tiles to a scene: no tile larger than the scene needs.
+
+    Args:
+        grid: the scene's grid.
+        tile_size: tile side asked for, in pixels.
+        overlap: overlap asked for, in pixels.
+
+    Returns:
+        (tile side, overlap): the tile side at most the scene's larger side rounded up to
+        :data:`TILE_MULTIPLE`, the overlap smaller than it.
+
+    Raises:
+        TGDCError: see :func:`check_tiling`.
+    """
+    check_tiling(tile_size, overlap)
+    needed = math.ceil(max(grid.height, grid.width) / TILE_MULTIPLE) * TILE_MULTIPLE
+    tile = min(tile_size, needed)
+    return tile, min(overlap, tile // 2)
+
+
+def tile_starts(length: int, tile_size: int, stride: int) -> list[int]:
+    """Offsets of tiles along one side of a scene.
+
+    Args:
+        length: the scene's side, in pixels.
+        tile_size: tile side, in pixels.
+        stride: step between tiles, in pixels.
+
+    Returns:
+        Offsets every *stride* with the last tile moved inside the scene, or one tile
+        centred on a scene shorter than a tile.
+    """
+    if length <= tile_size:
+        return [-((tile_size - length) // 2)]
+    return [*range(0, length - tile_size, stride), length - tile_size]
+
+
+def tile_offsets(scene: Scene, tile_size: int, overlap: int) -> list[tuple[int, int]]:
+    """Lay out the tiles of a scene on its grid (stride = tile - overlap).
+
+    Args:
+        scene: the scene.
+        tile_size: tile side, in pixels.
+        overlap: overlap between neighbouring tiles, in pixels.
+
+    Returns:
+        The (row, column) offsets of the tiles' top-left corners on the scene grid, in
+        row order, without tiles that miss every raster of a mosaic. Tiles are moved inside
+        the scene where it is at least a tile wide.
+
+    Raises:
+        TGDCError: see :func:`check_tiling`.
+    """
+    check_tiling(tile_size, overlap)
+    stride = tile_size - overlap
+    rows = tile_starts(scene.grid.height, tile_size, stride)
+    cols = tile_starts(scene.grid.width, tile_size, stride)
+    offsets = [(row, col) for row in rows for col in cols]
+    if scene.footprint is not None:
+        t = scene.grid.transform
+        boxes = [
+            shapely.box(*windows.bounds(Window(col, row, tile_size, tile_size), t))
+            for row, col in offsets
+        ]
+        hits = shapely.intersects(np.array(boxes), scene.footprint)
+        offsets = [offset for offset, hit in zip(offsets, hits, strict=True) if hit]
+    return offsets

@@ -1,0 +1,104 @@
+"""Ray for a scan: imported where installed, started here or reached on a cluster.
+
+By default Ray is started in this process on this machine (``ray.init(num_cpus=workers)``);
+with an address the scan connects to a running Ray cluster instead, with no other change.
+If Ray is already initialised (a notebook, a test), the scan uses it and leaves it running.
+"""
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterator
+from types import ModuleType
+from typing import Any
+
+from ..errors import TGDCError, describe_error
+
+#: How to install Ray where it is missing.
+RAY_HINT = (
+    "tgdc scan runs scenes on Ray, which is not installed: run `uv sync --extra scale` (or"
+    " `pip install 'torchgeo-datacenters[scale]'`)"
+)
+
+#: Tries at starting Ray on this machine before giving up.
+LOCAL_START_ATTEMPTS = 3
+
+#: Shared-memory object store of a Ray started by the scan, in bytes: only the checkpoint
+#: and the detections pass through it (workers read their scenes themselves).
+OBJECT_STORE_BYTES = 256 * 2**20
+
+
+def import_ray(*, local: bool = True) -> ModuleType:
+    """Import Ray, or say how to install it.
+
+    For a Ray started on this machine, Ray's ``uv run`` integration (which would package
+    the working directory and start every worker through ``uv``) is turned off unless the
+    environment sets ``RAY_ENABLE_UV_RUN_RUNTIME_ENV``: local workers run this very
+    interpreter. It stays on for clusters, where it ships the project to the nodes.
+
+    Args:
+        local: whether Ray will be started on this machine.
+
+    Returns:
+        The ``ray`` module.
+
+    Raises:
+        TGDCError: if Ray is not installed.
+    """
+    if local:
+        os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+    try:
+        import ray
+    except ImportError as error:
+        raise TGDCError(RAY_HINT) from error
+    return ray
+
+
+@contextlib.contextmanager
+def ray_session(ray: ModuleType, address: str | None, workers: int | None) -> Iterator[None]:
+    """Use the running Ray, connect to a cluster, or start Ray on this machine.
+
+    Args:
+        ray: the ``ray`` module.
+        address: address of a Ray cluster (None: start one here).
+        workers: CPUs of a Ray started here (None: all).
+
+    Yields:
+        Nothing; Ray is initialised inside. A Ray started or connected here is shut down
+        on leaving.
+
+    Raises:
+        TGDCError: if Ray cannot start or the cluster cannot be reached.
+    """
+    if ray.is_initialized():
+        yield
+        return
+    options: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.WARNING}
+    if address is None:
+        options |= {
+            "num_cpus": workers,
+            "include_dashboard": False,
+            "object_store_memory": OBJECT_STORE_BYTES,
+        }
+    # A local Ray's processes must start within fixed timeouts, which a busy machine can
+    # miss: a local start is tried again before giving up.
+    attempts = 1 if address else LOCAL_START_ATTEMPTS
+    for attempt in range(1, attempts + 1):
+        try:
+            ray.init(address=address, **options)
+            break
+        except Exception as error:  # Ray raises plain Exception when its processes fail
+            ray.shutdown()
+            if attempt < attempts:
+                continue
+            fix = (
+                f"could not connect to the Ray cluster at {address}; check --ray-address"
+                if address
+                else "could not start Ray on this machine; its logs are in"
+                " /tmp/ray/session_latest/logs"
+            )
+            raise TGDCError(f"{fix} ({describe_error(error)})") from error
+    try:
+        yield
+    finally:
+        ray.shutdown()

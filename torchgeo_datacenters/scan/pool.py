@@ -1,0 +1,144 @@
+"""The worker pool of a scan: Ray actors, each predicting one scene at a time.
+
+Every actor runs a :class:`~.worker.SceneWorker` and asks Ray for one CPU and, where GPUs
+are present, ``gpus_per_worker`` GPUs. An actor whose process dies is restarted by Ray
+(``max_restarts=-1``: it loads the model again) and the attempt it was running ends with
+the error, for the scan to retry or record; Ray does not retry the attempt itself
+(``max_task_retries=0``), so every attempt is counted once.
+
+The pool hands out scenes itself rather than through :class:`ray.util.ActorPool`:
+``ActorPool`` returns a result without the scene it was computed from, and raises a dead
+worker's error likewise, so the scene that worker held could be neither retried nor
+recorded; it also drops a dead actor for good, where Ray restarts it.
+"""
+
+from collections import deque
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from ..errors import TGDCError, describe_error
+from .scenes import Scene
+from .worker import SceneOutcome, SceneWorker
+
+
+def pool_size(
+    ray: ModuleType, workers: int | None, gpus_per_worker: float | None, scenes: int
+) -> tuple[int, float]:
+    """Choose the number of workers and the GPUs of each from the cluster's resources.
+
+    Args:
+        ray: the ``ray`` module, initialised.
+        workers: workers asked for (None: one per GPU where there are GPUs, else one per
+            CPU).
+        gpus_per_worker: GPUs per worker asked for (None: 1 where there are GPUs, else 0).
+        scenes: scenes to scan (no more workers are started).
+
+    Returns:
+        Workers and GPUs per worker.
+
+    Raises:
+        TGDCError: if more GPUs per worker are asked for than the cluster has.
+    """
+    resources = ray.cluster_resources()
+    gpus = float(resources.get("GPU", 0))
+    if gpus_per_worker is None:
+        gpus_per_worker = 1.0 if gpus >= 1 else 0.0
+    if gpus_per_worker > gpus:
+        raise TGDCError(
+            f"--gpus-per-worker {gpus_per_worker:g}: the Ray cluster has {gpus:g} GPU(s); ask"
+            " for fewer (0 runs on CPUs)"
+        )
+    if workers is None:
+        workers = int(gpus // gpus_per_worker) if gpus_per_worker else int(resources["CPU"])
+    return max(1, min(workers, scenes)), gpus_per_worker
+
+
+class WorkerPool:
+    """Ray actors running :class:`~.worker.SceneWorker`, each fed one scene at a time.
+
+    Use it as a context manager: the actors start on entering and are killed on leaving,
+    also when the scan is interrupted. Scenes given to :meth:`submit` are handed to idle
+    actors in order; :meth:`outcomes` yields each attempt as it ends.
+    """
+
+    def __init__(
+        self,
+        ray: ModuleType,
+        checkpoint: Path,
+        options: Mapping[str, Any],
+        workers: int | None,
+        gpus_per_worker: float | None,
+        scenes: int,
+    ) -> None:
+        """Size the pool from the cluster's resources.
+
+        Args:
+            ray: the ``ray`` module, initialised.
+            checkpoint: the model checkpoint, sent to every actor.
+            options: predictor options of the actors.
+            workers: actors asked for (None: see :func:`pool_size`).
+            gpus_per_worker: GPUs per actor asked for (None: see :func:`pool_size`).
+            scenes: scenes to scan.
+
+        Raises:
+            TGDCError: if more GPUs per worker are asked for than the cluster has.
+        """
+        self.ray = ray
+        self.checkpoint = checkpoint
+        self.options = dict(options)
+        self.size, self.gpus = pool_size(ray, workers, gpus_per_worker, scenes)
+        self.actors: list[Any] = []
+        self._queue: deque[Scene] = deque()
+        self._running: dict[Any, tuple[Any, Scene]] = {}
+
+    def __enter__(self) -> "WorkerPool":
+        """Start the actors (each loads the model once)."""
+        model = self.ray.put(self.checkpoint.read_bytes())
+        actor = self.ray.remote(SceneWorker).options(
+            num_cpus=1, num_gpus=self.gpus, max_restarts=-1, max_task_retries=0
+        )
+        device = "cuda" if self.gpus > 0 else "cpu"
+        self.actors = [
+            actor.remote(model, self.checkpoint.name, self.options, device)
+            for _ in range(self.size)
+        ]
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Kill the actors."""
+        for actor in self.actors:
+            self.ray.kill(actor)
+
+    def submit(self, scene: Scene) -> None:
+        """Queue a scene for the next idle actor.
+
+        Args:
+            scene: the scene.
+        """
+        self._queue.append(scene)
+
+    def outcomes(self) -> Iterator[tuple[Scene, SceneOutcome]]:
+        """Run the queued scenes, and those submitted meanwhile, to the end.
+
+        Yields:
+            Each scene with the outcome of its attempt, as attempts end; an attempt whose
+            worker died (or could not run it) ends with ``worker failed: ...``.
+        """
+        idle = list(self.actors)
+        while self._queue or self._running:
+            while idle and self._queue:
+                actor, scene = idle.pop(), self._queue.popleft()
+                self._running[actor.scan.remote(scene)] = (actor, scene)
+            [ready], _ = self.ray.wait(list(self._running), num_returns=1)
+            actor, scene = self._running.pop(ready)
+            # A dead actor is restarted by Ray; its next scene waits for the restart.
+            idle.append(actor)
+            try:
+                outcome = self.ray.get(ready)
+            except self.ray.exceptions.RayError as error:
+                outcome = SceneOutcome(
+                    scene.id, None, 0.0, 0.0, f"worker failed: {describe_error(error)}"
+                )
+            yield scene, outcome

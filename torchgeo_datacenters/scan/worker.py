@@ -1,0 +1,95 @@
+"""The Ray actor of a scan: one model kept loaded, predicting one scene after another."""
+
+import tempfile
+import time
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import rasterio
+
+from ..detections import prune_small
+from ..errors import describe_error
+from ..inference import Predictor
+from .scenes import Scene
+
+
+@dataclass(frozen=True)
+class SceneOutcome:
+    """What one attempt at a scene gave.
+
+    Attributes:
+        scene: the scene's id.
+        detections: its detections (None when the attempt failed).
+        scanned_km2: area of valid pixels scanned, in km².
+        seconds: duration of the attempt, in seconds.
+        error: why the attempt failed (None when it succeeded).
+    """
+
+    scene: str
+    detections: gpd.GeoDataFrame | None
+    scanned_km2: float
+    seconds: float
+    error: str | None = None
+
+
+class SceneWorker:
+    """Predicts scenes one after another with one model kept loaded: a scan's Ray actor."""
+
+    def __init__(
+        self, checkpoint: bytes, name: str, options: Mapping[str, Any], device: str
+    ) -> None:
+        """Load the model.
+
+        Args:
+            checkpoint: the checkpoint file's bytes (workers may run on other machines).
+            name: the checkpoint's file name.
+            options: predictor options (see
+                :func:`~torchgeo_datacenters.options.scan_option_names`), with
+                ``min_area`` and ``merge_distance`` resolved.
+            device: ``cpu`` or ``cuda``.
+        """
+        self._directory = tempfile.TemporaryDirectory(prefix="tgdc-model-")
+        path = Path(self._directory.name) / name
+        path.write_bytes(checkpoint)
+        self.min_area = float(options["min_area"])
+        self.merge_distance = float(options["merge_distance"])
+        self.predictor = Predictor(
+            path, device=device, progress=False, num_workers=0, **{**options, "min_area": 0.0}
+        )
+
+    def scan(self, scene: Scene) -> SceneOutcome:
+        """Predict one scene.
+
+        Detections of every size are kept near the scene's edge, where they may continue in
+        a neighbouring scene; elsewhere those smaller than ``min_area`` are dropped.
+
+        Args:
+            scene: the scene.
+
+        Returns:
+            Its detections and counts, or the error that stopped it.
+        """
+        start = time.perf_counter()
+        try:
+            with scene.open() as path, warnings.catch_warnings():
+                # A scene with no valid pixel is a result (0 km², no detection), not a warning.
+                warnings.simplefilter("ignore", UserWarning)
+                result = self.predictor.predict(path, acquired=scene.acquired())
+                with rasterio.open(path) as src:
+                    bounds, crs, pixel = tuple(src.bounds), src.crs, max(src.res)
+            detections = prune_small(
+                result.gdf,
+                bounds,
+                crs,
+                min_area=self.min_area,
+                distance=self.merge_distance + pixel,
+            )
+        except Exception as error:
+            return SceneOutcome(
+                scene.id, None, 0.0, time.perf_counter() - start, describe_error(error)
+            )
+        return SceneOutcome(scene.id, detections, result.scanned_km2, time.perf_counter() - start)
