@@ -113,3 +113,59 @@ def test_two_runs_one_output(
     assert features(geojson) > 0  # a whole FeatureCollection: a partial file does not parse
     assert temporaries(tmp_path) == []
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.geojson", "m.tif"]
+
+
+def descendants(pid: int) -> list[int]:
+    """Process ids of the live descendants of *pid*."""
+    found = children(pid)
+    for child in list(found):
+        found += descendants(child)
+    return found
+
+
+def command_line(pid: int) -> str:
+    """The command line of *pid* ('' once it has ended)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def ray_actors() -> set[int]:
+    """Process ids of Ray's worker processes on this machine (titled ``ray::...``).
+
+    Ray may start them outside the process tree of the scan that asked for them.
+    """
+    return {
+        int(entry.name)
+        for entry in Path("/proc").iterdir()
+        if entry.name.isdigit() and command_line(int(entry.name)).startswith("ray::")
+    }
+
+
+def test_killed_scan_leaves_no_ray_process(
+    checkpoint: Path, long_scene: Path, tmp_path: Path
+) -> None:
+    scenes = tmp_path / "scenes"
+    scenes.mkdir()
+    (scenes / long_scene.name).symlink_to(long_scene)
+    before = ray_actors()
+    args = ["scan", "--checkpoint", checkpoint, "--scenes-dir", scenes, "--workers", "1"]
+    process = start(*args, "--output-dir", tmp_path / "scan", *TILING)
+
+    def scanning() -> set[int]:
+        if process.poll() is not None:
+            return {process.pid}
+        # Ray's own processes (its store, scheduler) and the actors it started for the scan.
+        started = set(descendants(process.pid)) | (ray_actors() - before)
+        return started if any("SceneWorker" in command_line(pid) for pid in started) else set()
+
+    ray_processes: set[int] = wait_for(scanning, "a Ray actor scanning the scene")  # type: ignore[assignment]
+    assert process.poll() is None, "the scan ended before it could be caught mid-way"
+    process.kill()
+    process.communicate(timeout=PATIENCE)
+    wait_for(
+        lambda: not any(alive(pid) for pid in ray_processes),
+        "every Ray process of the killed scan to end",
+        timeout=30,
+    )

@@ -13,6 +13,7 @@ from types import ModuleType
 from typing import Any
 
 from ..errors import TGDCError, describe_error
+from .reaper import kill_marked, reaped_processes
 
 #: How to install Ray where it is missing.
 RAY_HINT = (
@@ -65,7 +66,8 @@ def ray_session(ray: ModuleType, address: str | None, workers: int | None) -> It
 
     Yields:
         Nothing; Ray is initialised inside. A Ray started or connected here is shut down
-        on leaving.
+        on leaving; the processes of a Ray started here end with this process, also when
+        it is killed (:mod:`.reaper`).
 
     Raises:
         TGDCError: if Ray cannot start or the cluster cannot be reached.
@@ -73,6 +75,34 @@ def ray_session(ray: ModuleType, address: str | None, workers: int | None) -> It
     if ray.is_initialized():
         yield
         return
+    if address is not None:
+        with _started(ray, address, workers, marker=None):
+            yield
+        return
+    # Ray started here ends with the scan, also when the scan is killed (see .reaper).
+    with reaped_processes() as marker, _started(ray, address, workers, marker=marker):
+        yield
+
+
+@contextlib.contextmanager
+def _started(
+    ray: ModuleType, address: str | None, workers: int | None, *, marker: str | None
+) -> Iterator[None]:
+    """Start or reach Ray (see :func:`ray_session`), and shut it down on leaving.
+
+    Args:
+        ray: the ``ray`` module.
+        address: address of a Ray cluster (None: start one here).
+        workers: CPUs of a Ray started here (None: all).
+        marker: the marker of the processes a local start makes (see .reaper), whose
+            leftovers a failed start kills.
+
+    Yields:
+        Nothing; Ray is initialised inside.
+
+    Raises:
+        TGDCError: if Ray cannot start or the cluster cannot be reached.
+    """
     options: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.WARNING}
     if address is None:
         options |= {
@@ -89,6 +119,8 @@ def ray_session(ray: ModuleType, address: str | None, workers: int | None) -> It
             break
         except Exception as error:  # Ray raises plain Exception when its processes fail
             ray.shutdown()
+            if marker is not None:
+                kill_marked(marker)  # what the failed start left running
             if attempt < attempts:
                 continue
             fix = (
