@@ -1,4 +1,5 @@
 import itertools
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ from torchgeo_datacenters.datasets import NAIPChips
 from torchgeo_datacenters.errors import TGDCError
 from torchgeo_datacenters.inference.reader import TileReader
 from torchgeo_datacenters.inference.scene import open_scene
-from torchgeo_datacenters.inference.tiling import tile_offsets
+from torchgeo_datacenters.inference.tiling import scene_tiling, tile_offsets
 
 
 def coverage(offsets: list[tuple[int, int]], shape: tuple[int, int], tile: int) -> np.ndarray:
@@ -58,3 +59,14 @@ def test_real_naip_through_naipchips() -> None:
     assert batch["valid"].all() and batch["image"].shape == (len(offsets), 4, 64, 64)
     with pytest.raises(TGDCError, match="expects 3"):
         open_scene(dataset, 3)
+
+
+def test_an_overlap_beyond_half_the_tile_warns_with_the_tile_counts(tmp_path: Path) -> None:
+    scene = open_scene(write_scene(tmp_path / "s.tif", 300, 400), 4)
+    message = r"--overlap 63 px .* 64 px tile: it would take 79,869 tiles; 32 px overlap is used"
+    with pytest.warns(UserWarning, match=message + r" \(108 tiles\)"):
+        assert scene_tiling(scene.grid, 64, 63) == (64, 32)
+    # Half the tile or less is used as asked, without a word.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert scene_tiling(scene.grid, 64, 32) == (64, 32)

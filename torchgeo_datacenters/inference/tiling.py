@@ -6,6 +6,7 @@ only reach past the border (and are padded) when the scene is smaller than a til
 """
 
 import math
+import warnings
 
 import numpy as np
 import shapely
@@ -66,7 +67,23 @@ def scene_tiling(grid: Grid, tile_size: int, overlap: int) -> tuple[int, int]:
     check_tiling(tile_size, overlap)
     needed = math.ceil(max(grid.height, grid.width) / TILE_MULTIPLE) * TILE_MULTIPLE
     tile = min(tile_size, needed)
-    return tile, min(overlap, tile // 2)
+    used = min(overlap, tile // 2)
+    if used < overlap and tile == tile_size:
+        warnings.warn(
+            f"--overlap {overlap} px is more than half the {tile} px tile: it would take"
+            f" {_tile_count(grid, tile, overlap):,} tiles; {used} px overlap is used"
+            f" ({_tile_count(grid, tile, used):,} tiles)",
+            UserWarning,
+            stacklevel=2,
+        )
+    return tile, used
+
+
+def _tile_count(grid: Grid, tile: int, overlap: int) -> int:
+    """Tiles covering *grid* with the given side and overlap (stride = tile - overlap)."""
+    stride = tile - overlap
+    per_axis = [math.ceil(max(side - tile, 0) / stride) + 1 for side in (grid.height, grid.width)]
+    return per_axis[0] * per_axis[1]
 
 
 def tile_starts(length: int, tile_size: int, stride: int) -> list[int]:
