@@ -68,6 +68,18 @@ def _check_iou_threshold(iou_threshold: float) -> None:
         raise TGDCError(f"iou_threshold ({iou_threshold}) must be in (0, 1]")
 
 
+def _check_pixel_rule(
+    metric: str, threshold: float, iou_threshold: float, connectivity: int
+) -> None:
+    """Reject a pixel metric's thresholds outside their ranges and connectivities not 4 or 8."""
+    _check_iou_threshold(iou_threshold)
+    if not 0 < threshold < 1 or connectivity not in (4, 8):
+        raise TGDCError(
+            f"{metric}: threshold ({threshold}) must be in (0, 1) and connectivity"
+            f" ({connectivity}) 4 or 8"
+        )
+
+
 def greedy_match(
     pred_index: ArrayLike, true_index: ArrayLike, iou: ArrayLike, iou_threshold: float = 0.5
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -259,12 +271,7 @@ class ObjectF1(Metric):
         Raises:
             TGDCError: if a threshold is outside its range or connectivity is not 4 or 8.
         """
-        _check_iou_threshold(iou_threshold)
-        if not 0 < threshold < 1 or connectivity not in (4, 8):
-            raise TGDCError(
-                f"ObjectF1: threshold ({threshold}) must be in (0, 1) and connectivity"
-                f" ({connectivity}) 4 or 8"
-            )
+        _check_pixel_rule("ObjectF1", threshold, iou_threshold, connectivity)
         super().__init__(**kwargs)
         self.threshold = threshold
         self.iou_threshold = iou_threshold
@@ -345,12 +352,7 @@ class HardNegativeFDR(Metric):
         Raises:
             TGDCError: if a threshold is outside its range or connectivity is not 4 or 8.
         """
-        _check_iou_threshold(iou_threshold)
-        if not 0 < threshold < 1 or connectivity not in (4, 8):
-            raise TGDCError(
-                f"HardNegativeFDR: threshold ({threshold}) must be in (0, 1) and connectivity"
-                f" ({connectivity}) 4 or 8"
-            )
+        _check_pixel_rule("HardNegativeFDR", threshold, iou_threshold, connectivity)
         super().__init__(**kwargs)
         self.classes = {
             index: name for index, name in enumerate(class_names) if name in negative_classes
