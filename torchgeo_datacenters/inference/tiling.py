@@ -80,10 +80,9 @@ def scene_tiling(grid: Grid, tile_size: int, overlap: int) -> tuple[int, int]:
 
 
 def _tile_count(grid: Grid, tile: int, overlap: int) -> int:
-    """Tiles covering *grid* with the given side and overlap (stride = tile - overlap)."""
+    """Tiles covering *grid* with the given side and overlap (as :func:`tile_offsets`)."""
     stride = tile - overlap
-    per_axis = [math.ceil(max(side - tile, 0) / stride) + 1 for side in (grid.height, grid.width)]
-    return per_axis[0] * per_axis[1]
+    return len(tile_starts(grid.height, tile, stride)) * len(tile_starts(grid.width, tile, stride))
 
 
 def tile_starts(length: int, tile_size: int, stride: int) -> list[int]:

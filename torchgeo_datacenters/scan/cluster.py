@@ -75,12 +75,9 @@ def ray_session(ray: ModuleType, address: str | None, workers: int | None) -> It
     if ray.is_initialized():
         yield
         return
-    if address is not None:
-        with _started(ray, address, workers, marker=None):
-            yield
-        return
     # Ray started here ends with the scan, also when the scan is killed (see .reaper).
-    with reaped_processes() as marker, _started(ray, address, workers, marker=marker):
+    reaper = reaped_processes() if address is None else contextlib.nullcontext(None)
+    with reaper as marker, _started(ray, address, workers, marker=marker):
         yield
 
 
