@@ -3,9 +3,12 @@
 import json
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
+
+from torchgeo_datacenters.scan.reaper import MARKER_VARIABLE
 
 from .conftest import (
     PATIENCE,
@@ -131,6 +134,16 @@ def command_line(pid: int) -> str:
         return ""
 
 
+def describe(pid: int) -> str:
+    """*pid*'s state, parent, whether it carries a scan's Ray marker, and command line."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        marked = MARKER_VARIABLE.encode() in Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError as error:
+        return f"{pid}: {error}"
+    return f"{pid} state {stat[0]} parent {stat[1]} marked {marked}: {command_line(pid)[:200]}"
+
+
 def ray_actors() -> set[int]:
     """Process ids of Ray's worker processes on this machine (titled ``ray::...``).
 
@@ -164,8 +177,9 @@ def test_killed_scan_leaves_no_ray_process(
     assert process.poll() is None, "the scan ended before it could be caught mid-way"
     process.kill()
     process.communicate(timeout=PATIENCE)
-    wait_for(
-        lambda: not any(alive(pid) for pid in ray_processes),
-        "every Ray process of the killed scan to end",
-        timeout=30,
+    deadline = time.monotonic() + 30
+    while (survivors := sorted(filter(alive, ray_processes))) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not survivors, "still alive 30 s after the scan was killed:\n" + "\n".join(
+        describe(pid) for pid in survivors
     )

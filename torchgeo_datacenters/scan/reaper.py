@@ -4,10 +4,13 @@ Ray ties only part of a local Ray to the process that started it: its store and 
 get a parent-death signal, but the agents they start (``ray::DashboardAgent``,
 ``ray::RuntimeEnvAgent``) outlive a scan killed with SIGKILL (the OOM killer, ``kill -9``).
 Every process of a Ray started inside :func:`reaped_processes` carries
-:data:`MARKER_VARIABLE` in its environment; a watcher process started beside it waits for
-the scan's end (the close of a pipe only the scan holds, which the kernel closes however
-the scan ends) and then kills every process so marked. The same kill ends what a failed
-start of Ray left behind.
+:data:`MARKER_VARIABLE` in its environment. A watcher process started beside it notes,
+every :data:`WATCH_INTERVAL` seconds, the processes so marked and their descendants (a
+process may rewrite its environment's memory, as ``setproctitle`` does, and orphans lose
+their place in the tree once their parent dies). When the scan ends (the close of a pipe
+only the scan holds, which the kernel closes however the scan ends), it kills every
+process it noted that still runs, and every process still marked, until none is left.
+The same kill ends what a failed start of Ray left behind.
 
 This file runs as the watcher script (``python reaper.py MARKER``) with the standard
 library only, so the watcher starts in milliseconds and imports nothing of the package.
@@ -17,51 +20,105 @@ It needs Linux's ``/proc``; elsewhere nothing is marked or watched.
 import contextlib
 import os
 import secrets
+import select
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 #: Environment variable naming the scan that started a process of Ray.
 MARKER_VARIABLE = "TGDC_SCAN_RAY"
 
+#: Seconds between two looks of the watcher at the processes of the scan's Ray.
+WATCH_INTERVAL = 0.5
 
-def marked_processes(marker: str) -> list[int]:
-    """Process ids of the live processes whose environment holds *marker*.
+#: Longest the watcher goes on killing after the scan's end, in seconds (Ray may be
+#: starting a worker while it is being killed).
+KILL_PATIENCE = 10.0
+
+
+def _process(pid: int) -> tuple[int, str] | None:
+    """The parent and start time (clock ticks since boot) of *pid*, None if it has ended."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    # Fields after the command name: state, parent, ... start time is the 20th (stat's 22nd).
+    return (int(fields[1]), fields[19]) if fields[0] not in "ZX" else None
+
+
+def _carries(pid: int, needle: bytes) -> bool:
+    """Whether the environment of *pid* holds *needle*."""
+    try:
+        return needle in Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return False
+
+
+def marked_processes(marker: str) -> dict[int, str]:
+    """The live processes whose environment holds *marker*, and their descendants.
 
     Args:
         marker: the value of :data:`MARKER_VARIABLE` of one scan.
 
     Returns:
-        Their process ids (this process's excepted).
+        Their process ids (this process's excepted), each with its start time (so that a
+        process id taken again by a later process is not mistaken for it).
     """
     needle = f"{MARKER_VARIABLE}={marker}\0".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        with contextlib.suppress(OSError):
-            if needle in (entry / "environ").read_bytes():
-                found.append(int(entry.name))
+    pids = (int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit())
+    live = {pid: process for pid in pids if pid != os.getpid() and (process := _process(pid))}
+    found = {pid: started for pid, (_, started) in live.items() if _carries(pid, needle)}
+    grown = True
+    while grown:  # add the children of what was found, until nothing is added
+        children = {
+            pid: started
+            for pid, (parent, started) in live.items()
+            if parent in found and pid not in found
+        }
+        found |= children
+        grown = bool(children)
     return found
 
 
-def kill_marked(marker: str) -> list[int]:
-    """Kill (SIGKILL) the processes whose environment holds *marker*.
+def kill_marked(marker: str, noted: dict[int, str] | None = None) -> list[int]:
+    """Kill (SIGKILL) the processes of :func:`marked_processes` and those *noted* before.
 
     Args:
         marker: the value of :data:`MARKER_VARIABLE` of one scan.
+        noted: processes noted earlier (id: start time); one that has ended, or whose id
+            another process has taken since, is left alone.
 
     Returns:
         The process ids signalled.
     """
+    targets = marked_processes(marker)
+    for pid, started in (noted or {}).items():
+        if (process := _process(pid)) is not None and process[1] == started:
+            targets[pid] = started
     killed = []
-    for pid in marked_processes(marker):
+    for pid in targets:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
             killed.append(pid)
     return killed
+
+
+def watch(marker: str) -> None:
+    """Note the scan's Ray processes until standard input closes, then kill them all.
+
+    Args:
+        marker: the value of :data:`MARKER_VARIABLE` of one scan.
+    """
+    noted: dict[int, str] = {}
+    while not select.select([sys.stdin], [], [], WATCH_INTERVAL)[0]:
+        noted |= marked_processes(marker)
+    # Standard input is readable only at its end: the scan has ended.
+    deadline = time.monotonic() + KILL_PATIENCE
+    while kill_marked(marker, noted) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 @contextlib.contextmanager
@@ -103,5 +160,4 @@ def reaped_processes() -> Iterator[str | None]:
 
 
 if __name__ == "__main__":
-    sys.stdin.buffer.read()  # returns at end of file: the scan has ended
-    kill_marked(sys.argv[1])
+    watch(sys.argv[1])
