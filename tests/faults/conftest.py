@@ -103,15 +103,6 @@ def children(pid: int) -> list[int]:
     return found
 
 
-def alive(pid: int) -> bool:
-    """Whether *pid* runs (a zombie does not)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
 def wait_for(condition: Callable[[], object], what: str, timeout: float = PATIENCE) -> object:
     """Poll *condition* until it is true; fail after *timeout* seconds.
 

@@ -7,13 +7,13 @@ import time
 from pathlib import Path
 
 import pytest
+from support.processes import alive, start_time
 
 from torchgeo_datacenters.scan.reaper import MARKER_VARIABLE
 
 from .conftest import (
     PATIENCE,
     TILING,
-    alive,
     children,
     error_lines,
     start,
@@ -41,16 +41,16 @@ def detect_args(checkpoint: Path, scene: Path, out: Path, *extra: str) -> list[s
     ]
 
 
-def mid_run(process: subprocess.Popen[str], out: Path) -> int:
+def mid_run(process: subprocess.Popen[str], out: Path) -> tuple[int, str | None]:
     """Wait until *process* predicts (its temporaries exist, its worker reads).
 
     Returns:
-        The process id of its reading worker.
+        The process id and start time of its reading worker.
     """
     wait_for(lambda: temporaries(out) or process.poll() is not None, "the run's temporaries")
     workers = wait_for(lambda: children(process.pid) or process.poll() is not None, "a worker")
     assert process.poll() is None, "the run ended before it could be caught mid-way"
-    return workers[0]
+    return workers[0], start_time(workers[0])
 
 
 def test_sigterm_cleans_up_like_ctrl_c(checkpoint: Path, long_scene: Path, tmp_path: Path) -> None:
@@ -173,13 +173,14 @@ def test_killed_scan_leaves_no_ray_process(
         started = set(descendants(process.pid)) | (ray_actors() - before)
         return started if any("SceneWorker" in command_line(pid) for pid in started) else set()
 
-    ray_processes: set[int] = wait_for(scanning, "a Ray actor scanning the scene")  # type: ignore[assignment]
+    found: set[int] = wait_for(scanning, "a Ray actor scanning the scene")  # type: ignore[assignment]
     assert process.poll() is None, "the scan ended before it could be caught mid-way"
+    ray_processes = [(pid, start_time(pid)) for pid in sorted(found)]
     process.kill()
     process.communicate(timeout=PATIENCE)
     deadline = time.monotonic() + 30
-    while (survivors := sorted(filter(alive, ray_processes))) and time.monotonic() < deadline:
+    while (survivors := list(filter(alive, ray_processes))) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not survivors, "still alive 30 s after the scan was killed:\n" + "\n".join(
-        describe(pid) for pid in survivors
+        describe(pid) for pid, _ in survivors
     )

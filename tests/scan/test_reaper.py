@@ -5,27 +5,20 @@ import time
 from pathlib import Path
 
 import pytest
+from support.processes import alive, start_time
 
 from torchgeo_datacenters.scan.reaper import WATCH_INTERVAL, reaped_processes
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/environ").is_file(), reason="needs /proc")
 
 
-def alive(pid: int) -> bool:
-    """Whether *pid* runs (a zombie does not)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] not in "ZX"
-
-
 def ended_within(pid: int, seconds: float) -> bool:
-    """Whether *pid* has ended within *seconds*."""
+    """Whether the running process *pid* ends within *seconds*."""
+    process = (pid, start_time(pid))
     deadline = time.monotonic() + seconds
-    while alive(pid) and time.monotonic() < deadline:
+    while alive(process) and time.monotonic() < deadline:
         time.sleep(0.05)
-    return not alive(pid)
+    return not alive(process)
 
 
 def test_processes_started_inside_end_with_it_and_others_do_not() -> None:
@@ -35,7 +28,7 @@ def test_processes_started_inside_end_with_it_and_others_do_not() -> None:
         inside = subprocess.Popen(["sleep", "60"])
     try:
         assert ended_within(inside.pid, 10)
-        assert alive(outside.pid)
+        assert start_time(outside.pid) is not None
     finally:
         outside.kill()
         outside.wait()
@@ -55,5 +48,5 @@ def test_an_orphan_that_dropped_the_marker_still_ends() -> None:
         assert shell.stdout is not None
         orphan = int(shell.stdout.readline())
         shell.wait()
-        assert alive(orphan)
+        assert start_time(orphan) is not None
     assert ended_within(orphan, 10)
