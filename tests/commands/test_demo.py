@@ -92,7 +92,9 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> InstalledWheel:
     )
     uv("venv", "--quiet", "--python", str(ROOT / ".venv" / "bin" / "python"), str(venv))
     env = {**os.environ, "VIRTUAL_ENV": str(venv)}
-    uv("pip", "install", "--quiet", "-r", str(requirements), str(built), env=env)
+    # --no-config: without pyproject.toml's compile-bytecode, which would compile all 18,000
+    # files of the venv (a minute) for one demo run that compiles the few it imports.
+    uv("pip", "install", "--quiet", "--no-config", "-r", str(requirements), str(built), env=env)
     return InstalledWheel(venv)
 
 
