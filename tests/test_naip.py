@@ -9,11 +9,11 @@ from support.data import shared_data
 from torchgeo_datacenters import naip
 from torchgeo_datacenters.datamodules.datacenters import DataCenterDataModule
 from torchgeo_datacenters.datasets import NAIP_BANDS, NAIP_GSD, NEGATIVE_CLASSES, POSITIVE_CLASSES
+from torchgeo_datacenters.models.datacenter import DATACENTER, HARD_NEGATIVE_CLASS_NAMES
 from torchgeo_datacenters.stac import NAIP_RESOLUTION
 from torchgeo_datacenters.stac.mosaic import BANDS as MOSAIC_BANDS
 from torchgeo_datacenters.synthetic import BANDS as SYNTHETIC_BANDS
 from torchgeo_datacenters.synthetic import BUILDINGS, CLASSES
-from torchgeo_datacenters.tasks.segmentation import DATACENTER, HARD_NEGATIVE_CLASS_NAMES
 
 
 def test_native_naip_file_has_the_bands_dtype_range_and_pixel_size() -> None:

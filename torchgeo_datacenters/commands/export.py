@@ -46,8 +46,6 @@ def run(args: argparse.Namespace) -> int:
         TGDCError: if the checkpoint cannot be loaded, the output is not a ``.onnx``
             file, or it exists without ``--overwrite``.
     """
-    from lightning.pytorch import LightningModule
-
     from ..errors import TGDCError
     from ..inference.model import load_checkpoint
     from ..inference.onnx import export_onnx, is_onnx
@@ -57,8 +55,6 @@ def run(args: argparse.Namespace) -> int:
         raise TGDCError(f"{args.onnx}: name the ONNX file with the .onnx extension")
     check_output_path(args.onnx, overwrite=args.overwrite)
     model = load_checkpoint(args.checkpoint, device="cpu")
-    # load_checkpoint's module is the trained task.
-    assert isinstance(model.module, LightningModule)
-    path = export_onnx(model, args.onnx, dict(model.module.hparams), overwrite=args.overwrite)
+    path = export_onnx(model, args.onnx, model.hparams, overwrite=args.overwrite)
     print(f"onnx: {path}")
     return 0

@@ -8,13 +8,19 @@ not record them are taken as raw NAIP: uint8, 0 to 255, 0.6 m). :class:`Probabil
 holds these; :func:`load_checkpoint` builds one from a checkpoint written by training
 (:class:`~torchgeo_datacenters.tasks.DataCenterSegmentation`), and anything else (a plain
 ``torch.nn.Module``, a test function) can be wrapped directly.
+
+A checkpoint of the project's UNet4 loads as a
+:class:`~torchgeo_datacenters.models.DataCenterNetwork`, without importing Lightning, the
+task, segmentation-models-pytorch or torchmetrics (seconds of start-up); TorchGeo's models
+load through the task.
 """
 
 import math
 import os
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -29,6 +35,7 @@ from ..checkpoint import (
     check_threshold,
 )
 from ..errors import TGDCError
+from ..models.datacenter import DEFAULT_MODEL, DataCenterNetwork
 
 __all__ = [
     "DEFAULT_DTYPE",
@@ -65,6 +72,9 @@ class ProbabilityModel:
     value_range: Sequence[float] = DEFAULT_VALUE_RANGE
     #: Ground sample distance of the training imagery, in metres.
     gsd: float = DEFAULT_GSD
+    #: Hyperparameters of the checkpoint, with the values the task derives from them
+    #: (empty for other models).
+    hparams: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         """Check the statistics and threshold.
@@ -156,31 +166,59 @@ def load_checkpoint(
             f" {', '.join(missing)}); give a .ckpt written by"
             " `torchgeo fit --config configs/datacenters.yaml`"
         )
-    from ..tasks import DataCenterSegmentation
-
+    model = hparams.get("model", DEFAULT_MODEL)
     try:
-        task = DataCenterSegmentation.load_from_checkpoint(
-            path, map_location=device, weights_only=True
-        )
+        module, probability_fn, resolved = _network(path, checkpoint, device)
     except (RuntimeError, KeyError, TypeError, ValueError) as error:
-        model = hparams.get("model", "unet4")
         raise TGDCError(
             f"{path}: a Lightning checkpoint whose weights ({len(checkpoint['state_dict'])}"
             f" tensors) are not those of the DataCenterSegmentation {model!r} its"
             f" hyperparameters name ({type(error).__name__}: {_first_line(error)});"
             " give the .ckpt its training wrote"
         ) from error
-    task.eval()
     contract = ModelContract.from_hparams(hparams)
     return ProbabilityModel(
-        probability_fn=task.predict_probabilities,
+        probability_fn=probability_fn,
         mean=contract.mean,
         std=contract.std,
         threshold=contract.threshold,
         bands=contract.bands,
-        module=task,
+        module=module.eval(),
         name=path.name,
         dtype=contract.dtype,
         value_range=contract.value_range,
         gsd=contract.gsd,
+        hparams=resolved,
     )
+
+
+def _network(
+    path: Path, checkpoint: Mapping[str, Any], device: torch.device | str
+) -> tuple[nn.Module, Callable[[Tensor], Tensor], dict[str, Any]]:
+    """Build the network of a checkpoint on *device*.
+
+    UNet4 is built by :class:`~torchgeo_datacenters.models.DataCenterNetwork`, without
+    the training task; TorchGeo's models by the task (importing Lightning, TorchGeo's
+    tasks and their models).
+
+    Args:
+        path: the ``.ckpt`` file.
+        checkpoint: its content, read with ``weights_only=True``.
+        device: where to put the network.
+
+    Returns:
+        The module, its probability function ((B, C, H, W) normalised images to
+        (B, H, W) probabilities) and its hyperparameters with the derived ones.
+
+    Raises:
+        TGDCError: if the hyperparameters describe no network of ours.
+        RuntimeError, KeyError, TypeError, ValueError: if the weights or hyperparameters
+            are not those of the network.
+    """
+    if checkpoint["hyper_parameters"].get("model", DEFAULT_MODEL) == "unet4":
+        network = DataCenterNetwork.from_checkpoint(checkpoint).to(device)
+        return network, network, network.hparams
+    from ..tasks import DataCenterSegmentation
+
+    task = DataCenterSegmentation.load_from_checkpoint(path, map_location=device, weights_only=True)
+    return task, task.predict_probabilities, dict(task.hparams)

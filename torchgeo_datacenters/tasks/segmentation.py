@@ -2,7 +2,7 @@
 
 import math
 from collections.abc import Sequence
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 import segmentation_models_pytorch as smp
 import torch
@@ -22,26 +22,23 @@ from torchmetrics.classification import (
 )
 
 from .. import __version__
-from ..checkpoint import check_threshold
-from ..datasets import NAIP_BANDS
 from ..errors import TGDCError
 from ..loggers import follow_root_dir
-from ..models import UNet4
-from ..naip import DATACENTER_CLASS, HARD_NEGATIVE_CLASSES
+from ..models import datacenter
+from ..models.datacenter import (
+    BINARY_CLASS_NAMES,
+    DATACENTER,
+    DEFAULT_MODEL,
+    DEFAULT_TASK,
+    ModelName,
+    TaskName,
+    check_lengths,
+    check_network,
+    class_defaults,
+    derived_hparams,
+    input_channels,
+)
 from .object_metrics import HardNegativeFDR, ObjectF1
-
-#: Name of the data-center class in ``class_names``.
-DATACENTER = DATACENTER_CLASS
-
-#: Classes of the binary task.
-BINARY_CLASS_NAMES = ("background", DATACENTER)
-
-#: Classes of the multiclass (hard-negative) task.
-HARD_NEGATIVE_CLASS_NAMES = ("background", DATACENTER, *HARD_NEGATIVE_CLASSES)
-
-#: Models that ``model`` accepts: ours, then TorchGeo's.
-ModelName = Literal["unet4", "unet", "deeplabv3+", "fcn", "upernet", "segformer", "dpt"]
-MODELS: tuple[str, ...] = get_args(ModelName)
 
 #: Losses that ``loss`` accepts.
 LossName = Literal["bce", "dice", "bce+dice", "focal", "ce", "jaccard"]
@@ -107,11 +104,11 @@ class DataCenterSegmentation(SemanticSegmentation):
 
     def __init__(
         self,
-        model: ModelName = "unet4",
+        model: ModelName = DEFAULT_MODEL,
         backbone: str = "resnet18",
         weights: str | bool | None = None,
         in_channels: int | None = None,
-        task: Literal["binary", "multiclass"] = "binary",
+        task: TaskName = DEFAULT_TASK,
         num_classes: int | None = None,
         loss: LossName = "bce",
         pos_weight: float | None = None,
@@ -173,18 +170,19 @@ class DataCenterSegmentation(SemanticSegmentation):
             threshold: data-center probability at or above which a pixel is predicted
                 a data center.
             class_names: class names, index order; must include ``'datacenter'``
-                (default: :data:`BINARY_CLASS_NAMES` or :data:`HARD_NEGATIVE_CLASS_NAMES`).
+                (default: :data:`~torchgeo_datacenters.models.datacenter.BINARY_CLASS_NAMES`
+                or :data:`~torchgeo_datacenters.models.datacenter.HARD_NEGATIVE_CLASS_NAMES`).
             package_version: torchgeo-datacenters version that trained the weights (set
                 when training starts).
 
         Raises:
             TGDCError: if an argument is out of range or arguments contradict each other.
         """
-        class_names, num_classes = _class_defaults(task, class_names, num_classes)
+        class_names, num_classes = class_defaults(task, class_names, num_classes)
         _check_arguments(
             model=model,
             weights=weights,
-            in_channels=_channels(in_channels, bands),
+            in_channels=input_channels(in_channels, bands),
             task=task,
             num_classes=num_classes,
             loss=loss,
@@ -204,7 +202,7 @@ class DataCenterSegmentation(SemanticSegmentation):
             model=model,  # type: ignore[arg-type]
             backbone=backbone,
             weights=weights,
-            in_channels=_channels(in_channels, bands),
+            in_channels=input_channels(in_channels, bands),
             task=task,
             num_classes=num_classes,
             labels=class_names,
@@ -222,29 +220,17 @@ class DataCenterSegmentation(SemanticSegmentation):
     @property
     def datacenter_index(self) -> int:
         """Index of the data-center class in ``class_names``."""
-        return list(self.hparams["class_names"]).index(DATACENTER)
+        return datacenter.datacenter_index(self.hparams)
 
     def configure_models(self) -> None:
         """Build UNet4 for ``model='unet4'``, otherwise TorchGeo's model."""
-        # LightningCLI saves the config's arguments as the hyperparameters, not the
-        # values __init__ derived from them: derive them here too, for TorchGeo's code.
-        task = self.hparams["task"]
-        class_names, num_classes = _class_defaults(
-            task, self.hparams.get("class_names"), self.hparams.get("num_classes")
-        )
-        self.hparams.update(
-            class_names=class_names,
-            num_classes=num_classes,
-            labels=class_names,
-            num_labels=None,
-            in_channels=_channels(self.hparams.get("in_channels"), self.hparams.get("bands")),
-        )
+        # Derived values are needed by TorchGeo's code too (see derived_hparams).
+        derived = derived_hparams(self.hparams)
+        self.hparams.update(derived, labels=derived["class_names"], num_labels=None)
         if self.hparams["model"] != "unet4":
             super().configure_models()
             return
-        self.model = UNet4(
-            in_channels=self.hparams["in_channels"], num_classes=self.hparams["num_classes"] or 1
-        )
+        self.model = datacenter.build_unet4(self.hparams)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Leave TorchGeo's derived ``labels`` and ``num_labels`` out of the checkpoint.
@@ -395,7 +381,7 @@ class DataCenterSegmentation(SemanticSegmentation):
                     f" make them agree, or leave the task's {field} unset to take the"
                     " datamodule's"
                 )
-        _check_lengths(n, self.hparams["bands"], self.hparams["mean"], self.hparams["std"])
+        check_lengths(n, self.hparams["bands"], self.hparams["mean"], self.hparams["std"])
 
     def check_band_count(self, count: int, source: str = "input") -> None:
         """Fail clearly when imagery has a band count the model cannot take.
@@ -407,14 +393,7 @@ class DataCenterSegmentation(SemanticSegmentation):
         Raises:
             TGDCError: if *count* differs from ``in_channels``.
         """
-        expected = self.hparams["in_channels"]
-        if count != expected:
-            bands = self.hparams.get("bands")
-            described = f" ({', '.join(bands)})" if bands else ""
-            raise TGDCError(
-                f"{source}: has {count} band(s) but the model takes {expected}{described};"
-                " give imagery with those bands in that order"
-            )
+        datacenter.check_band_count(count, self.hparams, source)
 
     def predict_probabilities(self, image: Tensor) -> Tensor:
         """Data-center probability of every pixel.
@@ -431,16 +410,7 @@ class DataCenterSegmentation(SemanticSegmentation):
         Raises:
             TGDCError: if *image* is not 4-D with ``in_channels`` bands.
         """
-        if image.ndim != 4:
-            raise TGDCError(f"image: shape {tuple(image.shape)} is not (B, C, H, W)")
-        self.check_band_count(image.shape[1], "image")
-        return self._probabilities(self(image))
-
-    def _probabilities(self, logits: Tensor) -> Tensor:
-        """Data-center probability (B, H, W) from logits (B, classes, H, W)."""
-        if self.hparams["task"] == "binary":
-            return logits[:, 0].sigmoid()
-        return logits.softmax(dim=1)[:, self.datacenter_index]
+        return datacenter.predict_probabilities(self, image, self.hparams)
 
     def _step(self, batch: Sample, stage: Literal["train", "val", "test"]) -> Tensor:
         """Loss and metric update shared by the three stages."""
@@ -457,7 +427,7 @@ class DataCenterSegmentation(SemanticSegmentation):
         ignore_index = self.hparams["ignore_index"]
         if ignore_index is not None:
             target = torch.where(mask == ignore_index, ignore_index, target)
-        probabilities = self._probabilities(logits.detach())
+        probabilities = datacenter.datacenter_probabilities(logits.detach(), self.hparams)
         getattr(self, f"{stage}_metrics").update(probabilities, target)
         if stage in self.hn_metrics:
             self._hard_negatives(stage).update(probabilities, mask)
@@ -527,33 +497,6 @@ class DataCenterSegmentation(SemanticSegmentation):
         self._step(batch, "test")
 
 
-def _class_defaults(
-    task: str, class_names: Sequence[str] | None, num_classes: int | None
-) -> tuple[list[str], int | None]:
-    """The class names and class count a task uses when they are not given.
-
-    Args:
-        task: ``'binary'`` or ``'multiclass'``.
-        class_names: the given class names, or None for the task's default.
-        num_classes: the given class count, or None (multiclass: one per class name).
-
-    Returns:
-        The class names and the class count.
-    """
-    if class_names is None:
-        class_names = BINARY_CLASS_NAMES if task == "binary" else HARD_NEGATIVE_CLASS_NAMES
-    if task == "multiclass" and num_classes is None:
-        num_classes = len(class_names)
-    return list(class_names), num_classes
-
-
-def _channels(in_channels: int | None, bands: Sequence[str] | None) -> int:
-    """Input channels: as given, else one per band name, else NAIP's four bands."""
-    if in_channels is not None:
-        return in_channels
-    return len(bands) if bands else len(NAIP_BANDS)
-
-
 def _optional(value: Any, convert: Any) -> Any:
     """``convert(value)``, or None when *value* is None."""
     return None if value is None else convert(value)
@@ -584,22 +527,6 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
-def _check_lengths(
-    in_channels: int,
-    bands: Sequence[str] | None,
-    mean: Sequence[float] | None,
-    std: Sequence[float] | None,
-) -> None:
-    """Per-band hyperparameters must have one value per input channel."""
-    for field, values in (("bands", bands), ("mean", mean), ("std", std)):
-        if values is not None and len(values) != in_channels:
-            raise TGDCError(
-                f"{field}: {len(values)} value(s) for in_channels={in_channels}; give one per band"
-            )
-    if std is not None and min(std) <= 0:
-        raise TGDCError(f"std: {list(std)} has a value <= 0; give positive standard deviations")
-
-
 def _check_arguments(
     *,
     model: str,
@@ -618,28 +545,29 @@ def _check_arguments(
     threshold: float,
     class_names: Sequence[str],
 ) -> None:
-    """Reject out-of-range or contradictory task arguments with a TGDCError."""
-    if model not in MODELS:
-        raise TGDCError(f"model: {model!r} is not one of {', '.join(MODELS)}")
+    """Reject out-of-range or contradictory task arguments with a TGDCError.
+
+    The network's arguments are checked as the predictor's loader checks a checkpoint's
+    (:func:`~torchgeo_datacenters.models.datacenter.check_network`), then training's.
+    """
+    check_network(
+        model=model,
+        task=task,
+        in_channels=in_channels,
+        num_classes=num_classes,
+        class_names=class_names,
+        threshold=threshold,
+        bands=bands,
+        mean=mean,
+        std=std,
+    )
     if model == "unet4" and (weights not in (None, False) or frozen):
         raise TGDCError(
             "weights / freeze_backbone / freeze_decoder: UNet4 trains from scratch; leave"
             " weights None and nothing frozen"
         )
-    if task not in LOSSES:
-        raise TGDCError(f"task: {task!r} is not 'binary' or 'multiclass'")
     if loss not in LOSSES[task]:
         raise TGDCError(f"loss: {loss!r} does not fit task={task!r}; use one of {LOSSES[task]}")
-    if in_channels <= 0:
-        raise TGDCError(f"in_channels ({in_channels}) must be positive")
-    if DATACENTER not in class_names:
-        raise TGDCError(f"class_names: {list(class_names)} lacks {DATACENTER!r}")
-    expected = 2 if task == "binary" else num_classes
-    if len(class_names) != expected:
-        raise TGDCError(
-            f"class_names: {len(class_names)} names for task={task!r} with {expected} classes;"
-            " give one name per class"
-        )
     if pos_weight is not None and pos_weight <= 0:
         raise TGDCError(f"pos_weight ({pos_weight}) must be positive")
     if class_weights is not None and len(class_weights) != len(class_names):
@@ -654,5 +582,3 @@ def _check_arguments(
         )
     if ignore_index is not None and ignore_index == list(class_names).index(DATACENTER):
         raise TGDCError(f"ignore_index ({ignore_index}) must not be the data-center class")
-    check_threshold(threshold)
-    _check_lengths(in_channels, bands, mean, std)
