@@ -1,3 +1,7 @@
+import json
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -6,6 +10,32 @@ from support.inference import MEAN, STD, save_checkpoint
 
 from torchgeo_datacenters.errors import TGDCError
 from torchgeo_datacenters.inference.model import ProbabilityModel, load_checkpoint
+from torchgeo_datacenters.tasks import DataCenterSegmentation
+
+#: Packages of training that prediction from a UNet4 checkpoint must not import.
+TRAINING_PACKAGES = ("lightning", "timm", "torchmetrics", "segmentation_models_pytorch")
+
+#: Imports what ``tgdc detect`` does, loads checkpoints (argv[3:]) and saves their
+#: probabilities of the images in argv[1] to argv[2]; prints the top-level modules loaded.
+FRESH_LOAD = textwrap.dedent(
+    """
+    import json, sys
+    import torch
+    import torchgeo_datacenters.commands.detect
+    from torchgeo_datacenters.inference import Predictor
+    from torchgeo_datacenters.inference.model import load_checkpoint
+
+    images = torch.load(sys.argv[1], weights_only=True)
+    probabilities = {}
+    for path in sys.argv[3:]:
+        model = load_checkpoint(path)
+        assert not model.module.training
+        with torch.inference_mode():
+            probabilities[path] = model.probability_fn(images)
+    torch.save(probabilities, sys.argv[2])
+    print(json.dumps(sorted({name.partition(".")[0] for name in sys.modules})))
+    """
+)
 
 
 @pytest.fixture(scope="module")
@@ -90,3 +120,60 @@ def test_probability_model_checks_its_training_imagery(
 ) -> None:
     with pytest.raises(TGDCError, match=message):
         ProbabilityModel(lambda x: x, mean=[MEAN], std=[STD], **{field: value})
+
+
+def test_unet4_checkpoint_loads_without_training_packages(tmp_path: Path) -> None:
+    # Random weights, so the probabilities vary from pixel to pixel and class to class.
+    checkpoints = [
+        save_checkpoint(tmp_path / f"{task}.ckpt", logit=None, task=task)
+        for task in ("binary", "multiclass")
+    ]
+    images = torch.randn(2, 4, 40, 56, generator=torch.Generator().manual_seed(0))
+    torch.save(images, tmp_path / "images.pt")
+    out = tmp_path / "probabilities.pt"
+    fresh = subprocess.run(
+        [sys.executable, "-c", FRESH_LOAD, str(tmp_path / "images.pt"), str(out)]
+        + [str(path) for path in checkpoints],
+        capture_output=True,
+        text=True,
+    )
+    assert fresh.returncode == 0, fresh.stderr
+    loaded = set(json.loads(fresh.stdout.splitlines()[-1]))
+    assert "torch" in loaded and "torchgeo_datacenters" in loaded
+    assert loaded.isdisjoint(TRAINING_PACKAGES), sorted(loaded & set(TRAINING_PACKAGES))
+    probabilities = torch.load(out, weights_only=True)
+    for path in checkpoints:
+        task = DataCenterSegmentation.load_from_checkpoint(path, weights_only=True).eval()
+        with torch.inference_mode():
+            expected = task.predict_probabilities(images)
+        assert expected.shape == (2, 40, 56) and expected.std() > 1e-3
+        torch.testing.assert_close(probabilities[str(path)], expected, rtol=0, atol=1e-6)
+
+
+def test_unet4_checkpoint_errors_are_the_tasks(checkpoint: Path, tmp_path: Path) -> None:
+    content = torch.load(checkpoint, weights_only=True)
+    hparams, weights = content["hyper_parameters"], content["state_dict"]
+    three_bands = {"in_channels": 3, "bands": None, "mean": [MEAN] * 3, "std": [STD] * 3}
+    # The file, its hyperparameters and weights, and what loading it through the task raises.
+    broken = {
+        "missing-weight.ckpt": (hparams, dict(list(weights.items())[1:]), RuntimeError),
+        "three-bands.ckpt": ({**hparams, **three_bands}, weights, RuntimeError),
+        "no-datacenter.ckpt": ({**hparams, "class_names": ["a", "b"]}, weights, TGDCError),
+    }
+    for name, (changed_hparams, changed_weights, task_error) in broken.items():
+        path = tmp_path / name
+        torch.save(
+            {**content, "hyper_parameters": changed_hparams, "state_dict": changed_weights}, path
+        )
+        with pytest.raises(task_error) as by_task:
+            DataCenterSegmentation.load_from_checkpoint(path, weights_only=True)
+        with pytest.raises(TGDCError) as by_loader:
+            load_checkpoint(path)
+        if task_error is TGDCError:
+            assert str(by_loader.value) == str(by_task.value)
+        else:
+            assert str(by_loader.value).startswith(
+                f"{path}: a Lightning checkpoint whose weights ({len(changed_weights)} tensors)"
+                " are not those of the DataCenterSegmentation 'unet4' its hyperparameters name"
+                " (RuntimeError: Error(s) in loading state_dict for UNet4"
+            )

@@ -111,16 +111,23 @@ class RandomConvNet(nn.Module):
         return torch.sigmoid(self.net(images))[:, 0]
 
 
-def save_checkpoint(path: Path, *, logit: float = 5.0, bands: int = 4) -> Path:
+def save_checkpoint(
+    path: Path, *, logit: float | None = 5.0, bands: int = 4, task: str = "binary"
+) -> Path:
     """Save a real DataCenterSegmentation checkpoint (UNet4) through a Lightning Trainer.
 
     The U-Net's head is set to a constant *logit*, so the model predicts the probability
     sigmoid(logit) on every pixel: a data center covering every valid pixel when positive.
+    With *logit* None the weights stay random. A ``'multiclass'`` *task* has the
+    hard-negative classes and the cross-entropy loss.
     """
     from torchgeo_datacenters.tasks import DataCenterSegmentation
+    from torchgeo_datacenters.tasks.segmentation import LOSSES
 
-    task = DataCenterSegmentation(
+    model = DataCenterSegmentation(
         model="unet4",
+        task=task,
+        loss=LOSSES[task][0],
         in_channels=bands,
         bands=["R", "G", "B", "NIR"][:bands],
         mean=[MEAN] * bands,
@@ -128,9 +135,10 @@ def save_checkpoint(path: Path, *, logit: float = 5.0, bands: int = 4) -> Path:
         gsd=GSD,
         patch_size=256,
     )
-    with torch.no_grad():
-        task.model.head.weight.zero_()
-        task.model.head.bias.fill_(logit)
+    if logit is not None:
+        with torch.no_grad():
+            model.model.head.weight.zero_()
+            model.model.head.bias.fill_(logit)
     trainer = lightning.Trainer(
         logger=False,
         enable_checkpointing=False,
@@ -138,6 +146,6 @@ def save_checkpoint(path: Path, *, logit: float = 5.0, bands: int = 4) -> Path:
         enable_model_summary=False,
         accelerator="cpu",
     )
-    trainer.strategy.connect(task)
+    trainer.strategy.connect(model)
     trainer.save_checkpoint(path)
     return path
