@@ -4,8 +4,8 @@ Each figure is the wall time from starting a fresh Python process to the moment 
 the best of ``--repeat`` runs (the machine is shared): ``import torch`` done, and
 ``tgdc detect`` handing its first batch of tiles to the model (the run stops there).
 The scene is a small SYNTHETIC one and the model a checkpoint of UNet4 with random
-weights, and the same model exported to ONNX (``tgdc export``), whose run needs neither
-Lightning nor the training task.
+weights, and the same model exported to ONNX (``tgdc export``); neither run imports
+Lightning or the training task.
 
     uv run python benchmarks/startup.py [--repeat 3]
 """
