@@ -24,10 +24,11 @@ the test scenes, and the seconds the predictor took over them. ``--tta none d4``
 trained model twice, without and with the predictor's test-time augmentation.
 
     uv run python benchmarks/accuracy.py [--budgets 1 4] [--modes binary multiclass] [--tta none d4]
-        [--routes project plain] [--test-scenes 2] [--output-dir DIR]
+        [--routes project plain] [--seeds 0 1 2] [--test-scenes 2] [--output-dir DIR]
 """
 
 import argparse
+import itertools
 import math
 import os
 import tempfile
@@ -251,21 +252,28 @@ def run(
     scenes: list[Path],
     truth: gpd.GeoDataFrame,
     ttas: list[str],
+    seed: int = 0,
 ) -> dict[str, dict[str, float]]:
     """Train one row's model, then detect and score on the test scenes with each TTA.
+
+    Args:
+        seed: seed of the training (weights, patches and augmentation; the geographic
+            split stays that of seed 0).
 
     Returns:
         For each of *ttas*: the scores, the training steps and the training time in seconds.
     """
-    out = root / f"{route}-{mode}-x{budget:g}"
+    out = root / f"{route}-{mode}-x{budget:g}-seed{seed}"
     out.mkdir()
     config = demo_config(root, model=MODES[mode]["model"])
+    config["seed_everything"] = seed
+    config["data"]["init_args"] |= {"seed": seed, "split_seed": 0}
     config["trainer"]["default_root_dir"] = str(out / "training")
     config["trainer"]["max_epochs"] = max(1, round(config["trainer"]["max_epochs"] * budget))
     config["trainer"]["enable_progress_bar"] = False
     config["data"]["init_args"].update(MODES[mode]["data"])
     start = time.perf_counter()
-    model = train(config, out) if route == "project" else train_plain(config)
+    model = train(config, out) if route == "project" else train_plain(config, seed)
     seconds = time.perf_counter() - start
     return {
         tta: score(model, scenes, truth, out / f"tta-{tta}", tta)
@@ -284,6 +292,9 @@ def main() -> None:
     parser.add_argument("--test-scenes", type=int, default=2, choices=range(1, len(TEST_SEEDS) + 1))
     parser.add_argument("--output-dir", type=Path, default=None)
     parser.add_argument(
+        "--seeds", type=int, nargs="+", default=[0], help="train each row once per seed"
+    )
+    parser.add_argument(
         "--tta",
         nargs="+",
         choices=list(TTA_MODES),
@@ -297,27 +308,27 @@ def main() -> None:
     counts = truth["class"].value_counts()
     print("test scenes:", ", ".join(f"{counts[c]} {c}" for c in counts.index))
     negatives = [c for c in HARD_NEGATIVE_CLASSES if c in counts]
-    head = f"{'route':8s} {'mode':10s} {'budget':>6s} {'tta':>4s} {'steps':>5s} {'train s':>7s}"
-    head += f" {'pred s':>6s} objP   objR   objF1  pixIoU dets "
+    head = f"{'route':8s} {'mode':10s} {'budget':>6s} {'seed':>4s} {'tta':>4s} {'steps':>5s}"
+    head += f" {'train s':>7s} {'pred s':>6s} objP   objR   objF1  pixIoU dets "
     head += " ".join(f"{'fdr ' + c:>14s}" for c in negatives)
     head += "  hn touched"
     lines = []
-    for budget in args.budgets:
-        for mode in args.modes:
-            for route in args.routes:
-                rows = run(root, route, mode, budget, scenes, truth, args.tta)
-                for tta, m in rows.items():
-                    label = f"x{budget:g}"
-                    line = (
-                        f"{route:8s} {mode:10s} {label:>6s} {tta:>4s} {m['steps']:5.0f}"
-                        f" {m['train_s']:7.0f} {m['predict_s']:6.0f} {m['object_precision']:.3f}"
-                        f"  {m['object_recall']:.3f}  {m['object_f1']:.3f}"
-                        f"  {m['pixel_iou']:.3f}  {m['detections']:3.0f} "
-                        + " ".join(f"{m[f'hn_fdr_{c}']:14.3f}" for c in negatives)
-                        + f"  {m['hn_touched']:10.3f}"
-                    )
-                    lines.append(line)
-                    print(line, flush=True)
+    for budget, seed, mode, route in itertools.product(
+        args.budgets, args.seeds, args.modes, args.routes
+    ):
+        rows = run(root, route, mode, budget, scenes, truth, args.tta, seed)
+        for tta, m in rows.items():
+            label = f"x{budget:g}"
+            line = (
+                f"{route:8s} {mode:10s} {label:>6s} {seed:4d} {tta:>4s} {m['steps']:5.0f}"
+                f" {m['train_s']:7.0f} {m['predict_s']:6.0f} {m['object_precision']:.3f}"
+                f"  {m['object_recall']:.3f}  {m['object_f1']:.3f}"
+                f"  {m['pixel_iou']:.3f}  {m['detections']:3.0f} "
+                + " ".join(f"{m[f'hn_fdr_{c}']:14.3f}" for c in negatives)
+                + f"  {m['hn_touched']:10.3f}"
+            )
+            lines.append(line)
+            print(line, flush=True)
     print(f"\nload average at end: {os.getloadavg()[0]:.2f}")
     print("Unseen SYNTHETIC test scenes; match rule: polygon IoU >= 0.5, one-to-one")
     print(head)
