@@ -20,13 +20,15 @@ multiclass (``ce`` with a class per hard-negative class) training. Printed per r
 object precision, recall and F1 (a detection matches a true data center when their
 polygons match one-to-one at IoU >= 0.5), pixel IoU, and for each hard-negative class the
 share of its buildings detected as data centers (same IoU >= 0.5 rule), all pooled over
-the test scenes.
+the test scenes, and the seconds the predictor took over them. ``--tta none d4`` scores each
+trained model twice, without and with the predictor's test-time augmentation.
 
-    uv run python benchmarks/accuracy.py [--budgets 1 4] [--modes binary multiclass]
-        [--routes project plain] [--test-scenes 2] [--output-dir DIR]
+    uv run python benchmarks/accuracy.py [--budgets 1 4] [--modes binary multiclass] [--tta none d4]
+        [--routes project plain] [--seeds 0 1 2] [--test-scenes 2] [--output-dir DIR]
 """
 
 import argparse
+import itertools
 import math
 import os
 import tempfile
@@ -54,6 +56,7 @@ from torchgeo_datacenters.demo import (
 )
 from torchgeo_datacenters.inference import Predictor, ProbabilityModel
 from torchgeo_datacenters.naip import GSD, HARD_NEGATIVE_CLASSES
+from torchgeo_datacenters.options import TTA_MODES
 from torchgeo_datacenters.synthetic import SCENE_GAP, generate_scene, generate_scenes
 from torchgeo_datacenters.tasks import DataCenterSegmentation
 
@@ -181,7 +184,11 @@ def train_plain(config: dict[str, Any], seed: int = 0) -> ProbabilityModel:
 
 
 def score(
-    model: Path | ProbabilityModel, scenes: list[Path], truth: gpd.GeoDataFrame, out: Path
+    model: Path | ProbabilityModel,
+    scenes: list[Path],
+    truth: gpd.GeoDataFrame,
+    out: Path,
+    tta: str = "none",
 ) -> dict[str, float]:
     """Detect data centers in the test scenes and score them, pooled over the scenes.
 
@@ -190,11 +197,15 @@ def score(
         scenes: the test scenes.
         truth: their labels (CRS84).
         out: directory for the detection masks.
+        tta: the predictor's test-time augmentation (``none`` or ``d4``).
 
     Returns:
-        Pixel metrics, object metrics and hard-negative false-detection rates.
+        Pixel metrics, object metrics, hard-negative false-detection rates and the
+        prediction time in seconds.
     """
-    predictor = Predictor(model, device="cpu", progress=False)
+    out.mkdir(exist_ok=True)
+    predictor = Predictor(model, device="cpu", progress=False, tta=tta)
+    start = time.perf_counter()
     labels = DataCenterLabels(out.parent / "test" / "labels.geojson")
     found, counts = [], np.zeros(3)
     for scene in scenes:
@@ -204,11 +215,16 @@ def score(
         )
         found.append(detections.gdf.to_crs(truth.crs))
         counts += pixel_counts(mask, labels)
+    seconds = time.perf_counter() - start
     detections = gpd.GeoDataFrame(pd.concat(found, ignore_index=True), crs=truth.crs)
     return (
         pixel_scores(*counts)
         | object_metrics(detections, truth)
-        | {"detections": len(detections), "hn_touched": touched(detections, truth)}
+        | {
+            "detections": len(detections),
+            "hn_touched": touched(detections, truth),
+            "predict_s": seconds,
+        }
     )
 
 
@@ -229,24 +245,41 @@ def touched(detections: gpd.GeoDataFrame, truth: gpd.GeoDataFrame) -> float:
 
 
 def run(
-    root: Path, route: str, mode: str, budget: float, scenes: list[Path], truth: gpd.GeoDataFrame
-) -> dict[str, float]:
-    """Train one row's model, then detect and score on the test scenes.
+    root: Path,
+    route: str,
+    mode: str,
+    budget: float,
+    scenes: list[Path],
+    truth: gpd.GeoDataFrame,
+    ttas: list[str],
+    seed: int = 0,
+) -> dict[str, dict[str, float]]:
+    """Train one row's model, then detect and score on the test scenes with each TTA.
+
+    Args:
+        seed: seed of the training (weights, patches and augmentation; the geographic
+            split stays that of seed 0).
 
     Returns:
-        The scores, the training steps and the training time in seconds.
+        For each of *ttas*: the scores, the training steps and the training time in seconds.
     """
-    out = root / f"{route}-{mode}-x{budget:g}"
+    out = root / f"{route}-{mode}-x{budget:g}-seed{seed}"
     out.mkdir()
     config = demo_config(root, model=MODES[mode]["model"])
+    config["seed_everything"] = seed
+    config["data"]["init_args"] |= {"seed": seed, "split_seed": 0}
     config["trainer"]["default_root_dir"] = str(out / "training")
     config["trainer"]["max_epochs"] = max(1, round(config["trainer"]["max_epochs"] * budget))
     config["trainer"]["enable_progress_bar"] = False
     config["data"]["init_args"].update(MODES[mode]["data"])
     start = time.perf_counter()
-    model = train(config, out) if route == "project" else train_plain(config)
+    model = train(config, out) if route == "project" else train_plain(config, seed)
     seconds = time.perf_counter() - start
-    return score(model, scenes, truth, out) | {"steps": steps_of(config), "train_s": seconds}
+    return {
+        tta: score(model, scenes, truth, out / f"tta-{tta}", tta)
+        | {"steps": steps_of(config), "train_s": seconds}
+        for tta in ttas
+    }
 
 
 def main() -> None:
@@ -258,6 +291,16 @@ def main() -> None:
     )
     parser.add_argument("--test-scenes", type=int, default=2, choices=range(1, len(TEST_SEEDS) + 1))
     parser.add_argument("--output-dir", type=Path, default=None)
+    parser.add_argument(
+        "--seeds", type=int, nargs="+", default=[0], help="train each row once per seed"
+    )
+    parser.add_argument(
+        "--tta",
+        nargs="+",
+        choices=list(TTA_MODES),
+        default=["none"],
+        help="score each trained model with each test-time augmentation",
+    )
     args = parser.parse_args()
     root = args.output_dir or Path(tempfile.mkdtemp(prefix="tgdc-accuracy-"))
     print(f"load average at start: {os.getloadavg()[0]:.2f}; writing under {root}")
@@ -265,24 +308,27 @@ def main() -> None:
     counts = truth["class"].value_counts()
     print("test scenes:", ", ".join(f"{counts[c]} {c}" for c in counts.index))
     negatives = [c for c in HARD_NEGATIVE_CLASSES if c in counts]
-    head = f"{'route':8s} {'mode':10s} {'budget':>6s} {'steps':>5s} {'train s':>7s}"
-    head += " objP   objR   objF1  pixIoU dets " + " ".join(f"{'fdr ' + c:>14s}" for c in negatives)
+    head = f"{'route':8s} {'mode':10s} {'budget':>6s} {'seed':>4s} {'tta':>4s} {'steps':>5s}"
+    head += f" {'train s':>7s} {'pred s':>6s} objP   objR   objF1  pixIoU dets "
+    head += " ".join(f"{'fdr ' + c:>14s}" for c in negatives)
     head += "  hn touched"
     lines = []
-    for budget in args.budgets:
-        for mode in args.modes:
-            for route in args.routes:
-                m = run(root, route, mode, budget, scenes, truth)
-                label = f"x{budget:g}"
-                line = (
-                    f"{route:8s} {mode:10s} {label:>6s} {m['steps']:5.0f} {m['train_s']:7.0f}"
-                    f" {m['object_precision']:.3f}  {m['object_recall']:.3f}  {m['object_f1']:.3f}"
-                    f"  {m['pixel_iou']:.3f}  {m['detections']:3.0f} "
-                    + " ".join(f"{m[f'hn_fdr_{c}']:14.3f}" for c in negatives)
-                    + f"  {m['hn_touched']:10.3f}"
-                )
-                lines.append(line)
-                print(line, flush=True)
+    for budget, seed, mode, route in itertools.product(
+        args.budgets, args.seeds, args.modes, args.routes
+    ):
+        rows = run(root, route, mode, budget, scenes, truth, args.tta, seed)
+        for tta, m in rows.items():
+            label = f"x{budget:g}"
+            line = (
+                f"{route:8s} {mode:10s} {label:>6s} {seed:4d} {tta:>4s} {m['steps']:5.0f}"
+                f" {m['train_s']:7.0f} {m['predict_s']:6.0f} {m['object_precision']:.3f}"
+                f"  {m['object_recall']:.3f}  {m['object_f1']:.3f}"
+                f"  {m['pixel_iou']:.3f}  {m['detections']:3.0f} "
+                + " ".join(f"{m[f'hn_fdr_{c}']:14.3f}" for c in negatives)
+                + f"  {m['hn_touched']:10.3f}"
+            )
+            lines.append(line)
+            print(line, flush=True)
     print(f"\nload average at end: {os.getloadavg()[0]:.2f}")
     print("Unseen SYNTHETIC test scenes; match rule: polygon IoU >= 0.5, one-to-one")
     print(head)
