@@ -206,7 +206,7 @@ def score(
     out.mkdir(exist_ok=True)
     predictor = Predictor(model, device="cpu", progress=False, tta=tta)
     start = time.perf_counter()
-    labels = DataCenterLabels(out.parent / "test" / "labels.geojson")
+    labels = DataCenterLabels(scenes[0].parent / "labels.geojson")  # beside the test scenes
     found, counts = [], np.zeros(3)
     for scene in scenes:
         mask = out / f"{scene.stem}_mask.tif"
