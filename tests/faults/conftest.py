@@ -103,8 +103,16 @@ def children(pid: int) -> list[int]:
     return found
 
 
-def wait_for(condition: Callable[[], object], what: str, timeout: float = PATIENCE) -> object:
+def wait_for(
+    condition: Callable[[], object],
+    what: str,
+    timeout: float = PATIENCE,
+    explain: Callable[[], str] | None = None,
+) -> object:
     """Poll *condition* until it is true; fail after *timeout* seconds.
+
+    Args:
+        explain: what the failure message adds, read when the wait fails.
 
     Returns:
         The condition's true value.
@@ -115,7 +123,7 @@ def wait_for(condition: Callable[[], object], what: str, timeout: float = PATIEN
         if value:
             return value
         time.sleep(0.05)
-    pytest.fail(f"waited {timeout:.0f} s for {what}")
+    pytest.fail(f"waited {timeout:.0f} s for {what}" + (f":\n{explain()}" if explain else ""))
 
 
 def temporaries(directory: Path) -> list[Path]:

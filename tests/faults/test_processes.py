@@ -3,7 +3,6 @@
 import json
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -178,9 +177,9 @@ def test_killed_scan_leaves_no_ray_process(
     ray_processes = [(pid, start_time(pid)) for pid in sorted(found)]
     process.kill()
     process.communicate(timeout=PATIENCE)
-    deadline = time.monotonic() + 30
-    while (survivors := list(filter(alive, ray_processes))) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not survivors, "still alive 30 s after the scan was killed:\n" + "\n".join(
-        describe(pid) for pid, _ in survivors
+    wait_for(
+        lambda: not any(map(alive, ray_processes)),
+        "every Ray process of the killed scan to end",
+        timeout=30,
+        explain=lambda: "\n".join(describe(pid) for pid, s in ray_processes if alive((pid, s))),
     )
