@@ -1,6 +1,5 @@
 """Fixtures of the fault-injection tests: scenes, a checkpoint, mounts and processes."""
 
-import contextlib
 import os
 import re
 import subprocess
@@ -11,6 +10,8 @@ from pathlib import Path
 
 import pytest
 from support.inference import save_checkpoint, write_scene
+
+from torchgeo_datacenters.scan.reaper import process_status
 
 #: Longest wait for a process to reach a state, in seconds (a loaded 2-core machine).
 PATIENCE = 300.0
@@ -91,16 +92,8 @@ def error_lines(stderr: str) -> list[str]:
 
 def children(pid: int) -> list[int]:
     """Process ids of the live children of *pid*."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError):
-            stat = (entry / "stat").read_text()
-            fields = stat.rsplit(")", 1)[1].split()
-            if int(fields[1]) == pid and fields[0] != "Z":
-                found.append(int(entry.name))
-    return found
+    pids = (int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit())
+    return [child for child in pids if (status := process_status(child)) and status[0] == pid]
 
 
 def wait_for(

@@ -39,8 +39,12 @@ WATCH_INTERVAL = 0.5
 KILL_PATIENCE = 10.0
 
 
-def _process(pid: int) -> tuple[int, str] | None:
-    """The parent and start time (clock ticks since boot) of *pid*, None if it has ended."""
+def process_status(pid: int) -> tuple[int, str] | None:
+    """The parent and start time (clock ticks since boot) of *pid*, None if it has ended.
+
+    A zombie has ended. The start time tells a process from a later process or thread given
+    the same id (ids wrap quickly where ``pid_max`` is 32768).
+    """
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
@@ -69,7 +73,7 @@ def marked_processes(marker: str) -> dict[int, str]:
     """
     needle = f"{MARKER_VARIABLE}={marker}\0".encode()
     pids = (int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit())
-    live = {pid: process for pid in pids if pid != os.getpid() and (process := _process(pid))}
+    live = {pid: process for pid in pids if pid != os.getpid() and (process := process_status(pid))}
     found = {pid: started for pid, (_, started) in live.items() if _carries(pid, needle)}
     grown = True
     while grown:  # add the children of what was found, until nothing is added
@@ -96,7 +100,7 @@ def kill_marked(marker: str, noted: dict[int, str] | None = None) -> list[int]:
     """
     targets = marked_processes(marker)
     for pid, started in (noted or {}).items():
-        if (process := _process(pid)) is not None and process[1] == started:
+        if (process := process_status(pid)) is not None and process[1] == started:
             targets[pid] = started
     killed = []
     for pid in targets:
