@@ -3,6 +3,9 @@
 import dataclasses
 import json
 import re
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import geopandas as gpd
@@ -64,6 +67,40 @@ def test_detect_writes_every_output(
         assert (mask.read(1)[:, :30] == 255).all() and (mask.read(1)[:, 30:] == 1).all()
     with rasterio.open(out / "p.tif") as probabilities:
         assert probabilities.dtypes == ("float32",)
+
+
+#: Runs ``tgdc`` with argv[1:] in a fresh interpreter; prints the modules it imported.
+FRESH_TGDC = textwrap.dedent(
+    """
+    import json, sys
+    from torchgeo_datacenters.cli import main
+
+    status = main(sys.argv[1:])
+    print(json.dumps({"status": status, "modules": sorted(sys.modules)}))
+    """
+)
+
+
+def test_detect_on_files_leaves_torchgeo_datasets_unimported(
+    checkpoint: Path, tmp_path: Path
+) -> None:
+    # TorchGeo's datasets bring in torchvision and torch._dynamo (about 2.5 s before the
+    # first tile); a run on files needs none of them.
+    image = write_scene(tmp_path / "scene.tif", 64, 96, [(8, 8, 40, 60)])
+    out = tmp_path / "d.geojson"
+    args = ["detect", "--checkpoint", str(checkpoint), "--image", str(image)]
+    fresh = subprocess.run(
+        [sys.executable, "-c", FRESH_TGDC, *args, "--output-geojson", str(out), *FAST],
+        capture_output=True,
+        text=True,
+    )
+    assert fresh.returncode == 0, fresh.stderr
+    run = json.loads(fresh.stdout.splitlines()[-1])
+    assert run["status"] == 0
+    assert len(json.loads(out.read_text())["features"]) == 1
+    assert "torch" in run["modules"]
+    heavy = {"torchgeo.datasets", "torchvision", "torch._dynamo"} & set(run["modules"])
+    assert not heavy, sorted(heavy)
 
 
 def test_batch_detect_merges_neighbouring_chips(

@@ -16,6 +16,7 @@ from support.inference import (
     STD,
     UTM,
     RandomConvNet,
+    SceneDataset,
     bright_roofs,
     save_checkpoint,
     utm_transform,
@@ -24,7 +25,6 @@ from support.inference import (
 
 from torchgeo_datacenters.errors import TGDCError
 from torchgeo_datacenters.inference import Predictor, ProbabilityModel
-from torchgeo_datacenters.inference.scene import SceneDataset
 
 PIXEL_M2 = GSD * GSD
 

@@ -3,10 +3,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from affine import Affine
-from support.inference import utm_transform, write_scene
+from support.inference import SceneDataset, utm_transform, write_scene
 
 from torchgeo_datacenters.errors import TGDCError
-from torchgeo_datacenters.inference.scene import SceneDataset, group_rasters, open_scene
+from torchgeo_datacenters.inference.scene import group_rasters, open_scene
 
 
 def test_dataset_reads_like_the_file(tmp_path: Path) -> None:

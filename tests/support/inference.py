@@ -15,6 +15,7 @@ import torch
 from affine import Affine
 from rasterio.transform import from_origin
 from torch import Tensor, nn
+from torchgeo.datasets import RasterDataset
 
 from support.data import write_raster
 from torchgeo_datacenters.inference import ProbabilityModel
@@ -24,6 +25,13 @@ MEAN, STD = 125.0, 50.0
 UTM = "EPSG:32617"
 GSD = 0.6
 ORIGIN = (500000.0, 4400000.0)
+
+
+class SceneDataset(RasterDataset):
+    """Georeferenced rasters of any band count, read with all their bands."""
+
+    filename_glob = "*"
+
 
 #: (row, col, height, width) of a roof, in pixels.
 Roof = tuple[int, int, int, int]

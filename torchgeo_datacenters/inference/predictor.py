@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -38,7 +38,6 @@ import rasterio
 import shapely
 import torch
 from torch.utils.data import BatchSampler, DataLoader
-from torchgeo.datasets import RasterDataset
 from tqdm import tqdm
 
 from ..detections import Vectorizer, check_non_negative, order_detections, threshold_band
@@ -67,6 +66,9 @@ from .stitch import Stitcher
 from .tiling import check_tiling, scene_tiling, tile_offsets
 from .tta import check_tta, with_tta
 
+if TYPE_CHECKING:
+    from torchgeo.datasets import RasterDataset
+
 #: Pixels per batch when no batch size is given: 16 tiles of 256 x 256.
 PIXELS_PER_BATCH = 16 * 256 * 256
 
@@ -91,7 +93,7 @@ TRACE_BACKLOG = 1
 CHANNELS_LAST_DEVICES = ("cuda", "cpu")
 
 #: A scene or a dataset to predict on.
-Source = str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | RasterDataset
+type Source = str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | RasterDataset
 
 
 def resolve_device(device: str | torch.device) -> torch.device:

@@ -15,9 +15,11 @@ any band is NaN. Invalid pixels are NaN as read.
 """
 
 import os
+import sys
 import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -29,7 +31,6 @@ from rasterio.features import geometry_mask
 from rasterio.windows import Window
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
-from torchgeo.datasets import RasterDataset
 
 from ..detections.metric import metric_crs
 from ..detections.vectorize import pixel_size_m
@@ -37,11 +38,26 @@ from ..errors import TGDCError
 from ..grid import Grid
 from ..imagery import GSD_TOLERANCE, ImageryFile, ImageryRules, input_scaling
 
+if TYPE_CHECKING:
+    from torchgeo.datasets import RasterDataset
+    from typing_extensions import TypeIs
 
-class SceneDataset(RasterDataset):
-    """Georeferenced rasters of any band count, read with all their bands."""
 
-    filename_glob = "*"
+def is_raster_dataset(source: Any) -> "TypeIs[RasterDataset]":
+    """Tell whether *source* is a TorchGeo raster dataset, without importing TorchGeo.
+
+    A raster dataset can only exist once ``torchgeo.datasets`` is imported, so a run on
+    files never pays for that import (about 2.5 s: it brings in torchvision and
+    ``torch._dynamo``).
+
+    Args:
+        source: anything.
+
+    Returns:
+        Whether it is a :class:`~torchgeo.datasets.RasterDataset`.
+    """
+    datasets = sys.modules.get("torchgeo.datasets")
+    return datasets is not None and isinstance(source, datasets.RasterDataset)
 
 
 def file_footprints(files: Sequence[ImageryFile], crs: CRS) -> gpd.GeoDataFrame:
@@ -73,7 +89,7 @@ class Scene:
         footprints: gpd.GeoDataFrame,
         *,
         imagery: Sequence[ImageryFile] = (),
-        dataset: RasterDataset | None = None,
+        dataset: "RasterDataset | None" = None,
         nodata: float | None = None,
         resampling: Resampling = Resampling.nearest,
         input_grid: Grid | None = None,
@@ -178,7 +194,7 @@ class Scene:
         return valid
 
 
-def dataset_band_count(dataset: RasterDataset) -> int:
+def dataset_band_count(dataset: "RasterDataset") -> int:
     """Count the bands a raster dataset returns.
 
     Args:
@@ -195,7 +211,7 @@ def dataset_band_count(dataset: RasterDataset) -> int:
 
 
 def open_scene(
-    source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | RasterDataset,
+    source: "str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | RasterDataset",
     band_count: int,
     rules: ImageryRules | None = None,
 ) -> Scene:
@@ -217,7 +233,7 @@ def open_scene(
             rather than images.
     """
     rules = rules or ImageryRules()
-    if isinstance(source, RasterDataset):
+    if is_raster_dataset(source):
         if not source.is_image:
             raise TGDCError(f"{type(source).__name__}: is a mask dataset; give imagery")
         count = dataset_band_count(source)
