@@ -69,24 +69,37 @@ def test_detect_writes_every_output(
         assert probabilities.dtypes == ("float32",)
 
 
-#: Runs ``tgdc`` with argv[1:] in a fresh interpreter; prints the modules it imported.
+#: Runs ``tgdc`` with argv[1:] in a fresh interpreter; prints the modules it had imported
+#: when its first tiles reached the model, and at its end.
 FRESH_TGDC = textwrap.dedent(
     """
     import json, sys
     from torchgeo_datacenters.cli import main
+    from torchgeo_datacenters.inference.predictor import Predictor
 
+    first_tile = []
+    forward = Predictor._forward
+
+    def recording_forward(self, model, images):
+        if not first_tile:
+            first_tile.extend(sorted(sys.modules))
+        return forward(self, model, images)
+
+    Predictor._forward = recording_forward
     status = main(sys.argv[1:])
-    print(json.dumps({"status": status, "modules": sorted(sys.modules)}))
+    print(json.dumps({"status": status, "first_tile": first_tile, "modules": sorted(sys.modules)}))
     """
 )
 
 
-def test_detect_on_files_leaves_torchgeo_datasets_unimported(
+def test_detect_on_files_imports_only_what_the_first_tile_needs(
     checkpoint: Path, tmp_path: Path
 ) -> None:
     # TorchGeo's datasets bring in torchvision and torch._dynamo (about 2.5 s before the
-    # first tile); a run on files needs none of them.
-    image = write_scene(tmp_path / "scene.tif", 64, 96, [(8, 8, 40, 60)])
+    # first tile); a run on files needs none of them. The tables (pandas, geopandas and
+    # the pyarrow pandas brings), vector files (pyogrio) and STAC (pystac) are needed only
+    # once tiles are predicted, and are imported then.
+    image = write_scene(tmp_path / "scene.tif", 64, 96)
     out = tmp_path / "d.geojson"
     args = ["detect", "--checkpoint", str(checkpoint), "--image", str(image)]
     fresh = subprocess.run(
@@ -97,10 +110,16 @@ def test_detect_on_files_leaves_torchgeo_datasets_unimported(
     assert fresh.returncode == 0, fresh.stderr
     run = json.loads(fresh.stdout.splitlines()[-1])
     assert run["status"] == 0
-    assert len(json.loads(out.read_text())["features"]) == 1
-    assert "torch" in run["modules"]
+    # The checkpoint's model finds a data center on every pixel: one, the whole scene.
+    (feature,) = json.loads(out.read_text())["features"]
+    assert feature["properties"]["area_m2"] == pytest.approx(64 * 96 * PIXEL_M2)
+    assert feature["properties"]["source"] == "scene.tif"
+    assert "torch" in run["first_tile"]
     heavy = {"torchgeo.datasets", "torchvision", "torch._dynamo"} & set(run["modules"])
     assert not heavy, sorted(heavy)
+    tables = {"pandas", "geopandas", "pyogrio", "pyarrow", "pystac"}
+    assert not tables & set(run["first_tile"]), sorted(tables & set(run["first_tile"]))
+    assert {"pandas", "geopandas", "pyogrio"} <= set(run["modules"])
 
 
 def test_batch_detect_merges_neighbouring_chips(

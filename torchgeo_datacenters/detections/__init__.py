@@ -21,40 +21,46 @@ where no model can.
 * :mod:`.compare`: :func:`~.compare.compare_inventories`, detections against public
   inventories over the scanned area (:mod:`.footprint`) (``tgdc compare``).
 * :mod:`.files`: reading and writing the vector files of those analyses.
+
+Names are exported lazily (:mod:`torchgeo_datacenters.utils.lazy`): importing one module
+of this package costs only what that module imports, so a prediction run loads pandas and
+GeoPandas only when its first detections are tabled, not before its first tile.
 """
 
-from .merge import merge_detections, prune_small
-from .metric import check_non_negative, metric_crs
-from .schema import (
-    DETECTION_COLUMNS,
-    DETECTION_CRS,
-    DETECTION_DTYPES,
-    LONLAT_DECIMALS,
-    check_detections,
-    empty_detections,
-    order_detections,
-)
-from .vectorize import MASK_NODATA, Vectorizer, threshold_band
-from .writers import CSV_COLUMNS, write_csv, write_geojson, write_gpkg, write_parquet
+from typing import TYPE_CHECKING
 
-__all__ = [
-    "CSV_COLUMNS",
-    "DETECTION_COLUMNS",
-    "DETECTION_CRS",
-    "DETECTION_DTYPES",
-    "LONLAT_DECIMALS",
-    "MASK_NODATA",
-    "Vectorizer",
-    "check_detections",
-    "check_non_negative",
-    "empty_detections",
-    "merge_detections",
-    "metric_crs",
-    "order_detections",
-    "prune_small",
-    "threshold_band",
-    "write_csv",
-    "write_geojson",
-    "write_gpkg",
-    "write_parquet",
-]
+from ..utils.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from .merge import merge_detections, prune_small
+    from .metric import check_non_negative, metric_crs
+    from .schema import (
+        DETECTION_COLUMNS,
+        DETECTION_CRS,
+        DETECTION_DTYPES,
+        LONLAT_DECIMALS,
+        check_detections,
+        empty_detections,
+        order_detections,
+    )
+    from .vectorize import MASK_NODATA, Vectorizer, threshold_band
+    from .writers import CSV_COLUMNS, write_csv, write_geojson, write_gpkg, write_parquet
+
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "merge": ["merge_detections", "prune_small"],
+        "metric": ["check_non_negative", "metric_crs"],
+        "schema": [
+            "DETECTION_COLUMNS",
+            "DETECTION_CRS",
+            "DETECTION_DTYPES",
+            "LONLAT_DECIMALS",
+            "check_detections",
+            "empty_detections",
+            "order_detections",
+        ],
+        "vectorize": ["MASK_NODATA", "Vectorizer", "threshold_band"],
+        "writers": ["CSV_COLUMNS", "write_csv", "write_geojson", "write_gpkg", "write_parquet"],
+    },
+)

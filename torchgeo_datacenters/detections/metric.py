@@ -4,14 +4,25 @@ Detections are stored in lon/lat, where lengths are not metres. Every area (m²)
 distance (metres) is measured in a metric CRS instead: the scene's own CRS when it is a UTM
 zone or true to scale in metres, otherwise (geographic, feet, Web Mercator, Albers...) the
 UTM zone estimated from the bounds at hand.
+
+Single geometries and arrays of them are reprojected by :func:`reproject`, as
+GeoPandas' ``to_crs`` does, without loading pandas: a run measures its scene before its
+first tile.
 """
 
-import geopandas as gpd
+import functools
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 import shapely
-from pyproj import CRS, Proj
+from pyproj import CRS, Proj, Transformer
+from pyproj.aoi import AreaOfInterest
+from pyproj.database import query_utm_crs_info
 
 from ..errors import TGDCError
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 #: Largest departure from 1 of a projection's scale factors for its metres to be taken as
 #: ground metres (a UTM zone reaches 1.001 at its edges; Web Mercator 1.29 at 39° N).
@@ -34,14 +45,58 @@ def metric_crs(crs: CRS, bounds: tuple[float, float, float, float]) -> CRS:
     crs = CRS.from_user_input(crs)
     if crs.utm_zone is not None:
         return crs
-    box = gpd.GeoSeries([shapely.box(*bounds)], crs=crs)
     if crs.is_projected and all(axis.unit_name in ("metre", "meter") for axis in crs.axis_info):
-        corners = shapely.get_coordinates(box.to_crs("EPSG:4326").iloc[0])
+        corners = shapely.get_coordinates(reproject(shapely.box(*bounds), crs, "EPSG:4326"))
         factors = Proj(crs).get_factors(corners[:, 0], corners[:, 1])
         scales = np.concatenate([factors.meridional_scale, factors.parallel_scale])
         if np.all(np.abs(scales - 1) <= TRUE_SCALE_TOLERANCE):
             return crs
-    return box.estimate_utm_crs()
+    return utm_crs(crs, bounds)
+
+
+@functools.lru_cache
+def transformer(crs: CRS, to: CRS) -> Transformer:
+    """The (cached) transformer from *crs* to *to*, in (x, y) = (east, north) order."""
+    return Transformer.from_crs(crs, to, always_xy=True)
+
+
+def reproject(geometries: Any, crs: Any, to: Any) -> Any:
+    """Reproject geometries, as :meth:`geopandas.GeoSeries.to_crs` does (same coordinates).
+
+    Args:
+        geometries: a shapely geometry or an array of them, in *crs*.
+        crs: their CRS (anything :meth:`pyproj.crs.CRS.from_user_input` takes).
+        to: the CRS to draw them in.
+
+    Returns:
+        The geometry or array of geometries in *to*.
+    """
+    crs, to = CRS.from_user_input(crs), CRS.from_user_input(to)
+    if crs.is_exact_same(to):
+        return geometries
+    return shapely.transform(geometries, transformer(crs, to).transform, interleaved=False)
+
+
+def utm_crs(crs: CRS, bounds: tuple[float, float, float, float]) -> CRS:
+    """The WGS 84 UTM zone of the centre of some bounds, as GeoPandas estimates it.
+
+    Args:
+        crs: CRS of the bounds.
+        bounds: (left, bottom, right, top) in *crs*.
+
+    Returns:
+        The UTM zone of the centre of *bounds* (taken in lon/lat, across the antimeridian
+        where the bounds cross it).
+    """
+    west, south, east, north = bounds
+    if not crs.is_geographic:
+        west, south, east, north = transformer(crs, CRS("EPSG:4326")).transform_bounds(*bounds)
+    lon = (west + east) / 2
+    if west > east:  # across the antimeridian
+        lon = ((west + east + 360) / 2 + 180) % 360 - 180
+    centre = AreaOfInterest(lon, (south + north) / 2, lon, (south + north) / 2)
+    (zone, *_) = query_utm_crs_info(datum_name="WGS 84", area_of_interest=centre)
+    return CRS.from_epsg(zone.code)
 
 
 def check_non_negative(**values: float) -> None:
@@ -76,7 +131,7 @@ def utm_epsg(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     return np.where(np.asarray(lat) >= 0, 32600, 32700) + zone
 
 
-def zones(geometries: gpd.GeoSeries) -> np.ndarray:
+def zones(geometries: "gpd.GeoSeries") -> np.ndarray:
     """The UTM zone (EPSG code) of each geometry's centroid.
 
     Args:
@@ -89,7 +144,7 @@ def zones(geometries: gpd.GeoSeries) -> np.ndarray:
     return utm_epsg(shapely.get_x(points), shapely.get_y(points))
 
 
-def project_by_zone(geometries: gpd.GeoSeries, epsg: np.ndarray) -> np.ndarray:
+def project_by_zone(geometries: "gpd.GeoSeries", epsg: np.ndarray) -> np.ndarray:
     """Project each geometry to its own UTM zone.
 
     Args:
@@ -107,7 +162,7 @@ def project_by_zone(geometries: gpd.GeoSeries, epsg: np.ndarray) -> np.ndarray:
     return projected
 
 
-def measure(geometries: gpd.GeoSeries) -> tuple[np.ndarray, np.ndarray]:
+def measure(geometries: "gpd.GeoSeries") -> tuple[np.ndarray, np.ndarray]:
     """Area and perimeter of each geometry, in its centroid's UTM zone.
 
     Args:
@@ -120,7 +175,7 @@ def measure(geometries: gpd.GeoSeries) -> tuple[np.ndarray, np.ndarray]:
     return shapely.area(projected), shapely.length(projected)
 
 
-def centroids(geometries: gpd.GeoSeries) -> np.ndarray:
+def centroids(geometries: "gpd.GeoSeries") -> np.ndarray:
     """Longitude and latitude of each geometry's centroid, found in its UTM zone.
 
     Args:
@@ -129,6 +184,8 @@ def centroids(geometries: gpd.GeoSeries) -> np.ndarray:
     Returns:
         (n, 2) longitudes and latitudes, in degrees.
     """
+    import geopandas as gpd
+
     epsg = zones(geometries)
     points = shapely.centroid(project_by_zone(geometries, epsg))
     lonlat = np.empty((len(geometries), 2))

@@ -7,12 +7,15 @@ with the columns of :data:`DETECTION_DTYPES`, in that order, then ``geometry``
 degrees, scores are probabilities in [0, 1].
 """
 
-import geopandas as gpd
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from ..errors import TGDCError
 from .dates import ACQUIRED
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 #: CRS of every detection table: WGS 84 longitude, latitude (degrees).
 DETECTION_CRS = "EPSG:4326"
@@ -44,18 +47,21 @@ OPTIONAL_COLUMNS = ("source_item", ACQUIRED, "class_name")
 LONLAT_DECIMALS = 7
 
 
-def empty_detections() -> gpd.GeoDataFrame:
+def empty_detections() -> "gpd.GeoDataFrame":
     """Return a detection table with no rows.
 
     Returns:
         An empty GeoDataFrame with the detection columns and dtypes, in
         :data:`DETECTION_CRS`.
     """
+    import geopandas as gpd
+    import pandas as pd
+
     columns = {name: pd.Series(dtype=dtype) for name, dtype in DETECTION_DTYPES.items()}
     return gpd.GeoDataFrame(columns, geometry=gpd.GeoSeries([], crs=DETECTION_CRS))
 
 
-def order_detections(detections: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+def order_detections(detections: "gpd.GeoDataFrame") -> "gpd.GeoDataFrame":
     """Sort detections north to south, then west to east, and number them from 1.
 
     Args:
@@ -64,6 +70,8 @@ def order_detections(detections: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     Returns:
         A new table in a fixed order with ``id`` 1..n and the columns in order.
     """
+    import pandas as pd
+
     if detections.empty:
         return empty_detections()
     keys = pd.DataFrame(
@@ -81,7 +89,7 @@ def order_detections(detections: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return result[[*DETECTION_COLUMNS, *optional, "geometry"]]
 
 
-def check_detections(detections: gpd.GeoDataFrame) -> None:
+def check_detections(detections: "gpd.GeoDataFrame") -> None:
     """Check that a table has the detection columns and CRS.
 
     Args:

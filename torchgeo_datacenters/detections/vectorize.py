@@ -15,23 +15,25 @@ measured in a metric CRS: the scene's own CRS when it is projected in metres, ot
 UTM zone estimated from the scene (geographic or foot-based input). In the scene's own CRS
 a detection's area is its pixel count times a pixel's area, so groups too small to keep
 are dropped before their outlines are built.
+
+A run builds its :class:`Vectorizer` before its first tile; SciPy, pandas and GeoPandas
+are imported only once bands are traced and detections tabled.
 """
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import geopandas as gpd
 import numpy as np
-import pandas as pd
 import shapely
 from affine import Affine
 from pyproj import CRS
 from rasterio.features import shapes
-from scipy import ndimage, sparse
-from scipy.sparse.csgraph import connected_components
 
-from .metric import check_non_negative, metric_crs
+from .metric import check_non_negative, metric_crs, reproject
 from .schema import DETECTION_CRS, empty_detections, order_detections
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 #: Value of nodata pixels in the uint8 detection mask (1 = data center, 0 = background).
 MASK_NODATA = 255
@@ -93,9 +95,9 @@ def pixel_size_m(transform: Affine, crs: CRS, metric: CRS, shape: tuple[int, int
         shapely.box(width // 2, row, width // 2 + 1, row + 1)
         for row in (0, height // 2, height - 1)
     ]
-    sides = gpd.GeoSeries(pixel_to_crs(np.array(pixels), transform), crs=crs).to_crs(metric)
-    bounds = sides.bounds
-    return float(min((bounds.maxx - bounds.minx).min(), (bounds.maxy - bounds.miny).min()))
+    sides = reproject(pixel_to_crs(np.array(pixels), transform), crs, metric)
+    left, bottom, right, top = shapely.bounds(sides).T
+    return float(min((right - left).min(), (top - bottom).min()))
 
 
 def patch_boxes(labels: np.ndarray, count: int) -> np.ndarray:
@@ -110,6 +112,8 @@ def patch_boxes(labels: np.ndarray, count: int) -> np.ndarray:
         A (count + 1, 4) array of (first row, end row, first column, end column) per
         patch number; row 0 (background) is zeros.
     """
+    from scipy import ndimage
+
     boxes = np.zeros((count + 1, 4), np.intp)
     objects = ndimage.find_objects(labels, max_label=count)
     if objects:
@@ -338,7 +342,7 @@ class Vectorizer:
         self._trace(hits, weights, final=self._held_top + hits.shape[0] >= self.height)
         self._close(self._held_top)
 
-    def finish(self) -> gpd.GeoDataFrame:
+    def finish(self) -> "gpd.GeoDataFrame":
         """Trace the rows held back, close every group left and return all detections.
 
         Returns:
@@ -350,6 +354,8 @@ class Vectorizer:
         self._close(None)
         if not self._closed:
             return empty_detections()
+        import pandas as pd
+
         return order_detections(pd.concat(self._closed, ignore_index=True))
 
     def _trace(self, hits: np.ndarray, weights: np.ndarray, final: bool) -> None:
@@ -361,6 +367,8 @@ class Vectorizer:
             weights: probabilities of the pixels in *hits*, in row-major order.
             final: whether the strip ends the scene (nothing is held back then).
         """
+        from scipy import ndimage
+
         top, rows = self._held_top, hits.shape[0]
         labels, count = ndimage.label(hits)
         boxes = patch_boxes(labels, count)
@@ -465,8 +473,7 @@ class Vectorizer:
         """
         if self.merge_distance == 0:
             return np.empty(0, object)
-        world = gpd.GeoSeries(pixel_to_crs(pixel, self.transform), crs=self.crs)
-        return world.to_crs(self.metric).to_numpy()
+        return reproject(pixel_to_crs(pixel, self.transform), self.crs, self.metric)
 
     def _close(self, frontier: int | None) -> None:
         """Measure the groups that no rows from *frontier* on can join.
@@ -474,6 +481,8 @@ class Vectorizer:
         Args:
             frontier: first scene row not traced yet (None: the scene is done).
         """
+        import pandas as pd
+
         if not self.open_pieces:
             return
         group = self._groups()
@@ -532,7 +541,7 @@ class Vectorizer:
 
     def _measure(
         self, pixel: np.ndarray, group: np.ndarray, stats: np.ndarray, cut: np.ndarray
-    ) -> gpd.GeoDataFrame:
+    ) -> "gpd.GeoDataFrame":
         """Merge groups of pieces into detections and measure them.
 
         Areas and centroids are those of the traced pixels, measured in the metric CRS,
@@ -547,6 +556,9 @@ class Vectorizer:
         Returns:
             The detections of at least the minimum area, unordered, in EPSG:4326.
         """
+        import geopandas as gpd
+        import pandas as pd
+
         merged = merge_groups(pixel, group, cut)
         outlines = gpd.GeoSeries(pixel_to_crs(merged, self.transform), crs=self.crs)
         outlines = outlines.to_crs(self.metric)
@@ -579,6 +591,9 @@ class Vectorizer:
         Returns:
             The group number (0..groups-1) of every open piece.
         """
+        from scipy import sparse
+        from scipy.sparse.csgraph import connected_components
+
         left, right = self._pairs
         size = self.open_pieces
         graph = sparse.coo_matrix((np.ones(left.size), (left, right)), shape=(size, size))
