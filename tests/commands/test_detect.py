@@ -119,7 +119,7 @@ def test_detect_on_files_imports_only_what_the_first_tile_needs(
     assert not heavy, sorted(heavy)
     tables = {"pandas", "geopandas", "pyogrio", "pyarrow", "pystac"}
     assert not tables & set(run["first_tile"]), sorted(tables & set(run["first_tile"]))
-    assert {"pandas", "geopandas", "pyogrio"} <= set(run["modules"])
+    assert {"pandas", "geopandas"} <= set(run["modules"])
 
 
 def test_batch_detect_merges_neighbouring_chips(

@@ -140,10 +140,11 @@ def check_extra_outputs(args: argparse.Namespace) -> None:
     Raises:
         TGDCError: if a directory is missing or an output exists without ``--overwrite``.
     """
-    from ..outputs.stac import check_stac_directory
     from ..utils import check_output_path
 
     if args.output_stac is not None:
+        from ..outputs.stac import check_stac_directory
+
         check_stac_directory(args.output_stac, overwrite=args.overwrite)
     if args.output_report is not None:
         check_output_path(args.output_report, overwrite=args.overwrite)

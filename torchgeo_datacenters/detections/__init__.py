@@ -46,7 +46,29 @@ if TYPE_CHECKING:
     from .vectorize import MASK_NODATA, Vectorizer, threshold_band
     from .writers import CSV_COLUMNS, write_csv, write_geojson, write_gpkg, write_parquet
 
-__getattr__, __dir__, __all__ = lazy_exports(
+__all__ = [
+    "CSV_COLUMNS",
+    "DETECTION_COLUMNS",
+    "DETECTION_CRS",
+    "DETECTION_DTYPES",
+    "LONLAT_DECIMALS",
+    "MASK_NODATA",
+    "Vectorizer",
+    "check_detections",
+    "check_non_negative",
+    "empty_detections",
+    "merge_detections",
+    "metric_crs",
+    "order_detections",
+    "prune_small",
+    "threshold_band",
+    "write_csv",
+    "write_geojson",
+    "write_gpkg",
+    "write_parquet",
+]
+
+__getattr__, __dir__ = lazy_exports(
     __name__,
     {
         "merge": ["merge_detections", "prune_small"],

@@ -31,17 +31,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import geopandas as gpd
 import numpy as np
-import pandas as pd
 import rasterio
 import shapely
 import torch
 from torch.utils.data import BatchSampler, DataLoader
 from tqdm import tqdm
 
-from ..detections import Vectorizer, check_non_negative, order_detections, threshold_band
 from ..detections.dates import ACQUIRED
+from ..detections.metric import check_non_negative, reproject
+from ..detections.schema import order_detections
+from ..detections.vectorize import Vectorizer, threshold_band
 from ..errors import TGDCError, describe_os_error
 from ..imagery import ImageryRules, check_input_scale
 from ..options import RESAMPLE_CHOICES, PredictorOptions
@@ -67,6 +67,7 @@ from .tiling import check_tiling, scene_tiling, tile_offsets
 from .tta import check_tta, with_tta
 
 if TYPE_CHECKING:
+    import geopandas as gpd
     from torchgeo.datasets import RasterDataset
 
 #: Pixels per batch when no batch size is given: 16 tiles of 256 x 256.
@@ -157,7 +158,7 @@ class Detections:
 
     #: One row per detection: id, area_m2, centroid_lon, centroid_lat, score, max_score,
     #: source and the polygon (EPSG:4326).
-    gdf: gpd.GeoDataFrame
+    gdf: "gpd.GeoDataFrame"
     #: Every file written, by output kind (see :mod:`torchgeo_datacenters.outputs`).
     outputs: dict[str, Path] = field(default_factory=dict)
     #: Names of the input rasters.
@@ -357,6 +358,8 @@ class Predictor:
                 the model, or an output cannot be written; nothing is written then.
             TypeError: for a keyword that names no vector output format.
         """
+        import pandas as pd
+
         start = time.perf_counter()
         files = Outputs(paths_from_keywords(outputs, vector_formats(), "predict_batch"))
         files.check(overwrite=overwrite)
@@ -389,7 +392,7 @@ class Predictor:
 
     def _result(
         self,
-        gdf: gpd.GeoDataFrame,
+        gdf: "gpd.GeoDataFrame",
         outputs: Outputs,
         scenes: Sequence[Scene],
         stats: RunStats,
@@ -423,7 +426,7 @@ class Predictor:
         scene: Scene,
         paths: Mapping[str, Path],
         progress: bool,
-    ) -> tuple[gpd.GeoDataFrame, RunStats]:
+    ) -> tuple["gpd.GeoDataFrame", RunStats]:
         """Predict one scene, streaming rasters to the (staged) paths given.
 
         Args:
@@ -522,8 +525,7 @@ class Predictor:
             stitcher.finish()
             while traced:
                 traced.popleft().result()
-        box = gpd.GeoSeries([shapely.box(*grid.bounds)], crs=grid.crs)
-        scene_area = float(box.to_crs(vectorizer.metric).area.iloc[0])
+        scene_area = reproject(shapely.box(*grid.bounds), grid.crs, vectorizer.metric).area
         stats.scanned_m2 = scene_area * stats.valid_pixels / stats.pixels
         gdf = vectorizer.finish()
         provenances = {path.name: raster_provenance(path) for path in scene.files}
@@ -669,7 +671,7 @@ def as_read(batch: dict[str, Any]) -> dict[str, Any]:
     return batch
 
 
-def assign_sources(detections: gpd.GeoDataFrame, scene: Scene) -> gpd.GeoDataFrame:
+def assign_sources(detections: "gpd.GeoDataFrame", scene: Scene) -> "gpd.GeoDataFrame":
     """Name, for every detection, the raster file its centroid lies in (or nearest to).
 
     Args:
@@ -679,6 +681,8 @@ def assign_sources(detections: gpd.GeoDataFrame, scene: Scene) -> gpd.GeoDataFra
     Returns:
         The detections with the ``source`` column filled with file names.
     """
+    import geopandas as gpd
+
     detections = detections.copy()
     if len(scene.files) == 1 or detections.empty:
         detections["source"] = scene.files[0].name

@@ -21,7 +21,6 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import geopandas as gpd
 import numpy as np
 import shapely
 from pyproj import CRS
@@ -29,16 +28,16 @@ from rasterio import windows
 from rasterio.enums import Resampling
 from rasterio.features import geometry_mask
 from rasterio.windows import Window
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
+from shapely.geometry.base import BaseGeometry
 
-from ..detections.metric import metric_crs
+from ..detections.metric import metric_crs, reproject
 from ..detections.vectorize import pixel_size_m
 from ..errors import TGDCError
 from ..grid import Grid
 from ..imagery import GSD_TOLERANCE, ImageryFile, ImageryRules, input_scaling
 
 if TYPE_CHECKING:
+    import geopandas as gpd
     from torchgeo.datasets import RasterDataset
     from typing_extensions import TypeIs
 
@@ -60,7 +59,7 @@ def is_raster_dataset(source: Any) -> "TypeIs[RasterDataset]":
     return datasets is not None and isinstance(source, datasets.RasterDataset)
 
 
-def file_footprints(files: Sequence[ImageryFile], crs: CRS) -> gpd.GeoDataFrame:
+def file_outlines(files: Sequence[ImageryFile], crs: CRS) -> list[BaseGeometry]:
     """Outlines of raster files in one CRS.
 
     Args:
@@ -68,15 +67,12 @@ def file_footprints(files: Sequence[ImageryFile], crs: CRS) -> gpd.GeoDataFrame:
         crs: the CRS to draw them in.
 
     Returns:
-        A GeoDataFrame with the ``filepath`` and outline of every file.
+        The outline of every file in *crs*, its edges densified (every 64 pixels) so
+        that they bend as the file's edges do in *crs*.
     """
-    outlines = [
-        gpd.GeoSeries([shapely.box(*f.bounds).segmentize(max(f.res) * 64)], crs=f.crs)
-        .to_crs(crs)
-        .iloc[0]
-        for f in files
+    return [
+        reproject(shapely.box(*f.bounds).segmentize(max(f.res) * 64), f.crs, crs) for f in files
     ]
-    return gpd.GeoDataFrame({"filepath": [str(f.path) for f in files]}, geometry=outlines, crs=crs)
 
 
 class Scene:
@@ -86,7 +82,8 @@ class Scene:
         self,
         grid: Grid,
         band_count: int,
-        footprints: gpd.GeoDataFrame,
+        files: Sequence[str | os.PathLike[str]],
+        outlines: Sequence[BaseGeometry],
         *,
         imagery: Sequence[ImageryFile] = (),
         dataset: "RasterDataset | None" = None,
@@ -99,7 +96,8 @@ class Scene:
         Args:
             grid: the grid the model sees.
             band_count: number of bands of every tile.
-            footprints: ``filepath`` and outline (in the grid's CRS) of every raster.
+            files: the raster files.
+            outlines: the outline of every file, in the grid's CRS.
             imagery: the raster files, read in this order (the first valid pixel wins).
             dataset: the TorchGeo dataset to read instead of *imagery*.
             nodata: value that marks nodata pixels of *dataset* (in every band), or None.
@@ -109,14 +107,25 @@ class Scene:
         self.grid = grid
         self.input_grid = input_grid or grid
         self.band_count = band_count
-        self.footprints = footprints
+        self.files = tuple(Path(path) for path in files)
+        self.outlines = tuple(outlines)
         self.imagery = tuple(imagery)
         self.dataset = dataset
         self.nodata = nodata
         self.resampling = resampling
-        self.files = tuple(Path(path) for path in footprints["filepath"])
-        footprint = footprints.geometry.union_all()
+        footprint = shapely.union_all(self.outlines)
         self.footprint = None if footprint.covers(shapely.box(*grid.bounds)) else footprint
+
+    @property
+    def footprints(self) -> "gpd.GeoDataFrame":
+        """A GeoDataFrame of the ``filepath`` and outline of every file, in the grid's CRS."""
+        import geopandas as gpd
+
+        return gpd.GeoDataFrame(
+            {"filepath": [str(path) for path in self.files]},
+            geometry=list(self.outlines),
+            crs=self.grid.crs,
+        )
 
     def read(self, row_off: int, col_off: int, size: tuple[int, int]) -> np.ndarray:
         """Read a tile of raw pixel values, NaN where invalid or outside the scene.
@@ -243,8 +252,15 @@ def open_scene(
                 f" the checkpoint expects {band_count}"
             )
         nodata = source.nodata if source.nodata is not None else ImageryFile(source.files[0]).nodata
-        footprints = source.index[["filepath", "geometry"]].reset_index(drop=True)
-        return Scene(Grid.from_dataset(source), count, footprints, dataset=source, nodata=nodata)
+        index = source.index
+        return Scene(
+            Grid.from_dataset(source),
+            count,
+            index["filepath"],
+            index.geometry.to_numpy(),
+            dataset=source,
+            nodata=nodata,
+        )
     paths = [source] if isinstance(source, str | os.PathLike) else list(source)
     if not paths:
         raise TGDCError("image: no raster files given")
@@ -258,7 +274,8 @@ def open_scene(
     return Scene(
         model_grid,
         band_count,
-        file_footprints(files, model_grid.crs),
+        [file.path for file in files],
+        file_outlines(files, model_grid.crs),
         imagery=files,
         resampling=Resampling.nearest if model_grid == grid else Resampling.bilinear,
         input_grid=grid,
@@ -318,12 +335,14 @@ def group_rasters(paths: Iterable[str | os.PathLike[str]]) -> list[list[Path | s
     Raises:
         TGDCError: see :class:`~torchgeo_datacenters.imagery.ImageryFile`.
     """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     files = sorted((ImageryFile(path) for path in paths), key=lambda f: str(f.path))
     if not files:
         return []
-    footprints = file_footprints(files, files[0].crs)
     tolerance = min(min(f.res) for f in files if f.crs == files[0].crs) / 2
-    boxes = footprints.geometry.to_numpy()
+    boxes = file_outlines(files, files[0].crs)
     left, right = shapely.STRtree(boxes).query(boxes, predicate="dwithin", distance=tolerance)
     graph = coo_matrix((np.ones(left.size), (left, right)), shape=(len(files),) * 2)
     labels = connected_components(graph, directed=False)[1]

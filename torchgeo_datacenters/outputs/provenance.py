@@ -14,16 +14,17 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import geopandas as gpd
-import pandas as pd
 import rasterio
 import shapely
 from rasterio.warp import transform_geom
 from shapely.geometry.base import BaseGeometry
 
 from ..detections.dates import file_date
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 
 @dataclass(frozen=True)
@@ -101,8 +102,8 @@ def item_provenance(item: Mapping[str, Any], name: str, href: str) -> Provenance
 
 
 def attach_provenance(
-    detections: gpd.GeoDataFrame, provenances: Mapping[str, Provenance]
-) -> gpd.GeoDataFrame:
+    detections: "gpd.GeoDataFrame", provenances: Mapping[str, Provenance]
+) -> "gpd.GeoDataFrame":
     """Record on every detection the item(s) and date(s) of the imagery it was found in.
 
     Args:
@@ -112,6 +113,8 @@ def attach_provenance(
     Returns:
         A copy with ``source_item`` and ``acquired`` filled (None where unknown).
     """
+    import pandas as pd
+
     detections = detections.copy()
     found = [provenances.get(name) for name in detections["source"]]
     for column in ("source_item", "acquired"):

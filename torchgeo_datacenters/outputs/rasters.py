@@ -22,7 +22,7 @@ from rasterio.enums import Resampling
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
-from ..detections import MASK_NODATA
+from ..detections.vectorize import MASK_NODATA
 from ..errors import TGDCError
 from ..utils.atomic import final_path, temporary_directory, write_error
 from .styles import MASK_COLOURS

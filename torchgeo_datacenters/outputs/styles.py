@@ -4,14 +4,14 @@ One colour scale serves every output that draws detections: :data:`SCORE_CLASSES
 a detection's outline by its mean probability in QGIS (:func:`qgis_style`, stored in the
 GeoPackage's ``layer_styles`` table, which QGIS reads when the layer is opened) and in the
 HTML report (:mod:`.report`). :data:`MASK_COLOURS` is the colour table of the mask COG.
+
+pandas and pyogrio are imported by :func:`write_qgis_style` only: a run opens its mask COG
+(:mod:`.rasters`, with :data:`MASK_COLOURS`) before its first tile.
 """
 
 import datetime as dt
 import os
 from xml.sax.saxutils import escape
-
-import pandas as pd
-import pyogrio
 
 #: Outline colour of a detection by its score: (lowest score, highest score, RGB hex),
 #: from faint yellow to dark red.
@@ -111,6 +111,9 @@ def write_qgis_style(
         layer: the styled layer.
         geometry_column: its geometry column (GDAL's default for GeoPackages: ``geom``).
     """
+    import pandas as pd
+    import pyogrio
+
     styles = pd.DataFrame(
         {
             "f_table_catalog": [""],

@@ -3,14 +3,16 @@
 A package's ``__init__`` lists, per submodule, the names it exports; a submodule is
 imported the first time one of its names is looked up on the package. Importing the
 package, or one of its modules, then costs only what that module itself imports. Type
-checkers see the names through the same imports under :data:`typing.TYPE_CHECKING`.
+checkers and linters see the names through the same imports under
+:data:`typing.TYPE_CHECKING` and the package's ``__all__``.
 
 Example, in a package's ``__init__``::
 
     if TYPE_CHECKING:
         from .merge import merge_detections
 
-    __getattr__, __dir__, __all__ = lazy_exports(__name__, {"merge": ["merge_detections"]})
+    __all__ = ["merge_detections"]
+    __getattr__, __dir__ = lazy_exports(__name__, {"merge": ["merge_detections"]})
 """
 
 import importlib
@@ -21,8 +23,8 @@ from typing import Any
 
 def lazy_exports(
     package: str, exports: Mapping[str, Sequence[str]]
-) -> tuple[Callable[[str], Any], Callable[[], list[str]], list[str]]:
-    """Build a package's module ``__getattr__``, ``__dir__`` and ``__all__``.
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """Build a package's module ``__getattr__`` and ``__dir__``.
 
     Args:
         package: the package's ``__name__``.
@@ -30,8 +32,7 @@ def lazy_exports(
 
     Returns:
         ``__getattr__``, which imports the submodule of an exported name and keeps the
-        value on the package (later look-ups are plain attribute reads); ``__dir__``; and
-        ``__all__``, the exported names, sorted.
+        value on the package (later look-ups are plain attribute reads); and ``__dir__``.
     """
     owners = {name: module for module, names in exports.items() for name in names}
 
@@ -45,4 +46,4 @@ def lazy_exports(
     def __dir__() -> list[str]:
         return sorted(set(vars(sys.modules[package])) | set(owners))
 
-    return __getattr__, __dir__, sorted(owners)
+    return __getattr__, __dir__
