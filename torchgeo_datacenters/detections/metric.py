@@ -74,7 +74,12 @@ def reproject(geometries: Any, crs: Any, to: Any) -> Any:
     crs, to = CRS.from_user_input(crs), CRS.from_user_input(to)
     if crs.is_exact_same(to):
         return geometries
-    return shapely.transform(geometries, transformer(crs, to).transform, interleaved=False)
+    project = transformer(crs, to)
+
+    def apply(coords: np.ndarray) -> np.ndarray:
+        return np.column_stack(project.transform(coords[:, 0], coords[:, 1]))
+
+    return shapely.transform(geometries, apply)
 
 
 def utm_crs(crs: CRS, bounds: tuple[float, float, float, float]) -> CRS:
