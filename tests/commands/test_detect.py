@@ -201,8 +201,9 @@ def test_help_states_the_predictor_defaults() -> None:
     detect_parser = parser._subparsers._group_actions[0].choices["detect"]
     helps = {action.dest: action.help for action in detect_parser._actions}
     defaults = {field.name: field for field in dataclasses.fields(PredictorOptions)}
-    for name in ("tile_size", "overlap", "min_area", "merge_distance", "num_workers"):
+    for name in ("overlap", "min_area", "merge_distance", "num_workers"):
         assert f"(default: {defaults[name].default:g}" in helps[name]
+    assert "(default: of 256, 288, 320, the one whose tiles" in helps["tile_size"]
 
 
 def test_detect_records_the_acquisition_date(checkpoint: Path, tmp_path: Path) -> None:

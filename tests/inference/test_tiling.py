@@ -3,15 +3,19 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
+from affine import Affine
 from support.data import shared_data
-from support.inference import MEAN, STD, write_scene
+from support.inference import MEAN, STD, UTM, bright_roofs, write_scene
 
 from torchgeo_datacenters.datasets import NAIPChips
 from torchgeo_datacenters.errors import TGDCError
+from torchgeo_datacenters.grid import Grid
+from torchgeo_datacenters.inference import Predictor
 from torchgeo_datacenters.inference.reader import TileReader
 from torchgeo_datacenters.inference.scene import open_scene
-from torchgeo_datacenters.inference.tiling import scene_tiling, tile_offsets
+from torchgeo_datacenters.inference.tiling import scene_tiling, tile_offsets, tiled_pixels
 
 
 def coverage(offsets: list[tuple[int, int]], shape: tuple[int, int], tile: int) -> np.ndarray:
@@ -70,3 +74,51 @@ def test_an_overlap_beyond_half_the_tile_warns_with_the_tile_counts(tmp_path: Pa
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert scene_tiling(scene.grid, 64, 32) == (64, 32)
+
+
+@pytest.mark.parametrize(
+    ("side", "tile", "pixels"),
+    [
+        # (scene side, tile chosen, tile pixels per scene pixel): 256 px tiles would hold
+        # 2.25x, 1.56x, 1.27x and 1.33x the pixels of these scenes.
+        (512, 288, 1.27),
+        (1024, 288, 1.27),
+        (2048, 320, 1.20),
+        (10000, 320, 1.25),
+        # One tile of 256 px covers a 256² scene; a smaller scene is one clamped tile.
+        (256, 256, 1.0),
+        (100, 128, 1.64),
+    ],
+)
+def test_automatic_tiles_hold_the_fewest_pixels(side: int, tile: int, pixels: float) -> None:
+    grid = Grid(crs=UTM, transform=Affine(0.6, 0, 0, 0, -0.6, 0), width=side, height=side)
+    assert scene_tiling(grid, None, 32) == (tile, 32)
+    held = tiled_pixels(grid, tile, 32)
+    assert held / side**2 == pytest.approx(pixels, abs=0.005)
+    assert held == min(tiled_pixels(grid, size, 32) for size in (256, 288, 320))
+    assert held < tiled_pixels(grid, 256, 32) or side <= 256
+
+
+def test_automatic_tiles_find_what_256_px_tiles_find(tmp_path: Path) -> None:
+    # A 512² scene: 2 x 2 tiles of 288 px instead of 3 x 3 of 256 px, the same roofs.
+    roofs = [(20, 30, 60, 90), (250, 240, 40, 40), (400, 10, 100, 300)]
+    path = write_scene(tmp_path / "chip.tif", 512, 512, roofs)
+    runs = {
+        size: Predictor(
+            bright_roofs(),
+            device="cpu",
+            progress=False,
+            num_workers=0,
+            min_area=0.0,
+            merge_distance=0.0,
+            tile_size=size,
+        ).predict(path)
+        for size in (None, 256)
+    }
+    assert (runs[None].stats.tiles, runs[256].stats.tiles) == (4, 9)
+    assert len(runs[None]) == len(roofs)
+    # The same outlines and areas; scores blended from other tiles agree to float32's precision.
+    assert runs[None].gdf.geom_equals(runs[256].gdf).all()
+    pd.testing.assert_frame_equal(
+        runs[None].gdf.drop(columns="geometry"), runs[256].gdf.drop(columns="geometry"), rtol=1e-6
+    )

@@ -44,7 +44,7 @@ from ..detections.schema import order_detections
 from ..detections.vectorize import Vectorizer, threshold_band
 from ..errors import TGDCError, describe_os_error
 from ..imagery import ImageryRules, check_input_scale
-from ..options import RESAMPLE_CHOICES, PredictorOptions
+from ..options import AUTO_TILE_SIZES, RESAMPLE_CHOICES, PredictorOptions
 from ..outputs import (
     Outputs,
     paths_from_keywords,
@@ -70,7 +70,8 @@ if TYPE_CHECKING:
     import geopandas as gpd
     from torchgeo.datasets import RasterDataset
 
-#: Pixels per batch when no batch size is given: 16 tiles of 256 x 256.
+#: Pixels per batch when no batch size is given: 16 tiles of 256 x 256 (as many whole
+#: tiles as they hold).
 PIXELS_PER_BATCH = 16 * 256 * 256
 
 #: Pixels a model sees at once on CPU: a batch runs in chunks of at most this many
@@ -218,7 +219,8 @@ class Predictor:
             options: the options (see
                 :class:`~torchgeo_datacenters.options.PredictorOptions` for each and its
                 default): ``device`` (``auto``, ``cpu``, ``cuda`` or ``mps``),
-                ``tile_size`` and ``overlap`` in pixels (stitching equals a pass over the
+                ``tile_size`` (None: per scene, see :func:`.tiling.scene_tiling`) and
+                ``overlap`` in pixels (stitching equals a pass over the
                 whole scene for models whose receptive field reaches no more than
                 overlap / 4 pixels), ``batch_size`` in tiles, ``threshold`` (None: the
                 model's), ``min_area`` in m², ``merge_distance`` and ``simplify`` in
@@ -237,9 +239,10 @@ class Predictor:
         """
         options = dataclasses.replace(options or PredictorOptions(), **overrides)
         check_tiling(options.tile_size, options.overlap)
+        largest_tile = options.tile_size or max(AUTO_TILE_SIZES)
         batch_size = options.batch_size
         if batch_size is None:
-            batch_size = max(1, PIXELS_PER_BATCH // options.tile_size**2)
+            batch_size = max(1, PIXELS_PER_BATCH // largest_tile**2)
         if not isinstance(batch_size, int) or batch_size <= 0:
             raise TGDCError(f"batch_size: {batch_size!r} must be a positive whole number")
         num_workers = options.num_workers
@@ -258,7 +261,7 @@ class Predictor:
             model = load_onnx(model)
         elif not isinstance(model, ProbabilityModel):
             model = load_checkpoint(model, device=self.device)
-        check_batch_memory(batch_size, options.tile_size, model.band_count, max(num_workers, 1))
+        check_batch_memory(batch_size, largest_tile, model.band_count, max(num_workers, 1))
         if model.module is not None:
             model.module.to(self.device).eval()
             if self.device.type in CHANNELS_LAST_DEVICES:

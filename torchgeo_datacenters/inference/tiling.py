@@ -3,6 +3,12 @@
 Tiles are laid out on the scene's north-up pixel grid with a stride of tile - overlap;
 tiles that would stick out of a scene at least one tile wide are moved inside it, so tiles
 only reach past the border (and are padded) when the scene is smaller than a tile.
+
+Without a tile size (``tile_size=None``, the predictor's default) the side is chosen per
+scene from :data:`~torchgeo_datacenters.options.AUTO_TILE_SIZES`: the one whose tiles
+hold the fewest pixels, since every pixel a tile holds is a pixel the model computes. A
+1024² scene takes 4 x 4 tiles of 288 px (1.27x its pixels) instead of 5 x 5 of 256 px
+(1.56x), a 512² chip 2 x 2 of 288 px (1.27x) instead of 3 x 3 of 256 px (2.25x).
 """
 
 import math
@@ -15,6 +21,7 @@ from rasterio.windows import Window
 
 from ..errors import TGDCError
 from ..grid import Grid
+from ..options import AUTO_TILE_SIZES
 from .scene import Scene
 
 #: Largest tile side accepted, in pixels: one 4-band float32 tile of this side takes
@@ -26,18 +33,21 @@ MAX_TILE_SIZE = 4096
 TILE_MULTIPLE = 32
 
 
-def check_tiling(tile_size: int, overlap: int) -> None:
+def check_tiling(tile_size: int | None, overlap: int) -> None:
     """Check a tile size and overlap.
 
     Args:
-        tile_size: tile side, in pixels.
+        tile_size: tile side, in pixels, or None for the automatic tiling.
         overlap: overlap between neighbouring tiles, in pixels.
 
     Raises:
         TGDCError: if the tile size is not positive or above :data:`MAX_TILE_SIZE`, the
-            overlap negative, or the overlap not smaller than the tile.
+            overlap negative, or the overlap not smaller than the tile (than the
+            smallest automatic tile).
     """
-    if not isinstance(tile_size, int) or not 0 < tile_size <= MAX_TILE_SIZE:
+    if tile_size is None:
+        tile_size = min(AUTO_TILE_SIZES)
+    elif not isinstance(tile_size, int) or not 0 < tile_size <= MAX_TILE_SIZE:
         raise TGDCError(
             f"tile_size: {tile_size!r} must be a whole number of pixels from 1 to"
             f" {MAX_TILE_SIZE} (a batch of {MAX_TILE_SIZE} px tiles already takes GiBs)"
@@ -49,12 +59,14 @@ def check_tiling(tile_size: int, overlap: int) -> None:
         )
 
 
-def scene_tiling(grid: Grid, tile_size: int, overlap: int) -> tuple[int, int]:
-    """Clamp tiles to a scene: no tile larger than the scene needs.
+def scene_tiling(grid: Grid, tile_size: int | None, overlap: int) -> tuple[int, int]:
+    """Choose the tiles of a scene: no tile larger than the scene needs.
 
     Args:
         grid: the scene's grid.
-        tile_size: tile side asked for, in pixels.
+        tile_size: tile side asked for, in pixels, or None: the side of
+            :data:`~torchgeo_datacenters.options.AUTO_TILE_SIZES` whose tiles hold the
+            fewest pixels of all (the smallest side on a tie).
         overlap: overlap asked for, in pixels.
 
     Returns:
@@ -65,9 +77,9 @@ def scene_tiling(grid: Grid, tile_size: int, overlap: int) -> tuple[int, int]:
         TGDCError: see :func:`check_tiling`.
     """
     check_tiling(tile_size, overlap)
-    needed = math.ceil(max(grid.height, grid.width) / TILE_MULTIPLE) * TILE_MULTIPLE
-    tile = min(tile_size, needed)
-    used = min(overlap, tile // 2)
+    if tile_size is None:
+        tile_size = min(AUTO_TILE_SIZES, key=lambda side: tiled_pixels(grid, side, overlap))
+    tile, used = _clamped(grid, tile_size, overlap)
     if used < overlap and tile == tile_size:
         warnings.warn(
             f"--overlap {overlap} px is more than half the {tile} px tile: it would take"
@@ -77,6 +89,29 @@ def scene_tiling(grid: Grid, tile_size: int, overlap: int) -> tuple[int, int]:
             stacklevel=2,
         )
     return tile, used
+
+
+def tiled_pixels(grid: Grid, tile_size: int, overlap: int) -> int:
+    """Pixels that the tiles of a scene hold together, each counted once per tile.
+
+    Args:
+        grid: the scene's grid.
+        tile_size: tile side asked for, in pixels.
+        overlap: overlap asked for, in pixels.
+
+    Returns:
+        The tiles' pixels with the tile clamped to the scene as :func:`scene_tiling`
+        clamps it (tiles that miss every raster of a mosaic counted too).
+    """
+    tile, used = _clamped(grid, tile_size, overlap)
+    return _tile_count(grid, tile, used) * tile**2
+
+
+def _clamped(grid: Grid, tile_size: int, overlap: int) -> tuple[int, int]:
+    """Clamp a tile to a scene: (tile side, overlap), as :func:`scene_tiling` returns."""
+    needed = math.ceil(max(grid.height, grid.width) / TILE_MULTIPLE) * TILE_MULTIPLE
+    tile = min(tile_size, needed)
+    return tile, min(overlap, tile // 2)
 
 
 def _tile_count(grid: Grid, tile: int, overlap: int) -> int:
