@@ -92,16 +92,19 @@ FRESH_TGDC = textwrap.dedent(
 )
 
 
+@pytest.mark.parametrize("command", ["detect", "batch-detect"])
 def test_detect_on_files_imports_only_what_the_first_tile_needs(
-    checkpoint: Path, tmp_path: Path
+    command: str, checkpoint: Path, tmp_path: Path
 ) -> None:
     # TorchGeo's datasets bring in torchvision and torch._dynamo (about 2.5 s before the
     # first tile); a run on files needs none of them. The tables (pandas, geopandas and
     # the pyarrow pandas brings), vector files (pyogrio) and STAC (pystac) are needed only
     # once tiles are predicted, and are imported then.
-    image = write_scene(tmp_path / "scene.tif", 64, 96)
+    (tmp_path / "chips").mkdir()
+    image = write_scene(tmp_path / "chips" / "scene.tif", 64, 96)
     out = tmp_path / "d.geojson"
-    args = ["detect", "--checkpoint", str(checkpoint), "--image", str(image)]
+    source = ["--image", str(image)] if command == "detect" else ["--chips-dir", str(image.parent)]
+    args = [command, "--checkpoint", str(checkpoint), *source]
     fresh = subprocess.run(
         [sys.executable, "-c", FRESH_TGDC, *args, "--output-geojson", str(out), *FAST],
         capture_output=True,

@@ -361,8 +361,6 @@ class Predictor:
                 the model, or an output cannot be written; nothing is written then.
             TypeError: for a keyword that names no vector output format.
         """
-        import pandas as pd
-
         start = time.perf_counter()
         files = Outputs(paths_from_keywords(outputs, vector_formats(), "predict_batch"))
         files.check(overwrite=overwrite)
@@ -376,6 +374,8 @@ class Predictor:
             gdf, scene_stats = self._predict_scene(scene, {}, progress=False)
             tables.append(gdf)
             stats += scene_stats
+        import pandas as pd
+
         gdf = order_detections(pd.concat(tables, ignore_index=True))
         with files.staged(overwrite=overwrite) as staged:
             write_vectors(gdf, staged)
