@@ -1,7 +1,10 @@
+import geopandas as gpd
+import pytest
+import shapely
 from pyproj import CRS
 from support.inference import UTM
 
-from torchgeo_datacenters.detections.metric import metric_crs
+from torchgeo_datacenters.detections.metric import metric_crs, reproject, utm_crs
 
 
 def test_metric_crs() -> None:
@@ -11,3 +14,25 @@ def test_metric_crs() -> None:
     # New York State Plane in US feet: measured in UTM 18N instead.
     ny = metric_crs(CRS(2263), (980000, 190000, 990000, 200000))
     assert ny.to_epsg() == 32618
+
+
+@pytest.mark.parametrize(
+    ("crs", "bounds", "zone"),
+    [
+        ("EPSG:4326", (-81.1, 39.7, -81.0, 39.8), 32617),
+        ("EPSG:3857", (-8600000, 4700000, -8590000, 4710000), 32618),
+        # Across the antimeridian in Web Mercator (west of 180° E, east of 180° W): 60N.
+        ("EPSG:3857", (20030000, 100, 20045000, 200), 32660),
+        ("EPSG:5070", (1500000, 1900000, 1510000, 1910000), 32617),
+    ],
+)
+def test_reproject_and_utm_crs_as_geopandas(
+    crs: str, bounds: tuple[float, float, float, float], zone: int
+) -> None:
+    # Measured without GeoPandas (a run measures its scene before its first tile), with
+    # the same coordinates and zone as GeoPandas.
+    box = gpd.GeoSeries([shapely.box(*bounds).segmentize(1000)], crs=crs)
+    assert utm_crs(CRS(crs), bounds) == box.estimate_utm_crs() == CRS(zone)
+    ours = reproject(box.to_numpy(), crs, zone)
+    assert shapely.equals_exact(ours, box.to_crs(zone).to_numpy(), tolerance=0).all()
+    assert reproject(box.iloc[0], crs, crs) is box.iloc[0]
