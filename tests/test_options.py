@@ -27,8 +27,8 @@ def test_every_option_has_help_stating_its_default() -> None:
     assert PredictorOptions().min_area == 1000.0
     assert option_default_help("tile_size") == (
         "side of the tiles the model sees, in pixels; larger tiles recompute fewer overlap"
-        " pixels (default: of 256, 288, 320, the one whose tiles hold the fewest pixels of the"
-        " scene)"
+        " pixels (default: the smallest of 256, 288, 320 whose tiles hold at most 10% more"
+        " pixels than the fewest)"
     )
     assert option_default_help("threshold").endswith("(default: the checkpoint's)")
 

@@ -104,6 +104,11 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
 #: where tiles of 512 px ran at 0.82-0.87x.
 AUTO_TILE_SIZES = (256, 288, 320)
 
+#: A larger automatic tile is taken only where the smaller ones would hold more than this
+#: fraction more pixels than the fewest: larger tiles cost memory (the stitcher keeps bands
+#: of the scene's width, a tile high) for a gain of a few percent on large scenes.
+AUTO_TILE_SLACK = 0.1
+
 #: Test-time augmentation modes (see :mod:`torchgeo_datacenters.inference.tta`).
 TTA_MODES = ("none", "d4")
 
@@ -123,8 +128,8 @@ class PredictorOptions:
         None,
         "side of the tiles the model sees, in pixels; larger tiles recompute fewer overlap pixels",
         metavar="PIXELS",
-        default_help=f"of {', '.join(map(str, AUTO_TILE_SIZES))}, the one whose tiles"
-        " hold the fewest pixels of the scene",
+        default_help=f"the smallest of {', '.join(map(str, AUTO_TILE_SIZES))} whose tiles hold"
+        f" at most {AUTO_TILE_SLACK:.0%} more pixels than the fewest",
     )
     overlap: int = option(32, "overlap between neighbouring tiles, in pixels", metavar="PIXELS")
     batch_size: int | None = option(

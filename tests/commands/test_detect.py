@@ -206,7 +206,7 @@ def test_help_states_the_predictor_defaults() -> None:
     defaults = {field.name: field for field in dataclasses.fields(PredictorOptions)}
     for name in ("overlap", "min_area", "merge_distance", "num_workers"):
         assert f"(default: {defaults[name].default:g}" in helps[name]
-    assert "(default: of 256, 288, 320, the one whose tiles" in helps["tile_size"]
+    assert "(default: the smallest of 256, 288, 320 whose tiles" in helps["tile_size"]
 
 
 def test_detect_records_the_acquisition_date(checkpoint: Path, tmp_path: Path) -> None:

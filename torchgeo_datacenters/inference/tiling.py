@@ -5,10 +5,12 @@ tiles that would stick out of a scene at least one tile wide are moved inside it
 only reach past the border (and are padded) when the scene is smaller than a tile.
 
 Without a tile size (``tile_size=None``, the predictor's default) the side is chosen per
-scene from :data:`~torchgeo_datacenters.options.AUTO_TILE_SIZES`: the one whose tiles
-hold the fewest pixels, since every pixel a tile holds is a pixel the model computes. A
+scene from :data:`~torchgeo_datacenters.options.AUTO_TILE_SIZES`, since every pixel a
+tile holds is a pixel the model computes: the smallest side whose tiles hold at most
+:data:`~torchgeo_datacenters.options.AUTO_TILE_SLACK` more pixels than the fewest. A
 1024² scene takes 4 x 4 tiles of 288 px (1.27x its pixels) instead of 5 x 5 of 256 px
-(1.56x), a 512² chip 2 x 2 of 288 px (1.27x) instead of 3 x 3 of 256 px (2.25x).
+(1.56x), a 512² chip 2 x 2 of 288 px (1.27x) instead of 3 x 3 of 256 px (2.25x); a
+16384² scene keeps 256 px tiles (1.30x), which 320 px tiles would bring to 1.24x only.
 """
 
 import math
@@ -21,7 +23,7 @@ from rasterio.windows import Window
 
 from ..errors import TGDCError
 from ..grid import Grid
-from ..options import AUTO_TILE_SIZES
+from ..options import AUTO_TILE_SIZES, AUTO_TILE_SLACK
 from .scene import Scene
 
 #: Largest tile side accepted, in pixels: one 4-band float32 tile of this side takes
@@ -64,9 +66,10 @@ def scene_tiling(grid: Grid, tile_size: int | None, overlap: int) -> tuple[int, 
 
     Args:
         grid: the scene's grid.
-        tile_size: tile side asked for, in pixels, or None: the side of
-            :data:`~torchgeo_datacenters.options.AUTO_TILE_SIZES` whose tiles hold the
-            fewest pixels of all (the smallest side on a tie).
+        tile_size: tile side asked for, in pixels, or None: the smallest side of
+            :data:`~torchgeo_datacenters.options.AUTO_TILE_SIZES` whose tiles hold at
+            most :data:`~torchgeo_datacenters.options.AUTO_TILE_SLACK` more pixels than
+            the fewest.
         overlap: overlap asked for, in pixels.
 
     Returns:
@@ -78,7 +81,11 @@ def scene_tiling(grid: Grid, tile_size: int | None, overlap: int) -> tuple[int, 
     """
     check_tiling(tile_size, overlap)
     if tile_size is None:
-        tile_size = min(AUTO_TILE_SIZES, key=lambda side: tiled_pixels(grid, side, overlap))
+        held = {side: tiled_pixels(grid, side, overlap) for side in AUTO_TILE_SIZES}
+        fewest = min(held.values())
+        tile_size = min(
+            side for side, pixels in held.items() if pixels <= fewest * (1 + AUTO_TILE_SLACK)
+        )
     tile, used = _clamped(grid, tile_size, overlap)
     if used < overlap and tile == tile_size:
         warnings.warn(
