@@ -156,10 +156,15 @@ def test_user_errors_exit_2_in_one_line_and_write_nothing(
     rgb = write_scene(tmp_path / "rgb.tif", 40, 40, bands=3)
     not_ours = tmp_path / "weights.ckpt"
     not_ours.write_bytes(b"PK\x03\x04 not really")
+    # Bytes that torch unpickles until an unknown operand: its message fills six lines.
+    pickled = tmp_path / "pickled.ckpt"
+    pickled.write_bytes(b"\x80\x02" + bytes(range(60, 160)))
     cases = [
         (checkpoint, tmp_path / "missing.tif", "missing.tif: image file does not exist"),
         (checkpoint, rgb, "rgb.tif: has 3 band(s) but the checkpoint expects 4"),
         (not_ours, rgb, "weights.ckpt: not a readable PyTorch checkpoint"),
+        (pickled, rgb, "pickled.ckpt: not a readable PyTorch checkpoint"),
+        (rgb, rgb, "rgb.tif: not a readable PyTorch checkpoint"),
     ]
     for model, image, message in cases:
         assert detect(model, image, out, "--output-mask", str(out / "m.tif")) == 2

@@ -96,6 +96,15 @@ def test_detect_writes_a_valid_stac_collection_and_report(
     ]
     assert geojson["features"][0]["properties"]["acquired"] == "2020-09-02"
     assert (out / "r.html").stat().st_size > 100_000  # Leaflet and the image are inside
+    # --date replaces the file name's date in the item as in the detections.
+    dated = [*args, "--date", "2021-06-30", "--overwrite"]
+    assert main(dated) == 0
+    collection = pystac.Collection.from_file(str(out / "stac" / "collection.json"))
+    item = next(item for item in collection.get_items(recursive=True) if item.id != "model")
+    assert item.datetime == dt.datetime(2021, 6, 30, tzinfo=dt.UTC)
+    sources = [link for link in item.links if link.rel == "derived_from"]
+    assert sources[0].extra_fields["acquired"] == "2021-06-30"
+    capsys.readouterr()
     # An existing catalogue stops the run before anything is written.
     (out / "m.tif").unlink()
     assert main([*args, "--output-csv", str(out / "d.csv")]) == 2

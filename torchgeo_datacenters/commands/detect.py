@@ -1,6 +1,7 @@
 """``tgdc detect``: find data centers in a scene of any size with a trained checkpoint."""
 
 import argparse
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -98,10 +99,14 @@ def run(args: argparse.Namespace) -> int:
     detections = predictor.predict(
         args.image, overwrite=args.overwrite, acquired=acquired, **output_keywords(args)
     )
+    provenance = raster_provenance(args.image)
+    if acquired is not None:
+        # --date replaces the date of the file's tags or name, as in the detections.
+        provenance = dataclasses.replace(provenance, dates=(acquired,))
     extra = write_extra_outputs(
         args,
         detections.gdf,
-        [raster_provenance(args.image)],
+        [provenance],
         item_id=args.image.stem,
         images=[args.image],
         mask=detections.outputs.get("mask"),

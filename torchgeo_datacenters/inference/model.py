@@ -148,8 +148,13 @@ def load_checkpoint(
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
+        # torch's first sentence names the fault; the rest of its message is advice on
+        # weights_only that does not apply to a file that is no checkpoint.
+        reason = str(error).strip().splitlines()[0].split(". ")[0] if str(error).strip() else ""
         raise TGDCError(
-            f"{path}: not a readable PyTorch checkpoint (truncated or another format: {error})"
+            f"{path}: not a readable PyTorch checkpoint (truncated or another format:"
+            f" {reason or type(error).__name__}); give a .ckpt written by training or an .onnx"
+            " written by `tgdc export`"
         ) from error
     if not isinstance(checkpoint, dict) or not {"state_dict", "hyper_parameters"} <= set(
         checkpoint

@@ -267,7 +267,8 @@ register(
 register(
     VectorFormat(
         name="csv",
-        help="CSV, one row per detection: id, centroid_lon, centroid_lat, area_m2, score, source",
+        help="CSV, one row per detection: id, centroid_lon, centroid_lat, area_m2, score, source"
+        " (then source_item, acquired and class_name where the run knows them)",
         writer=f"{_WRITERS}:write_csv",
         extension=".csv",
         scan=True,
