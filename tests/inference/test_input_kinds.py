@@ -7,7 +7,6 @@ finds exactly the roof pixels, so areas and outlines are checked to the pixel.
 import math
 import warnings
 from pathlib import Path
-from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -18,18 +17,12 @@ from affine import Affine
 from pyproj import Transformer
 from rasterio.enums import ColorInterp
 from rasterio.transform import from_origin
-from support.inference import BRIGHT, GSD, bright_roofs, scene_array, utm_transform
+from support.inference import BRIGHT, GSD, predictor, scene_array, utm_transform
 
 from torchgeo_datacenters.datasets import NAIPChips
 from torchgeo_datacenters.errors import TGDCError
-from torchgeo_datacenters.inference import Predictor
 
 PIXEL_M2 = GSD * GSD
-
-
-def predictor(**options: Any) -> Predictor:
-    options = {"min_area": 0.0, "merge_distance": 0.0, "num_workers": 0, **options}
-    return Predictor(bright_roofs(), device="cpu", progress=False, **options)
 
 
 def write(path: Path, array: np.ndarray, transform: Affine, crs: str = "EPSG:32617", **kw) -> Path:

@@ -1,6 +1,5 @@
 import json
 from pathlib import Path
-from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -18,6 +17,7 @@ from support.inference import (
     RandomConvNet,
     SceneDataset,
     bright_roofs,
+    predictor,
     save_checkpoint,
     utm_transform,
     write_scene,
@@ -42,11 +42,6 @@ def in_scene(roof: tuple[int, int, int, int], height: int = 300, width: int = 40
     """Pixels of a roof inside the scene."""
     row, col, h, w = roof
     return max(0, min(row + h, height) - max(row, 0)) * max(0, min(col + w, width) - max(col, 0))
-
-
-def predictor(model: ProbabilityModel | None = None, **options: Any) -> Predictor:
-    options = {"min_area": 0.0, "merge_distance": 0.0, "num_workers": 0, **options}
-    return Predictor(model or bright_roofs(), device="cpu", progress=False, **options)
 
 
 def files(directory: Path) -> set[str]:

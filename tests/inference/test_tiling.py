@@ -7,12 +7,11 @@ import pandas as pd
 import pytest
 from affine import Affine
 from support.data import shared_data
-from support.inference import MEAN, STD, UTM, bright_roofs, write_scene
+from support.inference import MEAN, STD, UTM, predictor, write_scene
 
 from torchgeo_datacenters.datasets import NAIPChips
 from torchgeo_datacenters.errors import TGDCError
 from torchgeo_datacenters.grid import Grid
-from torchgeo_datacenters.inference import Predictor
 from torchgeo_datacenters.inference.reader import TileReader
 from torchgeo_datacenters.inference.scene import open_scene
 from torchgeo_datacenters.inference.tiling import scene_tiling, tile_offsets, tiled_pixels
@@ -113,18 +112,7 @@ def test_automatic_tiles_find_what_256_px_tiles_find(tmp_path: Path) -> None:
     # A 512² scene: 2 x 2 tiles of 288 px instead of 3 x 3 of 256 px, the same roofs.
     roofs = [(20, 30, 60, 90), (250, 240, 40, 40), (400, 10, 100, 300)]
     path = write_scene(tmp_path / "chip.tif", 512, 512, roofs)
-    runs = {
-        size: Predictor(
-            bright_roofs(),
-            device="cpu",
-            progress=False,
-            num_workers=0,
-            min_area=0.0,
-            merge_distance=0.0,
-            tile_size=size,
-        ).predict(path)
-        for size in (None, 256)
-    }
+    runs = {size: predictor(tile_size=size).predict(path) for size in (None, 256)}
     assert (runs[None].stats.tiles, runs[256].stats.tiles) == (4, 9)
     assert len(runs[None]) == len(roofs)
     # The same outlines and areas; scores blended from other tiles agree to float32's precision.

@@ -8,6 +8,7 @@ exactly on the roof pixels, so detections can be checked to the pixel.
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import lightning
 import numpy as np
@@ -18,7 +19,7 @@ from torch import Tensor, nn
 from torchgeo.datasets import RasterDataset
 
 from support.data import write_raster
-from torchgeo_datacenters.inference import ProbabilityModel
+from torchgeo_datacenters.inference import Predictor, ProbabilityModel
 
 DARK, BRIGHT = 30, 220
 MEAN, STD = 125.0, 50.0
@@ -98,6 +99,17 @@ def bright_roofs(bands: int = 4, threshold: float = 0.5) -> ProbabilityModel:
         module=module,
         name="bright-roofs",
     )
+
+
+def predictor(model: ProbabilityModel | None = None, **options: Any) -> Predictor:
+    """A CPU predictor without progress bars that keeps every detection as traced.
+
+    No minimum area, no merging and no reading workers, so detections can be checked to
+    the pixel; *options* replace these and the other defaults; *model* defaults to
+    :func:`bright_roofs`.
+    """
+    options = {"min_area": 0.0, "merge_distance": 0.0, "num_workers": 0, **options}
+    return Predictor(model or bright_roofs(), device="cpu", progress=False, **options)
 
 
 class RandomConvNet(nn.Module):
