@@ -34,7 +34,7 @@ from ..checkpoint import (
     ModelContract,
     check_threshold,
 )
-from ..errors import TGDCError
+from ..errors import TGDCError, describe_error
 from ..models.datacenter import DEFAULT_MODEL, DataCenterNetwork
 
 __all__ = [
@@ -150,11 +150,10 @@ def load_checkpoint(
     except Exception as error:
         # torch's first sentence names the fault; the rest of its message is advice on
         # weights_only that does not apply to a file that is no checkpoint.
-        reason = str(error).strip().splitlines()[0].split(". ")[0] if str(error).strip() else ""
+        reason = describe_error(error).split(". ")[0]
         raise TGDCError(
             f"{path}: not a readable PyTorch checkpoint (truncated or another format:"
-            f" {reason or type(error).__name__}); give a .ckpt written by training or an .onnx"
-            " written by `tgdc export`"
+            f" {reason}); give a .ckpt written by training or an .onnx written by `tgdc export`"
         ) from error
     if not isinstance(checkpoint, dict) or not {"state_dict", "hyper_parameters"} <= set(
         checkpoint
