@@ -153,7 +153,7 @@ def load_checkpoint(
         reason = describe_error(error).split(". ")[0]
         raise TGDCError(
             f"{path}: not a readable PyTorch checkpoint (truncated or another format:"
-            f" {reason}); give a .ckpt written by training or an .onnx written by `tgdc export`"
+            f" {reason}); give a .ckpt written by training"
         ) from error
     if not isinstance(checkpoint, dict) or not {"state_dict", "hyper_parameters"} <= set(
         checkpoint
