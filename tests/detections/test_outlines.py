@@ -15,6 +15,7 @@ from torchgeo_datacenters.detections.outlines import (
     split_halls,
     wall_directions,
 )
+from torchgeo_datacenters.detections.quality import corner_angles, vertex_count
 from torchgeo_datacenters.detections.schema import concat_detections
 from torchgeo_datacenters.detections.vectorize import Vectorizer
 from torchgeo_datacenters.errors import TGDCError
@@ -60,19 +61,8 @@ def detect(shape: shapely.Geometry, rules: OutlineRules | None) -> gpd.GeoDataFr
 
 
 def corners(polygon: shapely.Geometry) -> np.ndarray:
-    """The interior angle deviations from 90 degrees at every vertex of every ring."""
-    deviations = []
-    for ring in shapely.get_rings(polygon):
-        coords = shapely.get_coordinates(ring)[:-1]
-        before, after = coords - np.roll(coords, 1, axis=0), np.roll(coords, -1, axis=0) - coords
-        cos = (before * after).sum(axis=1) / np.hypot(*before.T) / np.hypot(*after.T)
-        deviations.append(np.abs(90 - np.degrees(np.arccos(np.clip(cos, -1, 1)))))
-    return np.abs(np.concatenate(deviations))
-
-
-def vertices(polygon: shapely.Geometry) -> int:
-    """Vertices of a polygon, every ring counted without its closing point."""
-    return sum(len(shapely.get_coordinates(ring)) - 1 for ring in shapely.get_rings(polygon))
+    """How far every corner of a polygon is from a right angle, in degrees."""
+    return np.abs(corner_angles(polygon) - 90)
 
 
 def iou(a: shapely.Geometry, b: shapely.Geometry) -> float:
@@ -97,7 +87,7 @@ def test_rectilinear_shapes_get_right_angles_and_their_walls(
     assert list(written["outline"]) == ["regularized"]
     (outline,) = in_utm(written)
     (pixels,) = in_utm(traced)
-    assert vertices(outline) == count <= vertices(pixels)
+    assert vertex_count(outline) == count <= vertex_count(pixels)
     assert corners(outline).max() < 0.5
     # The walls run along the true ones: the main direction of the rotated rectangle is
     # 23 degrees (or 113), within the library's one-degree bins.
@@ -120,7 +110,7 @@ def test_a_wing_at_another_angle_keeps_its_angle() -> None:
     lengths, angles = wall_directions(outline)
     # The wing's walls outside the hall (33 m and 46 m) still run at 30 degrees.
     assert lengths[np.abs(angles - 30) < 2].sum() > 75
-    assert vertices(outline) <= 10
+    assert vertex_count(outline) <= 10
     assert iou(outline, WING) > 0.97
 
 
@@ -142,7 +132,7 @@ def test_outlines_are_regularised_in_metres_whatever_the_scene_crs() -> None:
     vectorizer = Vectorizer(transform, "EPSG:4326", (SIZE, SIZE), outlines=REGULARIZE)
     vectorizer.add(0, mask, mask.astype(np.float32))
     (outline,) = in_utm(vectorizer.finish())
-    assert vertices(outline) == 4
+    assert vertex_count(outline) == 4
     assert corners(outline).max() < 0.5
 
 
@@ -190,7 +180,7 @@ def test_pieces_cut_by_a_scene_border_merge_into_one_regularised_outline() -> No
     )
     assert len(merged) == 1 and list(merged["outline"]) == ["regularized"]
     (outline,) = in_utm(merged)
-    assert vertices(outline) == 4
+    assert vertex_count(outline) == 4
     assert iou(outline, ROTATED) > 0.98
     assert merged["area_m2"].iloc[0] == pytest.approx(outline.area, rel=1e-6)
 
