@@ -14,6 +14,7 @@ apart (which should stay whole).
 """
 
 import argparse
+import itertools
 import os
 import time
 
@@ -55,7 +56,7 @@ def campus(rng: np.random.Generator) -> tuple[list[shapely.Polygon], shapely.Geo
         for x, y in cells
     ]
     strips = []
-    for (x1, y1), (x2, y2) in zip(cells, cells[1:], strict=False):
+    for (x1, y1), (x2, y2) in itertools.pairwise(cells):
         if y1 == y2:  # side by side: a strip across the gap, somewhere along the wall
             y = y1 * (height + gap) + rng.uniform(strip, height - strip)
             x = x1 * (width + gap) + width
