@@ -59,18 +59,18 @@ from torchgeo_datacenters.demo import (
     TEST_ORIGIN,
     TEST_SIZE,
     demo_config,
+    matched_outline_quality,
     object_metrics,
     pixel_counts,
     pixel_scores,
     train,
 )
-from torchgeo_datacenters.detections.quality import OutlineQuality, outline_quality
+from torchgeo_datacenters.detections.quality import OutlineQuality
 from torchgeo_datacenters.inference import Predictor, ProbabilityModel
 from torchgeo_datacenters.naip import GSD, HARD_NEGATIVE_CLASSES
 from torchgeo_datacenters.options import TTA_MODES
 from torchgeo_datacenters.synthetic import SCENE_GAP, generate_scene, generate_scenes
 from torchgeo_datacenters.tasks import DataCenterSegmentation
-from torchgeo_datacenters.tasks.object_metrics import match_polygons
 
 #: Seeds of the test scenes (the training scenes derive theirs from seed 0), the first
 #: ones holding the most warehouses.
@@ -259,21 +259,15 @@ def outline_scores(
         quality of the data centers matched at IoU >= 0.5, and the count of each kind of
         outline written (``outline`` column; all ``traced`` without it).
     """
-    utm = truth.estimate_utm_crs()
-    true = truth[truth["label"]].to_crs(utm).geometry.to_numpy()
     scores = {}
     for name in ("traced", "regularized"):
         predictor = Predictor(
             model, device="cpu", progress=False, regularize=name == "regularized"
         )
-        found = pd.concat([predictor.predict(scene).gdf for scene in scenes], ignore_index=True)
-        pred = gpd.GeoSeries(found.geometry, crs=found.crs).to_crs(utm).to_numpy()
-        found_index, true_index = match_polygons(pred, true)
+        tables = [predictor.predict(scene).gdf for scene in scenes]
+        found = gpd.GeoDataFrame(pd.concat(tables, ignore_index=True), crs=tables[0].crs)
         kinds = found["outline"] if "outline" in found else pd.Series("traced", found.index)
-        scores[name] = (
-            outline_quality(pred[found_index], true[true_index]),
-            kinds.value_counts().to_dict(),
-        )
+        scores[name] = (matched_outline_quality(found, truth), kinds.value_counts().to_dict())
     return scores
 
 

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 from .metric import check_non_negative
 
@@ -119,7 +120,7 @@ def finish_outlines(outlines: np.ndarray, rules: OutlineRules) -> FinishedOutlin
     Returns:
         The outlines written: one per hall (one per outline unless split), in order.
     """
-    halls: list[shapely.Geometry] = []
+    halls: list[BaseGeometry] = []
     site: list[int] = []
     for number, outline in enumerate(outlines):
         parts = split_halls(outline, rules.split_width) if rules.split_width > 0 else [outline]
@@ -132,7 +133,7 @@ def finish_outlines(outlines: np.ndarray, rules: OutlineRules) -> FinishedOutlin
     return FinishedOutlines(geometries, np.array(site, dtype=np.intp), kind)
 
 
-def split_halls(outline: shapely.Geometry, width: float) -> list[shapely.Geometry]:
+def split_halls(outline: BaseGeometry, width: float) -> list[BaseGeometry]:
     """Cut an outline where it narrows below a width, into halls that tile it.
 
     Args:
@@ -142,8 +143,8 @@ def split_halls(outline: shapely.Geometry, width: float) -> list[shapely.Geometr
     Returns:
         The halls: the outline itself when opening leaves fewer than two parts.
     """
-    core = shapely.buffer(shapely.buffer(outline, -width / 2, join_style="mitre"), width / 2)
-    core = shapely.intersection(core, outline)
+    eroded = shapely.buffer(outline, -width / 2, join_style="mitre")
+    core = shapely.intersection(shapely.buffer(eroded, width / 2), outline)
     # Parts smaller than a square of the width are knobs of one hall, not halls.
     parts = [
         part
@@ -168,7 +169,7 @@ def split_halls(outline: shapely.Geometry, width: float) -> list[shapely.Geometr
     return [_polygonal(shapely.make_valid(hall)) for hall in grown]
 
 
-def _polygonal(geometry: shapely.Geometry) -> shapely.Geometry:
+def _polygonal(geometry: BaseGeometry) -> BaseGeometry:
     """The polygons of a geometry (lines and points left by overlay dropped).
 
     Args:
@@ -246,7 +247,7 @@ def regularize_outlines(outlines: np.ndarray, rules: OutlineRules) -> tuple[np.n
     return written, kind
 
 
-def smooth_staircase(polygon: shapely.Geometry, pixel: float) -> shapely.Geometry:
+def smooth_staircase(polygon: shapely.Polygon, pixel: float) -> shapely.Polygon:
     """Move a traced outline from its pixel staircase onto the walls it steps along.
 
     A wall traced from pixels zigzags about the true wall; simplifying keeps the outer
@@ -263,7 +264,7 @@ def smooth_staircase(polygon: shapely.Geometry, pixel: float) -> shapely.Geometr
         The smoothed Polygon.
     """
 
-    def smooth(ring: shapely.Geometry) -> np.ndarray:
+    def smooth(ring: shapely.LinearRing) -> np.ndarray:
         coords = shapely.get_coordinates(shapely.segmentize(ring, pixel))[:-1]
         mean = (np.roll(coords, 1, axis=0) + coords + np.roll(coords, -1, axis=0)) / 3
         return np.vstack([mean, mean[:1]])
@@ -271,7 +272,7 @@ def smooth_staircase(polygon: shapely.Geometry, pixel: float) -> shapely.Geometr
     return shapely.Polygon(smooth(polygon.exterior), [smooth(hole) for hole in polygon.interiors])
 
 
-def oblique_share(polygon: shapely.Geometry, main_direction: float) -> float:
+def oblique_share(polygon: BaseGeometry, main_direction: float) -> float:
     """Share of a polygon's boundary on walls off the directions snapped to.
 
     Args:
@@ -290,7 +291,7 @@ def oblique_share(polygon: shapely.Geometry, main_direction: float) -> float:
     return float(lengths[deviation > OBLIQUE_DEGREES].sum() / lengths.sum())
 
 
-def wall_directions(polygon: shapely.Geometry) -> tuple[np.ndarray, np.ndarray]:
+def wall_directions(polygon: BaseGeometry) -> tuple[np.ndarray, np.ndarray]:
     """Length and direction of every wall (boundary segment) of a (Multi)Polygon.
 
     Args:
