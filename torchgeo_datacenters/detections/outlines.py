@@ -45,6 +45,10 @@ from .metric import check_non_negative
 #: buildingregulariser, or straightened only (walls off the main directions).
 OUTLINE_KINDS = ("traced", "regularized", "straightened")
 
+#: A traced corner between two straight runs of at least this many pixels is a corner of
+#: the building, not a step of a slanted wall: smoothing keeps it.
+STRAIGHT_RUN = 3
+
 #: Largest share by which regularising may change an outline's area before the traced
 #: outline is kept instead.
 MAX_AREA_CHANGE = 0.1
@@ -250,11 +254,11 @@ def regularize_outlines(outlines: np.ndarray, rules: OutlineRules) -> tuple[np.n
 def smooth_staircase(polygon: shapely.Polygon, pixel: float) -> shapely.Polygon:
     """Move a traced outline from its pixel staircase onto the walls it steps along.
 
-    A wall traced from pixels zigzags about the true wall; simplifying keeps the outer
-    corners of the steps, a bias of up to half a pixel that the snapped walls would
+    A slanted wall traced from pixels zigzags about the true wall; simplifying keeps the
+    outer corners of the steps, a bias of up to half a pixel that the snapped walls would
     inherit. Every ring is cut into pieces of one pixel and each point replaced by the
-    mean of itself and its two neighbours; corners are rounded by about a pixel, which
-    regularising squares again.
+    mean of itself and its two neighbours, except the corners between two walls of
+    :data:`STRAIGHT_RUN` pixels or more (a building's corner, not a step), which stay.
 
     Args:
         polygon: a Polygon traced from pixels, in metres.
@@ -265,8 +269,15 @@ def smooth_staircase(polygon: shapely.Polygon, pixel: float) -> shapely.Polygon:
     """
 
     def smooth(ring: shapely.LinearRing) -> np.ndarray:
+        corners = shapely.get_coordinates(ring)[:-1]
+        sides = np.hypot(*(np.roll(corners, -1, axis=0) - corners).T)
+        kept = corners[
+            (sides >= STRAIGHT_RUN * pixel) & (np.roll(sides, 1) >= STRAIGHT_RUN * pixel)
+        ]
         coords = shapely.get_coordinates(shapely.segmentize(ring, pixel))[:-1]
         mean = (np.roll(coords, 1, axis=0) + coords + np.roll(coords, -1, axis=0)) / 3
+        stay = (coords[:, None, :] == kept[None, :, :]).all(axis=2).any(axis=1)
+        mean[stay] = coords[stay]
         return np.vstack([mean, mean[:1]])
 
     return shapely.Polygon(smooth(polygon.exterior), [smooth(hole) for hole in polygon.interiors])
