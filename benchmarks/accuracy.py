@@ -261,9 +261,7 @@ def outline_scores(
     """
     scores = {}
     for name in ("traced", "regularized"):
-        predictor = Predictor(
-            model, device="cpu", progress=False, regularize=name == "regularized"
-        )
+        predictor = Predictor(model, device="cpu", progress=False, regularize=name == "regularized")
         tables = [predictor.predict(scene).gdf for scene in scenes]
         found = gpd.GeoDataFrame(pd.concat(tables, ignore_index=True), crs=tables[0].crs)
         kinds = found["outline"] if "outline" in found else pd.Series("traced", found.index)

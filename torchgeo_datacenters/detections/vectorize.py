@@ -33,7 +33,7 @@ from pyproj import CRS
 from rasterio.features import shapes
 
 from .metric import check_non_negative, metric_crs, reproject
-from .outlines import OutlineRules, finish_outlines
+from .outlines import TOLERANCE_PIXELS, OutlineRules, finish_outlines
 from .schema import DETECTION_CRS, OUTLINE, SITE_ID, empty_detections, order_detections
 
 if TYPE_CHECKING:
@@ -281,8 +281,8 @@ class Vectorizer:
             min_area: detections smaller than this, in m², are dropped.
             simplify: tolerance in metres for simplifying outlines (0: keep every vertex).
             outlines: how traced outlines become the outlines written (regularised,
-                split into halls; see :mod:`.outlines`); its tolerance is set to two of
-                the scene's pixels. None: traced outlines, as they are.
+                split into halls; see :mod:`.outlines`); its tolerance is set to
+                :data:`.outlines.TOLERANCE_PIXELS` of the scene's pixels. None: traced outlines, as they are.
 
         Raises:
             TGDCError: if a distance or area is negative.
@@ -301,7 +301,7 @@ class Vectorizer:
         #: Rows beyond a piece within which a later piece may still join its group.
         self.reach = merge_distance / pixel
         rules = outlines or OutlineRules()
-        self.outlines = dataclasses.replace(rules, tolerance=2 * pixel)
+        self.outlines = dataclasses.replace(rules, tolerance=TOLERANCE_PIXELS * pixel)
         #: Sites measured so far (numbers the sites of the halls split apart).
         self._sites = 0
         #: First scene row not traced yet; the held rows start there.
