@@ -282,7 +282,8 @@ class Vectorizer:
             simplify: tolerance in metres for simplifying outlines (0: keep every vertex).
             outlines: how traced outlines become the outlines written (regularised,
                 split into halls; see :mod:`.outlines`); its tolerance is set to
-                :data:`.outlines.TOLERANCE_PIXELS` of the scene's pixels. None: traced outlines, as they are.
+                :data:`.outlines.TOLERANCE_PIXELS` of the scene's pixels. None: traced
+                outlines, as they are.
 
         Raises:
             TGDCError: if a distance or area is negative.
