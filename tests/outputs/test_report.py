@@ -145,3 +145,19 @@ def test_unknown_status_is_refused_and_nothing_written(
     with pytest.raises(ValueError, match=r"\['changed'\] have no colour"):
         write_report(tmp_path / "r.html", changed, colour_by="status")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_report_lists_the_outline_and_site_of_written_outlines(
+    scene: tuple[Path, object], tmp_path: Path
+) -> None:
+    image, _ = scene
+    predictor = Predictor(
+        bright_roofs(), min_area=0, progress=False, num_workers=0, regularize=True
+    )
+    detections = predictor.predict(image).gdf
+    page = write_report(tmp_path / "report.html", detections, [image])
+    record = open_in_chromium(page).record
+    assert record["errors"] == [] and record["rows"] == 3
+    text = page.read_text()
+    assert text.count('"outline":"regularized"') == 3
+    assert all(f'"site_id":{site}' in text for site in detections["site_id"])

@@ -47,7 +47,7 @@ STRETCH_PERCENTILES = (2.0, 98.0)
 PAGE_DECIMALS = 7
 
 #: Columns shown in the table, in order, where the detections have them.
-TABLE_COLUMNS = ("id", "status", "area_m2", "score", "source", "acquired")
+TABLE_COLUMNS = ("id", "site_id", "status", "area_m2", "score", "outline", "source", "acquired")
 
 
 def _vendor(name: str) -> str:
@@ -121,8 +121,9 @@ def _features(detections: gpd.GeoDataFrame) -> dict[str, Any]:
         for key in ("area_m2", "score"):
             if properties.get(key) is not None:
                 properties[key] = round(float(properties[key]), 4 if key == "score" else 1)
-        if "id" in properties:
-            properties["id"] = int(properties["id"])
+        for key in ("id", "site_id"):
+            if properties.get(key) is not None:
+                properties[key] = int(properties[key])
         features.append(
             {
                 "type": "Feature",
