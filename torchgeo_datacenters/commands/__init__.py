@@ -17,4 +17,5 @@ COMMANDS = [
     "change",
     "compare",
     "describe",
+    "qgis",
 ]

@@ -503,8 +503,14 @@ class Predictor:
             stack.enter_context(tracer)
             for writer, _ in writers:
                 stack.enter_context(writer)
+            # The total lets the bar show the share done and the time left (and lets
+            # front ends such as the QGIS plugin read a percentage from it).
             bar = tqdm(
-                read_faults_named(loader, scene), desc="tiles", unit="batch", disable=not progress
+                read_faults_named(loader, scene),
+                desc="tiles",
+                unit="batch",
+                total=len(loader),
+                disable=not progress,
             )
             with torch.inference_mode():
                 for batch in bar:
