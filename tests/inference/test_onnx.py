@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import rasterio
 import torch
-from support.inference import GSD, MEAN, STD, save_checkpoint, write_scene
+from support.inference import GSD, MEAN, STD, save_random_checkpoint, write_scene
 
 from torchgeo_datacenters.cli import main
 from torchgeo_datacenters.errors import TGDCError
@@ -25,13 +25,7 @@ ROOFS = [(20, 30, 40, 50), (90, 120, 60, 45)]
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real UNet4 checkpoint with random weights and a sharp head (few pixels near 0.5)."""
-    path = save_checkpoint(tmp_path_factory.mktemp("ckpt") / "model.ckpt")
-    saved = torch.load(path, weights_only=True)
-    torch.manual_seed(0)
-    head = saved["state_dict"]["model.head.weight"]
-    saved["state_dict"]["model.head.weight"] = torch.randn_like(head) * 2
-    torch.save(saved, path)
-    return path
+    return save_random_checkpoint(tmp_path_factory.mktemp("ckpt") / "model.ckpt")
 
 
 @pytest.fixture(scope="module")

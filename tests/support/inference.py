@@ -169,3 +169,20 @@ def save_checkpoint(
     trainer.strategy.connect(model)
     trainer.save_checkpoint(path)
     return path
+
+
+def save_random_checkpoint(path: Path, seed: int = 0, logit: float = 5.0) -> Path:
+    """Save a real UNet4 checkpoint with random weights and a sharp head.
+
+    Every weight is drawn from *seed*; the head's at twice the unit scale, so that few pixels lie
+    near any one probability: a model whose detections can be compared between two ways
+    of running it. Its bias is *logit*: with 0, probabilities spread around 0.55 and a
+    threshold of 0.6 finds blobs of tens to thousands of m² in a SYNTHETIC scene.
+    """
+    torch.manual_seed(seed)
+    save_checkpoint(path, logit=logit)
+    saved = torch.load(path, weights_only=True)
+    head = saved["state_dict"]["model.head.weight"]
+    saved["state_dict"]["model.head.weight"] = torch.randn_like(head) * 2
+    torch.save(saved, path)
+    return path

@@ -197,7 +197,7 @@ class TgdcAlgorithm(QgsProcessingAlgorithm):
                 arguments += [flag, self.parameterAsString(parameters, name, context)]
         return arguments
 
-    def run(self, arguments: list, feedback) -> list:
+    def run_command(self, arguments: list, feedback) -> list:
         """Run ``tgdc`` with *arguments*, its failures as the algorithm's error.
 
         Args:
@@ -293,7 +293,9 @@ class DetectAlgorithm(TgdcAlgorithm):
         arguments += ["--output-gpkg", output, "--output-geojson", geojson]
         if mask:
             arguments += ["--output-mask", mask]
-        self.run([*arguments, *self.option_arguments(parameters, context), "--overwrite"], feedback)
+        self.run_command(
+            [*arguments, *self.option_arguments(parameters, context), "--overwrite"], feedback
+        )
         if context.willLoadLayerOnCompletion(output):
             details = context.layerToLoadOnCompletionDetails(output)
             details.name = "Data centers"
@@ -366,7 +368,9 @@ class CompareAlgorithm(TgdcAlgorithm):
         report = self.parameterAsFileOutput(parameters, "REPORT", context)
         if report:
             arguments += ["--output-report", report]
-        self.run([*arguments, *self.option_arguments(parameters, context), "--overwrite"], feedback)
+        self.run_command(
+            [*arguments, *self.option_arguments(parameters, context), "--overwrite"], feedback
+        )
         for file_name, title in COMPARE_LAYERS:
             path = os.path.join(folder, file_name)
             if os.path.isfile(path):
@@ -448,5 +452,7 @@ class ChangeAlgorithm(TgdcAlgorithm):
         report = self.parameterAsFileOutput(parameters, "REPORT", context)
         if report:
             arguments += ["--output-report", report]
-        self.run([*arguments, *self.option_arguments(parameters, context), "--overwrite"], feedback)
+        self.run_command(
+            [*arguments, *self.option_arguments(parameters, context), "--overwrite"], feedback
+        )
         return {"OUTPUT": output, "REPORT": report or None}
