@@ -33,7 +33,7 @@ from qgis.core import (
     QgsProviderRegistry,
 )
 
-from .runner import Cancelled, TgdcError, run_tgdc
+from .runner import TgdcError, run_tgdc
 from .settings import configured_tgdc
 
 #: Files ``tgdc compare`` writes into its output folder that are loaded as layers.
@@ -197,11 +197,16 @@ class TgdcAlgorithm(QgsProcessingAlgorithm):
                 arguments += [flag, self.parameterAsString(parameters, name, context)]
         return arguments
 
-    def run_command(self, arguments: list, feedback) -> list:
-        """Run ``tgdc`` with *arguments*, its failures as the algorithm's error.
+    def run_command(self, arguments: list, parameters: dict, context, feedback) -> list:
+        """Run ``tgdc`` with *arguments* and the options given, failures as errors.
+
+        Outputs are replaced (``--overwrite``): Processing asks before it names an
+        existing file.
 
         Args:
-            arguments: the subcommand's options (the subcommand is added).
+            arguments: the subcommand's inputs and outputs (the subcommand is added).
+            parameters: the algorithm's parameter values (for :attr:`OPTIONS`).
+            context: the processing context.
             feedback: the algorithm's feedback.
 
         Returns:
@@ -211,11 +216,15 @@ class TgdcAlgorithm(QgsProcessingAlgorithm):
             QgsProcessingException: ``tgdc``'s one-line error, why ``tgdc`` could not be
                 run, or that the run was cancelled.
         """
+        arguments = [
+            self.COMMAND,
+            *arguments,
+            *self.option_arguments(parameters, context),
+            "--overwrite",
+        ]
         try:
-            return run_tgdc(configured_tgdc(), [self.COMMAND, *arguments], feedback)
-        except Cancelled as error:
-            raise QgsProcessingException(str(error)) from error
-        except TgdcError as error:
+            return run_tgdc(configured_tgdc(), arguments, feedback)
+        except TgdcError as error:  # Cancelled too: "cancelled; no output was written"
             raise QgsProcessingException(str(error)) from error
 
     def shortHelpString(self) -> str:  # noqa: D102
@@ -293,9 +302,7 @@ class DetectAlgorithm(TgdcAlgorithm):
         arguments += ["--output-gpkg", output, "--output-geojson", geojson]
         if mask:
             arguments += ["--output-mask", mask]
-        self.run_command(
-            [*arguments, *self.option_arguments(parameters, context), "--overwrite"], feedback
-        )
+        self.run_command(arguments, parameters, context, feedback)
         if context.willLoadLayerOnCompletion(output):
             details = context.layerToLoadOnCompletionDetails(output)
             details.name = "Data centers"
@@ -368,9 +375,7 @@ class CompareAlgorithm(TgdcAlgorithm):
         report = self.parameterAsFileOutput(parameters, "REPORT", context)
         if report:
             arguments += ["--output-report", report]
-        self.run_command(
-            [*arguments, *self.option_arguments(parameters, context), "--overwrite"], feedback
-        )
+        self.run_command(arguments, parameters, context, feedback)
         for file_name, title in COMPARE_LAYERS:
             path = os.path.join(folder, file_name)
             if os.path.isfile(path):
@@ -452,7 +457,5 @@ class ChangeAlgorithm(TgdcAlgorithm):
         report = self.parameterAsFileOutput(parameters, "REPORT", context)
         if report:
             arguments += ["--output-report", report]
-        self.run_command(
-            [*arguments, *self.option_arguments(parameters, context), "--overwrite"], feedback
-        )
+        self.run_command(arguments, parameters, context, feedback)
         return {"OUTPUT": output, "REPORT": report or None}
