@@ -2,11 +2,11 @@
 
 Run by QGIS's Python (``/usr/bin/python3`` with python3-qgis), not by pytest::
 
-    python3 driver.py PLUGINS_DIR MODE PARAMETERS_JSON
+    python3 driver.py PLUGINS_DIR ALGORITHM MODE PARAMETERS_JSON
 
 It starts a headless ``QgsApplication`` and Processing, loads the plugin from
-``PLUGINS_DIR`` as QGIS does (``qgis.utils``), runs ``tgdc:detect`` and prints one JSON
-line: the error, the log, and per mode
+``PLUGINS_DIR`` as QGIS does (``qgis.utils``), runs ALGORITHM (e.g. ``tgdc:detect``) and
+prints one JSON line: the error, the log, and per mode
 
 * ``cancel``: Cancel is pressed at the first progress report, as a user would while the
   tiles are being predicted; the files in the output folder then and after are reported;
@@ -48,7 +48,8 @@ class Feedback(QgsProcessingFeedback):
 
 def main() -> None:
     """Run the algorithm and print the report."""
-    plugins_dir, mode, parameters = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+    plugins_dir, algorithm_id, mode = sys.argv[1:4]
+    parameters = json.loads(sys.argv[4])
     app = QgsApplication([], False)
     app.initQgis()
     sys.path.append("/usr/share/qgis/python/plugins")
@@ -62,21 +63,22 @@ def main() -> None:
     qgis.utils.updateAvailablePlugins()
     assert qgis.utils.loadPlugin("tgdc_processing")
     assert qgis.utils.startProcessingPlugin("tgdc_processing")
-    outputs_dir = os.path.dirname(parameters["OUTPUT"])
+    output = parameters.get("OUTPUT") or parameters["OUTPUT_DIR"]
+    outputs_dir = os.path.dirname(output)
     feedback = Feedback(cancel_at_progress=mode == "cancel", outputs_dir=outputs_dir)
     report = {"error": None}
     try:
         if mode == "load":
-            processing.runAndLoadResults("tgdc:detect", parameters, feedback=feedback)
+            processing.runAndLoadResults(algorithm_id, parameters, feedback=feedback)
         else:
-            processing.run("tgdc:detect", parameters, feedback=feedback)
+            processing.run(algorithm_id, parameters, feedback=feedback)
     except QgsProcessingException as error:
         report["error"] = str(error)
     report["log"] = feedback.log
     report["progress"] = feedback.progress_seen
     report["files_at_cancel"] = feedback.files_at_cancel
     report["files_after"] = sorted(os.listdir(outputs_dir))
-    algorithm = QgsApplication.processingRegistry().algorithmById("tgdc:detect")
+    algorithm = QgsApplication.processingRegistry().algorithmById(algorithm_id)
     report["parameters"] = {
         definition.name(): definition.options() if definition.type() == "enum" else None
         for definition in algorithm.parameterDefinitions()

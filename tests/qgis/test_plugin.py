@@ -33,6 +33,18 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return directory / "scene_000.tif", checkpoint
 
 
+@pytest.fixture(scope="module")
+def cli_detections(inputs: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The detections of `tgdc detect` on the command line, as a GeoPackage."""
+    scene, checkpoint = inputs
+    out = tmp_path_factory.mktemp("cli")
+    argv = ["detect", "--image", str(scene), "--checkpoint", str(checkpoint), "--device", "cpu"]
+    argv += ["--threshold", str(THRESHOLD), "--min-area", str(MIN_AREA)]
+    argv += ["--output-geojson", str(out / "detections.geojson")]
+    assert main([*argv, "--output-gpkg", str(out / "detections.gpkg")]) == 0
+    return out / "detections.gpkg"
+
+
 def detect_parameters(inputs: tuple[Path, Path], out: Path) -> dict[str, object]:
     """Parameters of Detect data centers on the CPU, writing into *out*."""
     scene, checkpoint = inputs
@@ -56,9 +68,12 @@ def test_provider_and_its_algorithms_are_listed(qgis: HeadlessQgis) -> None:
 
 
 def test_detect_in_qgis_gives_the_detections_of_tgdc_detect(
-    qgis: HeadlessQgis, inputs: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture
+    qgis: HeadlessQgis,
+    inputs: tuple[Path, Path],
+    cli_detections: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture,
 ) -> None:
-    scene, checkpoint = inputs
     with pytest.raises(SystemExit):
         main(["detect", "--help"])
     detect_help = capsys.readouterr().out
@@ -70,16 +85,13 @@ def test_detect_in_qgis_gives_the_detections_of_tgdc_detect(
     assert ("REGULARIZE" in report["parameters"]) == ("--regularize" in detect_help)
     # tgdc's progress bar reached QGIS's feedback.
     assert any(text.startswith("tiles: 100%") for text in report["progress"])
-    argv = ["detect", "--image", str(scene), "--checkpoint", str(checkpoint), "--device", "cpu"]
-    argv += ["--threshold", str(THRESHOLD), "--min-area", str(MIN_AREA)]
-    argv += ["--output-geojson", str(tmp_path / "d.geojson")]
-    assert main([*argv, "--output-gpkg", str(tmp_path / "cli.gpkg")]) == 0
-    expected = gpd.read_file(tmp_path / "cli.gpkg", layer="detections")
+    expected = gpd.read_file(cli_detections, layer="detections")
     actual = gpd.read_file(tmp_path / "qgis" / "detections.gpkg", layer="detections")
     assert len(expected) >= 3
     assert actual.drop(columns="geometry").equals(expected.drop(columns="geometry"))
     assert actual.crs == expected.crs
     assert actual.geometry.geom_equals_exact(expected.geometry, tolerance=0).all()
+    scene = inputs[0]
     with rasterio.open(tmp_path / "qgis" / "mask.tif") as mask, rasterio.open(scene) as image:
         assert (mask.crs, mask.transform, mask.shape) == (image.crs, image.transform, image.shape)
         assert mask.read(1).max() == 1
@@ -127,3 +139,47 @@ def test_bad_input_is_tgdcs_one_line_error(
     # The algorithm's error is tgdc's line, as tgdc prints it on the command line.
     assert line in (run.stdout + run.stderr).splitlines()
     assert list(out.iterdir()) == []
+
+
+def test_compare_loads_matched_candidates_and_missed(
+    qgis: HeadlessQgis, inputs: tuple[Path, Path], cli_detections: Path, tmp_path: Path
+) -> None:
+    scene, _ = inputs
+    parameters = {
+        "DETECTIONS": str(cli_detections),
+        "INVENTORY": [str(scene.parent / "labels.geojson")],
+        "FOOTPRINT": [str(scene)],
+        "OUTPUT_DIR": str(tmp_path / "compare"),
+    }
+    report = qgis.drive("load", parameters, "tgdc:compare")
+    assert report["error"] is None, report["log"]
+    # tgdc compare's summary reached QGIS's log.
+    assert any(line.split()[:3] == ["inventory", "sites", "found"] for line in report["log"])
+    layers = {layer["name"]: layer["features"] for layer in report["layers"]}
+    matched = gpd.read_file(tmp_path / "compare" / "matched.geojson")
+    candidates = gpd.read_file(tmp_path / "compare" / "candidates.geojson")
+    missed = gpd.read_file(tmp_path / "compare" / "missed.geojson")
+    assert layers == {
+        "Matched sites": len(matched),
+        "Candidates (in no inventory)": len(candidates),
+        "Missed inventory sites": len(missed),
+    }
+    # Every detection is either matched with a labelled site or a candidate.
+    assert len(matched) + len(candidates) == len(gpd.read_file(cli_detections, layer="detections"))
+
+
+def test_change_between_two_dated_layers(
+    qgis: HeadlessQgis, cli_detections: Path, tmp_path: Path
+) -> None:
+    parameters = {
+        "DETECTIONS": [str(cli_detections), str(cli_detections)],
+        "DATES": "2018-07-01, 2020-07-01",
+        "OUTPUT": str(tmp_path / "sites.gpkg"),
+    }
+    report = qgis.drive("load", parameters, "tgdc:change")
+    assert report["error"] is None, report["log"]
+    sites = gpd.read_file(tmp_path / "sites.gpkg")
+    # The same detections in both years: every site is unchanged, first seen in 2018.
+    assert len(sites) == len(gpd.read_file(cli_detections, layer="detections"))
+    assert set(sites["status"]) == {"unchanged"}
+    assert [layer["features"] for layer in report["layers"]] == [len(sites)]

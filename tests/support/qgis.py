@@ -104,19 +104,29 @@ class HeadlessQgis:
             check=False,
         )
 
-    def drive(self, mode: str, parameters: dict[str, object]) -> dict:
+    def drive(
+        self, mode: str, parameters: dict[str, object], algorithm: str = "tgdc:detect"
+    ) -> dict:
         """Run an algorithm in QGIS's Python through :data:`DRIVER`.
 
         Args:
             mode: ``cancel`` (press Cancel at the first progress) or ``load`` (run and
                 load the results into a project, as the toolbox does).
             parameters: the algorithm's parameters.
+            algorithm: the algorithm's id.
 
         Returns:
             What the driver reports (JSON).
         """
         done = subprocess.run(
-            [QGIS_PYTHON, str(DRIVER), str(self.plugins_dir), mode, json.dumps(parameters)],
+            [
+                QGIS_PYTHON,
+                str(DRIVER),
+                str(self.plugins_dir),
+                algorithm,
+                mode,
+                json.dumps(parameters),
+            ],
             capture_output=True,
             text=True,
             env=self.environment,
