@@ -94,6 +94,9 @@ class TgdcAlgorithm(QgsProcessingAlgorithm):
     #: The ``tgdc`` subcommand.
     COMMAND = ""
 
+    #: The algorithm's name in the toolbox.
+    DISPLAY_NAME = ""
+
     #: What the algorithm does, first line of its help.
     DESCRIPTION = ""
 
@@ -114,6 +117,12 @@ class TgdcAlgorithm(QgsProcessingAlgorithm):
     def createInstance(self):  # noqa: D102
         return type(self)(self.options, self.problem)
 
+    def name(self) -> str:  # noqa: D102
+        return self.COMMAND
+
+    def displayName(self) -> str:  # noqa: D102
+        return self.DISPLAY_NAME
+
     def group(self) -> str:  # noqa: D102
         return ""
 
@@ -133,6 +142,43 @@ class TgdcAlgorithm(QgsProcessingAlgorithm):
             if option["flag"] == flag:
                 return option
         return None
+
+    def add_layer_output(self, name: str, label: str) -> None:
+        """Add a polygon GeoPackage output (files only: tgdc writes it).
+
+        Args:
+            name: the parameter's name.
+            label: its label.
+        """
+        output = QgsProcessingParameterVectorDestination(
+            name, label, QgsProcessing.TypeVectorPolygon
+        )
+        output.setSupportsNonFileBasedOutput(False)
+        self.addParameter(output)
+
+    def add_report(self) -> None:
+        """Add the optional HTML map report (``--output-report``) as ``REPORT``."""
+        self.addParameter(
+            QgsProcessingParameterFileDestination(
+                "REPORT",
+                "HTML map report",
+                "HTML files (*.html)",
+                optional=True,
+                createByDefault=False,
+            )
+        )
+
+    def report_path(self, parameters: dict, context):
+        """The HTML report asked for (``REPORT``), or None.
+
+        Args:
+            parameters: the algorithm's parameter values.
+            context: the processing context.
+
+        Returns:
+            Its path, or None where no report is asked for.
+        """
+        return self.parameterAsFileOutput(parameters, "REPORT", context) or None
 
     def add_options(self) -> None:
         """Add a parameter for every entry of :attr:`OPTIONS` this ``tgdc`` has."""
@@ -242,6 +288,7 @@ class DetectAlgorithm(TgdcAlgorithm):
     """Detect data centers in a raster with a trained model (``tgdc detect``)."""
 
     COMMAND = "detect"
+    DISPLAY_NAME = "Detect data centers"
     DESCRIPTION = (
         "Finds data centers in a 4-band NAIP-like GeoTIFF (R, G, B, NIR at 0.6 m) with a"
         " trained checkpoint (.ckpt) or an ONNX model from `tgdc export`, and returns each"
@@ -256,12 +303,6 @@ class DetectAlgorithm(TgdcAlgorithm):
         ("DEVICE", "--device", "Device", True),
     )
 
-    def name(self) -> str:  # noqa: D102
-        return "detect"
-
-    def displayName(self) -> str:  # noqa: D102
-        return "Detect data centers"
-
     def initAlgorithm(self, config=None) -> None:  # noqa: D102
         self.addParameter(
             QgsProcessingParameterRasterLayer("INPUT", "Imagery (GeoTIFF, R G B NIR)")
@@ -274,11 +315,7 @@ class DetectAlgorithm(TgdcAlgorithm):
             )
         )
         self.add_options()
-        output = QgsProcessingParameterVectorDestination(
-            "OUTPUT", "Data centers", QgsProcessing.TypeVectorPolygon
-        )
-        output.setSupportsNonFileBasedOutput(False)
-        self.addParameter(output)
+        self.add_layer_output("OUTPUT", "Data centers")
         mask = QgsProcessingParameterRasterDestination(
             "MASK", "Mask (1: data center)", optional=True, createByDefault=False
         )
@@ -314,6 +351,7 @@ class CompareAlgorithm(TgdcAlgorithm):
     """Compare detections with public inventories (``tgdc compare``)."""
 
     COMMAND = "compare"
+    DISPLAY_NAME = "Compare with an inventory"
     DESCRIPTION = (
         "Matches detections with the sites of inventories (polygons by overlap, points by"
         " falling in or near a detection) over the area scanned, and writes the matched"
@@ -321,12 +359,6 @@ class CompareAlgorithm(TgdcAlgorithm):
         " precision, recall and F1 per inventory (scores.csv, summary.txt)."
     )
     OPTIONS = (("POINT_DISTANCE", "--point-distance", "Point match distance (m)", False),)
-
-    def name(self) -> str:  # noqa: D102
-        return "compare"
-
-    def displayName(self) -> str:  # noqa: D102
-        return "Compare with an inventory"
 
     def initAlgorithm(self, config=None) -> None:  # noqa: D102
         self.addParameter(
@@ -350,15 +382,7 @@ class CompareAlgorithm(TgdcAlgorithm):
         )
         self.add_options()
         self.addParameter(QgsProcessingParameterFolderDestination("OUTPUT_DIR", "Output folder"))
-        self.addParameter(
-            QgsProcessingParameterFileDestination(
-                "REPORT",
-                "HTML map report",
-                "HTML files (*.html)",
-                optional=True,
-                createByDefault=False,
-            )
-        )
+        self.add_report()
         self.addOutput(QgsProcessingOutputFolder("OUTPUT_DIR", "Output folder"))
 
     def processAlgorithm(self, parameters, context, feedback) -> dict:  # noqa: D102
@@ -372,9 +396,8 @@ class CompareAlgorithm(TgdcAlgorithm):
         footprints = self.parameterAsLayerList(parameters, "FOOTPRINT", context)
         if footprints:
             arguments += ["--footprint", *(layer_file(layer, "footprint") for layer in footprints)]
-        report = self.parameterAsFileOutput(parameters, "REPORT", context)
-        if report:
-            arguments += ["--output-report", report]
+        report = self.report_path(parameters, context)
+        arguments += ["--output-report", report] if report else []
         self.run_command(arguments, parameters, context, feedback)
         for file_name, title in COMPARE_LAYERS:
             path = os.path.join(folder, file_name)
@@ -382,13 +405,14 @@ class CompareAlgorithm(TgdcAlgorithm):
                 context.addLayerToLoadOnCompletion(
                     path, context.LayerDetails(title, context.project(), "OUTPUT_DIR")
                 )
-        return {"OUTPUT_DIR": folder, "REPORT": report or None}
+        return {"OUTPUT_DIR": folder, "REPORT": report}
 
 
 class ChangeAlgorithm(TgdcAlgorithm):
     """Change of data centers between NAIP years (``tgdc change``)."""
 
     COMMAND = "change"
+    DISPLAY_NAME = "Change between years"
     DESCRIPTION = (
         "Matches the data centers detected in several years of one area by overlapping"
         " polygons and gives every site its status (new, expanded, unchanged, shrunk, gone,"
@@ -399,12 +423,6 @@ class ChangeAlgorithm(TgdcAlgorithm):
         ("MIN_GROWTH", "--min-growth", "Smallest change of area counted (fraction)", False),
         ("MIN_SCORE", "--min-score", "Score below which a site seen once is uncertain", True),
     )
-
-    def name(self) -> str:  # noqa: D102
-        return "change"
-
-    def displayName(self) -> str:  # noqa: D102
-        return "Change between years"
 
     def initAlgorithm(self, config=None) -> None:  # noqa: D102
         self.addParameter(
@@ -423,20 +441,8 @@ class ChangeAlgorithm(TgdcAlgorithm):
             )
         )
         self.add_options()
-        output = QgsProcessingParameterVectorDestination(
-            "OUTPUT", "Sites", QgsProcessing.TypeVectorPolygon
-        )
-        output.setSupportsNonFileBasedOutput(False)
-        self.addParameter(output)
-        self.addParameter(
-            QgsProcessingParameterFileDestination(
-                "REPORT",
-                "HTML map report",
-                "HTML files (*.html)",
-                optional=True,
-                createByDefault=False,
-            )
-        )
+        self.add_layer_output("OUTPUT", "Sites")
+        self.add_report()
 
     def processAlgorithm(self, parameters, context, feedback) -> dict:  # noqa: D102
         files = [
@@ -454,8 +460,7 @@ class ChangeAlgorithm(TgdcAlgorithm):
             files = [f"{path}@{date}" for path, date in zip(files, dates, strict=True)]
         output = self.parameterAsOutputLayer(parameters, "OUTPUT", context)
         arguments = ["--detections", *files, "--output", output]
-        report = self.parameterAsFileOutput(parameters, "REPORT", context)
-        if report:
-            arguments += ["--output-report", report]
+        report = self.report_path(parameters, context)
+        arguments += ["--output-report", report] if report else []
         self.run_command(arguments, parameters, context, feedback)
-        return {"OUTPUT": output, "REPORT": report or None}
+        return {"OUTPUT": output, "REPORT": report}
