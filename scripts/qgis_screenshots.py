@@ -4,7 +4,7 @@ QGIS runs this file after it starts (``qgis --code``). It opens the "Detect data
 centers" dialog filled with the parameters in ``TGDC_SHOT_PARAMETERS`` (JSON) and grabs
 it, runs the algorithm as the dialog's Run button does (``processing.runAndLoadResults``:
 the result layer is loaded with tgdc's style) over the scene, and grabs QGIS's main
-window with the mask hidden; both PNGs go to ``TGDC_SHOT_DIR``, then QGIS quits.
+window without the mask layer; both PNGs go to ``TGDC_SHOT_DIR``, then QGIS quits.
 """
 
 import json
@@ -34,11 +34,9 @@ def dialog_shot() -> None:
     scene = QgsRasterLayer(PARAMETERS["INPUT"], "SYNTHETIC scene (R, G, B)")
     project.addMapLayer(scene)
     processing.runAndLoadResults("tgdc:detect", PARAMETERS)
-    # The mask is loaded too; the detections are drawn over the imagery alone.
+    # The mask is loaded too; the detections are shown over the imagery alone.
     for layer in project.mapLayersByName("Mask (1: data center)"):
-        node = project.layerTreeRoot().findLayer(layer.id())
-        node.setItemVisibilityChecked(False)
-        node.setExpanded(False)
+        project.removeMapLayer(layer.id())
     for dock in iface.mainWindow().findChildren(QDockWidget):
         if dock.objectName() == "Browser":
             dock.hide()
