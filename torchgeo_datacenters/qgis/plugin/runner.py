@@ -2,9 +2,9 @@
 
 QGIS's Python (the system's, with ``qgis.core``) is not the project's environment (torch,
 TorchGeo): the plugin never imports either, it runs the ``tgdc`` command and reads what it
-prints. Standard library only (QGIS's Python may be 3.9 or newer), and no QGIS import:
-*feedback* is any object with :class:`Feedback`'s methods, as ``QgsProcessingFeedback``
-has.
+prints. Standard library only (Python 3.10 or newer, as QGIS 3.22+ on Linux has), and
+no QGIS import: *feedback* is any object with :class:`Feedback`'s methods, as
+``QgsProcessingFeedback`` has.
 
 What ``tgdc`` prints, and how it is read:
 
