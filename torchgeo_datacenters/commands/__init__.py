@@ -16,5 +16,7 @@ COMMANDS = [
     "export",
     "change",
     "compare",
+    "review",
+    "labels",
     "describe",
 ]
