@@ -42,7 +42,7 @@ from ..utils import atomic_output
 from .report import image_layers, page_features, render_page, stretch_limits, to_rgb
 from .styles import SCORE_CLASSES
 
-#: Longest side of a detection's chip, in pixels (smaller where the imagery has fewer).
+#: Side of a detection's chip, in pixels (the imagery resampled to it, bilinear).
 CHIP_PIXELS = 256
 
 #: Ground shown around a detection in its chip, on each side: this fraction of its larger
@@ -156,7 +156,7 @@ def _chip(src: rasterio.DatasetReader, raster: _Raster, geometry: BaseGeometry) 
     half = side / 2 + max(CHIP_CONTEXT * side, MIN_CONTEXT_PIXELS * pixel)
     cx, cy = (minx + maxx) / 2, (miny + maxy) / 2
     left, bottom, right, top = cx - half, cy - half, cx + half, cy + half
-    size = max(1, min(CHIP_PIXELS, round(2 * half / pixel)))
+    size = CHIP_PIXELS
     canvas = np.zeros((len(_bands(src.count)), size, size), dtype="float32")
     window = rasterio.windows.from_bounds(left, bottom, right, top, src.transform)
     inside = window.intersection(rasterio.windows.Window(0, 0, src.width, src.height))
@@ -180,7 +180,8 @@ def _chip(src: rasterio.DatasetReader, raster: _Raster, geometry: BaseGeometry) 
             xy = [(x / (2 * half) * size, y / (2 * half) * size) for x, y in xy]
             draw.line(xy, fill=CHIP_OUTLINE, width=2)
     buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=CHIP_QUALITY)
+    # Colour at full resolution (4:4:4), so the thin outline keeps its colour.
+    image.save(buffer, format="JPEG", quality=CHIP_QUALITY, subsampling=0)
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
