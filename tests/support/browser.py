@@ -136,10 +136,10 @@ def open_in_chromium(page: Path, *, budget_ms: int = 10_000) -> PageRun:
     return PageRun(json.loads(text.replace("&amp;", "&")), seconds)
 
 
-def report_data(page: Path) -> dict[str, Any]:
-    """The data a report page draws: its ``report-data`` JSON."""
+def report_data(page: Path, element: str = "report-data") -> Any:
+    """The data a page draws: the JSON of its *element* (a report's ``report-data``)."""
     text = page.read_text("utf-8")
-    start = text.index('<script id="report-data" type="application/json">')
+    start = text.index(f'<script id="{element}" type="application/json">')
     body = text[text.index(">", start) + 1 : text.index("</script>", start)]
     return json.loads(body.replace("<\\/", "</"))
 
