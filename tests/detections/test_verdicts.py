@@ -96,7 +96,7 @@ def test_a_site_judged_twice_keeps_the_newest_verdict(
             f"run {run} #1: judged twice; kept {later}: rejected retail"
             f" (2026-02-01T09:00:00.000Z), dropped {earlier}: accepted datacenter"
             " (2026-01-01T09:00:00.000Z)",
-            f"run feed #7: judged twice; kept {newer_two}: rejected warehouse"
+            f"run {run} #2: judged twice; kept {newer_two}: rejected warehouse"
             f" (2026-01-09T09:00:00.000Z), dropped {earlier}: accepted datacenter"
             " (2026-01-05T09:00:00.000Z)",
         ]
@@ -181,3 +181,35 @@ def test_a_file_that_is_no_verdict_file_is_refused(tmp_path: Path) -> None:
         f"{path}: not a file of review verdicts (no verdict, reviewed_at, run properties);"
         " export one from the page `tgdc review` writes"
     )
+
+
+def test_verdicts_add_to_base_labels(detections: gpd.GeoDataFrame, tmp_path: Path) -> None:
+    run = run_id(detections)
+    # The labels the model was trained on: site 0 a data center, site 1 and 2 retail.
+    base = gpd.GeoDataFrame(
+        {"fid": [1, 2, 3], "class": ["datacenter", "retail", "retail"], "label": [1, 0, 0]},
+        geometry=[square(0), square(1), square(2, 0.1)],
+        crs="EPSG:4326",
+    ).to_crs("EPSG:32618")
+    base.to_file(tmp_path / "seed.gpkg")
+    reviewed = write(
+        tmp_path / "review.geojson",
+        verdict(square(2), "accepted", "datacenter", 3, "2026-01-01T09:00:00Z", run),
+    )
+    merged = merge_verdicts([reviewed], base=[tmp_path / "seed.gpkg"])
+    labels = merged.labels
+    # The verdict first, then the base labels it did not judge, in EPSG:4326.
+    assert labels["class"].tolist() == ["datacenter", "datacenter", "retail"]
+    assert labels["verdict"].tolist()[0] == "accepted" and labels["verdict"].isna()[1:].all()
+    assert labels.geometry.iloc[1].equals_exact(square(0), tolerance=1e-9)
+    assert [str(r) for r in merged.replaced] == [
+        f"run {run} #3: judged twice; kept {reviewed}: accepted datacenter"
+        f" (2026-01-01T09:00:00.000Z), dropped {tmp_path / 'seed.gpkg'}: label retail"
+    ]
+    assert merged.summary().endswith(", 2 label(s) no review judged; 1 judged twice")
+    # A merged set with base labels is itself a base for the next round, not a verdict file.
+    out = tmp_path / "merged.geojson"
+    labels.to_file(out)
+    with pytest.raises(TGDCError, match=r"feature\(s\) 2, 3 have no verdict .*; give such label"):
+        read_verdicts(out)
+    assert len(merge_verdicts([reviewed], base=[out]).labels) == 3

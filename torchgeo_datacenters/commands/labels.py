@@ -27,7 +27,7 @@ def register(subparsers: Any) -> None:
             " ones hard negatives of the class chosen (warehouse, retail, other), drawn missed"
             " sites data centers. A site judged twice (the same detection of a run, or"
             " outlines overlapping by IoU 0.5 or more) keeps its newest verdict; each such"
-            " site is listed."
+            " site is listed. --base adds the verdicts to earlier labels."
         ),
     )
     merge.add_argument(
@@ -47,6 +47,16 @@ def register(subparsers: Any) -> None:
         metavar="FILE",
         help="the detection files the review pages were built from: every verdict must"
         " judge a detection of one of them (default: not checked)",
+    )
+    merge.add_argument(
+        "--base",
+        type=Path,
+        nargs="+",
+        default=[],
+        metavar="FILE",
+        help="label files (class, label) the verdicts add to, e.g. the labels the model was"
+        " trained on or the previous round's merge; a verdict on one of their sites replaces"
+        " it (default: none)",
     )
     merge.add_argument("--overwrite", action="store_true", help="replace an existing output")
     merge.set_defaults(func=run_merge)
@@ -80,7 +90,7 @@ def run_merge(args: argparse.Namespace) -> int:
             except TGDCError as error:
                 raise TGDCError(f"{path}: {error}") from None
             runs[run_id(detections)] = detections
-    merged = merge_verdicts(args.verdicts, runs)
+    merged = merge_verdicts(args.verdicts, runs, args.base)
     write_vector(merged.labels, args.output, overwrite=args.overwrite)
     for replacement in merged.replaced:
         print(f"judged twice: {replacement}")

@@ -19,7 +19,6 @@ overlap by :data:`SAME_SITE_IOU` or more) keeps its newest verdict, and every su
 replacement is reported.
 """
 
-import datetime as dt
 import hashlib
 import os
 from collections.abc import Mapping, Sequence
@@ -103,7 +102,8 @@ class Replacement:
     Attributes:
         kept: ``FILE: verdict class (reviewed_at)`` of the newer verdict.
         dropped: the same of the older one.
-        site: the site, ``run #id`` or ``run drawn site name``.
+        site: the site as the verdict kept names it, ``run RUN #ID`` or ``run RUN drawn
+            site NAME``.
     """
 
     kept: str
@@ -122,7 +122,7 @@ class MergedLabels:
     Attributes:
         labels: one row per site (:data:`VERDICT_COLUMNS` and the geometry, EPSG:4326),
             newest verdict first per site, ordered by verdict then time.
-        replaced: every site judged twice, with the verdict kept.
+        replaced: every site judged twice (or a base label judged), with the verdict kept.
         files: the files merged, in order.
     """
 
@@ -131,7 +131,7 @@ class MergedLabels:
     files: tuple[Path, ...]
 
     def summary(self) -> str:
-        """One line: sites by verdict and class, and how many were judged twice.
+        """One line: sites by verdict and class, base labels, and how many were judged twice.
 
         Returns:
             E.g. ``12 site(s) from 2 file(s): 5 data center(s) (4 accepted, 1 missed),
@@ -143,11 +143,14 @@ class MergedLabels:
             f"{int(counts.get(('rejected', name), 0))} {name}" for name in HARD_NEGATIVE_CLASSES
         )
         positives = int(verdicts.get("accepted", 0) + verdicts.get("missed", 0))
+        labelled = int(self.labels["verdict"].isna().sum())
         return (
             f"{len(self.labels)} site(s) from {len(self.files)} file(s): {positives} data"
             f" center(s) ({int(verdicts.get('accepted', 0))} accepted,"
             f" {int(verdicts.get('missed', 0))} missed), {int(verdicts.get('rejected', 0))}"
-            f" hard negative(s) ({negatives}); {len(self.replaced)} judged twice"
+            f" hard negative(s) ({negatives})"
+            + (f", {labelled} label(s) no review judged" if labelled else "")
+            + f"; {len(self.replaced)} judged twice"
         )
 
 
@@ -194,6 +197,13 @@ def read_verdicts(
         raise TGDCError(
             f"{path}: not a file of review verdicts (no {', '.join(missing)} properties);"
             " export one from the page `tgdc review` writes"
+        )
+    if frame["verdict"].isna().any():
+        raise _refuse(
+            path,
+            frame.index[frame["verdict"].isna()],
+            "have no verdict (labels that no review judged)",
+            "give such label files with --base",
         )
     verdict = frame["verdict"].astype(str)
     unknown = frame.index[~verdict.isin(list(VERDICT_CLASSES))]
@@ -294,37 +304,75 @@ def _check_runs(path: Path, verdicts: pd.DataFrame, runs: Mapping[str, gpd.GeoDa
             )
 
 
+def read_base_labels(path: str | os.PathLike[str]) -> gpd.GeoDataFrame:
+    """Read a label file that verdicts add to (hand-drawn labels, an earlier merge).
+
+    Args:
+        path: a label file with ``class`` and ``label`` properties (the seed project's
+            schema), any vector format and CRS.
+
+    Returns:
+        Its polygons with :data:`VERDICT_COLUMNS` (None where the file lacks one) and the
+        geometry, in EPSG:4326.
+
+    Raises:
+        TGDCError: if the file is unreadable, lacks ``class`` or ``label``, or holds
+            features that are not polygons.
+    """
+    path = Path(path)
+    frame = read_vector(path, "labels")
+    missing = [column for column in ("class", "label") if column not in frame]
+    if missing:
+        raise TGDCError(
+            f"{path}: has no {', '.join(missing)} properties; give a label file in the project's"
+            " schema (class, label), such as one `tgdc labels merge` wrote"
+        )
+    polygonal = frame.geometry.geom_type.isin(["Polygon", "MultiPolygon"])
+    if not polygonal.all():
+        raise _refuse(path, frame.index[~polygonal], "are not polygons", "give footprints")
+    for column in VERDICT_COLUMNS:
+        if column not in frame:
+            frame[column] = None
+    return frame[[*VERDICT_COLUMNS, "geometry"]]
+
+
 def merge_verdicts(
     paths: Sequence[str | os.PathLike[str]],
     runs: Mapping[str, gpd.GeoDataFrame] | None = None,
+    base: Sequence[str | os.PathLike[str]] = (),
 ) -> MergedLabels:
     """Join verdict files into one label set, keeping the newest verdict on each site.
 
     A site is judged twice when two verdicts' outlines overlap with an intersection over
     union of :data:`SAME_SITE_IOU` or more, measured in metres (UTM): the same detection of
     one run judged on two pages, or a warehouse found again by a later scan.
-    The newer ``reviewed_at`` wins; at the same time, the file given later.
+    The newer ``reviewed_at`` wins; at the same time, the file given later. Labels of
+    *base* files are older than every verdict: a verdict on their site replaces them.
 
     Args:
         paths: the verdict files (review exports, label sets this wrote), oldest first.
         runs: detection tables by run id, to check the files against (see
             :func:`read_verdicts`).
+        base: label files the verdicts add to (see :func:`read_base_labels`), e.g. the
+            labels the model was trained on, or the previous round's merge.
 
     Returns:
-        The merged labels and the replacements made.
+        The merged labels (base labels last) and the replacements made.
 
     Raises:
-        TGDCError: see :func:`read_verdicts`.
+        TGDCError: see :func:`read_verdicts` and :func:`read_base_labels`.
     """
     frames = []
     for order, path in enumerate(paths):
         verdicts = read_verdicts(path, runs)
-        frames.append(verdicts.assign(_file=str(path), _order=order))
+        frames.append(verdicts.assign(_file=str(path), _order=order, _base=False))
+    for path in base:
+        frames.append(read_base_labels(path).assign(_file=str(path), _order=-1, _base=True))
     table = pd.concat(frames, ignore_index=True)
     times = pd.to_datetime(table["reviewed_at"], utc=True, format="ISO8601")
-    # Newest first: the first verdict met on a site is the one kept.
+    # Newest first, base labels last: the first verdict met on a site is the one kept.
     table = table.assign(_time=times).sort_values(
-        ["_time", "_order"], ascending=False, kind="stable"
+        ["_base", "_time", "_order"], ascending=[True, False, False], kind="stable"
     )
     table = table.reset_index(drop=True)
     kept: list[int] = []
@@ -332,46 +380,53 @@ def merge_verdicts(
     outlines = project_by_zone(table.geometry, zones(table.geometry))
     tree = shapely.STRtree(outlines)
     owner = np.full(len(table), -1)
+    judged = int((~table["_base"]).sum())
     for row in range(len(table)):
-        same = _same_site(outlines, tree, row, owner)
+        same = _same_site(outlines, tree, row, owner, judged)
         if same >= 0:
             replaced.append(
                 Replacement(
                     kept=_describe(table.iloc[same]),
                     dropped=_describe(table.iloc[row]),
-                    site=_site(table.iloc[row]),
+                    site=_site(table.iloc[same]),
                 )
             )
             owner[row] = same
             continue
         owner[row] = row
         kept.append(row)
-    labels = table.iloc[kept].drop(columns=["_file", "_order", "_time"])
+    labels = table.iloc[kept]
     ranks = pd.Categorical(labels["verdict"], categories=list(VERDICT_CLASSES), ordered=True)
     labels = (
         labels.assign(_verdict=ranks)
-        .sort_values(["_verdict", "reviewed_at"], kind="stable")
-        .drop(columns="_verdict")
+        .sort_values(["_base", "_verdict", "reviewed_at"], kind="stable")
+        .drop(columns=["_verdict", "_file", "_order", "_time", "_base"])
     )
     merged = gpd.GeoDataFrame(labels, geometry="geometry", crs="EPSG:4326")
-    return MergedLabels(merged.reset_index(drop=True), replaced, tuple(Path(p) for p in paths))
+    files = tuple(Path(p) for p in [*paths, *base])
+    return MergedLabels(merged.reset_index(drop=True), replaced, files)
 
 
-def _same_site(outlines: np.ndarray, tree: shapely.STRtree, row: int, owner: np.ndarray) -> int:
-    """The earlier (newer) verdict already kept on the site of a verdict, if any.
+def _same_site(
+    outlines: np.ndarray, tree: shapely.STRtree, row: int, owner: np.ndarray, judged: int
+) -> int:
+    """The earlier (newer) verdict already kept on the site of a verdict or label, if any.
 
-    Two verdicts on one detection have one outline (IoU 1).
+    Two verdicts on one detection have one outline (IoU 1). Base labels (the rows from
+    *judged* on) are compared with verdicts only, never with each other.
 
     Args:
-        outlines: their outlines in metres (UTM).
+        outlines: the outlines of every row (verdicts newest first, then base labels), in
+            metres (UTM).
         tree: a spatial index of *outlines*.
-        row: the verdict.
+        row: the row.
         owner: for each earlier row, the kept row of its site.
+        judged: the number of verdict rows.
 
     Returns:
         The kept row, or -1.
     """
-    for other in sorted(int(i) for i in tree.query(outlines[row]) if i < row):
+    for other in sorted(int(i) for i in tree.query(outlines[row]) if i < min(row, judged)):
         union = shapely.area(shapely.union(outlines[row], outlines[other]))
         overlap = shapely.area(shapely.intersection(outlines[row], outlines[other]))
         if union > 0 and overlap / union >= SAME_SITE_IOU:
@@ -380,7 +435,9 @@ def _same_site(outlines: np.ndarray, tree: shapely.STRtree, row: int, owner: np.
 
 
 def _describe(verdict: pd.Series) -> str:
-    """``FILE: verdict class (reviewed_at)`` of one verdict."""
+    """``FILE: verdict class (reviewed_at)`` of a verdict, ``FILE: label class`` of a label."""
+    if verdict["_base"] and pd.isna(verdict["reviewed_at"]):
+        return f"{verdict['_file']}: label {verdict['class']}"
     return f"{verdict['_file']}: {verdict['verdict']} {verdict['class']} ({verdict['reviewed_at']})"
 
 
@@ -389,12 +446,3 @@ def _site(verdict: pd.Series) -> str:
     if verdict["verdict"] == "missed":
         return f"run {verdict['run']} drawn site {verdict['name']}"
     return f"run {verdict['run']} #{int(verdict['detection_id'])}"
-
-
-def now_iso() -> str:
-    """The current time in UTC, ISO 8601 with milliseconds, as the review page writes it.
-
-    Returns:
-        E.g. ``2026-01-31T12:00:00.000Z``.
-    """
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
