@@ -74,21 +74,15 @@ def run_merge(args: argparse.Namespace) -> int:
     Raises:
         TGDCError: see :func:`~torchgeo_datacenters.detections.verdicts.merge_verdicts`.
     """
-    from ..detections.files import check_vector_output, read_vector, write_vector
-    from ..detections.schema import check_detections
+    from ..detections.files import check_vector_output, read_detections, write_vector
     from ..detections.verdicts import merge_verdicts, run_id
-    from ..errors import TGDCError
 
     check_vector_output(args.output, overwrite=args.overwrite)
     runs = None
     if args.detections is not None:
         runs = {}
         for path in args.detections:
-            detections = read_vector(path, "detections")
-            try:
-                check_detections(detections)
-            except TGDCError as error:
-                raise TGDCError(f"{path}: {error}") from None
+            detections = read_detections(path)
             runs[run_id(detections)] = detections
     merged = merge_verdicts(args.verdicts, runs, args.base)
     write_vector(merged.labels, args.output, overwrite=args.overwrite)

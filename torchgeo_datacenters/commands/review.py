@@ -78,10 +78,8 @@ def run(args: argparse.Namespace) -> int:
             exists without ``--overwrite``.
     """
     from ..checkpoint import check_threshold
-    from ..detections.files import read_vector
-    from ..detections.schema import check_detections
+    from ..detections.files import read_detections
     from ..detections.verdicts import run_id
-    from ..errors import TGDCError
     from ..outputs.review import write_review
     from ..utils import check_output_path
     from .extra_outputs import check_images
@@ -89,11 +87,7 @@ def run(args: argparse.Namespace) -> int:
     threshold = check_threshold(args.threshold, "--threshold")
     check_output_path(args.output, overwrite=args.overwrite)
     check_images(args.image)
-    detections = read_vector(args.detections, "detections")
-    try:
-        check_detections(detections)
-    except TGDCError as error:
-        raise TGDCError(f"{args.detections}: {error}") from None
+    detections = read_detections(args.detections)
     page = write_review(
         args.output, detections, args.image, threshold=threshold, overwrite=args.overwrite
     )

@@ -18,7 +18,7 @@ import io
 import json
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -281,7 +281,31 @@ def write_report(
         TGDCError: if the file exists and *overwrite* is false, or its directory is
             missing.
     """
+    return write_page(
+        path,
+        lambda: render_report(detections, images, title=title, colour_by=colour_by),
+        overwrite=overwrite,
+    )
+
+
+def write_page(
+    path: str | os.PathLike[str], render: Callable[[], str], *, overwrite: bool = False
+) -> Path:
+    """Write an HTML page atomically: built into a temporary file, renamed into place.
+
+    Args:
+        path: the HTML file.
+        render: builds the page (called once the output is staged, so that a page that
+            fails to build leaves nothing).
+        overwrite: whether an existing file may be replaced.
+
+    Returns:
+        The path written.
+
+    Raises:
+        TGDCError: if the file exists and *overwrite* is false, or its directory is
+            missing.
+    """
     with atomic_output(path, overwrite=overwrite) as tmp:
-        page = render_report(detections, images, title=title, colour_by=colour_by)
-        tmp.write_text(page, encoding="utf-8")
+        tmp.write_text(render(), encoding="utf-8")
     return Path(path)

@@ -38,8 +38,14 @@ from shapely.geometry.base import BaseGeometry
 
 from ..detections.verdicts import run_id
 from ..naip import DATACENTER_CLASS, HARD_NEGATIVE_CLASSES
-from ..utils import atomic_output
-from .report import image_layers, page_features, render_page, stretch_limits, to_rgb
+from .report import (
+    image_layers,
+    page_features,
+    render_page,
+    stretch_limits,
+    to_rgb,
+    write_page,
+)
 from .styles import SCORE_CLASSES
 
 #: Side of a detection's chip, in pixels (the imagery resampled to it, bilinear).
@@ -272,7 +278,8 @@ def write_review(
         TGDCError: if the file exists and *overwrite* is false, or its directory is
             missing.
     """
-    with atomic_output(path, overwrite=overwrite) as tmp:
-        page = render_review(detections, images, threshold=threshold, title=title)
-        tmp.write_text(page, encoding="utf-8")
-    return Path(path)
+    return write_page(
+        path,
+        lambda: render_review(detections, images, threshold=threshold, title=title),
+        overwrite=overwrite,
+    )
