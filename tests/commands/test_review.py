@@ -41,8 +41,12 @@ def test_detect_writes_a_review_page_of_its_run(
     assert data["run"] == run_id(detections)
     assert data["threshold"] == 0.7
     assert data["order"] == [1]
-    (chip,) = report_data(directory / "review.html", "review-chips")
-    assert chip.startswith("data:image/jpeg;base64,")
+    # One chip a line, where the offsets say.
+    text = (directory / "review.html").read_text("utf-8")
+    start = text.index('<script id="review-chips" type="text/plain">')
+    chips = text[text.index(">", start) + 1 : text.index("</script>", start)].split("\n")
+    assert len(chips) == 1 and chips[0].startswith("data:image/jpeg;base64,")
+    assert data["chipOffsets"] == [0, len(chips[0]) + 1]
 
 
 def test_review_builds_the_same_page_from_the_detections_file(

@@ -232,16 +232,23 @@ def page_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":")).replace("</", "<\\/")
 
 
-def render_page(template: str, title: str, payloads: dict[str, Any]) -> str:
+def render_page(
+    template: str, title: str, payloads: dict[str, Any], texts: dict[str, str] | None = None
+) -> str:
     """Fill a page template of this package with Leaflet, its title and its data.
 
     Args:
         template: the template's file name in this package (``report.html``).
         title: the page's title, for ``{{title}}``.
         payloads: placeholder name to the JSON data put in its place (``{{data}}``).
+        texts: placeholder name to text put in its place as it is (it must hold no
+            ``</``, which would end its element).
 
     Returns:
         The page.
+
+    Raises:
+        ValueError: if a text holds ``</``.
     """
     page = resources.files(__package__).joinpath(template).read_text("utf-8")
     page = (
@@ -251,6 +258,10 @@ def render_page(template: str, title: str, payloads: dict[str, Any]) -> str:
     )
     for name, value in payloads.items():
         page = page.replace("{{" + name + "}}", page_json(value))
+    for name, text in (texts or {}).items():
+        if "</" in text:
+            raise ValueError(f"{name}: text holds '</', which would end its element")
+        page = page.replace("{{" + name + "}}", text)
     return page
 
 

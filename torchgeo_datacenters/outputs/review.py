@@ -3,7 +3,7 @@
 :func:`write_review` writes one HTML page built on the map report's code
 (:mod:`.report`: vendored Leaflet, the imagery as PNG layers, the detections as GeoJSON on
 a canvas). Beside the map, the page shows each detection's chip (the imagery around it at
-up to :data:`CHIP_PIXELS` px with its outline, a JPEG data URI cut here from the raster
+at :data:`CHIP_PIXELS` px with its outline, a JPEG data URI cut here from the raster
 itself, not from the downsampled layer), in :func:`review_order` (uncertain first), and
 takes one key per verdict: accept as a data center, reject as a warehouse, retail or
 other building (the hard-negative classes of :mod:`torchgeo_datacenters.naip`), skip,
@@ -49,16 +49,17 @@ from .report import (
 from .styles import SCORE_CLASSES
 
 #: Side of a detection's chip, in pixels (the imagery resampled to it, bilinear).
-CHIP_PIXELS = 256
+CHIP_PIXELS = 192
 
 #: Ground shown around a detection in its chip, on each side: this fraction of its larger
 #: side, and at least :data:`MIN_CONTEXT_PIXELS` pixels of the imagery.
 CHIP_CONTEXT = 0.5
 MIN_CONTEXT_PIXELS = 40
 
-#: JPEG quality of the chips (a 256 px chip of NAIP-like imagery is about 15 kB; as PNG,
-#: about 130 kB, which makes a page of thousands of detections too large to open quickly).
-CHIP_QUALITY = 85
+#: JPEG quality of the chips: a 192 px chip of SYNTHETIC NAIP-like imagery takes about
+#: 10 KiB in the page (256 px at quality 85: 19 KiB; as PNG several times that), so a page
+#: of 10,000 detections holds about 100 MiB of chips.
+CHIP_QUALITY = 80
 
 #: Colour of a detection's outline in its chip (RGB), as the current site on the map.
 CHIP_OUTLINE = (0, 229, 255)
@@ -238,6 +239,10 @@ def render_review(
     run = run_id(detections)
     order = review_order(detections["score"].to_numpy(), threshold)
     chips = detection_chips(detections, images)
+    # The chips, in review order, one a line (empty: no imagery), with where each starts:
+    # the page cuts the one it shows from the text instead of parsing them all as JSON.
+    lines = [chips[i] or "" for i in order]
+    offsets = np.concatenate([[0], np.cumsum([len(line) + 1 for line in lines])])
     data = {
         "run": run,
         "storageKey": STORAGE_PREFIX + run,
@@ -248,8 +253,9 @@ def render_review(
         "order": [int(i) for i in detections["id"].to_numpy()[order]],
         "detections": page_features(detections, REVIEW_COLUMNS),
         "images": image_layers(images),
+        "chipOffsets": [int(n) for n in offsets],
     }
-    return render_page("review.html", title, {"data": data, "chips": [chips[i] for i in order]})
+    return render_page("review.html", title, {"data": data}, {"chips": "\n".join(lines)})
 
 
 def write_review(
