@@ -24,6 +24,7 @@ scored on the test scenes: object F1 and each hard-negative class's false-detect
 
     uv run python benchmarks/review.py open --detections 10000
     uv run python benchmarks/review.py rounds --k 10 30 --rounds 2
+    uv run python benchmarks/review.py screenshot docs/review.png
 """
 
 import argparse
@@ -94,6 +95,45 @@ def open_page(detections: int, repeats: int) -> None:
                 f" {clocks['load']:.0f} ms, first frame drawn {clocks['painted']:.0f} ms after"
                 f" navigation start ({opened.wall_ms:.0f} ms measured outside the browser)"
             )
+
+
+def screenshot(path: Path) -> None:
+    """Save a screenshot of a review page in use (for docs/review.png).
+
+    The "detections" are the labelled buildings of a SYNTHETIC 1,024² px scene (data
+    centers and look-alikes, scores drawn at random); two verdicts are given first.
+    """
+    from support.browser import playwright_chromium
+
+    from torchgeo_datacenters.detections.metric import centroids, measure
+
+    with tempfile.TemporaryDirectory() as directory:
+        folder = Path(directory)
+        scenes = generate_scenes(folder, size=1024, count=1, seed=3, progress=False)
+        labels = scenes.labels.to_crs(4326).reset_index(drop=True)
+        lonlat = centroids(labels.geometry)
+        table = gpd.GeoDataFrame(
+            {
+                "id": np.arange(1, len(labels) + 1),
+                "area_m2": measure(labels.geometry)[0],
+                "centroid_lon": lonlat[:, 0],
+                "centroid_lat": lonlat[:, 1],
+                "score": np.random.default_rng(0).uniform(0.5, 1.0, len(labels)),
+                "max_score": 1.0,
+                "source": scenes.scene_paths[0].name,
+            },
+            geometry=labels.geometry,
+            crs=4326,
+        )
+        page = write_review(folder / "review.html", table, scenes.scene_paths, threshold=0.5)
+        with playwright_chromium() as browser:
+            tab = browser.new_page(viewport={"width": 1280, "height": 760})
+            tab.goto(page.as_uri())
+            tab.wait_for_function("window.review !== undefined")
+            tab.keyboard.press("a")
+            tab.keyboard.press("w")
+            tab.screenshot(path=str(path))
+    print(f"screenshot: {path}")
 
 
 def fit(root: Path, name: str, labels: Path, epochs: int, weights: Path | None) -> Path:
@@ -242,6 +282,8 @@ def main() -> None:
     opening = modes.add_parser("open", help="time a large page's opening in Chromium")
     opening.add_argument("--detections", type=int, default=10_000)
     opening.add_argument("--repeats", type=int, default=3)
+    picture = modes.add_parser("screenshot", help="a screenshot of a page in use")
+    picture.add_argument("path", type=Path)
     playing = modes.add_parser("rounds", help="a simulated reviewer's rounds and fine-tuning")
     playing.add_argument("--k", type=int, nargs="+", default=[10, 30], help="verdicts a round")
     playing.add_argument("--rounds", type=int, default=2)
@@ -257,6 +299,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.mode == "open":
         open_page(args.detections, args.repeats)
+    elif args.mode == "screenshot":
+        screenshot(args.path)
     else:
         rounds(args)
 
