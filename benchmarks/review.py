@@ -195,6 +195,8 @@ def judge(detections: gpd.GeoDataFrame, truth: gpd.GeoDataFrame, run: str) -> gp
 
 def unjudged(detections: gpd.GeoDataFrame, labels: gpd.GeoDataFrame) -> np.ndarray:
     """Rows of detections whose site no label holds yet (no label at IoU >= 0.5)."""
+    if detections.empty:
+        return np.array([], dtype=int)
     utm = detections.estimate_utm_crs()
     known = labels.to_crs(utm).geometry.to_numpy()
     keep = []
