@@ -238,3 +238,18 @@ def test_model_learns(tmp_path: Path) -> None:
     print(f"val_iou untrained {before:.3f} -> trained {after:.3f}")
     assert before < 0.05  # measured 0.001
     assert after > 0.6  # measured 0.718
+
+
+def test_unet4_starts_from_an_earlier_checkpoint(tmp_path: Path) -> None:
+    from support.inference import save_checkpoint
+
+    previous = save_checkpoint(tmp_path / "previous.ckpt", logit=None)
+    task = DataCenterSegmentation(weights=str(previous))
+    weights = torch.load(previous, weights_only=True)["state_dict"]
+    assert all(torch.equal(weights[f"model.{k}"], v) for k, v in task.model.state_dict().items())
+    # Not a checkpoint, or one of other classes: one line saying so.
+    (tmp_path / "notes.txt").write_text("not a checkpoint")
+    with pytest.raises(TGDCError, match=r"weights: .*notes.txt: not a readable checkpoint"):
+        DataCenterSegmentation(weights=str(tmp_path / "notes.txt"))
+    with pytest.raises(TGDCError, match=r"its network takes 4 band\(s\) and classes"):
+        DataCenterSegmentation(weights=str(previous), task="multiclass", loss="ce")

@@ -110,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
         item_id=args.image.stem,
         images=[args.image],
         mask=detections.outputs.get("mask"),
+        threshold=predictor.threshold,
     )
     print_outputs({**detections.outputs, **extra})
     print(f"detect: {detections.summary()}")

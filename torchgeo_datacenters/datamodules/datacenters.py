@@ -24,6 +24,7 @@ from ..datasets import (
     read_label_file,
 )
 from ..datasets.chips import check_chip_pairs
+from ..datasets.labels import review_runs
 from ..errors import TGDCError
 from ..naip import DATACENTER_CLASS, DTYPE, HARD_NEGATIVE_CLASSES
 from ..samplers import ChipSampler, SiteSampler
@@ -224,6 +225,16 @@ class DataCenterDataModule(GeoDataModule):
                 data_keys=None,
                 keepdim=True,
             )
+
+    @property
+    def label_files(self) -> list[str]:
+        """The label file training reads (none with ``masks_dir``), for the checkpoint."""
+        return [] if self.label_path is None else [str(self.label_path)]
+
+    @property
+    def review_runs(self) -> list[str]:
+        """The review runs whose verdicts the label file holds, for the checkpoint."""
+        return [] if self.label_path is None else list(review_runs(self.label_path))
 
     def _datasets(self) -> tuple[NAIPChips, GeoDataset]:
         """Open the imagery and the labels (polygons or mask chips)."""

@@ -36,6 +36,36 @@ POSITIVE_CLASSES = (DATACENTER_CLASS,)
 NEGATIVE_CLASSES = HARD_NEGATIVE_CLASSES
 
 
+#: Field in which label files made from review verdicts (``tgdc labels merge``, see
+#: :mod:`torchgeo_datacenters.detections.verdicts`) name the run each verdict judged.
+REVIEW_RUN_FIELD = "run"
+
+
+def review_runs(path: str | os.PathLike[str]) -> tuple[str, ...]:
+    """The review runs whose verdicts a label file holds.
+
+    Args:
+        path: a label file.
+
+    Returns:
+        The distinct values of its :data:`REVIEW_RUN_FIELD`, sorted; none where it has no
+        such field (a label file drawn by hand).
+
+    Raises:
+        TGDCError: if the file cannot be read.
+    """
+    import pyogrio
+
+    try:
+        fields = pyogrio.read_info(path)["fields"]
+        if REVIEW_RUN_FIELD not in fields:
+            return ()
+        table = pyogrio.read_dataframe(path, columns=[REVIEW_RUN_FIELD], read_geometry=False)
+    except Exception as error:
+        raise TGDCError(f"{path}: not a readable vector file ({error})") from error
+    return tuple(sorted(str(run) for run in table[REVIEW_RUN_FIELD].dropna().unique()))
+
+
 def read_label_file(
     path: str | os.PathLike[str], layer: str | int | None = None
 ) -> gpd.GeoDataFrame:

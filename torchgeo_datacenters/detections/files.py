@@ -54,6 +54,29 @@ def read_vector(path: str | os.PathLike[str], what: str) -> gpd.GeoDataFrame:
     return frame.to_crs("EPSG:4326").reset_index(drop=True)
 
 
+def read_detections(path: str | os.PathLike[str]) -> gpd.GeoDataFrame:
+    """Read a file of detections (``tgdc detect``, ``batch-detect`` or ``scan``).
+
+    Args:
+        path: the file (GeoJSON, GeoPackage, GeoParquet, ...).
+
+    Returns:
+        The detection table in EPSG:4326 (see :mod:`.schema`).
+
+    Raises:
+        TGDCError: if the file is missing, unreadable, or lacks a detection column,
+            naming the file.
+    """
+    from .schema import check_detections
+
+    detections = read_vector(path, "detections")
+    try:
+        check_detections(detections)
+    except TGDCError as error:
+        raise TGDCError(f"{path}: {error}") from None
+    return detections
+
+
 def check_vector_output(path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
     """Check, before any work, that a vector output can be written.
 

@@ -1,6 +1,7 @@
 """DataCenterSegmentation: TorchGeo semantic segmentation of data centers in NAIP."""
 
 import math
+import pickle
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -130,16 +131,21 @@ class DataCenterSegmentation(SemanticSegmentation):
         threshold: float = 0.5,
         class_names: list[str] | None = None,
         package_version: str | None = None,
+        trained_from: str | None = None,
+        label_files: list[str] | None = None,
+        review_runs: list[str] | None = None,
     ) -> None:
         """Initialize a new DataCenterSegmentation.
 
         Args:
             model: ``'unet4'`` or the name of a TorchGeo segmentation model.
             backbone: encoder of TorchGeo's models (ignored by ``'unet4'``).
-            weights: initial weights of TorchGeo's models (see
-                :class:`~torchgeo.tasks.SemanticSegmentation`); ``'unet4'`` trains from
-                scratch and takes None or False. Nothing can be downloaded offline, so
-                use None or a local state-dict path.
+            weights: initial weights. For ``'unet4'``: None or False (from scratch), or
+                the path of a checkpoint of this task (``.ckpt``) whose network training
+                starts from, e.g. to fine-tune on labels from review verdicts; it must have
+                the same bands and classes. For TorchGeo's models see
+                :class:`~torchgeo.tasks.SemanticSegmentation` (nothing can be downloaded
+                offline, so use None or a local state-dict path).
             in_channels: number of input bands (default: one per name in *bands*, taken
                 from the datamodule when training; 4, NAIP's, when neither is known).
             task: ``'binary'`` (data center or not) or ``'multiclass'`` (hard negatives).
@@ -174,6 +180,13 @@ class DataCenterSegmentation(SemanticSegmentation):
                 or :data:`~torchgeo_datacenters.models.datacenter.HARD_NEGATIVE_CLASS_NAMES`).
             package_version: torchgeo-datacenters version that trained the weights (set
                 when training starts).
+            trained_from: the checkpoint whose weights training started from (recorded
+                from a ``'unet4'`` *weights* path when the checkpoint is saved).
+            label_files: the label files of the datamodule (recorded when training
+                starts).
+            review_runs: the review runs (see
+                :func:`~torchgeo_datacenters.datasets.labels.review_runs`) whose verdicts
+                are in *label_files* (recorded when training starts).
 
         Raises:
             TGDCError: if an argument is out of range or arguments contradict each other.
@@ -231,19 +244,56 @@ class DataCenterSegmentation(SemanticSegmentation):
             super().configure_models()
             return
         self.model = datacenter.build_unet4(self.hparams)
+        # TorchGeo keeps weights out of the hyperparameters, as self.weights.
+        if isinstance(self.weights, str):
+            self._load_initial_weights(self.weights)
+
+    def _load_initial_weights(self, path: str) -> None:
+        """Start UNet4 from the network of an earlier checkpoint of this task.
+
+        Args:
+            path: the ``.ckpt``.
+
+        Raises:
+            TGDCError: if it is no readable checkpoint of this task, or its network has
+                other bands or classes.
+        """
+        try:
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+            network = datacenter.DataCenterNetwork.from_checkpoint(checkpoint)
+        except (OSError, KeyError, TypeError, RuntimeError, pickle.UnpicklingError) as error:
+            raise TGDCError(
+                f"weights: {path}: not a readable checkpoint of this task ({error}); give the"
+                " .ckpt training wrote, or leave weights None to train from scratch"
+            ) from None
+        try:
+            self.model.load_state_dict(network.model.state_dict())
+        except RuntimeError:
+            theirs = network.hparams
+            raise TGDCError(
+                f"weights: {path}: its network takes {theirs['in_channels']} band(s) and"
+                f" classes {theirs['class_names']}, this task {self.hparams['in_channels']}"
+                f" and {self.hparams['class_names']}; start from a checkpoint of the same"
+                " bands and classes"
+            ) from None
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Leave TorchGeo's derived ``labels`` and ``num_labels`` out of the checkpoint.
+        """Leave derived and spent hyperparameters out of the checkpoint.
 
-        :meth:`configure_models` derives them from ``class_names``; saved, they would be
-        passed back to ``__init__`` (which does not take them) by ``torchgeo test
-        --ckpt_path`` and by :meth:`load_from_checkpoint`.
+        :meth:`configure_models` derives ``labels`` and ``num_labels`` from
+        ``class_names``; saved, they would be passed back to ``__init__`` (which does not
+        take them) by ``torchgeo test --ckpt_path`` and by :meth:`load_from_checkpoint`.
+        A UNet4 ``weights`` path (which TorchGeo keeps out of the hyperparameters, so that
+        reading the checkpoint back never needs that file) is recorded as ``trained_from``.
 
         Args:
             checkpoint: the checkpoint being written.
         """
+        hparams = checkpoint["hyper_parameters"]
         for key in ("labels", "num_labels"):
-            checkpoint["hyper_parameters"].pop(key, None)
+            hparams.pop(key, None)
+        if hparams.get("model", DEFAULT_MODEL) == "unet4" and isinstance(self.weights, str):
+            hparams["trained_from"] = self.weights
 
     def configure_losses(self) -> None:
         """Build the loss; ``'bce'`` and ``'bce+dice'`` here, the others by TorchGeo."""
@@ -333,6 +383,10 @@ class DataCenterSegmentation(SemanticSegmentation):
             self._describe_data(datamodule, stage)
         if stage == "fit":
             self.hparams["package_version"] = __version__
+            for field in ("label_files", "review_runs"):
+                value = getattr(datamodule, field, None)
+                if value is not None:
+                    self.hparams[field] = [str(v) for v in value]
             # trainer.validate() and .test() run in inference mode and leave inference
             # tensors in the metric states, which fit (no-grad) cannot update in place.
             for metrics in (self.train_metrics, self.val_metrics, self.test_metrics):
@@ -561,10 +615,11 @@ def _check_arguments(
         mean=mean,
         std=std,
     )
-    if model == "unet4" and (weights not in (None, False) or frozen):
+    if model == "unet4" and (not (weights in (None, False) or isinstance(weights, str)) or frozen):
         raise TGDCError(
-            "weights / freeze_backbone / freeze_decoder: UNet4 trains from scratch; leave"
-            " weights None and nothing frozen"
+            "weights / freeze_backbone / freeze_decoder: UNet4 trains from scratch or from an"
+            " earlier checkpoint of this task; give weights None or the .ckpt's path, and"
+            " freeze nothing"
         )
     if loss not in LOSSES[task]:
         raise TGDCError(f"loss: {loss!r} does not fit task={task!r}; use one of {LOSSES[task]}")
