@@ -95,7 +95,7 @@ def test_sites(
         (["--sites", "{tmp}/l.geojson", "--output", "{tmp}/x.tif"], "leave out --lat"),
         (["--lat", "40", "--lon", "-82", "--output", "{tmp}/x.tif", "--year", "1990"], "1990"),
         (["--sites", "{tmp}/missing.geojson", "--output-dir", "{tmp}"], "does not exist"),
-        (["--sites", "{tmp}", "--output-dir", "{tmp}"], "sites file does not exist"),
+        (["--sites", "{tmp}", "--output-dir", "{tmp}"], "not a readable vector file"),
     ],
 )
 def test_user_errors_are_one_line_before_any_request(

@@ -19,7 +19,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("--chips-dir", required=True, help="directory of 4-band GeoTIFF chips")
-    parser.add_argument("--labels", required=True, help="label polygons (GeoJSON, GeoPackage, ...)")
+    parser.add_argument(
+        "--labels",
+        required=True,
+        metavar="FILE[:LAYER]",
+        help="label polygons (GeoJSON, GeoPackage, FileGDB, Shapefile, ...; :LAYER names one"
+        " layer of a file with several)",
+    )
     parser.add_argument("--output-dir", required=True, help="directory for the masks (created)")
     parser.add_argument(
         "--buffer",

@@ -22,12 +22,12 @@ import shapely
 import torch
 from affine import Affine
 from pyproj import CRS
-from shapely.geometry.base import BaseGeometry
 from torchgeo.datasets import VectorDataset
 from torchgeo.datasets.utils import GeoSlice, Sample
 
 from ..errors import TGDCError
 from ..naip import DATACENTER_CLASS, GSD, HARD_NEGATIVE_CLASSES
+from ..vectors import POLYGONAL, VectorSource, feature_names, read_vector_file, vector_source
 
 #: Classes of the seed label file that are data centers.
 POSITIVE_CLASSES = (DATACENTER_CLASS,)
@@ -36,92 +36,54 @@ POSITIVE_CLASSES = (DATACENTER_CLASS,)
 NEGATIVE_CLASSES = HARD_NEGATIVE_CLASSES
 
 
-def read_label_file(
-    path: str | os.PathLike[str], layer: str | int | None = None
-) -> gpd.GeoDataFrame:
+def read_label_file(path: str | os.PathLike[str] | VectorSource) -> gpd.GeoDataFrame:
     """Read a label file and check that it holds usable polygons.
 
     Args:
-        path: GeoJSON, GeoPackage, Shapefile, GeoParquet or any OGR vector file.
-        layer: layer name or index for multi-layer files.
+        path: ``FILE`` or ``FILE:LAYER`` of any vector file
+            :func:`~torchgeo_datacenters.vectors.read_vector_file` reads (GeoJSON,
+            GeoPackage, Shapefile, FileGDB, GeoParquet, ...).
 
     Returns:
-        The polygonal features, with invalid geometries repaired. Points and lines
-        (the IM3 atlas mixes Points with its footprints) are dropped with one warning
-        that counts them.
+        The polygonal features, invalid geometries repaired (see
+        :func:`~torchgeo_datacenters.vectors.repair_geometries`). Points and lines (the
+        IM3 atlas mixes Points with its footprints) are dropped with one warning that
+        counts them.
 
     Raises:
-        TGDCError: if the file is missing or unreadable, has no features, no CRS,
-            a feature with a missing or empty geometry, or no polygons at all.
+        TGDCError: if the file is missing or unreadable, has several layers and none is
+            named, has no features, no CRS, a feature with a missing or empty geometry
+            (after repair), or no polygons at all.
     """
-    path = Path(path)
-    if not path.exists():
-        raise TGDCError(f"{path}: label file does not exist")
-    try:
-        if path.suffix.lower() == ".parquet":
-            frame = gpd.read_parquet(path)
-        else:
-            frame = gpd.read_file(path, layer=layer)
-    except Exception as error:
-        raise TGDCError(f"{path}: not a readable vector file ({error})") from error
+    source = vector_source(path)
+    frame = read_vector_file(source, "label")
     if frame.empty:
-        raise TGDCError(f"{path}: has no features; draw or download label polygons first")
-    if frame.crs is None:
-        raise TGDCError(
-            f"{path}: has no CRS; assign one (e.g. ogr2ogr -a_srs EPSG:4326 out.gpkg {path.name})"
-        )
-    names = _feature_names(frame)
+        raise TGDCError(f"{source}: has no features; draw or download label polygons first")
+    names = feature_names(frame)
     missing = frame.geometry.isna() | frame.geometry.is_empty
     if missing.any():
         bad = ", ".join(names[missing.to_numpy()][:5])
         raise TGDCError(
-            f"{path}: feature(s) {bad} have a missing or empty geometry; fix or delete them"
+            f"{source}: feature(s) {bad} have a missing or empty geometry; fix or delete them"
         )
-    polygonal = frame.geometry.geom_type.isin(["Polygon", "MultiPolygon"])
+    polygonal = frame.geometry.geom_type.isin(POLYGONAL)
     if not polygonal.any():
         kinds = ", ".join(sorted(set(frame.geometry.geom_type)))
         raise TGDCError(
-            f"{path}: holds no Polygon or MultiPolygon footprints (only {kinds}); training"
+            f"{source}: holds no Polygon or MultiPolygon footprints (only {kinds}); training"
             f" masks need footprints. For chips around these sites use"
-            f" `tgdc download --sites {path.name}`"
+            f" `tgdc download --sites {source}`"
         )
     if not polygonal.all():
         counts = frame.geometry[~polygonal].geom_type.value_counts()
         skipped = ", ".join(f"{n} {kind}" for kind, n in counts.items())
         warnings.warn(
-            f"{path}: skipped {skipped} feature(s) without a footprint; training uses its"
+            f"{source}: skipped {skipped} feature(s) without a footprint; training uses its"
             f" {int(polygonal.sum())} polygons",
             stacklevel=2,
         )
-        frame, names = frame[polygonal.to_numpy()], names[polygonal.to_numpy()]
-    invalid = ~frame.geometry.is_valid
-    if invalid.any():
-        warnings.warn(
-            f"{path}: repaired invalid geometry of feature(s)"
-            f" {', '.join(names[invalid.to_numpy()])} with make_valid",
-            stacklevel=2,
-        )
-        repaired = frame.geometry[invalid].make_valid()
-        frame.loc[invalid, frame.geometry.name] = repaired.apply(_polygonal_part)
+        frame = frame[polygonal.to_numpy()]
     return frame
-
-
-def _polygonal_part(geometry: BaseGeometry) -> BaseGeometry:
-    """Keep the polygonal part of a geometry returned by make_valid."""
-    if isinstance(geometry, shapely.Polygon | shapely.MultiPolygon):
-        return geometry
-    parts = [g for g in shapely.get_parts(geometry) if isinstance(g, shapely.Polygon)]
-    return shapely.MultiPolygon(parts)
-
-
-def _feature_names(frame: gpd.GeoDataFrame) -> np.ndarray:
-    """Describe each feature for error messages: its fid and name where present."""
-    fids = frame["fid"].astype(str) if "fid" in frame else pd.Series(frame.index.astype(str))
-    names = frame["name"].fillna("").astype(str) if "name" in frame else ""
-    described = "fid=" + fids.to_numpy().astype(object)
-    if isinstance(names, pd.Series):
-        described = np.where(names != "", described + " (" + names.to_numpy() + ")", described)
-    return np.asarray(described, dtype=object)
 
 
 class DataCenterLabels(VectorDataset):
@@ -157,12 +119,12 @@ class DataCenterLabels(VectorDataset):
         class_field: str | None = "class",
         label_field: str = "label",
         buffer_m: float = 0.0,
-        layer: str | int | None = None,
     ) -> None:
         """Initialize a new DataCenterLabels dataset.
 
         Args:
-            paths: one or more label files (GeoJSON, GeoPackage, any OGR vector).
+            paths: one or more label files, ``FILE`` or ``FILE:LAYER`` (see
+                :func:`read_label_file`).
             crs: CRS to warp to (defaults to the first file's CRS).
             res: resolution of the masks in units of *crs*.
             transforms: a function that takes a sample and returns a transformed one.
@@ -178,7 +140,6 @@ class DataCenterLabels(VectorDataset):
             label_field: name of the boolean data-center field.
             buffer_m: grow (or, if negative, shrink) every polygon by this many metres,
                 in a local UTM CRS whatever the file's CRS (the seed project used 7.5).
-            layer: layer name or index for multi-layer files.
 
         Raises:
             TGDCError: if a file is unreadable or invalid (see :func:`read_label_file`),
@@ -191,7 +152,6 @@ class DataCenterLabels(VectorDataset):
         self.paths = files
         self.transforms = transforms
         self.task = "semantic_segmentation"
-        self.layer = layer
         self.label_name = None
         self.multiclass = multiclass
         self.positive_classes = tuple(positive_classes)
@@ -202,7 +162,7 @@ class DataCenterLabels(VectorDataset):
 
         frames = []
         for file in files:
-            frame = read_label_file(file, layer)
+            frame = read_label_file(file)
             frame = frame.assign(
                 value=self._values(
                     frame, Path(file), use_label_field, class_map or {}, class_field, label_field
