@@ -7,9 +7,12 @@ and CRS, validates it once, and rasterises masks from an in-memory copy (torchge
 :class:`~torchgeo.datasets.VectorDataset` re-reads the file for every sample).
 """
 
+import json
 import os
+import shlex
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +37,34 @@ POSITIVE_CLASSES = (DATACENTER_CLASS,)
 
 #: Classes of the seed label file that are hard negatives.
 NEGATIVE_CLASSES = HARD_NEGATIVE_CLASSES
+
+
+@dataclass(frozen=True)
+class LabelFixes:
+    """How a user changes each label setting where they gave it, for the fix an error names.
+
+    The defaults speak of the keyword arguments of :class:`DataCenterLabels` (the
+    ``data.init_args`` keys of a training config); ``tgdc chips`` passes its own
+    naming its flags, and training (:data:`~torchgeo_datacenters.datamodules.TRAINING_FIXES`)
+    the ``torchgeo fit`` flags, so that no error of a command names a Python parameter.
+
+    Attributes:
+        name_classes: how to name the field of classes.
+        every_polygon: how to take every polygon as a data center.
+        no_label_field: how to choose data centers by class instead of the label field.
+        class_map: how to rename a class, with ``{old}`` (the class), ``{pair}`` (the
+            shell word ``OLD=datacenter``) and ``{mapping}`` (the shell word of the JSON
+            object ``{"OLD": "datacenter"}``) to fill in.
+        no_multiclass: how to turn multiclass masks off.
+        positives: how to say which features are data centers.
+    """
+
+    name_classes: str = "set class_field to the field naming classes"
+    every_polygon: str = "set class_field=None to take every polygon as a data center"
+    no_label_field: str = "set use_label_field=False to choose data centers by class"
+    class_map: str = "map them with class_map, e.g. class_map={{{old!r}: 'datacenter'}}"
+    no_multiclass: str = "set multiclass=False"
+    positives: str = "check positive_classes, class_map or use_label_field"
 
 
 def read_label_file(path: str | os.PathLike[str] | VectorSource) -> gpd.GeoDataFrame:
@@ -119,6 +150,7 @@ class DataCenterLabels(VectorDataset):
         class_field: str | None = "class",
         label_field: str = "label",
         buffer_m: float = 0.0,
+        fixes: LabelFixes = LabelFixes(),
     ) -> None:
         """Initialize a new DataCenterLabels dataset.
 
@@ -140,6 +172,8 @@ class DataCenterLabels(VectorDataset):
             label_field: name of the boolean data-center field.
             buffer_m: grow (or, if negative, shrink) every polygon by this many metres,
                 in a local UTM CRS whatever the file's CRS (the seed project used 7.5).
+            fixes: how errors tell the user to change these settings (default: by these
+                keyword arguments; a command passes its flags).
 
         Raises:
             TGDCError: if a file is unreadable or invalid (see :func:`read_label_file`),
@@ -156,6 +190,7 @@ class DataCenterLabels(VectorDataset):
         self.multiclass = multiclass
         self.positive_classes = tuple(positive_classes)
         self.negative_classes = tuple(negative_classes)
+        self.fixes = fixes
         self.class_names = ["background", DATACENTER_CLASS]
         if multiclass:
             self.class_names += list(self.negative_classes)
@@ -180,7 +215,7 @@ class DataCenterLabels(VectorDataset):
         if not (features["value"] == 1).any():
             raise TGDCError(
                 f"{', '.join(map(str, files))}: no data-center polygons (positives) found;"
-                " check positive_classes or use_label_field"
+                f" {fixes.positives}"
             )
         self._features = gpd.GeoDataFrame(features, crs=target).sort_values(
             "value", key=lambda v: v == 1, kind="stable"
@@ -212,24 +247,24 @@ class DataCenterLabels(VectorDataset):
         if class_field is None and not use_label_field:
             if self.multiclass:
                 raise TGDCError(
-                    f"{path}: multiclass needs classes; set class_field to the field naming"
-                    " them, or multiclass=False"
+                    f"{path}: multiclass needs classes; {self.fixes.name_classes}, or"
+                    f" {self.fixes.no_multiclass}"
                 )
             return values + 1
         if use_label_field:
             if label_field not in frame:
                 raise TGDCError(
-                    f"{path}: has no {label_field!r} field; add it or set use_label_field=False"
-                    " to choose positives by class_field"
+                    f"{path}: has no {label_field!r} field; add it or {self.fixes.no_label_field}"
                 )
             positive = _as_bool(frame[label_field], path, label_field)
             values[positive] = 1
             if not self.multiclass:
                 return values
         if class_field is None or class_field not in frame:
+            fields = [str(name) for name in frame.columns if name != frame.geometry.name]
             raise TGDCError(
-                f"{path}: has no {class_field!r} field; set class_field to the field naming"
-                " classes, or class_field=None to take every polygon as a data center"
+                f"{path}: has no {class_field!r} field (its fields: {', '.join(fields) or 'none'});"
+                f" {self.fixes.name_classes}, or {self.fixes.every_polygon}"
             )
         classes = frame[class_field].astype("string").str.strip().replace(dict(class_map))
         known = set(self.positive_classes) | set(self.negative_classes)
@@ -239,8 +274,12 @@ class DataCenterLabels(VectorDataset):
         if unknown:
             raise TGDCError(
                 f"{path}: unknown value(s) {unknown} in field {class_field!r}; known classes are"
-                f" {sorted(known)}. Map them with class_map, e.g. class_map={{{unknown[-1]!r}:"
-                f" 'datacenter'}}"
+                f" {sorted(known)}; "
+                + self.fixes.class_map.format(
+                    old=unknown[-1],
+                    pair=shlex.quote(f"{unknown[-1]}={DATACENTER_CLASS}"),
+                    mapping=shlex.quote(json.dumps({unknown[-1]: DATACENTER_CLASS})),
+                )
             )
         if not use_label_field:
             values[classes.isin(self.positive_classes).to_numpy()] = 1
