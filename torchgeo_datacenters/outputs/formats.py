@@ -143,9 +143,11 @@ class RasterFormat(OutputFormat):
     Attributes:
         values: the (rows, width) band to write, from the uint8 mask and the float32
             probabilities of the same rows.
+        dtype: its pixel type (the free-space check before a run counts its bytes).
     """
 
     values: Callable[["np.ndarray", "np.ndarray"], "np.ndarray"]
+    dtype: str
 
     def open(
         self,
@@ -298,6 +300,7 @@ register(
         " center, 0 background, 255 nodata)",
         writer="torchgeo_datacenters.outputs.rasters:mask_writer",
         values=lambda mask, probabilities: mask,
+        dtype="uint8",
     )
 )
 register(
@@ -306,5 +309,6 @@ register(
         help="Cloud-Optimised GeoTIFF of the probabilities (float32 0 to 1, NaN nodata)",
         writer="torchgeo_datacenters.outputs.rasters:probability_writer",
         values=lambda mask, probabilities: probabilities,
+        dtype="float32",
     )
 )
