@@ -1,3 +1,4 @@
+import math
 from pathlib import Path
 
 import geopandas as gpd
@@ -9,11 +10,10 @@ from rasterio.transform import from_origin
 from torchgeo_datacenters.detections import order_detections
 from torchgeo_datacenters.errors import TGDCError
 from torchgeo_datacenters.grid import Grid
-from torchgeo_datacenters.outputs import FORMATS
+from torchgeo_datacenters.outputs import FORMATS, VectorFormat
 from torchgeo_datacenters.outputs.space import (
     DETECTION_AREA_M2,
     check_free_space,
-    detection_bytes,
     most_detections,
     output_sizes,
 )
@@ -30,28 +30,42 @@ def test_a_scene_holds_at_most_its_area_over_the_smallest_data_center() -> None:
 
 
 @pytest.mark.parametrize("kind", ["geojson", "csv", "gpkg", "parquet"])
-def test_the_estimate_holds_real_tables_of_traced_detections(kind: str, tmp_path: Path) -> None:
-    # 50 detections as a run traces them (squarish roofs, 20-odd vertices).
-    rings = [shapely.Point(300_100 + 90 * i, 4_299_900).buffer(30, quad_segs=5) for i in range(50)]
-    shapes = gpd.GeoSeries(rings, crs="EPSG:32618")
-    centres = shapes.centroid.to_crs(4326)
-    table = gpd.GeoDataFrame(
-        {
-            "id": range(50),
-            "area_m2": shapes.area,
-            "centroid_lon": centres.x,
-            "centroid_lat": centres.y,
-            "score": 0.9,
-            "max_score": 0.99,
-            "source": "scene.tif",
-        },
-        geometry=shapes.to_crs(4326),
-    )
-    path = tmp_path / f"d{FORMATS[kind].extension}"  # type: ignore[attr-defined]
-    FORMATS[kind].write(order_detections(table), path)  # type: ignore[attr-defined]
-    fixed, each = detection_bytes(kind)
-    assert each > 0
-    assert path.stat().st_size <= fixed + 50 * each
+def test_each_format_measured_with_its_writer_fits_its_estimate(kind: str, tmp_path: Path) -> None:
+    # Detections of the smallest data center's area with 64-vertex outlines (traced ones
+    # are simplified to fewer) and every column filled, 16 and 32 of them: the file's fixed
+    # bytes and the bytes per detection the format declares must hold them, and not be
+    # more than twice what they take.
+    output = FORMATS[kind]
+    assert isinstance(output, VectorFormat)
+    radius = math.sqrt(DETECTION_AREA_M2 / math.pi)
+    sizes = {}
+    for count in (16, 32):
+        centres = gpd.GeoSeries(
+            [shapely.Point(500_000 + 200 * i, 4_300_000) for i in range(count)], crs=32618
+        )
+        lonlat = centres.to_crs(4326)
+        table = gpd.GeoDataFrame(
+            {
+                "id": range(count),
+                "area_m2": DETECTION_AREA_M2,
+                "centroid_lon": lonlat.x,
+                "centroid_lat": lonlat.y,
+                "score": 0.87654321,
+                "max_score": 0.98765432,
+                "source": "m_3907864_sw_17_060_20210912.tif",
+                "source_item": "va_m_3907864_sw_17_060_20210912",
+                "acquired": "2021-09-12",
+            },
+            geometry=centres.buffer(radius, quad_segs=16).to_crs(4326),
+        )
+        path = tmp_path / f"{count}{output.extension}"
+        output.write(order_detections(table), path)
+        sizes[count] = path.stat().st_size
+    each = (sizes[32] - sizes[16]) / 16
+    fixed = sizes[16] - 16 * each
+    assert each <= output.detection_bytes <= 2 * each
+    assert fixed <= output.file_bytes <= max(2 * fixed, 200)
+    assert sizes[32] <= output.file_bytes + 32 * output.detection_bytes
 
 
 def test_rasters_count_their_pixels_and_a_full_file_system_is_refused(tmp_path: Path) -> None:

@@ -1,8 +1,10 @@
 """When imagery was acquired: the one place that ranks the sources of a date.
 
 A detection table records, per detection, the acquisition date of the imagery it was found
-in (column ``acquired``, an ISO 8601 date ``YYYY-MM-DD``), so that detections of several
-NAIP vintages can be compared (:mod:`.change`). The date of a raster comes from the first
+in (column ``acquired``, an ISO 8601 date ``YYYY-MM-DD``, or the interval
+``YYYY-MM-DD/YYYY-MM-DD`` for a detection on pixels flown on several days, as across the
+quarter quads of a download), so that detections of several NAIP vintages can be compared
+(:mod:`.change`). The date of a raster comes from the first
 of these sources that has one, most authoritative first:
 
 0. the user: ``tgdc detect --date YYYY-MM-DD`` (and ``FILE@YYYY-MM-DD`` in ``tgdc change``);

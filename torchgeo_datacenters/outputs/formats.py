@@ -118,10 +118,17 @@ class VectorFormat(OutputFormat):
     Attributes:
         extension: file name extension, with its dot (a scan writes
             ``detections<extension>``).
+        file_bytes: bytes of the file holding no detection.
+        detection_bytes: bytes each detection adds at most (a 64-vertex outline, every
+            column filled; default: GeoJSON's, the largest of the built-in formats). The
+            free-space check before a run (:mod:`~.space`) counts both;
+            ``tests/outputs/test_space.py`` measures them with the format's writer.
         scan: whether every scan writes it in its output directory.
     """
 
     extension: str
+    file_bytes: int = 0
+    detection_bytes: int = 2_000
     scan: bool = False
 
     def write(self, detections: "gpd.GeoDataFrame", path: Path) -> None:
@@ -262,6 +269,8 @@ register(
         help="RFC 7946 GeoJSON of the detections (EPSG:4326 lon/lat polygons)",
         writer=f"{_WRITERS}:write_geojson",
         extension=".geojson",
+        file_bytes=100,
+        detection_bytes=2_000,
         scan=True,
         required=True,
     )
@@ -273,6 +282,8 @@ register(
         " (then source_item, acquired and class_name where the run knows them)",
         writer=f"{_WRITERS}:write_csv",
         extension=".csv",
+        file_bytes=100,
+        detection_bytes=120,
         scan=True,
     )
 )
@@ -282,6 +293,8 @@ register(
         help="GeoPackage of detections",
         writer=f"{_WRITERS}:write_gpkg",
         extension=".gpkg",
+        file_bytes=110_000,
+        detection_bytes=1_300,
     )
 )
 register(
@@ -290,6 +303,8 @@ register(
         help="GeoParquet of the detections",
         writer=f"{_WRITERS}:write_parquet",
         extension=".parquet",
+        file_bytes=17_000,
+        detection_bytes=950,
         scan=True,
     )
 )

@@ -8,15 +8,14 @@ and refuses the run in one line where they do not fit:
 * a raster output (mask, probabilities): its temporary tiled GeoTIFF, the grid's pixels at
   the format's pixel type, uncompressed;
 * a vector output: at most one detection per :data:`DETECTION_AREA_M2` of the scene's
-  ground, each the size a detection takes in that format, measured by writing sample
-  detections with the format's own writer (so a new format is estimated too).
+  ground, each the bytes a detection takes in that format
+  (:attr:`~.formats.VectorFormat.detection_bytes`, measured by
+  ``tests/outputs/test_space.py`` with the format's own writer).
 """
 
-import functools
 import math
 import os
 import shutil
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,9 +31,6 @@ if TYPE_CHECKING:
 #: a scene cannot hold more detections than its area over this.
 DETECTION_AREA_M2 = 2_800.0
 
-#: Vertices of each sample detection's outline (traced outlines are simplified to fewer).
-SAMPLE_VERTICES = 64
-
 
 def most_detections(grid: "Grid") -> int:
     """The most detections a scene can hold: its ground area over :data:`DETECTION_AREA_M2`.
@@ -49,58 +45,6 @@ def most_detections(grid: "Grid") -> int:
 
     area = grid.footprint(metric_crs(grid.crs, grid.bounds)).area
     return max(1, math.ceil(area / DETECTION_AREA_M2))
-
-
-@functools.cache
-def detection_bytes(kind: str) -> tuple[int, int]:
-    """The size of a vector format's file: fixed bytes, and bytes per detection.
-
-    Measured by writing 16 and 32 sample detections (circles of
-    :data:`DETECTION_AREA_M2` with :data:`SAMPLE_VERTICES` vertices, every column filled)
-    with the format's writer into the system's temporary directory.
-
-    Args:
-        kind: a vector output kind of :data:`~.formats.FORMATS`.
-
-    Returns:
-        (bytes of the file with no detection, bytes each detection adds), both >= 0.
-    """
-    import geopandas as gpd
-    import shapely
-
-    from ..detections.schema import order_detections
-
-    output = FORMATS[kind]
-    assert isinstance(output, VectorFormat)
-    radius = math.sqrt(DETECTION_AREA_M2 / math.pi)
-    sizes = []
-    with tempfile.TemporaryDirectory(prefix="tgdc-size-") as directory:
-        for count in (16, 32):
-            centres = gpd.GeoSeries(
-                [shapely.Point(500_000 + 200 * i, 4_300_000) for i in range(count)],
-                crs="EPSG:32618",
-            )
-            shapes = centres.buffer(radius, quad_segs=SAMPLE_VERTICES // 4).to_crs(4326)
-            lonlat = centres.to_crs(4326)
-            table = gpd.GeoDataFrame(
-                {
-                    "id": range(count),
-                    "area_m2": DETECTION_AREA_M2,
-                    "centroid_lon": lonlat.x,
-                    "centroid_lat": lonlat.y,
-                    "score": 0.87654321,
-                    "max_score": 0.98765432,
-                    "source": "m_3907864_sw_17_060_20210912.tif",
-                    "source_item": "va_m_3907864_sw_17_060_20210912",
-                    "acquired": "2021-09-12",
-                },
-                geometry=shapes,
-            )
-            path = Path(directory) / f"{count}{output.extension}"
-            output.write(order_detections(table), path)
-            sizes.append(path.stat().st_size)
-    per_detection = max(0, math.ceil((sizes[1] - sizes[0]) / 16))
-    return max(0, sizes[0] - 16 * per_detection), per_detection
 
 
 def output_sizes(paths: Mapping[str, Path], grids: list["Grid"]) -> dict[Path, int]:
@@ -121,8 +65,8 @@ def output_sizes(paths: Mapping[str, Path], grids: list["Grid"]) -> dict[Path, i
         if isinstance(output, RasterFormat):
             sizes[path] = max(g.width * g.height for g in grids) * np.dtype(output.dtype).itemsize
         elif isinstance(output, VectorFormat):
-            fixed, each = detection_bytes(kind)
-            sizes[path] = fixed + each * sum(most_detections(g) for g in grids)
+            detections = sum(most_detections(g) for g in grids)
+            sizes[path] = output.file_bytes + output.detection_bytes * detections
     return sizes
 
 
