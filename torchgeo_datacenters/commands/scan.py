@@ -41,7 +41,11 @@ def register(subparsers: Any) -> None:
     )
     where = parser.add_argument_group("area").add_mutually_exclusive_group(required=True)
     where.add_argument(
-        "--aoi", type=Path, metavar="FILE", help="area to scan: polygons in a vector file"
+        "--aoi",
+        type=Path,
+        metavar="FILE[:LAYER]",
+        help="area to scan: polygons in a vector file (:LAYER names one layer of a file with"
+        " several)",
     )
     where.add_argument(
         "--bbox",

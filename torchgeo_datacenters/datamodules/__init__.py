@@ -1,6 +1,6 @@
 """Lightning data modules and geographic splits."""
 
-from .datacenters import DataCenterDataModule
+from .datacenters import TRAINING_FIXES, DataCenterDataModule
 from .splits import GeoSplit, grid_split
 
-__all__ = ["DataCenterDataModule", "GeoSplit", "grid_split"]
+__all__ = ["TRAINING_FIXES", "DataCenterDataModule", "GeoSplit", "grid_split"]

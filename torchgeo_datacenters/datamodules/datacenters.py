@@ -20,6 +20,7 @@ from ..datasets import (
     NAIP_GSD,
     ChipMasks,
     DataCenterLabels,
+    LabelFixes,
     NAIPChips,
     read_label_file,
 )
@@ -31,6 +32,19 @@ from ..samplers import ChipSampler, SiteSampler
 from .splits import SPLITS, GeoSplit, grid_split
 
 PathLike = str | os.PathLike[str]
+
+
+#: How errors about the labels of a training run tell the user to fix them: by the flags of
+#: ``torchgeo fit`` (the same keys under ``data.init_args`` in the config).
+TRAINING_FIXES = LabelFixes(
+    name_classes="give the field naming classes as --data.init_args.class_field FIELD",
+    every_polygon="give --data.init_args.class_field null to take every polygon as a data center",
+    no_label_field="give --data.init_args.use_label_field false to choose data centers by class",
+    class_map="map them with --data.init_args.class_map {mapping}",
+    no_multiclass="give --data.init_args.multiclass false",
+    positives="check --data.init_args.positive_classes, --data.init_args.class_map or"
+    " --data.init_args.use_label_field",
+)
 
 
 class DataCenterDataModule(GeoDataModule):
@@ -190,6 +204,7 @@ class DataCenterDataModule(GeoDataModule):
             "multiclass": multiclass,
             "class_map": dict(class_map or {}),
             "buffer_m": buffer_m,
+            "fixes": TRAINING_FIXES,
         }
         self.split_cell_size = split_cell_size
         self.fractions = (1 - val_fraction - test_fraction, val_fraction, test_fraction)

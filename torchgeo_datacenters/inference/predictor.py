@@ -54,6 +54,7 @@ from ..outputs import (
 )
 from ..outputs.provenance import attach_provenance, raster_provenance
 from ..outputs.rasters import GDAL_CACHE_MB
+from ..outputs.space import check_free_space, output_sizes
 from ..utils import end_with_parent, return_large_blocks
 from ..utils.resources import available_memory, batch_bytes, format_bytes
 from .batches import SharedBatches
@@ -326,6 +327,7 @@ class Predictor:
         files = Outputs(paths_from_keywords(outputs, formats, "predict"))
         files.check(overwrite=overwrite)
         scene = open_scene(source, self.model.band_count, self.imagery_rules)
+        check_free_space(output_sizes(files.requested(), [scene.grid]))
         with files.staged(overwrite=overwrite) as staged:
             gdf, stats = self._predict_scene(scene, staged, self.progress)
             if acquired is not None:
@@ -368,6 +370,7 @@ class Predictor:
         if not groups:
             raise TGDCError("sources: no raster files given")
         scenes = [open_scene(group, self.model.band_count, self.imagery_rules) for group in groups]
+        check_free_space(output_sizes(files.requested(), [scene.grid for scene in scenes]))
         stats = RunStats()
         tables = []
         for scene in tqdm(scenes, desc="mosaics", unit="mosaic", disable=not self.progress):
