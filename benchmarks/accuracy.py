@@ -25,6 +25,16 @@ trained model twice, without and with the predictor's test-time augmentation.
 
     uv run python benchmarks/accuracy.py [--budgets 1 4] [--modes binary multiclass] [--tta none d4]
         [--routes project plain] [--seeds 0 1 2] [--test-scenes 2] [--output-dir DIR]
+
+Outline quality (``--checkpoint CKPT`` scores a trained checkpoint, e.g. ``tgdc demo``'s
+``model.ckpt``, without training): the test scenes are detected with traced and with
+regularised outlines (the predictor's ``regularize``), and for the data centers matched
+one-to-one at IoU >= 0.5 the script prints the outline IoU with the true footprint, the
+median error of the main wall direction, the median vertex count and the share of right
+angles (:mod:`torchgeo_datacenters.detections.quality`), with how many outlines each
+kind has (``outline`` column).
+
+    uv run python benchmarks/accuracy.py --checkpoint demo-output/model.ckpt --test-scenes 4
 """
 
 import argparse
@@ -49,11 +59,13 @@ from torchgeo_datacenters.demo import (
     TEST_ORIGIN,
     TEST_SIZE,
     demo_config,
+    matched_outline_quality,
     object_metrics,
     pixel_counts,
     pixel_scores,
     train,
 )
+from torchgeo_datacenters.detections.quality import OutlineQuality
 from torchgeo_datacenters.inference import Predictor, ProbabilityModel
 from torchgeo_datacenters.naip import GSD, HARD_NEGATIVE_CLASSES
 from torchgeo_datacenters.options import TTA_MODES
@@ -74,18 +86,22 @@ MODES: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
-def make_data(root: Path, test_scenes: int) -> tuple[list[Path], gpd.GeoDataFrame]:
+def make_data(
+    root: Path, test_scenes: int, training: bool = True
+) -> tuple[list[Path], gpd.GeoDataFrame]:
     """Write the training scenes (``root/data``) and the test scenes (``root/test``).
 
     Args:
         root: the benchmark's directory.
         test_scenes: number of test scenes.
+        training: whether to write the training scenes too.
 
     Returns:
         The test scenes and their labels (CRS84).
     """
-    generate_scenes(root / "data", size=1024, count=6, seed=0, lookalike_warehouses=True)
-    (root / "test").mkdir()
+    if training:
+        generate_scenes(root / "data", size=1024, count=6, seed=0, lookalike_warehouses=True)
+    (root / "test").mkdir(parents=True)
     paths, frames = [], []
     for i, seed in enumerate(TEST_SEEDS[:test_scenes]):
         path = root / "test" / f"scene_{i}.tif"
@@ -228,6 +244,47 @@ def score(
     )
 
 
+def outline_scores(
+    model: Path | ProbabilityModel, scenes: list[Path], truth: gpd.GeoDataFrame
+) -> dict[str, tuple[OutlineQuality, dict[str, int]]]:
+    """Detect the test scenes with traced and with regularised outlines, and measure them.
+
+    Args:
+        model: a checkpoint or a model.
+        scenes: the test scenes.
+        truth: their labels (CRS84).
+
+    Returns:
+        For ``traced`` and ``regularized`` (the predictor's ``regularize``): the outline
+        quality of the data centers matched at IoU >= 0.5, and the count of each kind of
+        outline written (``outline`` column; all ``traced`` without it).
+    """
+    scores = {}
+    for name in ("traced", "regularized"):
+        predictor = Predictor(model, device="cpu", progress=False, regularize=name == "regularized")
+        tables = [predictor.predict(scene).gdf for scene in scenes]
+        found = gpd.GeoDataFrame(pd.concat(tables, ignore_index=True), crs=tables[0].crs)
+        kinds = found["outline"] if "outline" in found else pd.Series("traced", found.index)
+        scores[name] = (matched_outline_quality(found, truth), kinds.value_counts().to_dict())
+    return scores
+
+
+def print_outlines(scores: dict[str, tuple[OutlineQuality, dict[str, int]]]) -> None:
+    """Print the outline quality table of :func:`outline_scores`.
+
+    Args:
+        scores: outline quality and kinds, by outline rule.
+    """
+    print("\nOutline quality of the matched data centers (IoU >= 0.5, one-to-one)")
+    print(f"{'outlines':12s} matched  IoU    dir err  vertices  right angles  kinds written")
+    for name, (q, kinds) in scores.items():
+        written = ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items()))
+        print(
+            f"{name:12s} {q.matched:7d}  {q.iou:.3f}  {q.direction_error:6.2f}°"
+            f"  {q.vertices:8.1f}  {q.right_angles:12.3f}  {written}"
+        )
+
+
 def touched(detections: gpd.GeoDataFrame, truth: gpd.GeoDataFrame) -> float:
     """Share of the hard negatives that any detection overlaps at all (a looser rule).
 
@@ -301,12 +358,24 @@ def main() -> None:
         default=["none"],
         help="score each trained model with each test-time augmentation",
     )
+    parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=None,
+        help="measure the outlines of this trained checkpoint on the test scenes; no training",
+    )
     args = parser.parse_args()
     root = args.output_dir or Path(tempfile.mkdtemp(prefix="tgdc-accuracy-"))
     print(f"load average at start: {os.getloadavg()[0]:.2f}; writing under {root}")
-    scenes, truth = make_data(root, args.test_scenes)
+    scenes, truth = make_data(root, args.test_scenes, training=args.checkpoint is None)
     counts = truth["class"].value_counts()
     print("test scenes:", ", ".join(f"{counts[c]} {c}" for c in counts.index))
+    if args.checkpoint is not None:
+        start = time.perf_counter()
+        print_outlines(outline_scores(args.checkpoint, scenes, truth))
+        print(f"\nload average at end: {os.getloadavg()[0]:.2f}")
+        print(f"accuracy: outlines of {args.checkpoint} in {time.perf_counter() - start:.0f} s")
+        return
     negatives = [c for c in HARD_NEGATIVE_CLASSES if c in counts]
     head = f"{'route':8s} {'mode':10s} {'budget':>6s} {'seed':>4s} {'tta':>4s} {'steps':>5s}"
     head += f" {'train s':>7s} {'pred s':>6s} objP   objR   objF1  pixIoU dets "

@@ -10,7 +10,13 @@ import shapely
 from rasterio.transform import from_origin
 
 from torchgeo_datacenters.datasets import DataCenterLabels
-from torchgeo_datacenters.demo import object_metrics, pixel_counts, pixel_scores
+from torchgeo_datacenters.demo import (
+    matched_outline_quality,
+    object_metrics,
+    outline_table,
+    pixel_counts,
+    pixel_scores,
+)
 
 CRS = "EPSG:32617"
 
@@ -51,3 +57,23 @@ def test_pixel_counts_pool_over_scenes(tmp_path: Path) -> None:
     tp, fp, fn = pixel_counts(tmp_path / "mask.tif", labels)
     assert (tp, fp, fn) == (1800, 0, 5400)
     assert pixel_scores(2 * tp, 2 * fp, 2 * fn)["pixel_iou"] == pytest.approx(0.25)
+
+
+def test_outline_quality_of_matched_data_centers_and_its_table() -> None:
+    truth = _truth()
+    utm = truth.to_crs(CRS).geometry
+    # The first data center as a staircase of 5 m steps on its west wall, the warehouse
+    # found too (not a data center: not measured); the second data center missed.
+    steps = shapely.union_all(
+        [utm[0].buffer(-3, join_style="mitre")]
+        + [shapely.box(500000, 4399903 + 10 * i, 500003, 4399908 + 10 * i) for i in range(5)]
+    )
+    found = gpd.GeoDataFrame(geometry=[steps, utm[2]], crs=CRS)
+    quality = matched_outline_quality(found, truth)
+    assert quality.matched == 1
+    assert quality.iou == pytest.approx(steps.area / utm[0].area)
+    assert quality.vertices == 4 + 4 * 5
+    assert quality.right_angles == 1.0
+    table = outline_table({"traced": quality, "regularized": quality})
+    assert "| outline | traced | regularized |" in table
+    assert f"| vertices (median) | {4 + 4 * 5} | {4 + 4 * 5} |" in table

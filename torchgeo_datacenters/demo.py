@@ -8,6 +8,7 @@ report. The real workflow is ``tgdc download`` + ``configs/datacenters.yaml``.
 """
 
 import csv
+import dataclasses
 import datetime as dt
 import inspect
 import os
@@ -37,15 +38,20 @@ from torchgeo.tasks import BaseTask
 from .datasets import DataCenterLabels
 from .detections.change import Vintage, track_changes
 from .detections.files import write_vector
+from .detections.merge import merge_detections
+from .detections.outlines import OutlineRules
+from .detections.quality import OutlineQuality, outline_quality
 from .errors import TGDCError
 from .inference import Detections, Predictor
 from .naip import HARD_NEGATIVE_CLASSES
+from .outputs import Outputs, write_vectors
 from .synthetic import generate_scene, generate_scenes
 from .tasks import (
     DataCenterSegmentation,
     hard_negative_fdr_from_polygons,
     object_scores_from_polygons,
 )
+from .tasks.object_metrics import match_polygons
 from .utils import atomic_output
 
 
@@ -101,6 +107,8 @@ class DemoResult:
     seconds: float
     #: The sites of the change example (:func:`~.detections.change.track_changes`).
     changes: gpd.GeoDataFrame | None = None
+    #: Outline quality of the matched data centers, traced and regularised.
+    outlines: dict[str, OutlineQuality] | None = None
 
 
 def train(config: dict[str, Any], output_dir: Path) -> Path:
@@ -254,6 +262,51 @@ def object_metrics(detections: gpd.GeoDataFrame, truth: gpd.GeoDataFrame) -> dic
     } | hard_negative_fdr_from_polygons(
         found, truth.to_crs(utm).geometry, truth["class"], HARD_NEGATIVE_CLASSES
     )
+
+
+def matched_outline_quality(
+    detections: gpd.GeoDataFrame, truth: gpd.GeoDataFrame
+) -> OutlineQuality:
+    """Outline quality of the detections matched to true data centers (IoU >= 0.5).
+
+    Args:
+        detections: detected polygons (any CRS).
+        truth: labelled polygons (any CRS) with a ``label`` column.
+
+    Returns:
+        Their outline quality (:mod:`.detections.quality`), in the labels' UTM zone.
+    """
+    utm = truth.estimate_utm_crs()
+    found = detections.to_crs(utm).geometry.to_numpy()
+    true = truth[truth["label"]].to_crs(utm).geometry.to_numpy()
+    found_index, true_index = match_polygons(found, true)
+    return outline_quality(found[found_index], true[true_index])
+
+
+def outline_table(outlines: dict[str, OutlineQuality]) -> str:
+    """The Markdown table of outline quality, one column per kind of outline.
+
+    Args:
+        outlines: outline quality by kind of outline.
+
+    Returns:
+        The table.
+    """
+    rows = [
+        ("matched data centers", "matched", "{:.0f}"),
+        ("outline IoU with the true footprint", "iou", "{:.3f}"),
+        ("main wall direction error (median, degrees)", "direction_error", "{:.2f}"),
+        ("vertices (median)", "vertices", "{:.0f}"),
+        ("corners within 5 degrees of a right angle", "right_angles", "{:.3f}"),
+    ]
+    head = "| outline | " + " | ".join(outlines) + " |\n|---|" + "---|" * len(outlines)
+    body = "\n".join(
+        f"| {label} | "
+        + " | ".join(form.format(getattr(quality, name)) for quality in outlines.values())
+        + " |"
+        for label, name, form in rows
+    )
+    return f"{head}\n{body}"
 
 
 def plot_overlay(
@@ -433,6 +486,11 @@ Test scene: a separate synthetic scene, {truth_count} true data centers.
 | object F1 (IoU >= 0.5) | {m["object_f1"]:.3f} |
 | detections | {len(result.detections)} |
 
+Outlines of the data centers matched at IoU >= 0.5, as traced from the mask and as
+written (regularised, `--regularize`):
+
+{outline_table(result.outlines or {})}
+
 Hard negatives detected as data centers (share of each class's buildings in the test scene):
 
 | class | false-detection rate |
@@ -498,12 +556,15 @@ def run_demo(
     checkpoint = train(config, out)
 
     print("tgdc demo: 3/4 detecting data centers in the test scene")
-    detections = Predictor(checkpoint, device="cpu").predict(
-        out / "test" / "scene.tif",
-        output_geojson=out / "detections.geojson",
-        output_csv=out / "detections.csv",
-        output_mask=out / "mask.tif",
+    traced = Predictor(checkpoint, device="cpu").predict(
+        out / "test" / "scene.tif", output_mask=out / "mask.tif"
     )
+    # The outlines written are regularised, as --regularize writes them (after merging).
+    written = merge_detections(traced.gdf, outlines=OutlineRules(regularize=True))
+    detections = dataclasses.replace(traced, gdf=written)
+    files = Outputs({"geojson": out / "detections.geojson", "csv": out / "detections.csv"})
+    with files.staged(overwrite=True) as staged:
+        write_vectors(written, staged)
     print(detections.summary())
     later_vintage(truth, out / "test" / "later.tif")
     later = Predictor(checkpoint, device="cpu", progress=False).predict(out / "test" / "later.tif")
@@ -519,12 +580,23 @@ def run_demo(
     true_dc = truth[truth["label"]]
     metrics = pixel_metrics(out / "mask.tif", DataCenterLabels(out / "test" / "labels.geojson"))
     metrics |= object_metrics(detections.gdf, truth)
+    outlines = {
+        "traced": matched_outline_quality(traced.gdf, truth),
+        "regularized": matched_outline_quality(written, truth),
+    }
     plot_overlay(out / "test" / "scene.tif", true_dc, detections.gdf, out / "overlay.png")
     logs = sorted((out / "training" / "csv").glob("version_*/metrics.csv"))
     if logs:
         plot_training(logs[-1], out / "training.png")
     result = DemoResult(
-        out, architecture, checkpoint, detections, metrics, time.perf_counter() - start, changes
+        out,
+        architecture,
+        checkpoint,
+        detections,
+        metrics,
+        time.perf_counter() - start,
+        changes,
+        outlines,
     )
     write_report(result, len(true_dc), out / "report.md")
     from .outputs.report import write_report as write_map_report

@@ -160,6 +160,22 @@ class PredictorOptions:
         metavar="METRES",
         default_help="0, exact pixel edges",
     )
+    regularize: bool = option(
+        False,
+        "write regularised outlines: walls snapped to each building's main directions (right"
+        " angles where it has them), areas and centroids of those outlines; an outline the"
+        " rules would spoil stays traced (column 'outline' says which)",
+        # Scenes keep traced outlines; a scan writes its merged outlines by the rerun's.
+        recorded=False,
+    )
+    split_width: float = option(
+        0.0,
+        "split a detection into halls where the mask joins them through a strip narrower"
+        " than this, in metres (column 'site_id' groups the halls of one site)",
+        metavar="METRES",
+        default_help="0, never",
+        recorded=False,
+    )
     num_workers: int = option(
         1,
         "worker processes reading tiles; 0 reads in the main process",

@@ -9,10 +9,12 @@ import textwrap
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pytest
 import rasterio
 from affine import Affine
-from support.inference import GSD, save_checkpoint, utm_transform, write_scene
+from support.data import write_raster
+from support.inference import GSD, save_checkpoint, scene_array, utm_transform, write_scene
 
 from torchgeo_datacenters.cli import build_parser, main
 from torchgeo_datacenters.options import PredictorOptions
@@ -234,4 +236,64 @@ def test_detect_refuses_a_bad_date(
     image = write_scene(tmp_path / "scene.tif", 64, 64)
     assert detect(checkpoint, image, tmp_path, "--date", "2021-13-01") == 2
     assert "--date: '2021-13-01' is not a date; give it as YYYY-MM-DD" in capsys.readouterr().err
+    assert not (tmp_path / "d.geojson").exists()
+
+
+def campus_scene(path: Path) -> Path:
+    """Two halls of 40 x 40 px (24 m) joined by a corridor 4 px (2.4 m) wide, the rest nodata.
+
+    The everywhere-positive checkpoint finds every valid pixel: one mask-joined campus.
+    """
+    array = scene_array(40, 110, [])
+    valid = np.zeros((40, 110), bool)
+    valid[:, :40] = valid[:, 70:] = valid[18:22, 40:70] = True
+    array[:, ~valid] = 0
+    return write_raster(path, array, "EPSG:32617", utm_transform(), nodata=0)
+
+
+def test_regularize_and_split_width_reach_detect_and_batch_detect_and_keep_the_mask(
+    checkpoint: Path, tmp_path: Path
+) -> None:
+    chips = tmp_path / "chips"
+    chips.mkdir()
+    image = campus_scene(chips / "campus.tif")
+    plain, halls = tmp_path / "plain", tmp_path / "halls"
+    plain.mkdir()
+    halls.mkdir()
+    extra = ["--output-mask", "MASK", "--output-csv", "CSV"]
+    for out, flags in ((plain, []), (halls, ["--regularize", "--split-width", "6"])):
+        args = [
+            arg.replace("MASK", str(out / "m.tif")).replace("CSV", str(out / "d.csv"))
+            for arg in extra
+        ]
+        assert detect(checkpoint, image, out, *args, *flags) == 0
+    assert "outline" not in gpd.read_file(plain / "d.geojson")
+    found = gpd.read_file(halls / "d.geojson")
+    assert len(found) == 2 and list(found["outline"]) == ["regularized"] * 2
+    assert list(found["site_id"]) == [1, 1]
+    utm = found.to_crs("EPSG:32617")
+    # Each hall is its 24 m square and half the corridor (15 m x 2.4 m).
+    assert sorted(utm.area) == pytest.approx([24 * 24 + 18 * 2.4 / 2] * 2, rel=0.02)
+    # Areas are the written outlines' (the GeoJSON's are rounded to 1e-7 degrees).
+    assert list(found["area_m2"]) == pytest.approx(list(utm.area), rel=1e-3)
+    header = (halls / "d.csv").read_text().splitlines()[0]
+    assert header.endswith(",outline,site_id")
+    # The mask is the traced pixels whatever the outlines.
+    with rasterio.open(plain / "m.tif") as a, rasterio.open(halls / "m.tif") as b:
+        assert (a.read() == b.read()).all()
+    out = tmp_path / "batch.geojson"
+    args = ["batch-detect", "--checkpoint", str(checkpoint), "--chips-dir", str(chips)]
+    assert main([*args, "--output-geojson", str(out), *FAST, "--regularize"]) == 0
+    (feature,) = json.loads(out.read_text())["features"]
+    assert feature["properties"]["outline"] == "regularized"
+    assert feature["properties"]["site_id"] == 1
+
+
+def test_a_negative_split_width_is_refused_in_one_line(
+    checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    image = write_scene(tmp_path / "scene.tif", 40, 40)
+    assert detect(checkpoint, image, tmp_path, "--split-width", "-2") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["tgdc detect: error: split_width: -2.0 is negative; give 0 or more"]
     assert not (tmp_path / "d.geojson").exists()

@@ -148,3 +148,25 @@ def test_a_format_registered_once_reaches_predict_detect_batch_detect_and_scan(
     assert main([*scan, "--glob", "naip_*.tif", "--output-dir", str(out), "--overwrite"]) == 0
     assert f"ids: {out / 'detections.ids'}" in capsys.readouterr().out
     assert (out / "detections.ids").read_text() == expected(out / "detections.geojson")
+
+
+def test_a_rerun_writes_the_merged_outlines_regularised_without_scanning_again(
+    full_scan: Any, scan_data: Any, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "scan"
+    shutil.copytree(full_scan.out, out)
+    records = (out / "manifest.jsonl").read_text()
+    args = ["scan", "--checkpoint", str(scan_data.checkpoint), "--scenes-dir"]
+    args += [str(scan_data.scenes_dir), "--glob", "naip_*.tif", "--output-dir", str(out)]
+    assert main([*args, "--regularize", "--split-width", "8", "--overwrite"]) == 0
+    assert (out / "manifest.jsonl").read_text() == records  # no scene scanned again
+    capsys.readouterr()
+    found = gpd.read_file(out / "detections.geojson")
+    assert list(found["outline"]) == ["regularized"] * 2
+    assert list(found["site_id"]) == list(found["id"])
+    utm = found.to_crs("EPSG:32617")
+    # The corner roof, cut into four scenes, is one rectangle again: four corners.
+    for outline, area in zip(utm.geometry, (scan_data.inside_m2, scan_data.corner_m2), strict=True):
+        assert len(outline.exterior.coords) == 5
+        assert outline.area == pytest.approx(area, rel=0.01)
+    assert list(found["area_m2"]) == pytest.approx(list(utm.area), rel=1e-3)

@@ -97,6 +97,14 @@ def add_predictor_arguments(
             continue
         shown = option_help(option)
         kind = option_type(option)
+        if kind is bool:
+            group.add_argument(
+                "--" + option.name.replace("_", "-"),
+                action="store_true",
+                default=argparse.SUPPRESS,
+                help=help_text(shown.help),
+            )
+            continue
         group.add_argument(
             "--" + option.name.replace("_", "-"),
             type=str if shown.choices else kind,

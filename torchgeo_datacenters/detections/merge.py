@@ -28,7 +28,15 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
 from .metric import check_non_negative, metric_crs
-from .schema import DETECTION_CRS, OPTIONAL_COLUMNS, check_detections, order_detections
+from .outlines import OutlineRules, finish_outlines
+from .schema import (
+    DETECTION_CRS,
+    OPTIONAL_COLUMNS,
+    OUTLINE,
+    SITE_ID,
+    check_detections,
+    order_detections,
+)
 
 #: Fewest metres in a degree of latitude or of longitude at the equator (WGS 84). At latitude
 #: φ a degree of either spans at least this times cos(φ) metres.
@@ -83,40 +91,65 @@ def degree_tolerance(distance: float, bounds: tuple[float, float, float, float])
     return distance / (METRES_PER_DEGREE * math.cos(math.radians(latitude)))
 
 
-def _merged_row(members: gpd.GeoDataFrame, metric: CRS) -> dict:
-    """One detection made of several: union, area, centroid, scores and source.
+def _merged_rows(
+    members: gpd.GeoDataFrame, metric: CRS, rules: OutlineRules, site: int
+) -> list[dict]:
+    """The detections made of several: union, outlines, areas, centroids, scores, source.
 
     Args:
         members: the detections to merge (EPSG:4326), in a fixed order.
         metric: CRS in metres in which to measure the union.
+        rules: how the union's outline is written (:mod:`.outlines`); inactive rules
+            write the union itself.
+        site: site number of the merged detections (with active rules).
 
     Returns:
-        The merged detection's columns (``id`` is set later by ordering).
+        The merged detections' columns (``id`` is set later by ordering): one
+        detection, or one per hall where the rules split the union.
     """
     union = shapely.union_all(members.geometry.to_numpy())
     measured = gpd.GeoSeries([union], crs=DETECTION_CRS).to_crs(metric)
-    centroid = measured.centroid.to_crs(DETECTION_CRS).iloc[0]
+    extra: dict[str, np.ndarray] = {}
+    if rules.active:
+        joined = shapely.union_all(members.geometry.to_crs(metric).to_numpy())
+        finished = finish_outlines(np.array([joined]), rules)
+        measured = gpd.GeoSeries(finished.geometries, crs=metric)
+        extra = {OUTLINE: finished.kind, SITE_ID: np.full(len(measured), site)}
+    centroids = measured.centroid.to_crs(DETECTION_CRS)
+    geometries = measured.to_crs(DETECTION_CRS) if rules.active else [union]
     areas = members["area_m2"].to_numpy()
     largest = int(np.argmax(areas))
-    return {
-        "id": 0,
-        "area_m2": float(measured.area.iloc[0]),
-        "centroid_lon": centroid.x,
-        "centroid_lat": centroid.y,
-        "score": float(np.average(members["score"], weights=areas if areas.sum() > 0 else None)),
-        "max_score": float(members["max_score"].max()),
-        "source": members["source"].iloc[largest],
-        **{
-            column: members[column].iloc[largest]
-            for column in OPTIONAL_COLUMNS
-            if column in members
-        },
-        "geometry": union,
-    }
+    return [
+        {
+            "id": 0,
+            "area_m2": float(area),
+            "centroid_lon": centroid.x,
+            "centroid_lat": centroid.y,
+            "score": float(
+                np.average(members["score"], weights=areas if areas.sum() > 0 else None)
+            ),
+            "max_score": float(members["max_score"].max()),
+            "source": members["source"].iloc[largest],
+            **{
+                column: members[column].iloc[largest]
+                for column in OPTIONAL_COLUMNS
+                if column in members
+            },
+            **{column: values[hall] for column, values in extra.items()},
+            "geometry": geometry,
+        }
+        for hall, (area, centroid, geometry) in enumerate(
+            zip(measured.area, centroids, geometries, strict=True)
+        )
+    ]
 
 
 def merge_detections(
-    detections: gpd.GeoDataFrame, *, distance: float = 0.0, min_area: float = 0.0
+    detections: gpd.GeoDataFrame,
+    *,
+    distance: float = 0.0,
+    min_area: float = 0.0,
+    outlines: OutlineRules | None = None,
 ) -> gpd.GeoDataFrame:
     """Join the detections of neighbouring scenes into one detection per data center.
 
@@ -134,6 +167,11 @@ def merge_detections(
         distance: detections closer than this, in metres, are joined (0: only those that
             touch or overlap).
         min_area: merged detections smaller than this, in m², are dropped.
+        outlines: how the outlines are written: with active rules (:mod:`.outlines`),
+            the union of the pieces of every detection (give traced pieces: regularised
+            pieces of one building need not touch) is regularised and split into halls
+            by them, measured on the outlines written, and each detection's halls form
+            a site; None: the union of the pieces as they are.
 
     Returns:
         The merged detections, ordered and numbered by
@@ -152,19 +190,24 @@ def merge_detections(
     tolerance = degree_tolerance(distance, tuple(detections.total_bounds))
     clusters = _components(_near_pairs(geometries, tolerance), len(detections))
     sizes = np.bincount(clusters)
-    tables = [detections[sizes[clusters] == 1]]
-    unions = []
-    for cluster in np.flatnonzero(sizes > 1):
+    rules = outlines or OutlineRules()
+    # With outline rules every detection is written by them, alone or not.
+    alone = sizes[clusters] == 1 if not rules.active else np.zeros(len(detections), bool)
+    tables = [detections[alone]]
+    unions: list[dict] = []
+    site = 0
+    for cluster in np.unique(clusters[~alone]):
         members = detections[clusters == cluster]
         metric = metric_crs(CRS.from_user_input(DETECTION_CRS), tuple(members.total_bounds))
         projected = members.geometry.to_crs(metric).to_numpy()
         groups = _components(_near_pairs(projected, distance), len(members))
         for group in np.unique(groups):
             parts = members[groups == group]
-            if len(parts) == 1:
+            if len(parts) == 1 and not rules.active:
                 tables.append(parts)
             else:
-                unions.append(_merged_row(parts, metric))
+                unions += _merged_rows(parts, metric, rules, site)
+                site += 1
     if unions:
         tables.append(gpd.GeoDataFrame(unions, geometry="geometry", crs=DETECTION_CRS))
     result = pd.concat([table for table in tables if not table.empty], ignore_index=True)

@@ -14,6 +14,12 @@ import numpy as np
 from ..errors import TGDCError
 from .dates import ACQUIRED
 
+#: Column naming the kind of outline written (see :data:`.outlines.OUTLINE_KINDS`).
+OUTLINE = "outline"
+
+#: Column grouping the halls of one site: the ``id`` of its first hall.
+SITE_ID = "site_id"
+
 if TYPE_CHECKING:
     import geopandas as gpd
 
@@ -39,9 +45,11 @@ DETECTION_COLUMNS = tuple(DETECTION_DTYPES)
 #: Columns a detection table may carry after :data:`DETECTION_COLUMNS`, kept in this order
 #: when present: the STAC item id(s) of the imagery a detection was found in, its
 #: acquisition date(s) (ISO 8601 ``YYYY-MM-DD``, see :mod:`.dates`; several comma-separated
-#: for a mosaic of items; tables of older runs lack it), and the
-#: detection's class name (STAC label assets).
-OPTIONAL_COLUMNS = ("source_item", ACQUIRED, "class_name")
+#: for a mosaic of items; tables of older runs lack it), the
+#: detection's class name (STAC label assets), and, where outlines are regularised or
+#: split (:mod:`.outlines`), the kind of outline written and the site (the ``id`` of the
+#: first hall of the campus the detection is part of).
+OPTIONAL_COLUMNS = ("source_item", ACQUIRED, "class_name", OUTLINE, SITE_ID)
 
 #: Decimals kept for longitudes and latitudes (about 1 cm).
 LONLAT_DECIMALS = 7
@@ -85,8 +93,36 @@ def order_detections(detections: "gpd.GeoDataFrame") -> "gpd.GeoDataFrame":
     order = keys.sort_values(["lat", "lon", "area", "source"], kind="stable").index
     result = detections.loc[order].reset_index(drop=True)
     result["id"] = np.arange(1, len(result) + 1, dtype=np.int64)
+    if SITE_ID in result:
+        result[SITE_ID] = result.groupby(SITE_ID)["id"].transform("min").astype(np.int64)
     optional = [column for column in OPTIONAL_COLUMNS if column in result]
     return result[[*DETECTION_COLUMNS, *optional, "geometry"]]
+
+
+def concat_detections(tables: "list[gpd.GeoDataFrame]") -> "gpd.GeoDataFrame":
+    """Join detection tables one after the other, keeping their sites apart.
+
+    Args:
+        tables: detection tables in :data:`DETECTION_CRS`.
+
+    Returns:
+        Their rows in order (not renumbered), with the site numbers of each table
+        shifted past those of the tables before it.
+    """
+    import geopandas as gpd
+    import pandas as pd
+
+    tables = [table for table in tables if not table.empty]
+    if not tables:
+        return empty_detections()
+    offset = 0
+    shifted = []
+    for table in tables:
+        if SITE_ID in table:
+            table = table.assign(**{SITE_ID: table[SITE_ID] + offset})
+            offset = int(table[SITE_ID].max()) + 1
+        shifted.append(table)
+    return gpd.GeoDataFrame(pd.concat(shifted, ignore_index=True), crs=DETECTION_CRS)
 
 
 def check_detections(detections: "gpd.GeoDataFrame") -> None:

@@ -12,7 +12,9 @@ Pieces that touch (at a corner, or along a row where a taller patch was cut) or 
 the merge distance form one detection, closed as soon as no later row can reach it:
 gathered into a (Multi)Polygon in exact integer pixel coordinates (cut pieces unioned) and
 measured in a metric CRS: the scene's own CRS when it is projected in metres, otherwise the
-UTM zone estimated from the scene (geographic or foot-based input). In the scene's own CRS
+UTM zone estimated from the scene (geographic or foot-based input). There the outlines
+written are made (:mod:`.outlines`: regularised, split into halls) when asked, and areas
+and centroids are those of the outlines written. In the scene's own CRS
 a detection's area is its pixel count times a pixel's area, so groups too small to keep
 are dropped before their outlines are built.
 
@@ -20,6 +22,7 @@ A run builds its :class:`Vectorizer` before its first tile; SciPy, pandas and Ge
 are imported only once bands are traced and detections tabled.
 """
 
+import dataclasses
 import math
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +33,8 @@ from pyproj import CRS
 from rasterio.features import shapes
 
 from .metric import check_non_negative, metric_crs, reproject
-from .schema import DETECTION_CRS, empty_detections, order_detections
+from .outlines import TOLERANCE_PIXELS, OutlineRules, finish_outlines
+from .schema import DETECTION_CRS, OUTLINE, SITE_ID, empty_detections, order_detections
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -265,6 +269,7 @@ class Vectorizer:
         merge_distance: float = 0.0,
         min_area: float = 0.0,
         simplify: float = 0.0,
+        outlines: OutlineRules | None = None,
     ) -> None:
         """Initialize a new Vectorizer.
 
@@ -275,6 +280,10 @@ class Vectorizer:
             merge_distance: pieces closer than this, in metres, form one detection.
             min_area: detections smaller than this, in m², are dropped.
             simplify: tolerance in metres for simplifying outlines (0: keep every vertex).
+            outlines: how traced outlines become the outlines written (regularised,
+                split into halls; see :mod:`.outlines`); its tolerance is set to
+                :data:`.outlines.TOLERANCE_PIXELS` of the scene's pixels. None: traced
+                outlines, as they are.
 
         Raises:
             TGDCError: if a distance or area is negative.
@@ -289,8 +298,13 @@ class Vectorizer:
         self.merge_distance = merge_distance
         self.min_area = min_area
         self.simplify = simplify
+        pixel = pixel_size_m(transform, self.crs, self.metric, shape)
         #: Rows beyond a piece within which a later piece may still join its group.
-        self.reach = merge_distance / pixel_size_m(transform, self.crs, self.metric, shape)
+        self.reach = merge_distance / pixel
+        rules = outlines or OutlineRules()
+        self.outlines = dataclasses.replace(rules, tolerance=TOLERANCE_PIXELS * pixel)
+        #: Sites measured so far (numbers the sites of the halls split apart).
+        self._sites = 0
         #: First scene row not traced yet; the held rows start there.
         self._held_top = 0
         self._held_hits = np.zeros((0, width), bool)
@@ -536,16 +550,19 @@ class Vectorizer:
             return np.ones(self.open_pieces, bool)
         pixel_area = abs(self.transform.a * self.transform.e)
         area = np.bincount(group, weights=self._stats[:, 1]) * pixel_area
-        # The margin only keeps groups that rounding could put on either side.
-        return (area >= self.min_area * (1 - 1e-9))[group]
+        # The margin keeps groups that rounding, or regularising, could put on either side.
+        grow = 1 + self.outlines.max_area_change if self.outlines.regularize else 1
+        return (area * grow >= self.min_area * (1 - 1e-9))[group]
 
     def _measure(
         self, pixel: np.ndarray, group: np.ndarray, stats: np.ndarray, cut: np.ndarray
     ) -> "gpd.GeoDataFrame":
         """Merge groups of pieces into detections and measure them.
 
-        Areas and centroids are those of the traced pixels, measured in the metric CRS,
-        before any simplification.
+        Areas and centroids are those of the outlines written (the traced pixels, or
+        their regularised outlines and halls by :attr:`outlines`), measured in the
+        metric CRS, before any simplification. Halls split from one group share its
+        score.
 
         Args:
             pixel: the pieces, in pixel coordinates.
@@ -562,24 +579,33 @@ class Vectorizer:
         merged = merge_groups(pixel, group, cut)
         outlines = gpd.GeoSeries(pixel_to_crs(merged, self.transform), crs=self.crs)
         outlines = outlines.to_crs(self.metric)
+        sums, counts, maxima = stats.T
+        scores = np.bincount(group, weights=sums) / np.bincount(group, weights=counts)
+        peaks = pd.Series(maxima).groupby(group).max().to_numpy()
+        site = np.arange(len(outlines))
+        extra = {}
+        if self.outlines.active:
+            finished = finish_outlines(outlines.to_numpy(), self.outlines)
+            outlines = gpd.GeoSeries(finished.geometries, crs=self.metric)
+            site = finished.site
+            extra = {OUTLINE: finished.kind, SITE_ID: site + self._sites}
+            self._sites += len(merged)
         areas = outlines.area.to_numpy()
         keep = areas >= self.min_area
         outlines = outlines[keep]
         centroids = outlines.centroid.to_crs(DETECTION_CRS)
         if self.simplify > 0:
             outlines = outlines.simplify(self.simplify, preserve_topology=True)
-        sums, counts, maxima = stats.T
-        scores = np.bincount(group, weights=sums) / np.bincount(group, weights=counts)
-        peaks = pd.Series(maxima).groupby(group).max().to_numpy()
         return gpd.GeoDataFrame(
             {
                 "id": 0,
                 "area_m2": areas[keep],
                 "centroid_lon": centroids.x.to_numpy(),
                 "centroid_lat": centroids.y.to_numpy(),
-                "score": scores[keep],
-                "max_score": peaks[keep],
+                "score": scores[site][keep],
+                "max_score": peaks[site][keep],
                 "source": "",
+                **{name: np.asarray(values)[keep] for name, values in extra.items()},
             },
             geometry=outlines.to_crs(DETECTION_CRS).to_numpy(),
             crs=DETECTION_CRS,

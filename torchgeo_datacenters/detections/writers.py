@@ -69,8 +69,8 @@ def _properties(row: Any) -> dict[str, Any]:
     }
 
 
-def _optional(value: Any) -> str | None:
-    """An optional text column's value, None where it is missing.
+def _optional(value: Any) -> str | int | None:
+    """An optional column's value: text or a whole number, None where it is missing.
 
     Args:
         value: the table's value (None, NaN or empty where missing).
@@ -78,6 +78,8 @@ def _optional(value: Any) -> str | None:
     Returns:
         The text, or None.
     """
+    if isinstance(value, int | np.integer):
+        return int(value)
     return None if value is None or value != value or value == "" else str(value)
 
 

@@ -40,7 +40,8 @@ from tqdm import tqdm
 
 from ..detections.dates import ACQUIRED
 from ..detections.metric import check_non_negative, reproject
-from ..detections.schema import order_detections
+from ..detections.outlines import OutlineRules
+from ..detections.schema import concat_detections, order_detections
 from ..detections.vectorize import Vectorizer, threshold_band
 from ..errors import TGDCError, describe_os_error
 from ..imagery import ImageryRules, check_input_scale
@@ -225,7 +226,9 @@ class Predictor:
                 whole scene for models whose receptive field reaches no more than
                 overlap / 4 pixels), ``batch_size`` in tiles, ``threshold`` (None: the
                 model's), ``min_area`` in m², ``merge_distance`` and ``simplify`` in
-                metres, ``num_workers`` reading tiles (0: the main process),
+                metres, ``regularize`` and ``split_width`` (metres) for the outlines
+                written (:mod:`torchgeo_datacenters.detections.outlines`),
+                ``num_workers`` reading tiles (0: the main process),
                 ``precision`` (:mod:`.precision`: ``auto``, ``fp32``, ``bf16``, ``fp16``
                 or ``int8``, quantised by ONNX Runtime and calibrated on tiles of the
                 first scene predicted) and ``tta`` (:mod:`.tta`: ``none`` or ``d4``).
@@ -276,6 +279,9 @@ class Predictor:
         self.min_area = float(options.min_area)
         self.merge_distance = float(options.merge_distance)
         self.simplify = float(options.simplify)
+        self.regularize = bool(options.regularize)
+        self.split_width = float(options.split_width)
+        self.outlines = OutlineRules(regularize=self.regularize, split_width=self.split_width)
         self.num_workers = num_workers
         self.progress = progress
         self.input_scale = check_input_scale(options.input_scale)
@@ -377,9 +383,7 @@ class Predictor:
             gdf, scene_stats = self._predict_scene(scene, {}, progress=False)
             tables.append(gdf)
             stats += scene_stats
-        import pandas as pd
-
-        gdf = order_detections(pd.concat(tables, ignore_index=True))
+        gdf = order_detections(concat_detections(tables))
         with files.staged(overwrite=overwrite) as staged:
             write_vectors(gdf, staged)
         return self._result(gdf, files, scenes, stats, start)
@@ -478,6 +482,7 @@ class Predictor:
             merge_distance=self.merge_distance,
             min_area=self.min_area,
             simplify=self.simplify,
+            outlines=self.outlines,
         )
         writers = [
             (output.open(paths[output.name], grid, scene.input_grid), output)

@@ -279,7 +279,8 @@ register(
     VectorFormat(
         name="csv",
         help="CSV, one row per detection: id, centroid_lon, centroid_lat, area_m2, score, source"
-        " (then source_item, acquired and class_name where the run knows them)",
+        " (then source_item, acquired and class_name where the run knows them, and outline"
+        " and site_id with --regularize or --split-width)",
         writer=f"{_WRITERS}:write_csv",
         extension=".csv",
         file_bytes=100,

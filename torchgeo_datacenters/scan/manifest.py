@@ -26,10 +26,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import geopandas as gpd
-import pandas as pd
 import pyarrow.parquet as pq
 
-from ..detections import empty_detections
+from ..detections.schema import concat_detections
 from ..errors import TGDCError, describe_os_error
 from ..utils import atomic_output
 
@@ -322,10 +321,7 @@ class Manifest:
         finished = self.finished()
         files = [finished[scene].file for scene in scenes if scene in finished]
         tables = [gpd.read_parquet(self.directory / file) for file in files if file is not None]
-        tables = [table for table in tables if not table.empty]
-        if not tables:
-            return empty_detections()
-        return gpd.GeoDataFrame(pd.concat(tables, ignore_index=True), crs="EPSG:4326")
+        return concat_detections(tables)
 
 
 def _now() -> str:

@@ -57,8 +57,11 @@ class SceneWorker:
         path.write_bytes(checkpoint)
         self.min_area = float(options["min_area"])
         self.merge_distance = float(options["merge_distance"])
+        # Scenes keep their traced outlines: the merge across scenes joins the pieces of
+        # every building first and writes its outline by the scan's rules after.
+        traced = {"min_area": 0.0, "regularize": False, "split_width": 0.0}
         self.predictor = Predictor(
-            path, device=device, progress=False, num_workers=0, **{**options, "min_area": 0.0}
+            path, device=device, progress=False, num_workers=0, **{**options, **traced}
         )
 
     def scan(self, scene: Scene) -> SceneOutcome:

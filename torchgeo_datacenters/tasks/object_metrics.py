@@ -225,15 +225,37 @@ def object_scores_from_polygons(
         TGDCError: if a geometry is not a valid, non-empty (multi)polygon, or the
             threshold is outside (0, 1].
     """
+    matched, _ = match_polygons(pred_polys, true_polys, iou_threshold)
+    n_pred, n_true = len(np.asarray(pred_polys)), len(np.asarray(true_polys))
+    return ObjectScores(tp=len(matched), fp=n_pred - len(matched), fn=n_true - len(matched))
+
+
+def match_polygons(
+    pred_polys: Sequence[BaseGeometry] | ArrayLike,
+    true_polys: Sequence[BaseGeometry] | ArrayLike,
+    iou_threshold: float = 0.5,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Match predicted polygons to true polygons one-to-one (same CRS).
+
+    Args:
+        pred_polys: predicted data-center footprints (shapely polygons or a GeoSeries).
+        true_polys: true footprints, in the same coordinates.
+        iou_threshold: lowest IoU of a match, in (0, 1].
+
+    Returns:
+        The prediction and truth indices of the matched pairs (see :func:`greedy_match`).
+
+    Raises:
+        TGDCError: if a geometry is not a valid, non-empty (multi)polygon, or the
+            threshold is outside (0, 1].
+    """
     _check_iou_threshold(iou_threshold)
     pred = _polygons(pred_polys, "pred_polys")
     true = _polygons(true_polys, "true_polys")
     pred_index, true_index = shapely.STRtree(true).query(pred, predicate="intersects")
     intersection = shapely.area(shapely.intersection(pred[pred_index], true[true_index]))
     union = shapely.area(pred)[pred_index] + shapely.area(true)[true_index] - intersection
-    return _scores(
-        len(pred), len(true), pred_index, true_index, intersection / union, iou_threshold
-    )
+    return greedy_match(pred_index, true_index, intersection / union, iou_threshold)
 
 
 class ObjectF1(Metric):
