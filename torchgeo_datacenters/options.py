@@ -185,7 +185,8 @@ class PredictorOptions:
         "numeric precision of the model: bf16 needs a GPU or a CPU with AVX512-BF16 or AMX;"
         " int8 quantises the model on the CPU, calibrated on tiles of the first scene",
         choices=PRECISIONS,
-        default_help="auto = fp16 autocast on CUDA, fp32 elsewhere",
+        default_help="auto = bf16 autocast on CPUs with AVX512-BF16 or AMX and on GPUs with"
+        " bfloat16, fp16 autocast on other GPUs, fp32 elsewhere; the run's summary names it",
     )
     tta: str = option(
         "none",

@@ -104,11 +104,17 @@ def bright_roofs(bands: int = 4, threshold: float = 0.5) -> ProbabilityModel:
 def predictor(model: ProbabilityModel | None = None, **options: Any) -> Predictor:
     """A CPU predictor without progress bars that keeps every detection as traced.
 
-    No minimum area, no merging and no reading workers, so detections can be checked to
-    the pixel; *options* replace these and the other defaults; *model* defaults to
-    :func:`bright_roofs`.
+    No minimum area, no merging, no reading workers and fp32 (``auto`` runs bf16 on CPUs
+    that have it), so detections can be checked to the pixel on any CPU; *options* replace
+    these and the other defaults; *model* defaults to :func:`bright_roofs`.
     """
-    options = {"min_area": 0.0, "merge_distance": 0.0, "num_workers": 0, **options}
+    options = {
+        "min_area": 0.0,
+        "merge_distance": 0.0,
+        "num_workers": 0,
+        "precision": "fp32",
+        **options,
+    }
     return Predictor(model or bright_roofs(), device="cpu", progress=False, **options)
 
 

@@ -168,6 +168,8 @@ class Detections:
     stats: RunStats = field(default_factory=RunStats)
     #: Wall-clock duration of the run, in seconds.
     seconds: float = 0.0
+    #: Numeric precision the model ran at (``auto`` resolved, see :mod:`.precision`).
+    precision: str = "fp32"
 
     def __len__(self) -> int:
         """Number of detections."""
@@ -182,8 +184,8 @@ class Detections:
         """One line describing the run.
 
         Returns:
-            Detections, km² scanned, time and km²/s, or a note that the input held no
-            valid pixels.
+            Detections, km² scanned, time and km²/s and the model's precision, or a note
+            that the input held no valid pixels.
         """
         where = self.sources[0] if len(self.sources) == 1 else f"{len(self.sources)} rasters"
         if self.stats.valid_pixels == 0:
@@ -191,7 +193,7 @@ class Detections:
         rate = self.scanned_km2 / self.seconds if self.seconds > 0 else float("inf")
         return (
             f"{len(self)} detection(s) in {where}: {self.scanned_km2:.3f} km² scanned in"
-            f" {self.seconds:.1f} s ({rate:.3f} km²/s)"
+            f" {self.seconds:.1f} s ({rate:.3f} km²/s, {self.precision})"
         )
 
 
@@ -419,6 +421,7 @@ class Predictor:
             sources=tuple(path.name for scene in scenes for path in scene.files),
             stats=stats,
             seconds=time.perf_counter() - start,
+            precision=self.precision,
         )
         if stats.valid_pixels == 0:
             warnings.warn(detections.summary(), UserWarning, stacklevel=3)
