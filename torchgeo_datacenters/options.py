@@ -188,6 +188,13 @@ class PredictorOptions:
         default_help="auto = bf16 autocast on CPUs with AVX512-BF16 or AMX and on GPUs with"
         " bfloat16, fp16 autocast on other GPUs, fp32 elsewhere; the run's summary names it",
     )
+    screen: str = option(
+        "auto",
+        "screening pass: auto runs the screen shipped beside the checkpoint (NAME.screen.ckpt)"
+        " where there is one, and the full model only where it finds a possible data center"
+        " (with a margin); off runs the full model everywhere; or a screen checkpoint's path",
+        metavar="auto|off|FILE",
+    )
     tta: str = option(
         "none",
         "test-time augmentation: d4 averages the 8 flips and rotations of every tile, at"

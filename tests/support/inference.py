@@ -138,14 +138,20 @@ class RandomConvNet(nn.Module):
 
 
 def save_checkpoint(
-    path: Path, *, logit: float | None = 5.0, bands: int = 4, task: str = "binary"
+    path: Path,
+    *,
+    logit: float | None = 5.0,
+    bands: int = 4,
+    task: str = "binary",
+    gsd: float = GSD,
 ) -> Path:
     """Save a real DataCenterSegmentation checkpoint (UNet4) through a Lightning Trainer.
 
     The U-Net's head is set to a constant *logit*, so the model predicts the probability
     sigmoid(logit) on every pixel: a data center covering every valid pixel when positive.
     With *logit* None the weights stay random. A ``'multiclass'`` *task* has the
-    hard-negative classes and the cross-entropy loss.
+    hard-negative classes and the cross-entropy loss; *gsd* is the pixel size, in metres,
+    recorded as the training imagery's (4 x 0.6 m for a screen).
     """
     from torchgeo_datacenters.tasks import DataCenterSegmentation
     from torchgeo_datacenters.tasks.segmentation import LOSSES
@@ -158,7 +164,7 @@ def save_checkpoint(
         bands=["R", "G", "B", "NIR"][:bands],
         mean=[MEAN] * bands,
         std=[STD] * bands,
-        gsd=GSD,
+        gsd=gsd,
         patch_size=256,
     )
     if logit is not None:
