@@ -64,10 +64,14 @@ def test_a_screen_that_finds_nothing_keeps_the_full_model_off(
     result = screened.predict(scene)
     assert len(full) == 1 and len(result) == 0
     assert result.stats.screened_tiles == result.stats.tiles == full.stats.tiles > 0
+    assert (
+        f"the screen ruled out {full.stats.tiles} of {full.stats.tiles} tiles" in result.summary()
+    )
     assert result.scanned_km2 == pytest.approx(full.scanned_km2)
     everywhere = Predictor(checkpoints["model"], screen=str(checkpoints["everything"]), **options)
     kept = everywhere.predict(scene)
     assert kept.stats.screened_tiles == 0
+    assert everywhere.screen == str(checkpoints["everything"])
     assert kept.gdf.geometry.geom_equals(full.gdf.geometry).all()
 
 
@@ -75,7 +79,7 @@ def test_the_screened_run_traces_the_full_runs_outlines(tmp_path: Path) -> None:
     scene = write_scene(tmp_path / "s.tif", 900, 700, ROOFS)
     full = predictor(tile_size=64, overlap=16).predict(scene)
     screened = predictor(tile_size=64, overlap=16)
-    screened.screen = Screen(coarse_bright_roofs(), CPU)
+    screened.screening = Screen(coarse_bright_roofs(), CPU)
     result = screened.predict(scene)
     assert len(full) == len(ROOFS)
     assert sorted(result.gdf.geometry.to_wkt()) == sorted(full.gdf.geometry.to_wkt())

@@ -188,16 +188,20 @@ class Detections:
         """One line describing the run.
 
         Returns:
-            Detections, km² scanned, time and km²/s and the model's precision, or a note
-            that the input held no valid pixels.
+            Detections, km² scanned, time and km²/s, the model's precision and the tiles
+            the screen ruled out, or a note that the input held no valid pixels.
         """
         where = self.sources[0] if len(self.sources) == 1 else f"{len(self.sources)} rasters"
         if self.stats.valid_pixels == 0:
             return f"0 detections in {where}: every pixel is nodata, nothing was scanned"
         rate = self.scanned_km2 / self.seconds if self.seconds > 0 else float("inf")
+        screened = self.stats.screened_tiles
+        screen = (
+            f"; the screen ruled out {screened} of {self.stats.tiles} tiles" if screened else ""
+        )
         return (
             f"{len(self)} detection(s) in {where}: {self.scanned_km2:.3f} km² scanned in"
-            f" {self.seconds:.1f} s ({rate:.3f} km²/s, {self.precision})"
+            f" {self.seconds:.1f} s ({rate:.3f} km²/s, {self.precision}{screen})"
         )
 
 
@@ -275,8 +279,10 @@ class Predictor:
             if self.device.type in CHANNELS_LAST_DEVICES:
                 model.module.to(memory_format=torch.channels_last)
         self.model = model
+        #: The screen used (its file; a scan records it), or ``off``.
+        self.screen = "off" if screen is None else str(screen)
         #: The screening pass (:mod:`.screen`), or None.
-        self.screen = None if screen is None else Screen(screen, self.device)
+        self.screening = None if screen is None else Screen(screen, self.device)
         threshold = model.threshold if options.threshold is None else options.threshold
         self.threshold = check_threshold(threshold)
         self.tile_size = options.tile_size
@@ -457,8 +463,8 @@ class Predictor:
         workers = self.num_workers if len(offsets) > self.batch_size else 0
         model = self._scene_model(scene, offsets, tile_size)
         run = np.ones(len(offsets), bool)
-        if self.screen is not None:
-            run = self.screen.tiles(scene, self.imagery_rules, offsets, tile_size)
+        if self.screening is not None:
+            run = self.screening.tiles(scene, self.imagery_rules, offsets, tile_size)
         reader = TileReader(
             scene,
             offsets,
