@@ -347,7 +347,7 @@ def precision_runs(
             f" {plain:.3f} Mpx/s"
         )
     fp32, fp32_mask = results["fp32"]
-    for name in predictors:
+    for name, predictor in predictors.items():
         took = seconds[name]
         rate = mpx / took
         detections, mask = results[name]
@@ -368,11 +368,10 @@ def precision_runs(
             for a in fp32.gdf.geometry
         ]
         versus = f" = {rate / plain:.2f}x the plain pass" if plain else ""
-        if name == "auto":
-            name = f"auto (chose {predictors['auto'].precision})"
         first = f" (first run {mpx / setup[name]:.3f} Mpx/s)" if setup[name] > took else ""
+        shown = f"auto (chose {predictor.precision})" if name == "auto" else name
         print(
-            f"ours {name}: {rate:.3f} Mpx/s{versus}{first}, {rate / (mpx / seconds['fp32']):.2f}x"
+            f"ours {shown}: {rate:.3f} Mpx/s{versus}{first}, {rate / (mpx / seconds['fp32']):.2f}x"
             f" ours fp32; mask IoU with fp32 {iou:.4f}, {len(detections)} detections"
             f" ({'the same as' if same else 'NOT the same as'} fp32's {len(fp32)}; each fp32"
             f" outline's best IoU here: {', '.join(f'{m:.3f}' for m in matched)})"

@@ -41,6 +41,7 @@ set_runtime_environment()
 
 import geopandas as gpd  # noqa: E402
 import pandas as pd  # noqa: E402
+import rasterio  # noqa: E402
 import shapely  # noqa: E402
 
 from torchgeo_datacenters.inference import Detections, Predictor  # noqa: E402
@@ -143,14 +144,15 @@ def main() -> None:
     km2 = len(county) * (args.size * GSD) ** 2 / 1e6
     options = {"device": "cpu", "progress": False, "precision": args.precision}
     full_predictor = Predictor(args.checkpoint, screen="off", **options)
-    screened_predictor = Predictor(args.checkpoint, screen=str(args.screen), **options)
     full = scan(full_predictor, county, "without the screen")
+    screened_predictor = Predictor(args.checkpoint, screen=str(args.screen), **options)
     screened = scan(screened_predictor, county, "with the screen")
 
     found, ious, added, truth_found, truths = 0, [], 0, 0, 0
     rows = []
     for scene, a, b in zip(county, full, screened, strict=True):
-        metric = a.gdf.estimate_utm_crs()
+        with rasterio.open(scene.path) as src:
+            metric = src.crs  # the scene's UTM zone
         outlines_a = a.gdf.to_crs(metric).geometry
         outlines_b = b.gdf.to_crs(metric).geometry
         for outline in outlines_a:
