@@ -97,8 +97,8 @@ def find_screen(choice: str | None, checkpoint: str | os.PathLike[str] | None) -
     path = Path(choice)
     if not path.is_file():
         raise TGDCError(
-            f"screen: {path}: no such file; give a screen checkpoint (trained with"
-            " --data.init_args.gsd 2.4), auto or off"
+            f"{path}: screen checkpoint does not exist; give one (trained with"
+            " --data.init_args.gsd 2.4), or --screen auto or off"
         )
     return path
 
