@@ -11,8 +11,9 @@ found in part is traced whole as long as it lies within the margin. Elsewhere th
 predictor writes probability 0 without running the model.
 
 The screen ships beside the checkpoint, as ``<checkpoint name>.screen.ckpt``
-(:func:`screen_path`), and is used where it is there (``--screen auto``, the default) or
-named (``--screen FILE``); ``--screen off`` runs the full model everywhere.
+(:func:`screen_path`), and is used where it is there (``--screen auto``) or named
+(``--screen FILE``); ``--screen off``, the default until a screen is measured safe, runs
+the full model everywhere.
 ``benchmarks/screen.py`` measures its speed and whether every detection of the full
 run is found with the same outline, on a SYNTHETIC county.
 """
