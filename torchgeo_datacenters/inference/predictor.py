@@ -64,6 +64,7 @@ from .onnx import is_onnx, load_onnx, quantize_int8
 from .precision import autocast, calibration_tiles, resolve_precision
 from .reader import TileReader
 from .scene import Scene, group_rasters, open_scene
+from .screen import Screen, find_screen
 from .stitch import Stitcher
 from .tiling import check_tiling, scene_tiling, tile_offsets
 from .tta import check_tta, with_tta
@@ -144,6 +145,8 @@ class RunStats:
     scanned_m2: float = 0.0
     tiles: int = 0
     skipped_tiles: int = 0
+    #: Tiles holding valid pixels that the screen kept from the full model.
+    screened_tiles: int = 0
 
     def __iadd__(self, other: "RunStats") -> "RunStats":
         """Add the counts of another run."""
@@ -152,6 +155,7 @@ class RunStats:
         self.scanned_m2 += other.scanned_m2
         self.tiles += other.tiles
         self.skipped_tiles += other.skipped_tiles
+        self.screened_tiles += other.screened_tiles
         return self
 
 
@@ -170,6 +174,8 @@ class Detections:
     stats: RunStats = field(default_factory=RunStats)
     #: Wall-clock duration of the run, in seconds.
     seconds: float = 0.0
+    #: Numeric precision the model ran at (``auto`` resolved, see :mod:`.precision`).
+    precision: str = "fp32"
 
     def __len__(self) -> int:
         """Number of detections."""
@@ -184,16 +190,20 @@ class Detections:
         """One line describing the run.
 
         Returns:
-            Detections, km² scanned, time and km²/s, or a note that the input held no
-            valid pixels.
+            Detections, km² scanned, time and km²/s, the model's precision and the tiles
+            the screen ruled out, or a note that the input held no valid pixels.
         """
         where = self.sources[0] if len(self.sources) == 1 else f"{len(self.sources)} rasters"
         if self.stats.valid_pixels == 0:
             return f"0 detections in {where}: every pixel is nodata, nothing was scanned"
         rate = self.scanned_km2 / self.seconds if self.seconds > 0 else float("inf")
+        screened = self.stats.screened_tiles
+        screen = (
+            f"; the screen ruled out {screened} of {self.stats.tiles} tiles" if screened else ""
+        )
         return (
             f"{len(self)} detection(s) in {where}: {self.scanned_km2:.3f} km² scanned in"
-            f" {self.seconds:.1f} s ({rate:.3f} km²/s)"
+            f" {self.seconds:.1f} s ({rate:.3f} km²/s, {self.precision}{screen})"
         )
 
 
@@ -261,6 +271,8 @@ class Predictor:
         # Precision and test-time augmentation: checked before the model loads.
         self.precision = resolve_precision(options.precision, self.device)
         self.tta = check_tta(options.tta)
+        checkpoint = model if isinstance(model, str | os.PathLike) else None
+        screen = find_screen(options.screen, checkpoint)
         if isinstance(model, str | os.PathLike) and is_onnx(model):
             model = load_onnx(model)
         elif not isinstance(model, ProbabilityModel):
@@ -271,6 +283,10 @@ class Predictor:
             if self.device.type in CHANNELS_LAST_DEVICES:
                 model.module.to(memory_format=torch.channels_last)
         self.model = model
+        #: The screen used (its file; a scan records it), or ``off``.
+        self.screen = "off" if screen is None else str(screen)
+        #: The screening pass (:mod:`.screen`), or None.
+        self.screening = None if screen is None else Screen(screen, self.device)
         threshold = model.threshold if options.threshold is None else options.threshold
         self.threshold = check_threshold(threshold)
         self.tile_size = options.tile_size
@@ -426,6 +442,7 @@ class Predictor:
             sources=tuple(path.name for scene in scenes for path in scene.files),
             stats=stats,
             seconds=time.perf_counter() - start,
+            precision=self.precision,
         )
         if stats.valid_pixels == 0:
             warnings.warn(detections.summary(), UserWarning, stacklevel=3)
@@ -452,6 +469,9 @@ class Predictor:
         offsets = tile_offsets(scene, tile_size, overlap)
         workers = self.num_workers if len(offsets) > self.batch_size else 0
         model = self._scene_model(scene, offsets, tile_size)
+        run = np.ones(len(offsets), bool)
+        if self.screening is not None:
+            run = self.screening.tiles(scene, self.imagery_rules, offsets, tile_size)
         reader = TileReader(
             scene,
             offsets,
@@ -527,17 +547,23 @@ class Predictor:
                     valid, indices = batch["valid"], batch["index"]
                     keep = valid.reshape(len(valid), -1).any(axis=1)
                     stats.skipped_tiles += int((~keep).sum())
-                    if keep.any():
+                    # Tiles the screen rules out get probability 0 without the model.
+                    model_tiles = keep & run[indices]
+                    stats.screened_tiles += int((keep & ~model_tiles).sum())
+                    probabilities: Iterator[np.ndarray] = iter(())
+                    if model_tiles.any():
                         images = reader.images(batch)
-                        if not keep.all():
-                            images, valid, indices = (
-                                images[torch.from_numpy(keep)],
-                                valid[keep],
-                                indices[keep],
-                            )
+                        if not model_tiles.all():
+                            images = images[torch.from_numpy(model_tiles)]
                         probabilities = itertools.chain.from_iterable(self._forward(model, images))
-                        for tile, index in enumerate(indices.tolist()):
-                            stitcher.add(next(probabilities), valid[tile], *offsets[index])
+                    # In the batch's order: the stitcher takes tiles in row order.
+                    for tile in np.flatnonzero(keep):
+                        tile_probabilities = (
+                            next(probabilities)
+                            if model_tiles[tile]
+                            else np.zeros(valid.shape[1:], np.float32)
+                        )
+                        stitcher.add(tile_probabilities, valid[tile], *offsets[indices[tile]])
                     reader.release(batch)
             stitcher.finish()
             while traced:
