@@ -60,6 +60,8 @@ class SceneRecord:
         file: the scene's GeoParquet, relative to the output directory (None when failed).
         error: the last error (None when done).
         finished: when the record was written (UTC, ISO 8601).
+        node: the Ray node of the last attempt (its node id; None when unknown, and in
+            manifests written before nodes were recorded).
     """
 
     scene: str
@@ -71,6 +73,7 @@ class SceneRecord:
     file: str | None
     error: str | None
     finished: str
+    node: str | None = None
 
 
 def scene_file_name(scene: str) -> str:
@@ -232,6 +235,7 @@ class Manifest:
         scanned_km2: float,
         seconds: float,
         attempts: int,
+        node: str | None = None,
     ) -> SceneRecord:
         """Write a scene's detections, then its ``done`` line.
 
@@ -241,6 +245,7 @@ class Manifest:
             scanned_km2: area of valid pixels scanned, in km².
             seconds: time spent on the scene, in seconds.
             attempts: attempts made.
+            node: the Ray node that scanned it.
 
         Returns:
             The record written.
@@ -259,11 +264,12 @@ class Manifest:
                 file=file.as_posix(),
                 error=None,
                 finished=_now(),
+                node=node,
             )
         )
 
     def record_failed(
-        self, scene: str, error: str, *, seconds: float, attempts: int
+        self, scene: str, error: str, *, seconds: float, attempts: int, node: str | None = None
     ) -> SceneRecord:
         """Write a scene's ``failed`` line.
 
@@ -272,6 +278,7 @@ class Manifest:
             error: the last error.
             seconds: time spent on the last attempt, in seconds.
             attempts: attempts made.
+            node: the Ray node of the last attempt.
 
         Returns:
             The record written.
@@ -287,6 +294,7 @@ class Manifest:
                 file=None,
                 error=error,
                 finished=_now(),
+                node=node,
             )
         )
 
