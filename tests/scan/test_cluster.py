@@ -72,7 +72,8 @@ def write_mosaic(directory: Path) -> list[Path]:
     paths = []
     for row in range(ROWS):
         for col in range(COLS):
-            roofs = [(r - row * SIDE, c - col * SIDE, h, w) for r, c, h, w in ROOFS]
+            shifted = [(r - row * SIDE, c - col * SIDE, h, w) for r, c, h, w in ROOFS]
+            roofs = [(r, c, h, w) for r, c, h, w in shifted if r + h > 0 and c + w > 0]
             x, y = ORIGIN[0] + col * SIDE * GSD, ORIGIN[1] - row * SIDE * GSD
             path = directory / f"naip_r{row}c{col}_20220701.tif"
             data = scene_array(SIDE, SIDE, roofs)

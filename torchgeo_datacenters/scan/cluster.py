@@ -46,7 +46,7 @@ TOKEN_HINT = (
 )
 
 #: Words of Ray's errors that say the cluster refused (or was not sent) a token.
-_TOKEN_ERRORS = ("InvalidAuthToken", "no authentication token was found")
+_TOKEN_ERRORS = ("InvalidAuthToken", "AuthenticationError", "authentication token")
 
 
 def import_ray(*, local: bool = True) -> ModuleType:
