@@ -46,7 +46,7 @@ TOKEN_HINT = (
 )
 
 #: Words of Ray's errors that say the cluster refused (or was not sent) a token.
-_TOKEN_ERRORS = ("InvalidAuthToken", "AuthenticationError", "authentication token")
+_TOKEN_ERRORS = ("InvalidAuthToken", "AuthenticationError", "ray-security/token-auth")
 
 
 def import_ray(*, local: bool = True) -> ModuleType:
@@ -145,7 +145,7 @@ def _started(
                 kill_marked(marker)  # what the failed start left running
             if attempt < attempts:
                 continue
-            if address and any(words in str(error) for words in _TOKEN_ERRORS):
+            if address and _refused_token(error):
                 raise TGDCError(
                     f"--ray-address {address}: the Ray cluster asks for its token; {TOKEN_HINT}"
                 ) from error
@@ -160,6 +160,16 @@ def _started(
         yield
     finally:
         ray.shutdown()
+
+
+def _refused_token(error: BaseException) -> bool:
+    """Whether *error*, or an error it was raised from, says the cluster wants its token."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if any(words in str(seen) for words in _TOKEN_ERRORS):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def check_reachable(address: str) -> None:
