@@ -155,9 +155,8 @@ def _merge_run(
 def merge_only(count: int) -> None:
     """Time the final merge and writing of scans of count/4, count/2 and count scenes."""
     print(f"generated scans, 1 detection per 10 scenes; {os.cpu_count()} CPUs")
-    print(
-        f"{'scenes':>8s} {'detections':>10s} {'merged':>7s} {'wall s':>7s} {'ms/1000 scenes':>15s} {'peak RSS MB':>12s}"
-    )
+    header = ("scenes", "detections", "merged", "wall s", "ms/1000 scenes", "peak RSS MB")
+    print(" ".join(f"{name:>14s}" for name in header))
     rows = []
     context = multiprocessing.get_context("spawn")
     with tempfile.TemporaryDirectory(prefix="tgdc-merge-") as tmp:
@@ -174,9 +173,8 @@ def merge_only(count: int) -> None:
             peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
             detections = sum(len(generated_detections(i)) for i in range(size))
             rows.append((size, seconds))
-            print(
-                f"{size:8d} {detections:10d} {merged:7d} {seconds:7.1f} {seconds / size * 1e6:15.1f} {peak:12.0f}"
-            )
+            figures = (size, detections, merged, seconds, seconds / size * 1e6, peak)
+            print(" ".join(f"{value:14,.1f}" for value in figures))
     (small, small_s), (_, _), (large, large_s) = rows
     print(
         f"time x{large_s / small_s:.2f} for scenes x{large / small:.0f}"

@@ -35,7 +35,7 @@ NAIP_BANDS = 4
 NAIP_GSD = 0.6
 
 #: Side of the SYNTHETIC calibration tile, in pixels.
-CALIBRATION_SIDE = 1024
+CALIBRATION_SIDE = 512
 
 #: Least time spent predicting on the calibration tile, in seconds (after one warm-up run).
 CALIBRATION_SECONDS = 3.0
@@ -193,19 +193,17 @@ def scene_size(scene: Scene) -> SceneSize:
     return SceneSize(pixels, scene.path.stat().st_size, False)
 
 
-def calibrate(
-    checkpoint: str | Path, options: Mapping[str, Any], *, seconds: float = CALIBRATION_SECONDS
-) -> float:
+def calibrate(checkpoint: str | Path, options: Mapping[str, Any]) -> float:
     """Measure how fast one scan worker predicts, on a SYNTHETIC tile.
 
     The checkpoint runs with the scan's options (device, precision, tiling) on a
-    :data:`CALIBRATION_SIDE`² SYNTHETIC scene, once to warm up, then again until *seconds*
-    have passed, with one thread on a CPU (as a scan worker, which has one CPU).
+    :data:`CALIBRATION_SIDE`² SYNTHETIC scene, once to warm up, then again until
+    :data:`CALIBRATION_SECONDS` have passed, with one thread on a CPU (as a scan worker,
+    which has one CPU).
 
     Args:
         checkpoint: the model checkpoint.
         options: predictor options.
-        seconds: least time spent measuring.
 
     Returns:
         Megapixels per second.
@@ -221,7 +219,7 @@ def calibrate(
             predictor = Predictor(checkpoint, progress=False, num_workers=0, **options)
             predictor.predict(scene)
             runs, start = 0, time.perf_counter()
-            while runs == 0 or time.perf_counter() - start < seconds:
+            while runs == 0 or time.perf_counter() - start < CALIBRATION_SECONDS:
                 predictor.predict(scene)
                 runs += 1
             elapsed = time.perf_counter() - start
