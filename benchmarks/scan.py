@@ -22,6 +22,14 @@ the manifest, merges and writes the outputs. Wall time and peak RSS of that run 
 in a fresh process, at N/4, N/2 and N, to show how they grow.
 
     uv run python benchmarks/scan.py --merge-only [--merge-scenes 200000]
+
+``--cluster``: a Ray cluster of a head and a worker node of one CPU each is started on this
+machine with token authentication, as the README's "A Ray cluster" starts one
+(``tests/support/ray_cluster.py``), and ``scan --ray-address`` runs the SYNTHETIC scenes on
+it with 2 workers: the time to start the cluster, the scan's wall time and the scenes each
+node ran.
+
+    uv run python benchmarks/scan.py --cluster [--scenes 8] [--size 512]
 """
 
 import argparse
@@ -32,6 +40,7 @@ import resource
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 
@@ -49,6 +58,7 @@ from torchgeo_datacenters.synthetic import generate_scenes
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from support.inference import save_checkpoint
+from support.ray_cluster import RayCluster
 
 #: Side of a generated scene, in degrees (a NAIP quarter quadrangle: 3.75 arc-minutes).
 QUARTER_QUAD = 0.0625
@@ -182,15 +192,55 @@ def merge_only(count: int) -> None:
     )
 
 
+def cluster_scan(count: int, size: int) -> None:
+    """Scan SYNTHETIC scenes on a two-node Ray cluster of this machine."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        generate_scenes(root / "scenes", size=size, count=count, progress=False)
+        checkpoint = save_checkpoint(root / "unet4.ckpt")
+        start = time.perf_counter()
+        with RayCluster() as cluster:
+            head = time.perf_counter() - start
+            cluster.add_node("worker")
+            started = time.perf_counter() - start
+            for name in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN_PATH", "RAY_ENABLE_UV_RUN_RUNTIME_ENV"):
+                os.environ[name] = cluster.env[name]
+            records: list[SceneRecord] = []
+            result = scan(
+                scenes_in_directory(root / "scenes"),
+                checkpoint,
+                root / "scan",
+                workers=2,
+                ray_address=cluster.address,
+                progress=False,
+                on_scene=records.append,
+            )
+            names = {cluster.node_id(name): name for name in cluster.nodes}
+    nodes = Counter(names.get(str(record.node), "?") for record in records)
+    print(
+        f"\n{count} SYNTHETIC scenes of {size} x {size} px, untrained UNet4, 2 workers on a"
+        f" cluster of 2 nodes x 1 CPU; {os.cpu_count()} CPUs"
+    )
+    print(f"cluster start: head {head:.1f} s, with the worker node {started:.1f} s")
+    print(
+        f"scan: {result.seconds:.1f} s in all, {result.scan_seconds:.1f} s from the first scene"
+        f" sent ({count / result.scan_seconds:.3f} scenes/s); scenes per node: {dict(nodes)}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenes", type=int, default=4)
     parser.add_argument("--size", type=int, default=512, help="scene side in pixels")
     parser.add_argument("--merge-only", action="store_true", help="time the final merge only")
     parser.add_argument("--merge-scenes", type=int, default=200_000)
+    parser.add_argument("--cluster", action="store_true", help="scan on a two-node cluster")
     args = parser.parse_args()
     if args.merge_only:
         merge_only(args.merge_scenes)
+        return
+    if args.cluster:
+        cluster_scan(args.scenes, args.size)
         return
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
