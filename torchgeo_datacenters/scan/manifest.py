@@ -186,13 +186,18 @@ class Manifest:
         Returns:
             Scene id to its ``done`` record.
         """
+        # One listing of the scene files rather than a look at each (a national scan has
+        # some 200,000, most of them empty).
+        present = {entry.name for entry in os.scandir(self.directory / SCENES_DIR)}
         return {
             scene: record
             for scene, record in self.records().items()
-            if record.status == "done" and record.file is not None and self._readable(record)
+            if record.status == "done"
+            and record.file is not None
+            and self._readable(record, present)
         }
 
-    def _readable(self, record: SceneRecord) -> bool:
+    def _readable(self, record: SceneRecord, present: set[str]) -> bool:
         """Whether a scene's detections are on disk and whole.
 
         A scene with no detection needs only its file (nothing of it is read again);
@@ -200,14 +205,14 @@ class Manifest:
 
         Args:
             record: a ``done`` record.
+            present: names of the files in the scene directory.
 
         Returns:
             Whether its detections can be read, with as many rows as recorded.
         """
-        path = self.directory / str(record.file)
-        if record.detections == 0:
-            return path.is_file()
-        return self._whole(record)
+        if Path(str(record.file)).name not in present:
+            return False
+        return record.detections == 0 or self._whole(record)
 
     def _whole(self, record: SceneRecord) -> bool:
         """Whether a scene's GeoParquet is on disk and whole, read back to its footer.
@@ -335,16 +340,19 @@ class Manifest:
             os.fsync(file.fileno())
         return record
 
-    def read(self, scenes: Iterable[str]) -> gpd.GeoDataFrame:
+    def read(
+        self, scenes: Iterable[str], finished: Mapping[str, SceneRecord] | None = None
+    ) -> gpd.GeoDataFrame:
         """Read the detections of finished scenes, scene after scene.
 
         Args:
             scenes: scene ids, in the order wanted; unfinished ones are skipped.
+            finished: :meth:`finished`, where the caller has just asked for it.
 
         Returns:
             All their detections in EPSG:4326, in that order.
         """
-        finished = self.finished()
+        finished = self.finished() if finished is None else finished
         records = [finished[scene] for scene in scenes if scene in finished]
         # Only files with detections are read, as Arrow tables joined before one
         # conversion: a national scan has some 200,000 scenes, most of them empty, and a

@@ -322,7 +322,9 @@ def scan(
         finished = manifest.finished()
         result.total_km2 = sum(finished[scene].scanned_km2 for scene in ids if scene in finished)
         detections = merge_detections(
-            manifest.read(ids), distance=predictor.merge_distance, min_area=predictor.min_area
+            manifest.read(ids, finished),
+            distance=predictor.merge_distance,
+            min_area=predictor.min_area,
         )
         if region is not None:
             detections = order_detections(detections[detections.intersects(region)])
