@@ -108,8 +108,8 @@ def predictor(model: ProbabilityModel | None = None, **options: Any) -> Predicto
     the pixel; *options* replace these and the other defaults; *model* defaults to
     :func:`bright_roofs`.
     """
-    options = {"min_area": 0.0, "merge_distance": 0.0, "num_workers": 0, **options}
-    return Predictor(model or bright_roofs(), device="cpu", progress=False, **options)
+    defaults = {"min_area": 0.0, "merge_distance": 0.0, "num_workers": 0, "progress": False}
+    return Predictor(model or bright_roofs(), device="cpu", **{**defaults, **options})
 
 
 class RandomConvNet(nn.Module):

@@ -63,7 +63,7 @@ from .precision import autocast, calibration_tiles, resolve_precision
 from .reader import TileReader
 from .scene import Scene, group_rasters, open_scene
 from .stitch import Stitcher
-from .tiling import check_tiling, scene_tiling, tile_offsets
+from .tiling import TileLayout, check_tiling, scene_tiling, tile_offsets
 from .tta import check_tta, with_tta
 
 if TYPE_CHECKING:
@@ -326,8 +326,9 @@ class Predictor:
         files = Outputs(paths_from_keywords(outputs, formats, "predict"))
         files.check(overwrite=overwrite)
         scene = open_scene(source, self.model.band_count, self.imagery_rules)
-        with files.staged(overwrite=overwrite) as staged:
-            gdf, stats = self._predict_scene(scene, staged, self.progress)
+        layout = self._layout(scene)
+        with files.staged(overwrite=overwrite) as staged, self._tiles_bar([layout]) as bar:
+            gdf, stats = self._predict_scene(scene, layout, staged, bar)
             if acquired is not None:
                 gdf[ACQUIRED] = acquired.isoformat()
             write_vectors(gdf, staged)
@@ -368,12 +369,14 @@ class Predictor:
         if not groups:
             raise TGDCError("sources: no raster files given")
         scenes = [open_scene(group, self.model.band_count, self.imagery_rules) for group in groups]
+        layouts = [self._layout(scene) for scene in scenes]
         stats = RunStats()
         tables = []
-        for scene in tqdm(scenes, desc="mosaics", unit="mosaic", disable=not self.progress):
-            gdf, scene_stats = self._predict_scene(scene, {}, progress=False)
-            tables.append(gdf)
-            stats += scene_stats
+        with self._tiles_bar(layouts) as bar:
+            for scene, layout in zip(scenes, layouts, strict=True):
+                gdf, scene_stats = self._predict_scene(scene, layout, {}, bar)
+                tables.append(gdf)
+                stats += scene_stats
         import pandas as pd
 
         gdf = order_detections(pd.concat(tables, ignore_index=True))
@@ -424,25 +427,50 @@ class Predictor:
             warnings.warn(detections.summary(), UserWarning, stacklevel=3)
         return detections
 
+    def _layout(self, scene: Scene) -> TileLayout:
+        """Lay out the tiles of a scene.
+
+        Args:
+            scene: the scene.
+
+        Returns:
+            The tile side and overlap (pixels) used on it, and its tiles' offsets.
+        """
+        tile_size, overlap = scene_tiling(scene.grid, self.tile_size, self.overlap)
+        return TileLayout(tile_size, overlap, tile_offsets(scene, tile_size, overlap))
+
+    def _tiles_bar(self, layouts: Sequence[TileLayout]) -> tqdm:
+        """A progress bar over the tiles of a run: done out of all, percentage, time left.
+
+        Args:
+            layouts: the tiles of every scene of the run.
+
+        Returns:
+            The bar (silent without :attr:`progress`), to use as a context manager.
+        """
+        total = sum(len(layout.offsets) for layout in layouts)
+        return tqdm(total=total, desc="tiles", unit="tile", disable=not self.progress)
+
     def _predict_scene(
         self,
         scene: Scene,
+        layout: TileLayout,
         paths: Mapping[str, Path],
-        progress: bool,
+        bar: tqdm,
     ) -> tuple["gpd.GeoDataFrame", RunStats]:
         """Predict one scene, streaming rasters to the (staged) paths given.
 
         Args:
             scene: the scene.
+            layout: its tiles.
             paths: output kind to (staged) path; the raster kinds among them are written.
-            progress: whether to show a progress bar.
+            bar: the run's progress bar, advanced by every tile read.
 
         Returns:
             The detections and the counts of the run.
         """
         grid = scene.grid
-        tile_size, overlap = scene_tiling(grid, self.tile_size, self.overlap)
-        offsets = tile_offsets(scene, tile_size, overlap)
+        tile_size, overlap, offsets = layout
         workers = self.num_workers if len(offsets) > self.batch_size else 0
         model = self._scene_model(scene, offsets, tile_size)
         reader = TileReader(
@@ -503,11 +531,8 @@ class Predictor:
             stack.enter_context(tracer)
             for writer, _ in writers:
                 stack.enter_context(writer)
-            bar = tqdm(
-                read_faults_named(loader, scene), desc="tiles", unit="batch", disable=not progress
-            )
             with torch.inference_mode():
-                for batch in bar:
+                for batch in read_faults_named(loader, scene):
                     if "error" in batch:
                         raise TGDCError(batch["error"])
                     valid, indices = batch["valid"], batch["index"]
@@ -525,6 +550,7 @@ class Predictor:
                         for tile, index in enumerate(indices.tolist()):
                             stitcher.add(next(probabilities), valid[tile], *offsets[index])
                     reader.release(batch)
+                    bar.update(len(batch["index"]))
             stitcher.finish()
             while traced:
                 traced.popleft().result()
