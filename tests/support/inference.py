@@ -108,14 +108,14 @@ def predictor(model: ProbabilityModel | None = None, **options: Any) -> Predicto
     that have it), so detections can be checked to the pixel on any CPU; *options* replace
     these and the other defaults; *model* defaults to :func:`bright_roofs`.
     """
-    options = {
+    defaults = {
         "min_area": 0.0,
         "merge_distance": 0.0,
         "num_workers": 0,
         "precision": "fp32",
-        **options,
+        "progress": False,
     }
-    return Predictor(model or bright_roofs(), device="cpu", progress=False, **options)
+    return Predictor(model or bright_roofs(), device="cpu", **{**defaults, **options})
 
 
 class RandomConvNet(nn.Module):

@@ -66,7 +66,7 @@ from .reader import TileReader
 from .scene import Scene, group_rasters, open_scene
 from .screen import Screen, find_screen
 from .stitch import Stitcher
-from .tiling import check_tiling, scene_tiling, tile_offsets
+from .tiling import TileLayout, check_tiling, scene_tiling, tile_offsets
 from .tta import check_tta, with_tta
 
 if TYPE_CHECKING:
@@ -350,8 +350,9 @@ class Predictor:
         files.check(overwrite=overwrite)
         scene = open_scene(source, self.model.band_count, self.imagery_rules)
         check_free_space(output_sizes(files.requested(), [scene.grid]))
-        with files.staged(overwrite=overwrite) as staged:
-            gdf, stats = self._predict_scene(scene, staged, self.progress)
+        layout = self._layout(scene)
+        with files.staged(overwrite=overwrite) as staged, self._tiles_bar([layout]) as bar:
+            gdf, stats = self._predict_scene(scene, layout, staged, bar)
             if acquired is not None:
                 gdf[ACQUIRED] = acquired.isoformat()
             write_vectors(gdf, staged)
@@ -393,12 +394,14 @@ class Predictor:
             raise TGDCError("sources: no raster files given")
         scenes = [open_scene(group, self.model.band_count, self.imagery_rules) for group in groups]
         check_free_space(output_sizes(files.requested(), [scene.grid for scene in scenes]))
+        layouts = [self._layout(scene) for scene in scenes]
         stats = RunStats()
         tables = []
-        for scene in tqdm(scenes, desc="mosaics", unit="mosaic", disable=not self.progress):
-            gdf, scene_stats = self._predict_scene(scene, {}, progress=False)
-            tables.append(gdf)
-            stats += scene_stats
+        with self._tiles_bar(layouts) as bar:
+            for scene, layout in zip(scenes, layouts, strict=True):
+                gdf, scene_stats = self._predict_scene(scene, layout, {}, bar)
+                tables.append(gdf)
+                stats += scene_stats
         gdf = order_detections(concat_detections(tables))
         with files.staged(overwrite=overwrite) as staged:
             write_vectors(gdf, staged)
@@ -448,25 +451,50 @@ class Predictor:
             warnings.warn(detections.summary(), UserWarning, stacklevel=3)
         return detections
 
+    def _layout(self, scene: Scene) -> TileLayout:
+        """Lay out the tiles of a scene.
+
+        Args:
+            scene: the scene.
+
+        Returns:
+            The tile side and overlap (pixels) used on it, and its tiles' offsets.
+        """
+        tile_size, overlap = scene_tiling(scene.grid, self.tile_size, self.overlap)
+        return TileLayout(tile_size, overlap, tile_offsets(scene, tile_size, overlap))
+
+    def _tiles_bar(self, layouts: Sequence[TileLayout]) -> tqdm:
+        """A progress bar over the tiles of a run: done out of all, percentage, time left.
+
+        Args:
+            layouts: the tiles of every scene of the run.
+
+        Returns:
+            The bar (silent without :attr:`progress`), to use as a context manager.
+        """
+        total = sum(len(layout.offsets) for layout in layouts)
+        return tqdm(total=total, desc="tiles", unit="tile", disable=not self.progress)
+
     def _predict_scene(
         self,
         scene: Scene,
+        layout: TileLayout,
         paths: Mapping[str, Path],
-        progress: bool,
+        bar: tqdm,
     ) -> tuple["gpd.GeoDataFrame", RunStats]:
         """Predict one scene, streaming rasters to the (staged) paths given.
 
         Args:
             scene: the scene.
+            layout: its tiles.
             paths: output kind to (staged) path; the raster kinds among them are written.
-            progress: whether to show a progress bar.
+            bar: the run's progress bar, advanced by every tile read.
 
         Returns:
             The detections and the counts of the run.
         """
         grid = scene.grid
-        tile_size, overlap = scene_tiling(grid, self.tile_size, self.overlap)
-        offsets = tile_offsets(scene, tile_size, overlap)
+        tile_size, overlap, offsets = layout
         workers = self.num_workers if len(offsets) > self.batch_size else 0
         model = self._scene_model(scene, offsets, tile_size)
         run = np.ones(len(offsets), bool)
@@ -531,17 +559,8 @@ class Predictor:
             stack.enter_context(tracer)
             for writer, _ in writers:
                 stack.enter_context(writer)
-            # The total lets the bar show the share done and the time left (and lets
-            # front ends such as the QGIS plugin read a percentage from it).
-            bar = tqdm(
-                read_faults_named(loader, scene),
-                desc="tiles",
-                unit="batch",
-                total=len(loader),
-                disable=not progress,
-            )
             with torch.inference_mode():
-                for batch in bar:
+                for batch in read_faults_named(loader, scene):
                     if "error" in batch:
                         raise TGDCError(batch["error"])
                     valid, indices = batch["valid"], batch["index"]
@@ -565,6 +584,7 @@ class Predictor:
                         )
                         stitcher.add(tile_probabilities, valid[tile], *offsets[indices[tile]])
                     reader.release(batch)
+                    bar.update(len(batch["index"]))
             stitcher.finish()
             while traced:
                 traced.popleft().result()
