@@ -4,7 +4,8 @@ import pytest
 import shapely
 import torch
 
-from torchgeo_datacenters.datamodules import DataCenterDataModule
+from torchgeo_datacenters.datamodules import DataCenterDataModule, ValidationSplit
+from torchgeo_datacenters.datamodules.splits import MIN_VALIDATION_DATACENTERS
 from torchgeo_datacenters.datasets import DataCenterLabels, write_chip_masks
 from torchgeo_datacenters.errors import TGDCError
 from torchgeo_datacenters.synthetic import SyntheticDataset
@@ -257,3 +258,80 @@ def test_split_seed_is_separate_from_the_sampling_seed(
         runs.append((list(dm.split.cells["split"]), _patch_boxes(dm.train_sampler)))
     assert runs[0][0] == runs[1][0]
     assert runs[0][1] != runs[1][1]
+
+
+def test_fit_reports_the_validation_split_and_warns_when_it_cannot_rank(
+    synthetic_scenes: SyntheticDataset, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dm = _datamodule(synthetic_scenes)
+    with pytest.warns(UserWarning, match="raise data.init_args.val_fraction") as caught:
+        dm.setup("fit")
+    split = dm.validation_split
+    assert split is not None and split.patches == len(dm.val_sampler) > 0
+    # The sites counted are those of the labels inside the validation region.
+    labels = DataCenterLabels(synthetic_scenes.labels_path, res=0.6)
+    labels.crs = dm.train_dataset.crs
+    inside = labels.features.geometry.representative_point().within(dm.regions["val"])
+    assert split.datacenters == int((labels.features["site_class"][inside] == "datacenter").sum())
+    assert sum(split.sites.values()) == int(inside.sum())
+    assert split.datacenters < MIN_VALIDATION_DATACENTERS
+    (message,) = [str(w.message) for w in caught if "rank epochs" in str(w.message)]
+    assert "\n" not in message
+    assert f"holds {split.datacenters} labelled data center(s)" in message
+    # The option named enlarges the split: more validation cells, more sites.
+    larger = _datamodule(synthetic_scenes, val_fraction=0.5, test_fraction=0.0)
+    with pytest.warns(UserWarning):
+        larger.setup("fit")
+    assert larger.validation_split is not None
+    assert larger.validation_split.patches > split.patches
+    assert sum(larger.validation_split.sites.values()) > sum(split.sites.values())
+
+
+def test_a_split_that_can_rank_gives_no_warning() -> None:
+    split = ValidationSplit(40, {"datacenter": MIN_VALIDATION_DATACENTERS, "warehouse": 3})
+    assert split.can_rank
+    assert (
+        split.describe()
+        == "validation split: 40 patches, 10 labelled data center(s) and 3 warehouse"
+    )
+    assert not ValidationSplit(40, {"datacenter": MIN_VALIDATION_DATACENTERS - 1}).can_rank
+
+
+def test_no_room_for_a_training_patch_is_said_so(
+    tmp_path: Path, synthetic_scenes: SyntheticDataset
+) -> None:
+    """A 100 m strip left to train, less a 77 m margin: said so, not a sampler's error."""
+    import geopandas as gpd
+    import rasterio
+
+    scene = synthetic_scenes.scene_paths[0]
+    with rasterio.open(scene) as src:
+        left, bottom, right, top = src.bounds
+        crs = src.crs
+    area = tmp_path / "val.geojson"
+    gpd.GeoDataFrame(geometry=[shapely.box(left + 100, bottom, right, top)], crs=crs).to_file(area)
+    options = {"paths": str(scene), "label_path": str(synthetic_scenes.labels_path), "length": 4}
+    dm = DataCenterDataModule(**options, patch_size=128, val_area=str(area))
+    with pytest.raises(
+        TGDCError, match=r"no room for a train patch \(128 px = 76.8 m\); give smaller"
+    ):
+        dm.setup("fit")
+    # Its advice works: a smaller validation area leaves room to train.
+    gpd.GeoDataFrame(geometry=[shapely.box(left + 200, bottom, right, top)], crs=crs).to_file(area)
+    with pytest.warns(UserWarning, match="give a larger data.init_args.val_area"):
+        DataCenterDataModule(**options, patch_size=128, val_area=str(area), site_share=0.0).setup(
+            "fit"
+        )
+
+
+def test_imagery_of_another_pixel_size_is_resampled_with_a_message(
+    synthetic_scenes: SyntheticDataset,
+) -> None:
+    """0.6 m scenes with gsd 0.5: one line per file says so; patches are at 0.5 m."""
+    dm = _datamodule(synthetic_scenes, gsd=0.5)
+    with pytest.warns(UserWarning, match=r"pixel size 0.6 m differs from gsd 0.5 m") as caught:
+        images, _ = dm._datasets()
+    lines = [str(w.message) for w in caught if "differs from gsd" in str(w.message)]
+    assert len(lines) == len(synthetic_scenes.scene_paths)
+    assert all("\n" not in line and "set data.init_args.gsd to 0.6" in line for line in lines)
+    assert images.res == (0.5, 0.5)
