@@ -10,7 +10,7 @@ import shapely
 from rasterio.transform import from_origin
 
 from torchgeo_datacenters.datasets import DataCenterLabels
-from torchgeo_datacenters.demo import object_metrics, pixel_counts, pixel_scores
+from torchgeo_datacenters.demo import checkpoint_epochs, object_metrics, pixel_counts, pixel_scores
 
 CRS = "EPSG:32617"
 
@@ -51,3 +51,10 @@ def test_pixel_counts_pool_over_scenes(tmp_path: Path) -> None:
     tp, fp, fn = pixel_counts(tmp_path / "mask.tif", labels)
     assert (tp, fp, fn) == (1800, 0, 5400)
     assert pixel_scores(2 * tp, 2 * fp, 2 * fn)["pixel_iou"] == pytest.approx(0.25)
+
+
+def test_training_picture_marks_the_checkpoints_epochs() -> None:
+    """A run that peaks and falls: best.ckpt is the first peak, last.ckpt the final epoch."""
+    points = [(0, 0.0), (1, 0.82), (2, 0.82), (3, 0.33)]
+    assert checkpoint_epochs(points) == {"best": (1, 0.82), "last": (3, 0.33)}
+    assert checkpoint_epochs([(0, 0.5)]) == {"best": (0, 0.5), "last": (0, 0.5)}

@@ -302,6 +302,20 @@ def plot_overlay(
     _save(fig, path)
 
 
+def checkpoint_epochs(points: list[tuple[int, float]]) -> dict[str, tuple[int, float]]:
+    """The epochs ``best.ckpt`` and ``last.ckpt`` hold, from the validation IoU per epoch.
+
+    Args:
+        points: ``(epoch, validation IoU)`` in epoch order.
+
+    Returns:
+        ``best``: the first epoch of the highest IoU (as ``ModelCheckpoint`` keeps it, which
+        replaces its checkpoint only on a strictly higher value); ``last``: the final epoch.
+    """
+    best = max(points, key=lambda p: p[1])
+    return {"best": best, "last": points[-1]}
+
+
 def plot_training(metrics_csv: Path, path: Path, checkpoint: str = DEMO_CHECKPOINT) -> None:
     """Plot training loss and validation IoU per epoch from Lightning's CSV log.
 
@@ -330,9 +344,10 @@ def plot_training(metrics_csv: Path, path: Path, checkpoint: str = DEMO_CHECKPOI
     points = [(e, v["val_iou"]) for e, v in sorted(epochs.items()) if "val_iou" in v]
     if points:
         right.plot(*zip(*points, strict=True), marker="o", color="tab:green")
-        best, final = max(points, key=lambda p: p[1]), points[-1]
-        marks = {"best": (best, "best.ckpt", "*", 16), "last": (final, "last.ckpt", "s", 11)}
-        for name, ((epoch, iou), label, marker, size) in marks.items():
+        epochs_of = checkpoint_epochs(points)
+        styles = {"best": ("*", 16), "last": ("s", 11)}
+        for name, (epoch, iou) in epochs_of.items():
+            marker, size = styles[name]
             used = " (detected with)" if name == checkpoint else ""
             right.plot(
                 epoch,
@@ -342,7 +357,7 @@ def plot_training(metrics_csv: Path, path: Path, checkpoint: str = DEMO_CHECKPOI
                 linestyle="none",
                 markerfacecolor="none" if name != checkpoint else "tab:red",
                 markeredgecolor="tab:red",
-                label=f"{label}: epoch {epoch}, IoU {iou:.2f}{used}",
+                label=f"{name}.ckpt: epoch {epoch}, IoU {iou:.2f}{used}",
             )
         right.legend(loc="lower right", fontsize=8)
     right.set(

@@ -1,3 +1,6 @@
+import json
+import re
+import warnings
 from pathlib import Path
 
 import pytest
@@ -335,3 +338,52 @@ def test_imagery_of_another_pixel_size_is_resampled_with_a_message(
     assert len(lines) == len(synthetic_scenes.scene_paths)
     assert all("\n" not in line and "set data.init_args.gsd to 0.6" in line for line in lines)
     assert images.res == (0.5, 0.5)
+
+
+@pytest.fixture(scope="module")
+def low_contrast_uint16(
+    synthetic_scenes: SyntheticDataset, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """The SYNTHETIC scenes as low-contrast uint16 (value x 4 + 1000: 12 bits used)."""
+    import rasterio
+
+    out = tmp_path_factory.mktemp("uint16")
+    for path in synthetic_scenes.scene_paths:
+        with rasterio.open(path) as src:
+            profile = src.profile | {"dtype": "uint16"}
+            data = src.read().astype("uint16") * 4 + 1000
+        with rasterio.open(out / path.name, "w", **profile) as dst:
+            dst.write(data)
+    return out
+
+
+def test_nearly_constant_normalised_imagery_is_warned_with_its_own_statistics(
+    synthetic_scenes: SyntheticDataset, low_contrast_uint16: Path
+) -> None:
+    options = {"label_path": str(synthetic_scenes.labels_path), "dtype": "uint16"}
+    dm = DataCenterDataModule(str(low_contrast_uint16), **options)
+    with pytest.warns(UserWarning, match="the normalised imagery is nearly constant") as caught:
+        dm.setup("fit")
+    (line,) = [str(w.message) for w in caught if "nearly constant" in str(w.message)]
+    assert "\n" not in line
+    mean, std = (json.loads(m) for m in re.findall(r"to (\[[^\]]+\])", line))
+    # The advice works: with the imagery's own mean and std there is no warning.
+    with warnings.catch_warnings(record=True) as again:
+        warnings.simplefilter("always")
+        DataCenterDataModule(str(low_contrast_uint16), **options, mean=mean, std=std)._check_spread(
+            sorted(str(p) for p in low_contrast_uint16.glob("*.tif"))
+        )
+    assert not [w for w in again if "nearly constant" in str(w.message)]
+    assert all(1000 < m < 2020 for m in mean) and all(0 < s < 255 for s in std)
+
+
+def test_real_naip_tiles_are_spread_enough() -> None:
+    naip = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "naip"
+    files = sorted(str(p) for p in naip.glob("*.tif"))
+    if not files:
+        pytest.skip("../shared/data/naip (real NAIP tiles) is absent")
+    dm = DataCenterDataModule(files, label_path="unused.geojson")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        dm._check_spread(files)
+    assert not [w for w in caught if "nearly constant" in str(w.message)]

@@ -247,11 +247,11 @@ def test_model_learns(tmp_path: Path) -> None:
 
 
 def test_warmup_cosine_rises_then_decays_to_zero() -> None:
-    factors = [warmup_cosine(step, total=100, warmup=5) for step in range(101)]
+    factors = [warmup_cosine(step, total=105, warmup=5) for step in range(106)]
     assert factors[:6] == pytest.approx([1 / 6, 2 / 6, 3 / 6, 4 / 6, 5 / 6, 1.0])
     assert all(a >= b for a, b in itertools.pairwise(factors[5:]))
     assert factors[55] == pytest.approx(0.5)
-    assert factors[100] == pytest.approx(0.0, abs=1e-12)
+    assert factors[105] == pytest.approx(0.0, abs=1e-12)
     assert warmup_cosine(0, total=10, warmup=0) == 1.0
 
 

@@ -33,6 +33,12 @@ from .splits import SPLITS, GeoSplit, ValidationSplit, grid_split
 
 PathLike = str | os.PathLike[str]
 
+#: Smallest spread (standard deviation) of a band of normalised training imagery that is
+#: not warned about: a third of the largest brightness shift of training augmentation
+#: (0.15), so that the jitter cannot swamp the data. NAIP-like uint8 imagery normalised
+#: by 0-255 spreads 0.13-0.19 (``tgdc demo``'s scenes).
+MIN_NORMALISED_SPREAD = 0.05
+
 
 class DataCenterDataModule(GeoDataModule):
     """NAIP imagery ``&`` data-center labels, split by geography.
@@ -254,6 +260,40 @@ class DataCenterDataModule(GeoDataModule):
             labels = DataCenterLabels(self.label_path, res=images.res, **self.label_kwargs)
         return images, labels
 
+    def _check_spread(self, files: Sequence[str]) -> None:
+        """Warn in one line where the normalised training imagery is nearly constant.
+
+        The imagery is read at 1/8 resolution (valid pixels only, up to 16 files). A band
+        whose normalised values spread (standard deviation) less than
+        :data:`MIN_NORMALISED_SPREAD` gives the model almost nothing to learn from, and
+        the brightness jitter of training (a shift of up to 0.15) swamps it: a ``mean``/
+        ``std`` or ``value_range`` that does not fit the data (uint16 imagery normalised
+        by the type's full range, say). The warning gives the imagery's own mean and std.
+
+        Args:
+            files: the training imagery files.
+        """
+        samples = []
+        for file in list(files)[:16]:
+            with rasterio.open(file) as src:
+                shape = (src.count, max(1, src.height // 8), max(1, src.width // 8))
+                data = src.read(out_shape=shape, masked=True).astype(np.float64)
+            samples.append(data.reshape(src.count, -1))
+        values = np.ma.concatenate(samples, axis=1)
+        mean, std = values.mean(axis=1).filled(np.nan), values.std(axis=1).filled(np.nan)
+        spread = std / np.asarray(self.std)
+        if not np.all(spread >= MIN_NORMALISED_SPREAD):
+            band = self.bands[int(np.nanargmin(spread))]
+            warnings.warn(
+                f"{self.paths}: the normalised imagery is nearly constant (band {band} spreads"
+                f" {np.nanmin(spread):.3g} with mean {self.mean} and std {self.std}, below"
+                f" {MIN_NORMALISED_SPREAD}): the model can learn little; set"
+                f" data.init_args.mean to {[round(float(m), 1) for m in mean]} and std to"
+                f" {[round(float(v), 1) for v in std]}, the imagery's own",
+                UserWarning,
+                stacklevel=3,
+            )
+
     def _check_pixel_size(self, file: str, src: rasterio.io.DatasetReader) -> None:
         """Warn in one line where a file's pixels differ from ``gsd`` by more than 10%.
 
@@ -368,6 +408,8 @@ class DataCenterDataModule(GeoDataModule):
             seed=self.split_seed,
             crs=dataset.crs,
         )
+        if stage == "fit":
+            self._check_spread(images.files)
         if self.masks_dir is not None:
             self._setup_chips(images, labels)
             return
