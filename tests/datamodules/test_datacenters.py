@@ -161,13 +161,15 @@ def test_labels_elsewhere_are_a_clear_error(
         dm.setup("fit")
 
 
-def _uint16_scenes(tmp_path: Path, scenes: SyntheticDataset) -> Path:
-    """The synthetic scenes scaled to 12-bit values (0 to 4080) as uint16."""
+def _uint16_scenes(
+    tmp_path: Path, scenes: SyntheticDataset, scale: int = 16, offset: int = 0
+) -> Path:
+    """The synthetic scenes as uint16: value x *scale* + *offset* (default 12-bit, 0-4080)."""
     import rasterio
 
     for scene in scenes.scene_paths:
         with rasterio.open(scene) as src:
-            profile, pixels = src.profile, src.read().astype("uint16") * 16
+            profile, pixels = src.profile, src.read().astype("uint16") * scale + offset
         profile.update(dtype="uint16")
         with rasterio.open(tmp_path / scene.name, "w", **profile) as dst:
             dst.write(pixels)
@@ -345,16 +347,7 @@ def low_contrast_uint16(
     synthetic_scenes: SyntheticDataset, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
     """The SYNTHETIC scenes as low-contrast uint16 (value x 4 + 1000: 12 bits used)."""
-    import rasterio
-
-    out = tmp_path_factory.mktemp("uint16")
-    for path in synthetic_scenes.scene_paths:
-        with rasterio.open(path) as src:
-            profile = src.profile | {"dtype": "uint16"}
-            data = src.read().astype("uint16") * 4 + 1000
-        with rasterio.open(out / path.name, "w", **profile) as dst:
-            dst.write(data)
-    return out
+    return _uint16_scenes(tmp_path_factory.mktemp("uint16"), synthetic_scenes, 4, 1000)
 
 
 def test_nearly_constant_normalised_imagery_is_warned_with_its_own_statistics(

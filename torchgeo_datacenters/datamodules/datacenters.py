@@ -442,9 +442,7 @@ class DataCenterDataModule(GeoDataModule):
             )
             setattr(self, f"{name}_sampler", sampler)
         if stage == "fit":
-            self.validation_split = ValidationSplit.count(
-                len(self.val_sampler), features, regions["val"]
-            )
+            self.validation_split = ValidationSplit.count(len(sampler), features, regions["val"])
             rank_zero_info(f"tgdc: {self.validation_split.describe()}")
             if not self.validation_split.can_rank:
                 enlarge = (
