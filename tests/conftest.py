@@ -5,11 +5,14 @@ from pathlib import Path
 import pytest
 
 from torchgeo_datacenters.cli import set_runtime_environment
+from torchgeo_datacenters.utils.bytecode import compile_environment_once
 
 # The environment tgdc runs torch in (idle OpenMP threads sleep rather than spin), set
 # before torch loads: in-process training tests otherwise spin for the cores that their
 # own subprocesses and servers need.
 set_runtime_environment()
+# The first session in a fresh environment compiles it in the background, as tgdc does.
+compile_environment_once()
 
 import torch  # noqa: E402
 

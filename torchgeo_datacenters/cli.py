@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from . import __version__
 from .commands import COMMANDS
 from .errors import TGDCError, describe_os_error
+from .utils.bytecode import compile_environment_once
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,6 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         130 after Ctrl-C, 143 after SIGTERM.
     """
     set_runtime_environment()
+    compile_environment_once()
     parser = build_parser()
     args = parser.parse_args(argv)
     with warnings.catch_warnings(), _terminate_as_interrupt():

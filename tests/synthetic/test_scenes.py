@@ -224,7 +224,8 @@ def test_lookalike_warehouses_are_as_large_and_bright_as_datacenters(tmp_path: P
         ]
         assert np.median(areas) == pytest.approx(median, rel=0.1)
     # Roof pixels in drawn scenes: a data-center roof colour (R, G, B, NIR), within the
-    # colour's jitter (3%) and the sensor noise.
+    # colour's jitter (3%), the scene's band cast (4%) and its illumination (0.03 per unit of
+    # two unit-spread fields): 10% of the brightest colour.
     colours = BUILDINGS["datacenter"].roof_colours
     distances = []
     for seed in (5, 6):
@@ -237,7 +238,7 @@ def test_lookalike_warehouses_are_as_large_and_bright_as_datacenters(tmp_path: P
             colour = np.median(image[:, roof], axis=1)
             distances.append(np.abs(colours - colour).max(axis=1).min())
     assert len(distances) >= 2
-    assert max(distances) <= 10
+    assert max(distances) <= 0.1 * colours.max()
 
 
 @pytest.mark.parametrize(

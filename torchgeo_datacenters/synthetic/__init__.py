@@ -26,8 +26,10 @@ drawn by rasterizing the very same polygons (pixel-centre rule), so labels and p
 Scenes of at least :data:`MIN_COMPLETE_SIZE` pixels a side drawn with the default object
 counts hold at least one data center and at least one warehouse, one retail and one other
 building. Smaller scenes (down to :data:`MIN_SIZE`) hold one data center and the negatives
-that fit. Output is a pure function of the arguments: the same seed gives byte-identical
-files.
+that fit. Output is a pure function of the arguments: the same seed gives the same pixels and
+labels, bit for bit, on any CPU (any x86-64 SIMD level and BLAS kernel; arm64 is not tested),
+because the pixel path uses only elementwise arithmetic that IEEE 754 rounds exactly (see
+:func:`.canvas.smooth_field`), and byte-identical files under the same GDAL version.
 
 The generator is split by concept: :mod:`.scenes` writes scenes and labels,
 :mod:`.buildings` holds one :class:`~.buildings.BuildingSpec` per labelled class,

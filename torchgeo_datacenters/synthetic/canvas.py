@@ -20,6 +20,12 @@ from shapely.geometry.base import BaseGeometry
 if TYPE_CHECKING:
     from .buildings import BuildingSpec
 
+_SPREAD = 0.6 * math.sqrt(3.0)
+"""Stretch of the cubic B-spline that interpolates smooth fields (coarse cells): the spread
+of a Gaussian of 0.6 cells, since a cubic B-spline has variance 1/3."""
+_TAPS = 6
+"""Coarse cells a pixel of a smooth field draws on: the B-spline's support, 4 x _SPREAD."""
+
 Box = tuple[int, int, int, int]
 """A pixel rectangle ``(row_start, col_start, row_stop, col_stop)``, stops exclusive."""
 
@@ -179,23 +185,64 @@ class Scene:
 def smooth_field(rng: np.random.Generator, height: int, width: int, cell: float) -> np.ndarray:
     """Return smooth random noise (zero mean, unit spread) with features about *cell* px wide.
 
-    A coarse Gaussian grid is interpolated with Gaussian weights, as two matrix products.
+    A coarse Gaussian grid, one value per *cell* pixels, is interpolated with a cubic
+    B-spline stretched to the spread of a Gaussian of 0.6 coarse cells (a cubic B-spline
+    has variance 1/3). Every step is an elementwise addition, subtraction, multiplication,
+    division or square root in a fixed order, each of which IEEE 754 rounds exactly, so the
+    field is the same bit for bit on every CPU: no ``exp`` (whose SIMD kernels differ
+    between CPUs) and no matrix product (whose BLAS kernels sum in CPU-specific orders).
+
+    Args:
+        rng: The random generator the coarse grid is drawn from.
+        height: Rows of the field (pixels).
+        width: Columns of the field (pixels).
+        cell: Spacing of the coarse grid (pixels).
+
+    Returns:
+        A ``float32`` array of shape ``(height, width)``.
     """
 
-    def weights(n: int) -> np.ndarray:
+    def taps(n: int) -> tuple[int, np.ndarray, np.ndarray]:
+        """Coarse cells, their indices ``(n, _TAPS)`` and normalised weights ``(n, _TAPS)``."""
         coarse = int(n / cell) + 3
-        centres = (np.arange(n, dtype=np.float32) + 0.5) / cell + 1.0
-        distance = centres[:, None] - np.arange(coarse, dtype=np.float32)[None, :]
-        kernel = np.exp(-0.5 * (distance / 0.6) ** 2)
-        return kernel / kernel.sum(1, keepdims=True)
+        centres = (np.arange(n, dtype=np.float32) + np.float32(0.5)) / np.float32(cell)
+        centres += np.float32(1.0)
+        first = np.floor(centres).astype(np.int64) - (_TAPS // 2 - 1)
+        index = first[:, None] + np.arange(_TAPS)[None, :]
+        offset = centres[:, None] - index.astype(np.float32)
+        weight = cubic_bspline(offset / np.float32(_SPREAD))
+        weight[(index < 0) | (index >= coarse)] = 0.0
+        total = weight[:, 0].copy()
+        for t in range(1, _TAPS):
+            total += weight[:, t]
+        weight /= total[:, None]
+        return coarse, np.clip(index, 0, coarse - 1), weight
 
-    wr, wc = weights(height), weights(width)
-    coarse = rng.standard_normal((wr.shape[1], wc.shape[1]), dtype=np.float32)
-    field = wr @ coarse @ wc.T
+    (rn, ri, rw), (cn, ci, cw) = taps(height), taps(width)
+    coarse = rng.standard_normal((rn, cn), dtype=np.float32)
+    columns = coarse[:, ci[:, 0]] * cw[:, 0]
+    for t in range(1, _TAPS):
+        columns += coarse[:, ci[:, t]] * cw[:, t]
+    field = np.take(columns, ri[:, 0], axis=0)
+    field *= rw[:, 0, None]
+    row = np.empty_like(field)
+    for t in range(1, _TAPS):
+        np.take(columns, ri[:, t], axis=0, out=row)
+        row *= rw[:, t, None]
+        field += row
     sample = field[:: max(1, height // 256), :: max(1, width // 256)]
     field -= sample.mean()
     field /= max(float(sample.std()), 1e-6)
     return field
+
+
+def cubic_bspline(x: np.ndarray) -> np.ndarray:
+    """Return the cubic B-spline kernel at *x* (zero where ``|x| >= 2``), in ``x``'s dtype."""
+    a = np.abs(x)
+    far = 2 - a
+    far = far * far * far / 6
+    near = (a * a * (3 * a - 6) + 4) / 6
+    return np.where(a < 1, near, np.where(a < 2, far, 0)).astype(x.dtype)
 
 
 def box_polygon(transform: Affine, box: Box) -> shapely.Polygon:

@@ -126,8 +126,8 @@ def generate_scene(
     """Draw one SYNTHETIC NAIP-like scene and write it as a GeoTIFF.
 
     The GeoTIFF has 4 ``uint8`` bands (R, G, B, NIR, no nodata value), 256 x 256 tiles and
-    deflate compression, and is written atomically. The same arguments always give a
-    byte-identical file.
+    deflate compression, and is written atomically. The same arguments always give the same
+    pixels and labels on any CPU, and a byte-identical file under the same GDAL version.
 
     Args:
         path: the GeoTIFF to write.
