@@ -3,6 +3,7 @@
 import math
 import pickle
 from collections.abc import Sequence
+from functools import partial
 from typing import Any, Literal
 
 import segmentation_models_pytorch as smp
@@ -11,7 +12,7 @@ from lightning.pytorch import Callback, LightningDataModule
 from lightning.pytorch.utilities.types import OptimizerLRScheduler
 from torch import Tensor, nn
 from torch.optim import AdamW
-from torch.optim.lr_scheduler import ReduceLROnPlateau
+from torch.optim.lr_scheduler import LambdaLR, ReduceLROnPlateau
 from torchgeo.datasets.utils import Sample
 from torchgeo.tasks import SemanticSegmentation
 from torchmetrics import MetricCollection
@@ -49,6 +50,31 @@ LOSSES = {
     "binary": ("bce", "dice", "bce+dice", "focal", "jaccard"),
     "multiclass": ("ce", "dice", "focal", "jaccard"),
 }
+
+#: Learning-rate schedules that ``lr_schedule`` accepts.
+ScheduleName = Literal["cosine", "plateau"]
+
+
+def warmup_cosine(step: int, total: int, warmup: int) -> float:
+    """Factor on the learning rate at optimizer step *step*: linear warm-up, cosine decay.
+
+    The factor rises linearly over the first *warmup* steps to 1, then falls along half a
+    cosine to 0 at step *total* (Loshchilov & Hutter, "SGDR", ICLR 2017; warm-up as in
+    Goyal et al., "Accurate, Large Minibatch SGD", 2017), so the last updates are small
+    and the final weights settle instead of stopping wherever a large step left them.
+
+    Args:
+        step: the optimizer step, from 0.
+        total: the number of optimizer steps of the whole training.
+        warmup: steps of linear warm-up (0 for none), fewer than *total*.
+
+    Returns:
+        The factor, in [0, 1].
+    """
+    if step < warmup:
+        return (step + 1) / (warmup + 1)
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 class _LossSum(nn.Module):
@@ -117,6 +143,8 @@ class DataCenterSegmentation(SemanticSegmentation):
         ignore_index: int | None = None,
         lr: float = 1e-3,
         patience: int = 10,
+        lr_schedule: ScheduleName = "cosine",
+        warmup: float = 0.05,
         num_filters: int = 3,
         freeze_backbone: bool = False,
         freeze_decoder: bool = False,
@@ -157,9 +185,15 @@ class DataCenterSegmentation(SemanticSegmentation):
             class_weights: per-class weights of ``'ce'``, one per class.
             ignore_index: target value ignored by the loss and the pixel metrics (not
                 with ``'bce'`` or ``'bce+dice'``).
-            lr: learning rate of AdamW.
-            patience: epochs without validation IoU improvement before the learning
-                rate drops tenfold.
+            lr: peak learning rate of AdamW.
+            patience: with ``lr_schedule='plateau'``, epochs without validation IoU
+                improvement before the learning rate drops tenfold.
+            lr_schedule: ``'cosine'``: *lr* reached after a linear warm-up, then
+                decayed along half a cosine to 0 at the last step of ``max_epochs``
+                (see :func:`warmup_cosine`), so the final weights are the settled ones;
+                ``'plateau'``: *lr* until validation IoU stops rising (*patience*).
+            warmup: share of the training steps spent warming up (``'cosine'``), in
+                [0, 1).
             num_filters: filters of TorchGeo's ``'fcn'`` model.
             freeze_backbone: freeze the encoder of TorchGeo's models.
             freeze_decoder: freeze the decoder of TorchGeo's models.
@@ -202,6 +236,8 @@ class DataCenterSegmentation(SemanticSegmentation):
             pos_weight=pos_weight,
             class_weights=class_weights,
             ignore_index=ignore_index,
+            lr_schedule=lr_schedule,
+            warmup=warmup,
             frozen=freeze_backbone or freeze_decoder,
             bands=bands,
             mean=mean,
@@ -352,16 +388,35 @@ class DataCenterSegmentation(SemanticSegmentation):
         )
 
     def configure_optimizers(self) -> OptimizerLRScheduler:
-        """AdamW with a learning rate that drops when validation IoU stops rising.
+        """AdamW with the ``lr_schedule``: warm-up and cosine decay per step, or plateau.
 
         Returns:
             Optimizer and learning-rate scheduler.
+
+        Raises:
+            TGDCError: if the schedule is ``'cosine'`` and training has no end.
         """
         optimizer = AdamW(self.parameters(), lr=self.hparams["lr"])
-        scheduler = ReduceLROnPlateau(optimizer, mode=self.mode, patience=self.hparams["patience"])
+        if self.hparams["lr_schedule"] == "plateau":
+            scheduler = ReduceLROnPlateau(
+                optimizer, mode=self.mode, patience=self.hparams["patience"]
+            )
+            return {
+                "optimizer": optimizer,
+                "lr_scheduler": {"scheduler": scheduler, "monitor": self.monitor},
+            }
+        steps = self.trainer.estimated_stepping_batches
+        if not math.isfinite(steps):
+            raise TGDCError(
+                "lr_schedule 'cosine' decays over the whole training: set trainer max_epochs"
+                " or max_steps, or use lr_schedule 'plateau'"
+            )
+        total = max(1, int(steps))
+        warmup = min(total - 1, round(self.hparams["warmup"] * total))
+        factor = partial(warmup_cosine, total=total, warmup=warmup)
         return {
             "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "monitor": self.monitor},
+            "lr_scheduler": {"scheduler": LambdaLR(optimizer, factor), "interval": "step"},
         }
 
     def setup(self, stage: str) -> None:
@@ -592,6 +647,8 @@ def _check_arguments(
     pos_weight: float | None,
     class_weights: Sequence[float] | None,
     ignore_index: int | None,
+    lr_schedule: str,
+    warmup: float,
     frozen: bool,
     bands: Sequence[str] | None,
     mean: Sequence[float] | None,
@@ -625,6 +682,10 @@ def _check_arguments(
         raise TGDCError(f"loss: {loss!r} does not fit task={task!r}; use one of {LOSSES[task]}")
     if pos_weight is not None and pos_weight <= 0:
         raise TGDCError(f"pos_weight ({pos_weight}) must be positive")
+    if lr_schedule not in ("cosine", "plateau"):
+        raise TGDCError(f"lr_schedule: {lr_schedule!r} is not 'cosine' or 'plateau'")
+    if not 0 <= warmup < 1:
+        raise TGDCError(f"warmup ({warmup}): give the share of steps to warm up, in [0, 1)")
     if class_weights is not None and len(class_weights) != len(class_names):
         raise TGDCError(
             f"class_weights: {len(class_weights)} weights for {len(class_names)} classes;"
