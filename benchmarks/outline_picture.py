@@ -56,7 +56,10 @@ def main() -> None:
             rgb = np.moveaxis(src.read([1, 2, 3], window=window, boundless=True), 0, -1)
             before = traced[traced.intersects(outline)]
             for row, (shapes, colour, name) in enumerate(
-                ((before, "#ff1744", "traced"), (gpd.GeoSeries([outline]), "#2979ff", "regularised"))
+                (
+                    (before, "#ff1744", "traced"),
+                    (gpd.GeoSeries([outline]), "#2979ff", "regularised"),
+                )
             ):
                 ax = axes[row, column]
                 ax.imshow(rgb, extent=(left, right, bottom, top))
