@@ -301,6 +301,30 @@ def touched(detections: gpd.GeoDataFrame, truth: gpd.GeoDataFrame) -> float:
     return float(negatives.to_crs(utm).intersects(found).mean())
 
 
+def row_config(root: Path, out: Path, mode: str, budget: float, seed: int) -> dict[str, Any]:
+    """``configs/demo.yaml`` for one row: its mode, budget and training seed.
+
+    Args:
+        root: the benchmark's directory (training scenes in ``root/data``).
+        out: the row's directory (training logs and checkpoints in ``out/training``).
+        mode: a key of :data:`MODES`.
+        budget: factor on the demo's epochs.
+        seed: seed of the training (weights, patches and augmentation; the geographic
+            split stays that of seed 0).
+
+    Returns:
+        The LightningCLI configuration.
+    """
+    config = demo_config(root, model=MODES[mode]["model"])
+    config["seed_everything"] = seed
+    config["data"]["init_args"] |= {"seed": seed, "split_seed": 0}
+    config["trainer"]["default_root_dir"] = str(out / "training")
+    config["trainer"]["max_epochs"] = max(1, round(config["trainer"]["max_epochs"] * budget))
+    config["trainer"]["enable_progress_bar"] = False
+    config["data"]["init_args"].update(MODES[mode]["data"])
+    return config
+
+
 def run(
     root: Path,
     route: str,
@@ -322,15 +346,9 @@ def run(
     """
     out = root / f"{route}-{mode}-x{budget:g}-seed{seed}"
     out.mkdir()
-    config = demo_config(root, model=MODES[mode]["model"])
-    config["seed_everything"] = seed
-    config["data"]["init_args"] |= {"seed": seed, "split_seed": 0}
-    config["trainer"]["default_root_dir"] = str(out / "training")
-    config["trainer"]["max_epochs"] = max(1, round(config["trainer"]["max_epochs"] * budget))
-    config["trainer"]["enable_progress_bar"] = False
-    config["data"]["init_args"].update(MODES[mode]["data"])
+    config = row_config(root, out, mode, budget, seed)
     start = time.perf_counter()
-    model = train(config, out) if route == "project" else train_plain(config, seed)
+    model = train(config, out, "best") if route == "project" else train_plain(config, seed)
     seconds = time.perf_counter() - start
     return {
         tta: score(model, scenes, truth, out / f"tta-{tta}", tta)

@@ -18,19 +18,24 @@ Every figure is measured in this one run, on SYNTHETIC scenes (a 2048 x 2048 sce
    ``--geoai-python`` names an interpreter that has it; otherwise its figures from the
    issue are printed, marked as quoted.
 4. Precision (``--precision-only`` runs this section alone): our end-to-end predictor at
-   each precision (fp32, bf16, int8), through an exported ONNX file (fp32 on ONNX
-   Runtime) and with ``--tta d4``, against the best fp32 plain pass (channels-last), and
-   each one's agreement with the fp32 run: mask IoU and whether the detections are the
-   same. With ``--checkpoint`` and ``--scene`` (e.g. the demo's ``model.ckpt`` and
-   ``test/scene.tif``) on that model and scene; otherwise UNet4 with random weights on
-   the synthetic scene (its speed is the same; its agreement means little).
+   each precision (fp32, ``auto`` with the precision it chose on this machine, bf16,
+   int8), through an exported ONNX file (fp32 on ONNX Runtime) and with ``--tta d4``,
+   against the best fp32 plain pass (channels-last), and each one's agreement with the
+   fp32 run: mask IoU, whether the detections are the same and each fp32 outline's best
+   IoU; last, the precision ``auto`` chose and its ratio to the best fp32 plain pass.
+   With ``--checkpoint`` and ``--scene`` (e.g. the demo's ``model.ckpt`` and
+   ``test/scene.tif``) on that model and those scenes, plus ``--lookalike-scenes``
+   unseen look-alike scenes (those of ``benchmarks/accuracy.py``); otherwise UNet4 with
+   random weights on the synthetic scene (its speed is the same; its agreement means
+   little). ``--precisions`` picks the runs.
 
 Ours runs in the environment ``tgdc`` sets before torch loads
 (:data:`torchgeo_datacenters.cli.RUNTIME_ENVIRONMENT`); geoai in the caller's, as its users
 run it.
 
     uv run python benchmarks/predict.py [--size 2048] [--big 16384] [--repeat 2]
-        [--geoai-python PY] [--precision-only] [--checkpoint CKPT --scene TIF]
+        [--geoai-python PY] [--precision-only] [--checkpoint CKPT] [--scene TIF ...]
+        [--lookalike-scenes N] [--precisions fp32 auto ...]
 """
 
 import argparse
@@ -42,6 +47,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from torchgeo_datacenters.cli import RUNTIME_ENVIRONMENT, set_runtime_environment
@@ -58,6 +64,7 @@ from rasterio.features import shapes  # noqa: E402
 from rasterio.windows import Window  # noqa: E402
 from torch import nn  # noqa: E402
 
+from torchgeo_datacenters.demo import TEST_ORIGIN, TEST_SIZE  # noqa: E402
 from torchgeo_datacenters.errors import TGDCError  # noqa: E402
 from torchgeo_datacenters.inference import Predictor, ProbabilityModel  # noqa: E402
 from torchgeo_datacenters.inference.model import load_checkpoint  # noqa: E402
@@ -66,9 +73,17 @@ from torchgeo_datacenters.inference.precision import BF16_CPU_FLAGS, cpu_flags  
 from torchgeo_datacenters.inference.scene import open_scene  # noqa: E402
 from torchgeo_datacenters.inference.tiling import scene_tiling  # noqa: E402
 from torchgeo_datacenters.models import UNet4  # noqa: E402
-from torchgeo_datacenters.synthetic import generate_scene  # noqa: E402
+from torchgeo_datacenters.naip import GSD  # noqa: E402
+from torchgeo_datacenters.synthetic import SCENE_GAP, generate_scene  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+
+#: The runs of the precision section (``--precisions`` picks some).
+PRECISION_RUNS = ("fp32", "auto", "bf16", "int8", "onnx fp32", "fp32 + tta d4")
+
+#: Seeds of the look-alike scenes (``--lookalike-scenes``): the unseen test scenes of
+#: ``benchmarks/accuracy.py``, warehouses as large and bright as data centers.
+LOOKALIKE_SEEDS = (2026, 2027)
 MEAN, STD = 120.0, 50.0
 
 #: geoai-py 0.43 figures quoted in the issue (2 CPU cores), for when it is not installed.
@@ -272,21 +287,31 @@ def precision_runs(
     repeat: int,
     num_workers: int,
     tta: bool = True,
+    kinds: Sequence[str] = PRECISION_RUNS,
 ) -> None:
-    """Print each precision's Mpx/s against the best fp32 plain pass, and its agreement."""
+    """Print each precision's Mpx/s against the best fp32 plain pass, and its agreement.
+
+    ``auto`` is printed with the precision it chose, and a last line gives that choice's
+    ratio to the best fp32 plain pass.
+    """
     with rasterio.open(scene) as src:
         height, width = src.shape
     mpx = height * width / 1e6
-    onnx_file = export_onnx(model, tmp / "model.onnx", overwrite=True)
-    runs = {
+    kinds = {"fp32", *kinds}  # every run is compared with fp32's
+    onnx_file = (
+        export_onnx(model, tmp / "model.onnx", overwrite=True) if "onnx fp32" in kinds else None
+    )
+    runs: dict[str, tuple[ProbabilityModel | Path | None, dict[str, str]]] = {
         "fp32": (model, {"precision": "fp32"}),
+        "auto": (model, {"precision": "auto"}),
         "bf16": (model, {"precision": "bf16"}),
         "int8": (model, {"precision": "int8"}),
         "onnx fp32": (onnx_file, {}),
         "fp32 + tta d4": (model, {"precision": "fp32", "tta": "d4"}),
     }
+    runs = {name: run for name, run in runs.items() if name in kinds}
     if not tta:
-        del runs["fp32 + tta d4"]
+        runs.pop("fp32 + tta d4", None)
     predictors, seconds, results, setup = {}, {}, {}, {}
     plain_cl = (np.inf, 0)
     for name, (source, options) in runs.items():
@@ -322,7 +347,7 @@ def precision_runs(
             f" {plain:.3f} Mpx/s"
         )
     fp32, fp32_mask = results["fp32"]
-    for name in predictors:
+    for name, predictor in predictors.items():
         took = seconds[name]
         rate = mpx / took
         detections, mask = results[name]
@@ -344,11 +369,17 @@ def precision_runs(
         ]
         versus = f" = {rate / plain:.2f}x the plain pass" if plain else ""
         first = f" (first run {mpx / setup[name]:.3f} Mpx/s)" if setup[name] > took else ""
+        shown = f"auto (chose {predictor.precision})" if name == "auto" else name
         print(
-            f"ours {name}: {rate:.3f} Mpx/s{versus}{first}, {rate / (mpx / seconds['fp32']):.2f}x"
+            f"ours {shown}: {rate:.3f} Mpx/s{versus}{first}, {rate / (mpx / seconds['fp32']):.2f}x"
             f" ours fp32; mask IoU with fp32 {iou:.4f}, {len(detections)} detections"
             f" ({'the same as' if same else 'NOT the same as'} fp32's {len(fp32)}; each fp32"
             f" outline's best IoU here: {', '.join(f'{m:.3f}' for m in matched)})"
+        )
+    if "auto" in predictors and plain:
+        print(
+            f"precision auto chose {predictors['auto'].precision}:"
+            f" {mpx / seconds['auto'] / plain:.2f}x the best fp32 plain pass"
         )
 
 
@@ -367,7 +398,21 @@ def main() -> None:
         "--precision-only", action="store_true", help="run the precision section alone"
     )
     parser.add_argument("--checkpoint", type=Path, help="model of the precision section")
-    parser.add_argument("--scene", type=Path, help="scene of the precision section")
+    parser.add_argument("--scene", type=Path, nargs="+", help="scenes of the precision section")
+    parser.add_argument(
+        "--lookalike-scenes",
+        type=int,
+        default=0,
+        choices=range(len(LOOKALIKE_SEEDS) + 1),
+        help="add this many unseen look-alike scenes to the precision section",
+    )
+    parser.add_argument(
+        "--precisions",
+        nargs="+",
+        default=PRECISION_RUNS,
+        choices=PRECISION_RUNS,
+        help="runs of the precision section (fp32 always runs)",
+    )
     parser.add_argument(
         "--no-tta", action="store_true", help="leave --tta d4 (8x the model's time) out"
     )
@@ -493,18 +538,38 @@ def main() -> None:
         precision_section(args, scene, tmp)
 
 
+def lookalike_scenes(tmp: Path, count: int) -> list[Path]:
+    """The unseen look-alike test scenes of ``benchmarks/accuracy.py`` (1024² px each)."""
+    paths = []
+    for index, seed in enumerate(LOOKALIKE_SEEDS[:count]):
+        path = tmp / f"lookalike_{seed}.tif"
+        origin = (TEST_ORIGIN[0] + index * (TEST_SIZE * GSD + SCENE_GAP), TEST_ORIGIN[1])
+        generate_scene(path, size=TEST_SIZE, seed=seed, origin=origin, lookalike_warehouses=True)
+        paths.append(path)
+    return paths
+
+
 def precision_section(args: argparse.Namespace, scene: Path, tmp: Path) -> None:
-    """The precision section, on the given checkpoint and scene or on the synthetic one."""
-    if args.checkpoint and args.scene:
-        model, scene = load_checkpoint(args.checkpoint), args.scene
-        what = f"{args.checkpoint} on {args.scene}"
+    """The precision section, on the given checkpoint and scenes or on the synthetic one."""
+    scenes = [*(args.scene or []), *lookalike_scenes(tmp, args.lookalike_scenes)]
+    if args.checkpoint:
+        model, what = load_checkpoint(args.checkpoint), str(args.checkpoint)
     else:
-        model, what = probability_model(unet()), f"UNet4, random weights, {scene.name}"
-    print(
-        f"\n## Precision: {what}, CPU, flags {sorted(BF16_CPU_FLAGS)} present:"
-        f" {sorted(set(BF16_CPU_FLAGS) & cpu_flags()) or 'none'}"
-    )
-    precision_runs(model, scene, tmp, args.repeat, args.num_workers, tta=not args.no_tta)
+        model, what = probability_model(unet()), "UNet4, random weights"
+    for path in scenes or [scene]:
+        print(
+            f"\n## Precision: {what} on {path.name}, CPU, flags {sorted(BF16_CPU_FLAGS)} present:"
+            f" {sorted(set(BF16_CPU_FLAGS) & cpu_flags()) or 'none'}"
+        )
+        precision_runs(
+            model,
+            path,
+            tmp,
+            args.repeat,
+            args.num_workers,
+            tta=not args.no_tta,
+            kinds=args.precisions,
+        )
 
 
 if __name__ == "__main__":

@@ -1,10 +1,17 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
+import geopandas as gpd
+import numpy as np
 import pytest
+import rasterio
+import shapely
+from rasterio.errors import NodataShadowWarning
+from rasterio.transform import from_origin
 
-from torchgeo_datacenters.cli import COMMANDS, RUNTIME_ENVIRONMENT, main
+from torchgeo_datacenters.cli import COMMANDS, RUNTIME_ENVIRONMENT, build_parser, main
 
 
 def test_runtime_environment_is_set_before_torch_loads(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -37,3 +44,73 @@ def test_every_command_prints_its_help(module: str, capsys: pytest.CaptureFixtur
         main([command, "--help"])
     assert exit_info.value.code == 0
     assert f"usage: tgdc {command}" in capsys.readouterr().out
+
+
+def _misspelt(flag: str) -> str:
+    """The flag with two letters of its name swapped, as a quick typist writes it."""
+    name = flag[2:]
+    middle = len(name) // 2
+    return "--" + name[: middle - 1] + name[middle] + name[middle - 1] + name[middle + 1 :]
+
+
+@pytest.mark.parametrize("module", COMMANDS)
+def test_a_misspelt_flag_gets_the_commands_usage_and_a_suggestion(
+    module: str, capsys: pytest.CaptureFixture
+) -> None:
+    command = module.replace("_", "-")
+    subparser = build_parser()._subparsers._group_actions[0].choices[command]  # type: ignore[union-attr]
+    flags = [
+        option
+        for action in subparser._actions
+        for option in action.option_strings
+        if option.startswith("--") and len(option) > 5 and option != "--help"
+    ]
+    flag = flags[0]
+    typo = _misspelt(flag)
+    assert typo != flag
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, typo, "x"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"usage: tgdc {command}" in err
+    assert f"tgdc {command}: error: unrecognized arguments: {typo}; did you mean {flag}?" in err
+
+
+def test_a_misspelt_command_or_choice_gets_a_suggestion(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit):
+        main(["detcet"])
+    assert "did you mean 'detect'?" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["detect", "--precision", "fp23"])
+    err = capsys.readouterr().err
+    assert "usage: tgdc detect" in err
+    assert "argument --precision: invalid choice: 'fp23'" in err
+    assert "did you mean 'fp32'?" in err
+    # Nothing close: argparse's own message alone.
+    with pytest.raises(SystemExit):
+        main(["detect", "--zzzzzz"])
+    assert "unrecognized arguments: --zzzzzz\n" in capsys.readouterr().err
+
+
+def test_library_warnings_the_user_cannot_act_on_are_not_printed(
+    tmp_path: Path, capfd: pytest.CaptureFixture
+) -> None:
+    # A scene as GDAL writes it with both an alpha band and a nodata value (gdal_translate
+    # -a_nodata 0 of an RGBA file): rasterio warns that nodata shadows the alpha band.
+    scene = tmp_path / "scene.tif"
+    profile = {"driver": "GTiff", "width": 16, "height": 16, "count": 4, "dtype": "uint8"}
+    with rasterio.open(
+        scene, "w", **profile, crs="EPSG:4326", transform=from_origin(-77.5, 39.0, 1e-4, 1e-4),
+        nodata=0, photometric="RGB", alpha="YES",
+    ) as dst:  # fmt: skip
+        dst.write(np.full((4, 16, 16), 100, np.uint8))
+    with rasterio.open(scene) as src, pytest.warns(NodataShadowWarning):
+        src.dataset_mask()
+    sites = tmp_path / "sites.geojson"
+    box = shapely.box(-77.4995, 38.9995, -77.4990, 38.9990)
+    gpd.GeoDataFrame({"score": [0.9]}, geometry=[box], crs=4326).to_file(sites)
+    argv = ["compare", "--detections", str(sites), "--inventory", str(sites)]
+    assert main([*argv, "--footprint", str(scene), "--output-dir", str(tmp_path / "o")]) == 0
+    err = capfd.readouterr().err
+    assert "shadow" not in err
+    assert "warning" not in err

@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import geopandas as gpd
+import numpy as np
 import pytest
 import segmentation_models_pytorch as smp
 import torch
@@ -13,6 +15,7 @@ from torchgeo.main import main as torchgeo_main
 from torchgeo.tasks import BaseTask
 
 from torchgeo_datacenters import __version__
+from torchgeo_datacenters.cli import main
 from torchgeo_datacenters.synthetic import SyntheticDataset
 from torchgeo_datacenters.tasks import DataCenterSegmentation
 
@@ -328,3 +331,57 @@ def test_default_root_dir_moves_everything_a_run_writes(
     assert list((root / "tensorboard" / "version_0").glob("events.out.tfevents.*"))
     checkpoints = root / "csv" / "version_0" / "checkpoints"
     assert (checkpoints / "last.ckpt").is_file() and list(checkpoints.glob("best*.ckpt"))
+
+
+def test_retraining_starts_from_a_checkpoint_on_merged_review_labels(
+    tmp_path: Path, synthetic_scenes: SyntheticDataset, capsys: pytest.CaptureFixture
+) -> None:
+    """The README's retrain route: a checkpoint plus merged verdicts to a new checkpoint."""
+    config = str(CONFIGS / "demo.yaml")
+    short = ["--trainer.max_epochs", "1", "--trainer.enable_checkpointing", "true"]
+    # Integers count batches; jsonargparse reads "1" as 1.0 (all batches).
+    short += ["--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "2"]
+    first = tmp_path / "first"
+    torchgeo_main(["fit", "--config", config, *_overrides(first, synthetic_scenes), *short])
+    (previous,) = (first / "checkpoints").glob("last*.ckpt")
+
+    # Every SYNTHETIC label judged on a review page of run 0123456789ab, then merged.
+    labels = synthetic_scenes.labels
+    verdicts = gpd.GeoDataFrame(
+        {
+            "class": labels["class"],
+            "label": labels["label"],
+            "verdict": np.where(labels["label"], "accepted", "rejected"),
+            "detection_id": np.arange(1, len(labels) + 1),
+            "reviewed_at": "2026-01-01T12:00:00.000Z",
+            "run": "0123456789ab",
+        },
+        geometry=labels.geometry,
+        crs=labels.crs,
+    )
+    verdicts.to_file(tmp_path / "review.geojson")
+    merged = tmp_path / "merged.geojson"
+    assert main(["labels", "merge", str(tmp_path / "review.geojson"), "--output", str(merged)]) == 0
+
+    # Fine-tuning at learning rate 0 keeps the starting weights: they are the checkpoint's.
+    second = tmp_path / "second"
+    overrides = _overrides(second, synthetic_scenes)
+    overrides[overrides.index("--data.init_args.label_path") + 1] = str(merged)
+    start = ["--model.init_args.weights", str(previous), "--model.init_args.lr", "0"]
+    torchgeo_main(["fit", "--config", config, *overrides, *short, *start])
+    (retrained,) = (second / "checkpoints").glob("last*.ckpt")
+    before = torch.load(previous, weights_only=True)["state_dict"]
+    after = torch.load(retrained, weights_only=True)["state_dict"]
+    convolutions = [k for k in before if k.endswith("weight") and before[k].ndim == 4]
+    assert convolutions and all(torch.equal(before[k], after[k]) for k in convolutions)
+
+    # The checkpoint says what it was trained from and on, and loads without the first.
+    capsys.readouterr()
+    assert main(["describe", str(retrained)]) == 0
+    text = capsys.readouterr().out
+    assert f"weights:    trained from {previous}\n" in text
+    assert f"labels:     {merged}\n" in text
+    assert "reviews:    1 round(s): runs 0123456789ab\n" in text
+    previous.unlink()
+    task = DataCenterSegmentation.load_from_checkpoint(retrained, map_location="cpu")
+    assert task.weights is None and task.hparams["review_runs"] == ["0123456789ab"]

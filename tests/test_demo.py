@@ -11,6 +11,7 @@ from rasterio.transform import from_origin
 
 from torchgeo_datacenters.datasets import DataCenterLabels
 from torchgeo_datacenters.demo import (
+    checkpoint_epochs,
     matched_outline_quality,
     object_metrics,
     outline_table,
@@ -77,3 +78,10 @@ def test_outline_quality_of_matched_data_centers_and_its_table() -> None:
     table = outline_table({"traced": quality, "regularized": quality})
     assert "| outline | traced | regularized |" in table
     assert f"| vertices (median) | {4 + 4 * 5} | {4 + 4 * 5} |" in table
+
+
+def test_training_picture_marks_the_checkpoints_epochs() -> None:
+    """A run that peaks and falls: best.ckpt is the first peak, last.ckpt the final epoch."""
+    points = [(0, 0.0), (1, 0.82), (2, 0.82), (3, 0.33)]
+    assert checkpoint_epochs(points) == {"best": (1, 0.82), "last": (3, 0.33)}
+    assert checkpoint_epochs([(0, 0.5)]) == {"best": (0, 0.5), "last": (0, 0.5)}

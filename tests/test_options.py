@@ -52,6 +52,7 @@ def test_a_scan_sets_the_device_and_reads_tiles_in_its_workers() -> None:
         "input_scale",
         "resample",
         "precision",
+        "screen",
         "tta",
     )
 

@@ -9,7 +9,7 @@ imagery (:mod:`torchgeo_datacenters.naip`'s data type, value range and pixel siz
 Torch-free, so that light tools can read a contract.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,6 +62,23 @@ def check_threshold(threshold: float, name: str = "threshold") -> float:
     return float(threshold)
 
 
+def class_name_list(names: Sequence[str] | Mapping[str, str] | None) -> tuple[str, ...]:
+    """Class names in channel order, from a list or from a mapping of index to name.
+
+    Exported ONNX files store them as a mapping (``{"0": "background", ...}``), the form
+    the Deepness QGIS plugin reads; checkpoints as a list.
+
+    Args:
+        names: the names (None: not recorded).
+
+    Returns:
+        The names, in the order of their indices.
+    """
+    if isinstance(names, Mapping):
+        return tuple(names[key] for key in sorted(names, key=int))
+    return tuple(names or ())
+
+
 @dataclass(frozen=True)
 class ModelContract:
     """What a trained model expects of its input and how its output is read."""
@@ -112,5 +129,5 @@ class ModelContract:
             value_range=(float(low), float(high)),
             gsd=float(hparams.get("gsd") or DEFAULT_GSD),
             patch_size=None if patch_size is None else int(patch_size),
-            class_names=tuple(hparams.get("class_names") or ()),
+            class_names=class_name_list(hparams.get("class_names")),
         )

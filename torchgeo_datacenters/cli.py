@@ -2,6 +2,7 @@
 
 import argparse
 import contextlib
+import difflib
 import importlib
 import logging
 import os
@@ -9,11 +10,86 @@ import signal
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
+from typing import TextIO
 
 from . import __version__
 from .commands import COMMANDS
 from .errors import TGDCError, describe_os_error
 from .utils.bytecode import compile_environment_once
+
+
+class CommandParser(argparse.ArgumentParser):
+    """argparse's parser, speaking in the subcommand's words when the command line is wrong.
+
+    * A subcommand's parser refuses flags it does not know itself, so the error comes
+      with ``usage: tgdc detect ...``, not the top-level ``usage: tgdc ...`` that argparse
+      gives (the subcommand passes unknown flags up to it).
+    * An unknown flag, subcommand or choice gets "did you mean" the closest known one
+      (:func:`difflib.get_close_matches`), as Python 3.14's ``suggest_on_error`` does.
+    """
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        """Parse the arguments, refusing any this parser does not know.
+
+        Args:
+            args: the arguments (default: ``sys.argv[1:]``).
+            namespace: where to store them.
+
+        Returns:
+            The namespace and no extra arguments (there are none: they are an error).
+        """
+        if self._subparsers is None:
+            # A misspelt flag first: else a required flag it was meant to be is reported
+            # missing instead.
+            unknown = [arg for arg in self._long_flags(args) if not self._known(arg)]
+            if unknown:
+                self.error(self.unknown_message(unknown))
+        parsed, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(self.unknown_message(extras))
+        assert parsed is not None
+        return parsed, extras
+
+    @staticmethod
+    def _long_flags(args: Sequence[str] | None) -> list[str]:
+        """The ``--flag`` arguments before any ``--`` (values never start with two dashes)."""
+        given = list(sys.argv[1:] if args is None else args)
+        if "--" in given:
+            given = given[: given.index("--")]
+        return [arg.split("=", 1)[0] for arg in given if arg.startswith("--")]
+
+    def _known(self, flag: str) -> bool:
+        """Whether a ``--flag`` is one of this parser's, or an abbreviation argparse takes."""
+        return any(option.startswith(flag) for option in self._option_string_actions)
+
+    def unknown_message(self, extras: Sequence[str]) -> str:
+        """The error for arguments this parser does not know, with the closest flag.
+
+        Args:
+            extras: the arguments left over.
+
+        Returns:
+            ``unrecognized arguments: ...``, and ``did you mean --x?`` where a flag of
+            this parser is close to the first unknown one.
+        """
+        message = f"unrecognized arguments: {' '.join(extras)}"
+        flags = [extra.split("=", 1)[0] for extra in extras if extra.startswith("-")]
+        close = difflib.get_close_matches(flags[0], self._option_string_actions) if flags else []
+        return f"{message}; did you mean {close[0]}?" if close else message
+
+    def _check_value(self, action: argparse.Action, value: object) -> None:
+        """Refuse a value outside the choices, suggesting the closest choice."""
+        try:
+            super()._check_value(action, value)
+        except argparse.ArgumentError as error:
+            choices = [str(choice) for choice in action.choices or ()]
+            close = difflib.get_close_matches(str(value), choices, n=1)
+            if not close:
+                raise
+            message = f"{error.message}; did you mean {close[0]!r}?"
+            raise argparse.ArgumentError(action, message) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     Returns:
         The parser.
     """
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="tgdc",
         description="Find hyperscale data centers in NAIP aerial imagery (TorchGeo extension).",
     )
@@ -30,7 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--debug", action="store_true", help="show full tracebacks for errors (default: off)"
     )
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    subparsers = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, parser_class=CommandParser
+    )
     for name in COMMANDS:
         module = importlib.import_module(f".commands.{name}", __package__)
         module.register(subparsers)
@@ -79,9 +157,35 @@ def _quiet_warnings() -> None:
     logging.getLogger("rasterio").propagate = False
     warnings.simplefilter("ignore")
     warnings.filterwarnings("default", module=r"torchgeo_datacenters(\.|$)")
-    warnings.showwarning = lambda message, *_args, **_kwargs: print(
-        f"tgdc: warning: {message}", file=sys.stderr
-    )
+    warnings.showwarning = _show_warning
+
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """Print one of this package's warnings as one ``tgdc: warning:`` line.
+
+    A library's own kind of warning is dropped even where the package's code set it off:
+    rasterio's compiled code warns from the caller's frame, so its ``NodataShadowWarning``
+    ("the dataset's nodata attribute is shadowing the alpha band"), which the user cannot
+    act on, would otherwise pass the filter as this package's.
+
+    Args:
+        message: the warning.
+        category: its class.
+        filename: where it was issued (unused).
+        lineno: the line it was issued at (unused).
+        file: where :func:`warnings.showwarning` would print (unused: always stderr).
+        line: the source line (unused).
+    """
+    home = category.__module__
+    if home == "builtins" or home.split(".")[0] == __package__:
+        print(f"tgdc: warning: {message}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

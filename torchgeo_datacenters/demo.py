@@ -111,15 +111,27 @@ class DemoResult:
     outlines: dict[str, OutlineQuality] | None = None
 
 
-def train(config: dict[str, Any], output_dir: Path) -> Path:
-    """Fit the model as ``torchgeo fit --config`` would, and keep its best checkpoint.
+#: The checkpoint ``tgdc demo`` detects with: ``last`` (the final weights, ``last.ckpt``).
+#: The learning rate decays to 0 at the last step, so the final weights are the settled
+#: ones, while the demo's validation split (1 data center) is too small to rank epochs
+#: (see README, "Training", and benchmarks/README.md, "Training stability").
+DEMO_CHECKPOINT = "last"
+
+
+def train(config: dict[str, Any], output_dir: Path, checkpoint: str = DEMO_CHECKPOINT) -> Path:
+    """Fit the model as ``torchgeo fit --config`` would, and keep one of its checkpoints.
 
     Args:
         config: the LightningCLI configuration (``configs/demo.yaml`` with paths set).
         output_dir: the demo's output directory.
+        checkpoint: ``last`` (the final weights: the checkpoint callback without a
+            monitor) or ``best`` (the best validation IoU: the one with a monitor).
 
     Returns:
         The checkpoint copied to ``output_dir / 'model.ckpt'``.
+
+    Raises:
+        TGDCError: if training wrote no such checkpoint.
     """
     with warnings.catch_warnings():
         # LightningCLI warns when args are given while sys.argv holds tgdc's own.
@@ -137,18 +149,20 @@ def train(config: dict[str, Any], output_dir: Path) -> Path:
             run=False,
         )
     cli.trainer.fit(cli.model, datamodule=cli.datamodule)
-    callback = cli.trainer.checkpoint_callback
-    best = (
-        (callback.best_model_path or callback.last_model_path)
+    paths = {
+        "best" if callback.monitor else "last": callback.best_model_path
+        for callback in cli.trainer.checkpoint_callbacks
         if isinstance(callback, ModelCheckpoint)
-        else ""
-    )
-    if not best:
-        raise TGDCError("training wrote no checkpoint; check the trainer callbacks in the config")
-    checkpoint = output_dir / "model.ckpt"
-    with atomic_output(checkpoint) as tmp:
-        shutil.copyfile(best, tmp)
-    return checkpoint
+    }
+    if not paths.get(checkpoint):
+        raise TGDCError(
+            f"training wrote no {checkpoint} checkpoint; check the ModelCheckpoint callbacks"
+            " in the config"
+        )
+    copy = output_dir / "model.ckpt"
+    with atomic_output(copy) as tmp:
+        shutil.copyfile(paths[checkpoint], tmp)
+    return copy
 
 
 def demo_config(
@@ -341,12 +355,30 @@ def plot_overlay(
     _save(fig, path)
 
 
-def plot_training(metrics_csv: Path, path: Path) -> None:
+def checkpoint_epochs(points: list[tuple[int, float]]) -> dict[str, tuple[int, float]]:
+    """The epochs ``best.ckpt`` and ``last.ckpt`` hold, from the validation IoU per epoch.
+
+    Args:
+        points: ``(epoch, validation IoU)`` in epoch order.
+
+    Returns:
+        ``best``: the first epoch of the highest IoU (as ``ModelCheckpoint`` keeps it, which
+        replaces its checkpoint only on a strictly higher value); ``last``: the final epoch.
+    """
+    best = max(points, key=lambda p: p[1])
+    return {"best": best, "last": points[-1]}
+
+
+def plot_training(metrics_csv: Path, path: Path, checkpoint: str = DEMO_CHECKPOINT) -> None:
     """Plot training loss and validation IoU per epoch from Lightning's CSV log.
+
+    The validation curve marks the best epoch (``best.ckpt``) and the final one
+    (``last.ckpt``) and says which of the two *checkpoint* the demo detects with.
 
     Args:
         metrics_csv: the ``metrics.csv`` of the CSV logger.
         path: the PNG to write.
+        checkpoint: ``last`` or ``best``, the checkpoint detected with.
     """
     epochs: dict[int, dict[str, float]] = {}
     with open(metrics_csv, newline="") as f:
@@ -365,6 +397,22 @@ def plot_training(metrics_csv: Path, path: Path) -> None:
     points = [(e, v["val_iou"]) for e, v in sorted(epochs.items()) if "val_iou" in v]
     if points:
         right.plot(*zip(*points, strict=True), marker="o", color="tab:green")
+        epochs_of = checkpoint_epochs(points)
+        styles = {"best": ("*", 16), "last": ("s", 11)}
+        for name, (epoch, iou) in epochs_of.items():
+            marker, size = styles[name]
+            used = " (detected with)" if name == checkpoint else ""
+            right.plot(
+                epoch,
+                iou,
+                marker=marker,
+                markersize=size,
+                linestyle="none",
+                markerfacecolor="none" if name != checkpoint else "tab:red",
+                markeredgecolor="tab:red",
+                label=f"{name}.ckpt: epoch {epoch}, IoU {iou:.2f}{used}",
+            )
+        right.legend(loc="lower right", fontsize=8)
     right.set(
         title="Validation IoU (data-center pixels)", xlabel="epoch", ylabel="IoU", ylim=(0, 1)
     )
@@ -472,7 +520,8 @@ the trained model and compared by `track_changes` (as `tgdc change`; map: `chang
 **The data is SYNTHETIC** (generated NAIP-like scenes, not real imagery). For real data use
 `tgdc download` and `configs/datacenters.yaml` (see README).
 
-Model: {result.model} trained by `configs/demo.yaml` (checkpoint `{result.checkpoint.name}`).
+Model: {result.model} trained by `configs/demo.yaml`; detected with its
+`{DEMO_CHECKPOINT}.ckpt` (the final weights), copied to `{result.checkpoint.name}`.
 Test scene: a separate synthetic scene, {truth_count} true data centers.
 
 | metric | value |
@@ -553,7 +602,7 @@ def run_demo(
     print(f"tgdc demo: 2/4 training {architecture} via configs/demo.yaml (LightningCLI)")
     with atomic_output(out / "demo-config.yaml") as tmp:
         tmp.write_text(yaml.safe_dump(config, sort_keys=False))
-    checkpoint = train(config, out)
+    checkpoint = train(config, out, DEMO_CHECKPOINT)
 
     print("tgdc demo: 3/4 detecting data centers in the test scene")
     traced = Predictor(checkpoint, device="cpu").predict(

@@ -9,7 +9,12 @@ line. The ``tgdc`` command prints either as one line and exits with status 2; an
 exception is a bug and keeps its traceback.
 """
 
+import os
 import re
+import sys
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
 
 #: Lines naming an exception and its message in a traceback's text.
 _EXCEPTION_LINE = re.compile(
@@ -84,3 +89,52 @@ def describe_error(error: BaseException) -> str:
     if isinstance(error, OSError):
         message = describe_os_error(error)
     return f"{type(error).__name__}: {message}" if message else type(error).__name__
+
+
+def user_error(error: BaseException) -> TGDCError | None:
+    """The :class:`TGDCError` *error* is, or was raised from or while handling.
+
+    Args:
+        error: any exception.
+
+    Returns:
+        The first :class:`TGDCError` of its chain, or None.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, TGDCError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _one_line_hook(previous: Callable[..., Any]) -> Callable[..., Any]:
+    """An exception hook printing a user error in one line, else calling *previous*."""
+
+    def hook(
+        kind: type[BaseException], error: BaseException, traceback: TracebackType | None
+    ) -> None:
+        found = user_error(error)
+        if found is None or os.environ.get("TGDC_DEBUG"):
+            previous(kind, error, traceback)
+            return
+        command = " ".join([os.path.basename(sys.argv[0]), *sys.argv[1:2]]).strip()
+        print(f"{command}: error: {found}", file=sys.stderr)
+
+    hook.previous = previous  # type: ignore[attr-defined]
+    return hook
+
+
+def install_excepthook() -> None:
+    """Make an uncaught :class:`TGDCError` end a program with its one line, not a traceback.
+
+    Installed when the datamodule or task is imported, so that ``torchgeo fit --config``
+    with a configuration they refuse prints ``torchgeo fit: error: <message>`` on stderr
+    (and exits 1, as Python does after any uncaught exception) instead of the same
+    message at the end of a 35-line traceback. Other exceptions keep their traceback;
+    ``TGDC_DEBUG=1`` keeps it for user errors too. Installing twice changes nothing.
+    """
+    if not hasattr(sys.excepthook, "previous"):
+        sys.excepthook = _one_line_hook(sys.excepthook)

@@ -54,6 +54,28 @@ class Grid:
     height: int
 
     @property
+    def gdal_crs(self) -> str:
+        """The CRS as GDAL writes it unchanged into a GeoTIFF (for ``rasterio.open(crs=...)``).
+
+        GDAL's GeoTIFF writer, given the WKT2 pyproj makes of a compound CRS, writes its
+        vertical part in metres (a State Plane ftUS + NAVD88 height ftUS scene's mask came
+        back in NAVD88 metres). An authority code it resolves itself keeps every part, so
+        the code is given where the CRS is exactly one, else WKT1 where that describes it
+        exactly, else WKT2.
+
+        Returns:
+            ``AUTHORITY:CODE`` or WKT.
+        """
+        crs = pyproj.CRS.from_user_input(self.crs)
+        authority = crs.to_authority(min_confidence=100)
+        if authority is not None and pyproj.CRS(":".join(authority)) == crs:
+            return ":".join(authority)
+        wkt1 = crs.to_wkt("WKT1_GDAL")
+        if wkt1 is not None and pyproj.CRS.from_wkt(wkt1) == crs:
+            return wkt1
+        return crs.to_wkt()
+
+    @property
     def res(self) -> float:
         """Pixel width in CRS units."""
         return self.transform.a

@@ -155,6 +155,39 @@ def check_input_scale(rule: str | float | None) -> str | float | None:
     return factor
 
 
+def check_georeferenced(src: Any, name: str | os.PathLike[str]) -> CRS:
+    """The CRS of an open raster, or one line saying how to georeference it.
+
+    A raster georeferenced by ground control points (a scanned map or an image aligned in a
+    GIS: GCPs with a CRS, no geotransform) is refused with the ``gdalwarp`` line that warps
+    it onto a geotransform in the GCPs' CRS (without ``-t_srs``, gdalwarp keeps that CRS);
+    run on the raster, it gives a file every command reads.
+
+    Args:
+        src: the raster, open in rasterio.
+        name: its path, for the message.
+
+    Returns:
+        Its CRS.
+
+    Raises:
+        TGDCError: if it has no CRS, or is georeferenced by GCPs only.
+    """
+    gcps, gcp_crs = src.gcps
+    if src.crs is None and gcps:
+        stem = Path(str(name)).stem
+        assign = "" if gcp_crs else " after giving its GCPs a CRS (gdal_edit.py -a_srs EPSG:...)"
+        raise TGDCError(
+            f"{name}: georeferenced by {len(gcps)} ground control points, not a geotransform;"
+            f" warp it onto one first{assign}: gdalwarp -r bilinear {name} {stem}_warped.tif"
+        )
+    if src.crs is None:
+        raise TGDCError(
+            f"{name}: raster has no CRS; assign one (e.g. gdal_edit.py -a_srs EPSG:26916)"
+        )
+    return CRS.from_user_input(src.crs)
+
+
 class ImageryFile:
     """One raster file, read as data bands with invalid pixels set to NaN."""
 
@@ -175,8 +208,9 @@ class ImageryFile:
             offset: added to every value read, after *scale*.
 
         Raises:
-            TGDCError: if the file is missing or not a raster, has no CRS, no or a rotated
-                geotransform, or a band count other than *band_count* (or *band_count*
+            TGDCError: if the file is missing or not a raster, has no CRS, is georeferenced
+                by ground control points (see :func:`check_georeferenced`), has no or a
+                rotated geotransform, or a band count other than *band_count* (or *band_count*
                 plus an alpha band).
         """
         self.remote = "://" in str(path) or str(path).startswith("/vsi")
@@ -185,7 +219,7 @@ class ImageryFile:
             raise TGDCError(f"{self.path}: image file does not exist")
         try:
             with rasterio.open(self.path) as src:
-                crs = CRS.from_user_input(src.crs) if src.crs else None
+                self.crs: CRS = check_georeferenced(src, self.path)
                 self.transform: Affine = src.transform
                 self.width, self.height, self.count = src.width, src.height, src.count
                 self.dtype = src.dtypes[0]
@@ -194,11 +228,6 @@ class ImageryFile:
                 flags = src.mask_flag_enums
         except RasterioIOError as error:
             raise TGDCError(f"{self.path}: not a readable raster ({error})") from error
-        if crs is None:
-            raise TGDCError(
-                f"{self.path}: raster has no CRS; assign one (e.g. gdal_edit.py -a_srs EPSG:26916)"
-            )
-        self.crs: CRS = crs
         t = self.transform
         if t.is_identity or t.b != 0 or t.d != 0 or t.a <= 0:
             raise TGDCError(

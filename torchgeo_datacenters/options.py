@@ -201,7 +201,15 @@ class PredictorOptions:
         "numeric precision of the model: bf16 needs a GPU or a CPU with AVX512-BF16 or AMX;"
         " int8 quantises the model on the CPU, calibrated on tiles of the first scene",
         choices=PRECISIONS,
-        default_help="auto = fp16 autocast on CUDA, fp32 elsewhere",
+        default_help="auto = bf16 autocast on CPUs with AVX512-BF16 or AMX and on GPUs with"
+        " bfloat16, fp16 autocast on other GPUs, fp32 elsewhere; the run's summary names it",
+    )
+    screen: str = option(
+        "off",
+        "screening pass: auto runs the screen shipped beside the checkpoint (NAME.screen.ckpt)"
+        " where there is one, and the full model only where it finds a possible data center"
+        " (with a margin); off runs the full model everywhere; or a screen checkpoint's path",
+        metavar="auto|off|FILE",
     )
     tta: str = option(
         "none",

@@ -3,6 +3,7 @@ package built as a wheel and installed in a fresh venv."""
 
 import contextlib
 import csv
+import filecmp
 import io
 import json
 import os
@@ -169,6 +170,13 @@ def test_demo_checkpoint_is_self_describing(demo: tuple[Path, str]) -> None:
     assert task.hparams["model"] == "unet4"
     assert task.hparams["bands"] == ["R", "G", "B", "NIR"]
     assert task.hparams["class_names"] == ["background", "datacenter"]
+
+
+def test_demo_detects_with_the_final_weights(demo: tuple[Path, str]) -> None:
+    out, _ = demo
+    (last,) = out.glob("training/csv/version_*/checkpoints/last.ckpt")
+    assert filecmp.cmp(out / "model.ckpt", last, shallow=False)
+    assert "detected with its\n`last.ckpt` (the final weights)" in (out / "report.md").read_text()
 
 
 def test_demo_refuses_a_directory_it_did_not_write(tmp_path: Path) -> None:

@@ -52,7 +52,7 @@ def test_detect_writes_every_output(
     stdout = capsys.readouterr().out.strip().splitlines()
     assert re.fullmatch(
         r"detect: 1 detection\(s\) in scene\.tif: 0\.003 km² scanned in [\d.]+ s"
-        r" \([\d.]+ km²/s\)",
+        r" \([\d.]+ km²/s, (fp32|bf16)\)",
         stdout[-1],
     )
     assert f"mask: {out / 'm.tif'}" in stdout
@@ -174,6 +174,16 @@ def test_user_errors_exit_2_in_one_line_and_write_nothing(
         assert error.startswith("tgdc detect: error: ") and message in error
         assert len(error.strip().splitlines()) == 1
         assert list(out.iterdir()) == []
+    missing = tmp_path / "missing.screen.ckpt"
+    scene = write_scene(tmp_path / "scene.tif", 40, 40)
+    assert detect(checkpoint, scene, out, "--screen", str(missing)) == 2
+    assert capsys.readouterr().err == (
+        f"tgdc detect: error: {missing}: screen checkpoint does not exist; give one (trained"
+        " with --data.init_args.gsd 2.4), or --screen auto or off\n"
+    )
+    assert list(out.iterdir()) == []
+    assert detect(checkpoint, scene, out, "--screen", "off") == 0  # the advice works
+    (out / "d.geojson").unlink()
     args = ["batch-detect", "--checkpoint", str(checkpoint), "--chips-dir", str(out)]
     assert main([*args, "--output-geojson", str(tmp_path / "x.geojson")]) == 2
     assert "no chips matching '*.tif'" in capsys.readouterr().err

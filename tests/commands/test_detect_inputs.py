@@ -1,10 +1,15 @@
 """``tgdc detect`` and ``batch-detect`` on imagery they must rescale, resample or refuse."""
 
+import shlex
+import shutil
+import subprocess
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pytest
 import rasterio
+import shapely
 from support.data import write_raster
 from support.inference import UTM, save_checkpoint, scene_array, utm_transform
 
@@ -93,3 +98,35 @@ def test_truncated_geotiff_gives_gdals_reason(
         detect(checkpoint, image, out, "--output-mask", str(out / "m.tif")), capsys, out, image
     )
     assert "TIFFReadEncodedTile" in line and "previous exception" not in line
+
+
+@pytest.mark.skipif(
+    shutil.which("gdal_translate") is None, reason="gdal_translate (gdal-bin) is not installed"
+)
+def test_gcp_georeferencing_refused_with_a_gdalwarp_line_that_works(
+    checkpoint: Path, tmp_path: Path, out: Path, capsys: pytest.CaptureFixture
+) -> None:
+    # A scene aligned by ground control points, as GDAL (and QGIS's georeferencer) writes
+    # it: four corner GCPs in UTM, no geotransform.
+    transform = utm_transform()
+    north_up = write_raster(tmp_path / "north_up.tif", scene_array(128, 128, []), UTM, transform)
+    gcps = []
+    for col, row in ((0, 0), (128, 0), (0, 128), (128, 128)):
+        x, y = transform * (col, row)
+        gcps += ["-gcp", str(col), str(row), str(x), str(y)]
+    image = tmp_path / "aligned.tif"
+    subprocess.run(
+        ["gdal_translate", "-q", "-a_srs", UTM, *gcps, str(north_up), str(image)], check=True
+    )
+    with rasterio.open(image) as src:
+        assert src.crs is None and len(src.gcps[0]) == 4
+    line = refused(detect(checkpoint, image, out), capsys, out, image)
+    assert "georeferenced by 4 ground control points" in line
+    command = shlex.split(line.split("first: ", 1)[1])
+    subprocess.run(command, cwd=tmp_path, check=True, capture_output=True)
+    assert detect(checkpoint, tmp_path / "aligned_warped.tif", out) == 0
+    assert "1 detection(s)" in capsys.readouterr().out
+    # It lands where the scene it was made from does (this model marks every valid pixel).
+    (warped,) = gpd.read_file(out / "d.geojson").to_crs(UTM).geometry
+    scene = shapely.box(*rasterio.open(north_up).bounds)
+    assert warped.intersection(scene).area / warped.union(scene).area > 0.97

@@ -1,10 +1,14 @@
+import json
+import re
+import warnings
 from pathlib import Path
 
 import pytest
 import shapely
 import torch
 
-from torchgeo_datacenters.datamodules import DataCenterDataModule
+from torchgeo_datacenters.datamodules import DataCenterDataModule, ValidationSplit
+from torchgeo_datacenters.datamodules.splits import MIN_VALIDATION_DATACENTERS
 from torchgeo_datacenters.datasets import DataCenterLabels, write_chip_masks
 from torchgeo_datacenters.errors import TGDCError
 from torchgeo_datacenters.synthetic import SyntheticDataset
@@ -157,13 +161,15 @@ def test_labels_elsewhere_are_a_clear_error(
         dm.setup("fit")
 
 
-def _uint16_scenes(tmp_path: Path, scenes: SyntheticDataset) -> Path:
-    """The synthetic scenes scaled to 12-bit values (0 to 4080) as uint16."""
+def _uint16_scenes(
+    tmp_path: Path, scenes: SyntheticDataset, scale: int = 16, offset: int = 0
+) -> Path:
+    """The synthetic scenes as uint16: value x *scale* + *offset* (default 12-bit, 0-4080)."""
     import rasterio
 
     for scene in scenes.scene_paths:
         with rasterio.open(scene) as src:
-            profile, pixels = src.profile, src.read().astype("uint16") * 16
+            profile, pixels = src.profile, src.read().astype("uint16") * scale + offset
         profile.update(dtype="uint16")
         with rasterio.open(tmp_path / scene.name, "w", **profile) as dst:
             dst.write(pixels)
@@ -257,3 +263,120 @@ def test_split_seed_is_separate_from_the_sampling_seed(
         runs.append((list(dm.split.cells["split"]), _patch_boxes(dm.train_sampler)))
     assert runs[0][0] == runs[1][0]
     assert runs[0][1] != runs[1][1]
+
+
+def test_fit_reports_the_validation_split_and_warns_when_it_cannot_rank(
+    synthetic_scenes: SyntheticDataset, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dm = _datamodule(synthetic_scenes)
+    with pytest.warns(UserWarning, match="raise data.init_args.val_fraction") as caught:
+        dm.setup("fit")
+    split = dm.validation_split
+    assert split is not None and split.patches == len(dm.val_sampler) > 0
+    # The sites counted are those of the labels inside the validation region.
+    labels = DataCenterLabels(synthetic_scenes.labels_path, res=0.6)
+    labels.crs = dm.train_dataset.crs
+    inside = labels.features.geometry.representative_point().within(dm.regions["val"])
+    assert split.datacenters == int((labels.features["site_class"][inside] == "datacenter").sum())
+    assert sum(split.sites.values()) == int(inside.sum())
+    assert split.datacenters < MIN_VALIDATION_DATACENTERS
+    (message,) = [str(w.message) for w in caught if "rank epochs" in str(w.message)]
+    assert "\n" not in message
+    assert f"holds {split.datacenters} labelled data center(s)" in message
+    # The option named enlarges the split: more validation cells, more sites.
+    larger = _datamodule(synthetic_scenes, val_fraction=0.5, test_fraction=0.0)
+    with pytest.warns(UserWarning):
+        larger.setup("fit")
+    assert larger.validation_split is not None
+    assert larger.validation_split.patches > split.patches
+    assert sum(larger.validation_split.sites.values()) > sum(split.sites.values())
+
+
+def test_a_split_that_can_rank_gives_no_warning() -> None:
+    split = ValidationSplit(40, {"datacenter": MIN_VALIDATION_DATACENTERS, "warehouse": 3})
+    assert split.can_rank
+    assert (
+        split.describe()
+        == "validation split: 40 patches, 10 labelled data center(s) and 3 warehouse"
+    )
+    assert not ValidationSplit(40, {"datacenter": MIN_VALIDATION_DATACENTERS - 1}).can_rank
+
+
+def test_no_room_for_a_training_patch_is_said_so(
+    tmp_path: Path, synthetic_scenes: SyntheticDataset
+) -> None:
+    """A 100 m strip left to train, less a 77 m margin: said so, not a sampler's error."""
+    import geopandas as gpd
+    import rasterio
+
+    scene = synthetic_scenes.scene_paths[0]
+    with rasterio.open(scene) as src:
+        left, bottom, right, top = src.bounds
+        crs = src.crs
+    area = tmp_path / "val.geojson"
+    gpd.GeoDataFrame(geometry=[shapely.box(left + 100, bottom, right, top)], crs=crs).to_file(area)
+    options = {"paths": str(scene), "label_path": str(synthetic_scenes.labels_path), "length": 4}
+    dm = DataCenterDataModule(**options, patch_size=128, val_area=str(area))
+    with pytest.raises(
+        TGDCError, match=r"no room for a train patch \(128 px = 76.8 m\); give smaller"
+    ):
+        dm.setup("fit")
+    # Its advice works: a smaller validation area leaves room to train.
+    gpd.GeoDataFrame(geometry=[shapely.box(left + 200, bottom, right, top)], crs=crs).to_file(area)
+    with pytest.warns(UserWarning, match="give a larger data.init_args.val_area"):
+        DataCenterDataModule(**options, patch_size=128, val_area=str(area), site_share=0.0).setup(
+            "fit"
+        )
+
+
+def test_imagery_of_another_pixel_size_is_resampled_with_a_message(
+    synthetic_scenes: SyntheticDataset,
+) -> None:
+    """0.6 m scenes with gsd 0.5: one line per file says so; patches are at 0.5 m."""
+    dm = _datamodule(synthetic_scenes, gsd=0.5)
+    with pytest.warns(UserWarning, match=r"pixel size 0.6 m differs from gsd 0.5 m") as caught:
+        images, _ = dm._datasets()
+    lines = [str(w.message) for w in caught if "differs from gsd" in str(w.message)]
+    assert len(lines) == len(synthetic_scenes.scene_paths)
+    assert all("\n" not in line and "set data.init_args.gsd to 0.6" in line for line in lines)
+    assert images.res == (0.5, 0.5)
+
+
+@pytest.fixture(scope="module")
+def low_contrast_uint16(
+    synthetic_scenes: SyntheticDataset, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """The SYNTHETIC scenes as low-contrast uint16 (value x 4 + 1000: 12 bits used)."""
+    return _uint16_scenes(tmp_path_factory.mktemp("uint16"), synthetic_scenes, 4, 1000)
+
+
+def test_nearly_constant_normalised_imagery_is_warned_with_its_own_statistics(
+    synthetic_scenes: SyntheticDataset, low_contrast_uint16: Path
+) -> None:
+    options = {"label_path": str(synthetic_scenes.labels_path), "dtype": "uint16"}
+    dm = DataCenterDataModule(str(low_contrast_uint16), **options)
+    with pytest.warns(UserWarning, match="the normalised imagery is nearly constant") as caught:
+        dm.setup("fit")
+    (line,) = [str(w.message) for w in caught if "nearly constant" in str(w.message)]
+    assert "\n" not in line
+    mean, std = (json.loads(m) for m in re.findall(r"to (\[[^\]]+\])", line))
+    # The advice works: with the imagery's own mean and std there is no warning.
+    with warnings.catch_warnings(record=True) as again:
+        warnings.simplefilter("always")
+        DataCenterDataModule(str(low_contrast_uint16), **options, mean=mean, std=std)._check_spread(
+            sorted(str(p) for p in low_contrast_uint16.glob("*.tif"))
+        )
+    assert not [w for w in again if "nearly constant" in str(w.message)]
+    assert all(1000 < m < 2020 for m in mean) and all(0 < s < 255 for s in std)
+
+
+def test_real_naip_tiles_are_spread_enough() -> None:
+    naip = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "naip"
+    files = sorted(str(p) for p in naip.glob("*.tif"))
+    if not files:
+        pytest.skip("../shared/data/naip (real NAIP tiles) is absent")
+    dm = DataCenterDataModule(files, label_path="unused.geojson")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        dm._check_spread(files)
+    assert not [w for w in caught if "nearly constant" in str(w.message)]

@@ -5,7 +5,7 @@ import pytest
 from support.data import shared_data
 from support.inference import write_scene
 
-from torchgeo_datacenters.detections.dates import file_date, name_date, parse_date
+from torchgeo_datacenters.detections.dates import fgdc_date, file_date, name_date, parse_date
 from torchgeo_datacenters.errors import TGDCError
 
 
@@ -26,7 +26,8 @@ def test_a_naip_name_comes_before_the_tiff_tag(tmp_path: Path) -> None:
 
     with rasterio.open(tagged, "r+") as dst:
         dst.update_tags(TIFFTAG_DATETIME="2019:08:14 10:30:00")
-    assert file_date(tagged) == dt.date(2019, 8, 14)
+    with pytest.warns(UserWarning, match="TIFF DateTime tag"):
+        assert file_date(tagged) == dt.date(2019, 8, 14)
     named = write_scene(tmp_path / "m_4208701_ne_16_060_20200902.tif", 8, 8)
     with rasterio.open(named, "r+") as dst:
         dst.update_tags(TIFFTAG_DATETIME="2021:01:05 00:00:00")
@@ -44,3 +45,77 @@ def test_parse_date_says_how_to_write_one() -> None:
     assert parse_date("2020-08-31", "x") == dt.date(2020, 8, 31)
     with pytest.raises(TGDCError, match=r"a.geojson: '2020/08/31' is not a date; give it as"):
         parse_date("2020/08/31", "a.geojson")
+
+
+#: FGDC metadata as NAIP ships it beside each quarter quad (abridged): the ground's date is
+#: the time period of content; the metadata's own date (metd) is later.
+FGDC_XML = """<?xml version="1.0" encoding="UTF-8"?>
+<metadata><idinfo><citation><citeinfo><pubdate>20201204</pubdate></citeinfo></citation>
+<timeperd><timeinfo><sngdate><caldate>{date}</caldate></sngdate></timeinfo>
+<current>Ground Condition</current></timeperd></idinfo>
+<metainfo><metd>20210115</metd></metainfo></metadata>
+"""
+
+FGDC_TEXT = """Identification_Information:
+  Citation:
+    Citation_Information:
+      Publication_Date: 20201204
+  Time_Period_of_Content:
+    Time_Period_Information:
+      Range_of_Dates/Times:
+        Beginning_Date: {date}
+        Ending_Date: 20200910
+    Currentness_Reference: Ground Condition
+Metadata_Reference_Information:
+  Metadata_Date: 20210115
+"""
+
+
+def _tagged(path: Path, tag: str = "2021:01:05 00:00:00") -> Path:
+    import rasterio
+
+    write_scene(path, 8, 8)
+    with rasterio.open(path, "r+") as dst:
+        dst.update_tags(TIFFTAG_DATETIME=tag)
+    return path
+
+
+def test_fgdc_metadata_beside_the_file_beats_the_tiff_tag(tmp_path: Path) -> None:
+    xml = _tagged(tmp_path / "ortho_a.tif")
+    (tmp_path / "ortho_a.xml").write_text(FGDC_XML.format(date="20200902"))
+    text = _tagged(tmp_path / "ortho_b.tif")
+    (tmp_path / "ortho_b.txt").write_text(FGDC_TEXT.format(date="20200901"))
+    arcgis = _tagged(tmp_path / "ortho_c.tif")
+    (tmp_path / "ortho_c.tif.xml").write_text(FGDC_XML.format(date="20190704"))
+    assert fgdc_date(xml) == file_date(xml) == dt.date(2020, 9, 2)
+    assert fgdc_date(text) == file_date(text) == dt.date(2020, 9, 1)
+    assert file_date(arcgis) == dt.date(2019, 7, 4)
+    # The NAIP file name ranks above its metadata.
+    named = _tagged(tmp_path / "m_4208701_ne_16_060_20200903.tif")
+    (tmp_path / "m_4208701_ne_16_060_20200903.xml").write_text(FGDC_XML.format(date="20200902"))
+    assert file_date(named) == dt.date(2020, 9, 3)
+
+
+def test_the_tiff_tag_is_used_last_with_a_warning(tmp_path: Path) -> None:
+    path = _tagged(tmp_path / "ortho.tif", "2021:01:05 10:30:00")
+    (tmp_path / "ortho.xml").write_text("<metadata><idinfo/></metadata>")  # no date in it
+    with pytest.warns(UserWarning, match="TIFF DateTime tag, which NAIP producers set to the"):
+        assert file_date(path) == dt.date(2021, 1, 5)
+
+
+def test_stac_datetimes_rank_above_the_file_name(tmp_path: Path) -> None:
+    import rasterio
+
+    from torchgeo_datacenters.outputs.provenance import item_provenance, raster_provenance
+
+    # tgdc download writes the items' datetimes as NAIP_DATES; they beat the file's name.
+    path = write_scene(tmp_path / "m_4208701_ne_16_060_20200903.tif", 8, 8)
+    with rasterio.open(path, "r+") as dst:
+        dst.update_tags(NAIP_ITEMS="wi_m_4208701_ne_16_060_20200902", NAIP_DATES="2020-09-02")
+    assert raster_provenance(path).dates == (dt.date(2020, 9, 2),)
+    item = {
+        "id": "wi_m_4208701_ne_16_060_20200903_20201204",
+        "properties": {"datetime": "2020-09-02T00:00:00Z"},
+        "geometry": {"type": "Point", "coordinates": [-87.9, 42.9]},
+    }
+    assert item_provenance(item, "a.tif", "https://x/item").dates == (dt.date(2020, 9, 2),)

@@ -36,3 +36,14 @@ def test_reproject_and_utm_crs_as_geopandas(
     ours = reproject(box.to_numpy(), crs, zone)
     assert shapely.equals_exact(ours, box.to_crs(zone).to_numpy(), tolerance=0).all()
     assert reproject(box.iloc[0], crs, crs) is box.iloc[0]
+
+
+def test_utm_zone_is_the_database_zone_inside_zones_and_on_their_edges() -> None:
+    # Points across the lower 48, on zone edges (126° W, 120° W) and on the equator, where
+    # the zone is looked up rather than computed.
+    points = [(-125.0 + 5.9 * k, 25.0 + 2.3 * k) for k in range(10)]
+    points += [(-126.0, 40.0), (-120.0, 40.0), (-120.0 + 1e-9, 40.0), (3.0, 0.0), (179.9, -45.0)]
+    for lon, lat in points:
+        bounds = (lon, lat, lon, lat)
+        expected = gpd.GeoSeries([shapely.Point(lon, lat)], crs=4326).estimate_utm_crs()
+        assert utm_crs(CRS(4326), bounds) == expected, (lon, lat)

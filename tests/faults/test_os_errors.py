@@ -85,8 +85,30 @@ def test_disk_full_for_the_geojson(
     status = main(detect(checkpoint, scene, out / "d.geojson"))
     line = one_error(capfd)
     assert status == 2
-    assert str(out / "d.geojson") in line and "No space left on device" in line
+    assert str(out / "d.geojson") in line and "no space left on device" in line.lower()
     assert temporaries(out) == []
+    assert sorted(out.iterdir()) == [filler]
+
+
+def test_vector_outputs_are_checked_for_space_before_prediction(
+    checkpoint: Path,
+    scene: Path,
+    mount_tmpfs: Callable[..., Path],
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    # The scene is cut short after its header: had prediction started, its read error
+    # would be the error. The space the GeoJSON may need is refused first.
+    truncated = tmp_path / "truncated.tif"
+    truncated.write_bytes(scene.read_bytes()[: scene.stat().st_size // 3])
+    out = mount_tmpfs("small", size="16k")
+    filler = out / "filler"
+    filler.write_bytes(bytes(8192))
+    status = main(detect(checkpoint, truncated, out / "d.geojson"))
+    line = one_error(capfd)
+    assert status == 2
+    assert line.startswith(f"tgdc detect: error: {out / 'd.geojson'}: cannot be written: no space")
+    assert "MiB are free" in line and "Read error" not in line
     assert sorted(out.iterdir()) == [filler]
 
 

@@ -1,13 +1,16 @@
 """Tests of ONNX export and of predicting through ONNX Runtime."""
 
+import json
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 import rasterio
 import torch
-from support.inference import GSD, MEAN, STD, save_checkpoint, write_scene
+from support.inference import GSD, MEAN, STD, save_random_checkpoint, write_scene
 
+from torchgeo_datacenters.checkpoint import ModelContract
 from torchgeo_datacenters.cli import main
 from torchgeo_datacenters.errors import TGDCError
 from torchgeo_datacenters.inference import Predictor
@@ -18,6 +21,7 @@ from torchgeo_datacenters.inference.onnx import (
     load_onnx,
     read_metadata,
 )
+from torchgeo_datacenters.naip import DATACENTER_CLASS
 
 ROOFS = [(20, 30, 40, 50), (90, 120, 60, 45)]
 
@@ -25,13 +29,7 @@ ROOFS = [(20, 30, 40, 50), (90, 120, 60, 45)]
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real UNet4 checkpoint with random weights and a sharp head (few pixels near 0.5)."""
-    path = save_checkpoint(tmp_path_factory.mktemp("ckpt") / "model.ckpt")
-    saved = torch.load(path, weights_only=True)
-    torch.manual_seed(0)
-    head = saved["state_dict"]["model.head.weight"]
-    saved["state_dict"]["model.head.weight"] = torch.randn_like(head) * 2
-    torch.save(saved, path)
-    return path
+    return save_random_checkpoint(tmp_path_factory.mktemp("ckpt") / "model.ckpt")
 
 
 @pytest.fixture(scope="module")
@@ -56,9 +54,47 @@ def test_metadata_holds_the_checkpoint_facts(checkpoint: Path, onnx_file: Path) 
     assert metadata["mean"] == [MEAN] * 4 and metadata["std"] == [STD] * 4
     assert metadata["patch_size"] == 256
     assert metadata["threshold"] == hparams["threshold"]
-    assert metadata["class_names"] == list(hparams["class_names"])
+    # As Deepness reads them: index to name.
+    names = hparams["class_names"]
+    assert metadata["class_names"] == {str(i): name for i, name in enumerate(names)}
+    assert ModelContract.from_hparams(metadata).class_names == tuple(names)
     assert metadata[PAD_MULTIPLE_KEY] == 8
-    assert set(metadata) <= {*METADATA_KEYS, PAD_MULTIPLE_KEY}
+    assert set(metadata) <= {*METADATA_KEYS, PAD_MULTIPLE_KEY, *DEEPNESS_KEYS}
+
+
+#: The keys the Deepness QGIS plugin reads of a segmentation model
+#: (PUTvision/qgis-plugin-deepness, processing/models/model_base.py).
+DEEPNESS_KEYS = (
+    "model_type",
+    "class_names",
+    "resolution",
+    "tile_size",
+    "tiles_overlap",
+    "standardization_mean",
+    "standardization_std",
+    "seg_thresh",
+)
+
+
+def test_deepness_reads_the_checkpoint_facts(checkpoint: Path, onnx_file: Path) -> None:
+    """Read back with onnx as Deepness does: JSON values of metadata_props."""
+    hparams = torch.load(checkpoint, weights_only=True)["hyper_parameters"]
+    graph = onnx.load(str(onnx_file))
+    props = {prop.key: json.loads(prop.value) for prop in graph.metadata_props}
+    assert props["model_type"] == "Segmentor"
+    # One output channel: Deepness's class 1 over background 0.
+    assert props["class_names"] == {"0": "background", "1": DATACENTER_CLASS}
+    (output,) = graph.graph.output
+    assert output.type.tensor_type.shape.dim[1].dim_value == 1
+    assert props["resolution"] == pytest.approx(hparams["gsd"] * 100)  # cm per pixel
+    assert props["tile_size"] == hparams["patch_size"] == 256
+    # The predictor's 32 px overlap, in percent of the tile (Deepness takes an integer).
+    assert props["tiles_overlap"] == round(100 * 32 / 256) == 12
+    # Deepness divides pixel values by 255, then standardises: (x / 255 - m) / s must be
+    # the checkpoint's (x - mean) / std.
+    assert props["standardization_mean"] == pytest.approx([m / 255 for m in hparams["mean"]])
+    assert props["standardization_std"] == pytest.approx([s / 255 for s in hparams["std"]])
+    assert props["seg_thresh"] == hparams["threshold"]
 
 
 @pytest.mark.parametrize("shape", [(3, 4, 64, 64), (1, 4, 50, 77)])

@@ -16,7 +16,12 @@ from torchgeo_datacenters.cli import build_parser
 from torchgeo_datacenters.errors import TGDCError
 from torchgeo_datacenters.inference import Predictor, ProbabilityModel
 from torchgeo_datacenters.inference.onnx import quantize_int8
-from torchgeo_datacenters.inference.precision import BF16_CPU_FLAGS, cpu_flags, resolve_precision
+from torchgeo_datacenters.inference.precision import (
+    BF16_CPU_FLAGS,
+    auto_precision,
+    cpu_flags,
+    resolve_precision,
+)
 from torchgeo_datacenters.models import UNet4
 from torchgeo_datacenters.options import PRECISIONS
 
@@ -89,6 +94,49 @@ def test_bf16_finds_the_same_roofs_as_fp32(scene: Path, tmp_path: Path) -> None:
     assert len(fp32) == len(bf16) == len(ROOFS)
 
 
+@pytest.mark.skipif(not NATIVE_BF16, reason="this CPU has no AVX512-BF16 or AMX instructions")
+def test_auto_runs_bf16_here_with_fp32_outlines(scene: Path, tmp_path: Path) -> None:
+    fp32, _ = run(scene, tmp_path / "fp32", precision="fp32")
+    auto, _ = run(scene, tmp_path / "auto")
+    assert auto.precision == "bf16" and ", bf16)" in auto.summary()
+    assert len(auto) == len(fp32) == len(ROOFS)
+    for outline in fp32.gdf.geometry:
+        best = max(outline.intersection(o).area / outline.union(o).area for o in auto.gdf.geometry)
+        assert best >= 0.99
+
+
+@pytest.mark.skipif(NATIVE_BF16, reason="this CPU has native bfloat16 instructions")
+def test_auto_runs_fp32_on_cpus_without_bf16(scene: Path, tmp_path: Path) -> None:
+    auto, _ = run(scene, tmp_path / "auto")
+    assert auto.precision == "fp32" and ", fp32)" in auto.summary()
+    assert len(auto) == len(ROOFS)
+
+
+def test_fp32_stays_a_choice_and_the_summary_names_it(scene: Path, tmp_path: Path) -> None:
+    fp32, _ = run(scene, tmp_path / "fp32", precision="fp32")
+    assert fp32.precision == "fp32" and fp32.summary().endswith("km²/s, fp32)")
+
+
+@pytest.mark.parametrize(
+    ("device", "flags", "cuda_bf16", "expected"),
+    [
+        ("cpu", {"avx2", "fma"}, False, "fp32"),  # AVX2 only (Zen 2/3, Haswell to Ice Lake)
+        ("cpu", {"avx2", "avx512f", "avx512_vnni"}, False, "fp32"),  # AVX-512, no bfloat16
+        ("cpu", {"avx2", "avx512f", "avx512_bf16"}, False, "bf16"),  # Zen 4, Cooper Lake
+        ("cpu", {"avx512f", "avx512_bf16", "amx_bf16", "amx_tile"}, False, "bf16"),  # SPR
+        ("cpu", {"amx_bf16"}, False, "bf16"),
+        ("cpu", set(), False, "fp32"),  # no /proc/cpuinfo (macOS, Windows)
+        ("cuda", set(), True, "bf16"),  # Ampere and later
+        ("cuda", set(), False, "fp16"),  # Volta, Turing
+        ("mps", {"avx512_bf16"}, False, "fp32"),
+    ],
+)
+def test_auto_precision_by_device_and_cpu_features(
+    device: str, flags: set[str], cuda_bf16: bool, expected: str
+) -> None:
+    assert auto_precision(device, flags, cuda_bf16) == expected
+
+
 @pytest.mark.skipif(NATIVE_BF16, reason="this CPU has native bfloat16 instructions")
 def test_bf16_is_refused_on_cpus_without_it() -> None:
     with pytest.raises(TGDCError, match=r"no native bfloat16 instructions.*use int8 or fp32"):
@@ -96,8 +144,7 @@ def test_bf16_is_refused_on_cpus_without_it() -> None:
 
 
 def test_precisions_each_device_runs() -> None:
-    assert resolve_precision("auto", CPU) == "fp32"
-    assert resolve_precision("auto", torch.device("cuda")) == "fp16"
+    assert resolve_precision("auto", CPU) == ("bf16" if NATIVE_BF16 else "fp32")
     assert resolve_precision("int8", CPU) == "int8"
     with pytest.raises(TGDCError, match="fp16 runs on CUDA only"):
         resolve_precision("fp16", CPU)

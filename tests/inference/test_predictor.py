@@ -273,6 +273,34 @@ def test_batch_merges_roofs_across_neighbouring_chips(scene: Path, tmp_path: Pat
     assert len(json.loads(output.read_text())["features"]) == len(batch)
 
 
+def final_bar(stderr: str) -> str:
+    """The last state of the tqdm bar written to *stderr*."""
+    return stderr.replace("\r", "\n").strip().splitlines()[-1]
+
+
+def test_progress_counts_tiles_out_of_the_run(
+    scene: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # One bar over the run's tiles: done out of all, percentage and time left.
+    one = predictor(tile_size=128, progress=True).predict(scene)
+    bar = final_bar(capsys.readouterr().err)
+    assert one.stats.tiles == 12  # 3 x 4 tiles of 128 px on the 300 x 400 scene
+    assert bar.startswith("tiles: 100%") and " 12/12 [" in bar and "<" in bar
+    assert "tile/s" in bar
+    # batch-detect: one bar over every mosaic's tiles.
+    chips = [
+        write_scene(tmp_path / "a.tif", 100, 100, [(10, 10, 20, 20)]),
+        write_scene(
+            tmp_path / "b.tif", 100, 100, transform=utm_transform() @ Affine.translation(5000, 0)
+        ),
+    ]
+    batch = predictor(tile_size=64, overlap=16, progress=True).predict_batch(chips)
+    bar = final_bar(capsys.readouterr().err)
+    total = batch.stats.tiles
+    assert total == 2 * 4  # 2 x 2 tiles of 64 px on each 100 px chip
+    assert bar.startswith("tiles: 100%") and f" {total}/{total} [" in bar
+
+
 def test_bad_inputs_leave_no_output(tmp_path: Path) -> None:
     inputs = tmp_path / "inputs"
     inputs.mkdir()
@@ -325,7 +353,13 @@ def test_checkpoint(tmp_path: Path) -> None:
     path = write_scene(
         tmp_path / "s.tif", 64, 150, nodata=0, nodata_region=(slice(None), slice(0, 30))
     )
-    options = {"device": "cpu", "tile_size": 64, "overlap": 16, "progress": False}
+    options = {
+        "device": "cpu",
+        "tile_size": 64,
+        "overlap": 16,
+        "progress": False,
+        "precision": "fp32",  # exact scores on any CPU (auto runs bf16 where it can)
+    }
     detections = Predictor(checkpoint, **options).predict(path)
     # The model says sigmoid(5) = 0.993 everywhere: one detection, every valid pixel.
     (detection,) = detections.gdf.itertuples()

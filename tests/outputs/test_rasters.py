@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import rasterio
 from pyproj import CRS
-from support.inference import UTM, utm_transform
+from rasterio.transform import from_origin
+from support.inference import UTM, predictor, scene_array, utm_transform
 
 from torchgeo_datacenters.grid import Grid
 from torchgeo_datacenters.outputs import FORMATS
@@ -65,3 +66,41 @@ def test_cogs_have_overviews_and_the_mask_a_colour_table(tmp_path: Path) -> None
         assert src.overviews(1) == [2, 4]
         half = src.read(1, out_shape=(300, 550))
         assert half[100, 200] == 1.0 and half[0, 0] == 0.0
+
+
+#: CRSs as other systems write them into GeoTIFFs: a State Plane (US survey feet) scene
+#: with NAVD88 heights in US survey feet, with the GeoTIFF keys GDAL chooses (AUTO) and
+#: with GeoTIFF 1.0 keys only; one with no EPSG code (a PROJ string, as older tools write);
+#: and plain UTM.
+SCENE_CRSS = {
+    "state plane ftUS + NAVD88 ftUS": ("EPSG:2264+6360", "AUTO"),
+    "the same, GeoTIFF 1.0 keys": ("EPSG:2264+6360", "1.0"),
+    "no EPSG code": (
+        "+proj=lcc +lat_0=33.75 +lon_0=-79 +lat_1=36.2 +lat_2=34.3 +x_0=609601.22"
+        " +datum=NAD83 +units=us-ft +no_defs",
+        "1.0",
+    ),
+    "UTM": ("EPSG:26916", "1.0"),
+}
+
+
+@pytest.mark.parametrize("name", SCENE_CRSS)
+def test_outputs_keep_the_input_crs_exactly(name: str, tmp_path: Path) -> None:
+    crs, version = SCENE_CRSS[name]
+    scene = tmp_path / "scene.tif"
+    array = scene_array(64, 64, [(20, 20, 24, 24)])
+    transform = from_origin(2_000_000, 700_000, 2.0, 2.0)  # 2 ftUS pixels (0.61 m)
+    profile = {"driver": "GTiff", "width": 64, "height": 64, "count": 4, "dtype": "uint8"}
+    with rasterio.open(
+        scene, "w", **profile, crs=crs, transform=transform, GEOTIFF_VERSION=version
+    ) as dst:
+        dst.write(array)
+    outputs = {"output_mask": tmp_path / "m.tif", "output_probabilities": tmp_path / "p.tif"}
+    predictor().predict(scene, **outputs)
+    with rasterio.open(scene) as src:
+        wanted = src.crs.to_wkt()
+    for output in outputs.values():
+        with rasterio.open(output) as src:
+            assert src.crs.to_wkt() == wanted
+    if name.startswith("state plane"):
+        assert 'VERT_CS["NAVD88 height (ftUS)"' in wanted and 'UNIT["metre"' not in wanted

@@ -2,6 +2,7 @@ import json
 from pathlib import Path
 
 import geopandas as gpd
+import pandas as pd
 import pytest
 import shapely
 
@@ -78,6 +79,11 @@ def test_read_concatenates_finished_scenes_in_the_order_asked(tmp_path: Path) ->
     assert read.crs == "EPSG:4326"
     assert read.geometry.iloc[1].equals(table(-80.0, "a.tif").geometry.iloc[0])
     assert manifest.read(["b.tif"]).empty
+    # The same table, dtypes included, as reading each GeoParquet with geopandas.
+    files = [manifest.records()[scene].file for scene in ("c.tif", "a.tif")]
+    each = [gpd.read_parquet(tmp_path / str(file)) for file in files]
+    expected = gpd.GeoDataFrame(pd.concat(each, ignore_index=True), crs="EPSG:4326")
+    pd.testing.assert_frame_equal(read, expected)
 
 
 def test_other_settings_are_refused(tmp_path: Path) -> None:

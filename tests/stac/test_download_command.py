@@ -7,6 +7,7 @@ import geopandas as gpd
 import pytest
 import rasterio
 import shapely
+from support.inference import save_checkpoint
 from support.stac_server import NaipTestTiles, StacServer
 
 from torchgeo_datacenters.cli import main
@@ -95,7 +96,7 @@ def test_sites(
         (["--sites", "{tmp}/l.geojson", "--output", "{tmp}/x.tif"], "leave out --lat"),
         (["--lat", "40", "--lon", "-82", "--output", "{tmp}/x.tif", "--year", "1990"], "1990"),
         (["--sites", "{tmp}/missing.geojson", "--output-dir", "{tmp}"], "does not exist"),
-        (["--sites", "{tmp}", "--output-dir", "{tmp}"], "sites file does not exist"),
+        (["--sites", "{tmp}", "--output-dir", "{tmp}"], "not a readable vector file"),
     ],
 )
 def test_user_errors_are_one_line_before_any_request(
@@ -142,3 +143,34 @@ def test_network_errors_are_one_line(
     assert download(stac_server.url, *scene) == 2
     assert "kept failing (too many 503 error responses)" in one_line(capsys.readouterr().err)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_download_detect_change_with_pixels_flown_on_several_days(
+    naip_tiles: NaipTestTiles,
+    stac_server: StacServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # 2022: the tile's west half was flown on 2022-07-01, its east half on 2022-08-15; the
+    # 2018 item covers both. A model marking every valid pixel finds one detection across
+    # both halves: it carries the range of its pixels' dates, and tgdc change reads it.
+    checkpoint = save_checkpoint(tmp_path / "model.ckpt", logit=5.0)
+    lon, lat = naip_tiles.lonlat(70, naip_tiles.split)
+    fast = ["--tile-size", "128", "--overlap", "16", "--device", "cpu", "--num-workers", "0"]
+    vintages = []
+    for year in ("2018", "2022"):
+        scene, found = tmp_path / f"{year}.tif", tmp_path / f"{year}.geojson"
+        args = ["--lat", str(lat), "--lon", str(lon), "--size", "256", "--year", year]
+        assert download(stac_server.url, *args, "--output", str(scene)) == 0
+        detect = ["detect", "--checkpoint", str(checkpoint), "--image", str(scene), *fast]
+        assert main([*detect, "--output-geojson", str(found), "--min-area", "0"]) == 0
+        vintages.append(found)
+    (old,) = gpd.read_file(vintages[0], datetime_as_string=True)["acquired"]
+    (new,) = gpd.read_file(vintages[1], datetime_as_string=True)["acquired"]
+    assert old == "2018-06-10"
+    assert new == "2022-07-01/2022-08-15"
+    capsys.readouterr()
+    sites = tmp_path / "change.geojson"
+    assert main(["change", "--detections", *map(str, vintages), "--output", str(sites)]) == 0
+    (site,) = gpd.read_file(sites, datetime_as_string=True).itertuples()
+    assert (str(site.first_seen)[:10], str(site.last_seen)[:10]) == ("2018-06-10", "2022-07-01")

@@ -5,8 +5,11 @@ its ``<head>``: it records uncaught errors, failed resource loads and ``console.
 calls, every resource fetched, then, once the page has loaded, the table's row count, the
 map's centre and zoom, clicks the first table row and records them again. Chromium
 (``--headless --dump-dom``) prints the page's DOM, from which the harness's record is read.
+:func:`playwright_chromium` drives the same Chromium through Playwright, for pages that
+are used with keys, clicks and downloads (the review page).
 """
 
+import contextlib
 import json
 import os
 import re
@@ -14,6 +17,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -132,10 +136,10 @@ def open_in_chromium(page: Path, *, budget_ms: int = 10_000) -> PageRun:
     return PageRun(json.loads(text.replace("&amp;", "&")), seconds)
 
 
-def report_data(page: Path) -> dict[str, Any]:
-    """The data a report page draws: its ``report-data`` JSON."""
+def report_data(page: Path, element: str = "report-data") -> Any:
+    """The data a page draws: the JSON of its *element* (a report's ``report-data``)."""
     text = page.read_text("utf-8")
-    start = text.index('<script id="report-data" type="application/json">')
+    start = text.index(f'<script id="{element}" type="application/json">')
     body = text[text.index(">", start) + 1 : text.index("</script>", start)]
     return json.loads(body.replace("<\\/", "</"))
 
@@ -314,3 +318,36 @@ PAGE_OPEN = """new Promise((resolve) => requestAnimationFrame(() => requestAnima
     rows: window.report.rows,
   });
 })))"""
+
+
+#: Chromium's flags for pages driven by Playwright: no sandbox (tests may run as root),
+#: no GPU, and nothing fetched in the background (the pages must work offline).
+PLAYWRIGHT_FLAGS = (
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+
+
+@contextlib.contextmanager
+def playwright_chromium() -> Iterator[Any]:
+    """Debian's Chromium (:data:`CHROMIUM`) driven by Playwright for Python.
+
+    Playwright's own browser downloads are never used: the executable is the system's.
+
+    Yields:
+        A Playwright ``Browser``.
+    """
+    from playwright.sync_api import sync_playwright
+
+    if CHROMIUM is None:
+        raise RuntimeError("chromium is not installed")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=list(PLAYWRIGHT_FLAGS))
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -104,12 +104,18 @@ def bright_roofs(bands: int = 4, threshold: float = 0.5) -> ProbabilityModel:
 def predictor(model: ProbabilityModel | None = None, **options: Any) -> Predictor:
     """A CPU predictor without progress bars that keeps every detection as traced.
 
-    No minimum area, no merging and no reading workers, so detections can be checked to
-    the pixel; *options* replace these and the other defaults; *model* defaults to
-    :func:`bright_roofs`.
+    No minimum area, no merging, no reading workers and fp32 (``auto`` runs bf16 on CPUs
+    that have it), so detections can be checked to the pixel on any CPU; *options* replace
+    these and the other defaults; *model* defaults to :func:`bright_roofs`.
     """
-    options = {"min_area": 0.0, "merge_distance": 0.0, "num_workers": 0, **options}
-    return Predictor(model or bright_roofs(), device="cpu", progress=False, **options)
+    defaults = {
+        "min_area": 0.0,
+        "merge_distance": 0.0,
+        "num_workers": 0,
+        "precision": "fp32",
+        "progress": False,
+    }
+    return Predictor(model or bright_roofs(), device="cpu", **{**defaults, **options})
 
 
 class RandomConvNet(nn.Module):
@@ -132,14 +138,20 @@ class RandomConvNet(nn.Module):
 
 
 def save_checkpoint(
-    path: Path, *, logit: float | None = 5.0, bands: int = 4, task: str = "binary"
+    path: Path,
+    *,
+    logit: float | None = 5.0,
+    bands: int = 4,
+    task: str = "binary",
+    gsd: float = GSD,
 ) -> Path:
     """Save a real DataCenterSegmentation checkpoint (UNet4) through a Lightning Trainer.
 
     The U-Net's head is set to a constant *logit*, so the model predicts the probability
     sigmoid(logit) on every pixel: a data center covering every valid pixel when positive.
     With *logit* None the weights stay random. A ``'multiclass'`` *task* has the
-    hard-negative classes and the cross-entropy loss.
+    hard-negative classes and the cross-entropy loss; *gsd* is the pixel size, in metres,
+    recorded as the training imagery's (4 x 0.6 m for a screen).
     """
     from torchgeo_datacenters.tasks import DataCenterSegmentation
     from torchgeo_datacenters.tasks.segmentation import LOSSES
@@ -152,7 +164,7 @@ def save_checkpoint(
         bands=["R", "G", "B", "NIR"][:bands],
         mean=[MEAN] * bands,
         std=[STD] * bands,
-        gsd=GSD,
+        gsd=gsd,
         patch_size=256,
     )
     if logit is not None:
@@ -168,4 +180,21 @@ def save_checkpoint(
     )
     trainer.strategy.connect(model)
     trainer.save_checkpoint(path)
+    return path
+
+
+def save_random_checkpoint(path: Path, seed: int = 0, logit: float = 5.0) -> Path:
+    """Save a real UNet4 checkpoint with random weights and a sharp head.
+
+    Every weight is drawn from *seed*; the head's at twice the unit scale, so that few pixels lie
+    near any one probability: a model whose detections can be compared between two ways
+    of running it. Its bias is *logit*: with 0, probabilities spread around 0.55 and a
+    threshold of 0.6 finds blobs of tens to thousands of m² in a SYNTHETIC scene.
+    """
+    torch.manual_seed(seed)
+    save_checkpoint(path, logit=logit)
+    saved = torch.load(path, weights_only=True)
+    head = saved["state_dict"]["model.head.weight"]
+    saved["state_dict"]["model.head.weight"] = torch.randn_like(head) * 2
+    torch.save(saved, path)
     return path

@@ -38,6 +38,7 @@ import datetime as dt
 import json
 import re
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -277,6 +278,7 @@ class StacServer:
         self.max_limit = max_limit
         self.requests: list[RequestRecord] = []
         self._rules: list[_FailureRule] = []
+        self._latency, self._rate = 0.0, 0.0
         self._lock = threading.Lock()
         self._items: list[dict] = []
         self._httpd: _HTTPServer | None = None
@@ -391,6 +393,15 @@ class StacServer:
         rule = _FailureRule(status, count, path_prefix, frozenset(methods), truncate, skip)
         with self._lock:
             self._rules.append(rule)
+
+    def throttle(self, latency: float = 0.0, rate: float = 0.0) -> None:
+        """Slow every asset response down like a real network; no arguments: full speed.
+
+        Args:
+            latency: seconds before each response starts.
+            rate: bytes per second of the body (0: unlimited).
+        """
+        self._latency, self._rate = latency, rate
 
     def clear_failures(self) -> None:
         """Remove every failure rule."""
@@ -520,7 +531,15 @@ class StacServer:
             handler.send_header(key, value)
         handler.send_header("Content-Length", str(len(body)))
         handler.end_headers()
-        handler.wfile.write(sent)
+        if not request[0].startswith("/assets/"):
+            handler.wfile.write(sent)
+            return
+        time.sleep(self._latency)
+        chunk = max(1, int(self._rate * 0.05)) if self._rate else max(len(sent), 1)
+        for offset in range(0, len(sent), chunk):
+            handler.wfile.write(sent[offset : offset + chunk])
+            if self._rate:
+                time.sleep(min(chunk, len(sent) - offset) / self._rate)
 
     def _send_asset(
         self,

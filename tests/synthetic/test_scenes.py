@@ -200,6 +200,25 @@ def test_no_datacenters_on_request(tmp_path: Path) -> None:
     assert len(labels) >= 3
 
 
+@pytest.mark.parametrize(
+    ("landscape", "ndvi", "share"),
+    [("farmland", 0.1, 0.7), ("forest", 0.3, 0.6), ("mixed", 0.1, 0.4)],
+)
+def test_landscapes_without_buildings(
+    tmp_path: Path, landscape: str, ndvi: float, share: float
+) -> None:
+    # Empty land for the screening benchmark's county: no labelled building, mostly
+    # vegetation (NIR well above red), houses only in mixed land (suburbs).
+    path = tmp_path / "s.tif"
+    labels = generate_scene(
+        path, size=512, seed=3, n_datacenters=0, n_negatives=0, landscape=landscape
+    )
+    assert labels.empty
+    with rasterio.open(path) as src:
+        red, nir = src.read(1).astype(float), src.read(4).astype(float)
+    assert ((nir - red) / (nir + red) > ndvi).mean() >= share
+
+
 def test_datacenter_sizes_follow_the_seed_labels() -> None:
     rng = np.random.default_rng(0)
     areas = np.array(
@@ -253,6 +272,7 @@ def test_lookalike_warehouses_are_as_large_and_bright_as_datacenters(tmp_path: P
         ({"crs": "not a crs"}, "crs"),
         ({"gsd": 0.0}, "gsd"),
         ({"n_negatives": -1}, "n_negatives"),
+        ({"landscape": "desert"}, "landscape: 'desert' is not one of mixed, farmland, forest"),
     ],
 )
 def test_generate_scene_rejects_bad_input(tmp_path: Path, kwargs: dict, match: str) -> None:

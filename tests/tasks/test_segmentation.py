@@ -1,3 +1,4 @@
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import torchgeo_datacenters
 from torchgeo_datacenters.errors import TGDCError
 from torchgeo_datacenters.models import UNet4
 from torchgeo_datacenters.tasks import DataCenterSegmentation
+from torchgeo_datacenters.tasks.segmentation import warmup_cosine
 
 PIXEL_METRICS = ("dice", "iou", "precision", "recall")
 
@@ -220,6 +222,8 @@ def test_band_count_is_checked() -> None:
         ({"in_channels": 4, "bands": ["R", "G", "B"]}, "3 value"),
         ({"bands": ["R", "G", "B"], "mean": [0.0] * 4}, "mean: 4 value"),
         ({"pos_weight": -1.0}, "pos_weight"),
+        ({"lr_schedule": "step"}, "lr_schedule: 'step' is not 'cosine' or 'plateau'"),
+        ({"warmup": 1.0}, r"warmup \(1.0\): give the share of steps"),
     ],
 )
 def test_invalid_arguments(kwargs: dict, message: str) -> None:
@@ -234,7 +238,48 @@ def test_model_learns(tmp_path: Path) -> None:
     trainer = make_trainer(tmp_path, max_epochs=8, deterministic=True, num_sanity_val_steps=0)
     before = trainer.validate(task, datamodule, verbose=False)[0]["val_iou"]
     trainer.fit(task, datamodule)
+    # The default schedule decays the learning rate to 0 at the last of the 16 steps.
+    assert trainer.optimizers[0].param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)
     after = trainer.validate(task, datamodule, verbose=False)[0]["val_iou"]
     print(f"val_iou untrained {before:.3f} -> trained {after:.3f}")
     assert before < 0.05  # measured 0.001
     assert after > 0.6  # measured 0.718
+
+
+def test_unet4_starts_from_an_earlier_checkpoint(tmp_path: Path) -> None:
+    from support.inference import save_checkpoint
+
+    previous = save_checkpoint(tmp_path / "previous.ckpt", logit=None)
+    task = DataCenterSegmentation(weights=str(previous))
+    weights = torch.load(previous, weights_only=True)["state_dict"]
+    assert all(torch.equal(weights[f"model.{k}"], v) for k, v in task.model.state_dict().items())
+    # Not a checkpoint, or one of other classes: one line saying so.
+    (tmp_path / "notes.txt").write_text("not a checkpoint")
+    with pytest.raises(TGDCError, match=r"weights: .*notes.txt: not a readable checkpoint"):
+        DataCenterSegmentation(weights=str(tmp_path / "notes.txt"))
+    with pytest.raises(TGDCError, match=r"its network takes 4 band\(s\) and classes"):
+        DataCenterSegmentation(weights=str(previous), task="multiclass", loss="ce")
+
+
+def test_warmup_cosine_rises_then_decays_to_zero() -> None:
+    factors = [warmup_cosine(step, total=105, warmup=5) for step in range(106)]
+    assert factors[:6] == pytest.approx([1 / 6, 2 / 6, 3 / 6, 4 / 6, 5 / 6, 1.0])
+    assert all(a >= b for a, b in itertools.pairwise(factors[5:]))
+    assert factors[55] == pytest.approx(0.5)
+    assert factors[105] == pytest.approx(0.0, abs=1e-12)
+    assert warmup_cosine(0, total=10, warmup=0) == 1.0
+
+
+def test_plateau_schedule_is_kept_on_request(tmp_path: Path) -> None:
+    task = DataCenterSegmentation(lr_schedule="plateau", patience=3)
+    trainer = make_trainer(tmp_path, max_epochs=1, num_sanity_val_steps=0)
+    trainer.fit(task, TinyDataModule(size=32, count=2))
+    (config,) = trainer.lr_scheduler_configs
+    assert isinstance(config.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
+    assert config.monitor == "val_iou" and config.scheduler.patience == 3
+
+
+def test_cosine_schedule_needs_an_end(tmp_path: Path) -> None:
+    trainer = make_trainer(tmp_path, max_epochs=-1, max_time="00:00:00:05")
+    with pytest.raises(TGDCError, match="set trainer max_epochs or max_steps"):
+        trainer.fit(DataCenterSegmentation(), TinyDataModule(size=32, count=2))

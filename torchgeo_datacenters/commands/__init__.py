@@ -16,5 +16,8 @@ COMMANDS = [
     "export",
     "change",
     "compare",
+    "review",
+    "labels",
     "describe",
+    "qgis",
 ]

@@ -67,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
         [raster_provenance(chip) for chip in chips],
         item_id=args.chips_dir.resolve().name,
         images=chips,
+        threshold=predictor.threshold,
     )
     print_outputs({**detections.outputs, **extra})
     print(f"batch-detect: {detections.summary()}")

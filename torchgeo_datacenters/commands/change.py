@@ -72,9 +72,10 @@ def register(subparsers: Any) -> None:
         "--detections",
         nargs="+",
         required=True,
-        metavar="FILE[@YYYY-MM-DD]",
-        help="detection files of two or more years; each detection's date is its `acquired`"
-        " property, or the date given after @ for the whole file",
+        metavar="FILE[:LAYER][@YYYY-MM-DD]",
+        help="detection files of two or more years (:LAYER names one layer of a file with"
+        " several); each detection's date is its `acquired` property, or the date given"
+        " after @ for the whole file",
     )
     parser.add_argument(
         "--output",

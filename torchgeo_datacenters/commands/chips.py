@@ -19,7 +19,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("--chips-dir", required=True, help="directory of 4-band GeoTIFF chips")
-    parser.add_argument("--labels", required=True, help="label polygons (GeoJSON, GeoPackage, ...)")
+    parser.add_argument(
+        "--labels",
+        required=True,
+        metavar="FILE[:LAYER]",
+        help="label polygons (GeoJSON, GeoPackage, FileGDB, Shapefile, ...; :LAYER names one"
+        " layer of a file with several)",
+    )
     parser.add_argument("--output-dir", required=True, help="directory for the masks (created)")
     parser.add_argument(
         "--buffer",
@@ -27,6 +33,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=0.0,
         metavar="METRES",
         help="grow every polygon by this many metres before rasterising (seed project: 7.5)",
+    )
+    classes = parser.add_mutually_exclusive_group()
+    classes.add_argument(
+        "--class-field",
+        default="class",
+        metavar="FIELD",
+        help="the field naming each polygon's class (default: class, as the seed file)",
+    )
+    classes.add_argument(
+        "--all-datacenters",
+        action="store_true",
+        help="take every polygon as a data center: a footprint file without classes, such"
+        " as the IM3 atlas (its Points are skipped with a warning)",
     )
     parser.add_argument(
         "--use-label-field",
@@ -84,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     """
     import time
 
-    from ..datasets import DataCenterLabels, write_chip_masks
+    from ..datasets import DataCenterLabels, LabelFixes, write_chip_masks
 
     start = time.perf_counter()
     labels = DataCenterLabels(
@@ -92,7 +111,16 @@ def run(args: argparse.Namespace) -> int:
         use_label_field=args.use_label_field,
         multiclass=args.multiclass,
         class_map=parse_class_map(args.class_map),
+        class_field=None if args.all_datacenters else args.class_field,
         buffer_m=args.buffer,
+        fixes=LabelFixes(
+            name_classes="give --class-field FIELD, the field naming classes",
+            every_polygon="give --all-datacenters to take every polygon as a data center",
+            no_label_field="leave out --use-label-field to choose data centers by class",
+            class_map="map them with --class-map, e.g. --class-map {pair}",
+            no_multiclass="leave out --multiclass",
+            positives="map a class to datacenter with --class-map, or give --all-datacenters",
+        ),
     )
     written = write_chip_masks(
         args.chips_dir, labels, args.output_dir, pattern=args.glob, overwrite=args.overwrite

@@ -38,21 +38,26 @@ def register(subparsers: Any) -> None:
         ),
     )
     parser.add_argument(
-        "--detections", type=Path, required=True, metavar="FILE", help="detections to compare"
+        "--detections",
+        type=Path,
+        required=True,
+        metavar="FILE[:LAYER]",
+        help="detections to compare (:LAYER names one layer of a file with several, as in"
+        " every vector file below)",
     )
     parser.add_argument(
         "--inventory",
         type=Path,
         action="append",
         required=True,
-        metavar="FILE",
+        metavar="FILE[:LAYER]",
         help="an inventory of sites (polygons and/or points); repeat for several",
     )
     parser.add_argument(
         "--footprint",
         type=Path,
         nargs="+",
-        metavar="FILE",
+        metavar="FILE[:LAYER]",
         help="the area scanned: vector files of polygons and/or the scanned GeoTIFFs (their"
         f" valid pixels) (default: {SCAN_FOOTPRINT} beside --detections, as tgdc scan writes)",
     )

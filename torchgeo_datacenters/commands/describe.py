@@ -17,8 +17,10 @@ def register(subparsers: Any) -> None:
         help="describe a trained checkpoint (bands, statistics, threshold; --stac: MLM item)",
         description=(
             "Print what a checkpoint written by training holds: model, input bands, pixel"
-            " size, normalisation, threshold and parameter count; with --stac, a STAC item"
-            " describing it with the MLM (machine learning model) extension."
+            " size, normalisation, threshold and parameter count, and what it was trained"
+            " from (a checkpoint or scratch) and on (label files, review rounds); with"
+            " --stac, a STAC item describing it with the MLM (machine learning model)"
+            " extension."
         ),
     )
     parser.add_argument("checkpoint", type=Path, help="model checkpoint (.ckpt)")
@@ -57,6 +59,10 @@ def run(args: argparse.Namespace) -> int:
         "std": ", ".join(f"{s['stddev']:g}" for s in scaling),
         "threshold": f"{hyper['threshold']:g}",
         "class": properties["mlm:output"][0]["classification:classes"][0]["name"],
+        "weights": f"trained from {hyper.get('trained_from', 'scratch')}",
+        "labels": ", ".join(hyper.get("label_files", [])) or "not recorded",
+        "reviews": f"{len(hyper.get('review_runs', []))} round(s)"
+        + (f": runs {', '.join(hyper['review_runs'])}" if hyper.get("review_runs") else ""),
     }
     for name, value in lines.items():
         print(f"{name + ':':12s}{value}")

@@ -60,8 +60,8 @@ def register(subparsers: Any) -> None:
         "--date",
         metavar="YYYY-MM-DD",
         help="acquisition date of the imagery, recorded as the detections' `acquired` (default:"
-        " from a NAIP file name m_..._YYYYMMDD, else the TIFFTAG_DATETIME tag, else a"
-        " YYYYMMDD date in the file name)",
+        " a NAIP file name m_..._YYYYMMDD, else the FGDC metadata beside the file, else the"
+        " TIFFTAG_DATETIME tag with a warning, else a YYYYMMDD date in the file name)",
     )
     add_extra_outputs(parser)
     parser.set_defaults(func=run)
@@ -110,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
         item_id=args.image.stem,
         images=[args.image],
         mask=detections.outputs.get("mask"),
+        threshold=predictor.threshold,
     )
     print_outputs({**detections.outputs, **extra})
     print(f"detect: {detections.summary()}")

@@ -50,8 +50,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     chips = parser.add_argument_group("chips around sites")
     chips.add_argument(
         "--sites",
-        metavar="FILE",
-        help="label polygons or points (GeoJSON, GeoPackage, ...) with a fid",
+        metavar="FILE[:LAYER]",
+        help="label polygons or points (GeoJSON, GeoPackage, FileGDB, ...; :LAYER names one"
+        " layer of a file with several) with a fid",
     )
     chips.add_argument("--output-dir", metavar="DIR", help="directory for the chips (created)")
     chips.add_argument(

@@ -1,4 +1,4 @@
-"""The ``--output-stac`` and ``--output-report`` options of the commands that make detections.
+"""The ``--output-stac``, ``--output-report`` and ``--output-review`` options of the commands.
 
 One definition per option in :data:`EXTRA_OUTPUTS` (flag, metavar, help), added by
 :func:`add_extra_outputs`, checked before any work by :func:`check_extra_outputs` and
@@ -13,7 +13,9 @@ worker and the scan's file list. These two are written by the command once the r
 over, from what only the command holds: the checkpoint file (the STAC item's model link),
 the provenance of every image read, the mask COG the run wrote and the images to show; the
 STAC output is a directory of several files, and the report is also written for ``tgdc
-change`` and ``tgdc compare``, whose rows are not detections.
+change`` and ``tgdc compare``, whose rows are not detections. The review page (see
+:mod:`~torchgeo_datacenters.outputs.review`) cuts a chip around every detection from the
+imagery and orders them by the run's threshold, which only the command holds.
 """
 
 import argparse
@@ -35,6 +37,13 @@ EXTRA_OUTPUTS: dict[str, dict[str, Any]] = {
         "help": "self-contained HTML map report: imagery, detections coloured by score (by"
         " status for change and compare), a sortable table; opens offline in any browser",
     },
+    "output_review": {
+        "metavar": "FILE",
+        "help": "self-contained HTML review page: every detection with an image chip,"
+        " uncertain first, judged with one key each (accept, reject as warehouse/retail/other),"
+        " missed sites drawn on the map; exports the verdicts as a label file for"
+        " `tgdc labels merge` (as `tgdc review` writes)",
+    },
 }
 
 
@@ -49,7 +58,7 @@ def _add(parser: argparse.ArgumentParser, name: str) -> None:
 
 
 def add_extra_outputs(parser: argparse.ArgumentParser) -> None:
-    """Add ``--output-stac`` and ``--output-report`` to a command.
+    """Add ``--output-stac``, ``--output-report`` and ``--output-review`` to a command.
 
     Args:
         parser: the subcommand's parser.
@@ -85,8 +94,6 @@ def check_status_report(args: argparse.Namespace) -> None:
         TGDCError: if the report exists without ``--overwrite``, its directory is missing,
             or an image is not a georeferenced raster.
     """
-    import rasterio
-
     from ..errors import TGDCError
     from ..utils import check_output_path
 
@@ -95,7 +102,23 @@ def check_status_report(args: argparse.Namespace) -> None:
             raise TGDCError(f"{args.image[0]}: --image is shown only in --output-report; give it")
         return
     check_output_path(args.output_report, overwrite=args.overwrite)
-    for image in args.image:
+    check_images(args.image)
+
+
+def check_images(images: Sequence[Path]) -> None:
+    """Check, before any work, that the rasters a page shows are georeferenced rasters.
+
+    Args:
+        images: the rasters.
+
+    Raises:
+        TGDCError: if one is not a readable raster or has no CRS.
+    """
+    import rasterio
+
+    from ..errors import TGDCError
+
+    for image in images:
         try:
             with rasterio.open(image) as src:
                 georeferenced = src.crs is not None
@@ -146,8 +169,9 @@ def check_extra_outputs(args: argparse.Namespace) -> None:
         from ..outputs.stac import check_stac_directory
 
         check_stac_directory(args.output_stac, overwrite=args.overwrite)
-    if args.output_report is not None:
-        check_output_path(args.output_report, overwrite=args.overwrite)
+    for name in ("output_report", "output_review"):
+        if getattr(args, name) is not None:
+            check_output_path(getattr(args, name), overwrite=args.overwrite)
 
 
 def write_extra_outputs(
@@ -158,6 +182,7 @@ def write_extra_outputs(
     item_id: str,
     images: Sequence[str | os.PathLike[str]] = (),
     mask: str | os.PathLike[str] | None = None,
+    threshold: float | None = None,
 ) -> dict[str, Path]:
     """Write the extra outputs asked for.
 
@@ -166,11 +191,13 @@ def write_extra_outputs(
         detections: the run's detections (EPSG:4326).
         provenances: the imagery read (see :mod:`~torchgeo_datacenters.outputs.provenance`).
         item_id: id of the STAC item of the run.
-        images: rasters shown in the report.
+        images: rasters shown in the report and the review page (its chips).
         mask: the mask COG written by the run, if any.
+        threshold: the run's probability threshold (None: the checkpoint's, or
+            ``--threshold`` where given), which orders the review page.
 
     Returns:
-        Output kind (``stac``, ``report``) to the file written.
+        Output kind (``stac``, ``report``, ``review``) to the file written.
     """
     written: dict[str, Path] = {}
     if args.output_stac is not None:
@@ -190,5 +217,17 @@ def write_extra_outputs(
 
         written["report"] = write_report(
             args.output_report, detections, images, overwrite=args.overwrite
+        )
+    if args.output_review is not None:
+        from ..outputs.review import write_review
+
+        if threshold is None:
+            threshold = getattr(args, "threshold", None)
+        if threshold is None:
+            from ..outputs.stac import checkpoint_contents
+
+            threshold = float(checkpoint_contents(args.checkpoint)[0]["threshold"])
+        written["review"] = write_review(
+            args.output_review, detections, images, threshold=threshold, overwrite=args.overwrite
         )
     return written

@@ -1,7 +1,6 @@
 """``tgdc scan``: find data centers over a whole region on Ray, resumably."""
 
 import argparse
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +11,7 @@ from .download import add_source_arguments
 from .extra_outputs import add_extra_outputs, check_extra_outputs, write_extra_outputs
 
 if TYPE_CHECKING:
-    from ..scan import StacScene
+    from ..scan import Scene
 
 
 def register(subparsers: Any) -> None:
@@ -41,7 +40,11 @@ def register(subparsers: Any) -> None:
     )
     where = parser.add_argument_group("area").add_mutually_exclusive_group(required=True)
     where.add_argument(
-        "--aoi", type=Path, metavar="FILE", help="area to scan: polygons in a vector file"
+        "--aoi",
+        type=Path,
+        metavar="FILE[:LAYER]",
+        help="area to scan: polygons in a vector file (:LAYER names one layer of a file with"
+        " several)",
     )
     where.add_argument(
         "--bbox",
@@ -59,9 +62,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--output-dir",
         type=Path,
-        required=True,
         metavar="DIR",
-        help="manifest, per-scene detections and final outputs (created; rerun to resume)",
+        help="manifest, per-scene detections and final outputs (created; rerun to resume;"
+        " required unless --plan)",
     )
     parser.add_argument(
         "--glob", default="*.tif", help="files taken from --scenes-dir (default: *.tif)"
@@ -96,6 +99,7 @@ def register(subparsers: Any) -> None:
     )
     add_predictor_arguments(parser, scan_option_names())
     add_years_options(parser)
+    add_plan_options(parser)
     add_extra_outputs(parser)
     parser.add_argument(
         "--overwrite",
@@ -121,31 +125,17 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import TGDCError
     from ..scan import LocalScene, import_ray, scan
 
+    if args.plan:
+        return print_plan(args)
+    if args.rate is not None or args.output_plan is not None:
+        raise TGDCError("--rate and --output-plan go with --plan; add --plan to see the cost")
+    if args.output_dir is None:
+        raise TGDCError("--output-dir: required (only --plan writes nothing); give a directory")
     import_ray(local=args.ray_address is None)
     check_extra_outputs(args)
-    region = None
-    scenes: Sequence[LocalScene | StacScene]
-    if args.scenes_dir is not None:
-        stac_only = {"--year": args.year, "--years": args.years, "--stac-url": args.stac_url}
-        given = [name for name, value in stac_only.items() if value is not None]
-        if given:
-            raise TGDCError(
-                f"{', '.join(given)} go with --aoi or --bbox; --scenes-dir scans local files"
-            )
-        from ..scan import scenes_in_directory
-
-        scenes = scenes_in_directory(args.scenes_dir, args.glob)
-    else:
-        from ..scan import bbox_region, read_aoi, stac_scenes
-        from ..stac import DEFAULT_STAC_URL, NaipCatalog
-
-        region = read_aoi(args.aoi) if args.aoi is not None else bbox_region(args.bbox)
-        catalog = NaipCatalog(
-            args.stac_url or DEFAULT_STAC_URL, collection=args.collection, asset_key=args.asset_key
-        )
-        if args.years:
-            return scan_years(args, catalog, region)
-        scenes = stac_scenes(catalog, region, args.year)
+    scenes, region = find_scenes(args)
+    if args.years:
+        return scan_years(args, find_catalog(args), region)
     result = scan(scenes, args.checkpoint, args.output_dir, **scan_options(args, region))
     failed = {record.scene for record in result.failed}
     extra = write_extra_outputs(
@@ -160,6 +150,52 @@ def run(args: argparse.Namespace) -> int:
     print(f"footprint: {write_footprint(args.output_dir, scenes, result, region)}")
     print(f"tgdc scan: {result.summary()}")
     return 1 if result.failed else 0
+
+
+def find_catalog(args: argparse.Namespace) -> Any:
+    """The NAIP catalog the options name.
+
+    Args:
+        args: the parsed arguments.
+
+    Returns:
+        The :class:`~torchgeo_datacenters.stac.NaipCatalog`.
+    """
+    from ..stac import DEFAULT_STAC_URL, NaipCatalog
+
+    return NaipCatalog(
+        args.stac_url or DEFAULT_STAC_URL, collection=args.collection, asset_key=args.asset_key
+    )
+
+
+def find_scenes(args: argparse.Namespace) -> tuple[list["Scene"], Any]:
+    """The scenes and region the options name (with --years: none; each year has its own).
+
+    Args:
+        args: the parsed arguments.
+
+    Returns:
+        The scenes, and the region (None for --scenes-dir).
+
+    Raises:
+        TGDCError: if search options go with --scenes-dir, and see
+            :func:`~torchgeo_datacenters.scan.stac_scenes`.
+    """
+    from ..errors import TGDCError
+    from ..scan import bbox_region, read_aoi, scenes_in_directory, stac_scenes
+
+    if args.scenes_dir is not None:
+        stac_only = {"--year": args.year, "--years": args.years, "--stac-url": args.stac_url}
+        given = [name for name, value in stac_only.items() if value is not None]
+        if given:
+            raise TGDCError(
+                f"{', '.join(given)} go with --aoi or --bbox; --scenes-dir scans local files"
+            )
+        return list(scenes_in_directory(args.scenes_dir, args.glob)), None
+    region = read_aoi(args.aoi) if args.aoi is not None else bbox_region(args.bbox)
+    if args.years:
+        return [], region
+    return list(stac_scenes(find_catalog(args), region, args.year)), region
 
 
 def scan_options(args: argparse.Namespace, region: Any) -> dict[str, Any]:
@@ -293,3 +329,84 @@ def scan_years(args: argparse.Namespace, catalog: Any, region: Any) -> int:
     print(f"change: {change_path}")
     print(f"tgdc scan: change {summarize(sites)}")
     return 1 if failed else 0
+
+
+# --- The cost of a scan before it runs (issue 29) ----------------------------------------
+
+
+def add_plan_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--plan``, ``--rate`` and ``--output-plan``.
+
+    Args:
+        parser: the ``scan`` parser.
+    """
+    group = parser.add_argument_group("plan (no model run over the scenes)")
+    group.add_argument(
+        "--plan",
+        action="store_true",
+        help="print what the scan would cost (items, gigapixels, GB, worker-hours, wall time"
+        " for --workers) and stop; writes nothing but --output-plan",
+    )
+    group.add_argument(
+        "--rate",
+        type=float,
+        metavar="MPX_PER_S",
+        help="megapixels per second of one worker, e.g. of a GPU you know (default: measured"
+        " for a few seconds on a SYNTHETIC tile with --checkpoint and --precision, one CPU"
+        " thread)",
+    )
+    group.add_argument(
+        "--output-plan", type=Path, metavar="FILE", help="also write the plan as JSON (with --plan)"
+    )
+
+
+def print_plan(args: argparse.Namespace) -> int:
+    """Print the cost of the scan, and write it as JSON where asked.
+
+    Args:
+        args: the parsed arguments.
+
+    Returns:
+        0.
+
+    Raises:
+        TGDCError: if the search fails, the checkpoint cannot run, or --output-plan cannot
+            be written.
+    """
+    import json
+    import os
+
+    from ..errors import TGDCError
+    from ..scan import stac_scenes
+    from ..scan.plan import calibrate, plan_scan
+    from ..utils import atomic_output
+
+    if args.output_plan is not None and not args.output_plan.parent.is_dir():
+        raise TGDCError(
+            f"{args.output_plan}: its directory {args.output_plan.parent} does not exist;"
+            " create it first"
+        )
+    scenes, region = find_scenes(args)
+    if args.years:
+        catalog = find_catalog(args)
+        scenes = [
+            scene
+            for year in sorted(set(args.years))
+            for scene in stac_scenes(catalog, region, year)
+        ]
+    options = predictor_keywords(args)
+    if args.rate is not None:
+        rate, source = args.rate, "given with --rate"
+    else:
+        rate = calibrate(args.checkpoint, options)
+        source = f"measured on a SYNTHETIC tile with {args.checkpoint.name}, one CPU thread"
+    plan = plan_scan(
+        scenes, rate=rate, rate_source=source, workers=args.workers or os.cpu_count() or 1
+    )
+    for line in plan.lines():
+        print(line)
+    if args.output_plan is not None:
+        with atomic_output(args.output_plan) as tmp:
+            tmp.write_text(json.dumps(plan.to_dict(), indent=2) + "\n")
+        print(f"plan: {args.output_plan}")
+    return 0

@@ -1,6 +1,10 @@
 """Lightning data modules and geographic splits."""
 
-from .datacenters import DataCenterDataModule
-from .splits import GeoSplit, grid_split
+from ..errors import install_excepthook
+from .datacenters import TRAINING_FIXES, DataCenterDataModule
+from .splits import GeoSplit, ValidationSplit, grid_split
 
-__all__ = ["DataCenterDataModule", "GeoSplit", "grid_split"]
+# `torchgeo fit` with a configuration this package refuses: one line, no traceback.
+install_excepthook()
+
+__all__ = ["TRAINING_FIXES", "DataCenterDataModule", "GeoSplit", "ValidationSplit", "grid_split"]

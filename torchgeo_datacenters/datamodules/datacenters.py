@@ -2,6 +2,7 @@
 
 import copy
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -10,6 +11,7 @@ import numpy as np
 import rasterio
 import shapely
 import torch
+from lightning.pytorch.utilities import rank_zero_info
 from shapely.geometry.base import BaseGeometry
 from torchgeo.datamodules import GeoDataModule
 from torchgeo.datasets import GeoDataset
@@ -20,16 +22,37 @@ from ..datasets import (
     NAIP_GSD,
     ChipMasks,
     DataCenterLabels,
+    LabelFixes,
     NAIPChips,
     read_label_file,
 )
 from ..datasets.chips import check_chip_pairs
+from ..datasets.labels import review_runs
 from ..errors import TGDCError
 from ..naip import DATACENTER_CLASS, DTYPE, HARD_NEGATIVE_CLASSES
 from ..samplers import ChipSampler, SiteSampler
-from .splits import SPLITS, GeoSplit, grid_split
+from .splits import SPLITS, GeoSplit, ValidationSplit, grid_split
 
 PathLike = str | os.PathLike[str]
+
+#: Smallest spread (standard deviation) of a band of normalised training imagery that is
+#: not warned about: a third of the largest brightness shift of training augmentation
+#: (0.15), so that the jitter cannot swamp the data. NAIP-like uint8 imagery normalised
+#: by 0-255 spreads 0.13-0.19 (``tgdc demo``'s scenes).
+MIN_NORMALISED_SPREAD = 0.05
+
+
+#: How errors about the labels of a training run tell the user to fix them: by the flags of
+#: ``torchgeo fit`` (the same keys under ``data.init_args`` in the config).
+TRAINING_FIXES = LabelFixes(
+    name_classes="give the field naming classes as --data.init_args.class_field FIELD",
+    every_polygon="give --data.init_args.class_field null to take every polygon as a data center",
+    no_label_field="give --data.init_args.use_label_field false to choose data centers by class",
+    class_map="map them with --data.init_args.class_map {mapping}",
+    no_multiclass="give --data.init_args.multiclass false",
+    positives="check --data.init_args.positive_classes, --data.init_args.class_map or"
+    " --data.init_args.use_label_field",
+)
 
 
 class DataCenterDataModule(GeoDataModule):
@@ -189,6 +212,7 @@ class DataCenterDataModule(GeoDataModule):
             "multiclass": multiclass,
             "class_map": dict(class_map or {}),
             "buffer_m": buffer_m,
+            "fixes": TRAINING_FIXES,
         }
         self.split_cell_size = split_cell_size
         self.fractions = (1 - val_fraction - test_fraction, val_fraction, test_fraction)
@@ -207,6 +231,8 @@ class DataCenterDataModule(GeoDataModule):
         self.class_weights = dict(class_weights) if class_weights else None
         self.split: GeoSplit | None = None
         self.regions: dict[str, BaseGeometry] = {}
+        #: What the validation split holds (set when fitting with *label_path*).
+        self.validation_split: ValidationSplit | None = None
 
         # One normalisation for every stage (and the predictor, through the checkpoint);
         # training jitters brightness and contrast of the normalised image without
@@ -225,6 +251,16 @@ class DataCenterDataModule(GeoDataModule):
                 keepdim=True,
             )
 
+    @property
+    def label_files(self) -> list[str]:
+        """The label file training reads (none with ``masks_dir``), for the checkpoint."""
+        return [] if self.label_path is None else [str(self.label_path)]
+
+    @property
+    def review_runs(self) -> list[str]:
+        """The review runs whose verdicts the label file holds, for the checkpoint."""
+        return [] if self.label_path is None else list(review_runs(self.label_path))
+
     def _datasets(self) -> tuple[NAIPChips, GeoDataset]:
         """Open the imagery and the labels (polygons or mask chips)."""
         images = NAIPChips(
@@ -238,6 +274,7 @@ class DataCenterDataModule(GeoDataModule):
                         f" datamodule's dtype to {src.dtypes[0]} (and value_range to the"
                         " values it uses)"
                     )
+                self._check_pixel_size(file, src)
         if self.masks_dir is not None:
             for directory in [self.paths] if isinstance(self.paths, str | os.PathLike) else []:
                 if os.path.isdir(directory):
@@ -248,6 +285,64 @@ class DataCenterDataModule(GeoDataModule):
             assert self.label_path is not None
             labels = DataCenterLabels(self.label_path, res=images.res, **self.label_kwargs)
         return images, labels
+
+    def _check_spread(self, files: Sequence[str]) -> None:
+        """Warn in one line where the normalised training imagery is nearly constant.
+
+        The imagery is read at 1/8 resolution (valid pixels only, up to 16 files). A band
+        whose normalised values spread (standard deviation) less than
+        :data:`MIN_NORMALISED_SPREAD` gives the model almost nothing to learn from, and
+        the brightness jitter of training (a shift of up to 0.15) swamps it: a ``mean``/
+        ``std`` or ``value_range`` that does not fit the data (uint16 imagery normalised
+        by the type's full range, say). The warning gives the imagery's own mean and std.
+
+        Args:
+            files: the training imagery files.
+        """
+        samples = []
+        for file in list(files)[:16]:
+            with rasterio.open(file) as src:
+                shape = (src.count, max(1, src.height // 8), max(1, src.width // 8))
+                data = src.read(out_shape=shape, masked=True).astype(np.float64)
+            samples.append(data.reshape(src.count, -1))
+        values = np.ma.concatenate(samples, axis=1)
+        mean, std = values.mean(axis=1).filled(np.nan), values.std(axis=1).filled(np.nan)
+        spread = std / np.asarray(self.std)
+        if not np.all(spread >= MIN_NORMALISED_SPREAD):
+            band = self.bands[int(np.nanargmin(spread))]
+            warnings.warn(
+                f"{self.paths}: the normalised imagery is nearly constant (band {band} spreads"
+                f" {np.nanmin(spread):.3g} with mean {self.mean} and std {self.std}, below"
+                f" {MIN_NORMALISED_SPREAD}): the model can learn little; set"
+                f" data.init_args.mean to {[round(float(m), 1) for m in mean]} and std to"
+                f" {[round(float(v), 1) for v in std]}, the imagery's own",
+                UserWarning,
+                stacklevel=3,
+            )
+
+    def _check_pixel_size(self, file: str, src: rasterio.io.DatasetReader) -> None:
+        """Warn in one line where a file's pixels differ from ``gsd`` by more than 10%.
+
+        Patches are sampled at ``gsd`` whatever the files' pixel size, so such a file is
+        resampled on read (as :mod:`~..inference` resamples scenes for a checkpoint);
+        this says so rather than doing it silently. Files in a CRS without metric units
+        (degrees) are not compared.
+
+        Args:
+            file: the file's path, for the message.
+            src: the open file.
+        """
+        if src.crs is None or not src.crs.is_projected:
+            return
+        size = float(src.res[0]) * float(src.crs.linear_units_factor[1])
+        if abs(size - self.gsd) > 0.1 * self.gsd:
+            warnings.warn(
+                f"{file}: pixel size {size:g} m differs from gsd {self.gsd:g} m by more than"
+                f" 10%; resampled to {self.gsd:g} m on read (set data.init_args.gsd to"
+                f" {size:g} to train at the imagery's own)",
+                UserWarning,
+                stacklevel=3,
+            )
 
     def _positives(self, labels: GeoDataset) -> BaseGeometry | None:
         """Data-center footprints (polygon labels) to spread over the splits."""
@@ -339,15 +434,20 @@ class DataCenterDataModule(GeoDataModule):
             seed=self.split_seed,
             crs=dataset.crs,
         )
+        if stage == "fit":
+            self._check_spread(images.files)
         if self.masks_dir is not None:
             self._setup_chips(images, labels)
             return
         self.train_dataset = self.val_dataset = self.test_dataset = dataset
         regions = self._regions(extent, dataset.crs, self.patch_size * images.res[0])
         self.regions = regions
+        assert isinstance(labels, DataCenterLabels)
+        features = labels.features
+        needed = {"fit": ["train", "val"], "validate": ["val"], "test": ["test"]}.get(stage, [])
+        for name in needed:
+            self._check_region(name, regions[name], self.patch_size * images.res[0])
         if stage == "fit":
-            assert isinstance(labels, DataCenterLabels)
-            features = labels.features
             self.train_sampler = SiteSampler(
                 dataset,
                 sites=features.geometry,
@@ -359,14 +459,7 @@ class DataCenterDataModule(GeoDataModule):
                 class_weights=self.class_weights,
                 generator=self.seed,
             )
-        for name in {"fit": ["val"], "validate": ["val"], "test": ["test"]}.get(stage, []):
-            if regions[name].is_empty:
-                raise TGDCError(
-                    f"{self.paths}: the {name} split is empty (the training area is too small"
-                    f" for split_cell_size {self.split_cell_size} with patch_size"
-                    f" {self.patch_size}); give the {name} area as a polygon file with"
-                    f" {name}_area"
-                )
+        for name in needed[-1:]:
             sampler = GriddedPatchSampler(
                 dataset,
                 size=self.patch_size,
@@ -374,6 +467,58 @@ class DataCenterDataModule(GeoDataModule):
                 roi=regions[name],  # type: ignore[arg-type]  # any geometry, as above
             )
             setattr(self, f"{name}_sampler", sampler)
+        if stage == "fit":
+            self.validation_split = ValidationSplit.count(len(sampler), features, regions["val"])
+            rank_zero_info(f"tgdc: {self.validation_split.describe()}")
+            if not self.validation_split.can_rank:
+                enlarge = (
+                    "give a larger data.init_args.val_area"
+                    if self.areas["val"]
+                    else "raise data.init_args.val_fraction (or give a val_area)"
+                )
+                warnings.warn(self.validation_split.too_few(enlarge), UserWarning, stacklevel=2)
+
+    def _check_region(self, name: str, region: BaseGeometry, margin: float) -> None:
+        """Refuse a split with no room for its patches, naming what makes it so and the fix.
+
+        Training patches must lie inside the training region (:class:`SiteSampler`), so
+        it must hold one whole patch; validation and test patches are laid over their
+        region's edge, so those regions need only be non-empty.
+
+        Args:
+            name: ``train``, ``val`` or ``test``.
+            region: the split's region, in the dataset CRS.
+            margin: the side of a patch, which is also the distance kept from the other
+                splits' cells, in CRS units.
+
+        Raises:
+            TGDCError: if *region* has no room for a patch.
+        """
+        if name == "train":
+            room = not region.buffer(-margin / 2, join_style="mitre").is_empty
+        else:
+            room = not region.is_empty
+        if room:
+            return
+        patch = f"{name} patch ({self.patch_size} px = {margin:g} m)"
+        if any(self.areas.values()) and name != "train":
+            cause = f"val_area or test_area is given, and {name}_area is not"
+            fix = f"give the {name} area as a polygon file with {name}_area"
+        elif any(self.areas.values()):
+            cause = (
+                "the imagery outside val_area and test_area, less a margin of one patch, has"
+                f" no room for a {patch}"
+            )
+            fix = "give smaller val_area/test_area polygons"
+        else:
+            cause = (
+                f"cells of split_cell_size {self.split_cell_size:g} m, less a margin of one"
+                f" patch from the other splits' cells, leave no room for a {patch}"
+            )
+            fix = f"give the {name} area as a polygon file with {name}_area"
+            if name == "train":
+                fix = "give the validation area as a polygon file with val_area; the rest trains"
+        raise TGDCError(f"{self.paths}: the {name} split is empty: {cause}; {fix}")
 
 
 def _value_range(dtype: str, value_range: Sequence[float] | None) -> list[float]:

@@ -20,6 +20,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from ..errors import TGDCError
+from ..naip import DATACENTER_CLASS
 
 SPLITS = ("train", "val", "test")
 
@@ -146,3 +147,79 @@ def grid_split(
         others = cells.geometry[cells["split"] != name].union_all()
         regions[name] = shapely.intersection(own, extent).difference(others.buffer(margin))
     return GeoSplit(cell_size=cell_size, cells=cells, regions=regions)
+
+
+#: Fewest data-center sites a validation split needs to rank epochs. Validation IoU pools
+#: the data-center pixels of the split, so one site of *n* segmented wrongly moves it by
+#: about 1/n; below 10 sites that is more than the 0.1 by which the stability benchmark
+#: (``benchmarks/stability.py``) lets validation IoU move between epochs, and one site
+#: alone can make the best epoch look like the worst.
+MIN_VALIDATION_DATACENTERS = 10
+
+
+@dataclass(frozen=True)
+class ValidationSplit:
+    """What a validation split holds: patches and labelled sites by class.
+
+    Attributes:
+        patches: validation patches per epoch.
+        sites: labelled sites (polygons whose representative point lies in the split's
+            region) by class name, e.g. ``{"datacenter": 3, "warehouse": 5}``.
+    """
+
+    patches: int
+    sites: dict[str, int]
+
+    @classmethod
+    def count(
+        cls, patches: int, sites: gpd.GeoDataFrame, region: BaseGeometry
+    ) -> "ValidationSplit":
+        """Count the labelled sites inside the validation region.
+
+        Args:
+            patches: validation patches per epoch.
+            sites: labelled polygons with a ``site_class`` column, in the region's CRS.
+            region: the validation split's region.
+
+        Returns:
+            The counts.
+        """
+        inside = sites[sites.geometry.representative_point().within(region)]
+        counts = inside["site_class"].value_counts()
+        return cls(patches, {str(name): int(n) for name, n in counts.items()})
+
+    @property
+    def datacenters(self) -> int:
+        """Data-center sites in the split."""
+        return self.sites.get(DATACENTER_CLASS, 0)
+
+    @property
+    def can_rank(self) -> bool:
+        """Whether the split holds :data:`MIN_VALIDATION_DATACENTERS` data centers."""
+        return self.datacenters >= MIN_VALIDATION_DATACENTERS
+
+    def describe(self) -> str:
+        """One line: the patches and sites of the split."""
+        others = ", ".join(
+            f"{n} {name}" for name, n in sorted(self.sites.items()) if name != DATACENTER_CLASS
+        )
+        return (
+            f"validation split: {self.patches} patches, {self.datacenters} labelled data"
+            f" center(s)" + (f" and {others}" if others else "")
+        )
+
+    def too_few(self, enlarge: str) -> str:
+        """One line: why the split cannot rank checkpoints, and the option to enlarge it.
+
+        Args:
+            enlarge: what enlarges the split, e.g. ``raise data.init_args.val_fraction``.
+
+        Returns:
+            The line.
+        """
+        return (
+            f"the validation split holds {self.datacenters} labelled data center(s), fewer"
+            f" than the {MIN_VALIDATION_DATACENTERS} needed to rank epochs (one site moves"
+            f" validation IoU by about 1/{max(self.datacenters, 1)}), so best.ckpt is picked"
+            f" by chance: detect with last.ckpt, or {enlarge}"
+        )

@@ -7,9 +7,12 @@ and CRS, validates it once, and rasterises masks from an in-memory copy (torchge
 :class:`~torchgeo.datasets.VectorDataset` re-reads the file for every sample).
 """
 
+import json
 import os
+import shlex
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +25,12 @@ import shapely
 import torch
 from affine import Affine
 from pyproj import CRS
-from shapely.geometry.base import BaseGeometry
 from torchgeo.datasets import VectorDataset
 from torchgeo.datasets.utils import GeoSlice, Sample
 
 from ..errors import TGDCError
 from ..naip import DATACENTER_CLASS, GSD, HARD_NEGATIVE_CLASSES
+from ..vectors import POLYGONAL, VectorSource, feature_names, read_vector_file, vector_source
 
 #: Classes of the seed label file that are data centers.
 POSITIVE_CLASSES = (DATACENTER_CLASS,)
@@ -36,92 +39,112 @@ POSITIVE_CLASSES = (DATACENTER_CLASS,)
 NEGATIVE_CLASSES = HARD_NEGATIVE_CLASSES
 
 
-def read_label_file(
-    path: str | os.PathLike[str], layer: str | int | None = None
-) -> gpd.GeoDataFrame:
+#: Field in which label files made from review verdicts (``tgdc labels merge``, see
+#: :mod:`torchgeo_datacenters.detections.verdicts`) name the run each verdict judged.
+REVIEW_RUN_FIELD = "run"
+
+
+def review_runs(path: str | os.PathLike[str]) -> tuple[str, ...]:
+    """The review runs whose verdicts a label file holds.
+
+    Args:
+        path: a label file.
+
+    Returns:
+        The distinct values of its :data:`REVIEW_RUN_FIELD`, sorted; none where it has no
+        such field (a label file drawn by hand).
+
+    Raises:
+        TGDCError: if the file cannot be read.
+    """
+    import pyogrio
+
+    try:
+        fields = pyogrio.read_info(path)["fields"]
+        if REVIEW_RUN_FIELD not in fields:
+            return ()
+        table = pyogrio.read_dataframe(path, columns=[REVIEW_RUN_FIELD], read_geometry=False)
+    except Exception as error:
+        raise TGDCError(f"{path}: not a readable vector file ({error})") from error
+    return tuple(sorted(str(run) for run in table[REVIEW_RUN_FIELD].dropna().unique()))
+
+
+@dataclass(frozen=True)
+class LabelFixes:
+    """How a user changes each label setting where they gave it, for the fix an error names.
+
+    The defaults speak of the keyword arguments of :class:`DataCenterLabels` (the
+    ``data.init_args`` keys of a training config); ``tgdc chips`` passes its own
+    naming its flags, and training (:data:`~torchgeo_datacenters.datamodules.TRAINING_FIXES`)
+    the ``torchgeo fit`` flags, so that no error of a command names a Python parameter.
+
+    Attributes:
+        name_classes: how to name the field of classes.
+        every_polygon: how to take every polygon as a data center.
+        no_label_field: how to choose data centers by class instead of the label field.
+        class_map: how to rename a class, with ``{old}`` (the class), ``{pair}`` (the
+            shell word ``OLD=datacenter``) and ``{mapping}`` (the shell word of the JSON
+            object ``{"OLD": "datacenter"}``) to fill in.
+        no_multiclass: how to turn multiclass masks off.
+        positives: how to say which features are data centers.
+    """
+
+    name_classes: str = "set class_field to the field naming classes"
+    every_polygon: str = "set class_field=None to take every polygon as a data center"
+    no_label_field: str = "set use_label_field=False to choose data centers by class"
+    class_map: str = "map them with class_map, e.g. class_map={{{old!r}: 'datacenter'}}"
+    no_multiclass: str = "set multiclass=False"
+    positives: str = "check positive_classes, class_map or use_label_field"
+
+
+def read_label_file(path: str | os.PathLike[str] | VectorSource) -> gpd.GeoDataFrame:
     """Read a label file and check that it holds usable polygons.
 
     Args:
-        path: GeoJSON, GeoPackage, Shapefile, GeoParquet or any OGR vector file.
-        layer: layer name or index for multi-layer files.
+        path: ``FILE`` or ``FILE:LAYER`` of any vector file
+            :func:`~torchgeo_datacenters.vectors.read_vector_file` reads (GeoJSON,
+            GeoPackage, Shapefile, FileGDB, GeoParquet, ...).
 
     Returns:
-        The polygonal features, with invalid geometries repaired. Points and lines
-        (the IM3 atlas mixes Points with its footprints) are dropped with one warning
-        that counts them.
+        The polygonal features, invalid geometries repaired (see
+        :func:`~torchgeo_datacenters.vectors.repair_geometries`). Points and lines (the
+        IM3 atlas mixes Points with its footprints) are dropped with one warning that
+        counts them.
 
     Raises:
-        TGDCError: if the file is missing or unreadable, has no features, no CRS,
-            a feature with a missing or empty geometry, or no polygons at all.
+        TGDCError: if the file is missing or unreadable, has several layers and none is
+            named, has no features, no CRS, a feature with a missing or empty geometry
+            (after repair), or no polygons at all.
     """
-    path = Path(path)
-    if not path.exists():
-        raise TGDCError(f"{path}: label file does not exist")
-    try:
-        if path.suffix.lower() == ".parquet":
-            frame = gpd.read_parquet(path)
-        else:
-            frame = gpd.read_file(path, layer=layer)
-    except Exception as error:
-        raise TGDCError(f"{path}: not a readable vector file ({error})") from error
+    source = vector_source(path)
+    frame = read_vector_file(source, "label")
     if frame.empty:
-        raise TGDCError(f"{path}: has no features; draw or download label polygons first")
-    if frame.crs is None:
-        raise TGDCError(
-            f"{path}: has no CRS; assign one (e.g. ogr2ogr -a_srs EPSG:4326 out.gpkg {path.name})"
-        )
-    names = _feature_names(frame)
+        raise TGDCError(f"{source}: has no features; draw or download label polygons first")
+    names = feature_names(frame)
     missing = frame.geometry.isna() | frame.geometry.is_empty
     if missing.any():
         bad = ", ".join(names[missing.to_numpy()][:5])
         raise TGDCError(
-            f"{path}: feature(s) {bad} have a missing or empty geometry; fix or delete them"
+            f"{source}: feature(s) {bad} have a missing or empty geometry; fix or delete them"
         )
-    polygonal = frame.geometry.geom_type.isin(["Polygon", "MultiPolygon"])
+    polygonal = frame.geometry.geom_type.isin(POLYGONAL)
     if not polygonal.any():
         kinds = ", ".join(sorted(set(frame.geometry.geom_type)))
         raise TGDCError(
-            f"{path}: holds no Polygon or MultiPolygon footprints (only {kinds}); training"
+            f"{source}: holds no Polygon or MultiPolygon footprints (only {kinds}); training"
             f" masks need footprints. For chips around these sites use"
-            f" `tgdc download --sites {path.name}`"
+            f" `tgdc download --sites {source}`"
         )
     if not polygonal.all():
         counts = frame.geometry[~polygonal].geom_type.value_counts()
         skipped = ", ".join(f"{n} {kind}" for kind, n in counts.items())
         warnings.warn(
-            f"{path}: skipped {skipped} feature(s) without a footprint; training uses its"
+            f"{source}: skipped {skipped} feature(s) without a footprint; training uses its"
             f" {int(polygonal.sum())} polygons",
             stacklevel=2,
         )
-        frame, names = frame[polygonal.to_numpy()], names[polygonal.to_numpy()]
-    invalid = ~frame.geometry.is_valid
-    if invalid.any():
-        warnings.warn(
-            f"{path}: repaired invalid geometry of feature(s)"
-            f" {', '.join(names[invalid.to_numpy()])} with make_valid",
-            stacklevel=2,
-        )
-        repaired = frame.geometry[invalid].make_valid()
-        frame.loc[invalid, frame.geometry.name] = repaired.apply(_polygonal_part)
+        frame = frame[polygonal.to_numpy()]
     return frame
-
-
-def _polygonal_part(geometry: BaseGeometry) -> BaseGeometry:
-    """Keep the polygonal part of a geometry returned by make_valid."""
-    if isinstance(geometry, shapely.Polygon | shapely.MultiPolygon):
-        return geometry
-    parts = [g for g in shapely.get_parts(geometry) if isinstance(g, shapely.Polygon)]
-    return shapely.MultiPolygon(parts)
-
-
-def _feature_names(frame: gpd.GeoDataFrame) -> np.ndarray:
-    """Describe each feature for error messages: its fid and name where present."""
-    fids = frame["fid"].astype(str) if "fid" in frame else pd.Series(frame.index.astype(str))
-    names = frame["name"].fillna("").astype(str) if "name" in frame else ""
-    described = "fid=" + fids.to_numpy().astype(object)
-    if isinstance(names, pd.Series):
-        described = np.where(names != "", described + " (" + names.to_numpy() + ")", described)
-    return np.asarray(described, dtype=object)
 
 
 class DataCenterLabels(VectorDataset):
@@ -157,12 +180,13 @@ class DataCenterLabels(VectorDataset):
         class_field: str | None = "class",
         label_field: str = "label",
         buffer_m: float = 0.0,
-        layer: str | int | None = None,
+        fixes: LabelFixes = LabelFixes(),
     ) -> None:
         """Initialize a new DataCenterLabels dataset.
 
         Args:
-            paths: one or more label files (GeoJSON, GeoPackage, any OGR vector).
+            paths: one or more label files, ``FILE`` or ``FILE:LAYER`` (see
+                :func:`read_label_file`).
             crs: CRS to warp to (defaults to the first file's CRS).
             res: resolution of the masks in units of *crs*.
             transforms: a function that takes a sample and returns a transformed one.
@@ -178,7 +202,8 @@ class DataCenterLabels(VectorDataset):
             label_field: name of the boolean data-center field.
             buffer_m: grow (or, if negative, shrink) every polygon by this many metres,
                 in a local UTM CRS whatever the file's CRS (the seed project used 7.5).
-            layer: layer name or index for multi-layer files.
+            fixes: how errors tell the user to change these settings (default: by these
+                keyword arguments; a command passes its flags).
 
         Raises:
             TGDCError: if a file is unreadable or invalid (see :func:`read_label_file`),
@@ -191,18 +216,18 @@ class DataCenterLabels(VectorDataset):
         self.paths = files
         self.transforms = transforms
         self.task = "semantic_segmentation"
-        self.layer = layer
         self.label_name = None
         self.multiclass = multiclass
         self.positive_classes = tuple(positive_classes)
         self.negative_classes = tuple(negative_classes)
+        self.fixes = fixes
         self.class_names = ["background", DATACENTER_CLASS]
         if multiclass:
             self.class_names += list(self.negative_classes)
 
         frames = []
         for file in files:
-            frame = read_label_file(file, layer)
+            frame = read_label_file(file)
             frame = frame.assign(
                 value=self._values(
                     frame, Path(file), use_label_field, class_map or {}, class_field, label_field
@@ -220,7 +245,7 @@ class DataCenterLabels(VectorDataset):
         if not (features["value"] == 1).any():
             raise TGDCError(
                 f"{', '.join(map(str, files))}: no data-center polygons (positives) found;"
-                " check positive_classes or use_label_field"
+                f" {fixes.positives}"
             )
         self._features = gpd.GeoDataFrame(features, crs=target).sort_values(
             "value", key=lambda v: v == 1, kind="stable"
@@ -252,24 +277,24 @@ class DataCenterLabels(VectorDataset):
         if class_field is None and not use_label_field:
             if self.multiclass:
                 raise TGDCError(
-                    f"{path}: multiclass needs classes; set class_field to the field naming"
-                    " them, or multiclass=False"
+                    f"{path}: multiclass needs classes; {self.fixes.name_classes}, or"
+                    f" {self.fixes.no_multiclass}"
                 )
             return values + 1
         if use_label_field:
             if label_field not in frame:
                 raise TGDCError(
-                    f"{path}: has no {label_field!r} field; add it or set use_label_field=False"
-                    " to choose positives by class_field"
+                    f"{path}: has no {label_field!r} field; add it or {self.fixes.no_label_field}"
                 )
             positive = _as_bool(frame[label_field], path, label_field)
             values[positive] = 1
             if not self.multiclass:
                 return values
         if class_field is None or class_field not in frame:
+            fields = [str(name) for name in frame.columns if name != frame.geometry.name]
             raise TGDCError(
-                f"{path}: has no {class_field!r} field; set class_field to the field naming"
-                " classes, or class_field=None to take every polygon as a data center"
+                f"{path}: has no {class_field!r} field (its fields: {', '.join(fields) or 'none'});"
+                f" {self.fixes.name_classes}, or {self.fixes.every_polygon}"
             )
         classes = frame[class_field].astype("string").str.strip().replace(dict(class_map))
         known = set(self.positive_classes) | set(self.negative_classes)
@@ -279,8 +304,12 @@ class DataCenterLabels(VectorDataset):
         if unknown:
             raise TGDCError(
                 f"{path}: unknown value(s) {unknown} in field {class_field!r}; known classes are"
-                f" {sorted(known)}. Map them with class_map, e.g. class_map={{{unknown[-1]!r}:"
-                f" 'datacenter'}}"
+                f" {sorted(known)}; "
+                + self.fixes.class_map.format(
+                    old=unknown[-1],
+                    pair=shlex.quote(f"{unknown[-1]}={DATACENTER_CLASS}"),
+                    mapping=shlex.quote(json.dumps({unknown[-1]: DATACENTER_CLASS})),
+                )
             )
         if not use_label_field:
             values[classes.isin(self.positive_classes).to_numpy()] = 1

@@ -14,7 +14,7 @@ from torchgeo.datasets import NAIP
 from torchgeo.datasets.utils import GeoSlice, Path, Sample
 
 from ..errors import TGDCError
-from ..imagery import ImageryFile
+from ..imagery import ImageryFile, check_georeferenced
 from ..naip import BANDS, GSD
 
 #: Band order of NAIP imagery: red, green, blue, near infrared (NIR last).
@@ -143,18 +143,16 @@ def check_naip_file(path: Path, bands: Sequence[str] = NAIP_BANDS) -> None:
         bands: names of the bands it must hold.
 
     Raises:
-        TGDCError: if the file is missing, not a raster, has no CRS or does not have
-            exactly ``len(bands)`` bands.
+        TGDCError: if the file is missing, not a raster, has no CRS (or only ground
+            control points: see :func:`~torchgeo_datacenters.imagery.check_georeferenced`)
+            or does not have exactly ``len(bands)`` bands.
     """
     try:
         with rasterio.open(path) as src:
-            count, crs = src.count, src.crs
+            count = src.count
+            check_georeferenced(src, path)
     except rasterio.errors.RasterioIOError as error:
         raise TGDCError(f"{path}: not a readable raster ({error})") from error
-    if crs is None:
-        raise TGDCError(
-            f"{path}: raster has no CRS; assign one (e.g. gdal_edit.py -a_srs EPSG:26916)"
-        )
     if count != len(bands):
         expected = "NAIP imagery needs" if tuple(bands) == NAIP_BANDS else "bands names"
         raise TGDCError(

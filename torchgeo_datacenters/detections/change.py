@@ -6,6 +6,8 @@ follows every site through them:
 
 * **Vintages.** Every detection carries the acquisition date of its imagery (column
   ``acquired``, see :mod:`.dates`; a file's date can also be given, ``FILE@YYYY-MM-DD``).
+  A detection on pixels flown on several days (a download across quarter quads) carries
+  the range ``FIRST/LAST`` and counts as seen on its first day.
   Detections are grouped into vintages by year: two files of one year form one vintage.
 * **Sites.** Detections of any vintages whose polygons overlap (share a positive area) are
   one site: the connected components of the overlap graph, so a building that is split in
@@ -126,7 +128,10 @@ def _dated_rows(vintage: Vintage) -> gpd.GeoDataFrame:
     if vintage.date is not None:
         dates = pd.Series([vintage.date] * len(table), index=table.index, dtype=object)
     elif ACQUIRED in table:
-        dates = pd.to_datetime(table[ACQUIRED], errors="coerce").dt.date
+        # A range FIRST/LAST (a detection across quarter quads flown on several days) or a
+        # list (older runs) is dated by its first day.
+        first = table[ACQUIRED].astype("string").str.split(r"[/,]", regex=True).str[0]
+        dates = pd.to_datetime(first, errors="coerce").dt.date
     else:
         dates = pd.Series([None] * len(table), index=table.index, dtype=object)
     undated = int(dates.isna().sum())

@@ -23,7 +23,6 @@ Inventory sites are named by the first of :data:`ID_FIELDS` the file has (else t
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -32,6 +31,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from ..errors import TGDCError
+from ..vectors import vector_source
 from .files import read_vector
 from .metric import centroids, measure, project_by_zone, utm_epsg, zones
 
@@ -69,8 +69,8 @@ def read_inventory(path: str | os.PathLike[str], name: str | None = None) -> Inv
     """Read an inventory of polygons and/or points.
 
     Args:
-        path: any vector file.
-        name: its short name (default: the file's stem).
+        path: ``FILE`` or ``FILE:LAYER`` of any vector file.
+        name: its short name (default: the layer named, else the file's stem).
 
     Returns:
         The inventory.
@@ -79,11 +79,11 @@ def read_inventory(path: str | os.PathLike[str], name: str | None = None) -> Inv
         TGDCError: if the file is missing, unreadable, has no CRS, or holds geometries
             other than polygons and points.
     """
-    path = Path(path)
-    sites = read_vector(path, "inventory")
+    source = vector_source(path)
+    sites = read_vector(source, "inventory")
     kinds = set(sites.geom_type) - {"Polygon", "MultiPolygon", "Point", "MultiPoint"}
     if kinds:
-        raise TGDCError(f"{path}: holds {sorted(kinds)}; an inventory has polygons or points")
+        raise TGDCError(f"{source}: holds {sorted(kinds)}; an inventory has polygons or points")
     id_field = next((field for field in ID_FIELDS if field in sites), None)
     ids = sites[id_field].astype(str) if id_field else pd.Series(range(1, len(sites) + 1))
     names = pd.Series([""] * len(sites), index=sites.index, dtype=object)
@@ -91,7 +91,7 @@ def read_inventory(path: str | os.PathLike[str], name: str | None = None) -> Inv
         values = sites[field]
         names = values.where(values.notna() & (values.astype(str) != ""), names).astype(str)
     sites = sites.assign(inventory_id=ids.astype(str).to_numpy(), inventory_name=names.to_numpy())
-    return Inventory(name or path.stem, sites)
+    return Inventory(name or source.layer or source.path.stem, sites)
 
 
 @dataclass

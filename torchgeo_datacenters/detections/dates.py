@@ -1,21 +1,34 @@
-"""When imagery was acquired: from NAIP file names, GeoTIFF tags or the user.
+"""When imagery was acquired: the one place that ranks the sources of a date.
 
 A detection table records, per detection, the acquisition date of the imagery it was found
-in (column ``acquired``, an ISO 8601 date ``YYYY-MM-DD``), so that detections of several
-NAIP vintages can be compared (:mod:`.change`). :func:`file_date` finds the date of a
-GeoTIFF in this order:
+in (column ``acquired``, an ISO 8601 date ``YYYY-MM-DD``, or the interval
+``YYYY-MM-DD/YYYY-MM-DD`` for a detection on pixels flown on several days, as across the
+quarter quads of a download), so that detections of several NAIP vintages can be compared
+(:mod:`.change`). The date of a raster comes from the first
+of these sources that has one, most authoritative first:
 
-1. a NAIP file name, ``m_DDDDDDD_qq_zz_res_YYYYMMDD`` (also inside a STAC item id such as
+0. the user: ``tgdc detect --date YYYY-MM-DD`` (and ``FILE@YYYY-MM-DD`` in ``tgdc change``);
+1. the STAC item's ``datetime`` (``tgdc scan`` over a catalogue; ``tgdc download`` writes the
+   items' dates into its files as the ``NAIP_DATES`` tag,
+   :func:`~torchgeo_datacenters.outputs.provenance.raster_provenance`);
+2. a NAIP file name, ``m_DDDDDDD_qq_zz_res_YYYYMMDD`` (also inside a STAC item id such as
    ``wi_m_4208701_ne_16_060_20200902``): NAIP names carry the date the quarter quad was
    flown;
-2. the GeoTIFF's ``TIFFTAG_DATETIME`` tag (``YYYY:MM:DD HH:MM:SS``), which some producers
-   set to the acquisition time (others to the processing time, hence second);
-3. any other 8-digit ``YYYYMMDD`` date in the file name.
+3. the FGDC metadata NAIP ships beside each file (``NAME.xml``, ``NAME.txt`` or
+   ``NAME.tif.xml``): its time period of content (``timeperd``: ``caldate``, or
+   ``begdate`` of a range), the date the ground was imaged;
+4. the GeoTIFF's ``TIFFTAG_DATETIME`` tag (``YYYY:MM:DD HH:MM:SS``), with a warning: NAIP
+   producers set it to the time the file was processed, not flown;
+5. any other 8-digit ``YYYYMMDD`` date in the file name.
+
+:func:`file_date` reads sources 2 to 5 of a file.
 """
 
 import datetime as dt
 import os
 import re
+import warnings
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from ..errors import TGDCError
@@ -62,15 +75,19 @@ def name_date(name: str, *, naip_only: bool = False) -> dt.date | None:
 
 
 def file_date(path: str | os.PathLike[str]) -> dt.date | None:
-    """The acquisition date of a GeoTIFF (see the module's order).
+    """The acquisition date of a GeoTIFF, from sources 2 to 5 of the module's ranking.
 
     Args:
         path: the GeoTIFF.
 
     Returns:
-        The date, or None when neither the name nor the tags hold one.
+        The date, or None when neither the name, the metadata beside it nor its tags hold
+        one.
+
+    Warns:
+        UserWarning: when the date comes from the TIFF DateTime tag.
     """
-    date = name_date(str(path), naip_only=True)
+    date = name_date(str(path), naip_only=True) or fgdc_date(path)
     if date is not None:
         return date
     import rasterio
@@ -78,9 +95,61 @@ def file_date(path: str | os.PathLike[str]) -> dt.date | None:
     with rasterio.open(path) as src:
         tag = src.tags().get("TIFFTAG_DATETIME", "")
     try:
-        return dt.datetime.strptime(tag.strip(), TIFF_DATETIME).date()
+        date = dt.datetime.strptime(tag.strip(), TIFF_DATETIME).date()
     except ValueError:
         return name_date(str(path))
+    warnings.warn(
+        f"{path}: acquisition date {date} read from the TIFF DateTime tag, which NAIP"
+        f" producers set to the processing time; put the file's FGDC metadata"
+        f" ({Path(path).with_suffix('.xml').name}) beside it, or give the date with"
+        " tgdc detect --date YYYY-MM-DD",
+        stacklevel=2,
+    )
+    return date
+
+
+#: FGDC metadata files beside a raster ``NAME.tif``: NAIP's ``NAME.xml`` and ``NAME.txt``,
+#: and the ``NAME.tif.xml`` ArcGIS writes.
+FGDC_SUFFIXES = (".xml", ".txt")
+
+#: The time period of content in FGDC's plain-text form: its first calendar or beginning
+#: date (``Calendar_Date: 20200902``, ``Beginning_Date: 20200902``).
+FGDC_TEXT_DATE = re.compile(
+    r"Time_Period_of_Content:.*?(?:Calendar_Date|Beginning_Date):\s*(\d{8})", re.DOTALL
+)
+
+
+def fgdc_date(path: str | os.PathLike[str]) -> dt.date | None:
+    """The date of the ground in the FGDC metadata beside a raster.
+
+    Args:
+        path: the raster.
+
+    Returns:
+        The time period of content's date (a range's beginning), or None where no
+        metadata file is beside it or it holds no date.
+    """
+    path = Path(path)
+    candidates = [path.with_suffix(suffix) for suffix in FGDC_SUFFIXES]
+    candidates.append(path.with_name(path.name + ".xml"))
+    for candidate in candidates:
+        if not candidate.is_file():
+            continue
+        text = candidate.read_text(encoding="utf-8", errors="replace")
+        if candidate.suffix.lower() == ".xml":
+            try:
+                period = ET.fromstring(text).find(".//timeperd")
+            except ET.ParseError:
+                continue
+            found = [] if period is None else list(period.iter())
+            texts = [(e.text or "").strip() for e in found if e.tag in ("caldate", "begdate")]
+            date = next(filter(None, map(_yyyymmdd, texts)), None)
+        else:
+            match = FGDC_TEXT_DATE.search(text)
+            date = _yyyymmdd(match.group(1)) if match else None
+        if date is not None:
+            return date
+    return None
 
 
 def parse_date(text: str, what: str) -> dt.date:

@@ -1,8 +1,8 @@
 """Read and write the vector files of change and inventory analyses (GeoJSON, GPKG, Parquet).
 
-:func:`read_vector` reads any vector file GDAL can open (GeoParquet through geopandas) into
-EPSG:4326, failing with one line that names the file; :func:`write_vector` writes a table
-atomically in the format its extension names.
+:func:`read_vector` reads any vector file into EPSG:4326 through the project's one vector
+reader (:mod:`torchgeo_datacenters.vectors`: ``FILE:LAYER``, repaired geometries);
+:func:`write_vector` writes a table atomically in the format its extension names.
 
 :func:`write_vector` writes tables of any columns (change sites, a scan's footprint); the
 detection table itself goes through the output-format registry
@@ -17,6 +17,7 @@ import geopandas as gpd
 
 from ..errors import TGDCError
 from ..utils import atomic_output, check_output_path
+from ..vectors import VectorSource, read_vector_file
 
 #: Vector formats written, by file extension (None: GeoParquet, written by geopandas).
 WRITE_DRIVERS: dict[str, str | None] = {
@@ -27,31 +28,48 @@ WRITE_DRIVERS: dict[str, str | None] = {
 }
 
 
-def read_vector(path: str | os.PathLike[str], what: str) -> gpd.GeoDataFrame:
+def read_vector(path: str | os.PathLike[str] | VectorSource, what: str) -> gpd.GeoDataFrame:
     """Read a vector file into EPSG:4326.
 
     Args:
-        path: a GeoJSON, GeoPackage, Shapefile, GeoParquet, ... file.
+        path: ``FILE`` or ``FILE:LAYER``: GeoJSON, GeoPackage, Shapefile, FileGDB,
+            GeoParquet, ... (see :func:`~torchgeo_datacenters.vectors.read_vector_file`).
         what: what the file holds, for messages (e.g. ``detections``).
 
     Returns:
-        Its features in EPSG:4326, rows without a geometry dropped.
+        Its features in EPSG:4326, invalid geometries repaired, rows without a geometry
+        (or whose repair left none) dropped.
 
     Raises:
-        TGDCError: if the file is missing, unreadable or has no CRS.
+        TGDCError: if the file is missing, unreadable, has several layers and none is
+            named, or has no CRS.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise TGDCError(f"{path}: {what} file does not exist")
-    try:
-        read = gpd.read_parquet if path.suffix.lower() == ".parquet" else gpd.read_file
-        frame = read(path)
-    except Exception as error:
-        raise TGDCError(f"{path}: not a readable vector file of {what} ({error})") from error
-    if frame.crs is None:
-        raise TGDCError(f"{path}: has no CRS; save the {what} with one (e.g. EPSG:4326)")
+    frame = read_vector_file(path, what)
     frame = frame[frame.geometry.notna() & ~frame.geometry.is_empty]
     return frame.to_crs("EPSG:4326").reset_index(drop=True)
+
+
+def read_detections(path: str | os.PathLike[str]) -> gpd.GeoDataFrame:
+    """Read a file of detections (``tgdc detect``, ``batch-detect`` or ``scan``).
+
+    Args:
+        path: the file (GeoJSON, GeoPackage, GeoParquet, ...).
+
+    Returns:
+        The detection table in EPSG:4326 (see :mod:`.schema`).
+
+    Raises:
+        TGDCError: if the file is missing, unreadable, or lacks a detection column,
+            naming the file.
+    """
+    from .schema import check_detections
+
+    detections = read_vector(path, "detections")
+    try:
+        check_detections(detections)
+    except TGDCError as error:
+        raise TGDCError(f"{path}: {error}") from None
+    return detections
 
 
 def check_vector_output(path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:

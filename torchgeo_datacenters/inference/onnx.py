@@ -1,9 +1,10 @@
 """Models as ONNX files: export a checkpoint, predict through ONNX Runtime, quantise to int8.
 
 :func:`export_onnx` writes a model's probability function (normalised images
-``(B, C, H, W)`` to probabilities ``(B, H, W)``) as an ONNX graph with a dynamic batch,
+``(B, C, H, W)`` to probabilities ``(B, 1, H, W)``) as an ONNX graph with a dynamic batch,
 height and width, and stores what the predictor needs beside the weights in the file's
-``metadata_props`` (:data:`METADATA_KEYS`, values as JSON). :func:`load_onnx` reads such a
+``metadata_props`` (:data:`METADATA_KEYS`, values as JSON), with the keys the Deepness
+QGIS plugin reads (:func:`deepness_metadata`). :func:`load_onnx` reads such a
 file back as a :class:`~.model.ProbabilityModel` running on ONNX Runtime's CPU provider,
 so ``Predictor("model.onnx")`` tiles, stitches and writes exactly as with a checkpoint.
 :func:`quantize_int8` turns one into an int8 model by ONNX Runtime's static post-training
@@ -33,6 +34,8 @@ from torch import Tensor, nn
 
 from ..checkpoint import CONTRACT_KEYS, ModelContract
 from ..errors import TGDCError
+from ..models.datacenter import BINARY_CLASS_NAMES
+from ..options import AUTO_TILE_SIZES, PredictorOptions
 from ..utils import atomic_output, check_output_path
 from .model import ProbabilityModel
 
@@ -45,6 +48,9 @@ PAD_MULTIPLE_KEY = "pad_multiple"
 #: Tiles are padded to a multiple of this many pixels for models that do not say
 #: (``multiple`` attribute, as UNet4's 8): TorchGeo's U-Nets downsample 5 times.
 DEFAULT_PAD_MULTIPLE = 32
+
+#: Deepness divides pixel values by this before standardising them.
+DEEPNESS_SCALE = 255.0
 
 #: Names of the graph's input and output.
 INPUT_NAME, OUTPUT_NAME = "images", "probabilities"
@@ -62,6 +68,46 @@ EXAMPLE_SIZE = 64
 INT8_REDUCE_RANGE = True
 
 
+#: Overlap of neighbouring tiles the Deepness metadata suggest, in pixels: the
+#: predictor's default (:class:`~torchgeo_datacenters.options.PredictorOptions`).
+DEEPNESS_OVERLAP = PredictorOptions.overlap
+
+
+def deepness_metadata(contract: ModelContract) -> dict[str, Any]:
+    """The metadata the Deepness QGIS plugin reads from a segmentation model.
+
+    Deepness (PUTvision/qgis-plugin-deepness, ``processing/models/model_base.py`` and
+    the "Adding metadata to ONNX model" page of its documentation) reads JSON values of
+    these keys: ``model_type``; ``class_names`` (class index to name, as the
+    checkpoint's list; the graph's one output channel is Deepness's class 1, the data
+    center, over background 0, as in our class lists); ``resolution`` in cm per pixel;
+    ``tile_size`` in pixels (the training patch size, else the predictor's smallest
+    automatic tile); ``tiles_overlap`` in percent of the tile;
+    ``standardization_mean`` and ``standardization_std`` per band, applied after it
+    divides pixel values by 255 (so ours, in raw units, are divided by 255 too); and
+    ``seg_thresh``, the probability threshold.
+
+    Args:
+        contract: the model's contract (its checkpoint's hyperparameters).
+
+    Returns:
+        Key to value (JSON-serialisable).
+    """
+    tile_size = contract.patch_size or AUTO_TILE_SIZES[0]
+    return {
+        "model_type": "Segmentor",
+        "class_names": {
+            str(i): name for i, name in enumerate(contract.class_names or BINARY_CLASS_NAMES)
+        },
+        "resolution": round(contract.gsd * 100, 6),
+        "tile_size": tile_size,
+        "tiles_overlap": round(100 * DEEPNESS_OVERLAP / tile_size),
+        "standardization_mean": [mean / DEEPNESS_SCALE for mean in contract.mean],
+        "standardization_std": [std / DEEPNESS_SCALE for std in contract.std],
+        "seg_thresh": contract.threshold,
+    }
+
+
 class _ProbabilityModule(nn.Module):
     """A probability model's function as a module the exporter can trace."""
 
@@ -71,7 +117,9 @@ class _ProbabilityModule(nn.Module):
         self.probability_fn = model.probability_fn
 
     def forward(self, images: Tensor) -> Tensor:
-        return self.probability_fn(images)
+        # One output channel, (B, 1, H, W): the layout segmentation tools such as
+        # Deepness take (a channel per class; a single one is a binary mask).
+        return self.probability_fn(images).unsqueeze(1)
 
 
 def pad_multiple(module: nn.Module) -> int:
@@ -127,6 +175,7 @@ def export_onnx(
     props.update({key: value for key, value in (metadata or {}).items() if value is not None})
     props = {key: props[key] for key in METADATA_KEYS if key in props}
     props[PAD_MULTIPLE_KEY] = multiple
+    props.update(deepness_metadata(ModelContract.from_hparams(props)))
     with atomic_output(path, overwrite=overwrite) as staged, warnings.catch_warnings():
         # The TorchScript exporter's deprecation notice and tracer warnings.
         warnings.simplefilter("ignore")
@@ -140,7 +189,7 @@ def export_onnx(
             output_names=[OUTPUT_NAME],
             dynamic_axes={
                 INPUT_NAME: {0: "batch", 2: "height", 3: "width"},
-                OUTPUT_NAME: {0: "batch", 1: "height", 2: "width"},
+                OUTPUT_NAME: {0: "batch", 2: "height", 3: "width"},
             },
         )
         graph = onnx.load(str(staged))
@@ -168,7 +217,8 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
         path: the ``.onnx`` file.
 
     Returns:
-        The stored values by key (:data:`METADATA_KEYS` and :data:`PAD_MULTIPLE_KEY`).
+        The stored values by key (:data:`METADATA_KEYS`, :data:`PAD_MULTIPLE_KEY` and
+        those of :func:`deepness_metadata`).
 
     Raises:
         TGDCError: if the file is missing, not an ONNX model, or lacks the metadata of
@@ -264,6 +314,8 @@ class OnnxProbability:
         height, width = images.shape[2:]
         feed = {INPUT_NAME: padded(images, self.multiple)}
         (probabilities,) = self.session.run([OUTPUT_NAME], feed)
+        if probabilities.ndim == 4:  # (B, 1, H, W); files exported before: (B, H, W)
+            probabilities = probabilities[:, 0]
         return torch.from_numpy(probabilities[:, :height, :width]).to(images.device)
 
 

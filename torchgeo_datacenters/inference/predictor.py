@@ -55,6 +55,7 @@ from ..outputs import (
 )
 from ..outputs.provenance import attach_provenance, raster_provenance
 from ..outputs.rasters import GDAL_CACHE_MB
+from ..outputs.space import check_free_space, output_sizes
 from ..utils import end_with_parent, return_large_blocks
 from ..utils.resources import available_memory, batch_bytes, format_bytes
 from .batches import SharedBatches
@@ -63,8 +64,9 @@ from .onnx import is_onnx, load_onnx, quantize_int8
 from .precision import autocast, calibration_tiles, resolve_precision
 from .reader import TileReader
 from .scene import Scene, group_rasters, open_scene
+from .screen import Screen, find_screen
 from .stitch import Stitcher
-from .tiling import check_tiling, scene_tiling, tile_offsets
+from .tiling import TileLayout, check_tiling, scene_tiling, tile_offsets
 from .tta import check_tta, with_tta
 
 if TYPE_CHECKING:
@@ -143,6 +145,8 @@ class RunStats:
     scanned_m2: float = 0.0
     tiles: int = 0
     skipped_tiles: int = 0
+    #: Tiles holding valid pixels that the screen kept from the full model.
+    screened_tiles: int = 0
 
     def __iadd__(self, other: "RunStats") -> "RunStats":
         """Add the counts of another run."""
@@ -151,6 +155,7 @@ class RunStats:
         self.scanned_m2 += other.scanned_m2
         self.tiles += other.tiles
         self.skipped_tiles += other.skipped_tiles
+        self.screened_tiles += other.screened_tiles
         return self
 
 
@@ -169,6 +174,8 @@ class Detections:
     stats: RunStats = field(default_factory=RunStats)
     #: Wall-clock duration of the run, in seconds.
     seconds: float = 0.0
+    #: Numeric precision the model ran at (``auto`` resolved, see :mod:`.precision`).
+    precision: str = "fp32"
 
     def __len__(self) -> int:
         """Number of detections."""
@@ -183,16 +190,20 @@ class Detections:
         """One line describing the run.
 
         Returns:
-            Detections, km² scanned, time and km²/s, or a note that the input held no
-            valid pixels.
+            Detections, km² scanned, time and km²/s, the model's precision and the tiles
+            the screen ruled out, or a note that the input held no valid pixels.
         """
         where = self.sources[0] if len(self.sources) == 1 else f"{len(self.sources)} rasters"
         if self.stats.valid_pixels == 0:
             return f"0 detections in {where}: every pixel is nodata, nothing was scanned"
         rate = self.scanned_km2 / self.seconds if self.seconds > 0 else float("inf")
+        screened = self.stats.screened_tiles
+        screen = (
+            f"; the screen ruled out {screened} of {self.stats.tiles} tiles" if screened else ""
+        )
         return (
             f"{len(self)} detection(s) in {where}: {self.scanned_km2:.3f} km² scanned in"
-            f" {self.seconds:.1f} s ({rate:.3f} km²/s)"
+            f" {self.seconds:.1f} s ({rate:.3f} km²/s, {self.precision}{screen})"
         )
 
 
@@ -260,6 +271,8 @@ class Predictor:
         # Precision and test-time augmentation: checked before the model loads.
         self.precision = resolve_precision(options.precision, self.device)
         self.tta = check_tta(options.tta)
+        checkpoint = model if isinstance(model, str | os.PathLike) else None
+        screen = find_screen(options.screen, checkpoint)
         if isinstance(model, str | os.PathLike) and is_onnx(model):
             model = load_onnx(model)
         elif not isinstance(model, ProbabilityModel):
@@ -270,6 +283,10 @@ class Predictor:
             if self.device.type in CHANNELS_LAST_DEVICES:
                 model.module.to(memory_format=torch.channels_last)
         self.model = model
+        #: The screen used (its file; a scan records it), or ``off``.
+        self.screen = "off" if screen is None else str(screen)
+        #: The screening pass (:mod:`.screen`), or None.
+        self.screening = None if screen is None else Screen(screen, self.device)
         threshold = model.threshold if options.threshold is None else options.threshold
         self.threshold = check_threshold(threshold)
         self.tile_size = options.tile_size
@@ -332,8 +349,10 @@ class Predictor:
         files = Outputs(paths_from_keywords(outputs, formats, "predict"))
         files.check(overwrite=overwrite)
         scene = open_scene(source, self.model.band_count, self.imagery_rules)
-        with files.staged(overwrite=overwrite) as staged:
-            gdf, stats = self._predict_scene(scene, staged, self.progress)
+        check_free_space(output_sizes(files.requested(), [scene.grid]))
+        layout = self._layout(scene)
+        with files.staged(overwrite=overwrite) as staged, self._tiles_bar([layout]) as bar:
+            gdf, stats = self._predict_scene(scene, layout, staged, bar)
             if acquired is not None:
                 gdf[ACQUIRED] = acquired.isoformat()
             write_vectors(gdf, staged)
@@ -374,12 +393,15 @@ class Predictor:
         if not groups:
             raise TGDCError("sources: no raster files given")
         scenes = [open_scene(group, self.model.band_count, self.imagery_rules) for group in groups]
+        check_free_space(output_sizes(files.requested(), [scene.grid for scene in scenes]))
+        layouts = [self._layout(scene) for scene in scenes]
         stats = RunStats()
         tables = []
-        for scene in tqdm(scenes, desc="mosaics", unit="mosaic", disable=not self.progress):
-            gdf, scene_stats = self._predict_scene(scene, {}, progress=False)
-            tables.append(gdf)
-            stats += scene_stats
+        with self._tiles_bar(layouts) as bar:
+            for scene, layout in zip(scenes, layouts, strict=True):
+                gdf, scene_stats = self._predict_scene(scene, layout, {}, bar)
+                tables.append(gdf)
+                stats += scene_stats
         gdf = order_detections(concat_detections(tables))
         with files.staged(overwrite=overwrite) as staged:
             write_vectors(gdf, staged)
@@ -423,32 +445,61 @@ class Predictor:
             sources=tuple(path.name for scene in scenes for path in scene.files),
             stats=stats,
             seconds=time.perf_counter() - start,
+            precision=self.precision,
         )
         if stats.valid_pixels == 0:
             warnings.warn(detections.summary(), UserWarning, stacklevel=3)
         return detections
 
+    def _layout(self, scene: Scene) -> TileLayout:
+        """Lay out the tiles of a scene.
+
+        Args:
+            scene: the scene.
+
+        Returns:
+            The tile side and overlap (pixels) used on it, and its tiles' offsets.
+        """
+        tile_size, overlap = scene_tiling(scene.grid, self.tile_size, self.overlap)
+        return TileLayout(tile_size, overlap, tile_offsets(scene, tile_size, overlap))
+
+    def _tiles_bar(self, layouts: Sequence[TileLayout]) -> tqdm:
+        """A progress bar over the tiles of a run: done out of all, percentage, time left.
+
+        Args:
+            layouts: the tiles of every scene of the run.
+
+        Returns:
+            The bar (silent without :attr:`progress`), to use as a context manager.
+        """
+        total = sum(len(layout.offsets) for layout in layouts)
+        return tqdm(total=total, desc="tiles", unit="tile", disable=not self.progress)
+
     def _predict_scene(
         self,
         scene: Scene,
+        layout: TileLayout,
         paths: Mapping[str, Path],
-        progress: bool,
+        bar: tqdm,
     ) -> tuple["gpd.GeoDataFrame", RunStats]:
         """Predict one scene, streaming rasters to the (staged) paths given.
 
         Args:
             scene: the scene.
+            layout: its tiles.
             paths: output kind to (staged) path; the raster kinds among them are written.
-            progress: whether to show a progress bar.
+            bar: the run's progress bar, advanced by every tile read.
 
         Returns:
             The detections and the counts of the run.
         """
         grid = scene.grid
-        tile_size, overlap = scene_tiling(grid, self.tile_size, self.overlap)
-        offsets = tile_offsets(scene, tile_size, overlap)
+        tile_size, overlap, offsets = layout
         workers = self.num_workers if len(offsets) > self.batch_size else 0
         model = self._scene_model(scene, offsets, tile_size)
+        run = np.ones(len(offsets), bool)
+        if self.screening is not None:
+            run = self.screening.tiles(scene, self.imagery_rules, offsets, tile_size)
         reader = TileReader(
             scene,
             offsets,
@@ -508,28 +559,32 @@ class Predictor:
             stack.enter_context(tracer)
             for writer, _ in writers:
                 stack.enter_context(writer)
-            bar = tqdm(
-                read_faults_named(loader, scene), desc="tiles", unit="batch", disable=not progress
-            )
             with torch.inference_mode():
-                for batch in bar:
+                for batch in read_faults_named(loader, scene):
                     if "error" in batch:
                         raise TGDCError(batch["error"])
                     valid, indices = batch["valid"], batch["index"]
                     keep = valid.reshape(len(valid), -1).any(axis=1)
                     stats.skipped_tiles += int((~keep).sum())
-                    if keep.any():
+                    # Tiles the screen rules out get probability 0 without the model.
+                    model_tiles = keep & run[indices]
+                    stats.screened_tiles += int((keep & ~model_tiles).sum())
+                    probabilities: Iterator[np.ndarray] = iter(())
+                    if model_tiles.any():
                         images = reader.images(batch)
-                        if not keep.all():
-                            images, valid, indices = (
-                                images[torch.from_numpy(keep)],
-                                valid[keep],
-                                indices[keep],
-                            )
+                        if not model_tiles.all():
+                            images = images[torch.from_numpy(model_tiles)]
                         probabilities = itertools.chain.from_iterable(self._forward(model, images))
-                        for tile, index in enumerate(indices.tolist()):
-                            stitcher.add(next(probabilities), valid[tile], *offsets[index])
+                    # In the batch's order: the stitcher takes tiles in row order.
+                    for tile in np.flatnonzero(keep):
+                        tile_probabilities = (
+                            next(probabilities)
+                            if model_tiles[tile]
+                            else np.zeros(valid.shape[1:], np.float32)
+                        )
+                        stitcher.add(tile_probabilities, valid[tile], *offsets[indices[tile]])
                     reader.release(batch)
+                    bar.update(len(batch["index"]))
             stitcher.finish()
             while traced:
                 traced.popleft().result()

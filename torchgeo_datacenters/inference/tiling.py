@@ -15,6 +15,7 @@ tile holds is a pixel the model computes: the smallest side whose tiles hold at 
 
 import math
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 import shapely
@@ -33,6 +34,17 @@ MAX_TILE_SIZE = 4096
 #: Tiles are clamped to the scene rounded up to a multiple of this many pixels (the
 #: downsampling factor models need).
 TILE_MULTIPLE = 32
+
+
+class TileLayout(NamedTuple):
+    """The tiles of one scene."""
+
+    tile_size: int
+    """Side of the tiles, in pixels."""
+    overlap: int
+    """Overlap between neighbouring tiles, in pixels."""
+    offsets: list[tuple[int, int]]
+    """(row, column) of every tile's top-left corner on the scene grid, in row order."""
 
 
 def check_tiling(tile_size: int | None, overlap: int) -> None:

@@ -118,10 +118,17 @@ class VectorFormat(OutputFormat):
     Attributes:
         extension: file name extension, with its dot (a scan writes
             ``detections<extension>``).
+        file_bytes: bytes of the file holding no detection.
+        detection_bytes: bytes each detection adds at most (a 64-vertex outline, every
+            column filled; default: GeoJSON's, the largest of the built-in formats). The
+            free-space check before a run (:mod:`~.space`) counts both;
+            ``tests/outputs/test_space.py`` measures them with the format's writer.
         scan: whether every scan writes it in its output directory.
     """
 
     extension: str
+    file_bytes: int = 0
+    detection_bytes: int = 2_000
     scan: bool = False
 
     def write(self, detections: "gpd.GeoDataFrame", path: Path) -> None:
@@ -143,9 +150,11 @@ class RasterFormat(OutputFormat):
     Attributes:
         values: the (rows, width) band to write, from the uint8 mask and the float32
             probabilities of the same rows.
+        dtype: its pixel type (the free-space check before a run counts its bytes).
     """
 
     values: Callable[["np.ndarray", "np.ndarray"], "np.ndarray"]
+    dtype: str
 
     def open(
         self,
@@ -260,6 +269,8 @@ register(
         help="RFC 7946 GeoJSON of the detections (EPSG:4326 lon/lat polygons)",
         writer=f"{_WRITERS}:write_geojson",
         extension=".geojson",
+        file_bytes=100,
+        detection_bytes=2_000,
         scan=True,
         required=True,
     )
@@ -272,6 +283,8 @@ register(
         " and site_id with --regularize or --split-width)",
         writer=f"{_WRITERS}:write_csv",
         extension=".csv",
+        file_bytes=100,
+        detection_bytes=120,
         scan=True,
     )
 )
@@ -281,6 +294,8 @@ register(
         help="GeoPackage of detections",
         writer=f"{_WRITERS}:write_gpkg",
         extension=".gpkg",
+        file_bytes=110_000,
+        detection_bytes=1_300,
     )
 )
 register(
@@ -289,6 +304,8 @@ register(
         help="GeoParquet of the detections",
         writer=f"{_WRITERS}:write_parquet",
         extension=".parquet",
+        file_bytes=17_000,
+        detection_bytes=950,
         scan=True,
     )
 )
@@ -299,6 +316,7 @@ register(
         " center, 0 background, 255 nodata)",
         writer="torchgeo_datacenters.outputs.rasters:mask_writer",
         values=lambda mask, probabilities: mask,
+        dtype="uint8",
     )
 )
 register(
@@ -307,5 +325,6 @@ register(
         help="Cloud-Optimised GeoTIFF of the probabilities (float32 0 to 1, NaN nodata)",
         writer="torchgeo_datacenters.outputs.rasters:probability_writer",
         values=lambda mask, probabilities: probabilities,
+        dtype="float32",
     )
 )

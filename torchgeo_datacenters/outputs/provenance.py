@@ -10,8 +10,9 @@ name or tags (:func:`~torchgeo_datacenters.detections.dates.file_date`).
 """
 
 import datetime as dt
+import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,42 @@ if TYPE_CHECKING:
     import geopandas as gpd
 
 
+#: Tag of a ``tgdc download`` file listing its items, newest first (the order in which
+#: they supplied pixels), each with its acquisition date and footprint: a JSON list of
+#: ``{"id": ..., "date": "YYYY-MM-DD", "geometry": GeoJSON in EPSG:4326}``.
+SOURCES_TAG = "NAIP_SOURCES"
+
+
+@dataclass(frozen=True)
+class SourcePart:
+    """One item of a mosaic: the pixels it supplied and when they were flown.
+
+    Attributes:
+        item: its STAC item id.
+        date: its acquisition date.
+        footprint: its footprint, in EPSG:4326.
+    """
+
+    item: str
+    date: dt.date
+    footprint: BaseGeometry
+
+
+def acquisition_text(dates: Sequence[dt.date]) -> str | None:
+    """Dates as a detection records them: one ISO date, or a range ``FIRST/LAST``.
+
+    Args:
+        dates: the dates (any order, repeats allowed).
+
+    Returns:
+        ``YYYY-MM-DD``, ``YYYY-MM-DD/YYYY-MM-DD`` (ISO 8601 interval) for several, or None.
+    """
+    if not dates:
+        return None
+    first, last = min(dates), max(dates)
+    return first.isoformat() if first == last else f"{first.isoformat()}/{last.isoformat()}"
+
+
 @dataclass(frozen=True)
 class Provenance:
     """The imagery behind one raster a run read.
@@ -38,6 +75,8 @@ class Provenance:
         items: STAC item ids of the imagery (empty where unknown).
         dates: acquisition dates, one per item (or one read from the file name).
         is_item: whether *href* is a STAC item.
+        parts: the items of a mosaic of several, in the order they supplied pixels
+            (newest first), so that each detection gets the date of its own pixels.
     """
 
     name: str
@@ -46,6 +85,30 @@ class Provenance:
     items: tuple[str, ...] = ()
     dates: tuple[dt.date, ...] = ()
     is_item: bool = False
+    parts: tuple[SourcePart, ...] = ()
+
+    def lying_under(self, geometry: BaseGeometry) -> tuple[list[str], list[dt.date]]:
+        """The items and dates of the pixels under a detection.
+
+        Args:
+            geometry: the detection, in EPSG:4326.
+
+        Returns:
+            The items whose pixels it covers and their dates (a pixel covered by several
+            items came from the first, newest one); the whole raster's where it has no
+            parts or no part meets the detection.
+        """
+        items, dates, rest = [], [], geometry
+        for part in self.parts:
+            if rest.is_empty:
+                break
+            if rest.intersection(part.footprint).area > 0:
+                items.append(part.item)
+                dates.append(part.date)
+                rest = rest.difference(part.footprint)
+        if not items:
+            return list(self.items), list(self.dates)
+        return items, dates
 
     @property
     def source_item(self) -> str | None:
@@ -80,7 +143,15 @@ def raster_provenance(path: str | os.PathLike[str]) -> Provenance:
     )
     if not dates:
         dates = tuple(filter(None, [file_date(path)]))
-    return Provenance(path.name, str(path), footprint, items, dates)
+    parts = tuple(
+        SourcePart(
+            str(source["id"]),
+            dt.date.fromisoformat(source["date"]),
+            shapely.geometry.shape(source["geometry"]),
+        )
+        for source in json.loads(tags.get(SOURCES_TAG, "[]"))
+    )
+    return Provenance(path.name, str(path), footprint, items, dates, parts=parts)
 
 
 def item_provenance(item: Mapping[str, Any], name: str, href: str) -> Provenance:
@@ -111,13 +182,20 @@ def attach_provenance(
         provenances: provenance of each source, by file name.
 
     Returns:
-        A copy with ``source_item`` and ``acquired`` filled (None where unknown).
+        A copy with ``source_item`` and ``acquired`` filled (None where unknown): the
+        item(s) and date of the pixels each detection lies on; a detection on pixels of
+        several dates (across the quarter quads of a mosaic) gets the range
+        ``FIRST/LAST`` (:func:`acquisition_text`), which ``tgdc change`` reads.
     """
     import pandas as pd
 
     detections = detections.copy()
-    found = [provenances.get(name) for name in detections["source"]]
-    for column in ("source_item", "acquired"):
-        values = [getattr(p, column) if p else None for p in found]
-        detections[column] = pd.Series(values, index=detections.index, dtype="object")
+    items, dates = [], []
+    for name, geometry in zip(detections["source"], detections.geometry, strict=True):
+        found = provenances.get(name)
+        under = found.lying_under(geometry) if found else ([], [])
+        items.append(",".join(under[0]) or None)
+        dates.append(acquisition_text(under[1]))
+    detections["source_item"] = pd.Series(items, index=detections.index, dtype="object")
+    detections["acquired"] = pd.Series(dates, index=detections.index, dtype="object")
     return detections

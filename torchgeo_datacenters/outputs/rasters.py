@@ -123,7 +123,7 @@ class RasterWriter:
             height=self.grid.height,
             count=1,
             dtype=self.dtype,
-            crs=self.grid.crs.to_wkt(),
+            crs=self.grid.gdal_crs,
             transform=self.grid.transform,
             nodata=self.nodata,
             tiled=True,
@@ -208,7 +208,7 @@ def warped_onto(path: str | os.PathLike[str], grid: "Grid") -> Iterator[Any]:
         rasterio.open(path) as src,
         WarpedVRT(
             src,
-            crs=grid.crs.to_wkt(),
+            crs=grid.gdal_crs,
             transform=grid.transform,
             width=grid.width,
             height=grid.height,

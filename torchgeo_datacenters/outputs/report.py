@@ -18,7 +18,7 @@ import io
 import json
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -50,7 +50,7 @@ PAGE_DECIMALS = 7
 TABLE_COLUMNS = ("id", "site_id", "status", "area_m2", "score", "outline", "source", "acquired")
 
 
-def _vendor(name: str) -> str:
+def vendor(name: str) -> str:
     """Text of a vendored Leaflet file.
 
     Args:
@@ -61,6 +61,52 @@ def _vendor(name: str) -> str:
     """
     text = resources.files(__package__).joinpath("vendor", "leaflet", name).read_text("utf-8")
     return text.replace("</", "<\\/") if name.endswith(".js") else text
+
+
+def stretch_limits(values: np.ndarray, valid: np.ndarray) -> tuple[float, float]:
+    """The values stretched to black and white: :data:`STRETCH_PERCENTILES` of valid pixels.
+
+    Args:
+        values: (bands, height, width) pixel values.
+        valid: (height, width) true where every band is valid.
+
+    Returns:
+        The low and high value (0, 1 where no pixel is valid).
+    """
+    if not valid.any():
+        return 0.0, 1.0
+    low, high = np.percentile(values[:, valid], STRETCH_PERCENTILES)
+    return float(low), float(high)
+
+
+def to_rgb(values: np.ndarray, limits: tuple[float, float]) -> np.ndarray:
+    """Pixel values stretched linearly between two limits to 8-bit red, green, blue.
+
+    Args:
+        values: (1 or 3, height, width) pixel values (one band is shown as grey).
+        limits: the values shown as black and white (see :func:`stretch_limits`).
+
+    Returns:
+        (3, height, width) uint8.
+    """
+    low, high = limits
+    scaled = np.clip((values - low) / max(high - low, 1e-9) * 255, 0, 255).astype("uint8")
+    return np.repeat(scaled, 3, axis=0) if len(scaled) == 1 else scaled
+
+
+def image_layers(images: Sequence[str | os.PathLike[str]]) -> list[dict[str, Any]]:
+    """The image layers of a page: many rasters (chips, scenes) share the pixels of one.
+
+    Args:
+        images: the rasters.
+
+    Returns:
+        One :func:`image_layer` per raster, each at most :data:`IMAGE_PIXELS` over the
+        square root of their number on its longest side, and at least
+        :data:`MIN_IMAGE_PIXELS`.
+    """
+    pixels = max(MIN_IMAGE_PIXELS, IMAGE_PIXELS // max(1, math.isqrt(len(images))))
+    return [image_layer(path, pixels) for path in images]
 
 
 def image_layer(path: str | os.PathLike[str], pixels: int = IMAGE_PIXELS) -> dict[str, Any]:
@@ -85,12 +131,7 @@ def image_layer(path: str | os.PathLike[str], pixels: int = IMAGE_PIXELS) -> dic
         bounds = transform_bounds(vrt.crs, "EPSG:4326", *vrt.bounds)
     valid = ~np.ma.getmaskarray(data).any(axis=0)
     values = data.filled(0).astype("float32")
-    if valid.any():
-        low, high = np.percentile(values[:, valid], STRETCH_PERCENTILES)
-    else:
-        low, high = 0.0, 1.0
-    scaled = np.clip((values - low) / max(high - low, 1e-9) * 255, 0, 255).astype("uint8")
-    rgb = np.repeat(scaled, 3, axis=0) if len(bands) == 1 else scaled
+    rgb = to_rgb(values, stretch_limits(values, valid))
     rgba = np.concatenate([rgb, (valid * 255).astype("uint8")[None]]).transpose(1, 2, 0)
     buffer = io.BytesIO()
     Image.fromarray(rgba, "RGBA").save(buffer, format="PNG", optimize=False)
@@ -102,16 +143,19 @@ def image_layer(path: str | os.PathLike[str], pixels: int = IMAGE_PIXELS) -> dic
     }
 
 
-def _features(detections: gpd.GeoDataFrame) -> dict[str, Any]:
-    """The detections as a compact GeoJSON FeatureCollection for the page.
+def page_features(
+    detections: gpd.GeoDataFrame, columns: Sequence[str] = TABLE_COLUMNS
+) -> dict[str, Any]:
+    """The detections as a compact GeoJSON FeatureCollection for a page.
 
     Args:
         detections: detections in EPSG:4326.
+        columns: the properties kept, where the detections have them.
 
     Returns:
-        The collection: rounded coordinates, the table's columns as properties.
+        The collection: rounded coordinates, the columns as properties.
     """
-    columns = [c for c in TABLE_COLUMNS if c in detections]
+    columns = [c for c in columns if c in detections]
     table = detections[columns].astype(object).where(detections[columns].notna(), None)
     geometries = shapely.transform(
         detections.geometry.to_numpy(), lambda c: np.round(c, PAGE_DECIMALS)
@@ -169,21 +213,57 @@ def render_report(
         # The legend lists the statuses present, in the palette's order.
         "statusColours": {k: v for k, v in STATUS_COLOURS.items() if k in statuses},
         "columns": [c for c in TABLE_COLUMNS if c in detections],
-        "detections": _features(detections.to_crs("EPSG:4326") if len(detections) else detections),
-        # Many rasters (chips, scenes) share the pixels of one large image.
-        "images": [
-            image_layer(path, max(MIN_IMAGE_PIXELS, IMAGE_PIXELS // math.isqrt(len(images))))
-            for path in images
-        ],
+        "detections": page_features(
+            detections.to_crs("EPSG:4326") if len(detections) else detections
+        ),
+        "images": image_layers(images),
     }
-    payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
-    template = resources.files(__package__).joinpath("report.html").read_text("utf-8")
-    return (
-        template.replace("{{title}}", html.escape(title))
-        .replace("{{leaflet_css}}", _vendor("leaflet.css"))
-        .replace("{{leaflet_js}}", _vendor("leaflet.js"))
-        .replace("{{data}}", payload)
+    return render_page("report.html", title, {"data": data})
+
+
+def page_json(value: Any) -> str:
+    """A value as compact JSON, safe inside a ``<script>`` element.
+
+    Args:
+        value: JSON-serialisable data.
+
+    Returns:
+        The JSON text, with every ``</`` escaped so it cannot close the element.
+    """
+    return json.dumps(value, separators=(",", ":")).replace("</", "<\\/")
+
+
+def render_page(
+    template: str, title: str, payloads: dict[str, Any], texts: dict[str, str] | None = None
+) -> str:
+    """Fill a page template of this package with Leaflet, its title and its data.
+
+    Args:
+        template: the template's file name in this package (``report.html``).
+        title: the page's title, for ``{{title}}``.
+        payloads: placeholder name to the JSON data put in its place (``{{data}}``).
+        texts: placeholder name to text put in its place as it is (it must hold no
+            ``</``, which would end its element).
+
+    Returns:
+        The page.
+
+    Raises:
+        ValueError: if a text holds ``</``.
+    """
+    page = resources.files(__package__).joinpath(template).read_text("utf-8")
+    page = (
+        page.replace("{{title}}", html.escape(title))
+        .replace("{{leaflet_css}}", vendor("leaflet.css"))
+        .replace("{{leaflet_js}}", vendor("leaflet.js"))
     )
+    for name, value in payloads.items():
+        page = page.replace("{{" + name + "}}", page_json(value))
+    for name, text in (texts or {}).items():
+        if "</" in text:
+            raise ValueError(f"{name}: text holds '</', which would end its element")
+        page = page.replace("{{" + name + "}}", text)
+    return page
 
 
 def write_report(
@@ -213,7 +293,31 @@ def write_report(
         TGDCError: if the file exists and *overwrite* is false, or its directory is
             missing.
     """
+    return write_page(
+        path,
+        lambda: render_report(detections, images, title=title, colour_by=colour_by),
+        overwrite=overwrite,
+    )
+
+
+def write_page(
+    path: str | os.PathLike[str], render: Callable[[], str], *, overwrite: bool = False
+) -> Path:
+    """Write an HTML page atomically: built into a temporary file, renamed into place.
+
+    Args:
+        path: the HTML file.
+        render: builds the page (called once the output is staged, so that a page that
+            fails to build leaves nothing).
+        overwrite: whether an existing file may be replaced.
+
+    Returns:
+        The path written.
+
+    Raises:
+        TGDCError: if the file exists and *overwrite* is false, or its directory is
+            missing.
+    """
     with atomic_output(path, overwrite=overwrite) as tmp:
-        page = render_report(detections, images, title=title, colour_by=colour_by)
-        tmp.write_text(page, encoding="utf-8")
+        tmp.write_text(render(), encoding="utf-8")
     return Path(path)

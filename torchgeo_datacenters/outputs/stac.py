@@ -55,6 +55,10 @@ DEFAULT_CLASS = "data_center"
 PARQUET_TYPE = "application/vnd.apache.parquet"
 CHECKPOINT_TYPE = "application/octet-stream; application=pytorch"
 
+#: Hyperparameters recording what a model was trained from and on (see
+#: :class:`~torchgeo_datacenters.tasks.DataCenterSegmentation`), kept in the MLM item.
+TRAINING_RECORD = ("trained_from", "label_files", "review_runs")
+
 #: Architecture of each model name a checkpoint may carry.
 ARCHITECTURES = {"unet4": "U-Net"}
 
@@ -138,7 +142,7 @@ def model_item(checkpoint: str | os.PathLike[str], href: str | None = None) -> p
         "mlm:framework": "pytorch",
         "mlm:framework_version": torch.__version__.split("+")[0],
         "mlm:total_parameters": parameters,
-        "mlm:pretrained": bool(hparams.get("weights")),
+        "mlm:pretrained": bool(hparams.get("weights") or hparams.get("trained_from")),
         "mlm:input": [
             {
                 "name": "NAIP image",
@@ -177,6 +181,8 @@ def model_item(checkpoint: str | os.PathLike[str], href: str | None = None) -> p
             "threshold": float(hparams["threshold"]),
             "gsd": float(hparams.get("gsd") or DEFAULT_GSD),
             "patch_size": patch,
+            # What training started from and learned on, where the checkpoint records it.
+            **{key: hparams[key] for key in TRAINING_RECORD if hparams.get(key) not in (None, [])},
         },
     }
     item = pystac.Item(

@@ -3,11 +3,19 @@
 By default Ray is started in this process on this machine (``ray.init(num_cpus=workers)``);
 with an address the scan connects to a running Ray cluster instead, with no other change.
 If Ray is already initialised (a notebook, a test), the scan uses it and leaves it running.
+
+A cluster is checked before Ray is asked to join it, because Ray itself waits forever for a
+head that does not answer and answers a missing token with a traceback: a ``HOST:PORT``
+(or ``ray://HOST:PORT``) address must accept a TCP connection within
+:data:`REACH_SECONDS`, and a cluster that refuses the token (Ray's token authentication,
+``RAY_AUTH_MODE=token``, see https://docs.ray.io/en/latest/ray-security/token-auth.html)
+gets one line saying where the token goes.
 """
 
 import contextlib
 import logging
 import os
+import socket
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
@@ -27,6 +35,18 @@ LOCAL_START_ATTEMPTS = 3
 #: Shared-memory object store of a Ray started by the scan, in bytes: only the checkpoint
 #: and the detections pass through it (workers read their scenes themselves).
 OBJECT_STORE_BYTES = 256 * 2**20
+
+#: Longest wait for the head of a cluster to accept a connection, in seconds.
+REACH_SECONDS = 10.0
+
+#: How to give the driver the token of a cluster with token authentication.
+TOKEN_HINT = (
+    "set RAY_AUTH_MODE=token and give this machine the head's token: copy its"
+    " ~/.ray/auth_token here, or set RAY_AUTH_TOKEN_PATH to a copy"
+)
+
+#: Words of Ray's errors that say the cluster refused (or was not sent) a token.
+_TOKEN_ERRORS = ("InvalidAuthToken", "AuthenticationError", "ray-security/token-auth")
 
 
 def import_ray(*, local: bool = True) -> ModuleType:
@@ -75,6 +95,11 @@ def ray_session(ray: ModuleType, address: str | None, workers: int | None) -> It
     if ray.is_initialized():
         yield
         return
+    if address is not None:
+        check_reachable(address)
+        # Ray's core logs every failed try at reaching the cluster on stderr; a failure
+        # is reported once, as one line.
+        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
     # Ray started here ends with the scan, also when the scan is killed (see .reaper).
     reaper = reaped_processes() if address is None else contextlib.nullcontext(None)
     with reaper as marker, _started(ray, address, workers, marker=marker):
@@ -120,6 +145,10 @@ def _started(
                 kill_marked(marker)  # what the failed start left running
             if attempt < attempts:
                 continue
+            if address and _refused_token(error):
+                raise TGDCError(
+                    f"--ray-address {address}: the Ray cluster asks for its token; {TOKEN_HINT}"
+                ) from error
             fix = (
                 f"could not connect to the Ray cluster at {address}; check --ray-address"
                 if address
@@ -131,3 +160,37 @@ def _started(
         yield
     finally:
         ray.shutdown()
+
+
+def _refused_token(error: BaseException) -> bool:
+    """Whether *error*, or an error it was raised from, says the cluster wants its token."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if any(words in str(seen) for words in _TOKEN_ERRORS):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def check_reachable(address: str) -> None:
+    """Check that the head of a cluster accepts connections.
+
+    Args:
+        address: ``HOST:PORT``, ``ray://HOST:PORT`` or a name Ray resolves itself
+            (``auto``, ``local``), which is not checked.
+
+    Raises:
+        TGDCError: if nothing accepts a TCP connection at ``HOST:PORT`` within
+            :data:`REACH_SECONDS`.
+    """
+    host, colon, port = address.removeprefix("ray://").rpartition(":")
+    if not colon or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=REACH_SECONDS).close()
+    except OSError as error:
+        raise TGDCError(
+            f"--ray-address {address}: no Ray head answers there"
+            f" ({describe_error(error)}); start one with `ray start --head --port {port}`"
+            " on that machine, or give the address `ray start --head` printed"
+        ) from error

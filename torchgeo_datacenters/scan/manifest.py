@@ -26,9 +26,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import geopandas as gpd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ..detections.schema import concat_detections
+from ..detections.schema import SITE_ID, empty_detections
 from ..errors import TGDCError, describe_os_error
 from ..utils import atomic_output
 
@@ -59,6 +61,8 @@ class SceneRecord:
         file: the scene's GeoParquet, relative to the output directory (None when failed).
         error: the last error (None when done).
         finished: when the record was written (UTC, ISO 8601).
+        node: the Ray node of the last attempt (its node id; None when unknown, and in
+            manifests written before nodes were recorded).
     """
 
     scene: str
@@ -70,6 +74,7 @@ class SceneRecord:
     file: str | None
     error: str | None
     finished: str
+    node: str | None = None
 
 
 def scene_file_name(scene: str) -> str:
@@ -182,13 +187,35 @@ class Manifest:
         Returns:
             Scene id to its ``done`` record.
         """
+        # One listing of the scene files rather than a look at each (a national scan has
+        # some 200,000, most of them empty).
+        present = {entry.name for entry in os.scandir(self.directory / SCENES_DIR)}
         return {
             scene: record
             for scene, record in self.records().items()
-            if record.status == "done" and record.file is not None and self._readable(record)
+            if record.status == "done"
+            and record.file is not None
+            and self._readable(record, present)
         }
 
-    def _readable(self, record: SceneRecord) -> bool:
+    def _readable(self, record: SceneRecord, present: set[str]) -> bool:
+        """Whether a scene's detections are on disk and whole.
+
+        A scene with no detection needs only its file (nothing of it is read again);
+        otherwise the file is read back to its footer, see :meth:`_whole`.
+
+        Args:
+            record: a ``done`` record.
+            present: names of the files in the scene directory.
+
+        Returns:
+            Whether its detections can be read, with as many rows as recorded.
+        """
+        if Path(str(record.file)).name not in present:
+            return False
+        return record.detections == 0 or self._whole(record)
+
+    def _whole(self, record: SceneRecord) -> bool:
         """Whether a scene's GeoParquet is on disk and whole, read back to its footer.
 
         A file cut short or corrupted (by a full disk, a copy, a crash of the machine) is
@@ -231,6 +258,7 @@ class Manifest:
         scanned_km2: float,
         seconds: float,
         attempts: int,
+        node: str | None = None,
     ) -> SceneRecord:
         """Write a scene's detections, then its ``done`` line.
 
@@ -240,6 +268,7 @@ class Manifest:
             scanned_km2: area of valid pixels scanned, in km².
             seconds: time spent on the scene, in seconds.
             attempts: attempts made.
+            node: the Ray node that scanned it.
 
         Returns:
             The record written.
@@ -258,11 +287,12 @@ class Manifest:
                 file=file.as_posix(),
                 error=None,
                 finished=_now(),
+                node=node,
             )
         )
 
     def record_failed(
-        self, scene: str, error: str, *, seconds: float, attempts: int
+        self, scene: str, error: str, *, seconds: float, attempts: int, node: str | None = None
     ) -> SceneRecord:
         """Write a scene's ``failed`` line.
 
@@ -271,6 +301,7 @@ class Manifest:
             error: the last error.
             seconds: time spent on the last attempt, in seconds.
             attempts: attempts made.
+            node: the Ray node of the last attempt.
 
         Returns:
             The record written.
@@ -286,6 +317,7 @@ class Manifest:
                 file=None,
                 error=error,
                 finished=_now(),
+                node=node,
             )
         )
 
@@ -309,19 +341,40 @@ class Manifest:
             os.fsync(file.fileno())
         return record
 
-    def read(self, scenes: Iterable[str]) -> gpd.GeoDataFrame:
+    def read(
+        self, scenes: Iterable[str], finished: Mapping[str, SceneRecord] | None = None
+    ) -> gpd.GeoDataFrame:
         """Read the detections of finished scenes, scene after scene.
 
         Args:
             scenes: scene ids, in the order wanted; unfinished ones are skipped.
+            finished: :meth:`finished`, where the caller has just asked for it.
 
         Returns:
             All their detections in EPSG:4326, in that order.
         """
-        finished = self.finished()
-        files = [finished[scene].file for scene in scenes if scene in finished]
-        tables = [gpd.read_parquet(self.directory / file) for file in files if file is not None]
-        return concat_detections(tables)
+        finished = self.finished() if finished is None else finished
+        records = [finished[scene] for scene in scenes if scene in finished]
+        # Only files with detections are read, as Arrow tables joined before one
+        # conversion: a national scan has some 200,000 scenes, most of them empty, and a
+        # GeoParquet read on its own parses its CRS again (benchmarks/scan.py --merge-only).
+        tables = []
+        offset = 0
+        for record in records:
+            if record.detections == 0:
+                continue
+            table = pq.read_table(self.directory / str(record.file))
+            # Each scene's sites stay apart, as concat_detections keeps them.
+            if SITE_ID in table.column_names:
+                sites = pc.add(table[SITE_ID], offset)
+                table = table.set_column(table.schema.get_field_index(SITE_ID), SITE_ID, sites)
+                offset = pc.max(sites).as_py() + 1
+            tables.append(table)
+        if not tables:
+            return empty_detections()
+        frame = pa.concat_tables(tables, promote_options="default").to_pandas()
+        geometry = gpd.GeoSeries.from_wkb(frame.pop("geometry"), crs="EPSG:4326")
+        return gpd.GeoDataFrame(frame, geometry=geometry)
 
 
 def _now() -> str:

@@ -6,6 +6,10 @@ are present, ``gpus_per_worker`` GPUs. An actor whose process dies is restarted 
 the error, for the scan to retry or record; Ray does not retry the attempt itself
 (``max_task_retries=0``), so every attempt is counted once.
 
+A scene goes only to an actor that has answered :meth:`~.worker.SceneWorker.ready` since
+it last started: an actor whose node died may wait for a free CPU elsewhere for as long as
+the scan lasts, and a scene handed to it would wait with it while other actors sit idle.
+
 The pool hands out scenes itself rather than through :class:`ray.util.ActorPool`:
 ``ActorPool`` returns a result without the scene it was computed from, and raises a dead
 worker's error likewise, so the scene that worker held could be neither retried nor
@@ -92,6 +96,7 @@ class WorkerPool:
         self.actors: list[Any] = []
         self._queue: deque[Scene] = deque()
         self._running: dict[Any, tuple[Any, Scene]] = {}
+        self._starting: dict[Any, Any] = {}
 
     def __enter__(self) -> "WorkerPool":
         """Start the actors (each loads the model once)."""
@@ -104,6 +109,7 @@ class WorkerPool:
             actor.remote(model, self.checkpoint.name, self.options, device)
             for _ in range(self.size)
         ]
+        self._starting = {actor.ready.remote(): actor for actor in self.actors}
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -125,20 +131,35 @@ class WorkerPool:
         Yields:
             Each scene with the outcome of its attempt, as attempts end; an attempt whose
             worker died (or could not run it) ends with ``worker failed: ...``.
+
+        Raises:
+            TGDCError: if scenes are left and every actor has failed to start for good.
         """
-        idle = list(self.actors)
+        idle: list[Any] = []
         while self._queue or self._running:
             while idle and self._queue:
                 actor, scene = idle.pop(), self._queue.popleft()
                 self._running[actor.scan.remote(scene)] = (actor, scene)
-            [ready], _ = self.ray.wait(list(self._running), num_returns=1)
+            if not self._running and not self._starting:
+                raise TGDCError("no Ray worker could start; see the Ray logs of the cluster")
+            [ready], _ = self.ray.wait([*self._running, *self._starting], num_returns=1)
+            if ready in self._starting:
+                actor = self._starting.pop(ready)
+                try:
+                    self.ray.get(ready)
+                except self.ray.exceptions.RayError:
+                    continue  # dead for good: Ray gave up restarting it
+                idle.append(actor)
+                continue
             actor, scene = self._running.pop(ready)
-            # A dead actor is restarted by Ray; its next scene waits for the restart.
-            idle.append(actor)
             try:
                 outcome = self.ray.get(ready)
             except self.ray.exceptions.RayError as error:
                 outcome = SceneOutcome(
                     scene.id, None, 0.0, 0.0, f"worker failed: {describe_error(error)}"
                 )
+                # Ray restarts a dead actor; it takes scenes again once it answers.
+                self._starting[actor.ready.remote()] = actor
+            else:
+                idle.append(actor)
             yield scene, outcome

@@ -15,6 +15,7 @@ file per format of :func:`~torchgeo_datacenters.outputs.scan_files` (GeoJSON, CS
 GeoParquet: ``detections.geojson``, ...).
 """
 
+import contextlib
 import os
 import time
 from collections import Counter
@@ -132,7 +133,11 @@ def _record(
     """
     if outcome.detections is None:
         record = manifest.record_failed(
-            outcome.scene, outcome.error or "failed", seconds=outcome.seconds, attempts=attempts
+            outcome.scene,
+            outcome.error or "failed",
+            seconds=outcome.seconds,
+            attempts=attempts,
+            node=outcome.node,
         )
         result.failed.append(record)
         return record
@@ -144,6 +149,7 @@ def _record(
         scanned_km2=outcome.scanned_km2,
         seconds=outcome.seconds,
         attempts=attempts,
+        node=outcome.node,
     )
 
 
@@ -265,61 +271,72 @@ def scan(
     start = time.perf_counter()
     ray = import_ray(local=ray_address is None)
     _check_scan(scenes, retries, workers)
-    options = dict(predictor_options or {})
-    unknown = sorted(set(options) - set(scan_option_names()))
-    if unknown:
-        raise TGDCError(f"predictor_options: {unknown} are not options of a scan")
-    predictor = Predictor(checkpoint, device="cpu", progress=False, num_workers=0, **options)
-    options |= {
-        "threshold": predictor.threshold,
-        "min_area": predictor.min_area,
-        "merge_distance": predictor.merge_distance,
-    }
-    outputs = Outputs({kind: Path(output_dir) / name for kind, name in scan_files().items()})
-    # What decides a scene's detections, as the predictor resolved it: a rerun with other
-    # values is refused (batch_size, say, changes no detection and is not recorded).
-    settings = {"checkpoint_sha256": file_sha256(checkpoint)}
-    settings |= {name: getattr(predictor, name) for name in scan_setting_names()}
-    manifest = Manifest(output_dir, settings)
-    # The merged outputs of an earlier run of this scan (same settings, scenes recorded)
-    # are its own: a rerun that retries failed scenes rewrites them.
-    overwrite = overwrite or bool(manifest.records())
-    outputs.check(overwrite=overwrite)
-    finished = manifest.finished()
-    todo = [scene for scene in scenes if scene.id not in finished]
-    result = ScanResult(
-        detections=gpd.GeoDataFrame(),
-        outputs=outputs.requested(),
-        scenes=len(scenes),
-        skipped=len(scenes) - len(todo),
-    )
-    if todo:
-        with (
-            ray_session(ray, ray_address, workers),
-            WorkerPool(ray, Path(checkpoint), options, workers, gpus_per_worker, len(todo)) as pool,
-        ):
-            _run(
-                pool, todo, manifest, result, retries=retries, progress=progress, on_scene=on_scene
-            )
-    ids = [scene.id for scene in scenes]
-    finished = manifest.finished()
-    result.total_km2 = sum(finished[scene].scanned_km2 for scene in ids if scene in finished)
-    detections = merge_detections(
-        manifest.read(ids),
-        distance=predictor.merge_distance,
-        min_area=predictor.min_area,
-        outlines=predictor.outlines,
-    )
-    if region is not None:
-        detections = order_detections(detections[detections.intersects(region)])
-    # Only finished scenes have detections; a failed one may not even open.
-    provenances = {
-        p.name: p for p in (scene.provenance() for scene in scenes if scene.id in finished)
-    }
-    detections = attach_provenance(detections, provenances)
-    with outputs.staged(overwrite=overwrite) as staged:
-        write_vectors(detections, staged)
-    mark_partial(output_dir, [scene for scene in ids if scene not in finished])
-    result.detections = detections
-    result.seconds = time.perf_counter() - start
-    return result
+    # A cluster is joined before anything is written: an unreachable head or a missing
+    # token leaves no output directory behind. A Ray of this machine starts only if needed.
+    with ray_session(ray, ray_address, workers) if ray_address else contextlib.nullcontext():
+        options = dict(predictor_options or {})
+        unknown = sorted(set(options) - set(scan_option_names()))
+        if unknown:
+            raise TGDCError(f"predictor_options: {unknown} are not options of a scan")
+        predictor = Predictor(checkpoint, device="cpu", progress=False, num_workers=0, **options)
+        options |= {
+            "threshold": predictor.threshold,
+            "min_area": predictor.min_area,
+            "merge_distance": predictor.merge_distance,
+        }
+        outputs = Outputs({kind: Path(output_dir) / name for kind, name in scan_files().items()})
+        # What decides a scene's detections, as the predictor resolved it: a rerun with other
+        # values is refused (batch_size, say, changes no detection and is not recorded).
+        settings = {"checkpoint_sha256": file_sha256(checkpoint)}
+        settings |= {name: getattr(predictor, name) for name in scan_setting_names()}
+        manifest = Manifest(output_dir, settings)
+        # The merged outputs of an earlier run of this scan (same settings, scenes recorded)
+        # are its own: a rerun that retries failed scenes rewrites them.
+        overwrite = overwrite or bool(manifest.records())
+        outputs.check(overwrite=overwrite)
+        finished = manifest.finished()
+        todo = [scene for scene in scenes if scene.id not in finished]
+        result = ScanResult(
+            detections=gpd.GeoDataFrame(),
+            outputs=outputs.requested(),
+            scenes=len(scenes),
+            skipped=len(scenes) - len(todo),
+        )
+        if todo:
+            with (
+                ray_session(ray, ray_address, workers),
+                WorkerPool(
+                    ray, Path(checkpoint), options, workers, gpus_per_worker, len(todo)
+                ) as pool,
+            ):
+                _run(
+                    pool,
+                    todo,
+                    manifest,
+                    result,
+                    retries=retries,
+                    progress=progress,
+                    on_scene=on_scene,
+                )
+        ids = [scene.id for scene in scenes]
+        finished = manifest.finished()
+        result.total_km2 = sum(finished[scene].scanned_km2 for scene in ids if scene in finished)
+        detections = merge_detections(
+            manifest.read(ids, finished),
+            distance=predictor.merge_distance,
+            min_area=predictor.min_area,
+            outlines=predictor.outlines,
+        )
+        if region is not None:
+            detections = order_detections(detections[detections.intersects(region)])
+        # Only finished scenes have detections; a failed one may not even open.
+        provenances = {
+            p.name: p for p in (scene.provenance() for scene in scenes if scene.id in finished)
+        }
+        detections = attach_provenance(detections, provenances)
+        with outputs.staged(overwrite=overwrite) as staged:
+            write_vectors(detections, staged)
+        mark_partial(output_dir, [scene for scene in ids if scene not in finished])
+        result.detections = detections
+        result.seconds = time.perf_counter() - start
+        return result

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import geopandas as gpd
 import pystac
 import requests
 import shapely
@@ -33,6 +32,7 @@ from ..stac import NaipCatalog, NetworkSettings
 from ..stac.grid import check_bbox
 from ..stac.search import acquired, display_url
 from ..utils import atomic_output
+from ..vectors import read_vector_file
 
 #: An older item is skipped when newer items already cover this share of its footprint.
 COVERED_SHARE = 0.95
@@ -254,24 +254,17 @@ def read_aoi(path: str | os.PathLike[str]) -> BaseGeometry:
     """Read an area of interest: the union of every geometry in a vector file.
 
     Args:
-        path: a GeoJSON, GeoPackage, Shapefile, ... with polygons.
+        path: ``FILE`` or ``FILE:LAYER`` with polygons: GeoJSON, GeoPackage, Shapefile,
+            FileGDB, ... (see :func:`~torchgeo_datacenters.vectors.read_vector_file`).
 
     Returns:
         The area in EPSG:4326.
 
     Raises:
-        TGDCError: if the file is missing or unreadable, has no CRS (other than GeoJSON,
-            which is EPSG:4326), or holds no polygon.
+        TGDCError: if the file is missing or unreadable, has several layers and none is
+            named, has no CRS (other than GeoJSON, which is EPSG:4326), or holds no polygon.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise TGDCError(f"{path}: area-of-interest file does not exist")
-    try:
-        frame = gpd.read_file(path)
-    except Exception as error:
-        raise TGDCError(f"{path}: not a readable vector file ({error})") from error
-    if frame.crs is None:
-        raise TGDCError(f"{path}: has no CRS; save it with one (e.g. EPSG:4326)")
+    frame = read_vector_file(path, "area-of-interest")
     area = shapely.union_all(frame.to_crs("EPSG:4326").geometry.dropna().to_numpy())
     if area.is_empty or area.area == 0:
         raise TGDCError(f"{path}: holds no polygon; give the area to scan as polygons")

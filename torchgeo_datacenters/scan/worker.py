@@ -27,6 +27,7 @@ class SceneOutcome:
         scanned_km2: area of valid pixels scanned, in km².
         seconds: duration of the attempt, in seconds.
         error: why the attempt failed (None when it succeeded).
+        node: the Ray node that ran the attempt (its node id, hex; None when unknown).
     """
 
     scene: str
@@ -34,6 +35,7 @@ class SceneOutcome:
     scanned_km2: float
     seconds: float
     error: str | None = None
+    node: str | None = None
 
 
 class SceneWorker:
@@ -52,6 +54,9 @@ class SceneWorker:
                 ``min_area`` and ``merge_distance`` resolved.
             device: ``cpu`` or ``cuda``.
         """
+        import ray  # a worker runs inside Ray
+
+        self.node = ray.get_runtime_context().get_node_id()
         self._directory = tempfile.TemporaryDirectory(prefix="tgdc-model-")
         path = Path(self._directory.name) / name
         path.write_bytes(checkpoint)
@@ -92,7 +97,15 @@ class SceneWorker:
                 distance=self.merge_distance + pixel,
             )
         except Exception as error:
-            return SceneOutcome(
-                scene.id, None, 0.0, time.perf_counter() - start, describe_error(error)
-            )
-        return SceneOutcome(scene.id, detections, result.scanned_km2, time.perf_counter() - start)
+            seconds = time.perf_counter() - start
+            return SceneOutcome(scene.id, None, 0.0, seconds, describe_error(error), self.node)
+        seconds = time.perf_counter() - start
+        return SceneOutcome(scene.id, detections, result.scanned_km2, seconds, node=self.node)
+
+    def ready(self) -> str:
+        """Answer once the model is loaded: the pool hands scenes only to ready workers.
+
+        Returns:
+            The worker's Ray node id.
+        """
+        return self.node

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
-import pyogrio.errors
 import rasterio
 import shapely
 from rasterio.enums import Resampling
@@ -30,6 +29,7 @@ from tqdm import tqdm
 from ..errors import TGDCError
 from ..grid import Grid
 from ..naip import DTYPE
+from ..vectors import read_vector_file
 from .grid import NAIP_RESOLUTION, centred_grid, check_lonlat, utm_crs
 from .mosaic import BANDS, format_bytes, mosaic_items, write_mosaic
 from .search import NaipCatalog
@@ -140,33 +140,23 @@ def _site_ids(sites: gpd.GeoDataFrame, id_field: str) -> list[str]:
 
 
 def read_sites(path: str | os.PathLike[str]) -> gpd.GeoDataFrame:
-    """Read site geometries from any OGR vector file.
+    """Read site geometries from any vector file (see :mod:`torchgeo_datacenters.vectors`).
 
     This reads the file as it is: :func:`plan_site_chips` checks what a download needs
-    (a CRS, geometries, unique ids). It imports no deep-learning stack, so that
+    (geometries, unique ids). It imports no deep-learning stack, so that
     ``tgdc download`` starts fast.
 
     Args:
-        path: GeoJSON, GeoPackage, Shapefile or any other OGR vector file.
+        path: ``FILE`` or ``FILE:LAYER``: GeoJSON, GeoPackage, Shapefile, FileGDB, ...
 
     Returns:
-        The sites.
+        The sites, invalid geometries repaired.
 
     Raises:
-        TGDCError: if the file is missing or not a readable vector file.
+        TGDCError: if the file is missing or not a readable vector file, has several
+            layers and none is named, or has no CRS.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise TGDCError(f"{path}: sites file does not exist")
-    try:
-        return gpd.read_file(path)
-    except (
-        pyogrio.errors.DataSourceError,
-        pyogrio.errors.DataLayerError,
-        pyogrio.errors.FeatureError,
-        pyogrio.errors.GeometryError,
-    ) as error:
-        raise TGDCError(f"{path}: not a readable vector file ({error})") from error
+    return read_vector_file(path, "sites")
 
 
 def plan_site_chips(

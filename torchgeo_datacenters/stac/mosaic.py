@@ -15,6 +15,7 @@ to 1 so that they are never mistaken for nodata.
 """
 
 import datetime as dt
+import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -220,7 +221,10 @@ def write_mosaic(mosaic: Mosaic, path: str | os.PathLike[str], *, overwrite: boo
 
     The file has ``nodata=0``, DEFLATE compression with horizontal differencing,
     256-pixel tiles, overviews where it is larger than a tile, band descriptions
-    ``R, G, B, NIR`` and tags ``NAIP_ITEMS`` and ``NAIP_DATES`` naming its sources.
+    ``R, G, B, NIR`` and tags ``NAIP_ITEMS`` and ``NAIP_DATES`` naming its sources, and
+    ``NAIP_SOURCES``: each item, newest first, with its date and footprint, so that a
+    detection gets the date of the pixels it lies on
+    (:data:`~torchgeo_datacenters.outputs.provenance.SOURCES_TAG`).
 
     Args:
         mosaic: the mosaic.
@@ -253,9 +257,14 @@ def write_mosaic(mosaic: Mosaic, path: str | os.PathLike[str], *, overwrite: boo
     with atomic_output(path, overwrite=overwrite) as tmp, rasterio.open(tmp, "w", **profile) as dst:
         dst.write(mosaic.data)
         dst.descriptions = BANDS
+        sources = [
+            {"id": item.id, "date": acquired(item).date().isoformat(), "geometry": item.geometry}
+            for item in mosaic.items
+        ]
         dst.update_tags(
             NAIP_ITEMS=",".join(item.id for item in mosaic.items),
             NAIP_DATES=",".join(date.isoformat() for date in mosaic.dates),
+            NAIP_SOURCES=json.dumps(sources, separators=(",", ":")),
         )
     return Path(path)
 

@@ -2,7 +2,10 @@
 
 Drawn around the labelled buildings: grass, dry grass, bare soil and trees (high NIR),
 straight roads, ponds (very low NIR), blocks of houses on free ground and, last, gentle
-illumination changes and per-pixel sensor noise.
+illumination changes and per-pixel sensor noise. The :data:`LANDSCAPES` set what covers
+the ground: ``mixed`` (grass, soil and trees, with blocks of houses: suburbs), ``farmland``
+(rectangular fields of crops and bare soil in rows, hedges of trees) or ``forest``
+(closed canopy with clearings); only ``mixed`` fills free ground with houses.
 """
 
 import math
@@ -24,14 +27,26 @@ from .palette import (
     WATER,
 )
 
+#: What covers the ground of a scene (see the module's help).
+LANDSCAPES = ("mixed", "farmland", "forest")
 
-def paint_background(scene: Scene) -> None:
-    """Paint grass, dry grass, bare soil and trees."""
+
+def paint_background(scene: Scene, landscape: str = "mixed") -> None:
+    """Paint the ground of a landscape: grass, dry grass, bare soil, crops and trees.
+
+    Args:
+        scene: the scene.
+        landscape: one of :data:`LANDSCAPES`.
+    """
+    if landscape == "farmland":
+        paint_fields(scene)
+        return
     rng, h, w, canvas = scene.rng, scene.height, scene.width, scene.canvas
     moisture = smooth_field(rng, h, w, scene.px(180.0))
     soil = smooth_field(rng, h, w, scene.px(120.0)) > 1.3
     trees = smooth_field(rng, h, w, scene.px(10.0)) + 0.6 * moisture
-    canopy = np.flatnonzero(trees > 1.2)
+    # Forest: canopy wherever the tree field is above its lowest fifth (clearings).
+    canopy = np.flatnonzero(trees > (1.2 if landscape == "mixed" else -0.85))
     crowns = 1.1 - 0.35 * np.minimum(trees.ravel()[canopy] - 1.2, 1.0)
     crowns *= rng.uniform(0.85, 1.15, crowns.size).astype(np.float32)
     green = moisture
@@ -44,6 +59,39 @@ def paint_background(scene: Scene) -> None:
         band += DRY_GRASS[b]
         np.copyto(band, SOIL[b], where=soil)
         band.ravel()[canopy] = crowns * TREES[b]
+
+
+def paint_fields(scene: Scene) -> None:
+    """Paint farmland: fields of 150 to 450 m, each of one crop or bare soil, in rows.
+
+    Crops are grass and dry-grass mixtures of one shade per field (high NIR), with rows
+    every 1.5 to 3 m along one axis; bare fields are soil. Fields are parted by hedges of
+    trees 3 to 6 m wide.
+    """
+    rng, h, w, canvas, px = scene.rng, scene.height, scene.width, scene.canvas, scene.px
+    rows = np.arange(h)[:, None]
+    cols = np.arange(w)[None, :]
+    top = 0
+    while top < h:
+        bottom = min(h, top + px(rng.uniform(150.0, 450.0)))
+        left = 0
+        while left < w:
+            right = min(w, left + px(rng.uniform(150.0, 450.0)))
+            field = canvas[:, top:bottom, left:right]
+            if rng.random() < 0.3:
+                colour = SOIL * rng.uniform(0.85, 1.15)
+            else:
+                green = rng.uniform(0.3, 1.0)
+                colour = green * GRASS + (1 - green) * DRY_GRASS
+            pitch = max(2, px(rng.uniform(1.5, 3.0)))
+            across = rows[top:bottom] if rng.random() < 0.5 else cols[:, left:right]
+            furrows = np.where(across % pitch == 0, 0.85, 1.0).astype(np.float32)
+            field[:] = colour[:, None, None] * furrows
+            hedge = px(rng.uniform(3.0, 6.0))
+            field[:, :hedge] = TREES[:, None, None]
+            field[:, :, :hedge] = TREES[:, None, None]
+            left = right
+        top = bottom
 
 
 def paint_roads(scene: Scene) -> None:

@@ -29,7 +29,7 @@ from .checks import (
     check_seed,
     check_size,
 )
-from .ground import finish, paint_background, paint_houses, paint_ponds, paint_roads
+from .ground import LANDSCAPES, finish, paint_background, paint_houses, paint_ponds, paint_roads
 from .parts import Site
 from .sites import paint_site, place
 
@@ -121,6 +121,7 @@ def generate_scene(
     datacenters: Sequence[shapely.Polygon] | None = None,
     scene_name: str | None = None,
     lookalike_warehouses: bool = False,
+    landscape: str = "mixed",
     overwrite: bool = False,
 ) -> gpd.GeoDataFrame:
     """Draw one SYNTHETIC NAIP-like scene and write it as a GeoTIFF.
@@ -148,6 +149,9 @@ def generate_scene(
         scene_name: value of the ``scene`` label column (default: the file name).
         lookalike_warehouses: draw warehouses as large and bright as data centers
             (:data:`~.buildings.LOOKALIKE_BUILDINGS`), the hard case for a model.
+        landscape: the ground (:data:`~.ground.LANDSCAPES`): ``mixed`` (grass, soil and
+            trees with blocks of houses), ``farmland`` or ``forest`` (no houses). With
+            ``n_datacenters=0`` and ``n_negatives=0`` a scene holds no labelled building.
         overwrite: whether an existing *path* may be replaced.
 
     Returns:
@@ -170,6 +174,8 @@ def generate_scene(
     x0, y0 = (check_number("origin", v) for v in origin)
     check_count("n_datacenters", n_datacenters)
     check_count("n_negatives", n_negatives)
+    if landscape not in LANDSCAPES:
+        raise TGDCError(f"landscape: {landscape!r} is not one of {', '.join(LANDSCAPES)}")
     path = check_output_path(path, overwrite=overwrite)
     transform = from_origin(x0, y0, gsd, gsd)
     bounds = box_polygon(transform, (0, 0, height, width))
@@ -189,7 +195,7 @@ def generate_scene(
     if n_negatives is None:
         n_negatives = max(3, round(_NEGATIVES_PER_MPX * megapixels))
 
-    paint_background(scene)
+    paint_background(scene, landscape)
     paint_roads(scene)
     roofs = [pixel_bounds(transform, polygon) for polygon in explicit]
     for roof in roofs:
@@ -209,7 +215,8 @@ def generate_scene(
     queue.sort(key=lambda item: not item[1])
     placed = [found for kind, required in queue if (found := place(scene, kind, required))]
     paint_ponds(scene)
-    paint_houses(scene)
+    if landscape == "mixed":
+        paint_houses(scene)
 
     objects = [
         (DATACENTER.name, paint_site(scene, s, p)) for s, p in zip(sites, explicit, strict=True)

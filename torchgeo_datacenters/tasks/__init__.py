@@ -1,5 +1,6 @@
 """Lightning tasks: data-center segmentation and its object-level metrics."""
 
+from ..errors import install_excepthook
 from .object_metrics import (
     HardNegativeFDR,
     ObjectF1,
@@ -10,6 +11,9 @@ from .object_metrics import (
     object_scores_from_polygons,
 )
 from .segmentation import DataCenterSegmentation
+
+# `torchgeo fit` with a configuration this package refuses: one line, no traceback.
+install_excepthook()
 
 __all__ = [
     "DataCenterSegmentation",

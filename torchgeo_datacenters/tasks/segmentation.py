@@ -1,7 +1,9 @@
 """DataCenterSegmentation: TorchGeo semantic segmentation of data centers in NAIP."""
 
 import math
+import pickle
 from collections.abc import Sequence
+from functools import partial
 from typing import Any, Literal
 
 import segmentation_models_pytorch as smp
@@ -10,7 +12,7 @@ from lightning.pytorch import Callback, LightningDataModule
 from lightning.pytorch.utilities.types import OptimizerLRScheduler
 from torch import Tensor, nn
 from torch.optim import AdamW
-from torch.optim.lr_scheduler import ReduceLROnPlateau
+from torch.optim.lr_scheduler import LambdaLR, ReduceLROnPlateau
 from torchgeo.datasets.utils import Sample
 from torchgeo.tasks import SemanticSegmentation
 from torchmetrics import MetricCollection
@@ -48,6 +50,31 @@ LOSSES = {
     "binary": ("bce", "dice", "bce+dice", "focal", "jaccard"),
     "multiclass": ("ce", "dice", "focal", "jaccard"),
 }
+
+#: Learning-rate schedules that ``lr_schedule`` accepts.
+ScheduleName = Literal["cosine", "plateau"]
+
+
+def warmup_cosine(step: int, total: int, warmup: int) -> float:
+    """Factor on the learning rate at optimizer step *step*: linear warm-up, cosine decay.
+
+    The factor rises linearly over the first *warmup* steps to 1, then falls along half a
+    cosine to 0 at step *total* (Loshchilov & Hutter, "SGDR", ICLR 2017; warm-up as in
+    Goyal et al., "Accurate, Large Minibatch SGD", 2017), so the last updates are small
+    and the final weights settle instead of stopping wherever a large step left them.
+
+    Args:
+        step: the optimizer step, from 0.
+        total: the number of optimizer steps of the whole training.
+        warmup: steps of linear warm-up (0 for none), fewer than *total*.
+
+    Returns:
+        The factor, in [0, 1].
+    """
+    if step < warmup:
+        return (step + 1) / (warmup + 1)
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 class _LossSum(nn.Module):
@@ -116,6 +143,8 @@ class DataCenterSegmentation(SemanticSegmentation):
         ignore_index: int | None = None,
         lr: float = 1e-3,
         patience: int = 10,
+        lr_schedule: ScheduleName = "cosine",
+        warmup: float = 0.05,
         num_filters: int = 3,
         freeze_backbone: bool = False,
         freeze_decoder: bool = False,
@@ -130,16 +159,21 @@ class DataCenterSegmentation(SemanticSegmentation):
         threshold: float = 0.5,
         class_names: list[str] | None = None,
         package_version: str | None = None,
+        trained_from: str | None = None,
+        label_files: list[str] | None = None,
+        review_runs: list[str] | None = None,
     ) -> None:
         """Initialize a new DataCenterSegmentation.
 
         Args:
             model: ``'unet4'`` or the name of a TorchGeo segmentation model.
             backbone: encoder of TorchGeo's models (ignored by ``'unet4'``).
-            weights: initial weights of TorchGeo's models (see
-                :class:`~torchgeo.tasks.SemanticSegmentation`); ``'unet4'`` trains from
-                scratch and takes None or False. Nothing can be downloaded offline, so
-                use None or a local state-dict path.
+            weights: initial weights. For ``'unet4'``: None or False (from scratch), or
+                the path of a checkpoint of this task (``.ckpt``) whose network training
+                starts from, e.g. to fine-tune on labels from review verdicts; it must have
+                the same bands and classes. For TorchGeo's models see
+                :class:`~torchgeo.tasks.SemanticSegmentation` (nothing can be downloaded
+                offline, so use None or a local state-dict path).
             in_channels: number of input bands (default: one per name in *bands*, taken
                 from the datamodule when training; 4, NAIP's, when neither is known).
             task: ``'binary'`` (data center or not) or ``'multiclass'`` (hard negatives).
@@ -151,9 +185,15 @@ class DataCenterSegmentation(SemanticSegmentation):
             class_weights: per-class weights of ``'ce'``, one per class.
             ignore_index: target value ignored by the loss and the pixel metrics (not
                 with ``'bce'`` or ``'bce+dice'``).
-            lr: learning rate of AdamW.
-            patience: epochs without validation IoU improvement before the learning
-                rate drops tenfold.
+            lr: peak learning rate of AdamW.
+            patience: with ``lr_schedule='plateau'``, epochs without validation IoU
+                improvement before the learning rate drops tenfold.
+            lr_schedule: ``'cosine'``: *lr* reached after a linear warm-up, then
+                decayed along half a cosine to 0 at the last step of ``max_epochs``
+                (see :func:`warmup_cosine`), so the final weights are the settled ones;
+                ``'plateau'``: *lr* until validation IoU stops rising (*patience*).
+            warmup: share of the training steps spent warming up (``'cosine'``), in
+                [0, 1).
             num_filters: filters of TorchGeo's ``'fcn'`` model.
             freeze_backbone: freeze the encoder of TorchGeo's models.
             freeze_decoder: freeze the decoder of TorchGeo's models.
@@ -174,6 +214,13 @@ class DataCenterSegmentation(SemanticSegmentation):
                 or :data:`~torchgeo_datacenters.models.datacenter.HARD_NEGATIVE_CLASS_NAMES`).
             package_version: torchgeo-datacenters version that trained the weights (set
                 when training starts).
+            trained_from: the checkpoint whose weights training started from (recorded
+                from a ``'unet4'`` *weights* path when the checkpoint is saved).
+            label_files: the label files of the datamodule (recorded when training
+                starts).
+            review_runs: the review runs (see
+                :func:`~torchgeo_datacenters.datasets.labels.review_runs`) whose verdicts
+                are in *label_files* (recorded when training starts).
 
         Raises:
             TGDCError: if an argument is out of range or arguments contradict each other.
@@ -189,6 +236,8 @@ class DataCenterSegmentation(SemanticSegmentation):
             pos_weight=pos_weight,
             class_weights=class_weights,
             ignore_index=ignore_index,
+            lr_schedule=lr_schedule,
+            warmup=warmup,
             frozen=freeze_backbone or freeze_decoder,
             bands=bands,
             mean=mean,
@@ -231,19 +280,56 @@ class DataCenterSegmentation(SemanticSegmentation):
             super().configure_models()
             return
         self.model = datacenter.build_unet4(self.hparams)
+        # TorchGeo keeps weights out of the hyperparameters, as self.weights.
+        if isinstance(self.weights, str):
+            self._load_initial_weights(self.weights)
+
+    def _load_initial_weights(self, path: str) -> None:
+        """Start UNet4 from the network of an earlier checkpoint of this task.
+
+        Args:
+            path: the ``.ckpt``.
+
+        Raises:
+            TGDCError: if it is no readable checkpoint of this task, or its network has
+                other bands or classes.
+        """
+        try:
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+            network = datacenter.DataCenterNetwork.from_checkpoint(checkpoint)
+        except (OSError, KeyError, TypeError, RuntimeError, pickle.UnpicklingError) as error:
+            raise TGDCError(
+                f"weights: {path}: not a readable checkpoint of this task ({error}); give the"
+                " .ckpt training wrote, or leave weights None to train from scratch"
+            ) from None
+        try:
+            self.model.load_state_dict(network.model.state_dict())
+        except RuntimeError:
+            theirs = network.hparams
+            raise TGDCError(
+                f"weights: {path}: its network takes {theirs['in_channels']} band(s) and"
+                f" classes {theirs['class_names']}, this task {self.hparams['in_channels']}"
+                f" and {self.hparams['class_names']}; start from a checkpoint of the same"
+                " bands and classes"
+            ) from None
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Leave TorchGeo's derived ``labels`` and ``num_labels`` out of the checkpoint.
+        """Leave derived and spent hyperparameters out of the checkpoint.
 
-        :meth:`configure_models` derives them from ``class_names``; saved, they would be
-        passed back to ``__init__`` (which does not take them) by ``torchgeo test
-        --ckpt_path`` and by :meth:`load_from_checkpoint`.
+        :meth:`configure_models` derives ``labels`` and ``num_labels`` from
+        ``class_names``; saved, they would be passed back to ``__init__`` (which does not
+        take them) by ``torchgeo test --ckpt_path`` and by :meth:`load_from_checkpoint`.
+        A UNet4 ``weights`` path (which TorchGeo keeps out of the hyperparameters, so that
+        reading the checkpoint back never needs that file) is recorded as ``trained_from``.
 
         Args:
             checkpoint: the checkpoint being written.
         """
+        hparams = checkpoint["hyper_parameters"]
         for key in ("labels", "num_labels"):
-            checkpoint["hyper_parameters"].pop(key, None)
+            hparams.pop(key, None)
+        if hparams.get("model", DEFAULT_MODEL) == "unet4" and isinstance(self.weights, str):
+            hparams["trained_from"] = self.weights
 
     def configure_losses(self) -> None:
         """Build the loss; ``'bce'`` and ``'bce+dice'`` here, the others by TorchGeo."""
@@ -302,16 +388,35 @@ class DataCenterSegmentation(SemanticSegmentation):
         )
 
     def configure_optimizers(self) -> OptimizerLRScheduler:
-        """AdamW with a learning rate that drops when validation IoU stops rising.
+        """AdamW with the ``lr_schedule``: warm-up and cosine decay per step, or plateau.
 
         Returns:
             Optimizer and learning-rate scheduler.
+
+        Raises:
+            TGDCError: if the schedule is ``'cosine'`` and training has no end.
         """
         optimizer = AdamW(self.parameters(), lr=self.hparams["lr"])
-        scheduler = ReduceLROnPlateau(optimizer, mode=self.mode, patience=self.hparams["patience"])
+        if self.hparams["lr_schedule"] == "plateau":
+            scheduler = ReduceLROnPlateau(
+                optimizer, mode=self.mode, patience=self.hparams["patience"]
+            )
+            return {
+                "optimizer": optimizer,
+                "lr_scheduler": {"scheduler": scheduler, "monitor": self.monitor},
+            }
+        steps = self.trainer.estimated_stepping_batches
+        if not math.isfinite(steps):
+            raise TGDCError(
+                "lr_schedule 'cosine' decays over the whole training: set trainer max_epochs"
+                " or max_steps, or use lr_schedule 'plateau'"
+            )
+        total = max(1, int(steps))
+        warmup = min(total - 1, round(self.hparams["warmup"] * total))
+        factor = partial(warmup_cosine, total=total, warmup=warmup)
         return {
             "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "monitor": self.monitor},
+            "lr_scheduler": {"scheduler": LambdaLR(optimizer, factor), "interval": "step"},
         }
 
     def setup(self, stage: str) -> None:
@@ -333,6 +438,10 @@ class DataCenterSegmentation(SemanticSegmentation):
             self._describe_data(datamodule, stage)
         if stage == "fit":
             self.hparams["package_version"] = __version__
+            for field in ("label_files", "review_runs"):
+                value = getattr(datamodule, field, None)
+                if value is not None:
+                    self.hparams[field] = [str(v) for v in value]
             # trainer.validate() and .test() run in inference mode and leave inference
             # tensors in the metric states, which fit (no-grad) cannot update in place.
             for metrics in (self.train_metrics, self.val_metrics, self.test_metrics):
@@ -538,6 +647,8 @@ def _check_arguments(
     pos_weight: float | None,
     class_weights: Sequence[float] | None,
     ignore_index: int | None,
+    lr_schedule: str,
+    warmup: float,
     frozen: bool,
     bands: Sequence[str] | None,
     mean: Sequence[float] | None,
@@ -561,15 +672,20 @@ def _check_arguments(
         mean=mean,
         std=std,
     )
-    if model == "unet4" and (weights not in (None, False) or frozen):
+    if model == "unet4" and (not (weights in (None, False) or isinstance(weights, str)) or frozen):
         raise TGDCError(
-            "weights / freeze_backbone / freeze_decoder: UNet4 trains from scratch; leave"
-            " weights None and nothing frozen"
+            "weights / freeze_backbone / freeze_decoder: UNet4 trains from scratch or from an"
+            " earlier checkpoint of this task; give weights None or the .ckpt's path, and"
+            " freeze nothing"
         )
     if loss not in LOSSES[task]:
         raise TGDCError(f"loss: {loss!r} does not fit task={task!r}; use one of {LOSSES[task]}")
     if pos_weight is not None and pos_weight <= 0:
         raise TGDCError(f"pos_weight ({pos_weight}) must be positive")
+    if lr_schedule not in ("cosine", "plateau"):
+        raise TGDCError(f"lr_schedule: {lr_schedule!r} is not 'cosine' or 'plateau'")
+    if not 0 <= warmup < 1:
+        raise TGDCError(f"warmup ({warmup}): give the share of steps to warm up, in [0, 1)")
     if class_weights is not None and len(class_weights) != len(class_names):
         raise TGDCError(
             f"class_weights: {len(class_weights)} weights for {len(class_names)} classes;"

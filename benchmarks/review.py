@@ -1,0 +1,311 @@
+"""The review page: how fast it opens, and how much each round of verdicts teaches the model.
+
+``open``: writes a review page of N square detections on a grid over a SYNTHETIC 4,096 x
+4,096 px NAIP-like scene (0.6 m pixels; every detection with its 256 px JPEG chip), opens it
+unmodified in an already started headless Chromium in real time (tests/support/browser.py,
+as benchmarks/report.py does) and prints the page's own clocks from navigation start: its
+script done (map, outlines, chips parsed, first chip shown), the load event, the first frame
+drawn after it. The time to build the page (chips included) is printed too.
+
+``rounds``: a simulated reviewer whose answers are the SYNTHETIC truth. The scenes are
+benchmarks/accuracy.py's: 6 training scenes of 1,024² px with warehouses as large and bright
+as data centers (the pool the reviewer looks at) and held-out test scenes. The first model
+is trained at a small budget (``--epochs`` of configs/demo.yaml's) on the pool's data
+centers alone: it has never been shown a look-alike. Then each round detects over the pool
+with the current checkpoint, takes the first k detections not judged before in an order,
+judges them as the truth says (a detection matching a data center at IoU >= 0.5 accepted;
+else rejected as the class of the labelled building it overlaps most, ``other`` where none),
+merges the verdicts into the labels (tgdc labels merge's code) and fine-tunes from the
+current checkpoint (``weights``) for ``--epochs`` more. Orders: ``page`` (the review page's,
+uncertain first) and ``random``; ``scratch`` labels k random sites of the pool's truth per
+round instead and trains from scratch for the same number of epochs in all. Every model is
+scored on the test scenes: object F1 and each hard-negative class's false-detection rate
+(IoU >= 0.5, as benchmarks/accuracy.py).
+
+    uv run python benchmarks/review.py open --detections 10000
+    uv run python benchmarks/review.py rounds --k 10 30 --rounds 2
+    uv run python benchmarks/review.py screenshot docs/review.png
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).parent))
+
+from accuracy import make_data, score
+from report import grid_detections
+from support.browser import evaluate_in_chromium
+
+from torchgeo_datacenters.demo import demo_config, train
+from torchgeo_datacenters.detections.schema import order_detections
+from torchgeo_datacenters.detections.verdicts import VERDICT_COLUMNS, merge_verdicts, run_id
+from torchgeo_datacenters.inference import Predictor
+from torchgeo_datacenters.naip import DATACENTER_CLASS, HARD_NEGATIVE_CLASSES
+from torchgeo_datacenters.outputs.review import review_order, write_review
+from torchgeo_datacenters.synthetic import generate_scenes
+
+#: Side of the benchmark's scene, in pixels.
+SIDE = 4096
+
+#: Run once the page has loaded: its clocks two animation frames later (see
+#: support.browser.PAGE_OPEN, the report's).
+REVIEW_OPEN = """new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => {
+  const navigation = performance.getEntriesByType("navigation")[0];
+  resolve({
+    ready: window.review.ready,
+    load: navigation.loadEventEnd,
+    painted: performance.now(),
+    detections: window.review.order.length,
+    chip: document.querySelector("#chip img") !== null,
+  });
+})))"""
+
+
+def open_page(detections: int, repeats: int) -> None:
+    """Build a review page of *detections* and time its opening *repeats* times."""
+    with tempfile.TemporaryDirectory() as directory:
+        folder = Path(directory)
+        scenes = generate_scenes(folder / "scenes", size=SIDE, count=1, seed=0, progress=False)
+        (image,) = scenes.scene_paths
+        table = grid_detections(image, detections)
+        start = time.perf_counter()
+        page = write_review(folder / "review.html", table, [image], threshold=0.5)
+        built = time.perf_counter() - start
+        print(
+            f"review page: {detections} detections, {page.stat().st_size / 2**20:.1f} MiB,"
+            f" written in {built:.1f} s"
+        )
+        for run in range(repeats):
+            opened = evaluate_in_chromium(page, REVIEW_OPEN)
+            clocks = opened.value
+            assert opened.errors == [] and clocks["detections"] == detections, opened
+            assert clocks["chip"], "no chip shown"
+            print(
+                f"run {run + 1}: page built {clocks['ready']:.0f} ms, load event done"
+                f" {clocks['load']:.0f} ms, first frame drawn {clocks['painted']:.0f} ms after"
+                f" navigation start ({opened.wall_ms:.0f} ms measured outside the browser)"
+            )
+
+
+def screenshot(path: Path) -> None:
+    """Save a screenshot of a review page in use (for docs/review.png).
+
+    The "detections" are the labelled buildings of a SYNTHETIC 1,024² px scene (data
+    centers and look-alikes, scores drawn at random); two verdicts are given first.
+    """
+    from support.browser import playwright_chromium
+
+    from torchgeo_datacenters.detections.metric import centroids, measure
+
+    with tempfile.TemporaryDirectory() as directory:
+        folder = Path(directory)
+        scenes = generate_scenes(folder, size=1024, count=1, seed=3, progress=False)
+        labels = scenes.labels.to_crs(4326).reset_index(drop=True)
+        lonlat = centroids(labels.geometry)
+        table = gpd.GeoDataFrame(
+            {
+                "id": np.arange(1, len(labels) + 1),
+                "area_m2": measure(labels.geometry)[0],
+                "centroid_lon": lonlat[:, 0],
+                "centroid_lat": lonlat[:, 1],
+                "score": np.random.default_rng(0).uniform(0.5, 1.0, len(labels)),
+                "max_score": 1.0,
+                "source": scenes.scene_paths[0].name,
+            },
+            geometry=labels.geometry,
+            crs=4326,
+        )
+        page = write_review(folder / "review.html", table, scenes.scene_paths, threshold=0.5)
+        with playwright_chromium() as browser:
+            tab = browser.new_page(viewport={"width": 1280, "height": 760})
+            tab.goto(page.as_uri())
+            tab.wait_for_function("window.review !== undefined")
+            tab.keyboard.press("a")
+            tab.keyboard.press("w")
+            tab.screenshot(path=str(path))
+    print(f"screenshot: {path}")
+
+
+def fit(root: Path, name: str, labels: Path, epochs: int, weights: Path | None) -> Path:
+    """Train configs/demo.yaml's model on the pool with *labels*; return its checkpoint."""
+    out = root / name
+    out.mkdir()
+    config = demo_config(root, epochs=epochs, model={"weights": str(weights) if weights else None})
+    config["data"]["init_args"] |= {"label_path": str(labels), "class_weights": None}
+    config["trainer"] |= {"default_root_dir": str(out / "training"), "enable_progress_bar": False}
+    config["trainer"]["callbacks"] = [
+        c for c in config["trainer"]["callbacks"] if "EarlyStopping" not in c["class_path"]
+    ]
+    return train(config, out)
+
+
+def detect_pool(checkpoint: Path, pool: list[Path]) -> gpd.GeoDataFrame:
+    """The detections of a checkpoint over every pool scene, as one run (numbered 1..n)."""
+    predictor = Predictor(checkpoint, device="cpu", progress=False)
+    found = [predictor.predict(scene).gdf for scene in pool]
+    return order_detections(gpd.GeoDataFrame(pd.concat(found, ignore_index=True), crs=4326))
+
+
+def judge(detections: gpd.GeoDataFrame, truth: gpd.GeoDataFrame, run: str) -> gpd.GeoDataFrame:
+    """The verdicts of a reviewer who knows the truth, as the review page exports them."""
+    utm = truth.estimate_utm_crs()
+    outlines = detections.to_crs(utm).geometry.to_numpy()
+    sites = truth.to_crs(utm)
+    rows = []
+    for outline, (_, detection) in zip(outlines, detections.iterrows(), strict=True):
+        overlap = shapely.area(shapely.intersection(sites.geometry.to_numpy(), outline))
+        union = shapely.area(shapely.union(sites.geometry.to_numpy(), outline))
+        iou = np.where(union > 0, overlap / np.maximum(union, 1e-9), 0.0)
+        best = int(np.argmax(overlap)) if overlap.max() > 0 else -1
+        if best >= 0 and sites["label"].iloc[best] and iou[best] >= 0.5:
+            kind, name = "accepted", DATACENTER_CLASS
+        else:
+            kind = "rejected"
+            name = str(sites["class"].iloc[best]) if best >= 0 else "other"
+            if name not in HARD_NEGATIVE_CLASSES:
+                name = "other"  # a poor outline of a data center: not a data center's
+        rows.append(
+            {
+                "class": name,
+                "label": name == DATACENTER_CLASS,
+                "verdict": kind,
+                "detection_id": int(detection["id"]),
+                "score": float(detection["score"]),
+                "reviewed_at": pd.Timestamp.now(tz="UTC").isoformat(),
+                "source": detection["source"],
+                "source_item": None,
+                "acquired": None,
+                "run": run,
+                "name": f"{run}-{int(detection['id'])}",
+            }
+        )
+    table = pd.DataFrame(rows, columns=list(VERDICT_COLUMNS))
+    return gpd.GeoDataFrame(table, geometry=detections.geometry.to_numpy(), crs=4326)
+
+
+def unjudged(detections: gpd.GeoDataFrame, labels: gpd.GeoDataFrame) -> np.ndarray:
+    """Rows of detections whose site no label holds yet (no label at IoU >= 0.5)."""
+    if detections.empty:
+        return np.array([], dtype=int)
+    utm = detections.estimate_utm_crs()
+    known = labels.to_crs(utm).geometry.to_numpy()
+    keep = []
+    for row, outline in enumerate(detections.to_crs(utm).geometry):
+        union = shapely.area(shapely.union(known, outline))
+        iou = shapely.area(shapely.intersection(known, outline)) / np.maximum(union, 1e-9)
+        if not (iou >= 0.5).any():
+            keep.append(row)
+    return np.array(keep, dtype=int)
+
+
+def rounds(args: argparse.Namespace) -> None:
+    """Play the reviewer's rounds for every k and order, and print one row per model."""
+    root = args.output_dir or Path(tempfile.mkdtemp(prefix="tgdc-review-"))
+    print(f"load average at start: {os.getloadavg()[0]:.2f}; writing under {root}", flush=True)
+    tests, test_truth = make_data(root, args.test_scenes)
+    pool = sorted((root / "data").glob("scene_*.tif"))
+    truth = gpd.read_file(root / "data" / "labels.geojson")
+    start_labels = root / "start.geojson"
+    truth[truth["label"]].to_file(start_labels)
+    negatives = [c for c in HARD_NEGATIVE_CLASSES if c in set(test_truth["class"])]
+    print(
+        f"pool: {len(pool)} scenes, {int(truth['label'].sum())} data centers,"
+        f" {int((~truth['label']).sum())} hard negatives; test: {len(tests)} scenes",
+        flush=True,
+    )
+    print(
+        f"{'order':7s} {'k':>3s} {'round':>5s} {'labels':>6s} {'objF1':>6s} "
+        + " ".join(f"{'fdr ' + c:>14s}" for c in negatives)
+        + "  seconds",
+        flush=True,
+    )
+
+    def report(order: str, k: int, number: int, labels: Path, model: Path, began: float) -> None:
+        m = score(model, tests, test_truth, root / f"score-{order}-{k}-{number}")
+        count = len(gpd.read_file(labels))
+        print(
+            f"{order:7s} {k:3d} {number:5d} {count:6d} {m['object_f1']:6.3f} "
+            + " ".join(f"{m[f'hn_fdr_{c}']:14.3f}" for c in negatives)
+            + f"  {time.perf_counter() - began:7.0f}",
+            flush=True,
+        )
+
+    began = time.perf_counter()
+    first = fit(root, "start", start_labels, args.epochs, None)
+    report("start", 0, 0, start_labels, first, began)
+    rng = np.random.default_rng(0)
+    for k in args.k:
+        for order in args.orders:
+            model, labels = first, start_labels
+            for number in range(1, args.rounds + 1):
+                began = time.perf_counter()
+                merged = root / f"labels-{order}-{k}-{number}.geojson"
+                current = gpd.read_file(labels)
+                if order == "scratch":
+                    left = unjudged(truth, current)
+                    picked = truth.iloc[rng.permutation(left)[:k]]
+                    pd.concat([current, picked[["class", "label", "geometry"]]]).pipe(
+                        gpd.GeoDataFrame, crs=4326
+                    ).to_file(merged)
+                    epochs = args.epochs * (number + 1)
+                    model = fit(root, f"{order}-{k}-{number}", merged, epochs, None)
+                else:
+                    detections = detect_pool(model, pool)
+                    left = unjudged(detections, current)
+                    if order == "page":
+                        left = left[review_order(detections["score"].to_numpy()[left], 0.5)]
+                    else:
+                        left = rng.permutation(left)
+                    run = run_id(detections)
+                    verdicts = judge(detections.iloc[left[:k]], truth, run)
+                    exported = root / f"review-{order}-{k}-{number}.geojson"
+                    verdicts.to_file(exported)
+                    result = merge_verdicts([exported], base=[labels])
+                    result.labels.to_file(merged)
+                    model = fit(root, f"{order}-{k}-{number}", merged, args.epochs, model)
+                labels = merged
+                report(order, k, number, labels, model, began)
+
+
+def main() -> None:
+    """Run the benchmark the command line names."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    modes = parser.add_subparsers(dest="mode", required=True)
+    opening = modes.add_parser("open", help="time a large page's opening in Chromium")
+    opening.add_argument("--detections", type=int, default=10_000)
+    opening.add_argument("--repeats", type=int, default=3)
+    picture = modes.add_parser("screenshot", help="a screenshot of a page in use")
+    picture.add_argument("path", type=Path)
+    playing = modes.add_parser("rounds", help="a simulated reviewer's rounds and fine-tuning")
+    playing.add_argument("--k", type=int, nargs="+", default=[10, 30], help="verdicts a round")
+    playing.add_argument("--rounds", type=int, default=2)
+    playing.add_argument(
+        "--orders",
+        nargs="+",
+        choices=["page", "random", "scratch"],
+        default=["page", "random", "scratch"],
+    )
+    playing.add_argument("--epochs", type=int, default=1, help="epochs of each training")
+    playing.add_argument("--test-scenes", type=int, default=2)
+    playing.add_argument("--output-dir", type=Path)
+    args = parser.parse_args()
+    if args.mode == "open":
+        open_page(args.detections, args.repeats)
+    elif args.mode == "screenshot":
+        screenshot(args.path)
+    else:
+        rounds(args)
+
+
+if __name__ == "__main__":
+    main()

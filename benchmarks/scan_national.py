@@ -1,0 +1,295 @@
+"""Scan speed: scenes/s and km²/s with 1 and 2 local Ray workers, and the cost of Ray.
+
+With ``--merge-only``: the final merge and writing of a national scan, without a model.
+With ``--cluster``: a scan on a Ray cluster of two nodes on this machine.
+
+In one run, on the same SYNTHETIC scenes and an untrained UNet4 checkpoint (a model's
+cost does not depend on its weights; the test suite's checkpoint helper writes it):
+
+* the predictor called in a loop in this process (one torch thread, model loaded once);
+* ``scan`` with 1, then 2 Ray workers (one CPU and one torch thread each) on a local Ray
+  started once beforehand. Scan times run from the first scene sent to the last one
+  recorded, so they include starting the actors (a fresh process that imports torch and
+  loads the model); the time per scene inside an actor is reported too.
+
+    uv run python benchmarks/scan.py [--scenes 4] [--size 512]
+
+``--merge-only``: the output directory of a finished scan of N scenes (200,000 by
+default, about a national NAIP cycle) is generated, with one detection per 10 scenes
+(20,000), some of them cut by a scene edge: every scene's GeoParquet and manifest line as a
+scan writes them, most scenes empty. ``scan`` over it then has nothing to predict: it reads
+the manifest, merges and writes the outputs. Wall time and peak RSS of that run are measured
+in a fresh process, at N/4, N/2 and N, to show how they grow.
+
+    uv run python benchmarks/scan_national.py --merge-only [--merge-scenes 200000]
+
+``--cluster``: a Ray cluster of a head and a worker node of one CPU each is started on this
+machine with token authentication, as the README's "A Ray cluster" starts one
+(``tests/support/ray_cluster.py``), and ``scan --ray-address`` runs the SYNTHETIC scenes on
+it with 2 workers: the time to start the cluster, the scan's wall time and the scenes each
+node ran.
+
+    uv run python benchmarks/scan_national.py --cluster [--scenes 8] [--size 512]
+"""
+
+import argparse
+import json
+import multiprocessing
+import os
+import resource
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import asdict
+from pathlib import Path
+
+import geopandas as gpd
+import shapely
+import torch
+
+from torchgeo_datacenters.detections import empty_detections
+from torchgeo_datacenters.inference import Predictor
+from torchgeo_datacenters.scan import SceneRecord, StacScene, scan, scenes_in_directory
+from torchgeo_datacenters.scan.cluster import import_ray, ray_session
+from torchgeo_datacenters.scan.manifest import MANIFEST_FILE, SCENES_DIR, scene_file_name
+from torchgeo_datacenters.stac import NetworkSettings
+from torchgeo_datacenters.synthetic import generate_scenes
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from support.inference import save_checkpoint
+from support.ray_cluster import RayCluster
+
+#: Side of a generated scene, in degrees (a NAIP quarter quadrangle: 3.75 arc-minutes).
+QUARTER_QUAD = 0.0625
+
+#: Generated scenes per row of the lattice (lower 48: some 930 x 400 quarter quadrangles).
+LATTICE_COLUMNS = 500
+
+
+def quarter_quad(index: int) -> shapely.Polygon:
+    """The footprint of generated scene *index*, on a lattice from 125° W, 49° N."""
+    row, col = divmod(index, LATTICE_COLUMNS)
+    west, north = -125.0 + col * QUARTER_QUAD, 49.0 - row * QUARTER_QUAD
+    return shapely.box(west, north - QUARTER_QUAD, west + QUARTER_QUAD, north)
+
+
+def building(west: float, south: float, width: float, height: float) -> shapely.Polygon:
+    """A rectangle of *width* x *height* degrees."""
+    return shapely.box(west, south, west + width, south + height)
+
+
+def generated_detections(index: int) -> list[shapely.Polygon]:
+    """The detections of generated scene *index*: 4 in every 40 scenes, one cut by an edge.
+
+    Scene 40k holds a building inside and the west part of one cut by its east edge;
+    scene 40k+1, its neighbour, the east part and another building inside.
+    """
+    box = quarter_quad(index)
+    west, south, east, _ = box.bounds
+    middle = south + QUARTER_QUAD / 2
+    if index % 40 == 0:
+        return [
+            building(west + 0.01, middle, 0.002, 0.001),
+            building(east - 0.001, middle, 0.001, 0.001),
+        ]
+    if index % 40 == 1:
+        return [building(west, middle, 0.001, 0.001), building(west + 0.03, middle, 0.002, 0.002)]
+    return []
+
+
+def write_finished_scan(directory: Path, count: int) -> list[StacScene]:
+    """Write the output directory of a finished scan of *count* generated scenes.
+
+    Returns:
+        The scenes, as STAC items (their footprints and dates; nothing is downloaded).
+    """
+    scenes_dir = directory / SCENES_DIR
+    scenes_dir.mkdir(parents=True)
+    empty = directory / "empty.parquet"
+    empty_detections().to_parquet(empty)
+    network = NetworkSettings()
+    scenes, lines = [], []
+    for index in range(count):
+        scene_id = f"m_{index:06d}"
+        item = {
+            "id": scene_id,
+            "type": "Feature",
+            "geometry": shapely.geometry.mapping(quarter_quad(index)),
+            "properties": {"datetime": "2022-07-01T00:00:00Z"},
+            "assets": {},
+            "links": [],
+        }
+        scenes.append(StacScene(scene_id, item, "http://127.0.0.1/", "naip", "image", network))
+        file = Path(SCENES_DIR) / scene_file_name(scene_id)
+        polygons = generated_detections(index)
+        if polygons:
+            table = gpd.GeoDataFrame(
+                {
+                    "id": range(1, len(polygons) + 1),
+                    "area_m2": [p.area * 1e10 for p in polygons],
+                    "centroid_lon": [p.centroid.x for p in polygons],
+                    "centroid_lat": [p.centroid.y for p in polygons],
+                    "score": 0.9,
+                    "max_score": 0.99,
+                    "source": f"{scene_id}.tif",
+                },
+                geometry=polygons,
+                crs="EPSG:4326",
+            )
+            table.to_parquet(directory / file)
+        else:
+            os.link(empty, directory / file)  # the same empty table: no need for more disk
+        record = SceneRecord(
+            scene_id, "done", len(polygons), 5.0, 1.0, 1, file.as_posix(), None, "2026-01-01"
+        )
+        lines.append(json.dumps(asdict(record), sort_keys=True) + "\n")
+    (directory / MANIFEST_FILE).write_text("".join(lines))
+    return scenes
+
+
+def _merge_run(
+    directory: Path,
+    checkpoint: Path,
+    count: int,
+    answer: "multiprocessing.Queue[tuple[float, int]]",
+) -> None:
+    """Generate a finished scan, then time the scan's merge and writing (in a fresh process)."""
+    scenes = write_finished_scan(directory, count)
+    start = time.perf_counter()
+    result = scan(scenes, checkpoint, directory, progress=False)
+    seconds = time.perf_counter() - start
+    answer.put((seconds, len(result.detections)))
+
+
+def merge_only(count: int) -> None:
+    """Time the final merge and writing of scans of count/4, count/2 and count scenes."""
+    print(f"generated scans, 1 detection per 10 scenes; {os.cpu_count()} CPUs")
+    header = ("scenes", "detections", "merged", "wall s", "ms/1000 scenes", "peak RSS MB")
+    print(" ".join(f"{name:>14s}" for name in header))
+    rows = []
+    context = multiprocessing.get_context("spawn")
+    with tempfile.TemporaryDirectory(prefix="tgdc-merge-") as tmp:
+        checkpoint = save_checkpoint(Path(tmp) / "unet4.ckpt")
+        for size in (count // 4, count // 2, count):
+            answer = context.Queue()
+            process = context.Process(
+                target=_merge_run, args=(Path(tmp) / f"scan{size}", checkpoint, size, answer)
+            )
+            process.start()
+            seconds, merged = answer.get()
+            process.join()
+            # Children run one after another, growing: the peak so far is this one's.
+            peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+            detections = sum(len(generated_detections(i)) for i in range(size))
+            rows.append((size, seconds))
+            figures = (size, detections, merged, seconds, seconds / size * 1e6, peak)
+            print(" ".join(f"{value:14,.1f}" for value in figures))
+    (small, small_s), (_, _), (large, large_s) = rows
+    print(
+        f"time x{large_s / small_s:.2f} for scenes x{large / small:.0f}"
+        f" (linear: x{large / small:.0f}); {count} scenes: {large_s:.1f} s"
+    )
+
+
+def cluster_scan(count: int, size: int) -> None:
+    """Scan SYNTHETIC scenes on a two-node Ray cluster of this machine."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        generate_scenes(root / "scenes", size=size, count=count, progress=False)
+        checkpoint = save_checkpoint(root / "unet4.ckpt")
+        start = time.perf_counter()
+        with RayCluster() as cluster:
+            head = time.perf_counter() - start
+            cluster.add_node("worker")
+            started = time.perf_counter() - start
+            for name in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN_PATH", "RAY_ENABLE_UV_RUN_RUNTIME_ENV"):
+                os.environ[name] = cluster.env[name]
+            records: list[SceneRecord] = []
+            result = scan(
+                scenes_in_directory(root / "scenes"),
+                checkpoint,
+                root / "scan",
+                workers=2,
+                ray_address=cluster.address,
+                progress=False,
+                on_scene=records.append,
+            )
+            names = {cluster.node_id(name): name for name in cluster.nodes}
+    nodes = Counter(names.get(str(record.node), "?") for record in records)
+    print(
+        f"\n{count} SYNTHETIC scenes of {size} x {size} px, untrained UNet4, 2 workers on a"
+        f" cluster of 2 nodes x 1 CPU; {os.cpu_count()} CPUs"
+    )
+    print(f"cluster start: head {head:.1f} s, with the worker node {started:.1f} s")
+    print(
+        f"scan: {result.seconds:.1f} s in all, {result.scan_seconds:.1f} s from the first scene"
+        f" sent ({count / result.scan_seconds:.3f} scenes/s); scenes per node: {dict(nodes)}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenes", type=int, default=4)
+    parser.add_argument("--size", type=int, default=512, help="scene side in pixels")
+    parser.add_argument("--merge-only", action="store_true", help="time the final merge only")
+    parser.add_argument("--merge-scenes", type=int, default=200_000)
+    parser.add_argument("--cluster", action="store_true", help="scan on a two-node cluster")
+    args = parser.parse_args()
+    if args.merge_only:
+        merge_only(args.merge_scenes)
+        return
+    if args.cluster:
+        cluster_scan(args.scenes, args.size)
+        return
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        data = generate_scenes(root / "scenes", size=args.size, count=args.scenes, progress=False)
+        checkpoint = save_checkpoint(root / "unet4.ckpt")
+        km2 = args.scenes * (args.size * 0.6) ** 2 / 1e6
+
+        start = time.perf_counter()
+        predictor = Predictor(checkpoint, device="cpu", progress=False, num_workers=0)
+        load = time.perf_counter() - start
+        start = time.perf_counter()
+        for path in data.scene_paths:
+            predictor.predict(path)
+        loop = time.perf_counter() - start
+
+        rows = {"predictor in a loop (1 thread)": (loop, loop / args.scenes)}
+        scenes = scenes_in_directory(root / "scenes")
+        start = time.perf_counter()
+        with ray_session(import_ray(local=True), None, 2):
+            ray_start = time.perf_counter() - start
+            for workers in (1, 2):
+                records: list[SceneRecord] = []
+                result = scan(
+                    scenes,
+                    checkpoint,
+                    root / f"scan{workers}",
+                    workers=workers,
+                    progress=False,
+                    on_scene=records.append,
+                )
+                per_scene = sum(record.seconds for record in records) / len(records)
+                rows[f"Ray, {workers} worker(s)"] = (result.scan_seconds, per_scene)
+
+    print(
+        f"\n{args.scenes} SYNTHETIC scenes of {args.size} x {args.size} px ({km2:.3f} km²),"
+        f" untrained UNet4, CPU; model load {load:.1f} s, Ray start {ray_start:.1f} s"
+    )
+    print(f"{'mode':32s} {'wall s':>7s} {'scenes/s':>9s} {'km²/s':>7s} {'s/scene':>8s}")
+    for name, (seconds, per_scene) in rows.items():
+        print(
+            f"{name:32s} {seconds:7.1f} {args.scenes / seconds:9.3f} {km2 / seconds:7.4f}"
+            f" {per_scene:8.2f}"
+        )
+    (loop, loop_scene), (one, one_scene), (two, _) = rows.values()
+    print(f"2 workers / 1 worker, throughput: {one / two:.2f}x")
+    print(f"Ray 1 worker / loop, wall time (actor start included): {one / loop:.2f}x")
+    print(f"time per scene in an actor / in the loop: {one_scene / loop_scene:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""Tests of ``tgdc review`` and of ``--output-review`` on the commands that detect."""
+
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+from support.browser import report_data
+from support.inference import save_checkpoint, write_scene
+
+from torchgeo_datacenters.cli import main
+from torchgeo_datacenters.detections.files import read_vector
+from torchgeo_datacenters.detections.verdicts import run_id
+
+FAST = [
+    *("--tile-size", "64", "--overlap", "16", "--min-area", "0"),
+    *("--device", "cpu", "--num-workers", "0"),
+]
+
+
+@pytest.fixture(scope="module")
+def detected(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """A checkpoint, a scene and the detections `tgdc detect` wrote of it, with its page."""
+    directory = tmp_path_factory.mktemp("detected")
+    checkpoint = save_checkpoint(directory / "model.ckpt", logit=5.0)
+    scene = write_scene(
+        directory / "scene.tif", 64, 150, nodata=0, nodata_region=(slice(None), slice(0, 30))
+    )
+    args = ["detect", "--checkpoint", str(checkpoint), "--image", str(scene), *FAST]
+    args += ["--output-geojson", str(directory / "d.geojson"), "--threshold", "0.7"]
+    assert main([*args, "--output-review", str(directory / "review.html")]) == 0
+    return checkpoint, scene, directory
+
+
+def test_detect_writes_a_review_page_of_its_run(
+    detected: tuple[Path, Path, Path],
+) -> None:
+    _, _, directory = detected
+    data = report_data(directory / "review.html", "review-data")
+    detections = read_vector(directory / "d.geojson", "detections")
+    # The page's run is the file's: verdicts exported from it merge against the file.
+    assert data["run"] == run_id(detections)
+    assert data["threshold"] == 0.7
+    assert data["order"] == [1]
+    # One chip a line, where the offsets say.
+    text = (directory / "review.html").read_text("utf-8")
+    start = text.index('<script id="review-chips" type="text/plain">')
+    chips = text[text.index(">", start) + 1 : text.index("</script>", start)].split("\n")
+    assert len(chips) == 1 and chips[0].startswith("data:image/jpeg;base64,")
+    assert data["chipOffsets"] == [0, len(chips[0]) + 1]
+
+
+def test_review_builds_the_same_page_from_the_detections_file(
+    detected: tuple[Path, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    _, scene, directory = detected
+    page = tmp_path / "review.html"
+    args = ["review", "--detections", str(directory / "d.geojson"), "--image", str(scene)]
+    assert main([*args, "--output", str(page), "--threshold", "0.7"]) == 0
+    run = run_id(read_vector(directory / "d.geojson", "detections"))
+    assert capsys.readouterr().out.splitlines() == [
+        f"review: {page}",
+        f"tgdc review: 1 detection(s) of run {run} to judge",
+    ]
+    assert report_data(page, "review-data") == report_data(directory / "review.html", "review-data")
+    # An existing page is kept without --overwrite.
+    assert main([*args, "--output", str(page)]) == 2
+    assert "exists" in capsys.readouterr().err
+
+
+def test_review_refuses_bad_input_in_one_line(
+    detected: tuple[Path, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    _, scene, directory = detected
+    page = tmp_path / "review.html"
+    not_detections = tmp_path / "sites.geojson"
+    gpd.read_file(directory / "d.geojson")[["geometry"]].to_file(not_detections)
+    no_crs = tmp_path / "plain.tif"
+    write_scene(no_crs, 8, 8, crs=None)
+    cases = [
+        (
+            ["--detections", str(not_detections), "--image", str(scene)],
+            f"{not_detections}: detections: columns ['id', 'area_m2', 'centroid_lon',"
+            " 'centroid_lat', 'score', 'max_score', 'source'] are missing; give tables written"
+            " by the predictor",
+        ),
+        (
+            ["--detections", str(directory / "d.geojson"), "--image", str(no_crs)],
+            f"{no_crs}: has no CRS; give a georeferenced raster",
+        ),
+        (
+            ["--detections", str(tmp_path / "none.geojson"), "--image", str(scene)],
+            f"{tmp_path / 'none.geojson'}: detections file does not exist",
+        ),
+        (
+            [
+                *("--detections", str(directory / "d.geojson")),
+                *("--image", str(scene), "--threshold", "1.5"),
+            ],
+            "--threshold: threshold 1.5 must be a probability strictly between 0 and 1",
+        ),
+    ]
+    for args, message in cases:
+        assert main(["review", *args, "--output", str(page)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"tgdc review: error: {message}"), err
+        assert err.count("\n") == 1
+        assert not page.exists()

@@ -1,0 +1,215 @@
+"""Verdict files: the run id, reading them, and merging them into one label set."""
+
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pytest
+import shapely
+from support.verdicts import square, three_detections, verdict, write
+
+from torchgeo_datacenters.detections.files import read_vector
+from torchgeo_datacenters.detections.verdicts import (
+    VERDICT_COLUMNS,
+    merge_verdicts,
+    read_verdicts,
+    run_id,
+)
+from torchgeo_datacenters.detections.writers import write_geojson
+from torchgeo_datacenters.errors import TGDCError
+
+
+@pytest.fixture
+def detections() -> gpd.GeoDataFrame:
+    return three_detections()
+
+
+def test_run_id_is_the_same_for_a_run_and_the_file_it_wrote(
+    detections: gpd.GeoDataFrame, tmp_path: Path
+) -> None:
+    write_geojson(detections, tmp_path / "d.geojson")
+    back = read_vector(tmp_path / "d.geojson", "detections")
+    assert run_id(back) == run_id(detections) == run_id(detections.iloc[::-1])
+    assert len(run_id(detections)) == 12
+    # Another score (beyond the file's 4 decimals) is another run.
+    assert run_id(detections.assign(score=[0.6124, 0.9, 0.75])) != run_id(detections)
+    assert run_id(detections.assign(score=[0.61234, 0.9, 0.75])) == run_id(detections)
+
+
+def test_merge_turns_verdicts_into_labels(detections: gpd.GeoDataFrame, tmp_path: Path) -> None:
+    run = run_id(detections)
+    time = "2026-01-0{}T10:00:00.000Z"
+    path = write(
+        tmp_path / "v.geojson",
+        verdict(square(0), "accepted", "datacenter", 1, time.format(1), run),
+        verdict(square(1), "rejected", "warehouse", 2, time.format(2), run),
+        verdict(square(5), "missed", "datacenter", None, time.format(3), run),
+    )
+    merged = merge_verdicts([path], {run: detections})
+    labels = merged.labels
+    assert list(labels.columns) == [*VERDICT_COLUMNS, "geometry"]
+    assert labels["verdict"].tolist() == ["accepted", "rejected", "missed"]
+    assert labels["class"].tolist() == ["datacenter", "warehouse", "datacenter"]
+    assert labels["label"].tolist() == [True, False, True]
+    assert labels["detection_id"].tolist()[:2] == [1, 2] and labels["detection_id"].isna()[2]
+    assert labels.geometry.iloc[1].equals(square(1)) and labels.geometry.iloc[2].equals(square(5))
+    assert merged.replaced == []
+    assert merged.summary() == (
+        "3 site(s) from 1 file(s): 2 data center(s) (1 accepted, 1 missed), 1 hard negative(s)"
+        " (1 warehouse, 0 retail, 0 other); 0 judged twice"
+    )
+
+
+def test_a_site_judged_twice_keeps_the_newest_verdict(
+    detections: gpd.GeoDataFrame, tmp_path: Path
+) -> None:
+    run = run_id(detections)
+    later = write(
+        tmp_path / "later.geojson",
+        verdict(square(0), "rejected", "retail", 1, "2026-02-01T09:00:00Z", run),
+    )
+    earlier = write(
+        tmp_path / "earlier.geojson",
+        verdict(square(0), "accepted", "datacenter", 1, "2026-01-01T09:00:00Z", run),
+        # Another run's outline of site 1, 20% to the east (IoU 0.67): the same site.
+        verdict(square(1, 0.2), "accepted", "datacenter", 7, "2026-01-05T09:00:00Z", "feed"),
+        # Site 2 in a third run moved 60% (IoU 0.25): another site.
+        verdict(square(2, 0.6), "rejected", "other", 4, "2026-01-06T09:00:00Z", "beef"),
+    )
+    newer_two = write(
+        tmp_path / "two.geojson",
+        verdict(square(1), "rejected", "warehouse", 2, "2026-01-09T09:00:00Z", run),
+        verdict(square(2), "accepted", "datacenter", 3, "2026-01-09T09:00:00Z", run),
+    )
+    # The newest verdict wins whatever the order of the files.
+    for paths in ([earlier, later, newer_two], [later, newer_two, earlier]):
+        merged = merge_verdicts(paths)
+        by_site = {
+            round(g.centroid.x, 4): c
+            for g, c in zip(merged.labels.geometry, merged.labels["class"], strict=True)
+        }
+        assert len(merged.labels) == 4
+        assert merged.labels.loc[merged.labels["detection_id"] == 1, "class"].tolist() == ["retail"]
+        assert merged.labels.loc[merged.labels["run"] == "feed"].empty
+        assert sorted(by_site.values()) == ["datacenter", "other", "retail", "warehouse"]
+        assert sorted(map(str, merged.replaced)) == [
+            f"run {run} #1: judged twice; kept {later}: rejected retail"
+            f" (2026-02-01T09:00:00.000Z), dropped {earlier}: accepted datacenter"
+            " (2026-01-01T09:00:00.000Z)",
+            f"run {run} #2: judged twice; kept {newer_two}: rejected warehouse"
+            f" (2026-01-09T09:00:00.000Z), dropped {earlier}: accepted datacenter"
+            " (2026-01-05T09:00:00.000Z)",
+        ]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"class": "warehose", "label": False, "verdict": "rejected"},
+            "feature(s) 2 have class 'warehose' for verdict 'rejected'; its class is one of"
+            " warehouse, retail, other",
+        ),
+        (
+            {"class": "warehouse", "label": False, "verdict": "accepted"},
+            "feature(s) 2 have class 'warehouse' for verdict 'accepted'; its class is one of"
+            " datacenter",
+        ),
+        (
+            {"verdict": "maybe"},
+            "feature(s) 2 have verdict 'maybe'; give one of accepted, rejected, missed",
+        ),
+        ({"label": False}, "feature(s) 2 have a label that contradicts their class"),
+        ({"reviewed_at": "yesterday"}, "feature(s) 2 have no ISO 8601 reviewed_at"),
+        (
+            {"detection_id": None},
+            "feature(s) 2 judge a detection but name no detection_id",
+        ),
+    ],
+)
+def test_a_bad_verdict_is_refused_in_one_line(
+    detections: gpd.GeoDataFrame, tmp_path: Path, change: dict[str, Any], message: str
+) -> None:
+    run = run_id(detections)
+    bad = verdict(square(1), "accepted", "datacenter", 2, "2026-01-01T00:00:00Z", run)
+    bad["properties"].update(change)
+    path = write(
+        tmp_path / "v.geojson",
+        verdict(square(0), "accepted", "datacenter", 1, "2026-01-01T00:00:00Z", run),
+        bad,
+    )
+    with pytest.raises(TGDCError) as error:
+        merge_verdicts([path])
+    assert str(error.value).startswith(f"{path}: {message}")
+    assert "\n" not in str(error.value)
+
+
+def test_verdicts_of_another_run_are_refused(detections: gpd.GeoDataFrame, tmp_path: Path) -> None:
+    run = run_id(detections)
+    other = write(
+        tmp_path / "other.geojson",
+        verdict(square(0), "accepted", "datacenter", 1, "2026-01-01T00:00:00Z", "0123456789ab"),
+    )
+    with pytest.raises(TGDCError) as error:
+        read_verdicts(other, {run: detections})
+    assert str(error.value) == (
+        f"{other}: feature(s) 1 judge detections of run 0123456789ab, not of the detections"
+        f" given (run {run}); give with --detections the detections file its review page was"
+        " built from"
+    )
+    unknown = write(
+        tmp_path / "unknown.geojson",
+        verdict(square(0), "accepted", "datacenter", 9, "2026-01-01T00:00:00Z", run),
+    )
+    with pytest.raises(TGDCError, match=rf"feature\(s\) 1 name detection ids run {run} does not"):
+        read_verdicts(unknown, {run: detections})
+    # Without the detections, only the file itself is checked.
+    assert len(read_verdicts(other)) == 1
+
+
+def test_a_file_that_is_no_verdict_file_is_refused(tmp_path: Path) -> None:
+    # A label file of the seed project's schema, without verdicts.
+    feature = {
+        "type": "Feature",
+        "geometry": shapely.geometry.mapping(square(0)),
+        "properties": {"fid": 1, "class": "datacenter", "name": "vantage_0", "label": True},
+    }
+    path = write(tmp_path / "labels.geojson", feature)
+    with pytest.raises(TGDCError) as error:
+        read_verdicts(path)
+    assert str(error.value) == (
+        f"{path}: not a file of review verdicts (no verdict, reviewed_at, run properties);"
+        " export one from the page `tgdc review` writes"
+    )
+
+
+def test_verdicts_add_to_base_labels(detections: gpd.GeoDataFrame, tmp_path: Path) -> None:
+    run = run_id(detections)
+    # The labels the model was trained on: site 0 a data center, site 1 and 2 retail.
+    base = gpd.GeoDataFrame(
+        {"fid": [1, 2, 3], "class": ["datacenter", "retail", "retail"], "label": [1, 0, 0]},
+        geometry=[square(0), square(1), square(2, 0.1)],
+        crs="EPSG:4326",
+    ).to_crs("EPSG:32618")
+    base.to_file(tmp_path / "seed.gpkg")
+    reviewed = write(
+        tmp_path / "review.geojson",
+        verdict(square(2), "accepted", "datacenter", 3, "2026-01-01T09:00:00Z", run),
+    )
+    merged = merge_verdicts([reviewed], base=[tmp_path / "seed.gpkg"])
+    labels = merged.labels
+    # The verdict first, then the base labels it did not judge, in EPSG:4326.
+    assert labels["class"].tolist() == ["datacenter", "datacenter", "retail"]
+    assert labels["verdict"].tolist()[0] == "accepted" and labels["verdict"].isna()[1:].all()
+    assert labels.geometry.iloc[1].equals_exact(square(0), tolerance=1e-9)
+    assert [str(r) for r in merged.replaced] == [
+        f"run {run} #3: judged twice; kept {reviewed}: accepted datacenter"
+        f" (2026-01-01T09:00:00.000Z), dropped {tmp_path / 'seed.gpkg'}: label retail"
+    ]
+    assert merged.summary().endswith(", 2 label(s) no review judged; 1 judged twice")
+    # A merged set with base labels is itself a base for the next round, not a verdict file.
+    out = tmp_path / "merged.geojson"
+    labels.to_file(out)
+    with pytest.raises(TGDCError, match=r"feature\(s\) 2, 3 have no verdict .*; give such label"):
+        read_verdicts(out)
+    assert len(merge_verdicts([reviewed], base=[out]).labels) == 3

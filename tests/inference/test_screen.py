@@ -1,0 +1,96 @@
+"""Tests of the screening pass: which tiles the full model runs on, and what it finds."""
+
+from pathlib import Path
+
+import pytest
+import torch
+from support.inference import (
+    GSD,
+    BrightRoofs,
+    bright_roofs,
+    predictor,
+    save_checkpoint,
+    write_scene,
+)
+
+from torchgeo_datacenters.errors import TGDCError
+from torchgeo_datacenters.inference import Predictor, ProbabilityModel
+from torchgeo_datacenters.inference.screen import SCREEN_MARGIN_M, Screen, find_screen, screen_path
+
+CPU = torch.device("cpu")
+#: Roofs of the spatial test, all in the scene's upper-left 240 x 240 px.
+ROOFS = [(40, 40, 60, 80), (150, 120, 50, 50)]
+
+
+def coarse_bright_roofs() -> ProbabilityModel:
+    """The bright-roof detector, looking at 4x the pixel size (a screen)."""
+    model = bright_roofs()
+    module = BrightRoofs()
+    return ProbabilityModel(module, model.mean, model.std, module=module, gsd=4 * GSD)
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("checkpoints")
+    return {
+        "model": save_checkpoint(root / "model.ckpt", logit=5.0),
+        "nothing": save_checkpoint(root / "nothing.ckpt", logit=-5.0, gsd=4 * GSD),
+        "everything": save_checkpoint(root / "everything.ckpt", logit=5.0, gsd=4 * GSD),
+    }
+
+
+def test_the_screen_beside_the_checkpoint_is_used_by_default(tmp_path: Path) -> None:
+    checkpoint = tmp_path / "model.ckpt"
+    assert screen_path(checkpoint) == tmp_path / "model.screen.ckpt"
+    assert find_screen("auto", checkpoint) is None
+    assert find_screen("auto", None) is None
+    screen_path(checkpoint).touch()
+    assert find_screen("auto", checkpoint) == tmp_path / "model.screen.ckpt"
+    assert find_screen("off", checkpoint) is None
+    assert find_screen(str(tmp_path / "model.screen.ckpt"), None) == screen_path(checkpoint)
+    with pytest.raises(TGDCError, match=r"other\.ckpt: screen checkpoint does not exist"):
+        find_screen(str(tmp_path / "other.ckpt"), checkpoint)
+
+
+def test_a_screen_that_finds_nothing_keeps_the_full_model_off(
+    checkpoints: dict[str, Path], tmp_path: Path
+) -> None:
+    # The full model says sigmoid(5) everywhere: one detection over the whole scene, unless
+    # the screen (sigmoid(-5) everywhere, below its threshold) rules every tile out.
+    scene = write_scene(tmp_path / "s.tif", 200, 260)
+    options = {"device": "cpu", "tile_size": 64, "overlap": 16, "progress": False}
+    full = Predictor(checkpoints["model"], screen="off", **options).predict(scene)
+    screened = Predictor(checkpoints["model"], screen=str(checkpoints["nothing"]), **options)
+    result = screened.predict(scene)
+    assert len(full) == 1 and len(result) == 0
+    assert result.stats.screened_tiles == result.stats.tiles == full.stats.tiles > 0
+    assert (
+        f"the screen ruled out {full.stats.tiles} of {full.stats.tiles} tiles" in result.summary()
+    )
+    assert result.scanned_km2 == pytest.approx(full.scanned_km2)
+    everywhere = Predictor(checkpoints["model"], screen=str(checkpoints["everything"]), **options)
+    kept = everywhere.predict(scene)
+    assert kept.stats.screened_tiles == 0
+    assert everywhere.screen == str(checkpoints["everything"])
+    assert kept.gdf.geometry.geom_equals(full.gdf.geometry).all()
+
+
+def test_the_screened_run_traces_the_full_runs_outlines(tmp_path: Path) -> None:
+    scene = write_scene(tmp_path / "s.tif", 900, 700, ROOFS)
+    full = predictor(tile_size=64, overlap=16).predict(scene)
+    screened = predictor(tile_size=64, overlap=16)
+    screened.screening = Screen(coarse_bright_roofs(), CPU)
+    result = screened.predict(scene)
+    assert len(full) == len(ROOFS)
+    assert sorted(result.gdf.geometry.to_wkt()) == sorted(full.gdf.geometry.to_wkt())
+    # The roofs and the margin around them hold a small part of the scene's tiles.
+    run = result.stats.tiles - result.stats.screened_tiles
+    assert 0 < run < result.stats.tiles / 3
+    assert result.scanned_km2 == pytest.approx(full.scanned_km2)
+
+
+def test_screen_arguments_are_checked() -> None:
+    with pytest.raises(TGDCError, match="strictly between 0 and 1"):
+        Screen(coarse_bright_roofs(), CPU, threshold=1.0)
+    with pytest.raises(TGDCError, match="must be >= 0"):
+        Screen(coarse_bright_roofs(), CPU, margin_m=-SCREEN_MARGIN_M)

@@ -1,0 +1,252 @@
+"""The review page: its order and chips, and a person's verdicts driven in real Chromium."""
+
+import base64
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from PIL import Image
+from support.browser import CHROMIUM, playwright_chromium
+from support.inference import bright_roofs, write_scene
+
+from torchgeo_datacenters.cli import main
+from torchgeo_datacenters.detections.verdicts import VERDICT_COLUMNS, read_verdicts, run_id
+from torchgeo_datacenters.detections.writers import write_geojson
+from torchgeo_datacenters.inference import Predictor
+from torchgeo_datacenters.outputs.review import (
+    CHIP_OUTLINE,
+    STORAGE_PREFIX,
+    detection_chips,
+    review_order,
+    write_review,
+)
+
+#: (row, col, height, width) of six roofs, in pixels of 0.6 m.
+ROOFS = [(10, 10, 40, 60), (80, 100, 20, 20), (80, 10, 30, 30), (140, 20, 25, 50)]
+ROOFS += [(150, 110, 30, 35), (10, 120, 30, 30)]
+
+#: Scores given to the six detections (ids 1..6), so that the order is known.
+SCORES = [0.9, 0.55, 0.7, 0.95, 0.6, 0.8]
+
+#: Detection ids by |score - 0.5|: 0.55, 0.6, 0.7, 0.8, 0.9, 0.95.
+UNCERTAIN_FIRST = [2, 5, 3, 6, 1, 4]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, gpd.GeoDataFrame, Path]:
+    """A scene, its six detections (written as tgdc detect writes them) and their page."""
+    directory = tmp_path_factory.mktemp("review")
+    scene = write_scene(directory / "scene.tif", 200, 170, ROOFS)
+    predictor = Predictor(bright_roofs(), min_area=0, progress=False, num_workers=0)
+    detections = predictor.predict(scene).gdf.assign(score=SCORES)
+    write_geojson(detections, directory / "detections.geojson")
+    page = write_review(directory / "review.html", detections, [scene], threshold=0.5)
+    return scene, detections, page
+
+
+def test_review_order_is_uncertain_first() -> None:
+    order = review_order(np.array(SCORES), 0.5)
+    assert [i + 1 for i in order] == UNCERTAIN_FIRST
+    # Ties keep the table's order; the threshold is the pivot, below or above it.
+    assert review_order(np.array([0.7, 0.3, 0.5, 0.45]), 0.5).tolist() == [2, 3, 0, 1]
+
+
+def _decode(uri: str) -> np.ndarray:
+    header, body = uri.split(",", 1)
+    assert header == "data:image/jpeg;base64"
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(body))).convert("RGB"))
+
+
+def test_chips_show_the_imagery_around_each_detection(
+    run: tuple[Path, gpd.GeoDataFrame, Path],
+) -> None:
+    scene, detections, _ = run
+    chips = detection_chips(detections, [scene])
+    assert len(chips) == len(detections)
+    # Each detection is one roof (areas in 0.6 m pixels).
+    areas = sorted(round(a / 0.36) for a in detections["area_m2"])
+    assert areas == sorted(h * w for _, _, h, w in ROOFS)
+    for chip, (_, row) in zip(chips, detections.iterrows(), strict=True):
+        assert chip is not None
+        pixels = _decode(chip).astype(int)
+        size, width, _ = pixels.shape
+        assert size == width
+        # The outline, in its colour, is centred in the chip with the roof's shape; the
+        # roof inside it is bright, the ground just outside it dark.
+        rows, cols = np.nonzero(np.abs(pixels - np.array(CHIP_OUTLINE)).sum(axis=2) < 100)
+        top, bottom, left, right = rows.min(), rows.max(), cols.min(), cols.max()
+        assert (top + bottom) / 2 == pytest.approx(size / 2, abs=2)
+        assert (left + right) / 2 == pytest.approx(size / 2, abs=2)
+        (_, _, height_px, width_px) = next(
+            r for r in ROOFS if r[2] * r[3] == round(row["area_m2"] / 0.36)
+        )
+        assert (right - left) / (bottom - top) == pytest.approx(width_px / height_px, rel=0.1)
+        assert pixels[top + 4 : bottom - 3, left + 4 : right - 3].min() > 200
+        assert pixels[top - 4, left:right].max() < 60 and pixels[bottom + 4, left:right].max() < 60
+    # No raster under a detection: no chip.
+    far = detections.assign(geometry=detections.geometry.translate(1.0, 1.0), source="other.tif")
+    far = far.assign(centroid_lon=far.centroid_lon + 1.0, centroid_lat=far.centroid_lat + 1.0)
+    assert detection_chips(far, [scene]) == [None] * len(detections)
+
+
+def _map_point(page: Any, lon: float, lat: float) -> tuple[float, float]:
+    """Where a point of the map is on the screen, in CSS pixels."""
+    point = page.evaluate(
+        "([lat, lon]) => window.review.map.latLngToContainerPoint([lat, lon])", [lat, lon]
+    )
+    box = page.locator("#map").bounding_box()
+    return box["x"] + point["x"], box["y"] + point["y"]
+
+
+def _current(page: Any) -> int:
+    return int(page.inner_text("#info b").lstrip("#"))
+
+
+def _export(page: Any, key: str = "e") -> dict[str, Any]:
+    with page.expect_download() as download:
+        page.keyboard.press(key)
+    return json.loads(Path(download.value.path()).read_text("utf-8"))
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
+def test_a_reviewer_judges_draws_exports_and_reloads(
+    run: tuple[Path, gpd.GeoDataFrame, Path], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    _, detections, page_path = run
+    with playwright_chromium() as browser:
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        fetched: list[str] = []
+        page.on("request", lambda request: fetched.append(request.url))
+        page.goto(page_path.as_uri())
+        page.wait_for_function("window.review !== undefined")
+
+        assert page.evaluate("window.review.order") == UNCERTAIN_FIRST
+        assert page.inner_text("#counter").startswith("6 of 6 left")
+        assert _current(page) == 2
+        assert page.locator("#chip img").get_attribute("src").startswith("data:image/jpeg")
+        o = UNCERTAIN_FIRST
+
+        # Keys and clicks through every detection.
+        page.keyboard.press("a")  # accept o[0]
+        assert _current(page) == o[1]
+        page.keyboard.press("w")  # o[1] a warehouse
+        page.keyboard.press("s")  # skip o[2]
+        assert _current(page) == o[3]
+        page.keyboard.press("r")  # o[3] retail
+        page.click("button[data-class=other]")  # o[4] other, by the mouse
+        assert _current(page) == o[5]
+        page.keyboard.press("u")  # undo: back to o[4], not judged
+        assert _current(page) == o[4]
+        assert "not judged yet" in page.inner_text("#info")
+        page.keyboard.press("o")  # o[4] other again
+        page.keyboard.press("ArrowLeft")
+        assert _current(page) == o[4] and "rejected as other" in page.inner_text("#info")
+        page.keyboard.press("p")
+        assert _current(page) == o[3] and "rejected as retail" in page.inner_text("#info")
+        page.keyboard.press("n")
+        page.keyboard.press("ArrowRight")
+        assert _current(page) == o[5]
+        page.keyboard.press("a")  # accept o[5]; the next left is the skipped o[2]
+        assert _current(page) == o[2]
+        assert page.inner_text("#counter").startswith("1 of 6 left · 2 accepted · 3 rejected")
+
+        # A missed site drawn as a polygon (Esc cancels a first try), then one as a box.
+        west, south, east, north = detections.total_bounds
+        width, height = east - west, north - south
+        corners = [(0.15, 0.42), (0.30, 0.42), (0.30, 0.55), (0.15, 0.55)]
+        polygon = [(west + x * width, south + y * height) for x, y in corners]
+        page.keyboard.press("d")
+        page.mouse.click(*_map_point(page, *polygon[0]))
+        page.keyboard.press("Escape")
+        page.keyboard.press("d")
+        for corner in polygon:
+            page.mouse.click(*_map_point(page, *corner))
+        page.keyboard.press("Enter")
+        box = [
+            (west + 0.55 * width, south + 0.40 * height),
+            (west + 0.7 * width, south + 0.5 * height),
+        ]
+        page.keyboard.press("b")
+        for corner in box:
+            page.mouse.click(*_map_point(page, *corner))
+        assert page.inner_text("#counter").endswith("2 missed drawn")
+        # Undo takes the box back; it is drawn again.
+        page.keyboard.press("Control+z")
+        assert page.inner_text("#counter").endswith("1 missed drawn")
+        page.keyboard.press("b")
+        for corner in box:
+            page.mouse.click(*_map_point(page, *corner))
+
+        exported = _export(page)
+        state = page.evaluate("window.review.state")
+        key = page.evaluate(
+            f"Object.keys(localStorage).filter(k => k.startsWith('{STORAGE_PREFIX}'))"
+        )
+
+        # A reload keeps every verdict and the place in the queue; the export is the same.
+        page.reload()
+        page.wait_for_function("window.review !== undefined")
+        assert page.inner_text("#counter").startswith("1 of 6 left · 2 accepted · 3 rejected")
+        assert page.inner_text("#counter").endswith("2 missed drawn")
+        assert _current(page) == o[2]
+        again = _export(page)
+        context.close()
+
+    assert errors == []
+    # Nothing but the page itself and its own data and blobs is fetched.
+    assert all(url.startswith(("file:", "data:", "blob:")) for url in fetched), fetched
+    run_of = run_id(detections)
+    assert key == [STORAGE_PREFIX + run_of]
+    assert again == exported
+
+    # The export equals the verdicts: one feature each, in the label files' schema.
+    features = exported["features"]
+    assert [list(f["properties"]) for f in features] == [list(VERDICT_COLUMNS)] * 7
+    judged = {f["properties"]["detection_id"]: f for f in features[:5]}
+    expected = {o[0]: "datacenter", o[1]: "warehouse", o[3]: "retail", o[4]: "other"}
+    expected[o[5]] = "datacenter"
+    assert {i: f["properties"]["class"] for i, f in judged.items()} == expected
+    by_id = detections.set_index("id")
+    for detection_id, feature in judged.items():
+        properties = feature["properties"]
+        verdict = state["verdicts"][str(detection_id)]
+        assert properties["reviewed_at"] == verdict["reviewed_at"]
+        assert properties["label"] == (properties["class"] == "datacenter")
+        assert properties["verdict"] == ("accepted" if properties["label"] else "rejected")
+        assert properties["score"] == SCORES[detection_id - 1]
+        assert properties["source"] == "scene.tif" and properties["run"] == run_of
+        outline = shapely.geometry.shape(feature["geometry"])
+        assert outline.equals_exact(by_id.loc[detection_id, "geometry"], tolerance=1e-7)
+    drawn = [f for f in features if f["properties"]["verdict"] == "missed"]
+    assert [f["properties"]["class"] for f in drawn] == ["datacenter", "datacenter"]
+    assert all(f["properties"]["detection_id"] is None for f in drawn)
+    assert all(f["properties"]["source"] == "scene.tif" for f in drawn)
+    # The drawn outlines are where they were clicked, to a screen pixel (< 0.3 m here).
+    ring = np.array(drawn[0]["geometry"]["coordinates"][0])
+    assert np.allclose(ring[:-1], polygon, atol=4e-6)
+    drawn_box = shapely.geometry.shape(drawn[1]["geometry"])
+    assert np.allclose(drawn_box.bounds, [*box[0], *box[1]], atol=4e-6)
+
+    # The file is a label file `tgdc labels merge` takes, checked against its run.
+    export = tmp_path / "verdicts.geojson"
+    export.write_text(json.dumps(exported), "utf-8")
+    assert len(read_verdicts(export)) == 7
+    detections_file = page_path.parent / "detections.geojson"
+    labels = tmp_path / "labels.geojson"
+    args = ["labels", "merge", str(export), "--detections", str(detections_file)]
+    assert main([*args, "--output", str(labels)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "tgdc labels merge: 7 site(s) from 1 file(s): 4 data center(s) (2 accepted, 2 missed),"
+        " 3 hard negative(s) (1 warehouse, 1 retail, 1 other); 0 judged twice"
+    )
+    merged = gpd.read_file(labels)
+    assert sorted(merged["class"]) == sorted(["datacenter"] * 4 + ["warehouse", "retail", "other"])

@@ -1,0 +1,238 @@
+"""Tests of the one vector reader, on files written the way GDAL's tools and other GIS write them.
+
+Multi-layer GeoPackages and FileGDBs are built by ``ogr2ogr`` (gdal-bin, as QGIS and ArcGIS
+users make them); the invalid polygons are the self-intersecting rings of OpenStreetMap
+extracts and hand digitising, written as raw GeoJSON (no writer repairs them).
+"""
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+import shapely
+
+from torchgeo_datacenters.cli import main
+from torchgeo_datacenters.datasets import DataCenterLabels, read_label_file
+from torchgeo_datacenters.detections.files import read_vector
+from torchgeo_datacenters.errors import TGDCError
+from torchgeo_datacenters.scan import read_aoi
+from torchgeo_datacenters.vectors import read_vector_file, vector_source
+
+OGR2OGR = shutil.which("ogr2ogr")
+needs_ogr2ogr = pytest.mark.skipif(OGR2OGR is None, reason="ogr2ogr (gdal-bin) is not installed")
+
+#: A bow-tie: one ring crossing itself, as OpenStreetMap exports hold them.
+BOWTIE = [[-77.49, 39.0], [-77.48, 39.01], [-77.48, 39.0], [-77.49, 39.01], [-77.49, 39.0]]
+
+#: Valid squares beside it.
+SQUARE = [[-77.47, 39.0], [-77.46, 39.0], [-77.46, 39.01], [-77.47, 39.01], [-77.47, 39.0]]
+NORTH = [[x, y + 0.02] for x, y in SQUARE]
+
+
+def _geojson(path: Path, rings: list[list[list[float]]], **properties: object) -> Path:
+    """A raw GeoJSON of polygons, written as is (invalid rings stay invalid)."""
+    features = [
+        {
+            "type": "Feature",
+            "properties": {"fid": i + 1, "name": f"site {i + 1}", **properties},
+            "geometry": {"type": "Polygon", "coordinates": [ring]},
+        }
+        for i, ring in enumerate(rings)
+    ]
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    return path
+
+
+def _ogr2ogr(*args: str) -> None:
+    assert OGR2OGR is not None
+    subprocess.run([OGR2OGR, *args], check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Single files, and a GeoPackage and a FileGDB of two layers plus a table, by ogr2ogr."""
+    root = tmp_path_factory.mktemp("vectors")
+    one = _geojson(root / "one.geojson", [SQUARE], **{"class": "datacenter", "acquired": None})
+    two = _geojson(root / "two.geojson", [SQUARE, NORTH], **{"class": "datacenter"})
+    bowtie = _geojson(root / "bowtie.geojson", [BOWTIE, SQUARE], **{"class": "datacenter"})
+    notes = root / "notes.csv"
+    notes.write_text("id,note\n1,a table without geometry\n")
+    made = {"one": one, "two": two, "bowtie": bowtie}
+    if OGR2OGR is not None:
+        for driver, name in (("GPKG", "multi.gpkg"), ("OpenFileGDB", "multi.gdb")):
+            target = str(root / name)
+            _ogr2ogr("-f", driver, target, str(one), "-nln", "footprints")
+            _ogr2ogr("-update", target, str(two), "-nln", "points_of_interest")
+            if driver == "GPKG":
+                _ogr2ogr("-update", target, str(notes), "-nln", "notes")
+            made[driver] = root / name
+    return made
+
+
+@needs_ogr2ogr
+@pytest.mark.parametrize("driver", ["GPKG", "OpenFileGDB"])
+def test_several_layers_and_none_named_is_refused_listing_them(
+    files: dict[str, Path], driver: str
+) -> None:
+    with pytest.raises(TGDCError) as error:
+        read_vector_file(files[driver], "label")
+    message = str(error.value)
+    assert "has 2 layers (footprints, points_of_interest)" in message
+    assert "notes" not in message  # a table without geometry is no layer
+    # The advice works when followed.
+    advised = message.rsplit("e.g. ", 1)[1]
+    assert len(read_vector_file(advised, "label")) == 1
+
+
+@needs_ogr2ogr
+@pytest.mark.parametrize("driver", ["GPKG", "OpenFileGDB"])
+def test_the_named_layer_is_read_whole(files: dict[str, Path], driver: str) -> None:
+    frame = read_vector_file(f"{files[driver]}:points_of_interest", "inventory")
+    assert len(frame) == 2
+    assert frame.crs == "EPSG:4326"
+    with pytest.raises(TGDCError, match="has no layer 'roads'; its layers: footprints, points_of"):
+        read_vector_file(f"{files[driver]}:roads", "inventory")
+
+
+def test_a_colon_in_an_existing_name_is_part_of_the_name(tmp_path: Path) -> None:
+    path = _geojson(tmp_path / "a:b.geojson", [SQUARE])
+    assert vector_source(path).path == path and vector_source(path).layer is None
+    assert len(read_vector_file(str(path), "sites")) == 1
+
+
+def test_invalid_rings_are_repaired_keeping_polygons_and_counted(files: dict[str, Path]) -> None:
+    with pytest.warns(UserWarning, match=r"repaired 1 invalid geometry \(fid=1 \(site 1\)\)"):
+        frame = read_vector_file(files["bowtie"], "inventory")
+    assert frame.geometry.is_valid.all()
+    assert list(frame.geom_type) == ["MultiPolygon", "Polygon"]  # the bow-tie's two triangles
+    bowtie = shapely.Polygon(BOWTIE)
+    assert frame.geometry.iloc[0].area == pytest.approx(shapely.make_valid(bowtie).area)
+    assert frame.geometry.iloc[0].area > 0
+
+
+def test_a_ring_collapsed_to_a_line_becomes_empty(tmp_path: Path) -> None:
+    flat = [[-77.49, 39.0], [-77.48, 39.0], [-77.47, 39.0], [-77.49, 39.0]]
+    with pytest.warns(UserWarning, match="repaired 1 invalid geometry"):
+        frame = read_vector_file(_geojson(tmp_path / "flat.geojson", [flat, SQUARE]), "area")
+    assert frame.geometry.iloc[0].is_empty
+    # Readers that drop empty rows keep the square alone; labels refuse in one line.
+    with pytest.warns(UserWarning):
+        assert len(read_vector(tmp_path / "flat.geojson", "inventory")) == 1
+    with pytest.warns(UserWarning), pytest.raises(TGDCError, match=r"fid=1 .* empty geometry"):
+        read_label_file(tmp_path / "flat.geojson")
+
+
+def test_every_library_reader_repairs(files: dict[str, Path]) -> None:
+    with pytest.warns(UserWarning, match="repaired 1"):
+        area = read_aoi(files["bowtie"])
+    assert area.is_valid
+    with pytest.warns(UserWarning, match="repaired 1"):
+        labels = DataCenterLabels(files["bowtie"])
+    assert labels.features.geometry.is_valid.all()
+
+
+@needs_ogr2ogr
+def test_training_labels_take_a_layer(files: dict[str, Path]) -> None:
+    labels = DataCenterLabels(f"{files['GPKG']}:points_of_interest")
+    assert len(labels.features) == 2
+    with pytest.raises(TGDCError, match="has 2 layers"):
+        DataCenterLabels(files["GPKG"])
+
+
+def _command_lines(files: dict[str, Path], out: Path, vector: str) -> dict[str, list[str]]:
+    """Every command that reads vectors, with *vector* in each place it reads one."""
+    one = str(files["one"])
+    return {
+        "chips --labels": [
+            "chips", "--chips-dir", str(out), "--labels", vector, "--output-dir", str(out / "m")
+        ],
+        "download --sites": ["download", "--sites", vector, "--output-dir", str(out / "chips")],
+        "scan --aoi": [
+            "scan", "--checkpoint", "none.ckpt", "--aoi", vector, "--output-dir", str(out / "s")
+        ],
+        "change --detections": [
+            "change", "--detections", one, vector, "--output", str(out / "c.geojson")
+        ],
+        "compare --detections": [
+            "compare", "--detections", vector, "--inventory", one, "--footprint", one,
+            "--output-dir", str(out / "cmp"),
+        ],
+        "compare --inventory": [
+            "compare", "--detections", one, "--inventory", vector, "--footprint", one,
+            "--output-dir", str(out / "cmp"),
+        ],
+        "compare --footprint": [
+            "compare", "--detections", one, "--inventory", one, "--footprint", vector,
+            "--output-dir", str(out / "cmp"),
+        ],
+    }  # fmt: skip
+
+
+@needs_ogr2ogr
+@pytest.mark.parametrize(
+    "place",
+    [
+        "chips --labels",
+        "download --sites",
+        "scan --aoi",
+        "change --detections",
+        "compare --detections",
+        "compare --inventory",
+        "compare --footprint",
+    ],
+)
+def test_every_command_refuses_an_unnamed_layer_in_one_line(
+    files: dict[str, Path], tmp_path: Path, place: str, capfd: pytest.CaptureFixture
+) -> None:
+    argv = _command_lines(files, tmp_path, str(files["GPKG"]))[place]
+    assert main(argv) == 2
+    err = capfd.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith(f"tgdc {argv[0]}: error: {files['GPKG']}: has 2 layers (footprints")
+    assert list(tmp_path.iterdir()) == []
+
+
+@needs_ogr2ogr
+def test_change_and_compare_read_the_layer_named(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    poi = f"{files['OpenFileGDB']}:points_of_interest"
+    out = tmp_path / "c.geojson"
+    vintages = [f"{poi}@2018-07-01", f"{poi}@2022-07-01"]
+    assert main(["change", "--detections", *vintages, "--output", str(out)]) == 0
+    assert "2 unchanged" in capsys.readouterr().out
+    argv = _command_lines(files, tmp_path, poi)["compare --inventory"]
+    assert main(argv) == 0
+    # The inventory takes the layer's name; its square in the footprint is matched.
+    scores = pd.read_csv(tmp_path / "cmp" / "scores.csv")
+    assert scores[["inventory", "sites", "matched_sites"]].values.tolist() == [
+        ["points_of_interest", 1, 1]
+    ]
+
+
+def test_commands_repair_invalid_rings_without_a_traceback(
+    files: dict[str, Path], tmp_path: Path, capfd: pytest.CaptureFixture
+) -> None:
+    bowtie = str(files["bowtie"])
+    out = tmp_path / "c.geojson"
+    argv = ["change", "--detections", f"{bowtie}@2018-07-01", f"{bowtie}@2022-07-01"]
+    assert main([*argv, "--output", str(out)]) == 0
+    err = capfd.readouterr().err
+    assert err.count("repaired 1 invalid geometry") == 2
+    assert "Traceback" not in err
+    assert gpd.read_file(out).geometry.is_valid.all()
+
+
+@needs_ogr2ogr
+def test_a_file_without_crs_is_refused_with_advice_that_works(tmp_path: Path) -> None:
+    shapefile = tmp_path / "sites.shp"
+    gpd.GeoDataFrame(geometry=[shapely.Polygon(SQUARE)]).to_file(shapefile)  # no .prj
+    with pytest.raises(TGDCError, match=r"has no CRS; assign one, e\.g\. ogr2ogr") as error:
+        read_vector_file(shapefile, "sites")
+    command = str(error.value).split("e.g. ", 1)[1].split()
+    subprocess.run(command, cwd=tmp_path, check=True, capture_output=True)
+    assert read_vector_file(tmp_path / "fixed.gpkg", "sites").crs == "EPSG:4326"

@@ -1,0 +1,96 @@
+"""``tgdc review``: a page on which a person judges the detections of a run."""
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from .extra_outputs import EXTRA_OUTPUTS
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``review`` subcommand.
+
+    Args:
+        subparsers: the subparsers of the ``tgdc`` parser.
+    """
+    parser = subparsers.add_parser(
+        "review",
+        help="write an offline HTML page to judge detections; its export feeds `tgdc labels merge`",
+        description=(
+            "Write one self-contained HTML page (no network needed) on which a person judges"
+            " every detection of a run: an image chip around each, uncertain first (score"
+            " nearest the threshold), one key per verdict (A accept as data center; reject as"
+            " W warehouse, R retail, O other; S skip; N/P next, previous; U undo), a counter of"
+            " what is left, and missed sites drawn on the map (D polygon, B box). Verdicts"
+            " survive a reload (browser storage, keyed by the run); E exports them as one"
+            " GeoJSON label file (class, label, verdict, detection_id, score, reviewed_at,"
+            " source, run) for `tgdc labels merge`."
+        ),
+    )
+    parser.add_argument(
+        "--detections",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="detections of one run (tgdc detect, batch-detect or scan: GeoJSON, GeoPackage,"
+        " GeoParquet)",
+    )
+    parser.add_argument(
+        "--image",
+        type=Path,
+        nargs="+",
+        required=True,
+        metavar="FILE",
+        help="the GeoTIFFs the detections were found in (chips are cut from them; a"
+        " detection is matched to the file its `source` names, else to one under it)",
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help=EXTRA_OUTPUTS["output_review"]["help"].split(" (as ")[0],
+    )
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=0.5,
+        metavar="P",
+        help="probability threshold the detections were found at, which orders the page"
+        " (default: 0.5, the training config's)",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing page")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the review page and print where it is.
+
+    Args:
+        args: the parsed arguments.
+
+    Returns:
+        The exit status (0).
+
+    Raises:
+        TGDCError: if the detections are unreadable or not a detection table, an image is
+            not a georeferenced raster, the threshold is not a probability, or the page
+            exists without ``--overwrite``.
+    """
+    from ..checkpoint import check_threshold
+    from ..detections.files import read_detections
+    from ..detections.verdicts import run_id
+    from ..outputs.review import write_review
+    from ..utils import check_output_path
+    from .extra_outputs import check_images
+
+    threshold = check_threshold(args.threshold, "--threshold")
+    check_output_path(args.output, overwrite=args.overwrite)
+    check_images(args.image)
+    detections = read_detections(args.detections)
+    page = write_review(
+        args.output, detections, args.image, threshold=threshold, overwrite=args.overwrite
+    )
+    print(f"review: {page}")
+    print(f"tgdc review: {len(detections)} detection(s) of run {run_id(detections)} to judge")
+    return 0

@@ -1,0 +1,223 @@
+"""A screening pass: the parts of a scene where a data center can be.
+
+Data centers cover well under 0.1% of the land. Before the full model, a screen (the
+same kind of network, trained by the same ``torchgeo fit`` route on imagery sampled at
+4x the pixel size: ``--data.init_args.gsd 2.4``) looks at the scene at its own coarse
+pixel size, where it costs about 1/16 of the full model per km². Where its probability
+reaches :data:`SCREEN_THRESHOLD`, grown by :data:`SCREEN_MARGIN_M` metres, the full model
+runs on every tile that touches it: every pixel of that area then gets exactly the
+probability of a full run (all the tiles that cover it run), so a building the screen
+found in part is traced whole as long as it lies within the margin. Elsewhere the
+predictor writes probability 0 without running the model.
+
+The screen ships beside the checkpoint, as ``<checkpoint name>.screen.ckpt``
+(:func:`screen_path`), and is used where it is there (``--screen auto``) or named
+(``--screen FILE``); ``--screen off``, the default until a screen is measured safe, runs
+the full model everywhere.
+``benchmarks/screen.py`` measures its speed and whether every detection of the full
+run is found with the same outline, on a SYNTHETIC county.
+"""
+
+import dataclasses
+import os
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from rasterio.warp import transform_bounds
+from rasterio.windows import Window, bounds
+from scipy.ndimage import distance_transform_edt
+
+from ..errors import TGDCError
+from ..imagery import ImageryRules
+from .model import ProbabilityModel, load_checkpoint
+from .scene import Scene, open_scene
+
+#: File name suffix of a screen shipped beside its checkpoint (``model.ckpt`` ->
+#: ``model.screen.ckpt``).
+SCREEN_SUFFIX = ".screen.ckpt"
+
+#: Values of the ``screen`` option besides a file: ``auto`` uses the screen beside the
+#: checkpoint where there is one, ``off`` none.
+SCREEN_CHOICES = ("auto", "off")
+
+#: Screen probability at or above which the full model runs, below the usual 0.5: the
+#: screen must miss no data center. The demo's screen (5 epochs) reached 0.5 on the roof of
+#: every data center of its training scenes and kept 1-9% of their pixels at 0.2.
+SCREEN_THRESHOLD = 0.2
+
+#: Distance from the screen's candidate pixels within which the full model runs, in
+#: metres (a building the screen found in part is traced whole where it ends within it).
+SCREEN_MARGIN_M = 60.0
+
+#: Side of the blocks the screen runs on, in its own (coarse) pixels, and their overlap:
+#: overlapping blocks keep the larger probability.
+SCREEN_BLOCK = 512
+SCREEN_OVERLAP = 32
+
+#: The screen's blocks are padded to a multiple of this (UNet4 halves its input 4 times).
+SCREEN_MULTIPLE = 16
+
+
+def screen_path(checkpoint: str | os.PathLike[str]) -> Path:
+    """The screen shipped beside a checkpoint.
+
+    Args:
+        checkpoint: the full model's checkpoint.
+
+    Returns:
+        ``<checkpoint without its suffix>.screen.ckpt`` in the same directory.
+    """
+    checkpoint = Path(checkpoint)
+    return checkpoint.with_name(checkpoint.stem + SCREEN_SUFFIX)
+
+
+def find_screen(choice: str | None, checkpoint: str | os.PathLike[str] | None) -> Path | None:
+    """The screen a run uses.
+
+    Args:
+        choice: ``auto``, ``off`` or the path of a screen checkpoint (None: ``off``).
+        checkpoint: the full model's checkpoint file (None: given as a model object).
+
+    Returns:
+        The screen checkpoint: the one named, or for ``auto`` the one beside the
+        checkpoint where it exists; None for no screen.
+
+    Raises:
+        TGDCError: if a named screen file does not exist.
+    """
+    if choice in (None, "off"):
+        return None
+    if choice == "auto":
+        if checkpoint is None:
+            return None
+        beside = screen_path(checkpoint)
+        return beside if beside.is_file() else None
+    path = Path(choice)
+    if not path.is_file():
+        raise TGDCError(
+            f"{path}: screen checkpoint does not exist; give one (trained with"
+            " --data.init_args.gsd 2.4), or --screen auto or off"
+        )
+    return path
+
+
+class Screen:
+    """A coarse model that decides which tiles of a scene the full model runs on."""
+
+    def __init__(
+        self,
+        model: str | os.PathLike[str] | ProbabilityModel,
+        device: torch.device,
+        *,
+        threshold: float = SCREEN_THRESHOLD,
+        margin_m: float = SCREEN_MARGIN_M,
+    ) -> None:
+        """Initialize a new Screen.
+
+        Args:
+            model: the screen's checkpoint, or the screen as a model (its ``gsd`` is the
+                pixel size it looks at).
+            device: where it runs.
+            threshold: probability at or above which a coarse pixel is a candidate.
+            margin_m: distance from candidates within which the full model runs, in
+                metres.
+
+        Raises:
+            TGDCError: if the checkpoint cannot be loaded or threshold or margin are out
+                of range.
+        """
+        if not 0 < threshold < 1:
+            raise TGDCError(f"screen threshold {threshold}: must be strictly between 0 and 1")
+        if margin_m < 0:
+            raise TGDCError(f"screen margin {margin_m} m: must be >= 0")
+        if not isinstance(model, ProbabilityModel):
+            model = load_checkpoint(model, device=device)
+        if model.module is not None:
+            model.module.to(device).eval()
+        self.model = model
+        self.device = device
+        self.threshold = threshold
+        self.margin_m = margin_m
+
+    def candidates(self, scene: Scene, rules: ImageryRules) -> tuple[np.ndarray, Scene]:
+        """Find where the full model must run, on the screen's coarse grid.
+
+        Args:
+            scene: the scene (of files) the full model is about to predict.
+            rules: the full model's imagery rules; the screen reads the same files at
+                its own pixel size.
+
+        Returns:
+            (height, width) booleans on the coarse grid, true within the margin of a
+            pixel whose screen probability reaches the threshold; and the coarse scene.
+
+        Raises:
+            TGDCError: if the scene is a TorchGeo dataset (give files) or cannot be read.
+        """
+        if scene.dataset is not None:
+            raise TGDCError("screen: runs on files, not a TorchGeo dataset; use --screen off")
+        coarse_rules = dataclasses.replace(rules, gsd=self.model.gsd, resample=True)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*resampled on the fly.*")
+            coarse = open_scene(list(scene.files), scene.band_count, coarse_rules)
+        grid = coarse.grid
+        found = np.zeros((grid.height, grid.width), bool)
+        block = min(
+            SCREEN_BLOCK, -(-max(grid.height, grid.width) // SCREEN_MULTIPLE) * SCREEN_MULTIPLE
+        )
+        stride = block - SCREEN_OVERLAP if block == SCREEN_BLOCK else block
+        mean = np.asarray(self.model.mean, np.float32)
+        std = np.asarray(self.model.std, np.float32)
+        for row in range(0, grid.height, stride):
+            for col in range(0, grid.width, stride):
+                pixels = coarse.read(row, col, (block, block))
+                valid = coarse.valid(pixels, row, col)
+                if not valid.any():
+                    continue
+                images = np.nan_to_num((pixels - mean) / std).transpose(2, 0, 1)[None]
+                with torch.inference_mode():
+                    tensor = torch.from_numpy(np.ascontiguousarray(images)).to(self.device)
+                    probabilities = self.model.probability_fn(tensor)[0].float().cpu().numpy()
+                hits = (probabilities >= self.threshold) & valid
+                height, width = min(block, grid.height - row), min(block, grid.width - col)
+                found[row : row + height, col : col + width] |= hits[:height, :width]
+        if not found.any():  # (the distance transform needs a candidate to measure from)
+            return found, coarse
+        pixel_m = abs(grid.transform.a)
+        near = distance_transform_edt(~found) * pixel_m <= self.margin_m
+        return near, coarse
+
+    def tiles(
+        self,
+        scene: Scene,
+        rules: ImageryRules,
+        offsets: Sequence[tuple[int, int]],
+        tile_size: int,
+    ) -> np.ndarray:
+        """Decide which tiles of a scene the full model runs on.
+
+        Args:
+            scene: the scene.
+            rules: the full model's imagery rules.
+            offsets: (row, column) of the scene's tiles on its grid.
+            tile_size: tile side, in pixels.
+
+        Returns:
+            One boolean per tile: whether it touches the candidates' area.
+        """
+        near, coarse = self.candidates(scene, rules)
+        inverse = ~coarse.grid.transform
+        run = np.zeros(len(offsets), bool)
+        for index, (row, col) in enumerate(offsets):
+            box = bounds(Window(col, row, tile_size, tile_size), scene.grid.transform)
+            if scene.grid.crs != coarse.grid.crs:
+                box = transform_bounds(scene.grid.crs, coarse.grid.crs, *box)
+            left, top = inverse @ (box[0], box[3])
+            right, bottom = inverse @ (box[2], box[1])
+            r0, r1 = max(0, int(np.floor(top))), min(near.shape[0], int(np.ceil(bottom)))
+            c0, c1 = max(0, int(np.floor(left))), min(near.shape[1], int(np.ceil(right)))
+            run[index] = r1 > r0 and c1 > c0 and bool(near[r0:r1, c0:c1].any())
+        return run

@@ -1,0 +1,291 @@
+"""A review page: one offline HTML file on which a person judges every detection of a run.
+
+:func:`write_review` writes one HTML page built on the map report's code
+(:mod:`.report`: vendored Leaflet, the imagery as PNG layers, the detections as GeoJSON on
+a canvas). Beside the map, the page shows each detection's chip (the imagery around it at
+at :data:`CHIP_PIXELS` px with its outline, a JPEG data URI cut here from the raster
+itself, not from the downsampled layer), in :func:`review_order` (uncertain first), and
+takes one key per verdict: accept as a data center, reject as a warehouse, retail or
+other building (the hard-negative classes of :mod:`torchgeo_datacenters.naip`), skip,
+next, previous, undo. Sites the model missed are drawn on the map as polygons or boxes.
+A counter says how many detections are left.
+
+Verdicts are kept in the browser's ``localStorage`` under ``tgdc-review:<run>`` (the run
+id of :func:`~torchgeo_datacenters.detections.verdicts.run_id`), so a reload, or the page
+built again from the same detections, keeps them. The export is one GeoJSON label file of
+:data:`~torchgeo_datacenters.detections.verdicts.VERDICT_COLUMNS`, which ``tgdc labels
+merge`` reads. The page exposes ``window.review`` (the map, the layers by detection id,
+the run, the order, the verdicts, ``exportCollection()`` and ``ready``: milliseconds from
+navigation to the page being built).
+"""
+
+import base64
+import io
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import rasterio
+import rasterio.windows
+import shapely
+from PIL import Image, ImageDraw
+from rasterio.enums import Resampling
+from rasterio.warp import transform_bounds, transform_geom
+from shapely.geometry.base import BaseGeometry
+
+from ..detections.verdicts import run_id
+from ..naip import DATACENTER_CLASS, HARD_NEGATIVE_CLASSES
+from .report import (
+    image_layers,
+    page_features,
+    render_page,
+    stretch_limits,
+    to_rgb,
+    write_page,
+)
+from .styles import SCORE_CLASSES
+
+#: Side of a detection's chip, in pixels (the imagery resampled to it, bilinear).
+CHIP_PIXELS = 192
+
+#: Ground shown around a detection in its chip, on each side: this fraction of its larger
+#: side, and at least :data:`MIN_CONTEXT_PIXELS` pixels of the imagery.
+CHIP_CONTEXT = 0.5
+MIN_CONTEXT_PIXELS = 40
+
+#: JPEG quality of the chips: a 192 px chip of SYNTHETIC NAIP-like imagery takes about
+#: 10 KiB in the page (256 px at quality 85: 19 KiB; as PNG several times that), so a page
+#: of 10,000 detections holds about 100 MiB of chips.
+CHIP_QUALITY = 80
+
+#: Colour of a detection's outline in its chip (RGB), as the current site on the map.
+CHIP_OUTLINE = (0, 229, 255)
+
+#: Longest side of the read from which a raster's contrast stretch is computed, in pixels.
+STRETCH_SAMPLE_PIXELS = 1024
+
+#: Properties of the detections the page shows and exports.
+REVIEW_COLUMNS = ("id", "score", "area_m2", "source", "source_item", "acquired")
+
+#: Prefix of the ``localStorage`` key of a run's verdicts.
+STORAGE_PREFIX = "tgdc-review:"
+
+
+def review_order(scores: np.ndarray, threshold: float) -> np.ndarray:
+    """The order in which a person reviews detections: uncertain first.
+
+    A detection whose score (mean probability inside) is nearest the threshold is the one
+    the model is least sure of, and so the one a verdict teaches it most about.
+
+    Args:
+        scores: (n,) detection scores.
+        threshold: the probability threshold the detections were found at.
+
+    Returns:
+        (n,) row indices, by distance of the score from the threshold, ties in row order.
+    """
+    return np.argsort(np.abs(np.asarray(scores, dtype="float64") - threshold), kind="stable")
+
+
+@dataclass(frozen=True)
+class _Raster:
+    """A raster chips are cut from: its path, 4326 bounds and contrast stretch."""
+
+    path: Path
+    bounds: tuple[float, float, float, float]
+    limits: tuple[float, float]
+
+
+def _open_rasters(images: Sequence[str | os.PathLike[str]]) -> list[_Raster]:
+    """Read each raster's bounds and contrast stretch (from a downsampled read).
+
+    Args:
+        images: the rasters.
+
+    Returns:
+        One :class:`_Raster` each.
+    """
+    rasters = []
+    for path in images:
+        with rasterio.open(path) as src:
+            scale = max(1.0, max(src.width, src.height) / STRETCH_SAMPLE_PIXELS)
+            shape = (max(1, round(src.height / scale)), max(1, round(src.width / scale)))
+            data = src.read(_bands(src.count), out_shape=shape, masked=True)
+            valid = ~np.ma.getmaskarray(data).any(axis=0)
+            limits = stretch_limits(data.filled(0).astype("float32"), valid)
+            bounds = transform_bounds(src.crs, "EPSG:4326", *src.bounds)
+        rasters.append(_Raster(Path(path), bounds, limits))
+    return rasters
+
+
+def _bands(count: int) -> list[int]:
+    """Bands shown: 1 to 3 as red, green, blue, or band 1 as grey."""
+    return [1, 2, 3] if count >= 3 else [1]
+
+
+def _raster_of(detection: gpd.GeoSeries, rasters: Sequence[_Raster]) -> _Raster | None:
+    """The raster a detection was found in: the one its ``source`` names, else one under it.
+
+    Args:
+        detection: a row of the detection table.
+        rasters: the rasters given.
+
+    Returns:
+        The raster, or None where none lies under the detection's centroid.
+    """
+    named = [r for r in rasters if r.path.name == detection.get("source")]
+    point = shapely.Point(detection["centroid_lon"], detection["centroid_lat"])
+    under = [r for r in rasters if shapely.box(*r.bounds).contains(point)]
+    found = named or under
+    return found[0] if found else None
+
+
+def _chip(src: rasterio.DatasetReader, raster: _Raster, geometry: BaseGeometry) -> str:
+    """The chip of one detection: imagery around it with its outline, as a JPEG data URI.
+
+    Args:
+        src: the open raster.
+        raster: its bounds and stretch.
+        geometry: the detection's outline, EPSG:4326.
+
+    Returns:
+        The data URI.
+    """
+    outline = shapely.geometry.shape(
+        transform_geom("EPSG:4326", src.crs, shapely.geometry.mapping(geometry))
+    )
+    minx, miny, maxx, maxy = outline.bounds
+    pixel = max(abs(src.transform.a), abs(src.transform.e))
+    side = max(maxx - minx, maxy - miny)
+    half = side / 2 + max(CHIP_CONTEXT * side, MIN_CONTEXT_PIXELS * pixel)
+    cx, cy = (minx + maxx) / 2, (miny + maxy) / 2
+    left, bottom, right, top = cx - half, cy - half, cx + half, cy + half
+    size = CHIP_PIXELS
+    canvas = np.zeros((len(_bands(src.count)), size, size), dtype="float32")
+    window = rasterio.windows.from_bounds(left, bottom, right, top, src.transform)
+    inside = window.intersection(rasterio.windows.Window(0, 0, src.width, src.height))
+    # Where the chip meets the raster, in chip pixels (the rest stays black).
+    scale = size / window.width
+    col0 = round((inside.col_off - window.col_off) * scale)
+    row0 = round((inside.row_off - window.row_off) * scale)
+    width = max(1, min(size - col0, round(inside.width * scale)))
+    height = max(1, min(size - row0, round(inside.height * scale)))
+    canvas[:, row0 : row0 + height, col0 : col0 + width] = src.read(
+        _bands(src.count),
+        window=inside,
+        out_shape=(len(_bands(src.count)), height, width),
+        resampling=Resampling.bilinear,
+    )
+    image = Image.fromarray(to_rgb(canvas, raster.limits).transpose(1, 2, 0), "RGB")
+    draw = ImageDraw.Draw(image)
+    for polygon in shapely.get_parts(outline):
+        for ring in [polygon.exterior, *polygon.interiors]:
+            xy = [(x - left, top - y) for x, y in ring.coords]
+            xy = [(x / (2 * half) * size, y / (2 * half) * size) for x, y in xy]
+            draw.line(xy, fill=CHIP_OUTLINE, width=2)
+    buffer = io.BytesIO()
+    # Colour at full resolution (4:4:4), so the thin outline keeps its colour.
+    image.save(buffer, format="JPEG", quality=CHIP_QUALITY, subsampling=0)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def detection_chips(
+    detections: gpd.GeoDataFrame, images: Sequence[str | os.PathLike[str]]
+) -> list[str | None]:
+    """Cut a chip around every detection from the imagery it was found in.
+
+    Args:
+        detections: detections in EPSG:4326 (``source``, centroid and geometry columns).
+        images: the rasters the detections come from.
+
+    Returns:
+        One JPEG data URI per row, None where no raster lies under the detection.
+    """
+    rasters = _open_rasters(images)
+    chips: list[str | None] = [None] * len(detections)
+    owners = [_raster_of(row, rasters) for _, row in detections.iterrows()]
+    for raster in rasters:
+        rows = [n for n, owner in enumerate(owners) if owner is raster]
+        if not rows:
+            continue
+        with rasterio.open(raster.path) as src:
+            for n in rows:
+                chips[n] = _chip(src, raster, detections.geometry.iloc[n])
+    return chips
+
+
+def render_review(
+    detections: gpd.GeoDataFrame,
+    images: Sequence[str | os.PathLike[str]] = (),
+    *,
+    threshold: float,
+    title: str = "Review the data centers found",
+) -> str:
+    """Build the HTML page of a review.
+
+    Args:
+        detections: a detection table in EPSG:4326 (see
+            :mod:`torchgeo_datacenters.detections.schema`).
+        images: the rasters the detections come from: the map's layers and the chips.
+        threshold: the probability threshold of the run (the review order's pivot).
+        title: the page's title.
+
+    Returns:
+        The page.
+    """
+    run = run_id(detections)
+    order = review_order(detections["score"].to_numpy(), threshold)
+    chips = detection_chips(detections, images)
+    # The chips, in review order, one a line (empty: no imagery), with where each starts:
+    # the page cuts the one it shows from the text instead of parsing them all as JSON.
+    lines = [chips[i] or "" for i in order]
+    offsets = np.concatenate([[0], np.cumsum([len(line) + 1 for line in lines])])
+    data = {
+        "run": run,
+        "storageKey": STORAGE_PREFIX + run,
+        "threshold": threshold,
+        "accept": DATACENTER_CLASS,
+        "negatives": list(HARD_NEGATIVE_CLASSES),
+        "scoreClasses": [list(c) for c in SCORE_CLASSES],
+        "order": [int(i) for i in detections["id"].to_numpy()[order]],
+        "detections": page_features(detections, REVIEW_COLUMNS),
+        "images": image_layers(images),
+        "chipOffsets": [int(n) for n in offsets],
+    }
+    return render_page("review.html", title, {"data": data}, {"chips": "\n".join(lines)})
+
+
+def write_review(
+    path: str | os.PathLike[str],
+    detections: gpd.GeoDataFrame,
+    images: Sequence[str | os.PathLike[str]] = (),
+    *,
+    threshold: float,
+    title: str = "Review the data centers found",
+    overwrite: bool = False,
+) -> Path:
+    """Write a self-contained HTML review page, atomically.
+
+    Args:
+        path: the HTML file.
+        detections: a detection table in EPSG:4326.
+        images: the rasters the detections come from.
+        threshold: the probability threshold of the run.
+        title: the page's title.
+        overwrite: whether an existing file may be replaced.
+
+    Returns:
+        The path written.
+
+    Raises:
+        TGDCError: if the file exists and *overwrite* is false, or its directory is
+            missing.
+    """
+    return write_page(
+        path,
+        lambda: render_review(detections, images, threshold=threshold, title=title),
+        overwrite=overwrite,
+    )

@@ -1,0 +1,233 @@
+"""The one reader of vector files: every polygon or point file a user gives goes through it.
+
+Labels (``tgdc chips``, training's ``label_path``, ``val_area``, ``test_area``), sites
+(``tgdc download --sites``), areas of interest (``tgdc scan --aoi``), detection vintages
+(``tgdc change``), detections, inventories and footprints (``tgdc compare``) are all read by
+:func:`read_vector_file`, so every command accepts and refuses the same files the same way:
+
+* **Formats**: any vector format GDAL reads (GeoJSON, GeoPackage, Shapefile, FileGDB
+  directories through GDAL's OpenFileGDB driver, KML, ...) and GeoParquet.
+* **Layers**: ``FILE:LAYER`` names one layer of a file with several (a GeoPackage, a
+  FileGDB). A file with several layers and none named is refused in one line listing them:
+  reading the first one alone would drop the others without a word. Tables without
+  geometry (the ``layer_styles`` table QGIS and ``tgdc`` write into a GeoPackage) are not
+  counted as layers.
+* **Invalid geometries** (self-intersecting or badly nested rings, as OpenStreetMap
+  extracts and hand digitising produce): repaired with :func:`shapely.make_valid`, keeping
+  the polygonal parts of a polygon (a bow-tie becomes its two triangles; a ring collapsed
+  to a line becomes empty), and counted in one warning per file.
+* **CRS**: a file without one is refused, with the ``ogr2ogr`` line that assigns one.
+
+The reader imports neither torch nor torchgeo, so the commands that only read vectors
+start fast.
+"""
+
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from .errors import TGDCError, describe_error
+
+#: Geometry types whose repair keeps only polygonal parts.
+POLYGONAL = ("Polygon", "MultiPolygon")
+
+
+@dataclass(frozen=True)
+class VectorSource:
+    """A vector file and, for a file of several layers, the layer to read.
+
+    Attributes:
+        path: the file (a FileGDB is a directory).
+        layer: the layer's name (None: the file's only layer).
+    """
+
+    path: Path
+    layer: str | None = None
+
+    def __str__(self) -> str:
+        """The source as a user writes it: ``FILE`` or ``FILE:LAYER``."""
+        return f"{self.path}:{self.layer}" if self.layer is not None else str(self.path)
+
+
+def vector_source(text: str | os.PathLike[str] | VectorSource) -> VectorSource:
+    """Parse ``FILE`` or ``FILE:LAYER`` as given on a command line or in a config.
+
+    A path that exists is a file even when its name holds a colon; otherwise the text
+    after the last colon is the layer when the text before it exists.
+
+    Args:
+        text: the file, optionally followed by ``:`` and a layer name.
+
+    Returns:
+        The source.
+    """
+    if isinstance(text, VectorSource):
+        return text
+    path = Path(text)
+    if path.exists():
+        return VectorSource(path)
+    head, sep, layer = os.fspath(text).rpartition(":")
+    if sep and head and layer and Path(head).exists():
+        return VectorSource(Path(head), layer)
+    return VectorSource(path)
+
+
+def vector_layers(path: str | os.PathLike[str]) -> list[str]:
+    """The layers of a vector file that hold geometries.
+
+    Args:
+        path: the file.
+
+    Returns:
+        Their names, in the file's order (GeoParquet: none).
+
+    Raises:
+        TGDCError: if the file cannot be opened as a vector file.
+    """
+    path = Path(path)
+    if path.suffix.lower() == ".parquet":
+        return []
+    try:
+        layers = pyogrio.list_layers(path)
+    except Exception as error:
+        raise TGDCError(f"{path}: not a readable vector file ({_gdal_reason(error)})") from error
+    return [str(name) for name, kind in layers if kind is not None]
+
+
+def read_vector_file(source: str | os.PathLike[str] | VectorSource, what: str) -> gpd.GeoDataFrame:
+    """Read one layer of a vector file, its invalid geometries repaired.
+
+    Args:
+        source: ``FILE`` or ``FILE:LAYER`` (see :func:`vector_source`).
+        what: what the file holds, for messages (e.g. ``label``, ``inventory``).
+
+    Returns:
+        The features in the file's CRS, in its order; missing geometries stay missing.
+
+    Raises:
+        TGDCError: if the file is missing or unreadable, has several layers and none is
+            named, has no layer of the name given, or has no CRS.
+    """
+    source = vector_source(source)
+    path = source.path
+    if not path.exists():
+        raise TGDCError(f"{path}: {what} file does not exist")
+    layer = _layer(source)
+    try:
+        if path.suffix.lower() == ".parquet":
+            frame = gpd.read_parquet(path)
+        else:
+            frame = gpd.read_file(path, layer=layer)
+    except Exception as error:
+        raise TGDCError(
+            f"{source}: not a readable vector file of {what} ({_gdal_reason(error)})"
+        ) from error
+    if frame.crs is None:
+        raise TGDCError(
+            f"{source}: has no CRS; assign one, e.g. ogr2ogr -a_srs EPSG:4326 fixed.gpkg"
+            f" {path}{'' if layer is None else ' ' + layer}"
+        )
+    return repair_geometries(frame, str(source))
+
+
+def _layer(source: VectorSource) -> str | None:
+    """The layer to read: the one named, else the file's only one; checked against the file."""
+    layers = vector_layers(source.path)
+    if source.layer is not None:
+        if source.layer not in layers:
+            listed = ", ".join(layers) if layers else "none"
+            raise TGDCError(f"{source.path}: has no layer {source.layer!r}; its layers: {listed}")
+        return source.layer
+    if len(layers) > 1:
+        raise TGDCError(
+            f"{source.path}: has {len(layers)} layers ({', '.join(layers)}); name the one to"
+            f" read as FILE:LAYER, e.g. {source.path}:{layers[0]}"
+        )
+    return layers[0] if layers else None
+
+
+def repair_geometries(frame: gpd.GeoDataFrame, name: str) -> gpd.GeoDataFrame:
+    """Repair invalid geometries with make_valid, keeping the polygonal parts of polygons.
+
+    Args:
+        frame: the features.
+        name: the file, for the warning.
+
+    Returns:
+        The features, every geometry valid (a polygon whose repair has no area is empty);
+        one warning counts and names those repaired.
+    """
+    geometry = frame.geometry
+    invalid = (geometry.notna() & ~geometry.is_valid).to_numpy()
+    if not invalid.any():
+        return frame
+    frame = frame.copy()
+    polygonal = geometry.geom_type.isin(POLYGONAL).to_numpy()
+    repaired = geometry[invalid].make_valid()
+    kept = [
+        polygonal_part(shape) if was_polygonal else shape
+        for shape, was_polygonal in zip(repaired, polygonal[invalid], strict=True)
+    ]
+    frame.loc[invalid, frame.geometry.name] = gpd.GeoSeries(kept, index=repaired.index)
+    named = feature_names(frame)[invalid]
+    listed = ", ".join(named[:5]) + (", ..." if len(named) > 5 else "")
+    warnings.warn(
+        f"{name}: repaired {len(named)} invalid geometr{'y' if len(named) == 1 else 'ies'}"
+        f" ({listed}) with make_valid, keeping polygonal parts",
+        stacklevel=3,
+    )
+    return frame
+
+
+def polygonal_part(geometry: BaseGeometry) -> BaseGeometry:
+    """The polygons of a geometry (a make_valid result may add lines and points).
+
+    Args:
+        geometry: any geometry.
+
+    Returns:
+        It, if polygonal; else a MultiPolygon of its polygons (empty if it has none).
+    """
+    if isinstance(geometry, shapely.Polygon | shapely.MultiPolygon):
+        return geometry
+    parts = [
+        part
+        for member in shapely.get_parts(geometry)
+        for part in shapely.get_parts(member)
+        if isinstance(part, shapely.Polygon)
+    ]
+    return shapely.MultiPolygon(parts)
+
+
+def feature_names(frame: gpd.GeoDataFrame) -> np.ndarray:
+    """Describe each feature for messages: its fid and name where present.
+
+    Args:
+        frame: the features.
+
+    Returns:
+        ``fid=ID`` or ``fid=ID (NAME)`` per feature (the row number where there is no fid).
+    """
+    fids = frame["fid"].astype(str) if "fid" in frame else pd.Series(frame.index.astype(str))
+    names = frame["name"].fillna("").astype(str) if "name" in frame else ""
+    described = "fid=" + fids.to_numpy().astype(object)
+    if isinstance(names, pd.Series):
+        described = np.where(names != "", described + " (" + names.to_numpy() + ")", described)
+    return np.asarray(described, dtype=object)
+
+
+def _gdal_reason(error: BaseException) -> str:
+    """GDAL's reason a file cannot be read, without its hint to prefix a driver name.
+
+    GDAL adds "It might help to specify the correct driver explicitly by prefixing the file
+    path with '<DRIVER>:'", which the command line does not take (a colon names a layer).
+    """
+    return describe_error(error).split("; It might help", 1)[0]
