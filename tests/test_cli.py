@@ -59,6 +59,10 @@ def test_a_misspelt_flag_gets_the_commands_usage_and_a_suggestion(
 ) -> None:
     command = module.replace("_", "-")
     subparser = build_parser()._subparsers._group_actions[0].choices[command]  # type: ignore[union-attr]
+    # A command with subcommands of its own (`labels merge`): its first subcommand.
+    if subparser._subparsers is not None:
+        name, subparser = next(iter(subparser._subparsers._group_actions[0].choices.items()))  # type: ignore[attr-defined]
+        command = f"{command} {name}"
     flags = [
         option
         for action in subparser._actions
@@ -69,7 +73,7 @@ def test_a_misspelt_flag_gets_the_commands_usage_and_a_suggestion(
     typo = _misspelt(flag)
     assert typo != flag
     with pytest.raises(SystemExit) as exit_info:
-        main([command, typo, "x"])
+        main([*command.split(), typo, "x"])
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert f"usage: tgdc {command}" in err

@@ -19,8 +19,12 @@ def test_a_user_error_ends_a_program_in_one_line(
     """`torchgeo fit` with a refused config: the hook prints the one line, no traceback."""
     import sys
 
-    import torchgeo_datacenters.datamodules  # noqa: F401  (installs the hook)
+    from torchgeo_datacenters.errors import install_excepthook
 
+    # Another library imported earlier in the session (Ray) may have set its own hook
+    # over the one the datamodule installed at import: start from Python's own.
+    monkeypatch.setattr(sys, "excepthook", sys.__excepthook__)
+    install_excepthook()
     assert hasattr(sys.excepthook, "previous")
     monkeypatch.setattr(sys, "argv", ["/venv/bin/torchgeo", "fit", "--config", "x.yaml"])
     monkeypatch.delenv("TGDC_DEBUG", raising=False)

@@ -113,7 +113,7 @@ class DemoResult:
 
 #: The checkpoint ``tgdc demo`` detects with: ``last`` (the final weights, ``last.ckpt``).
 #: The learning rate decays to 0 at the last step, so the final weights are the settled
-#: ones, while the demo's validation split (1 data center) is too small to rank epochs
+#: ones, while the demo's validation split (0-1 data centers) is too small to rank epochs
 #: (see README, "Training", and benchmarks/README.md, "Training stability").
 DEMO_CHECKPOINT = "last"
 

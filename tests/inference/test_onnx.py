@@ -119,7 +119,13 @@ def test_detect_through_onnx_runtime_matches_torch(
         out.mkdir()
         # Tile 100 is no multiple of the U-Net's 8: the ONNX runner pads and crops.
         predictor = Predictor(
-            model, device="cpu", tile_size=100, overlap=16, min_area=0.0, progress=False
+            model,
+            device="cpu",
+            tile_size=100,
+            overlap=16,
+            min_area=0.0,
+            progress=False,
+            precision="fp32",
         )
         detections = predictor.predict(
             scene, output_probabilities=out / "p.tif", output_geojson=out / "d.geojson"
