@@ -171,7 +171,9 @@ def test_unet4_learns_synthetic_data_centers(
         split_cell_size=300.0,
         val_fraction=0.2,
         test_fraction=0.0,
-        seed=0,
+        # A split whose validation cells hold a data center and a look-alike of the
+        # session's scenes (the datamodule reports it): without one, IoU stays 0.
+        seed=3,
     )
     # A constant rate: 24 steps decayed along a cosine are too few to show learning here.
     task = DataCenterSegmentation(
@@ -186,7 +188,7 @@ def test_unet4_learns_synthetic_data_centers(
         "default_root_dir": tmp_path,
         "deterministic": True,
     }
-    check = Trainer(limit_val_batches=8, **options)
+    check = Trainer(**options)
     before = check.validate(task, datamodule=datamodule, verbose=False)[0]
     Trainer(max_epochs=3, limit_val_batches=4, **options).fit(task, datamodule=datamodule)
     after = check.validate(task, datamodule=datamodule, verbose=False)[0]
