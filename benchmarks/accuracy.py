@@ -145,9 +145,11 @@ def train_plain(config: dict[str, Any], seed: int = 0) -> ProbabilityModel:
     data = config["data"]["init_args"]
     # The datamodule gives the normalisation and kornia augmentation (no setup, no split).
     datamodule = DataCenterDataModule(**data)
+    files = sorted(Path(data["paths"]).glob("*.tif"))
+    datamodule.fit_normalization([str(f) for f in files])
     labels = DataCenterLabels(data["label_path"], multiclass=data.get("multiclass", False))
     images, masks = [], []
-    for path in sorted(Path(data["paths"]).glob("*.tif")):
+    for path in files:
         with rasterio.open(path) as src:
             images.append(src.read())
             labels.crs = src.crs

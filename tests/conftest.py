@@ -27,3 +27,20 @@ def synthetic_scenes(tmp_path_factory: pytest.TempPathFactory) -> SyntheticDatas
     """Six small SYNTHETIC NAIP-like scenes with labels, generated once per session."""
     out: Path = tmp_path_factory.mktemp("synthetic")
     return generate_scenes(out, size=512, count=6, seed=1, progress=False)
+
+
+@pytest.fixture(scope="session")
+def low_contrast_uint16(
+    synthetic_scenes: SyntheticDataset, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """The SYNTHETIC scenes as low-contrast 12-bit uint16 (value x 4 + 1000), as a directory."""
+    import rasterio
+
+    root = tmp_path_factory.mktemp("uint16")
+    for scene in synthetic_scenes.scene_paths:
+        with rasterio.open(scene) as src:
+            profile, pixels = src.profile, src.read().astype("uint16") * 4 + 1000
+        profile.update(dtype="uint16")
+        with rasterio.open(root / scene.name, "w", **profile) as dst:
+            dst.write(pixels)
+    return root

@@ -16,6 +16,7 @@ from torchgeo.tasks import BaseTask
 
 from torchgeo_datacenters import __version__
 from torchgeo_datacenters.cli import main
+from torchgeo_datacenters.datamodules.normalization import band_statistics
 from torchgeo_datacenters.synthetic import SyntheticDataset
 from torchgeo_datacenters.tasks import DataCenterSegmentation
 
@@ -79,13 +80,49 @@ def test_demo_config_writes_a_self_describing_checkpoint(
     assert hparams["model"] == "unet4"
     assert hparams["bands"] == ["R", "G", "B", "NIR"]
     assert hparams["gsd"] == pytest.approx(0.6)
-    assert hparams["mean"] == [0.0] * 4 and hparams["std"] == [255.0] * 4
+    # The normalisation is the training imagery's own.
+    files = [str(p) for p in synthetic_scenes.scene_paths]
+    statistics = band_statistics(files, hparams["bands"])
+    assert hparams["mean"] == statistics.mean and hparams["std"] == statistics.std
+    assert hparams["value_range"] == [0.0, 255.0]
     assert hparams["patch_size"] == 64
     assert hparams["threshold"] == 0.5
     assert hparams["class_names"] == ["background", "datacenter"]
     assert hparams["package_version"] == __version__
     probabilities = task.predict_probabilities(torch.zeros(1, 4, 32, 32))
     assert probabilities.shape == (1, 32, 32)
+
+
+def test_a_checkpoint_run_on_other_imagery_normalises_as_it_trained(
+    tmp_path: Path, synthetic_scenes: SyntheticDataset
+) -> None:
+    """Validating a checkpoint on one scene uses the training imagery's mean/std, not its own."""
+    from lightning.pytorch import Trainer
+
+    from torchgeo_datacenters.datamodules import DataCenterDataModule
+
+    options = {"label_path": str(synthetic_scenes.labels_path), "patch_size": 64}
+    options |= {"batch_size": 2, "split_cell_size": 300.0, "length": 4}
+    trainer = {"accelerator": "cpu", "logger": False, "enable_progress_bar": False}
+    trained = DataCenterDataModule(str(synthetic_scenes.scene_paths[0].parent), **options)
+    Trainer(max_epochs=1, limit_val_batches=1, default_root_dir=tmp_path, **trainer).fit(
+        DataCenterSegmentation(model="unet4"), datamodule=trained
+    )
+    (checkpoint,) = (tmp_path / "checkpoints").glob("*.ckpt")
+    one_scene = DataCenterDataModule(
+        str(synthetic_scenes.scene_paths[0]), **options, val_fraction=0.5
+    )
+    task = DataCenterSegmentation(model="unet4")
+    Trainer(limit_val_batches=1, **trainer).validate(
+        task, datamodule=one_scene, ckpt_path=checkpoint, verbose=False
+    )
+    assert one_scene.statistics is not None and one_scene.statistics.mean != trained.mean
+    assert one_scene.mean == trained.mean and one_scene.std == trained.std
+    assert task.hparams["mean"] == trained.mean
+    raw = torch.full((1, 4, 8, 8), 100.0)
+    expected = (100.0 - torch.tensor(trained.mean)) / torch.tensor(trained.std)
+    normalised = one_scene.aug({"image": raw, "mask": torch.zeros(1, 8, 8)})["image"]
+    torch.testing.assert_close(normalised[0, :, 0, 0], expected)
 
 
 def test_torchgeo_models_train_through_the_config(
@@ -153,17 +190,29 @@ def test_configs_name_our_classes(name: str) -> None:
     assert "val_iou" in monitors
 
 
+@pytest.mark.parametrize("imagery", ["uint8", "low-contrast uint16"])
 def test_unet4_learns_synthetic_data_centers(
-    tmp_path: Path, synthetic_scenes: SyntheticDataset
+    tmp_path: Path,
+    synthetic_scenes: SyntheticDataset,
+    low_contrast_uint16: Path,
+    imagery: str,
 ) -> None:
-    """A short CPU training run lifts validation IoU clearly above the untrained model."""
+    """A short CPU training run lifts validation IoU clearly above the untrained model.
+
+    Also on 12-bit imagery using a sixteenth of its uint16 range, with no mean/std given:
+    normalised by its own statistics, it learns as the uint8 scenes do.
+    """
     from lightning.pytorch import Trainer, seed_everything
 
     from torchgeo_datacenters.datamodules import DataCenterDataModule
 
     seed_everything(0, workers=True)
+    paths, dtype = str(synthetic_scenes.scene_paths[0].parent), "uint8"
+    if imagery != "uint8":
+        paths, dtype = str(low_contrast_uint16), "uint16"
     datamodule = DataCenterDataModule(
-        paths=str(synthetic_scenes.scene_paths[0].parent),
+        paths=paths,
+        dtype=dtype,
         label_path=str(synthetic_scenes.labels_path),
         batch_size=8,
         patch_size=64,
@@ -297,7 +346,8 @@ def test_other_band_sets_train_and_detect(
     assert hparams["in_channels"] == len(bands) and hparams["bands"] == bands
     assert hparams["dtype"] == "uint8" and hparams["value_range"] == [0.0, 255.0]
     assert hparams["gsd"] == pytest.approx(0.6)
-    assert hparams["mean"] == [0.0] * len(bands) and hparams["std"] == [255.0] * len(bands)
+    own = band_statistics([str(p) for p in sorted(imagery.glob("*.tif"))], bands)
+    assert hparams["mean"] == own.mean and hparams["std"] == own.std
     predictor = Predictor(checkpoint, device="cpu", num_workers=0)
     scene = imagery / synthetic_scenes.scene_paths[0].name
     predictor.predict(scene, output_mask=tmp_path / "mask.tif")

@@ -3,7 +3,9 @@ import re
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
+import rasterio
 import shapely
 import torch
 
@@ -87,7 +89,16 @@ def test_metadata_for_the_checkpoint(synthetic_scenes: SyntheticDataset) -> None
     dm = _datamodule(synthetic_scenes, multiclass=True)
     assert dm.bands == ["R", "G", "B", "NIR"]
     assert dm.gsd == 0.6 and dm.patch_size == 64
-    assert dm.mean == [0.0] * 4 and dm.std == [255.0] * 4
+    # mean, std and value_range come from the imagery, at setup.
+    assert dm.mean is None and dm.std is None and dm.value_range is None
+    dm.setup("fit")
+    pixels = np.concatenate(
+        [rasterio.open(p).read().reshape(4, -1) for p in synthetic_scenes.scene_paths], axis=1
+    )
+    # Statistics of every 8th pixel: within 2% of those of all pixels.
+    np.testing.assert_allclose(dm.mean, pixels.mean(axis=1), rtol=0.02)
+    np.testing.assert_allclose(dm.std, pixels.std(axis=1), rtol=0.02)
+    assert dm.value_range == [0.0, 255.0]
     assert dm.class_names == ["background", "datacenter", "warehouse", "retail", "other"]
 
 
@@ -342,32 +353,67 @@ def test_imagery_of_another_pixel_size_is_resampled_with_a_message(
     assert images.res == (0.5, 0.5)
 
 
-@pytest.fixture(scope="module")
-def low_contrast_uint16(
-    synthetic_scenes: SyntheticDataset, tmp_path_factory: pytest.TempPathFactory
-) -> Path:
-    """The SYNTHETIC scenes as low-contrast uint16 (value x 4 + 1000: 12 bits used)."""
-    return _uint16_scenes(tmp_path_factory.mktemp("uint16"), synthetic_scenes, 4, 1000)
-
-
-def test_nearly_constant_normalised_imagery_is_warned_with_its_own_statistics(
+def test_low_contrast_uint16_is_normalised_by_its_own_statistics(
     synthetic_scenes: SyntheticDataset, low_contrast_uint16: Path
 ) -> None:
+    """With no mean/std given, 12-bit low-contrast imagery reaches the model with unit spread."""
     options = {"label_path": str(synthetic_scenes.labels_path), "dtype": "uint16"}
-    dm = DataCenterDataModule(str(low_contrast_uint16), **options)
+    dm = DataCenterDataModule(str(low_contrast_uint16), **options, patch_size=64, batch_size=8)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        dm.setup("fit")
+    assert not [w for w in caught if "nearly constant" in str(w.message)]
+    assert all(1000 < m < 2020 for m in dm.mean) and all(0 < s < 255 for s in dm.std)
+    # The value range --input-scale auto maps onto: the imagery's own, not uint16's.
+    low, high = dm.value_range
+    assert 1000 <= low < high <= 2020
+    batch = next(iter(dm.val_dataloader()))
+    normalised = dm.aug({"image": batch["image"].float(), "mask": batch["mask"]})["image"]
+    valid = batch["image"] > 0  # patches over the scenes' edges hold nodata
+    assert 0.5 < float(normalised[valid].std()) < 2.0
+    # Brightness jitter is a share of that spread: no shift beyond one standard deviation.
+    torch.manual_seed(0)
+    shifts = [
+        float(
+            (dm.train_aug({"image": batch["image"].float(), "mask": batch["mask"]})["image"]).mean()
+            - normalised.mean()
+        )
+        for _ in range(20)
+    ]
+    assert max(abs(x) for x in shifts) <= 1.2 and max(abs(x) for x in shifts) > 0.05
+
+
+def test_nearly_constant_normalised_imagery_is_warned_with_working_advice(
+    synthetic_scenes: SyntheticDataset, low_contrast_uint16: Path
+) -> None:
+    """A given mean/std that flattens the imagery is warned about in one line."""
+    options = {"label_path": str(synthetic_scenes.labels_path), "dtype": "uint16"}
+    dm = DataCenterDataModule(
+        str(low_contrast_uint16), **options, mean=[0.0] * 4, std=[65535.0] * 4
+    )
     with pytest.warns(UserWarning, match="the normalised imagery is nearly constant") as caught:
         dm.setup("fit")
     (line,) = [str(w.message) for w in caught if "nearly constant" in str(w.message)]
-    assert "\n" not in line
-    mean, std = (json.loads(m) for m in re.findall(r"to (\[[^\]]+\])", line))
-    # The advice works: with the imagery's own mean and std there is no warning.
-    with warnings.catch_warnings(record=True) as again:
-        warnings.simplefilter("always")
-        DataCenterDataModule(str(low_contrast_uint16), **options, mean=mean, std=std)._check_spread(
-            sorted(str(p) for p in low_contrast_uint16.glob("*.tif"))
-        )
-    assert not [w for w in again if "nearly constant" in str(w.message)]
-    assert all(1000 < m < 2020 for m in mean) and all(0 < s < 255 for s in std)
+    assert "\n" not in line and "leave data.init_args.mean and std unset" in line
+    mean = json.loads(re.findall(r"mean (\[[^\]]+\])\,", line)[-1])
+    assert all(1000 < m < 2020 for m in mean)
+    # The advice works: left unset, there is no warning (the test above).
+
+
+def test_a_constant_band_is_refused_in_one_line(tmp_path: Path) -> None:
+    from rasterio.transform import from_origin
+
+    path = tmp_path / "flat.tif"
+    pixels = np.random.default_rng(0).integers(0, 255, (4, 64, 64)).astype("uint8")
+    pixels[3] = 7
+    profile = {"driver": "GTiff", "width": 64, "height": 64, "count": 4, "dtype": "uint8"}
+    with rasterio.open(
+        path, "w", **profile, crs="EPSG:32618", transform=from_origin(300000, 4300000, 0.6, 0.6)
+    ) as dst:
+        dst.write(pixels)
+    dm = DataCenterDataModule(str(tmp_path), label_path="unused.geojson")
+    with pytest.raises(TGDCError, match=r"band NIR of the training imagery is constant \(7\)"):
+        dm.fit_normalization([str(path)])
 
 
 def test_real_naip_tiles_are_spread_enough() -> None:
@@ -375,8 +421,13 @@ def test_real_naip_tiles_are_spread_enough() -> None:
     files = sorted(str(p) for p in naip.glob("*.tif"))
     if not files:
         pytest.skip("../shared/data/naip (real NAIP tiles) is absent")
-    dm = DataCenterDataModule(files, label_path="unused.geojson")
+    dm = DataCenterDataModule(files, label_path="unused.geojson", mean=[0.0] * 4, std=[255.0] * 4)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        dm._check_spread(files)
+        dm.fit_normalization(files)
     assert not [w for w in caught if "nearly constant" in str(w.message)]
+    # By default the tiles are normalised by their own statistics: unit spread.
+    own = DataCenterDataModule(files, label_path="unused.geojson")
+    own.fit_normalization(files)
+    assert own.statistics is not None and own.value_range == [0.0, 255.0]
+    assert own.std == own.statistics.std and all(20 < s < 80 for s in own.std)

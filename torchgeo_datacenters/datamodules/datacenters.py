@@ -6,11 +6,9 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import kornia.augmentation as K
 import numpy as np
 import rasterio
 import shapely
-import torch
 from lightning.pytorch.utilities import rank_zero_info
 from shapely.geometry.base import BaseGeometry
 from torchgeo.datamodules import GeoDataModule
@@ -31,16 +29,18 @@ from ..datasets.labels import review_runs
 from ..errors import TGDCError
 from ..naip import DATACENTER_CLASS, DTYPE, HARD_NEGATIVE_CLASSES
 from ..samplers import ChipSampler, SiteSampler
+from .normalization import (
+    MIN_NORMALISED_SPREAD,
+    BandStatistics,
+    augmentations,
+    band_statistics,
+    check_value_range,
+    default_value_range,
+    normalised_spread,
+)
 from .splits import SPLITS, GeoSplit, ValidationSplit, grid_split
 
 PathLike = str | os.PathLike[str]
-
-#: Smallest spread (standard deviation) of a band of normalised training imagery that is
-#: not warned about: a third of the largest brightness shift of training augmentation
-#: (0.15), so that the jitter cannot swamp the data. NAIP-like uint8 imagery normalised
-#: by 0-255 spreads 0.13-0.19 (``tgdc demo``'s scenes).
-MIN_NORMALISED_SPREAD = 0.05
-
 
 #: How errors about the labels of a training run tell the user to fix them: by the flags of
 #: ``torchgeo fit`` (the same keys under ``data.init_args`` in the config).
@@ -72,12 +72,14 @@ class DataCenterDataModule(GeoDataModule):
     land in two splits.
 
     Normalisation: every stage (train, val, test, predict) gives the model
-    ``(pixel - mean) / std`` per band, in raw pixel units; :attr:`mean`, :attr:`std`,
-    :attr:`bands`, :attr:`gsd` and :attr:`patch_size` are copied into the task's
-    checkpoint so inference repeats them. Training batches are then augmented on the
-    device with kornia: flips and 90-degree rotations of image and mask together, and
-    brightness (a shift of up to 0.15) and contrast (a factor of 0.85 to 1.15) jitter of
-    the normalised image only, never clipped.
+    ``(pixel - mean) / std`` per band, in raw pixel units, by default the imagery's own
+    statistics (computed once, at :meth:`setup`, see :mod:`.normalization`); :attr:`mean`,
+    :attr:`std`, :attr:`value_range`, :attr:`bands`, :attr:`gsd` and :attr:`patch_size`
+    are copied into the task's checkpoint so inference repeats them. Training batches are
+    then augmented on the device with kornia: flips and 90-degree rotations of image and
+    mask together, and brightness (a shift of up to one standard deviation of the imagery)
+    and contrast (a factor of 0.85 to 1.15) jitter of the normalised image only, never
+    clipped.
     """
 
     def __init__(
@@ -153,14 +155,16 @@ class DataCenterDataModule(GeoDataModule):
                 per band.
             dtype: NumPy data type of the imagery (``uint8``, ``uint16``, ``float32``,
                 ...); files of another type are refused.
-            value_range: ``[min, max]`` of the raw pixel values (default: the full range
-                of an integer *dtype*, ``[0, 1]`` for floats; e.g. ``[0, 4095]`` for
-                12-bit imagery stored as uint16).
+            value_range: ``[min, max]`` of the raw pixel values, which
+                ``--input-scale auto`` maps other data types onto (default: 0-255 for
+                8-bit imagery, else the training imagery's smallest and largest values;
+                e.g. ``[0, 4095]`` for 12-bit imagery stored as uint16).
             gsd: pixel size the patches are sampled at, in metres (imagery in a metric
                 CRS is resampled to it; 0.6 is NAIP's).
-            mean: per-band mean in raw pixel units (default *value_range*'s min).
-            std: per-band standard deviation in raw pixel units (default the width of
-                *value_range*, so the model sees values in [0, 1]).
+            mean: per-band mean in raw pixel units (default: the training imagery's,
+                computed at :meth:`setup`).
+            std: per-band standard deviation in raw pixel units (default: the training
+                imagery's, so the model sees values of unit spread).
             augment: apply training augmentation.
             site_share: share of the training patches centred on labelled sites (the
                 rest are random), with *label_path*; see
@@ -188,16 +192,16 @@ class DataCenterDataModule(GeoDataModule):
             self.dtype = str(np.dtype(dtype))
         except TypeError as error:
             raise TGDCError(f"dtype: {dtype!r} is not a NumPy data type, e.g. uint8") from error
-        self.value_range = _value_range(self.dtype, value_range)
+        self.value_range = None if value_range is None else check_value_range(value_range)
         if gsd <= 0:
             raise TGDCError(f"gsd ({gsd}): must be a positive pixel size in metres")
         self.gsd = float(gsd)
         n = len(self.bands)
-        low, high = self.value_range
         # TorchGeo types mean/std as tensors; the task and checkpoint take lists of floats.
-        self.mean = [float(m) for m in (mean if mean is not None else [low] * n)]  # type: ignore[assignment]
-        self.std = [float(s) for s in (std if std is not None else [high - low] * n)]  # type: ignore[assignment]
-        if not n or len(self.mean) != n or len(self.std) != n or min(self.std) <= 0:
+        self.mean = None if mean is None else [float(m) for m in mean]  # type: ignore[assignment]
+        self.std = None if std is None else [float(s) for s in std]  # type: ignore[assignment]
+        given = [v for v in (self.mean, self.std) if v is not None]
+        if not n or any(len(v) != n for v in given) or min(self.std or [1.0]) <= 0:
             raise TGDCError(f"mean/std: need {n} values each (one per band), std > 0")
         super().__init__(NAIPChips, batch_size, patch_size, length, num_workers)
         self.paths = paths
@@ -234,22 +238,9 @@ class DataCenterDataModule(GeoDataModule):
         #: What the validation split holds (set when fitting with *label_path*).
         self.validation_split: ValidationSplit | None = None
 
-        # One normalisation for every stage (and the predictor, through the checkpoint);
-        # training jitters brightness and contrast of the normalised image without
-        # clipping, so no raw value range (uint8, uint16, float) saturates.
-        normalize = K.Normalize(mean=torch.tensor(self.mean), std=torch.tensor(self.std))
-        self.aug = K.AugmentationSequential(normalize, data_keys=None, keepdim=True)
-        if augment:
-            self.train_aug = K.AugmentationSequential(
-                normalize,
-                K.RandomBrightness(brightness=(0.85, 1.15), clip_output=False, p=0.5),
-                K.RandomContrast(contrast=(0.85, 1.15), clip_output=False, p=0.5),
-                K.RandomHorizontalFlip(),
-                K.RandomVerticalFlip(),
-                K.RandomRotation90(times=(0, 3), p=0.5),
-                data_keys=None,
-                keepdim=True,
-            )
+        self.augment = augment
+        #: The training imagery's statistics (set at :meth:`setup`).
+        self.statistics: BandStatistics | None = None
 
     @property
     def label_files(self) -> list[str]:
@@ -286,39 +277,70 @@ class DataCenterDataModule(GeoDataModule):
             labels = DataCenterLabels(self.label_path, res=images.res, **self.label_kwargs)
         return images, labels
 
-    def _check_spread(self, files: Sequence[str]) -> None:
-        """Warn in one line where the normalised training imagery is nearly constant.
+    def fit_normalization(self, files: Sequence[str], stage: str = "fit") -> None:
+        """Fill ``mean``, ``std`` and ``value_range`` left unset from the imagery.
 
-        The imagery is read at 1/8 resolution (valid pixels only, up to 16 files). A band
-        whose normalised values spread (standard deviation) less than
-        :data:`MIN_NORMALISED_SPREAD` gives the model almost nothing to learn from, and
-        the brightness jitter of training (a shift of up to 0.15) swamps it: a ``mean``/
-        ``std`` or ``value_range`` that does not fit the data (uint16 imagery normalised
-        by the type's full range, say). The warning gives the imagery's own mean and std.
+        The statistics are computed once (:func:`~.normalization.band_statistics`), then
+        the normalisation and training's augmentation are built from them. When fitting,
+        a band whose normalised values spread less than
+        :data:`~.normalization.MIN_NORMALISED_SPREAD` (a given ``mean``/``std`` that does
+        not fit the data: uint16 imagery divided by the type's full range, say) is warned
+        about in one line: the model can learn little from it.
 
         Args:
-            files: the training imagery files.
+            files: the imagery files.
+            stage: 'fit', 'validate', 'test' or 'predict'.
+
+        Raises:
+            TGDCError: if the imagery has no valid pixel or a constant band.
         """
-        samples = []
-        for file in list(files)[:16]:
-            with rasterio.open(file) as src:
-                shape = (src.count, max(1, src.height // 8), max(1, src.width // 8))
-                data = src.read(out_shape=shape, masked=True).astype(np.float64)
-            samples.append(data.reshape(src.count, -1))
-        values = np.ma.concatenate(samples, axis=1)
-        mean, std = values.mean(axis=1).filled(np.nan), values.std(axis=1).filled(np.nan)
-        spread = std / np.asarray(self.std)
-        if not np.all(spread >= MIN_NORMALISED_SPREAD):
-            band = self.bands[int(np.nanargmin(spread))]
+        if self.statistics is None:
+            self.statistics = band_statistics(files, self.bands)
+        statistics = self.statistics
+        given = self.mean is not None and self.std is not None
+        self.mean = self.mean or statistics.mean  # type: ignore[assignment]
+        self.std = self.std or statistics.std  # type: ignore[assignment]
+        if self.value_range is None:
+            self.value_range = default_value_range(self.dtype, statistics)
+        self._build_augmentations()
+        spread = normalised_spread(statistics, self.std)  # type: ignore[arg-type]
+        if stage == "fit" and given and not np.all(spread >= MIN_NORMALISED_SPREAD):
+            band = self.bands[int(np.argmin(spread))]
             warnings.warn(
                 f"{self.paths}: the normalised imagery is nearly constant (band {band} spreads"
-                f" {np.nanmin(spread):.3g} with mean {self.mean} and std {self.std}, below"
-                f" {MIN_NORMALISED_SPREAD}): the model can learn little; set"
-                f" data.init_args.mean to {[round(float(m), 1) for m in mean]} and std to"
-                f" {[round(float(v), 1) for v in std]}, the imagery's own",
+                f" {spread.min():.3g} with mean {self.mean} and std {self.std}, below"
+                f" {MIN_NORMALISED_SPREAD}): the model can learn little; leave"
+                " data.init_args.mean and std unset to take the imagery's own (mean"
+                f" {[round(m, 1) for m in statistics.mean]}, std"
+                f" {[round(v, 1) for v in statistics.std]})",
                 UserWarning,
                 stacklevel=3,
             )
+
+    def normalize_as(self, mean: Sequence[float], std: Sequence[float]) -> None:
+        """Normalise as a checkpoint's training did (a test or resumed run of it).
+
+        Args:
+            mean: the checkpoint's per-band mean, raw pixel units.
+            std: the checkpoint's per-band standard deviation, raw pixel units.
+        """
+        self.mean = [float(m) for m in mean]  # type: ignore[assignment]
+        self.std = [float(s) for s in std]  # type: ignore[assignment]
+        self._build_augmentations()
+
+    def _build_augmentations(self) -> None:
+        """The normalisation of every stage and training's augmentation, from mean/std."""
+        spread = 1.0
+        if self.statistics is not None:
+            spread = float(normalised_spread(self.statistics, self.std).mean())  # type: ignore[arg-type]
+        self.aug, train_aug = augmentations(
+            self.mean,  # type: ignore[arg-type]
+            self.std,  # type: ignore[arg-type]
+            spread,
+            self.augment,
+        )
+        if train_aug is not None:
+            self.train_aug = train_aug
 
     def _check_pixel_size(self, file: str, src: rasterio.io.DatasetReader) -> None:
         """Warn in one line where a file's pixels differ from ``gsd`` by more than 10%.
@@ -406,6 +428,7 @@ class DataCenterDataModule(GeoDataModule):
             TGDCError: if the imagery and labels do not overlap.
         """
         images, labels = self._datasets()
+        self.fit_normalization(images.files, stage)
         if stage == "predict":
             self.predict_dataset = images
             self.predict_sampler = GriddedPatchSampler(
@@ -434,8 +457,6 @@ class DataCenterDataModule(GeoDataModule):
             seed=self.split_seed,
             crs=dataset.crs,
         )
-        if stage == "fit":
-            self._check_spread(images.files)
         if self.masks_dir is not None:
             self._setup_chips(images, labels)
             return
@@ -519,27 +540,3 @@ class DataCenterDataModule(GeoDataModule):
             if name == "train":
                 fix = "give the validation area as a polygon file with val_area; the rest trains"
         raise TGDCError(f"{self.paths}: the {name} split is empty: {cause}; {fix}")
-
-
-def _value_range(dtype: str, value_range: Sequence[float] | None) -> list[float]:
-    """``[min, max]`` raw pixel values: as given, else the full range of *dtype*.
-
-    Args:
-        dtype: NumPy data type name of the imagery.
-        value_range: the given range, or None.
-
-    Returns:
-        The range as two floats.
-
-    Raises:
-        TGDCError: if the range is not two increasing numbers.
-    """
-    if value_range is None:
-        if np.issubdtype(np.dtype(dtype), np.integer):
-            info = np.iinfo(dtype)
-            return [float(info.min), float(info.max)]
-        return [0.0, 1.0]
-    values = [float(v) for v in value_range]
-    if len(values) != 2 or not values[0] < values[1]:
-        raise TGDCError(f"value_range: {value_range} is not [min, max] with min < max")
-    return values

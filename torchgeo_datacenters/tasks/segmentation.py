@@ -4,7 +4,7 @@ import math
 import pickle
 from collections.abc import Sequence
 from functools import partial
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import segmentation_models_pytorch as smp
 import torch
@@ -50,6 +50,15 @@ LOSSES = {
     "binary": ("bce", "dice", "bce+dice", "focal", "jaccard"),
     "multiclass": ("ce", "dice", "focal", "jaccard"),
 }
+
+
+@runtime_checkable
+class NormalizedDataModule(Protocol):
+    """A datamodule whose normalisation a checkpoint can set (``DataCenterDataModule``)."""
+
+    def normalize_as(self, mean: Sequence[float], std: Sequence[float]) -> None:
+        """Normalise with a checkpoint's per-band mean and std (raw pixel units)."""
+
 
 #: Learning-rate schedules that ``lr_schedule`` accepts.
 ScheduleName = Literal["cosine", "plateau"]
@@ -330,6 +339,26 @@ class DataCenterSegmentation(SemanticSegmentation):
             hparams.pop(key, None)
         if hparams.get("model", DEFAULT_MODEL) == "unet4" and isinstance(self.weights, str):
             hparams["trained_from"] = self.weights
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Normalise the trainer's data as the checkpoint's training did.
+
+        ``torchgeo test --ckpt_path`` and a resumed fit build the task and datamodule from
+        the config, whose ``mean`` and ``std`` default to the imagery's own statistics;
+        the weights were trained with the checkpoint's, which therefore win, in the task's
+        hyperparameters and in the datamodule's normalisation.
+
+        Args:
+            checkpoint: the checkpoint being read.
+        """
+        hparams = checkpoint.get("hyper_parameters", {})
+        mean, std = hparams.get("mean"), hparams.get("std")
+        if mean is None or std is None:
+            return
+        self.hparams["mean"], self.hparams["std"] = list(mean), list(std)
+        datamodule = getattr(self._trainer, "datamodule", None)
+        if isinstance(datamodule, NormalizedDataModule):
+            datamodule.normalize_as(mean, std)
 
     def configure_losses(self) -> None:
         """Build the loss; ``'bce'`` and ``'bce+dice'`` here, the others by TorchGeo."""
