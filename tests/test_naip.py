@@ -8,6 +8,7 @@ from support.data import shared_data
 
 from torchgeo_datacenters import naip
 from torchgeo_datacenters.datamodules.datacenters import DataCenterDataModule
+from torchgeo_datacenters.datamodules.normalization import default_value_range
 from torchgeo_datacenters.datasets import NAIP_BANDS, NAIP_GSD, NEGATIVE_CLASSES, POSITIVE_CLASSES
 from torchgeo_datacenters.models.datacenter import DATACENTER, HARD_NEGATIVE_CLASS_NAMES
 from torchgeo_datacenters.stac import NAIP_RESOLUTION
@@ -50,7 +51,9 @@ def test_datamodule_defaults_follow_the_facts(tmp_path) -> None:
     )
     assert module.class_names == ["background", naip.DATACENTER_CLASS, *naip.HARD_NEGATIVE_CLASSES]
     assert module.bands == list(naip.BANDS) and module.gsd == naip.GSD
-    assert module.std == [float(naip.VALUE_RANGE[1])] * len(naip.BANDS)
+    # Normalisation comes from the imagery; 8-bit NAIP's value range is the type's.
+    assert module.std is None and module.mean is None
+    assert default_value_range(naip.DTYPE, None) == [float(v) for v in naip.VALUE_RANGE]
 
 
 def test_checkpoints_without_imagery_facts_default_to_naip() -> None:
