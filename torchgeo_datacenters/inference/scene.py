@@ -348,3 +348,31 @@ def group_rasters(paths: Iterable[str | os.PathLike[str]]) -> list[list[Path | s
     labels = connected_components(graph, directed=False)[1]
     groups = [[files[i].path for i in np.flatnonzero(labels == g)] for g in set(labels)]
     return sorted(groups, key=lambda group: str(group[0]))
+
+
+def assign_sources(detections: "gpd.GeoDataFrame", scene: Scene) -> "gpd.GeoDataFrame":
+    """Name, for every detection, the raster file its centroid lies in (or nearest to).
+
+    Args:
+        detections: detections in EPSG:4326.
+        scene: the scene they were found in.
+
+    Returns:
+        The detections with the ``source`` column filled with file names.
+    """
+    import geopandas as gpd
+
+    detections = detections.copy()
+    if len(scene.files) == 1 or detections.empty:
+        detections["source"] = scene.files[0].name
+        return detections
+    footprints = scene.footprints
+    centroids = gpd.GeoDataFrame(
+        geometry=gpd.points_from_xy(detections["centroid_lon"], detections["centroid_lat"]),
+        crs="EPSG:4326",
+    ).to_crs(footprints.crs)
+    joined = gpd.sjoin_nearest(centroids, footprints, how="left")
+    joined = joined.sort_values("filepath", kind="stable")
+    nearest = joined[~joined.index.duplicated(keep="first")].sort_index()
+    detections["source"] = [Path(path).name for path in nearest["filepath"]]
+    return detections
