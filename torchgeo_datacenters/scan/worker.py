@@ -14,7 +14,7 @@ import rasterio
 from ..detections import prune_small
 from ..errors import describe_error
 from ..inference import Predictor
-from .scenes import Scene
+from .scenes import ScanScene
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ class SceneWorker:
             path, device=device, progress=False, num_workers=0, **{**options, **traced}
         )
 
-    def scan(self, scene: Scene) -> SceneOutcome:
+    def scan(self, scene: ScanScene) -> SceneOutcome:
         """Predict one scene.
 
         Detections of every size are kept near the scene's edge, where they may continue in
