@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..naip import DATACENTER_CLASS, HARD_NEGATIVE_CLASSES
+from ..naip import DATACENTER_CLASS, OTHER_CLASS, RETAIL_CLASS, WAREHOUSE_CLASS
 from .canvas import Box, Canvas
 from .palette import FAN, HVAC, SKYLIGHT, UNIT
 from .parts import Part
@@ -207,9 +207,6 @@ def paint_hvac(scene: Canvas, box: Box, mask: np.ndarray, *, fill: float) -> Non
         mask=mask,
     )
 
-
-# One spec per class of the label file; a class added there fails here until it has one.
-WAREHOUSE_CLASS, RETAIL_CLASS, OTHER_CLASS = HARD_NEGATIVE_CLASSES
 
 DATACENTER = BuildingSpec(
     name=DATACENTER_CLASS,
