@@ -55,22 +55,20 @@ from torch.optim import AdamW
 
 from torchgeo_datacenters.datamodules import DataCenterDataModule
 from torchgeo_datacenters.datasets import DataCenterLabels
-from torchgeo_datacenters.demo import (
-    TEST_ORIGIN,
-    TEST_SIZE,
-    demo_config,
+from torchgeo_datacenters.demo import TEST_ORIGIN, TEST_SIZE
+from torchgeo_datacenters.detections.quality import OutlineQuality
+from torchgeo_datacenters.evaluation import (
     matched_outline_quality,
     object_metrics,
     pixel_counts,
     pixel_scores,
-    train,
 )
-from torchgeo_datacenters.detections.quality import OutlineQuality
 from torchgeo_datacenters.inference import Predictor, ProbabilityModel
 from torchgeo_datacenters.naip import GSD, HARD_NEGATIVE_CLASSES
 from torchgeo_datacenters.options import TTA_MODES
 from torchgeo_datacenters.synthetic import SCENE_GAP, generate_scene, generate_scenes
 from torchgeo_datacenters.tasks import DataCenterSegmentation
+from torchgeo_datacenters.training import demo_config, train
 
 #: Seeds of the test scenes (the training scenes derive theirs from seed 0), the first
 #: ones holding the most warehouses.

@@ -46,13 +46,13 @@ from accuracy import make_data, score
 from report import grid_detections
 from support.browser import evaluate_in_chromium
 
-from torchgeo_datacenters.demo import demo_config, train
 from torchgeo_datacenters.detections.schema import order_detections
 from torchgeo_datacenters.detections.verdicts import VERDICT_COLUMNS, merge_verdicts, run_id
 from torchgeo_datacenters.inference import Predictor
 from torchgeo_datacenters.naip import DATACENTER_CLASS, HARD_NEGATIVE_CLASSES
 from torchgeo_datacenters.outputs.review import review_order, write_review
 from torchgeo_datacenters.synthetic import generate_scenes
+from torchgeo_datacenters.training import demo_config, train
 
 #: Side of the benchmark's scene, in pixels.
 SIDE = 4096

@@ -32,7 +32,7 @@ import geopandas as gpd
 import yaml
 from accuracy import TEST_SEEDS, make_data, row_config, score, steps_of
 
-from torchgeo_datacenters.demo import train
+from torchgeo_datacenters.training import train
 
 #: Lowest ratio of the final epoch's validation IoU to the best epoch's (issue 30).
 FINAL_TO_BEST = 0.95

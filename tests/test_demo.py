@@ -10,11 +10,10 @@ import shapely
 from rasterio.transform import from_origin
 
 from torchgeo_datacenters.datasets import DataCenterLabels
-from torchgeo_datacenters.demo import (
-    checkpoint_epochs,
+from torchgeo_datacenters.demo import checkpoint_epochs, outline_table
+from torchgeo_datacenters.evaluation import (
     matched_outline_quality,
     object_metrics,
-    outline_table,
     pixel_counts,
     pixel_scores,
 )

@@ -11,6 +11,7 @@ Torch-free, so that light tools can read a contract.
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .errors import TGDCError
@@ -131,3 +132,21 @@ class ModelContract:
             patch_size=None if patch_size is None else int(patch_size),
             class_names=class_name_list(hparams.get("class_names")),
         )
+
+
+@dataclass(frozen=True)
+class CheckpointFacts:
+    """What a checkpoint file records, read without building its model.
+
+    Read by :func:`~torchgeo_datacenters.inference.model.read_checkpoint_facts`; the STAC
+    writer (:mod:`torchgeo_datacenters.outputs.stac`) and ``tgdc describe`` take it.
+
+    Attributes:
+        path: the ``.ckpt`` file.
+        hparams: its hyperparameters (every key of :data:`REQUIRED_HPARAMS` present).
+        parameters: number of model parameters (batch-norm statistics not counted).
+    """
+
+    path: Path
+    hparams: Mapping[str, Any]
+    parameters: int

@@ -14,9 +14,7 @@ import inspect
 import os
 import shutil
 import time
-import warnings
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -29,53 +27,24 @@ import numpy as np
 import rasterio
 import shapely
 import yaml
-from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.cli import LightningCLI
 from matplotlib.ticker import MaxNLocator
-from torchgeo.datamodules import BaseDataModule
-from torchgeo.tasks import BaseTask
 
 from .datasets import DataCenterLabels
 from .detections.change import Vintage, track_changes
 from .detections.files import write_vector
 from .detections.merge import merge_detections
 from .detections.outlines import OutlineRules
-from .detections.quality import OutlineQuality, outline_quality
+from .detections.quality import OutlineQuality
 from .errors import TGDCError
+from .evaluation import matched_outline_quality, object_metrics, pixel_metrics
 from .inference import Detections, Predictor
-from .naip import HARD_NEGATIVE_CLASSES
 from .outputs import Outputs, write_vectors
 from .synthetic import generate_scene, generate_scenes
 from .tasks import (
     DataCenterSegmentation,
-    hard_negative_fdr_from_polygons,
-    object_scores_from_polygons,
 )
-from .tasks.object_metrics import match_polygons
+from .training import DEMO_CHECKPOINT, demo_config, train
 from .utils import atomic_output
-
-
-def config_path(name: str) -> Path:
-    """Return the path of one of the project's LightningCLI configs.
-
-    The configs live in the repository's ``configs/`` directory; a wheel carries them as
-    package data in ``torchgeo_datacenters/configs/`` (see ``pyproject.toml``).
-
-    Args:
-        name: the config's file name, e.g. ``demo.yaml``.
-
-    Returns:
-        The packaged copy where the package is installed from a wheel, else the file in the
-        source checkout.
-    """
-    packaged = resources.files(__package__).joinpath("configs", name)
-    if packaged.is_file():
-        return Path(str(packaged))
-    return Path(__file__).resolve().parents[1] / "configs" / name
-
-
-#: The demo's LightningCLI config.
-DEMO_CONFIG = config_path("demo.yaml")
 
 #: Upper-left corner of the test scene: far (50 km) from the training scenes.
 TEST_ORIGIN = (560000.0, 4350000.0)
@@ -109,192 +78,6 @@ class DemoResult:
     changes: gpd.GeoDataFrame | None = None
     #: Outline quality of the matched data centers, traced and regularised.
     outlines: dict[str, OutlineQuality] | None = None
-
-
-#: The checkpoint ``tgdc demo`` detects with: ``last`` (the final weights, ``last.ckpt``).
-#: The learning rate decays to 0 at the last step, so the final weights are the settled
-#: ones, while the demo's validation split (0-1 data centers) is too small to rank epochs
-#: (see README, "Training", and benchmarks/README.md, "Training stability").
-DEMO_CHECKPOINT = "last"
-
-
-def train(config: dict[str, Any], output_dir: Path, checkpoint: str = DEMO_CHECKPOINT) -> Path:
-    """Fit the model as ``torchgeo fit --config`` would, and keep one of its checkpoints.
-
-    Args:
-        config: the LightningCLI configuration (``configs/demo.yaml`` with paths set).
-        output_dir: the demo's output directory.
-        checkpoint: ``last`` (the final weights: the checkpoint callback without a
-            monitor) or ``best`` (the best validation IoU: the one with a monitor).
-
-    Returns:
-        The checkpoint copied to ``output_dir / 'model.ckpt'``.
-
-    Raises:
-        TGDCError: if training wrote no such checkpoint.
-    """
-    with warnings.catch_warnings():
-        # LightningCLI warns when args are given while sys.argv holds tgdc's own.
-        warnings.filterwarnings(
-            "ignore", message=".*args parameter is intended", category=UserWarning
-        )
-        cli = LightningCLI(
-            model_class=BaseTask,
-            datamodule_class=BaseDataModule,
-            seed_everything_default=0,
-            subclass_mode_model=True,
-            subclass_mode_data=True,
-            save_config_kwargs={"overwrite": True},
-            args=config,
-            run=False,
-        )
-    cli.trainer.fit(cli.model, datamodule=cli.datamodule)
-    paths = {
-        "best" if callback.monitor else "last": callback.best_model_path
-        for callback in cli.trainer.checkpoint_callbacks
-        if isinstance(callback, ModelCheckpoint)
-    }
-    if not paths.get(checkpoint):
-        raise TGDCError(
-            f"training wrote no {checkpoint} checkpoint; check the ModelCheckpoint callbacks"
-            " in the config"
-        )
-    copy = output_dir / "model.ckpt"
-    with atomic_output(copy) as tmp:
-        shutil.copyfile(paths[checkpoint], tmp)
-    return copy
-
-
-def demo_config(
-    output_dir: Path, *, epochs: int | None = None, model: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """Read ``configs/demo.yaml`` and point its paths into *output_dir*.
-
-    Args:
-        output_dir: the demo's output directory.
-        epochs: override of ``trainer.max_epochs``.
-        model: overrides of the task's ``init_args`` (e.g. another architecture).
-
-    Returns:
-        The configuration.
-
-    Raises:
-        TGDCError: if the config file is missing.
-    """
-    if not DEMO_CONFIG.exists():
-        raise TGDCError(
-            f"{DEMO_CONFIG}: demo config missing; reinstall torchgeo-datacenters (its wheel"
-            " carries configs/demo.yaml)"
-        )
-    config = yaml.safe_load(DEMO_CONFIG.read_text())
-    training = output_dir / "training"
-    config["trainer"]["default_root_dir"] = str(training)
-    if epochs is not None:
-        config["trainer"]["max_epochs"] = epochs
-    config["model"]["init_args"].update(model or {})
-    config["data"]["init_args"]["paths"] = str(output_dir / "data")
-    config["data"]["init_args"]["label_path"] = str(output_dir / "data" / "labels.geojson")
-    return config
-
-
-def pixel_counts(mask_path: Path, labels: DataCenterLabels) -> tuple[float, float, float]:
-    """True-positive, false-positive and false-negative pixels of a detection mask.
-
-    Args:
-        mask_path: the detection mask GeoTIFF (1 data center, 0 background).
-        labels: the true labels.
-
-    Returns:
-        The three pixel counts, to pool over scenes or pass to :func:`pixel_scores`.
-    """
-    with rasterio.open(mask_path) as src:
-        predicted = src.read(1) == 1
-        labels.crs = src.crs
-        truth = labels.rasterize(src.transform, src.shape) == 1
-    return (
-        float(np.sum(predicted & truth)),
-        float(np.sum(predicted & ~truth)),
-        float(np.sum(~predicted & truth)),
-    )
-
-
-def pixel_scores(tp: float, fp: float, fn: float) -> dict[str, float]:
-    """Pixel IoU, Dice, precision and recall from pixel counts.
-
-    Args:
-        tp: data-center pixels detected.
-        fp: other pixels detected.
-        fn: data-center pixels missed.
-
-    Returns:
-        The metrics, as fractions (0 where a denominator is 0).
-    """
-    return {
-        "pixel_iou": tp / max(tp + fp + fn, 1.0),
-        "pixel_dice": 2 * tp / max(2 * tp + fp + fn, 1.0),
-        "pixel_precision": tp / max(tp + fp, 1.0),
-        "pixel_recall": tp / max(tp + fn, 1.0),
-    }
-
-
-def pixel_metrics(mask_path: Path, labels: DataCenterLabels) -> dict[str, float]:
-    """Pixel IoU, Dice, precision and recall of a detection mask against labels.
-
-    Args:
-        mask_path: the detection mask GeoTIFF (1 data center, 0 background).
-        labels: the true labels.
-
-    Returns:
-        The metrics, as fractions.
-    """
-    return pixel_scores(*pixel_counts(mask_path, labels))
-
-
-def object_metrics(detections: gpd.GeoDataFrame, truth: gpd.GeoDataFrame) -> dict[str, float]:
-    """Object precision, recall, F1 and the hard-negative false-detection rates.
-
-    A detection matches a true data center, and a hard negative counts as detected, when
-    their polygons match one-to-one at IoU >= 0.5 (:mod:`.tasks.object_metrics`), in the
-    UTM zone of the labels.
-
-    Args:
-        detections: detected data-center polygons (any CRS).
-        truth: labelled polygons (any CRS) with ``label`` (true for data centers) and
-            ``class`` columns, as :func:`~.synthetic.generate_scene` returns them.
-
-    Returns:
-        ``object_precision``, ``object_recall``, ``object_f1`` and ``hn_fdr_<class>`` for
-        every hard-negative class in *truth*.
-    """
-    utm = truth.estimate_utm_crs()
-    found = detections.to_crs(utm).geometry
-    objects = object_scores_from_polygons(found, truth[truth["label"]].to_crs(utm).geometry)
-    return {
-        "object_precision": objects.precision,
-        "object_recall": objects.recall,
-        "object_f1": objects.f1,
-    } | hard_negative_fdr_from_polygons(
-        found, truth.to_crs(utm).geometry, truth["class"], HARD_NEGATIVE_CLASSES
-    )
-
-
-def matched_outline_quality(
-    detections: gpd.GeoDataFrame, truth: gpd.GeoDataFrame
-) -> OutlineQuality:
-    """Outline quality of the detections matched to true data centers (IoU >= 0.5).
-
-    Args:
-        detections: detected polygons (any CRS).
-        truth: labelled polygons (any CRS) with a ``label`` column.
-
-    Returns:
-        Their outline quality (:mod:`.detections.quality`), in the labels' UTM zone.
-    """
-    utm = truth.estimate_utm_crs()
-    found = detections.to_crs(utm).geometry.to_numpy()
-    true = truth[truth["label"]].to_crs(utm).geometry.to_numpy()
-    found_index, true_index = match_polygons(found, true)
-    return outline_quality(found[found_index], true[true_index])
 
 
 def outline_table(outlines: dict[str, OutlineQuality]) -> str:

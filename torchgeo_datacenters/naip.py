@@ -26,5 +26,18 @@ VALUE_RANGE = (0, 255)
 DATACENTER_CLASS = "datacenter"
 """The ``class`` of data centers in the seed label file, the only class labelled true."""
 
-HARD_NEGATIVE_CLASSES = ("warehouse", "retail", "other")
-"""The ``class`` values of the seed label file's hard negatives: look-alikes labelled false."""
+WAREHOUSE_CLASS = "warehouse"
+"""The ``class`` of warehouses in the seed label file: the commonest look-alike."""
+
+RETAIL_CLASS = "retail"
+"""The ``class`` of large retail buildings in the seed label file."""
+
+OTHER_CLASS = "other"
+"""The ``class`` of any other hard negative, and of a negative whose label file names none."""
+
+HARD_NEGATIVE_CLASSES = (WAREHOUSE_CLASS, RETAIL_CLASS, OTHER_CLASS)
+"""The ``class`` values of the seed label file's hard negatives: look-alikes labelled false.
+
+A new class is added by name here (a constant of its own) and given a building spec in
+:data:`torchgeo_datacenters.synthetic.BUILDINGS`; no code depends on the order of this tuple.
+"""

@@ -13,13 +13,12 @@ from scipy import ndimage
 from support.inference import GSD, UTM, utm_transform
 
 from torchgeo_datacenters.detections import vectorize as vectorize_module
+from torchgeo_datacenters.detections.grouping import pairs_within
 from torchgeo_datacenters.detections.metric import metric_crs
+from torchgeo_datacenters.detections.patches import pack_patches, patch_boxes
 from torchgeo_datacenters.detections.vectorize import (
     MASK_NODATA,
     Vectorizer,
-    pack_patches,
-    pairs_within,
-    patch_boxes,
     pixel_size_m,
     pixel_to_crs,
     threshold_band,

@@ -6,8 +6,7 @@ import torch
 from support.inference import MEAN, STD, write_scene
 from torch.utils.data import BatchSampler, DataLoader
 
-from torchgeo_datacenters.inference.batches import SharedBatches
-from torchgeo_datacenters.inference.predictor import as_read
+from torchgeo_datacenters.inference.batches import SharedBatches, as_read
 from torchgeo_datacenters.inference.reader import TileReader
 from torchgeo_datacenters.inference.scene import open_scene
 from torchgeo_datacenters.inference.tiling import tile_offsets

@@ -11,8 +11,10 @@ from support.inference import save_checkpoint, write_scene
 from support.stac_schemas import validate
 
 from torchgeo_datacenters.cli import main
+from torchgeo_datacenters.inference.model import read_checkpoint_facts
+from torchgeo_datacenters.naip import DATACENTER_CLASS, HARD_NEGATIVE_CLASSES
 from torchgeo_datacenters.outputs.provenance import item_provenance
-from torchgeo_datacenters.outputs.stac import model_item, write_stac
+from torchgeo_datacenters.outputs.stac import class_name, model_item, write_stac
 
 FAST = [
     *("--tile-size", "64", "--overlap", "16", "--min-area", "0"),
@@ -27,7 +29,7 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_model_item_is_valid_mlm(checkpoint: Path) -> None:
-    item = model_item(checkpoint)
+    item = model_item(read_checkpoint_facts(checkpoint))
     assert "https://stac-extensions.github.io/mlm/v1.4.0/schema.json" in validate(item)
     (model_input,) = item.properties["mlm:input"]
     assert model_input["bands"] == ["R", "G", "B", "NIR"]
@@ -134,7 +136,13 @@ def test_items_of_a_stac_scan_link_to_their_items(checkpoint: Path, tmp_path: Pa
         geometry=[shapely.box(-80.996, 39.004, -80.994, 39.006)],
         crs=4326,
     )
-    path = write_stac(tmp_path / "stac", detections, [provenance], checkpoint, item_id="scan")
+    path = write_stac(
+        tmp_path / "stac",
+        detections,
+        [provenance],
+        read_checkpoint_facts(checkpoint),
+        item_id="scan",
+    )
     stac_item = pystac.Item.from_file(str(path.parent / "scan" / "scan.json"))
     validate(stac_item)
     (link,) = [
@@ -145,6 +153,20 @@ def test_items_of_a_stac_scan_link_to_their_items(checkpoint: Path, tmp_path: Pa
     assert shapely.geometry.shape(stac_item.geometry).equals(footprint)
     # Replacing a catalogue leaves no staging directory behind.
     write_stac(
-        tmp_path / "stac", detections, [provenance], checkpoint, item_id="scan", overwrite=True
+        tmp_path / "stac",
+        detections,
+        [provenance],
+        read_checkpoint_facts(checkpoint),
+        item_id="scan",
+        overwrite=True,
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["stac"]
+
+
+def test_detections_are_labelled_data_centers_whatever_class_comes_last() -> None:
+    binary = ["background", DATACENTER_CLASS]
+    hard_negatives = ["background", DATACENTER_CLASS, *HARD_NEGATIVE_CLASSES]
+    assert class_name({"class_names": binary}) == DATACENTER_CLASS
+    assert class_name({"class_names": hard_negatives}) == DATACENTER_CLASS
+    assert class_name({"class_names": [*hard_negatives, "parking"]}) == DATACENTER_CLASS
+    assert class_name({}) == "data_center"

@@ -39,9 +39,10 @@ def run(args: argparse.Namespace) -> int:
     Returns:
         The exit status (0).
     """
+    from ..inference.model import read_checkpoint_facts
     from ..outputs.stac import model_item
 
-    item = model_item(args.checkpoint)
+    item = model_item(read_checkpoint_facts(args.checkpoint))
     if args.stac:
         print(json.dumps(item.to_dict(include_self_link=False), indent=2))
         return 0

@@ -201,13 +201,14 @@ def write_extra_outputs(
     """
     written: dict[str, Path] = {}
     if args.output_stac is not None:
+        from ..inference.model import read_checkpoint_facts
         from ..outputs.stac import write_stac
 
         written["stac"] = write_stac(
             args.output_stac,
             detections,
             provenances,
-            args.checkpoint,
+            read_checkpoint_facts(args.checkpoint),
             item_id=item_id,
             mask=mask,
             overwrite=args.overwrite,
@@ -224,9 +225,9 @@ def write_extra_outputs(
         if threshold is None:
             threshold = getattr(args, "threshold", None)
         if threshold is None:
-            from ..outputs.stac import checkpoint_contents
+            from ..inference.model import read_checkpoint_facts
 
-            threshold = float(checkpoint_contents(args.checkpoint)[0]["threshold"])
+            threshold = float(read_checkpoint_facts(args.checkpoint).hparams["threshold"])
         written["review"] = write_review(
             args.output_review, detections, images, threshold=threshold, overwrite=args.overwrite
         )

@@ -11,7 +11,7 @@ from .download import add_source_arguments
 from .extra_outputs import add_extra_outputs, check_extra_outputs, write_extra_outputs
 
 if TYPE_CHECKING:
-    from ..scan import Scene
+    from ..scan import ScanScene
 
 
 def register(subparsers: Any) -> None:
@@ -168,7 +168,7 @@ def find_catalog(args: argparse.Namespace) -> Any:
     )
 
 
-def find_scenes(args: argparse.Namespace) -> tuple[list["Scene"], Any]:
+def find_scenes(args: argparse.Namespace) -> tuple[list["ScanScene"], Any]:
     """The scenes and region the options name (with --years: none; each year has its own).
 
     Args:

@@ -29,7 +29,7 @@ from torchgeo.datasets import VectorDataset
 from torchgeo.datasets.utils import GeoSlice, Sample
 
 from ..errors import TGDCError
-from ..naip import DATACENTER_CLASS, GSD, HARD_NEGATIVE_CLASSES
+from ..naip import DATACENTER_CLASS, GSD, HARD_NEGATIVE_CLASSES, OTHER_CLASS
 from ..vectors import POLYGONAL, VectorSource, feature_names, read_vector_file, vector_source
 
 #: Classes of the seed label file that are data centers.
@@ -432,7 +432,7 @@ def _site_classes(
         The class of every feature: ``datacenter`` for positives, else the (renamed)
         value of *class_field*, else ``other``.
     """
-    names = np.full(len(frame), HARD_NEGATIVE_CLASSES[-1], dtype=object)
+    names = np.full(len(frame), OTHER_CLASS, dtype=object)
     if class_field is not None and class_field in frame:
         classes = frame[class_field].astype("string").str.strip().replace(dict(class_map))
         names = np.where(classes.isna(), names, classes.astype(object))

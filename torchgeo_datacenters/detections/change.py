@@ -45,12 +45,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from scipy import sparse
-from scipy.sparse.csgraph import connected_components
 
 from ..errors import TGDCError
 from .dates import ACQUIRED, parse_date
 from .files import read_vector
+from .grouping import connected_groups
 from .metric import centroids, measure
 
 #: Statuses of a site, in the order summaries list them.
@@ -175,9 +174,7 @@ def _sites(geometries: gpd.GeoSeries) -> np.ndarray:
     overlap = (left == right) | (
         shapely.area(shapely.intersection(values[left], values[right])) > 0
     )
-    left, right = left[overlap], right[overlap]
-    graph = sparse.coo_matrix((np.ones(left.size), (left, right)), shape=(len(values),) * 2)
-    return connected_components(graph, directed=False)[1]
+    return connected_groups((left[overlap], right[overlap]), len(values))
 
 
 def _status(

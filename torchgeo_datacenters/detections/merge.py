@@ -24,9 +24,8 @@ import numpy as np
 import pandas as pd
 import shapely
 from pyproj import CRS
-from scipy import sparse
-from scipy.sparse.csgraph import connected_components
 
+from .grouping import connected_groups
 from .metric import check_non_negative, metric_crs
 from .outlines import OutlineRules, finish_outlines
 from .schema import (
@@ -44,21 +43,6 @@ METRES_PER_DEGREE = 110_574.0
 
 #: Largest latitude, in degrees, used to bound degree tolerances (avoids dividing by zero).
 MAX_LATITUDE = 89.0
-
-
-def _components(pairs: np.ndarray, count: int) -> np.ndarray:
-    """Number the connected components of a graph given by pairs of node indices.
-
-    Args:
-        pairs: (2, n) indices of joined nodes.
-        count: number of nodes.
-
-    Returns:
-        The component (0..components-1) of every node.
-    """
-    left, right = pairs
-    graph = sparse.coo_matrix((np.ones(left.size), (left, right)), shape=(count, count))
-    return connected_components(graph, directed=False)[1]
 
 
 def _near_pairs(geometries: np.ndarray, distance: float) -> np.ndarray:
@@ -188,7 +172,7 @@ def merge_detections(
         return order_detections(detections)
     geometries = detections.geometry.to_numpy()
     tolerance = degree_tolerance(distance, tuple(detections.total_bounds))
-    clusters = _components(_near_pairs(geometries, tolerance), len(detections))
+    clusters = connected_groups(_near_pairs(geometries, tolerance), len(detections))
     sizes = np.bincount(clusters)
     rules = outlines or OutlineRules()
     # With outline rules every detection is written by them, alone or not.
@@ -200,7 +184,7 @@ def merge_detections(
         members = detections[clusters == cluster]
         metric = metric_crs(CRS.from_user_input(DETECTION_CRS), tuple(members.total_bounds))
         projected = members.geometry.to_crs(metric).to_numpy()
-        groups = _components(_near_pairs(projected, distance), len(members))
+        groups = connected_groups(_near_pairs(projected, distance), len(members))
         for group in np.unique(groups):
             parts = members[groups == group]
             if len(parts) == 1 and not rules.active:

@@ -130,16 +130,16 @@ def write_csv(detections: gpd.GeoDataFrame, path: str | os.PathLike[str]) -> Non
 
 
 def write_gpkg(detections: gpd.GeoDataFrame, path: str | os.PathLike[str]) -> None:
-    """Write detections as a GeoPackage layer :data:`GPKG_LAYER`.
+    """Write detections as a GeoPackage layer :data:`GPKG_LAYER`, unstyled.
+
+    The ``gpkg`` output of the commands adds its QGIS style
+    (:func:`torchgeo_datacenters.outputs.styles.write_styled_gpkg`).
 
     Args:
         detections: detections in EPSG:4326.
         path: the file to write.
     """
-    from ..outputs.styles import write_qgis_style
-
     detections.to_file(path, driver="GPKG", layer=GPKG_LAYER)
-    write_qgis_style(path, layer=GPKG_LAYER)
 
 
 def write_parquet(detections: gpd.GeoDataFrame, path: str | os.PathLike[str]) -> None:

@@ -1,8 +1,10 @@
 """Large-scene prediction: tile, predict, stitch, then vectorise and write detections."""
 
+from .device import resolve_device
 from .model import ProbabilityModel, load_checkpoint
-from .predictor import Detections, Predictor, RunStats, resolve_device
+from .predictor import Predictor
 from .reader import TileReader
+from .results import Detections, RunStats
 from .scene import Scene, group_rasters, open_scene
 from .stitch import Stitcher, blend_window
 from .tiling import tile_offsets

@@ -31,6 +31,7 @@ from ..checkpoint import (
     DEFAULT_GSD,
     DEFAULT_VALUE_RANGE,
     REQUIRED_HPARAMS,
+    CheckpointFacts,
     ModelContract,
     check_threshold,
 )
@@ -125,17 +126,14 @@ def _first_line(error: BaseException, width: int = 120) -> str:
     return line if len(line) <= width else line[: width - 3] + "..."
 
 
-def load_checkpoint(
-    path: str | os.PathLike[str], *, device: torch.device | str = "cpu"
-) -> ProbabilityModel:
-    """Load a checkpoint written by training as a probability model.
+def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a checkpoint written by training, checking that it is one of ours.
 
     Args:
         path: the ``.ckpt`` file.
-        device: where to put the model.
 
     Returns:
-        The model, in eval mode on *device*.
+        The checkpoint's contents: ``state_dict`` and ``hyper_parameters`` among them.
 
     Raises:
         TGDCError: if the file is missing, not a PyTorch checkpoint (or truncated), not a
@@ -170,6 +168,50 @@ def load_checkpoint(
             f" {', '.join(missing)}); give a .ckpt written by"
             " `torchgeo fit --config configs/datacenters.yaml`"
         )
+    return checkpoint
+
+
+def read_checkpoint_facts(path: str | os.PathLike[str]) -> CheckpointFacts:
+    """Read what a checkpoint records, without building its model.
+
+    Args:
+        path: the ``.ckpt`` file.
+
+    Returns:
+        Its hyperparameters and number of parameters.
+
+    Raises:
+        TGDCError: see :func:`read_checkpoint`.
+    """
+    checkpoint = read_checkpoint(path)
+    parameters = sum(
+        int(tensor.numel())
+        for name, tensor in checkpoint["state_dict"].items()
+        if not name.endswith(("running_mean", "running_var", "num_batches_tracked"))
+    )
+    return CheckpointFacts(Path(path), dict(checkpoint["hyper_parameters"]), parameters)
+
+
+def load_checkpoint(
+    path: str | os.PathLike[str], *, device: torch.device | str = "cpu"
+) -> ProbabilityModel:
+    """Load a checkpoint written by training as a probability model.
+
+    Args:
+        path: the ``.ckpt`` file.
+        device: where to put the model.
+
+    Returns:
+        The model, in eval mode on *device*.
+
+    Raises:
+        TGDCError: if the file is missing, not a PyTorch checkpoint (or truncated), not a
+            Lightning checkpoint, or lacks the hyperparameters of a torchgeo-datacenters
+            model (see :func:`read_checkpoint`).
+    """
+    path = Path(path)
+    checkpoint = read_checkpoint(path)
+    hparams = checkpoint["hyper_parameters"]
     model = hparams.get("model", DEFAULT_MODEL)
     try:
         module, probability_fn, resolved = _network(path, checkpoint, device)

@@ -1,13 +1,14 @@
 """Find data centers in scenes of any size: tile, predict, stitch, vectorise, export.
 
-:class:`Predictor` runs a model over a scene in overlapping tiles, read by DataLoader
-workers and predicted in batches under :func:`torch.inference_mode`, channels-last (with
-AMP on CUDA; in cache-sized chunks on CPU). Tiles holding no valid pixel are not run
-through the model. Probabilities are blended band by band (:mod:`.stitch`), thresholded,
-traced into polygons (:mod:`torchgeo_datacenters.detections.vectorize`) and optionally
-streamed to mask and probability COGs, so memory stays bounded whatever the scene's height.
-The result is a :class:`Detections`: a GeoDataFrame of polygons with areas, centroids and
-scores, plus the paths written and run statistics.
+:class:`Predictor` runs a model over a scene in overlapping tiles (:mod:`.tiling`), read
+by DataLoader workers (:mod:`.reader`, :mod:`.batches`) and predicted in batches under
+:func:`torch.inference_mode`, channels-last (with AMP on CUDA; in cache-sized chunks on
+CPU). Tiles holding no valid pixel are not run through the model. Probabilities are
+blended band by band (:mod:`.stitch`) into a :class:`~.sink.BandSink`, which thresholds
+them, traces them into polygons (:mod:`torchgeo_datacenters.detections.vectorize`) and
+optionally streams mask and probability COGs, so memory stays bounded whatever the scene's
+height. The result, ordered once per run, is a :class:`~.results.Detections`: polygons
+with areas, centroids and scores, plus the paths written and run statistics.
 
 Example::
 
@@ -16,7 +17,6 @@ Example::
     detections.gdf.head()
 """
 
-import contextlib
 import dataclasses
 import datetime as dt
 import functools
@@ -24,10 +24,7 @@ import itertools
 import os
 import time
 import warnings
-from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,8 +39,8 @@ from ..detections.dates import ACQUIRED
 from ..detections.metric import check_non_negative, reproject
 from ..detections.outlines import OutlineRules
 from ..detections.schema import concat_detections, order_detections
-from ..detections.vectorize import Vectorizer, threshold_band
-from ..errors import TGDCError, describe_os_error
+from ..detections.vectorize import Vectorizer
+from ..errors import TGDCError
 from ..imagery import ImageryRules, check_input_scale
 from ..options import AUTO_TILE_SIZES, RESAMPLE_CHOICES, PredictorOptions
 from ..outputs import (
@@ -57,25 +54,29 @@ from ..outputs.provenance import attach_provenance, raster_provenance
 from ..outputs.rasters import GDAL_CACHE_MB
 from ..outputs.space import check_free_space, output_sizes
 from ..utils import end_with_parent, return_large_blocks
-from ..utils.resources import available_memory, batch_bytes, format_bytes
-from .batches import SharedBatches
+from .batches import (
+    PIXELS_PER_BATCH,
+    as_read,
+    check_batch_memory,
+    read_faults_named,
+    shared_batches,
+)
+from .device import CHANNELS_LAST_DEVICES, resolve_device
 from .model import ProbabilityModel, check_threshold, load_checkpoint
 from .onnx import is_onnx, load_onnx, quantize_int8
 from .precision import autocast, calibration_tiles, resolve_precision
 from .reader import TileReader
-from .scene import Scene, group_rasters, open_scene
+from .results import Detections, RunStats
+from .scene import Scene, assign_sources, group_rasters, open_scene
 from .screen import Screen, find_screen
+from .sink import BandSink
 from .stitch import Stitcher
-from .tiling import TileLayout, check_tiling, scene_tiling, tile_offsets
+from .tiling import TileLayout, check_tiling, scene_layout
 from .tta import check_tta, with_tta
 
 if TYPE_CHECKING:
     import geopandas as gpd
     from torchgeo.datasets import RasterDataset
-
-#: Pixels per batch when no batch size is given: 16 tiles of 256 x 256 (as many whole
-#: tiles as they hold).
-PIXELS_PER_BATCH = 16 * 256 * 256
 
 #: Pixels a model sees at once on CPU: a batch runs in chunks of at most this many
 #: (measured with UNet4 on 2 cores, channels-last, end to end on a 2048² scene: one tile
@@ -83,128 +84,8 @@ PIXELS_PER_BATCH = 16 * 256 * 256
 #: activations stay in the CPU's caches).
 CPU_CHUNK_PIXELS = 256 * 256
 
-#: Shared batch buffers per reading worker: the DataLoader prefetches 2 batches per
-#: worker while the model predicts a third, and a fourth spares a fresh allocation when
-#: the model's loop frees its buffer just after the worker looks for one.
-SHARED_BATCHES_PER_WORKER = 4
-
-#: Batches alive at once in the worst case: two prefetched per worker, the shared
-#: buffers, the one the model runs on (and its copy on the device).
-BATCHES_IN_FLIGHT = 2 + SHARED_BATCHES_PER_WORKER + 2
-
-#: Bands of rows that may wait to be traced into polygons while the model runs on.
-TRACE_BACKLOG = 1
-
-#: Devices where models and tiles use the channels-last memory format (UNet4 on 2 CPU
-#: cores: 1.25x the throughput of the default format).
-CHANNELS_LAST_DEVICES = ("cuda", "cpu")
-
 #: A scene or a dataset to predict on.
 type Source = str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | RasterDataset
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """Pick the device to run on.
-
-    Args:
-        device: ``auto`` (CUDA, then MPS, then CPU), ``cpu``, ``cuda``, ``cuda:N`` or
-            ``mps``.
-
-    Returns:
-        The device.
-
-    Raises:
-        TGDCError: if the device is unknown or not available here.
-    """
-    if device == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        resolved = torch.device(device)
-    except RuntimeError as error:
-        raise TGDCError(f"device: unknown device {device!r}; use auto, cpu, cuda or mps") from error
-    available = {
-        "cpu": True,
-        "cuda": torch.cuda.is_available(),
-        "mps": torch.backends.mps.is_available(),
-    }
-    if not available.get(resolved.type, False):
-        raise TGDCError(f"device: {device!r} is not available on this machine; use auto or cpu")
-    return resolved
-
-
-@dataclass
-class RunStats:
-    """Counts gathered while predicting one scene."""
-
-    pixels: int = 0
-    valid_pixels: int = 0
-    scanned_m2: float = 0.0
-    tiles: int = 0
-    skipped_tiles: int = 0
-    #: Tiles holding valid pixels that the screen kept from the full model.
-    screened_tiles: int = 0
-
-    def __iadd__(self, other: "RunStats") -> "RunStats":
-        """Add the counts of another run."""
-        self.pixels += other.pixels
-        self.valid_pixels += other.valid_pixels
-        self.scanned_m2 += other.scanned_m2
-        self.tiles += other.tiles
-        self.skipped_tiles += other.skipped_tiles
-        self.screened_tiles += other.screened_tiles
-        return self
-
-
-@dataclass
-class Detections:
-    """The result of a prediction run."""
-
-    #: One row per detection: id, area_m2, centroid_lon, centroid_lat, score, max_score,
-    #: source and the polygon (EPSG:4326).
-    gdf: "gpd.GeoDataFrame"
-    #: Every file written, by output kind (see :mod:`torchgeo_datacenters.outputs`).
-    outputs: dict[str, Path] = field(default_factory=dict)
-    #: Names of the input rasters.
-    sources: tuple[str, ...] = ()
-    #: Counts of pixels, area and tiles.
-    stats: RunStats = field(default_factory=RunStats)
-    #: Wall-clock duration of the run, in seconds.
-    seconds: float = 0.0
-    #: Numeric precision the model ran at (``auto`` resolved, see :mod:`.precision`).
-    precision: str = "fp32"
-
-    def __len__(self) -> int:
-        """Number of detections."""
-        return len(self.gdf)
-
-    @property
-    def scanned_km2(self) -> float:
-        """Area of valid input pixels, in km²."""
-        return self.stats.scanned_m2 / 1e6
-
-    def summary(self) -> str:
-        """One line describing the run.
-
-        Returns:
-            Detections, km² scanned, time and km²/s, the model's precision and the tiles
-            the screen ruled out, or a note that the input held no valid pixels.
-        """
-        where = self.sources[0] if len(self.sources) == 1 else f"{len(self.sources)} rasters"
-        if self.stats.valid_pixels == 0:
-            return f"0 detections in {where}: every pixel is nodata, nothing was scanned"
-        rate = self.scanned_km2 / self.seconds if self.seconds > 0 else float("inf")
-        screened = self.stats.screened_tiles
-        screen = (
-            f"; the screen ruled out {screened} of {self.stats.tiles} tiles" if screened else ""
-        )
-        return (
-            f"{len(self)} detection(s) in {where}: {self.scanned_km2:.3f} km² scanned in"
-            f" {self.seconds:.1f} s ({rate:.3f} km²/s, {self.precision}{screen})"
-        )
 
 
 class Predictor:
@@ -228,20 +109,9 @@ class Predictor:
             model: a checkpoint written by training, an ONNX file written by
                 :func:`~.onnx.export_onnx` (run by ONNX Runtime on the CPU), or a
                 :class:`ProbabilityModel`.
-            options: the options (see
-                :class:`~torchgeo_datacenters.options.PredictorOptions` for each and its
-                default): ``device`` (``auto``, ``cpu``, ``cuda`` or ``mps``),
-                ``tile_size`` (None: per scene, see :func:`.tiling.scene_tiling`) and
-                ``overlap`` in pixels (stitching equals a pass over the
-                whole scene for models whose receptive field reaches no more than
-                overlap / 4 pixels), ``batch_size`` in tiles, ``threshold`` (None: the
-                model's), ``min_area`` in m², ``merge_distance`` and ``simplify`` in
-                metres, ``regularize`` and ``split_width`` (metres) for the outlines
-                written (:mod:`torchgeo_datacenters.detections.outlines`),
-                ``num_workers`` reading tiles (0: the main process),
-                ``precision`` (:mod:`.precision`: ``auto``, ``fp32``, ``bf16``, ``fp16``
-                or ``int8``, quantised by ONNX Runtime and calibrated on tiles of the
-                first scene predicted) and ``tta`` (:mod:`.tta`: ``none`` or ``d4``).
+            options: the options; see
+                :class:`~torchgeo_datacenters.options.PredictorOptions` for each, its unit
+                and its default (None: every default).
             progress: whether to show a progress bar.
             **overrides: options by name, replacing those of *options*, e.g.
                 ``tile_size=512``.
@@ -350,9 +220,10 @@ class Predictor:
         files.check(overwrite=overwrite)
         scene = open_scene(source, self.model.band_count, self.imagery_rules)
         check_free_space(output_sizes(files.requested(), [scene.grid]))
-        layout = self._layout(scene)
+        layout = scene_layout(scene, self.tile_size, self.overlap)
         with files.staged(overwrite=overwrite) as staged, self._tiles_bar([layout]) as bar:
             gdf, stats = self._predict_scene(scene, layout, staged, bar)
+            gdf = order_detections(gdf)
             if acquired is not None:
                 gdf[ACQUIRED] = acquired.isoformat()
             write_vectors(gdf, staged)
@@ -394,7 +265,7 @@ class Predictor:
             raise TGDCError("sources: no raster files given")
         scenes = [open_scene(group, self.model.band_count, self.imagery_rules) for group in groups]
         check_free_space(output_sizes(files.requested(), [scene.grid for scene in scenes]))
-        layouts = [self._layout(scene) for scene in scenes]
+        layouts = [scene_layout(scene, self.tile_size, self.overlap) for scene in scenes]
         stats = RunStats()
         tables = []
         with self._tiles_bar(layouts) as bar:
@@ -451,18 +322,6 @@ class Predictor:
             warnings.warn(detections.summary(), UserWarning, stacklevel=3)
         return detections
 
-    def _layout(self, scene: Scene) -> TileLayout:
-        """Lay out the tiles of a scene.
-
-        Args:
-            scene: the scene.
-
-        Returns:
-            The tile side and overlap (pixels) used on it, and its tiles' offsets.
-        """
-        tile_size, overlap = scene_tiling(scene.grid, self.tile_size, self.overlap)
-        return TileLayout(tile_size, overlap, tile_offsets(scene, tile_size, overlap))
-
     def _tiles_bar(self, layouts: Sequence[TileLayout]) -> tqdm:
         """A progress bar over the tiles of a run: done out of all, percentage, time left.
 
@@ -491,7 +350,7 @@ class Predictor:
             bar: the run's progress bar, advanced by every tile read.
 
         Returns:
-            The detections and the counts of the run.
+            The detections (not yet ordered) and the counts of the run.
         """
         grid = scene.grid
         tile_size, overlap, offsets = layout
@@ -507,7 +366,11 @@ class Predictor:
             self.model.mean,
             self.model.std,
             channels_last=self._channels_last,
-            shared=self._shared_batches(workers, tile_size),
+            shared=shared_batches(
+                workers,
+                self.device,
+                (self.batch_size, tile_size, tile_size * self.model.band_count),
+            ),
         )
         loader = DataLoader(
             reader,
@@ -537,63 +400,45 @@ class Predictor:
             for output in raster_formats()
             if output.name in paths
         ]
-
-        # Bands are traced in a thread beside the model, which runs with the GIL released;
-        # at most TRACE_BACKLOG bands wait for it, so memory stays bounded.
-        tracer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tgdc-trace")
-        traced: deque[Future[None]] = deque()
-
-        def sink(row_off: int, probabilities: np.ndarray) -> None:
-            mask = threshold_band(probabilities, self.threshold)
-            stats.valid_pixels += int(np.count_nonzero(~np.isnan(probabilities)))
-            traced.append(tracer.submit(vectorizer.add, row_off, mask, probabilities))
-            while len(traced) > TRACE_BACKLOG:
-                traced.popleft().result()
-            for writer, output in writers:
-                writer.write(row_off, output.values(mask, probabilities))
-
+        sink = BandSink(vectorizer, self.threshold, writers)
         stitcher = Stitcher(grid.height, grid.width, tile_size, overlap, sink)
         # A small GDAL block cache (inherited by forked workers) keeps memory independent
         # of the scene's size: every block is read for one band of tiles only.
-        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), contextlib.ExitStack() as stack:
-            stack.enter_context(tracer)
-            for writer, _ in writers:
-                stack.enter_context(writer)
-            with torch.inference_mode():
-                for batch in read_faults_named(loader, scene):
-                    if "error" in batch:
-                        raise TGDCError(batch["error"])
-                    valid, indices = batch["valid"], batch["index"]
-                    keep = valid.reshape(len(valid), -1).any(axis=1)
-                    stats.skipped_tiles += int((~keep).sum())
-                    # Tiles the screen rules out get probability 0 without the model.
-                    model_tiles = keep & run[indices]
-                    stats.screened_tiles += int((keep & ~model_tiles).sum())
-                    probabilities: Iterator[np.ndarray] = iter(())
-                    if model_tiles.any():
-                        images = reader.images(batch)
-                        if not model_tiles.all():
-                            images = images[torch.from_numpy(model_tiles)]
-                        probabilities = itertools.chain.from_iterable(self._forward(model, images))
-                    # In the batch's order: the stitcher takes tiles in row order.
-                    for tile in np.flatnonzero(keep):
-                        tile_probabilities = (
-                            next(probabilities)
-                            if model_tiles[tile]
-                            else np.zeros(valid.shape[1:], np.float32)
-                        )
-                        stitcher.add(tile_probabilities, valid[tile], *offsets[indices[tile]])
-                    reader.release(batch)
-                    bar.update(len(batch["index"]))
+        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), sink, torch.inference_mode():
+            for batch in read_faults_named(loader, scene):
+                if "error" in batch:
+                    raise TGDCError(batch["error"])
+                valid, indices = batch["valid"], batch["index"]
+                keep = valid.reshape(len(valid), -1).any(axis=1)
+                stats.skipped_tiles += int((~keep).sum())
+                # Tiles the screen rules out get probability 0 without the model.
+                model_tiles = keep & run[indices]
+                stats.screened_tiles += int((keep & ~model_tiles).sum())
+                probabilities: Iterator[np.ndarray] = iter(())
+                if model_tiles.any():
+                    images = reader.images(batch)
+                    if not model_tiles.all():
+                        images = images[torch.from_numpy(model_tiles)]
+                    probabilities = itertools.chain.from_iterable(self._forward(model, images))
+                # In the batch's order: the stitcher takes tiles in row order.
+                for tile in np.flatnonzero(keep):
+                    tile_probabilities = (
+                        next(probabilities)
+                        if model_tiles[tile]
+                        else np.zeros(valid.shape[1:], np.float32)
+                    )
+                    stitcher.add(tile_probabilities, valid[tile], *offsets[indices[tile]])
+                reader.release(batch)
+                bar.update(len(batch["index"]))
             stitcher.finish()
-            while traced:
-                traced.popleft().result()
+            sink.drain()
+        stats.valid_pixels = sink.valid_pixels
         scene_area = reproject(shapely.box(*grid.bounds), grid.crs, vectorizer.metric).area
         stats.scanned_m2 = scene_area * stats.valid_pixels / stats.pixels
         gdf = vectorizer.finish()
         provenances = {path.name: raster_provenance(path) for path in scene.files}
         gdf = attach_provenance(assign_sources(gdf, scene), provenances)
-        return order_detections(gdf), stats
+        return gdf, stats
 
     @property
     def _channels_last(self) -> bool:
@@ -618,28 +463,6 @@ class Predictor:
             tiles = calibration_tiles(scene, offsets, tile_size, self.model.mean, self.model.std)
             self._run_model = with_tta(quantize_int8(self.model, tiles), self.tta)
         return self._run_model
-
-    def _shared_batches(self, workers: int, tile_size: int) -> SharedBatches | None:
-        """Allocate the shared buffers that reading workers fill with batches.
-
-        Args:
-            workers: number of DataLoader workers.
-            tile_size: tile side, in pixels.
-
-        Returns:
-            The buffers, or None without workers, on CUDA (where the DataLoader copies
-            every batch to pinned memory for an overlapped transfer instead) or when
-            shared memory is too small for them (workers then send every batch in a
-            segment of its own).
-        """
-        if workers == 0 or self.device.type == "cuda":
-            return None
-        bands = self.model.band_count
-        shape = (self.batch_size, tile_size, tile_size * bands)
-        try:
-            return SharedBatches(workers, SHARED_BATCHES_PER_WORKER, shape)
-        except RuntimeError:
-            return None
 
     def _forward(self, model: ProbabilityModel, images: torch.Tensor) -> list[np.ndarray]:
         """Run the model on a batch of normalised tiles.
@@ -674,89 +497,3 @@ class Predictor:
                     f" {expected}"
                 )
         return [chunk.float().cpu().numpy() for chunk in chunks]
-
-
-def check_batch_memory(batch_size: int, tile_size: int, bands: int, workers: int) -> None:
-    """Refuse a tile size and batch whose batches cannot fit in memory.
-
-    Args:
-        batch_size: tiles per batch.
-        tile_size: tile side, in pixels.
-        bands: bands per tile.
-        workers: reading workers (at least 1).
-
-    Raises:
-        TGDCError: if the batches in flight need more than the memory available.
-    """
-    needed = batch_bytes(batch_size, tile_size, bands) * BATCHES_IN_FLIGHT * workers
-    available = available_memory()
-    if available is not None and needed > available:
-        raise TGDCError(
-            f"tile_size {tile_size}, batch_size {batch_size}: the batches in flight would need"
-            f" {format_bytes(needed)} of memory, {format_bytes(available)} are available;"
-            " lower --tile-size or --batch-size"
-        )
-
-
-def read_faults_named(batches: Iterable[Any], scene: Scene) -> Iterator[Any]:
-    """Yield batches, turning an error reading them into one naming the scene's files.
-
-    Args:
-        batches: batches read from *scene*.
-        scene: the scene.
-
-    Yields:
-        The batches.
-
-    Raises:
-        TGDCError: if a batch cannot be read (a file truncated or corrupt past its
-            header, a dropped connection), with GDAL's message.
-    """
-    try:
-        yield from batches
-    except OSError as error:
-        files = ", ".join(str(path) for path in scene.files)
-        raise TGDCError(
-            f"{files}: cannot be read: {describe_os_error(error)}; the file may be truncated"
-            " or corrupt: download or copy it again"
-        ) from error
-
-
-def as_read(batch: dict[str, Any]) -> dict[str, Any]:
-    """Return a batch of tiles unchanged (the DataLoader's collate function).
-
-    Args:
-        batch: a batch from :class:`~.reader.TileReader`.
-
-    Returns:
-        The same batch.
-    """
-    return batch
-
-
-def assign_sources(detections: "gpd.GeoDataFrame", scene: Scene) -> "gpd.GeoDataFrame":
-    """Name, for every detection, the raster file its centroid lies in (or nearest to).
-
-    Args:
-        detections: detections in EPSG:4326.
-        scene: the scene they were found in.
-
-    Returns:
-        The detections with the ``source`` column filled with file names.
-    """
-    import geopandas as gpd
-
-    detections = detections.copy()
-    if len(scene.files) == 1 or detections.empty:
-        detections["source"] = scene.files[0].name
-        return detections
-    footprints = scene.footprints
-    centroids = gpd.GeoDataFrame(
-        geometry=gpd.points_from_xy(detections["centroid_lon"], detections["centroid_lat"]),
-        crs="EPSG:4326",
-    ).to_crs(footprints.crs)
-    joined = gpd.sjoin_nearest(centroids, footprints, how="left")
-    joined = joined.sort_values("filepath", kind="stable")
-    nearest = joined[~joined.index.duplicated(keep="first")].sort_index()
-    detections["source"] = [Path(path).name for path in nearest["filepath"]]
-    return detections

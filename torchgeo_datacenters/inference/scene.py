@@ -30,6 +30,7 @@ from rasterio.features import geometry_mask
 from rasterio.windows import Window
 from shapely.geometry.base import BaseGeometry
 
+from ..detections.grouping import connected_groups
 from ..detections.metric import metric_crs, reproject
 from ..detections.vectorize import pixel_size_m
 from ..errors import TGDCError
@@ -335,16 +336,40 @@ def group_rasters(paths: Iterable[str | os.PathLike[str]]) -> list[list[Path | s
     Raises:
         TGDCError: see :class:`~torchgeo_datacenters.imagery.ImageryFile`.
     """
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
     files = sorted((ImageryFile(path) for path in paths), key=lambda f: str(f.path))
     if not files:
         return []
     tolerance = min(min(f.res) for f in files if f.crs == files[0].crs) / 2
     boxes = file_outlines(files, files[0].crs)
     left, right = shapely.STRtree(boxes).query(boxes, predicate="dwithin", distance=tolerance)
-    graph = coo_matrix((np.ones(left.size), (left, right)), shape=(len(files),) * 2)
-    labels = connected_components(graph, directed=False)[1]
+    labels = connected_groups((left, right), len(files))
     groups = [[files[i].path for i in np.flatnonzero(labels == g)] for g in set(labels)]
     return sorted(groups, key=lambda group: str(group[0]))
+
+
+def assign_sources(detections: "gpd.GeoDataFrame", scene: Scene) -> "gpd.GeoDataFrame":
+    """Name, for every detection, the raster file its centroid lies in (or nearest to).
+
+    Args:
+        detections: detections in EPSG:4326.
+        scene: the scene they were found in.
+
+    Returns:
+        The detections with the ``source`` column filled with file names.
+    """
+    import geopandas as gpd
+
+    detections = detections.copy()
+    if len(scene.files) == 1 or detections.empty:
+        detections["source"] = scene.files[0].name
+        return detections
+    footprints = scene.footprints
+    centroids = gpd.GeoDataFrame(
+        geometry=gpd.points_from_xy(detections["centroid_lon"], detections["centroid_lat"]),
+        crs="EPSG:4326",
+    ).to_crs(footprints.crs)
+    joined = gpd.sjoin_nearest(centroids, footprints, how="left")
+    joined = joined.sort_values("filepath", kind="stable")
+    nearest = joined[~joined.index.duplicated(keep="first")].sort_index()
+    detections["source"] = [Path(path).name for path in nearest["filepath"]]
+    return detections

@@ -186,3 +186,18 @@ def tile_offsets(scene: Scene, tile_size: int, overlap: int) -> list[tuple[int, 
         hits = shapely.intersects(np.array(boxes), scene.footprint)
         offsets = [offset for offset, hit in zip(offsets, hits, strict=True) if hit]
     return offsets
+
+
+def scene_layout(scene: Scene, tile_size: int | None, overlap: int) -> TileLayout:
+    """Lay out the tiles of a scene.
+
+    Args:
+        scene: the scene.
+        tile_size: tile side in pixels (None: chosen for the scene, see :func:`scene_tiling`).
+        overlap: overlap between neighbouring tiles, in pixels.
+
+    Returns:
+        The tile side and overlap (pixels) used on it, and its tiles' offsets.
+    """
+    tile_size, overlap = scene_tiling(scene.grid, tile_size, overlap)
+    return TileLayout(tile_size, overlap, tile_offsets(scene, tile_size, overlap))

@@ -292,7 +292,7 @@ register(
     VectorFormat(
         name="gpkg",
         help="GeoPackage of detections",
-        writer=f"{_WRITERS}:write_gpkg",
+        writer="torchgeo_datacenters.outputs.styles:write_styled_gpkg",
         extension=".gpkg",
         file_bytes=110_000,
         detection_bytes=1_300,

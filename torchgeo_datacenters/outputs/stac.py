@@ -21,7 +21,8 @@ import datetime as dt
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +40,10 @@ from pystac.extensions.mlm import DEFAULT_VERSION as MLM_VERSION
 from pystac.extensions.mlm import SCHEMA_URI_PATTERN as MLM_SCHEMA
 from pystac.extensions.raster import SCHEMA_URI as RASTER_SCHEMA
 
-from ..checkpoint import DEFAULT_DTYPE, DEFAULT_GSD, REQUIRED_HPARAMS
+from ..checkpoint import DEFAULT_DTYPE, DEFAULT_GSD, CheckpointFacts
 from ..detections.writers import write_geojson
 from ..errors import TGDCError
+from ..naip import DATACENTER_CLASS
 from .provenance import Provenance
 from .styles import MASK_COLOURS
 
@@ -63,70 +65,36 @@ TRAINING_RECORD = ("trained_from", "label_files", "review_runs")
 ARCHITECTURES = {"unet4": "U-Net"}
 
 
-def checkpoint_contents(path: str | os.PathLike[str]) -> tuple[dict[str, Any], int]:
-    """Read a checkpoint's hyperparameters and count its parameters, without building it.
-
-    Args:
-        path: a ``.ckpt`` written by training.
-
-    Returns:
-        The hyperparameters and the number of model parameters.
-
-    Raises:
-        TGDCError: if the file is not a torchgeo-datacenters checkpoint (the reason is
-            that of :func:`~torchgeo_datacenters.inference.load_checkpoint`).
-    """
-    import torch
-
-    from ..inference.model import load_checkpoint
-
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:
-        checkpoint = None
-    hparams = checkpoint.get("hyper_parameters") if isinstance(checkpoint, dict) else None
-    if not isinstance(hparams, dict) or any(hparams.get(k) is None for k in REQUIRED_HPARAMS):
-        load_checkpoint(path)  # raises, saying what is wrong
-        raise TGDCError(f"{path}: not a torchgeo-datacenters checkpoint")
-    weights = checkpoint.get("state_dict", {})
-    parameters = sum(
-        int(tensor.numel())
-        for name, tensor in weights.items()
-        if not name.endswith(("running_mean", "running_var", "num_batches_tracked"))
-    )
-    return dict(hparams), parameters
-
-
-def class_name(hparams: dict[str, Any]) -> str:
-    """The class a detection belongs to: the checkpoint's last class name.
+def class_name(hparams: Mapping[str, Any]) -> str:
+    """The class a detection belongs to: the checkpoint's data-center class.
 
     Args:
         hparams: the checkpoint's hyperparameters.
 
     Returns:
-        E.g. ``data_center``.
+        :data:`~torchgeo_datacenters.naip.DATACENTER_CLASS` where the class names hold it
+        (binary and hard-negative checkpoints, wherever the hard negatives stand), else the
+        last class name of a binary checkpoint named otherwise, else ``data_center``.
     """
-    names = hparams.get("class_names") or [DEFAULT_CLASS]
-    return str(names[-1])
+    names = [str(name) for name in hparams.get("class_names") or ()]
+    if DATACENTER_CLASS in names:
+        return DATACENTER_CLASS
+    return names[-1] if names else DEFAULT_CLASS
 
 
-def model_item(checkpoint: str | os.PathLike[str], href: str | None = None) -> pystac.Item:
+def model_item(checkpoint: CheckpointFacts, href: str | None = None) -> pystac.Item:
     """Describe a checkpoint as a STAC item with the MLM extension.
 
     Args:
-        checkpoint: the ``.ckpt`` file.
+        checkpoint: what the ``.ckpt`` file records
+            (:func:`~torchgeo_datacenters.inference.model.read_checkpoint_facts`).
         href: the model asset's href (default: the file's absolute path).
 
     Returns:
         The item (no geometry: a model is not tied to a place), dated by the file.
-
-    Raises:
-        TGDCError: see :func:`checkpoint_contents`.
     """
-    import torch
-
-    path = Path(checkpoint)
-    hparams, parameters = checkpoint_contents(path)
+    path = checkpoint.path
+    hparams, parameters = checkpoint.hparams, checkpoint.parameters
     bands = [str(band) for band in hparams.get("bands") or []] or [
         f"band{number}" for number in range(1, len(hparams["mean"]) + 1)
     ]
@@ -140,7 +108,7 @@ def model_item(checkpoint: str | os.PathLike[str], href: str | None = None) -> p
         "mlm:architecture": ARCHITECTURES.get(model, model),
         "mlm:tasks": ["semantic-segmentation"],
         "mlm:framework": "pytorch",
-        "mlm:framework_version": torch.__version__.split("+")[0],
+        "mlm:framework_version": version("torch").split("+")[0],
         "mlm:total_parameters": parameters,
         "mlm:pretrained": bool(hparams.get("weights") or hparams.get("trained_from")),
         "mlm:input": [
@@ -330,7 +298,7 @@ def write_stac(
     directory: str | os.PathLike[str],
     detections: gpd.GeoDataFrame,
     provenances: Sequence[Provenance],
-    checkpoint: str | os.PathLike[str],
+    checkpoint: CheckpointFacts,
     *,
     item_id: str,
     mask: str | os.PathLike[str] | None = None,
@@ -342,7 +310,8 @@ def write_stac(
         directory: the catalogue's directory (created; replaced with *overwrite*).
         detections: the detections (EPSG:4326), with the predictor's columns.
         provenances: the imagery read, one per raster.
-        checkpoint: the model checkpoint.
+        checkpoint: what the model checkpoint records
+            (:func:`~torchgeo_datacenters.inference.model.read_checkpoint_facts`).
         item_id: id of the detections item (e.g. the scene's name).
         mask: the mask COG written by the run, linked as a raster asset.
         overwrite: replace an existing catalogue.
@@ -351,17 +320,15 @@ def write_stac(
         The collection's JSON file.
 
     Raises:
-        TGDCError: if the directory cannot be written (see :func:`check_stac_directory`)
-            or the checkpoint cannot be read.
+        TGDCError: if the directory cannot be written (see :func:`check_stac_directory`).
     """
     final = check_stac_directory(directory, overwrite=overwrite).resolve()
-    hparams, _ = checkpoint_contents(checkpoint)
-    label_class = class_name(hparams)
+    label_class = class_name(checkpoint.hparams)
     staged = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
     try:
         run_dir = staged / item_id
-        model_dir = final / Path(checkpoint).stem
-        model = model_item(checkpoint, os.path.relpath(Path(checkpoint).resolve(), model_dir))
+        model_dir = final / checkpoint.path.stem
+        model = model_item(checkpoint, os.path.relpath(checkpoint.path.resolve(), model_dir))
         item = detection_item(
             item_id, detections, provenances, label_class=label_class, model=model.id
         )

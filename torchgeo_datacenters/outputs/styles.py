@@ -11,7 +11,13 @@ pandas and pyogrio are imported by :func:`write_qgis_style` only: a run opens it
 
 import datetime as dt
 import os
+from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
+
+from ..detections.writers import GPKG_LAYER, write_gpkg
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 #: Outline colour of a detection by its score: (lowest score, highest score, RGB hex),
 #: from faint yellow to dark red.
@@ -149,3 +155,15 @@ STATUS_COLOURS = {
     "candidate": "#d7191c",
     "missed": "#2c7bb6",
 }
+
+
+def write_styled_gpkg(detections: "gpd.GeoDataFrame", path: str | os.PathLike[str]) -> None:
+    """Write detections as a GeoPackage layer that QGIS opens styled.
+
+    Args:
+        detections: detections in EPSG:4326.
+        path: the file to write (staged, see
+            :class:`~torchgeo_datacenters.outputs.Outputs`).
+    """
+    write_gpkg(detections, path)
+    write_qgis_style(path, layer=GPKG_LAYER)

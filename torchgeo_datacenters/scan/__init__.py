@@ -11,7 +11,7 @@ from .manifest import Manifest, SceneRecord
 from .runner import ScanResult, scan
 from .scenes import (
     LocalScene,
-    Scene,
+    ScanScene,
     StacScene,
     bbox_region,
     newest_items,
@@ -26,7 +26,7 @@ __all__ = [
     "LocalScene",
     "Manifest",
     "ScanResult",
-    "Scene",
+    "ScanScene",
     "SceneRecord",
     "SceneWorker",
     "StacScene",

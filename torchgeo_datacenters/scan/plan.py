@@ -26,7 +26,7 @@ import torch
 from ..errors import TGDCError
 from ..inference import Predictor
 from ..synthetic import generate_scenes
-from .scenes import LocalScene, Scene, StacScene
+from .scenes import LocalScene, ScanScene, StacScene
 
 #: Bands of a NAIP image where the item does not list them (red, green, blue, near-infrared).
 NAIP_BANDS = 4
@@ -176,7 +176,7 @@ def item_size(item: Mapping[str, Any], asset_key: str) -> SceneSize:
     return SceneSize(pixels, pixels * bands, True)
 
 
-def scene_size(scene: Scene) -> SceneSize:
+def scene_size(scene: ScanScene) -> SceneSize:
     """The pixels and bytes of a scene: an item's metadata, or a local file's header.
 
     Args:
@@ -228,7 +228,9 @@ def calibrate(checkpoint: str | Path, options: Mapping[str, Any]) -> float:
     return runs * CALIBRATION_SIDE**2 / elapsed / 1e6
 
 
-def plan_scan(scenes: Sequence[Scene], *, rate: float, rate_source: str, workers: int) -> ScanPlan:
+def plan_scan(
+    scenes: Sequence[ScanScene], *, rate: float, rate_source: str, workers: int
+) -> ScanPlan:
     """Add up the cost of scanning *scenes*.
 
     Args:

@@ -23,7 +23,7 @@ from types import ModuleType
 from typing import Any
 
 from ..errors import TGDCError, describe_error
-from .scenes import Scene
+from .scenes import ScanScene
 from .worker import SceneOutcome, SceneWorker
 
 
@@ -94,8 +94,8 @@ class WorkerPool:
         self.options = dict(options)
         self.size, self.gpus = pool_size(ray, workers, gpus_per_worker, scenes)
         self.actors: list[Any] = []
-        self._queue: deque[Scene] = deque()
-        self._running: dict[Any, tuple[Any, Scene]] = {}
+        self._queue: deque[ScanScene] = deque()
+        self._running: dict[Any, tuple[Any, ScanScene]] = {}
         self._starting: dict[Any, Any] = {}
 
     def __enter__(self) -> "WorkerPool":
@@ -117,7 +117,7 @@ class WorkerPool:
         for actor in self.actors:
             self.ray.kill(actor)
 
-    def submit(self, scene: Scene) -> None:
+    def submit(self, scene: ScanScene) -> None:
         """Queue a scene for the next idle actor.
 
         Args:
@@ -125,7 +125,7 @@ class WorkerPool:
         """
         self._queue.append(scene)
 
-    def outcomes(self) -> Iterator[tuple[Scene, SceneOutcome]]:
+    def outcomes(self) -> Iterator[tuple[ScanScene, SceneOutcome]]:
         """Run the queued scenes, and those submitted meanwhile, to the end.
 
         Yields:

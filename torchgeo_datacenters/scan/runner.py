@@ -38,7 +38,7 @@ from ..utils.atomic import atomic_output
 from .cluster import import_ray, ray_session
 from .manifest import Manifest, SceneRecord, file_sha256
 from .pool import WorkerPool
-from .scenes import Scene
+from .scenes import ScanScene
 from .worker import SceneOutcome
 
 
@@ -155,7 +155,7 @@ def _record(
 
 def _run(
     pool: WorkerPool,
-    scenes: Sequence[Scene],
+    scenes: Sequence[ScanScene],
     manifest: Manifest,
     result: ScanResult,
     *,
@@ -201,7 +201,7 @@ def _run(
                 on_scene(record)
 
 
-def _check_scan(scenes: Sequence[Scene], retries: int, workers: int | None) -> None:
+def _check_scan(scenes: Sequence[ScanScene], retries: int, workers: int | None) -> None:
     """Check the scenes and counts of a scan.
 
     Args:
@@ -224,7 +224,7 @@ def _check_scan(scenes: Sequence[Scene], retries: int, workers: int | None) -> N
 
 
 def scan(
-    scenes: Sequence[Scene],
+    scenes: Sequence[ScanScene],
     checkpoint: str | os.PathLike[str],
     output_dir: str | os.PathLike[str],
     *,

@@ -171,7 +171,7 @@ class StacScene:
 
 
 #: A scene of either kind.
-Scene = LocalScene | StacScene
+ScanScene = LocalScene | StacScene
 
 
 def download(url: str, path: Path, network: NetworkSettings) -> None:

@@ -14,7 +14,13 @@ import rasterio
 from ..detections import prune_small
 from ..errors import describe_error
 from ..inference import Predictor
-from .scenes import Scene
+from .scenes import ScanScene
+
+#: Predictor options a worker sets over the scan's on every scene: all detections, whatever
+#: their size, with their traced outlines. The merge across scenes joins the pieces of every
+#: building first, then drops those under the scan's ``min_area`` (:meth:`SceneWorker.scan`
+#: drops them already away from the scene's edges) and writes outlines by the scan's rules.
+SCENE_POLICY: dict[str, float | bool] = {"min_area": 0.0, "regularize": False, "split_width": 0.0}
 
 
 @dataclass(frozen=True)
@@ -62,14 +68,11 @@ class SceneWorker:
         path.write_bytes(checkpoint)
         self.min_area = float(options["min_area"])
         self.merge_distance = float(options["merge_distance"])
-        # Scenes keep their traced outlines: the merge across scenes joins the pieces of
-        # every building first and writes its outline by the scan's rules after.
-        traced = {"min_area": 0.0, "regularize": False, "split_width": 0.0}
         self.predictor = Predictor(
-            path, device=device, progress=False, num_workers=0, **{**options, **traced}
+            path, device=device, progress=False, num_workers=0, **{**options, **SCENE_POLICY}
         )
 
-    def scan(self, scene: Scene) -> SceneOutcome:
+    def scan(self, scene: ScanScene) -> SceneOutcome:
         """Predict one scene.
 
         Detections of every size are kept near the scene's edge, where they may continue in

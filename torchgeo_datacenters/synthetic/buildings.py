@@ -15,8 +15,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..naip import DATACENTER_CLASS, HARD_NEGATIVE_CLASSES
-from .canvas import Box, Scene
+from ..naip import DATACENTER_CLASS, OTHER_CLASS, RETAIL_CLASS, WAREHOUSE_CLASS
+from .canvas import Box, Canvas
 from .palette import FAN, HVAC, SKYLIGHT, UNIT
 from .parts import Part
 
@@ -61,8 +61,8 @@ class BuildingSpec:
     sizes: RoofSizes
     height: float
     roof_colours: np.ndarray
-    layout: Callable[[Scene, Box], tuple[list[Box], list[Part]]]
-    paint_rooftop: Callable[[Scene, Box, np.ndarray], None]
+    layout: Callable[[Canvas, Box], tuple[list[Box], list[Part]]]
+    paint_rooftop: Callable[[Canvas, Box, np.ndarray], None]
     label: bool = False
     share: float = 0.0
 
@@ -75,7 +75,7 @@ def along(box: Box, pair: tuple[int, int]) -> tuple[int, int]:
 # What lies around each class of building (laid out with the roof at pixel (0, 0)).
 
 
-def datacenter_parts(scene: Scene, roof: Box) -> list[Part]:
+def datacenter_parts(scene: Canvas, roof: Box) -> list[Part]:
     """Lay out a substation, generator yard and small car park around a data-center roof."""
     rng, px = scene.rng, scene.px
     r0, c0, r1, c1 = roof
@@ -101,7 +101,7 @@ def datacenter_parts(scene: Scene, roof: Box) -> list[Part]:
     return parts
 
 
-def warehouse_parts(scene: Scene, roof: Box) -> tuple[list[Box], list[Part]]:
+def warehouse_parts(scene: Canvas, roof: Box) -> tuple[list[Box], list[Part]]:
     """Lay out truck aprons on one or two long sides and maybe a car park at one end."""
     rng, px = scene.rng, scene.px
     h, w = roof[2], roof[3]
@@ -120,7 +120,7 @@ def warehouse_parts(scene: Scene, roof: Box) -> tuple[list[Box], list[Part]]:
     return [], parts
 
 
-def retail_parts(scene: Scene, roof: Box) -> tuple[list[Box], list[Part]]:
+def retail_parts(scene: Canvas, roof: Box) -> tuple[list[Box], list[Part]]:
     """Lay out a car park full of cars in front of a store, wider than the store."""
     rng, px = scene.rng, scene.px
     h, w = roof[2], roof[3]
@@ -131,7 +131,7 @@ def retail_parts(scene: Scene, roof: Box) -> tuple[list[Box], list[Part]]:
     return [], [Part("parking", (top, left, top + depth, left + length))]
 
 
-def other_parts(scene: Scene, roof: Box) -> tuple[list[Box], list[Part]]:
+def other_parts(scene: Canvas, roof: Box) -> tuple[list[Box], list[Part]]:
     """Lay out an optional wing (an L-shaped office or school) and maybe a side car park."""
     rng, px = scene.rng, scene.px
     h, w = roof[2], roof[3]
@@ -152,7 +152,7 @@ def other_parts(scene: Scene, roof: Box) -> tuple[list[Box], list[Part]]:
 # What lies on the roofs.
 
 
-def paint_cooling_units(scene: Scene, box: Box, mask: np.ndarray) -> None:
+def paint_cooling_units(scene: Canvas, box: Box, mask: np.ndarray) -> None:
     """Paint regular rows of rooftop cooling units, each with two dark fans."""
     px = scene.px
     unit, fan = (px(2.4), px(4.8)), px(1.2)
@@ -176,7 +176,7 @@ def paint_cooling_units(scene: Scene, box: Box, mask: np.ndarray) -> None:
 # Warehouses: light roofs with loading-dock doors along one or two sides and trailer lots.
 
 
-def paint_ribs_and_skylights(scene: Scene, box: Box, mask: np.ndarray) -> None:
+def paint_ribs_and_skylights(scene: Canvas, box: Box, mask: np.ndarray) -> None:
     """Paint faint roof ribs across the long side and, on half the roofs, skylights."""
     rng, px = scene.rng, scene.px
     scene.grid(
@@ -195,7 +195,7 @@ def paint_ribs_and_skylights(scene: Scene, box: Box, mask: np.ndarray) -> None:
 # Retail and other buildings: smaller roofs with scattered HVAC units.
 
 
-def paint_hvac(scene: Scene, box: Box, mask: np.ndarray, *, fill: float) -> None:
+def paint_hvac(scene: Canvas, box: Box, mask: np.ndarray, *, fill: float) -> None:
     """Paint HVAC units scattered over a roof, a share *fill* of the places taken."""
     px = scene.px
     scene.grid(
@@ -207,9 +207,6 @@ def paint_hvac(scene: Scene, box: Box, mask: np.ndarray, *, fill: float) -> None
         mask=mask,
     )
 
-
-# One spec per class of the label file; a class added there fails here until it has one.
-WAREHOUSE_CLASS, RETAIL_CLASS, OTHER_CLASS = HARD_NEGATIVE_CLASSES
 
 DATACENTER = BuildingSpec(
     name=DATACENTER_CLASS,

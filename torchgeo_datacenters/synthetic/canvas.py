@@ -1,6 +1,6 @@
 """The canvas a SYNTHETIC scene is drawn on, and pixel/CRS geometry helpers.
 
-A :class:`Scene` holds the float ``(4, height, width)`` canvas (R, G, B, NIR in digital
+A :class:`Canvas` holds the float ``(4, height, width)`` canvas (R, G, B, NIR in digital
 numbers), the random generator every drawing step draws from, and a coarse occupancy grid
 used to place objects without overlap.
 """
@@ -30,7 +30,7 @@ Box = tuple[int, int, int, int]
 """A pixel rectangle ``(row_start, col_start, row_stop, col_stop)``, stops exclusive."""
 
 
-class Scene:
+class Canvas:
     """The canvas of one scene being drawn, with the occupancy used to place objects."""
 
     def __init__(
@@ -266,7 +266,7 @@ def pixel_bounds(transform: Affine, polygon: BaseGeometry) -> Box:
     )
 
 
-def roof_mask(scene: Scene, polygon: BaseGeometry, window: Box) -> np.ndarray:
+def roof_mask(scene: Canvas, polygon: BaseGeometry, window: Box) -> np.ndarray:
     """Rasterize a roof polygon (CRS coordinates) over a pixel window (pixel-centre rule)."""
     r0, c0, r1, c1 = window
     win = Window(c0, r0, c1 - c0, r1 - r0)

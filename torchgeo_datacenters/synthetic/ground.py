@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from ..naip import DTYPE, VALUE_RANGE
-from .canvas import Box, Scene, smooth_field
+from .canvas import Box, Canvas, smooth_field
 from .palette import (
     ASPHALT,
     DRY_GRASS,
@@ -31,7 +31,7 @@ from .palette import (
 LANDSCAPES = ("mixed", "farmland", "forest")
 
 
-def paint_background(scene: Scene, landscape: str = "mixed") -> None:
+def paint_background(scene: Canvas, landscape: str = "mixed") -> None:
     """Paint the ground of a landscape: grass, dry grass, bare soil, crops and trees.
 
     Args:
@@ -61,7 +61,7 @@ def paint_background(scene: Scene, landscape: str = "mixed") -> None:
         band.ravel()[canopy] = crowns * TREES[b]
 
 
-def paint_fields(scene: Scene) -> None:
+def paint_fields(scene: Canvas) -> None:
     """Paint farmland: fields of 150 to 450 m, each of one crop or bare soil, in rows.
 
     Crops are grass and dry-grass mixtures of one shade per field (high NIR), with rows
@@ -94,7 +94,7 @@ def paint_fields(scene: Scene) -> None:
         top = bottom
 
 
-def paint_roads(scene: Scene) -> None:
+def paint_roads(scene: Canvas) -> None:
     """Paint straight asphalt roads across the scene, with dashed centre lines."""
     rng = scene.rng
     for axis, length in ((0, scene.height), (1, scene.width)):
@@ -119,7 +119,7 @@ def paint_roads(scene: Scene) -> None:
             scene.occupy(box)
 
 
-def paint_ponds(scene: Scene) -> None:
+def paint_ponds(scene: Canvas) -> None:
     """Paint a few ponds (very low NIR) in free ground."""
     rng, px = scene.rng, scene.px
     area_km2 = scene.height * scene.width * scene.gsd**2 / 1e6
@@ -139,7 +139,7 @@ def paint_ponds(scene: Scene) -> None:
         scene.occupy(box)
 
 
-def paint_houses(scene: Scene) -> None:
+def paint_houses(scene: Canvas) -> None:
     """Fill free ground with blocks of houses along residential streets."""
     rng, px = scene.rng, scene.px
     cap = max(8, round(0.4 * min(scene.height, scene.width)))
@@ -192,7 +192,7 @@ def paint_houses(scene: Scene) -> None:
                 top += street
 
 
-def finish(scene: Scene) -> np.ndarray:
+def finish(scene: Canvas) -> np.ndarray:
     """Apply illumination changes and sensor noise and convert to ``uint8``."""
     rng, canvas = scene.rng, scene.canvas
     h, w = scene.height, scene.width

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .canvas import Box, Scene
+from .canvas import Box, Canvas
 from .palette import (
     ASPHALT,
     CARS,
@@ -66,7 +66,7 @@ class Site:
         )
 
 
-def paint_parking(scene: Scene, box: Box) -> None:
+def paint_parking(scene: Canvas, box: Box) -> None:
     """Paint an asphalt car park with stall lines and cars, rows along its long side."""
     px = scene.px
     scene.fill(box, ASPHALT)
@@ -99,7 +99,7 @@ def paint_parking(scene: Scene, box: Box) -> None:
         )
 
 
-def paint_trucks(scene: Scene, box: Box, roof: Box) -> None:
+def paint_trucks(scene: Canvas, box: Box, roof: Box) -> None:
     """Paint a truck apron with trailers backed onto the dock wall and parked across the lot."""
     px, rng = scene.px, scene.rng
     scene.fill(box, CONCRETE if rng.random() < 0.4 else ASPHALT)
@@ -128,7 +128,7 @@ def paint_trucks(scene: Scene, box: Box, roof: Box) -> None:
         )
 
 
-def paint_substation(scene: Scene, box: Box) -> None:
+def paint_substation(scene: Canvas, box: Box) -> None:
     """Paint a fenced gravel yard with rows of transformers and bus lines."""
     px = scene.px
     scene.fill(box, GRAVEL)
@@ -144,7 +144,7 @@ def paint_substation(scene: Scene, box: Box) -> None:
     scene.grid(inner, pitch=(px(9.0), px(7.0)), size=(px(3.6), px(3.6)), colours=TRANSFORMER)
 
 
-def paint_generators(scene: Scene, box: Box) -> None:
+def paint_generators(scene: Canvas, box: Box) -> None:
     """Paint a concrete pad with a row of generator enclosures across it."""
     px = scene.px
     scene.fill(box, CONCRETE)
@@ -159,7 +159,7 @@ def paint_generators(scene: Scene, box: Box) -> None:
         scene.grid(box, pitch=pitch, size=size, part=top, colours=FAN, occupied=occupied)
 
 
-def paint_docks(scene: Scene, roof: Box, apron: Box) -> None:
+def paint_docks(scene: Canvas, roof: Box, apron: Box) -> None:
     """Paint loading-dock doors along the roof edge that faces the truck apron."""
     px = scene.px
     depth = px(1.5)
@@ -188,8 +188,8 @@ class PartKind:
             roof (e.g. loading-dock doors), with the same arguments; None for none.
     """
 
-    paint: Callable[[Scene, Box, Box], None]
-    paint_roof_edge: Callable[[Scene, Box, Box], None] | None = None
+    paint: Callable[[Canvas, Box, Box], None]
+    paint_roof_edge: Callable[[Canvas, Box, Box], None] | None = None
 
 
 PART_KINDS = {

@@ -20,7 +20,7 @@ from ..errors import TGDCError
 from ..naip import BANDS, DTYPE, GSD
 from ..utils import atomic_output, check_output_path
 from .buildings import BUILDINGS, DATACENTER, LOOKALIKE_BUILDINGS, datacenter_parts
-from .canvas import Scene, box_polygon, pixel_bounds
+from .canvas import Canvas, box_polygon, pixel_bounds
 from .checks import (
     check_count,
     check_crs,
@@ -188,7 +188,7 @@ def generate_scene(
 
     rng = np.random.default_rng(seed)
     buildings = LOOKALIKE_BUILDINGS if lookalike_warehouses else BUILDINGS
-    scene = Scene(rng, height, width, gsd, transform, buildings)
+    scene = Canvas(rng, height, width, gsd, transform, buildings)
     megapixels = height * width / 2**20
     if n_datacenters is None:
         n_datacenters = max(1, round(_DATACENTERS_PER_MPX * megapixels))

@@ -12,12 +12,12 @@ from scipy.ndimage import minimum_filter
 from shapely.geometry.base import BaseGeometry
 
 from .buildings import roof_size
-from .canvas import Box, Scene, box_polygon, roof_mask
+from .canvas import Box, Canvas, box_polygon, roof_mask
 from .palette import SHADOW
 from .parts import PART_KINDS, Site
 
 
-def layout_site(scene: Scene, kind: str, shrink: float) -> Site:
+def layout_site(scene: Canvas, kind: str, shrink: float) -> Site:
     """Lay out a site of *kind* with its roof at pixel (0, 0), long side horizontal."""
     side = min(scene.height, scene.width)
     h, w = roof_size(scene.rng, kind, scene.gsd, side, shrink, scene.buildings)
@@ -26,7 +26,7 @@ def layout_site(scene: Scene, kind: str, shrink: float) -> Site:
     return Site(kind, [roof, *wings], parts)
 
 
-def place(scene: Scene, kind: str, required: bool) -> Site | None:
+def place(scene: Canvas, kind: str, required: bool) -> Site | None:
     """Find room for a new site of *kind*, shrinking it when *required* and it does not fit."""
     rounds = 12 if required else 2
     for attempt in range(rounds):
@@ -42,7 +42,7 @@ def place(scene: Scene, kind: str, required: bool) -> Site | None:
     return None
 
 
-def paint_roof(scene: Scene, kind: str, polygon: BaseGeometry, bounds: Box) -> None:
+def paint_roof(scene: Canvas, kind: str, polygon: BaseGeometry, bounds: Box) -> None:
     """Paint a roof with its shadow and the rooftop details of its class.
 
     Args:
@@ -83,7 +83,7 @@ def paint_roof(scene: Scene, kind: str, polygon: BaseGeometry, bounds: Box) -> N
     spec.paint_rooftop(scene, box, inner[sub[0] : sub[2], sub[1] : sub[3]])
 
 
-def paint_site(scene: Scene, site: Site, polygon: BaseGeometry | None = None) -> BaseGeometry:
+def paint_site(scene: Canvas, site: Site, polygon: BaseGeometry | None = None) -> BaseGeometry:
     """Paint a placed site and return its roof footprint in CRS coordinates.
 
     Args:
