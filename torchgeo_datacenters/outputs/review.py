@@ -67,6 +67,10 @@ CHIP_OUTLINE = (0, 229, 255)
 #: Longest side of the read from which a raster's contrast stretch is computed, in pixels.
 STRETCH_SAMPLE_PIXELS = 1024
 
+#: Chips the page holds in its data, the first in review order: shown before the browser
+#: has read the others, which follow the page's script.
+FIRST_CHIPS = 20
+
 #: Properties of the detections the page shows and exports.
 REVIEW_COLUMNS = ("id", "score", "area_m2", "source", "source_item", "acquired")
 
@@ -254,6 +258,7 @@ def render_review(
         "detections": page_features(detections, REVIEW_COLUMNS),
         "images": image_layers(images),
         "chipOffsets": [int(n) for n in offsets],
+        "firstChips": lines[:FIRST_CHIPS],
     }
     return render_page("review.html", title, {"data": data}, {"chips": "\n".join(lines)})
 
