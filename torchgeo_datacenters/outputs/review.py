@@ -15,8 +15,11 @@ id of :func:`~torchgeo_datacenters.detections.verdicts.run_id`), so a reload, or
 built again from the same detections, keeps them. The export is one GeoJSON label file of
 :data:`~torchgeo_datacenters.detections.verdicts.VERDICT_COLUMNS`, which ``tgdc labels
 merge`` reads. The page exposes ``window.review`` (the map, the layers by detection id,
-the run, the order, the verdicts, ``exportCollection()`` and ``ready``: milliseconds from
-navigation to the page being built).
+the run, the order, the verdicts, ``exportCollection()``, ``ready``: milliseconds from
+navigation to the page being built, and ``drawn``: to the first frame drawn after it). The
+chips of the first :data:`FIRST_CHIPS` detections in review order are in the page's data;
+the text of all chips follows its script, so the page is drawn before the browser has read
+them (about 100 MiB for 10,000 detections).
 """
 
 import base64
