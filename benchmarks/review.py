@@ -1,11 +1,12 @@
 """The review page: how fast it opens, and how much each round of verdicts teaches the model.
 
 ``open``: writes a review page of N square detections on a grid over a SYNTHETIC 4,096 x
-4,096 px NAIP-like scene (0.6 m pixels; every detection with its 256 px JPEG chip), opens it
+4,096 px NAIP-like scene (0.6 m pixels; every detection with its 192 px JPEG chip), opens it
 unmodified in an already started headless Chromium in real time (tests/support/browser.py,
 as benchmarks/report.py does) and prints the page's own clocks from navigation start: its
-script done (map, outlines, chips parsed, first chip shown), the load event, the first frame
-drawn after it. The time to build the page (chips included) is printed too.
+script done (map, outlines, first chip shown), the first frame the page draws after it (the
+page is usable: the chips of the rest are still being read), the load event (all chips
+read), the first frame drawn after it. The time to build the page (chips included) is printed too.
 
 ``rounds``: a simulated reviewer whose answers are the SYNTHETIC truth. The scenes are
 benchmarks/accuracy.py's: 6 training scenes of 1,024² px with warehouses as large and bright
@@ -63,6 +64,7 @@ REVIEW_OPEN = """new Promise((resolve) => requestAnimationFrame(() => requestAni
   const navigation = performance.getEntriesByType("navigation")[0];
   resolve({
     ready: window.review.ready,
+    drawn: window.review.drawn,
     load: navigation.loadEventEnd,
     painted: performance.now(),
     detections: window.review.order.length,
@@ -91,7 +93,8 @@ def open_page(detections: int, repeats: int) -> None:
             assert opened.errors == [] and clocks["detections"] == detections, opened
             assert clocks["chip"], "no chip shown"
             print(
-                f"run {run + 1}: page built {clocks['ready']:.0f} ms, load event done"
+                f"run {run + 1}: page built {clocks['ready']:.0f} ms, its first frame (map and"
+                f" first chip) drawn {clocks['drawn']:.0f} ms, load event (all chips read) done"
                 f" {clocks['load']:.0f} ms, first frame drawn {clocks['painted']:.0f} ms after"
                 f" navigation start ({opened.wall_ms:.0f} ms measured outside the browser)"
             )

@@ -18,6 +18,7 @@ from torchgeo_datacenters.cli import main
 from torchgeo_datacenters.detections.verdicts import VERDICT_COLUMNS, read_verdicts, run_id
 from torchgeo_datacenters.detections.writers import write_geojson
 from torchgeo_datacenters.inference import Predictor
+from torchgeo_datacenters.outputs import review as review_module
 from torchgeo_datacenters.outputs.review import (
     CHIP_OUTLINE,
     STORAGE_PREFIX,
@@ -250,3 +251,23 @@ def test_a_reviewer_judges_draws_exports_and_reloads(
     )
     merged = gpd.read_file(labels)
     assert sorted(merged["class"]) == sorted(["datacenter"] * 4 + ["warehouse", "retail", "other"])
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
+def test_chips_after_the_first_come_from_the_text_read_after_the_script(
+    run: tuple[Path, gpd.GeoDataFrame, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scene, detections, _ = run
+    # Two chips in the page's data, the other four in the text that follows its script.
+    monkeypatch.setattr(review_module, "FIRST_CHIPS", 2)
+    page_path = write_review(tmp_path / "review.html", detections, [scene], threshold=0.5)
+    chips = dict(zip(detections["id"], detection_chips(detections, [scene]), strict=True))
+    with playwright_chromium() as browser:
+        page = browser.new_page()
+        page.goto(page_path.as_uri())
+        page.wait_for_function("window.review !== undefined")
+        shown = []
+        for _ in UNCERTAIN_FIRST:
+            shown.append((_current(page), page.locator("#chip img").get_attribute("src")))
+            page.keyboard.press("n")
+    assert shown == [(number, chips[number]) for number in UNCERTAIN_FIRST]

@@ -8,12 +8,17 @@ from typing import Any
 
 import geopandas as gpd
 import pytest
+import shapely
+from support.browser import report_data
 from support.data import bbox_of
 from support.stac_server import StacServer
 
 from torchgeo_datacenters.cli import main
+from torchgeo_datacenters.detections.files import read_vector
+from torchgeo_datacenters.detections.verdicts import run_id
 from torchgeo_datacenters.inference import Predictor
 from torchgeo_datacenters.outputs import FORMATS, VectorFormat, register
+from torchgeo_datacenters.outputs.review import review_order
 
 GRID_IDS = [f"naip_r{row}c{col}_20220701" for row in range(2) for col in range(2)]
 
@@ -86,6 +91,34 @@ def test_stac_route_scans_the_newest_items_over_a_bbox(
         assert not server.requests_to("/assets/")
         summary = capsys.readouterr().out
         assert "0 scanned now" in summary and "4 done before" in summary
+
+
+def test_stac_scan_writes_a_review_page_of_the_detections_it_wrote(
+    scan_data: Any, ray_cluster: None, tmp_path: Path
+) -> None:
+    out, page = tmp_path / "scan", tmp_path / "review.html"
+    with StacServer.from_directory(scan_data.stac_dir) as server:
+        args = ["scan", "--checkpoint", str(scan_data.checkpoint), "--bbox"]
+        args += [str(value) for value in bbox_of(scan_data.grid)]
+        args += ["--stac-url", server.url, "--output-dir", str(out), "--workers", "1"]
+        assert main([*args, "--threshold", "0.6", "--output-review", str(page)]) == 0
+    detections = read_vector(out / "detections.geojson", "detections")
+    data = report_data(page, "review-data")
+    # The page is of the scan's run: verdicts exported from it merge against its file.
+    assert data["run"] == run_id(detections) and data["threshold"] == 0.6
+    assert len(detections) >= 2
+    # Every detection the scan wrote, and only those, with the same outline and facts,
+    # in the page's order (score nearest the threshold first).
+    by_id = {f["properties"]["id"]: f for f in data["detections"]["features"]}
+    assert sorted(by_id) == sorted(detections["id"].tolist())
+    for row in detections.itertuples():
+        properties = by_id[row.id]["properties"]
+        assert properties["score"] == pytest.approx(row.score)
+        assert properties["source_item"] == row.source_item
+        shown = shapely.geometry.shape(by_id[row.id]["geometry"])
+        assert shown.symmetric_difference(row.geometry).area < 1e-6 * row.geometry.area
+    order = review_order(detections["score"].to_numpy(), 0.6)
+    assert data["order"] == detections["id"].to_numpy()[order].tolist()
 
 
 @pytest.fixture

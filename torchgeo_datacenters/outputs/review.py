@@ -15,8 +15,11 @@ id of :func:`~torchgeo_datacenters.detections.verdicts.run_id`), so a reload, or
 built again from the same detections, keeps them. The export is one GeoJSON label file of
 :data:`~torchgeo_datacenters.detections.verdicts.VERDICT_COLUMNS`, which ``tgdc labels
 merge`` reads. The page exposes ``window.review`` (the map, the layers by detection id,
-the run, the order, the verdicts, ``exportCollection()`` and ``ready``: milliseconds from
-navigation to the page being built).
+the run, the order, the verdicts, ``exportCollection()``, ``ready``: milliseconds from
+navigation to the page being built, and ``drawn``: to the first frame drawn after it). The
+chips of the first :data:`FIRST_CHIPS` detections in review order are in the page's data;
+the text of all chips follows its script, so the page is drawn before the browser has read
+them (about 100 MiB for 10,000 detections).
 """
 
 import base64
@@ -66,6 +69,10 @@ CHIP_OUTLINE = (0, 229, 255)
 
 #: Longest side of the read from which a raster's contrast stretch is computed, in pixels.
 STRETCH_SAMPLE_PIXELS = 1024
+
+#: Chips the page holds in its data, the first in review order: shown before the browser
+#: has read the others, which follow the page's script.
+FIRST_CHIPS = 20
 
 #: Properties of the detections the page shows and exports.
 REVIEW_COLUMNS = ("id", "score", "area_m2", "source", "source_item", "acquired")
@@ -254,6 +261,7 @@ def render_review(
         "detections": page_features(detections, REVIEW_COLUMNS),
         "images": image_layers(images),
         "chipOffsets": [int(n) for n in offsets],
+        "firstChips": lines[:FIRST_CHIPS],
     }
     return render_page("review.html", title, {"data": data}, {"chips": "\n".join(lines)})
 
