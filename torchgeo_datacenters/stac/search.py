@@ -155,6 +155,11 @@ class NaipCatalog:
                     f"STAC API {self.url}: collection {self.collection!r} could not be read"
                     f" ({error}); check --stac-url and the collection id"
                 ) from error
+            if collection is None:
+                raise TGDCError(
+                    f"STAC API {self.url} has no collection {self.collection!r}; check"
+                    " --stac-url and the collection id"
+                )
             boxes = [
                 (float(b[0]), float(b[1]), float(b[2]), float(b[3]))
                 for b in collection.extent.spatial.bboxes
