@@ -130,3 +130,27 @@ def test_scene_truncated_after_its_header(
     assert status == 2
     assert str(truncated) in line and "Read error" in line
     assert list(out.iterdir()) == []
+
+
+def test_download_is_checked_for_space_before_any_request(
+    mount_tmpfs: Callable[..., Path], capfd: pytest.CaptureFixture[str]
+) -> None:
+    # A closed port: had the download reached the network, its error would be the error.
+    out = mount_tmpfs("small", size="64k")
+    args = ["--stac-url", "http://127.0.0.1:9", "--lat", "40.0", "--lon", "-82.7"]
+    status = main(["download", *args, "--size", "1000", "--output", str(out / "x.tif")])
+    line = one_error(capfd, "download")
+    assert status == 2
+    assert line.startswith(f"tgdc download: error: {out / 'x.tif'}: cannot be written: no space")
+    assert list(out.iterdir()) == []
+
+
+def test_download_into_a_read_only_directory_is_refused(
+    mount_tmpfs: Callable[..., Path], capfd: pytest.CaptureFixture[str]
+) -> None:
+    out = mount_tmpfs("ro", read_only=True)
+    args = ["--stac-url", "http://127.0.0.1:9", "--lat", "40.0", "--lon", "-82.7"]
+    status = main(["download", *args, "--size", "64", "--output", str(out / "x.tif")])
+    line = one_error(capfd, "download")
+    assert status == 2 and "read-only file system" in line
+    assert list(out.iterdir()) == []
