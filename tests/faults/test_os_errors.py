@@ -154,3 +154,33 @@ def test_download_into_a_read_only_directory_is_refused(
     line = one_error(capfd, "download")
     assert status == 2 and "read-only file system" in line
     assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("command", "args"),
+    [
+        ("change", ["--detections", "{tmp}/a.geojson@2020-01-01", "{tmp}/b.geojson@2022-01-01"]),
+        ("compare", ["--detections", "{tmp}/a.geojson", "--inventory", "{tmp}/b.geojson"]),
+        ("export", ["--checkpoint", "{tmp}/model.ckpt"]),
+        ("review", ["--detections", "{tmp}/a.geojson", "--image", "{tmp}/scene.tif"]),
+    ],
+)
+def test_read_only_outputs_are_refused_before_the_inputs_are_read(
+    command: str,
+    args: list[str],
+    mount_tmpfs: Callable[..., Path],
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    # The inputs do not exist: had the command read them first, that would be the error.
+    out = mount_tmpfs("ro", read_only=True)
+    output = {
+        "change": ["--output", str(out / "sites.geojson")],
+        "compare": ["--output-dir", str(out)],
+        "export": ["--onnx", str(out / "model.onnx")],
+        "review": ["--output", str(out / "review.html")],
+    }[command]
+    status = main([command, *[a.format(tmp=tmp_path) for a in args], *output])
+    line = one_error(capfd, command)
+    assert status == 2 and str(out) in line and "read-only file system" in line
+    assert list(out.iterdir()) == []
