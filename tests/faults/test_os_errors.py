@@ -184,3 +184,17 @@ def test_read_only_outputs_are_refused_before_the_inputs_are_read(
     line = one_error(capfd, command)
     assert status == 2 and str(out) in line and "read-only file system" in line
     assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize("below", [False, True], ids=["directory", "subdirectory"])
+def test_scan_into_a_read_only_directory_is_refused_before_any_request(
+    below: bool, mount_tmpfs: Callable[..., Path], capfd: pytest.CaptureFixture[str]
+) -> None:
+    # A closed port: had the scan searched the catalogue, its error would be the error.
+    out = mount_tmpfs("ro", read_only=True)
+    target = out / "scan" if below else out
+    region = ["--bbox", "-82.71", "40.0", "-82.70", "40.01", "--stac-url", "http://127.0.0.1:9"]
+    status = main(["scan", "--checkpoint", "none.ckpt", *region, "--output-dir", str(target)])
+    line = one_error(capfd, "scan")
+    assert status == 2 and "read-only file system" in line
+    assert list(out.iterdir()) == []
