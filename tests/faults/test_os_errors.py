@@ -176,7 +176,7 @@ def test_read_only_outputs_are_refused_before_the_inputs_are_read(
     out = mount_tmpfs("ro", read_only=True)
     output = {
         "change": ["--output", str(out / "sites.geojson")],
-        "compare": ["--output-dir", str(out)],
+        "compare": ["--output-dir", str(out / "new")],
         "export": ["--onnx", str(out / "model.onnx")],
         "review": ["--output", str(out / "review.html")],
     }[command]
