@@ -3,6 +3,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 from pyproj import Transformer
@@ -253,10 +254,25 @@ def test_im3_points_plan_download_chips(tmp_path: Path) -> None:
     from torchgeo_datacenters.stac.chips import plan_site_chips, read_sites
 
     sites = read_sites(shared_data("labels", "im3_datacenter_footprints.geojson"))
-    with pytest.raises(TGDCError, match="skip such sites with --skip-outside"):
-        plan_site_chips(sites, tmp_path, chip_size=64)
-    with pytest.warns(UserWarning, match=r"skipped \d+ site\(s\) outside NAIP coverage"):
-        plans = plan_site_chips(sites, tmp_path, chip_size=64, skip_outside=True)
+    # Its Puerto Rico site lies in NAIP's coverage (issue 25, item 5): every site is planned.
+    plans = plan_site_chips(sites, tmp_path, chip_size=64)
+    centres = sites.geometry.representative_point()
+    assert len(sites[(centres.y < 19) & (centres.x > -68)]) == 1
+    assert len(plans) == len(sites)
     planned = {plan[0].site for plan in plans}
     points = sites.index[sites.geometry.geom_type == "Point"].astype(str)
-    assert len(points) == 84 and len(planned & set(points)) > 70
+    assert len(points) == 84 and len(planned & set(points)) == 84
+
+
+def test_sites_outside_naip_are_refused_or_skipped(tmp_path: Path) -> None:
+    from torchgeo_datacenters.stac.chips import plan_site_chips, read_sites
+
+    sites = read_sites(shared_data("labels", "im3_datacenter_footprints.geojson"))
+    anchorage = sites.iloc[:1].assign(geometry=[shapely.Point(-149.9, 61.2)])
+    anchorage.index = ["anchorage"]
+    both = pd.concat([sites, anchorage])
+    with pytest.raises(TGDCError, match="skip such sites with --skip-outside"):
+        plan_site_chips(both, tmp_path, chip_size=64)
+    with pytest.warns(UserWarning, match=r"skipped 1 site\(s\) outside NAIP coverage"):
+        plans = plan_site_chips(both, tmp_path, chip_size=64, skip_outside=True)
+    assert len(plans) == len(sites)

@@ -130,3 +130,71 @@ def test_scene_truncated_after_its_header(
     assert status == 2
     assert str(truncated) in line and "Read error" in line
     assert list(out.iterdir()) == []
+
+
+def test_download_is_checked_for_space_before_any_request(
+    mount_tmpfs: Callable[..., Path], capfd: pytest.CaptureFixture[str]
+) -> None:
+    # A closed port: had the download reached the network, its error would be the error.
+    out = mount_tmpfs("small", size="64k")
+    args = ["--stac-url", "http://127.0.0.1:9", "--lat", "40.0", "--lon", "-82.7"]
+    status = main(["download", *args, "--size", "1000", "--output", str(out / "x.tif")])
+    line = one_error(capfd, "download")
+    assert status == 2
+    assert line.startswith(f"tgdc download: error: {out / 'x.tif'}: cannot be written: no space")
+    assert list(out.iterdir()) == []
+
+
+def test_download_into_a_read_only_directory_is_refused(
+    mount_tmpfs: Callable[..., Path], capfd: pytest.CaptureFixture[str]
+) -> None:
+    out = mount_tmpfs("ro", read_only=True)
+    args = ["--stac-url", "http://127.0.0.1:9", "--lat", "40.0", "--lon", "-82.7"]
+    status = main(["download", *args, "--size", "64", "--output", str(out / "x.tif")])
+    line = one_error(capfd, "download")
+    assert status == 2 and "read-only file system" in line
+    assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("command", "args"),
+    [
+        ("change", ["--detections", "{tmp}/a.geojson@2020-01-01", "{tmp}/b.geojson@2022-01-01"]),
+        ("compare", ["--detections", "{tmp}/a.geojson", "--inventory", "{tmp}/b.geojson"]),
+        ("export", ["--checkpoint", "{tmp}/model.ckpt"]),
+        ("review", ["--detections", "{tmp}/a.geojson", "--image", "{tmp}/scene.tif"]),
+    ],
+)
+def test_read_only_outputs_are_refused_before_the_inputs_are_read(
+    command: str,
+    args: list[str],
+    mount_tmpfs: Callable[..., Path],
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    # The inputs do not exist: had the command read them first, that would be the error.
+    out = mount_tmpfs("ro", read_only=True)
+    output = {
+        "change": ["--output", str(out / "sites.geojson")],
+        "compare": ["--output-dir", str(out / "new")],
+        "export": ["--onnx", str(out / "model.onnx")],
+        "review": ["--output", str(out / "review.html")],
+    }[command]
+    status = main([command, *[a.format(tmp=tmp_path) for a in args], *output])
+    line = one_error(capfd, command)
+    assert status == 2 and str(out) in line and "read-only file system" in line
+    assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize("below", [False, True], ids=["directory", "subdirectory"])
+def test_scan_into_a_read_only_directory_is_refused_before_any_request(
+    below: bool, mount_tmpfs: Callable[..., Path], capfd: pytest.CaptureFixture[str]
+) -> None:
+    # A closed port: had the scan searched the catalogue, its error would be the error.
+    out = mount_tmpfs("ro", read_only=True)
+    target = out / "scan" if below else out
+    region = ["--bbox", "-82.71", "40.0", "-82.70", "40.01", "--stac-url", "http://127.0.0.1:9"]
+    status = main(["scan", "--checkpoint", "none.ckpt", *region, "--output-dir", str(target)])
+    line = one_error(capfd, "scan")
+    assert status == 2 and "read-only file system" in line
+    assert list(out.iterdir()) == []

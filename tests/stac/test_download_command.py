@@ -174,3 +174,41 @@ def test_download_detect_change_with_pixels_flown_on_several_days(
     assert main(["change", "--detections", *map(str, vintages), "--output", str(sites)]) == 0
     (site,) = gpd.read_file(sites, datetime_as_string=True).itertuples()
     assert (str(site.first_seen)[:10], str(site.last_seen)[:10]) == ("2018-06-10", "2022-07-01")
+
+
+@pytest.mark.parametrize(
+    ("lat", "lon"),
+    [(21.3069, -157.8583), (18.4655, -66.1057), (18.3419, -64.9307)],
+    ids=["Honolulu", "San Juan", "Charlotte Amalie"],
+)
+def test_hawaii_puerto_rico_and_virgin_islands_are_searched(
+    lat: float,
+    lon: float,
+    stac_server: StacServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = str(tmp_path / "x.tif")
+    assert (
+        download(
+            stac_server.url, "--lat", str(lat), "--lon", str(lon), "--size", "32", "--output", out
+        )
+        == 2
+    )
+    # The loopback catalogue covers these places but holds no tiles there: searched, none found.
+    assert "no NAIP imagery in any year" in one_line(capsys.readouterr().err)
+    assert any(record.path == "/search" for record in stac_server.requests)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_ocean_point_is_refused_naming_what_is_covered(
+    stac_server: StacServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = str(tmp_path / "x.tif")
+    assert download(stac_server.url, "--lat", "30", "--lon", "-140", "--output", out) == 2
+    line = one_line(capsys.readouterr().err)
+    assert line.startswith("tgdc download: error: ") and "outside NAIP coverage" in line
+    for part in ("contiguous states", "Hawaii", "Puerto Rico", "US Virgin Islands"):
+        assert part in line
+    assert stac_server.requests == []
+    assert list(tmp_path.iterdir()) == []

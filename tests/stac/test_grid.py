@@ -4,8 +4,8 @@ from rasterio.warp import transform, transform_bounds, transform_geom
 
 from torchgeo_datacenters.errors import TGDCError
 from torchgeo_datacenters.stac.grid import (
-    CONUS_BOUNDS,
     MAX_SIZE,
+    NAIP_COVERAGE,
     centred_grid,
     grid_around,
     grid_for_bbox,
@@ -82,7 +82,8 @@ def test_window_of_a_footprint() -> None:
     ("lon", "lat", "message"),
     [
         (-0.1276, 51.5072, "outside NAIP coverage"),  # London
-        (-149.9, 61.2, "outside NAIP coverage"),  # Anchorage: NAIP is CONUS only
+        (-149.9, 61.2, "outside NAIP coverage"),  # Anchorage: NAIP has no Alaska
+        (-140.0, 30.0, "outside NAIP coverage"),  # open Pacific
         (-82.7, 95.0, "is not a latitude"),
         (-190.0, 40.0, "is not a longitude"),
     ],
@@ -105,5 +106,10 @@ def test_bad_boxes_are_refused() -> None:
         grid_for_bbox((2.0, 48.0, 2.1, 48.1))
     with pytest.raises(TGDCError, match="more than"):
         grid_for_bbox((-100.0, 35.0, -99.0, 36.0))
-    west, south, east, north = CONUS_BOUNDS
+    west, south, east, north = NAIP_COVERAGE["contiguous states"]
     assert west < LON < east and south < LAT < north
+
+
+@pytest.mark.parametrize(("lon", "lat"), [(-157.86, 21.31), (-66.11, 18.47), (-64.93, 18.34)])
+def test_hawaii_puerto_rico_and_virgin_islands_are_covered(lon: float, lat: float) -> None:
+    assert grid_around(lon, lat, 64).width == 64

@@ -4,6 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+import shapely
 from rasterio.warp import transform
 from support.stac_server import NaipTestTiles, StacServer
 
@@ -70,6 +71,14 @@ def test_outside_the_us_fails_before_any_request(
         download_scene(tmp_path / "x.tif", lat=48.8566, lon=2.3522, size=256, catalog=catalog)
     assert stac_server.requests == []
     assert list(tmp_path.iterdir()) == []
+
+
+def test_coverage_is_the_collection_extent(catalog: NaipCatalog) -> None:
+    assert len(catalog.coverage) == 4  # the parts of the extent, not its overall box
+    catalog.check_covered(shapely.Point(-157.86, 21.31))
+    # Inside the overall box of the extent, outside every part: open Pacific.
+    with pytest.raises(TGDCError, match=r"outside NAIP coverage: collection 'naip' .* covers lon"):
+        catalog.check_covered(shapely.Point(-140.0, 30.0))
 
 
 def test_no_items_for_the_year(

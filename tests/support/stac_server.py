@@ -55,6 +55,16 @@ from affine import Affine
 from rasterio.crs import CRS
 from rasterio.warp import transform, transform_geom
 
+#: Spatial extent of the served collection, as NAIP's lists it: the overall box, then one
+#: box per part (contiguous states, Hawaii, Puerto Rico, US Virgin Islands), in degrees.
+NAIP_EXTENT = [
+    [-160.3, 17.6, -64.5, 49.5],
+    [-125.0, 24.0, -66.5, 49.5],
+    [-160.3, 18.9, -154.8, 22.3],
+    [-68.0, 17.8, -65.2, 18.6],
+    [-65.1, 17.6, -64.5, 18.5],
+]
+
 STAC_VERSION = "1.0.0"
 
 CONFORMANCE = [
@@ -653,7 +663,6 @@ class StacServer:
         }
 
     def _collection(self) -> dict:
-        boxes = [item["bbox"] for item in self._items]
         times = sorted(item["properties"]["datetime"] for item in self._items)
         return {
             "type": "Collection",
@@ -663,18 +672,9 @@ class StacServer:
             "description": "Real NAIP GeoTIFFs served on loopback for tests",
             "license": "proprietary",
             "extent": {
-                "spatial": {
-                    "bbox": [
-                        [
-                            min(b[0] for b in boxes),
-                            min(b[1] for b in boxes),
-                            max(b[2] for b in boxes),
-                            max(b[3] for b in boxes),
-                        ]
-                    ]
-                    if boxes
-                    else [[-180, -90, 180, 90]]
-                },
+                # As the Planetary Computer ``naip`` collection lists it: the overall box,
+                # then one box per part (contiguous states, Hawaii, Puerto Rico, USVI).
+                "spatial": {"bbox": NAIP_EXTENT},
                 "temporal": {"interval": [[times[0], times[-1]] if times else [None, None]]},
             },
             "links": [

@@ -116,11 +116,12 @@ def run(args: argparse.Namespace) -> int:
     from ..detections.files import read_vector, save_vector
     from ..detections.footprint import read_footprint
     from ..errors import TGDCError
-    from ..utils import atomic_output, check_output_path
+    from ..utils import atomic_output, check_output_dir, check_output_path
 
     directory = args.output_dir
     if directory.exists() and not directory.is_dir():
         raise TGDCError(f"{directory}: is a file; give a directory as --output-dir")
+    check_output_dir(directory)
     paths = {kind: directory / name for kind, name in OUTPUT_FILES.items()}
     if directory.is_dir():
         for path in paths.values():

@@ -72,7 +72,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     chips.add_argument(
         "--skip-outside",
         action="store_true",
-        help="skip sites outside NAIP coverage (e.g. Puerto Rico in the IM3 atlas) with a warning",
+        help="skip sites outside NAIP coverage (e.g. Alaska) with a warning",
     )
     source = parser.add_argument_group("source and network")
     add_source_arguments(source)

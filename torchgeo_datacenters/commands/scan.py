@@ -124,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
     """
     from ..errors import TGDCError
     from ..scan import LocalScene, import_ray, scan
+    from ..utils import check_output_dir
 
     if args.plan:
         return print_plan(args)
@@ -131,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
         raise TGDCError("--rate and --output-plan go with --plan; add --plan to see the cost")
     if args.output_dir is None:
         raise TGDCError("--output-dir: required (only --plan writes nothing); give a directory")
+    check_output_dir(args.output_dir)
     import_ray(local=args.ray_address is None)
     check_extra_outputs(args)
     scenes, region = find_scenes(args)

@@ -18,7 +18,7 @@ from .chips import (
     read_sites,
 )
 from .grid import (
-    CONUS_BOUNDS,
+    NAIP_COVERAGE,
     NAIP_RESOLUTION,
     check_bbox,
     check_lonlat,
@@ -32,10 +32,10 @@ from .scene import SceneResult, download_scene, scene_grid
 from .search import DEFAULT_STAC_URL, IMAGE_ASSET, NAIP_COLLECTION, NaipCatalog
 
 __all__ = [
-    "CONUS_BOUNDS",
     "DEFAULT_STAC_URL",
     "IMAGE_ASSET",
     "NAIP_COLLECTION",
+    "NAIP_COVERAGE",
     "NAIP_RESOLUTION",
     "NODATA",
     "ChipPlan",

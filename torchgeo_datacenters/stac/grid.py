@@ -21,9 +21,18 @@ from ..naip import GSD
 #: Ground sample distance of current NAIP imagery and of every download, in metres.
 NAIP_RESOLUTION = GSD
 
-#: Where NAIP has imagery: the contiguous United States, as (west, south, east, north)
-#: in degrees. Requests outside are refused before any network call.
-CONUS_BOUNDS = (-125.0, 24.0, -66.5, 49.5)
+#: Where NAIP has imagery, as the spatial extent of the Planetary Computer ``naip``
+#: collection lists it: one ``(west, south, east, north)`` box in degrees per part
+#: (the contiguous states, Hawaii, Puerto Rico, the US Virgin Islands). Sites and areas
+#: are checked against it before any network call; a live catalogue's own extent is
+#: checked again before its search (:meth:`NaipCatalog.check_covered
+#: <torchgeo_datacenters.stac.search.NaipCatalog.check_covered>`).
+NAIP_COVERAGE: dict[str, tuple[float, float, float, float]] = {
+    "contiguous states": (-125.0, 24.0, -66.5, 49.5),
+    "Hawaii": (-160.3, 18.9, -154.8, 22.3),
+    "Puerto Rico": (-68.0, 17.8, -65.2, 18.6),
+    "US Virgin Islands": (-65.1, 17.6, -64.5, 18.5),
+}
 
 #: Largest width or height of a download, in pixels (10,000 px = 6 km at 0.6 m, 400 MB
 #: in memory while mosaicking).
@@ -46,25 +55,29 @@ def utm_crs(lon: float, lat: float) -> CRS:
 
 
 def check_lonlat(lon: float, lat: float) -> None:
-    """Check that a point is a valid coordinate inside NAIP coverage.
+    """Check that a point is a valid longitude/latitude coordinate.
+
+    and inside one of the parts of :data:`NAIP_COVERAGE`.
 
     Args:
         lon: longitude in degrees.
         lat: latitude in degrees.
 
     Raises:
-        TGDCError: if *lat* or *lon* is not a coordinate, or the point lies outside the
-            contiguous United States.
+        TGDCError: if *lat* or *lon* is not a coordinate, or the point lies outside every
+            part of :data:`NAIP_COVERAGE`.
     """
     if not -90 <= lat <= 90:
         raise TGDCError(f"lat: {lat} is not a latitude; give decimal degrees from -90 to 90")
     if not -180 <= lon <= 180:
         raise TGDCError(f"lon: {lon} is not a longitude; give decimal degrees from -180 to 180")
-    west, south, east, north = CONUS_BOUNDS
-    if not (west <= lon <= east and south <= lat <= north):
+    if not any(w <= lon <= e and s <= lat <= n for w, s, e, n in NAIP_COVERAGE.values()):
         raise TGDCError(
-            f"lat {lat}, lon {lon} is outside NAIP coverage: NAIP images the contiguous United"
-            f" States only (lon {west} to {east}, lat {south} to {north})"
+            f"lat {lat}, lon {lon} is outside NAIP coverage: NAIP images "
+            + "; ".join(
+                f"{name} (lon {w:g} to {e:g}, lat {s:g} to {n:g})"
+                for name, (w, s, e, n) in NAIP_COVERAGE.items()
+            )
         )
 
 

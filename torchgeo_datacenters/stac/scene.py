@@ -9,6 +9,7 @@ from rasterio.enums import Resampling
 
 from ..errors import TGDCError
 from ..grid import Grid
+from ..outputs.space import check_free_space
 from ..utils import check_output_path
 from .grid import grid_around, grid_for_bbox
 from .mosaic import Mosaic, format_bytes, mosaic_items, write_mosaic
@@ -146,6 +147,8 @@ def download_scene(
     """
     grid = scene_grid(lat, lon, size, bbox)
     output = check_output_path(output, overwrite=overwrite)
+    # Before any request: the mosaic at most, 4 uint8 bands per pixel, uncompressed.
+    check_free_space({output: grid.width * grid.height * 4})
     catalog = catalog or NaipCatalog()
     items = catalog.search(grid.footprint(), year)
     when = f"in {year}" if year is not None else "in any year"

@@ -109,6 +109,7 @@ class NaipCatalog:
         self.asset_key = asset_key
         self.network = network or NetworkSettings()
         self._client: pystac_client.Client | None = None
+        self._coverage: list[tuple[float, float, float, float]] | None = None
 
     @property
     def client(self) -> pystac_client.Client:
@@ -134,6 +135,57 @@ class NaipCatalog:
                 ) from error
         return self._client
 
+    @property
+    def coverage(self) -> list[tuple[float, float, float, float]]:
+        """Where the collection has imagery: the boxes of its STAC spatial extent.
+
+        Each box is ``(west, south, east, north)`` in degrees. A STAC extent whose list
+        holds several boxes gives the overall box first, then the boxes of its parts (for
+        NAIP: the contiguous states, Hawaii, Puerto Rico and the US Virgin Islands); the
+        parts are returned then, since the overall box spans open ocean.
+
+        Raises:
+            TGDCError: if the API cannot be reached or has no such collection.
+        """
+        if self._coverage is None:
+            try:
+                collection = self.client.get_collection(self.collection)
+            except (APIError, pystac.STACError, KeyError, ValueError) as error:
+                raise TGDCError(
+                    f"STAC API {self.url}: collection {self.collection!r} could not be read"
+                    f" ({error}); check --stac-url and the collection id"
+                ) from error
+            if collection is None:
+                raise TGDCError(
+                    f"STAC API {self.url} has no collection {self.collection!r}; check"
+                    " --stac-url and the collection id"
+                )
+            boxes = [
+                (float(b[0]), float(b[1]), float(b[2]), float(b[3]))
+                for b in collection.extent.spatial.bboxes
+            ]
+            self._coverage = boxes[1:] if len(boxes) > 1 else boxes
+        return self._coverage
+
+    def check_covered(self, region: BaseGeometry) -> None:
+        """Refuse a region outside every box of :attr:`coverage`, before any search.
+
+        Args:
+            region: the region, in longitude/latitude (EPSG:4326).
+
+        Raises:
+            TGDCError: if *region* meets none of the collection's boxes.
+        """
+        boxes = self.coverage
+        if not any(region.intersects(shapely.box(*box)) for box in boxes):
+            listed = "; ".join(f"lon {w:g} to {e:g}, lat {s:g} to {n:g}" for w, s, e, n in boxes)
+            west, south, east, north = region.bounds
+            raise TGDCError(
+                f"lon {west:g} to {east:g}, lat {south:g} to {north:g} is outside NAIP"
+                f" coverage: collection {self.collection!r} of {self.url} covers {listed};"
+                " give a place inside one of them"
+            )
+
     def search(self, region: BaseGeometry, year: int | None = None) -> list[pystac.Item]:
         """Find the items whose footprint intersects a region.
 
@@ -145,9 +197,11 @@ class NaipCatalog:
             The items, newest acquisition first.
 
         Raises:
-            TGDCError: if *year* is implausible or the search fails.
+            TGDCError: if *year* is implausible, the region is outside the collection's
+                :attr:`coverage`, or the search fails.
         """
         check_year(year)
+        self.check_covered(region)
         search = self.client.search(
             collections=[self.collection],
             intersects=shapely.geometry.mapping(region),

@@ -175,6 +175,36 @@ def check_output_path(path: str | os.PathLike[str], *, overwrite: bool = False) 
     return path
 
 
+def check_output_dir(directory: str | os.PathLike[str]) -> Path:
+    """Check that an output directory, or the nearest existing directory above it, is writable.
+
+    Nothing is created: a run that is refused leaves no empty directory behind.
+
+    Args:
+        directory: the output directory (created later by the run if missing).
+
+    Returns:
+        The directory as a :class:`~pathlib.Path`.
+
+    Raises:
+        TGDCError: if the path is a file, or the directory (or the existing directory it
+            would be created in) is not writable (read-only file system, no permission).
+    """
+    directory = Path(directory)
+    existing = directory
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise TGDCError(f"{directory}: {existing} is a file; give a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        reason = "read-only file system" if _read_only(existing) else "permission denied"
+        raise TGDCError(
+            f"{directory}: directory {existing} is not writable ({reason}); choose another"
+            " output directory"
+        )
+    return directory
+
+
 def _read_only(directory: Path) -> bool:
     """Whether *directory* lies on a file system mounted read-only."""
     try:
