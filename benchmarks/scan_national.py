@@ -83,6 +83,10 @@ def generated_detections(index: int) -> list[shapely.Polygon]:
     return []
 
 
+#: Scenes sharing one hard-linked empty table (under ext4's 65,000 links a file).
+LINKS_PER_FILE = 50_000
+
+
 def write_finished_scan(directory: Path, count: int) -> list[StacScene]:
     """Write the output directory of a finished scan of *count* generated scenes.
 
@@ -91,8 +95,10 @@ def write_finished_scan(directory: Path, count: int) -> list[StacScene]:
     """
     scenes_dir = directory / SCENES_DIR
     scenes_dir.mkdir(parents=True)
-    empty = directory / "empty.parquet"
-    empty_detections().to_parquet(empty)
+    empties = []  # one empty table per LINKS_PER_FILE scenes: ext4 allows 65,000 links a file
+    for number in range(count // LINKS_PER_FILE + 1):
+        empties.append(directory / f"empty{number}.parquet")
+        empty_detections().to_parquet(empties[-1])
     network = NetworkSettings()
     scenes, lines = [], []
     for index in range(count):
@@ -124,7 +130,8 @@ def write_finished_scan(directory: Path, count: int) -> list[StacScene]:
             )
             table.to_parquet(directory / file)
         else:
-            os.link(empty, directory / file)  # the same empty table: no need for more disk
+            # The same empty tables: no need for more disk.
+            os.link(empties[index // LINKS_PER_FILE], directory / file)
         record = SceneRecord(
             scene_id, "done", len(polygons), 5.0, 1.0, 1, file.as_posix(), None, "2026-01-01"
         )
