@@ -21,9 +21,10 @@ from ..naip import GSD
 #: Ground sample distance of current NAIP imagery and of every download, in metres.
 NAIP_RESOLUTION = GSD
 
-#: Where NAIP has imagery, as the spatial extent of the Planetary Computer ``naip``
-#: collection lists it: one ``(west, south, east, north)`` box in degrees per part
-#: (the contiguous states, Hawaii, Puerto Rico, the US Virgin Islands). Sites and areas
+#: Where NAIP has imagery: one ``(west, south, east, north)`` box in degrees per part
+#: (the contiguous states, Hawaii, Puerto Rico, the US Virgin Islands), each drawn around
+#: the territory's land (not copied from the Planetary Computer collection, which was not
+#: reachable when they were written). Sites and areas
 #: are checked against it before any network call; a live catalogue's own extent is
 #: checked again before its search (:meth:`NaipCatalog.check_covered
 #: <torchgeo_datacenters.stac.search.NaipCatalog.check_covered>`).
@@ -55,7 +56,7 @@ def utm_crs(lon: float, lat: float) -> CRS:
 
 
 def check_lonlat(lon: float, lat: float) -> None:
-    """Check that a point is a valid longitude/latitude coordinate.
+    """Check that a point is a valid longitude/latitude coordinate
 
     and inside one of the parts of :data:`NAIP_COVERAGE`.
 
