@@ -56,9 +56,7 @@ def utm_crs(lon: float, lat: float) -> CRS:
 
 
 def check_lonlat(lon: float, lat: float) -> None:
-    """Check that a point is a valid longitude/latitude coordinate
-
-    and inside one of the parts of :data:`NAIP_COVERAGE`.
+    """Check that a point is a longitude/latitude inside a part of :data:`NAIP_COVERAGE`.
 
     Args:
         lon: longitude in degrees.
