@@ -14,8 +14,6 @@ import os
 from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
 
-from ..detections.writers import GPKG_LAYER, write_gpkg
-
 if TYPE_CHECKING:
     import geopandas as gpd
 
@@ -165,5 +163,8 @@ def write_styled_gpkg(detections: "gpd.GeoDataFrame", path: str | os.PathLike[st
         path: the file to write (staged, see
             :class:`~torchgeo_datacenters.outputs.Outputs`).
     """
+    # geopandas loads with the writer, not with this module (tgdc detect's first tile).
+    from ..detections.writers import GPKG_LAYER, write_gpkg
+
     write_gpkg(detections, path)
     write_qgis_style(path, layer=GPKG_LAYER)
