@@ -154,7 +154,7 @@ def save_checkpoint(
     recorded as the training imagery's (4 x 0.6 m for a screen).
     """
     from torchgeo_datacenters.tasks import DataCenterSegmentation
-    from torchgeo_datacenters.tasks.segmentation import LOSSES
+    from torchgeo_datacenters.tasks.losses import LOSSES
 
     model = DataCenterSegmentation(
         model="unet4",

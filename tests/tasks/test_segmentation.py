@@ -1,4 +1,3 @@
-import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +11,6 @@ import torchgeo_datacenters
 from torchgeo_datacenters.errors import TGDCError
 from torchgeo_datacenters.models import UNet4
 from torchgeo_datacenters.tasks import DataCenterSegmentation
-from torchgeo_datacenters.tasks.segmentation import warmup_cosine
 
 PIXEL_METRICS = ("dice", "iou", "precision", "recall")
 
@@ -259,15 +257,6 @@ def test_unet4_starts_from_an_earlier_checkpoint(tmp_path: Path) -> None:
         DataCenterSegmentation(weights=str(tmp_path / "notes.txt"))
     with pytest.raises(TGDCError, match=r"its network takes 4 band\(s\) and classes"):
         DataCenterSegmentation(weights=str(previous), task="multiclass", loss="ce")
-
-
-def test_warmup_cosine_rises_then_decays_to_zero() -> None:
-    factors = [warmup_cosine(step, total=105, warmup=5) for step in range(106)]
-    assert factors[:6] == pytest.approx([1 / 6, 2 / 6, 3 / 6, 4 / 6, 5 / 6, 1.0])
-    assert all(a >= b for a, b in itertools.pairwise(factors[5:]))
-    assert factors[55] == pytest.approx(0.5)
-    assert factors[105] == pytest.approx(0.0, abs=1e-12)
-    assert warmup_cosine(0, total=10, warmup=0) == 1.0
 
 
 def test_plateau_schedule_is_kept_on_request(tmp_path: Path) -> None:

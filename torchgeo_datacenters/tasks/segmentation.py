@@ -1,100 +1,34 @@
 """DataCenterSegmentation: TorchGeo semantic segmentation of data centers in NAIP."""
 
-import math
 import pickle
-from collections.abc import Sequence
-from functools import partial
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal
 
-import segmentation_models_pytorch as smp
 import torch
-from lightning.pytorch import Callback, LightningDataModule
+from lightning.pytorch import Callback
 from lightning.pytorch.utilities.types import OptimizerLRScheduler
 from torch import Tensor, nn
-from torch.optim import AdamW
-from torch.optim.lr_scheduler import LambdaLR, ReduceLROnPlateau
 from torchgeo.datasets.utils import Sample
 from torchgeo.tasks import SemanticSegmentation
-from torchmetrics import MetricCollection
-from torchmetrics.classification import (
-    BinaryF1Score,
-    BinaryJaccardIndex,
-    BinaryPrecision,
-    BinaryRecall,
-)
 
 from .. import __version__
 from ..errors import TGDCError
 from ..loggers import follow_root_dir
 from ..models import datacenter
 from ..models.datacenter import (
-    BINARY_CLASS_NAMES,
-    DATACENTER,
     DEFAULT_MODEL,
     DEFAULT_TASK,
     ModelName,
     TaskName,
-    check_lengths,
-    check_network,
     class_defaults,
     derived_hparams,
     input_channels,
 )
+from .arguments import check_arguments
+from .data_description import NormalizedDataModule, describe_data
+from .losses import BINARY_CROSS_ENTROPY, LossName, binary_cross_entropy
+from .metrics import hard_negative_metrics, pixel_metrics
 from .object_metrics import HardNegativeFDR, ObjectF1
-
-#: Losses that ``loss`` accepts.
-LossName = Literal["bce", "dice", "bce+dice", "focal", "ce", "jaccard"]
-
-#: Losses that ``loss`` accepts, by task.
-LOSSES = {
-    "binary": ("bce", "dice", "bce+dice", "focal", "jaccard"),
-    "multiclass": ("ce", "dice", "focal", "jaccard"),
-}
-
-
-@runtime_checkable
-class NormalizedDataModule(Protocol):
-    """A datamodule whose normalisation a checkpoint can set (``DataCenterDataModule``)."""
-
-    def normalize_as(self, mean: Sequence[float], std: Sequence[float]) -> None:
-        """Normalise with a checkpoint's per-band mean and std (raw pixel units)."""
-
-
-#: Learning-rate schedules that ``lr_schedule`` accepts.
-ScheduleName = Literal["cosine", "plateau"]
-
-
-def warmup_cosine(step: int, total: int, warmup: int) -> float:
-    """Factor on the learning rate at optimizer step *step*: linear warm-up, cosine decay.
-
-    The factor rises linearly over the first *warmup* steps to 1, then falls along half a
-    cosine to 0 at step *total* (Loshchilov & Hutter, "SGDR", ICLR 2017; warm-up as in
-    Goyal et al., "Accurate, Large Minibatch SGD", 2017), so the last updates are small
-    and the final weights settle instead of stopping wherever a large step left them.
-
-    Args:
-        step: the optimizer step, from 0.
-        total: the number of optimizer steps of the whole training.
-        warmup: steps of linear warm-up (0 for none), fewer than *total*.
-
-    Returns:
-        The factor, in [0, 1].
-    """
-    if step < warmup:
-        return (step + 1) / (warmup + 1)
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    return 0.5 * (1.0 + math.cos(math.pi * progress))
-
-
-class _LossSum(nn.Module):
-    """Sum of several losses of the same (logits, target)."""
-
-    def __init__(self, *losses: nn.Module) -> None:
-        super().__init__()
-        self.losses = nn.ModuleList(losses)
-
-    def forward(self, logits: Tensor, target: Tensor) -> Tensor:
-        return torch.stack([loss(logits, target) for loss in self.losses]).sum()
+from .schedules import ScheduleName, adamw_schedule
 
 
 class DataCenterSegmentation(SemanticSegmentation):
@@ -199,7 +133,7 @@ class DataCenterSegmentation(SemanticSegmentation):
                 improvement before the learning rate drops tenfold.
             lr_schedule: ``'cosine'``: *lr* reached after a linear warm-up, then
                 decayed along half a cosine to 0 at the last step of ``max_epochs``
-                (see :func:`warmup_cosine`), so the final weights are the settled ones;
+                (see :func:`.schedules.warmup_cosine`), so the final weights are the settled ones;
                 ``'plateau'``: *lr* until validation IoU stops rising (*patience*).
             warmup: share of the training steps spent warming up (``'cosine'``), in
                 [0, 1).
@@ -235,7 +169,7 @@ class DataCenterSegmentation(SemanticSegmentation):
             TGDCError: if an argument is out of range or arguments contradict each other.
         """
         class_names, num_classes = class_defaults(task, class_names, num_classes)
-        _check_arguments(
+        check_arguments(
             model=model,
             weights=weights,
             in_channels=input_channels(in_channels, bands),
@@ -363,15 +297,10 @@ class DataCenterSegmentation(SemanticSegmentation):
     def configure_losses(self) -> None:
         """Build the loss; ``'bce'`` and ``'bce+dice'`` here, the others by TorchGeo."""
         loss = self.hparams["loss"]
-        if loss not in ("bce", "bce+dice"):
+        if loss not in BINARY_CROSS_ENTROPY:
             super().configure_losses()
             return
-        pos_weight = self.hparams["pos_weight"]
-        self.criterion: nn.Module = nn.BCEWithLogitsLoss(
-            pos_weight=None if pos_weight is None else torch.tensor(float(pos_weight))
-        )
-        if loss == "bce+dice":
-            self.criterion = _LossSum(self.criterion, smp.losses.DiceLoss(mode="binary"))
+        self.criterion: nn.Module = binary_cross_entropy(loss, self.hparams["pos_weight"])
 
     def configure_callbacks(self) -> list[Callback]:
         """Point root-following loggers at the trainer's ``default_root_dir``.
@@ -388,65 +317,33 @@ class DataCenterSegmentation(SemanticSegmentation):
 
     def configure_metrics(self) -> None:
         """Pixel Dice, IoU, precision and recall of the data-center class; object scores."""
-        kwargs = {
-            "threshold": self.hparams["threshold"],
-            "ignore_index": self.hparams["ignore_index"],
-        }
-        pixels = MetricCollection(
-            {
-                "dice": BinaryF1Score(**kwargs),
-                "iou": BinaryJaccardIndex(**kwargs),
-                "precision": BinaryPrecision(**kwargs),
-                "recall": BinaryRecall(**kwargs),
-            }
-        )
+        threshold = self.hparams["threshold"]
+        pixels = pixel_metrics(threshold, self.hparams["ignore_index"])
         self.train_metrics = pixels.clone(prefix="train_")
         self.val_metrics = pixels.clone(prefix="val_")
         self.test_metrics = pixels.clone(prefix="test_")
-        self.test_metrics.add_metrics({"object": ObjectF1(threshold=self.hparams["threshold"])})
-        # Hard negatives are in the target of the multiclass task only (a binary mask
-        # holds 0 where they stand).
-        class_names = list(self.hparams.get("class_names") or BINARY_CLASS_NAMES)
-        negatives = [name for name in class_names if name not in BINARY_CLASS_NAMES]
-        self.hn_metrics = nn.ModuleDict(
-            {
-                stage: HardNegativeFDR(class_names, negatives, self.hparams["threshold"])
-                for stage in ("val", "test")
-                if negatives
-            }
-        )
+        self.test_metrics.add_metrics({"object": ObjectF1(threshold=threshold)})
+        self.hn_metrics = hard_negative_metrics(self.hparams.get("class_names"), threshold)
 
     def configure_optimizers(self) -> OptimizerLRScheduler:
         """AdamW with the ``lr_schedule``: warm-up and cosine decay per step, or plateau.
 
         Returns:
-            Optimizer and learning-rate scheduler.
+            Optimizer and learning-rate scheduler (see :func:`.schedules.adamw_schedule`).
 
         Raises:
             TGDCError: if the schedule is ``'cosine'`` and training has no end.
         """
-        optimizer = AdamW(self.parameters(), lr=self.hparams["lr"])
-        if self.hparams["lr_schedule"] == "plateau":
-            scheduler = ReduceLROnPlateau(
-                optimizer, mode=self.mode, patience=self.hparams["patience"]
-            )
-            return {
-                "optimizer": optimizer,
-                "lr_scheduler": {"scheduler": scheduler, "monitor": self.monitor},
-            }
-        steps = self.trainer.estimated_stepping_batches
-        if not math.isfinite(steps):
-            raise TGDCError(
-                "lr_schedule 'cosine' decays over the whole training: set trainer max_epochs"
-                " or max_steps, or use lr_schedule 'plateau'"
-            )
-        total = max(1, int(steps))
-        warmup = min(total - 1, round(self.hparams["warmup"] * total))
-        factor = partial(warmup_cosine, total=total, warmup=warmup)
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": LambdaLR(optimizer, factor), "interval": "step"},
-        }
+        return adamw_schedule(
+            self.parameters(),
+            lr=self.hparams["lr"],
+            lr_schedule=self.hparams["lr_schedule"],
+            warmup=self.hparams["warmup"],
+            patience=self.hparams["patience"],
+            steps=self.trainer.estimated_stepping_batches,
+            monitor=self.monitor,
+            mode=self.mode,
+        )
 
     def setup(self, stage: str) -> None:
         """Describe the data in the hyperparameters from the trainer's datamodule.
@@ -463,8 +360,10 @@ class DataCenterSegmentation(SemanticSegmentation):
             TGDCError: if the datamodule's data contradict the hyperparameters.
         """
         datamodule = getattr(self.trainer, "datamodule", None)
-        if datamodule is not None:
-            self._describe_data(datamodule, stage)
+        if datamodule is not None and describe_data(
+            self.hparams, datamodule, stage, fixed_channels=self._fixed_channels
+        ):
+            self.configure_models()
         if stage == "fit":
             self.hparams["package_version"] = __version__
             for field in ("label_files", "review_runs"):
@@ -475,51 +374,6 @@ class DataCenterSegmentation(SemanticSegmentation):
             # tensors in the metric states, which fit (no-grad) cannot update in place.
             for metrics in (self.train_metrics, self.val_metrics, self.test_metrics):
                 metrics.reset()
-
-    def _describe_data(self, datamodule: LightningDataModule, stage: str) -> None:
-        """Fill or check the data hyperparameters from *datamodule*."""
-        name = type(datamodule).__name__
-        bands = _optional(getattr(datamodule, "bands", None), lambda v: [str(b) for b in v])
-        if bands is not None and self.hparams.get("bands") is None:
-            # in_channels follows the datamodule's bands unless the config fixed them.
-            self.hparams["bands"] = bands
-            if len(bands) != self.hparams["in_channels"] and not self._fixed_channels:
-                self.hparams["in_channels"] = len(bands)
-                self.configure_models()
-        n = self.hparams["in_channels"]
-        given: dict[str, Any] = {
-            "bands": bands,
-            "gsd": _optional(getattr(datamodule, "gsd", None), float),
-            "dtype": _optional(getattr(datamodule, "dtype", None), str),
-            "value_range": _optional(
-                getattr(datamodule, "value_range", None), lambda v: [float(x) for x in v]
-            ),
-            "mean": _optional(getattr(datamodule, "mean", None), lambda v: _per_band(v, n)),
-            "std": _optional(getattr(datamodule, "std", None), lambda v: _per_band(v, n)),
-            "patch_size": _optional(getattr(datamodule, "patch_size", None), _side),
-            "class_names": _optional(
-                getattr(datamodule, "class_names", None), lambda v: [str(c) for c in v]
-            ),
-        }
-        for field, value in given.items():
-            current = self.hparams.get(field)
-            if value is None or _same(current, value):
-                continue
-            if current is None or (field == "patch_size" and stage == "fit"):
-                self.hparams[field] = value
-            elif field == "class_names":
-                raise TGDCError(
-                    f"class_names: the task has {current} but datamodule {name} gives {value};"
-                    " give the task the datamodule's class_names (and task='multiclass' for"
-                    " hard negatives)"
-                )
-            elif field != "patch_size":
-                raise TGDCError(
-                    f"{field}: the task has {current} but datamodule {name} gives {value};"
-                    f" make them agree, or leave the task's {field} unset to take the"
-                    " datamodule's"
-                )
-        check_lengths(n, self.hparams["bands"], self.hparams["mean"], self.hparams["std"])
 
     def check_band_count(self, count: int, source: str = "input") -> None:
         """Fail clearly when imagery has a band count the model cannot take.
@@ -633,97 +487,3 @@ class DataCenterSegmentation(SemanticSegmentation):
             dataloader_idx: index of the current dataloader.
         """
         self._step(batch, "test")
-
-
-def _optional(value: Any, convert: Any) -> Any:
-    """``convert(value)``, or None when *value* is None."""
-    return None if value is None else convert(value)
-
-
-def _per_band(value: Any, bands: int) -> list[float]:
-    """Per-band floats from a list, a tensor, or one number for every band."""
-    values = value.tolist() if isinstance(value, Tensor) else value
-    if isinstance(values, int | float):
-        return [float(values)] * bands
-    return [float(v) for v in values]
-
-
-def _side(value: Any) -> int | list[int]:
-    """A patch side in pixels from an int or an (height, width) pair."""
-    if isinstance(value, int):
-        return value
-    sides = [int(v) for v in value]
-    return sides[0] if len(set(sides)) == 1 else sides
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Equal, with floats compared to a relative tolerance of 1e-6."""
-    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, float) or isinstance(b, float):
-        return isinstance(a, int | float) and math.isclose(a, b, rel_tol=1e-6)
-    return a == b
-
-
-def _check_arguments(
-    *,
-    model: str,
-    weights: object,
-    in_channels: int,
-    task: str,
-    num_classes: int | None,
-    loss: str,
-    pos_weight: float | None,
-    class_weights: Sequence[float] | None,
-    ignore_index: int | None,
-    lr_schedule: str,
-    warmup: float,
-    frozen: bool,
-    bands: Sequence[str] | None,
-    mean: Sequence[float] | None,
-    std: Sequence[float] | None,
-    threshold: float,
-    class_names: Sequence[str],
-) -> None:
-    """Reject out-of-range or contradictory task arguments with a TGDCError.
-
-    The network's arguments are checked as the predictor's loader checks a checkpoint's
-    (:func:`~torchgeo_datacenters.models.datacenter.check_network`), then training's.
-    """
-    check_network(
-        model=model,
-        task=task,
-        in_channels=in_channels,
-        num_classes=num_classes,
-        class_names=class_names,
-        threshold=threshold,
-        bands=bands,
-        mean=mean,
-        std=std,
-    )
-    if model == "unet4" and (not (weights in (None, False) or isinstance(weights, str)) or frozen):
-        raise TGDCError(
-            "weights / freeze_backbone / freeze_decoder: UNet4 trains from scratch or from an"
-            " earlier checkpoint of this task; give weights None or the .ckpt's path, and"
-            " freeze nothing"
-        )
-    if loss not in LOSSES[task]:
-        raise TGDCError(f"loss: {loss!r} does not fit task={task!r}; use one of {LOSSES[task]}")
-    if pos_weight is not None and pos_weight <= 0:
-        raise TGDCError(f"pos_weight ({pos_weight}) must be positive")
-    if lr_schedule not in ("cosine", "plateau"):
-        raise TGDCError(f"lr_schedule: {lr_schedule!r} is not 'cosine' or 'plateau'")
-    if not 0 <= warmup < 1:
-        raise TGDCError(f"warmup ({warmup}): give the share of steps to warm up, in [0, 1)")
-    if class_weights is not None and len(class_weights) != len(class_names):
-        raise TGDCError(
-            f"class_weights: {len(class_weights)} weights for {len(class_names)} classes;"
-            " give one per class"
-        )
-    if ignore_index is not None and loss in ("bce", "bce+dice"):
-        raise TGDCError(
-            f"ignore_index ({ignore_index}): not supported with loss={loss!r}; use loss='dice'"
-            " or 'focal', or drop ignore_index"
-        )
-    if ignore_index is not None and ignore_index == list(class_names).index(DATACENTER):
-        raise TGDCError(f"ignore_index ({ignore_index}) must not be the data-center class")
