@@ -7,7 +7,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import rasterio
 import shapely
 from lightning.pytorch.utilities import rank_zero_info
 from shapely.geometry.base import BaseGeometry
@@ -29,6 +28,7 @@ from ..datasets.labels import review_runs
 from ..errors import TGDCError
 from ..naip import DATACENTER_CLASS, DTYPE, HARD_NEGATIVE_CLASSES
 from ..samplers import ChipSampler, SiteSampler
+from .files import check_imagery_files
 from .normalization import (
     MIN_NORMALISED_SPREAD,
     BandStatistics,
@@ -38,7 +38,7 @@ from .normalization import (
     default_value_range,
     normalised_spread,
 )
-from .splits import SPLITS, GeoSplit, ValidationSplit, grid_split
+from .splits import SPLITS, GeoSplit, ValidationSplit, check_region, grid_split
 
 PathLike = str | os.PathLike[str]
 
@@ -257,15 +257,7 @@ class DataCenterDataModule(GeoDataModule):
         images = NAIPChips(
             self.paths, res=self.gsd, filename_glob=self.filename_glob, all_bands=self.bands
         )
-        for file in images.files:
-            with rasterio.open(file) as src:
-                if src.dtypes[0] != self.dtype:
-                    raise TGDCError(
-                        f"{file}: imagery is {src.dtypes[0]} but dtype is {self.dtype}; set the"
-                        f" datamodule's dtype to {src.dtypes[0]} (and value_range to the"
-                        " values it uses)"
-                    )
-                self._check_pixel_size(file, src)
+        check_imagery_files(images.files, self.dtype, self.gsd)
         if self.masks_dir is not None:
             for directory in [self.paths] if isinstance(self.paths, str | os.PathLike) else []:
                 if os.path.isdir(directory):
@@ -341,30 +333,6 @@ class DataCenterDataModule(GeoDataModule):
         )
         if train_aug is not None:
             self.train_aug = train_aug
-
-    def _check_pixel_size(self, file: str, src: rasterio.io.DatasetReader) -> None:
-        """Warn in one line where a file's pixels differ from ``gsd`` by more than 10%.
-
-        Patches are sampled at ``gsd`` whatever the files' pixel size, so such a file is
-        resampled on read (as :mod:`~..inference` resamples scenes for a checkpoint);
-        this says so rather than doing it silently. Files in a CRS without metric units
-        (degrees) are not compared.
-
-        Args:
-            file: the file's path, for the message.
-            src: the open file.
-        """
-        if src.crs is None or not src.crs.is_projected:
-            return
-        size = float(src.res[0]) * float(src.crs.linear_units_factor[1])
-        if abs(size - self.gsd) > 0.1 * self.gsd:
-            warnings.warn(
-                f"{file}: pixel size {size:g} m differs from gsd {self.gsd:g} m by more than"
-                f" 10%; resampled to {self.gsd:g} m on read (set data.init_args.gsd to"
-                f" {size:g} to train at the imagery's own)",
-                UserWarning,
-                stacklevel=3,
-            )
 
     def _positives(self, labels: GeoDataset) -> BaseGeometry | None:
         """Data-center footprints (polygon labels) to spread over the splits."""
@@ -467,7 +435,15 @@ class DataCenterDataModule(GeoDataModule):
         features = labels.features
         needed = {"fit": ["train", "val"], "validate": ["val"], "test": ["test"]}.get(stage, [])
         for name in needed:
-            self._check_region(name, regions[name], self.patch_size * images.res[0])
+            check_region(
+                name,
+                regions[name],
+                self.patch_size * images.res[0],
+                patch_size=self.patch_size,
+                areas_given=any(self.areas.values()),
+                split_cell_size=self.split_cell_size,
+                source=self.paths,
+            )
         if stage == "fit":
             self.train_sampler = SiteSampler(
                 dataset,
@@ -498,45 +474,3 @@ class DataCenterDataModule(GeoDataModule):
                     else "raise data.init_args.val_fraction (or give a val_area)"
                 )
                 warnings.warn(self.validation_split.too_few(enlarge), UserWarning, stacklevel=2)
-
-    def _check_region(self, name: str, region: BaseGeometry, margin: float) -> None:
-        """Refuse a split with no room for its patches, naming what makes it so and the fix.
-
-        Training patches must lie inside the training region (:class:`SiteSampler`), so
-        it must hold one whole patch; validation and test patches are laid over their
-        region's edge, so those regions need only be non-empty.
-
-        Args:
-            name: ``train``, ``val`` or ``test``.
-            region: the split's region, in the dataset CRS.
-            margin: the side of a patch, which is also the distance kept from the other
-                splits' cells, in CRS units.
-
-        Raises:
-            TGDCError: if *region* has no room for a patch.
-        """
-        if name == "train":
-            room = not region.buffer(-margin / 2, join_style="mitre").is_empty
-        else:
-            room = not region.is_empty
-        if room:
-            return
-        patch = f"{name} patch ({self.patch_size} px = {margin:g} m)"
-        if any(self.areas.values()) and name != "train":
-            cause = f"val_area or test_area is given, and {name}_area is not"
-            fix = f"give the {name} area as a polygon file with {name}_area"
-        elif any(self.areas.values()):
-            cause = (
-                "the imagery outside val_area and test_area, less a margin of one patch, has"
-                f" no room for a {patch}"
-            )
-            fix = "give smaller val_area/test_area polygons"
-        else:
-            cause = (
-                f"cells of split_cell_size {self.split_cell_size:g} m, less a margin of one"
-                f" patch from the other splits' cells, leave no room for a {patch}"
-            )
-            fix = f"give the {name} area as a polygon file with {name}_area"
-            if name == "train":
-                fix = "give the validation area as a polygon file with val_area; the rest trains"
-        raise TGDCError(f"{self.paths}: the {name} split is empty: {cause}; {fix}")

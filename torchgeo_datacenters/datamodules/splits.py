@@ -223,3 +223,60 @@ class ValidationSplit:
             f" validation IoU by about 1/{max(self.datacenters, 1)}), so best.ckpt is picked"
             f" by chance: detect with last.ckpt, or {enlarge}"
         )
+
+
+def check_region(
+    name: str,
+    region: BaseGeometry,
+    margin: float,
+    *,
+    patch_size: int,
+    areas_given: bool,
+    split_cell_size: float,
+    source: object,
+) -> None:
+    """Refuse a split with no room for its patches, naming what makes it so and the fix.
+
+    Training patches must lie inside the training region (:class:`~..samplers.SiteSampler`), so
+    it must hold one whole patch; validation and test patches are laid over their
+    region's edge, so those regions need only be non-empty.
+
+    Args:
+        name: ``train``, ``val`` or ``test``.
+        region: the split's region, in the dataset CRS.
+        margin: the side of a patch, which is also the distance kept from the other
+            splits' cells, in CRS units.
+        patch_size: the side of a patch, in pixels.
+        areas_given: whether val_area or test_area is given (else the split is by
+            grid cells).
+        split_cell_size: the side of the grid cells, in metres.
+        source: the imagery, named in the message.
+
+    Raises:
+        TGDCError: if *region* has no room for a patch.
+    """
+    if name == "train":
+        room = not region.buffer(-margin / 2, join_style="mitre").is_empty
+    else:
+        room = not region.is_empty
+    if room:
+        return
+    patch = f"{name} patch ({patch_size} px = {margin:g} m)"
+    if areas_given and name != "train":
+        cause = f"val_area or test_area is given, and {name}_area is not"
+        fix = f"give the {name} area as a polygon file with {name}_area"
+    elif areas_given:
+        cause = (
+            "the imagery outside val_area and test_area, less a margin of one patch, has"
+            f" no room for a {patch}"
+        )
+        fix = "give smaller val_area/test_area polygons"
+    else:
+        cause = (
+            f"cells of split_cell_size {split_cell_size:g} m, less a margin of one"
+            f" patch from the other splits' cells, leave no room for a {patch}"
+        )
+        fix = f"give the {name} area as a polygon file with {name}_area"
+        if name == "train":
+            fix = "give the validation area as a polygon file with val_area; the rest trains"
+    raise TGDCError(f"{source}: the {name} split is empty: {cause}; {fix}")
