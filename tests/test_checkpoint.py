@@ -1,7 +1,7 @@
 import pytest
 
 from torchgeo_datacenters import naip
-from torchgeo_datacenters.checkpoint import ModelContract, check_threshold
+from torchgeo_datacenters.checkpoint import DATA_SPEC_KEYS, DataSpec, ModelContract, check_threshold
 from torchgeo_datacenters.errors import TGDCError
 from torchgeo_datacenters.inference.model import ProbabilityModel
 from torchgeo_datacenters.tasks import DataCenterSegmentation
@@ -51,3 +51,26 @@ def test_one_threshold_rule_everywhere(threshold: object) -> None:
 def test_threshold_inside_the_open_interval_is_kept() -> None:
     assert check_threshold(0.5) == 0.5
     assert DataCenterSegmentation(threshold=0.999).hparams["threshold"] == 0.999
+
+
+def test_data_spec_round_trips_through_hyperparameters() -> None:
+    spec = DataSpec(
+        bands=("R", "NIR"),
+        dtype="uint16",
+        value_range=(0.0, 4095.0),
+        gsd=1.0,
+        mean=(10.0, 20.0),
+        std=(2.0, 4.0),
+        patch_size=128,
+    )
+    hparams = spec.as_hparams()
+    assert tuple(hparams) == DATA_SPEC_KEYS
+    assert DataSpec.from_hparams(hparams) == spec
+    contract = ModelContract.from_hparams(hparams | {"threshold": 0.4})
+    assert contract.data == spec and contract.threshold == 0.4
+
+
+def test_older_checkpoint_reads_as_a_raw_naip_spec() -> None:
+    spec = DataSpec.from_hparams({"mean": [0, 0, 0, 0], "std": [255] * 4})
+    assert (spec.dtype, spec.value_range, spec.gsd) == (naip.DTYPE, (0.0, 255.0), naip.GSD)
+    assert spec.bands == () and spec.patch_size is None

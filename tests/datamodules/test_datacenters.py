@@ -9,6 +9,7 @@ import rasterio
 import shapely
 import torch
 
+from torchgeo_datacenters.checkpoint import DataSpec
 from torchgeo_datacenters.datamodules import DataCenterDataModule, ValidationSplit
 from torchgeo_datacenters.datamodules.splits import MIN_VALIDATION_DATACENTERS
 from torchgeo_datacenters.datasets import DataCenterLabels, write_chip_masks
@@ -100,6 +101,47 @@ def test_metadata_for_the_checkpoint(synthetic_scenes: SyntheticDataset) -> None
     np.testing.assert_allclose(dm.std, pixels.std(axis=1), rtol=0.02)
     assert dm.value_range == [0.0, 255.0]
     assert dm.class_names == ["background", "datacenter", "warehouse", "retail", "other"]
+    assert dm.data_spec == DataSpec(
+        bands=("R", "G", "B", "NIR"),
+        dtype="uint8",
+        value_range=(0.0, 255.0),
+        gsd=0.6,
+        mean=tuple(dm.mean),
+        std=tuple(dm.std),
+        patch_size=64,
+    )
+
+
+def test_data_spec_waits_for_the_normalisation(synthetic_scenes: SyntheticDataset) -> None:
+    with pytest.raises(TGDCError, match="data_spec: the normalisation is not known before setup"):
+        assert _datamodule(synthetic_scenes).data_spec is None
+
+
+def test_setup_opens_each_imagery_file_once_for_its_checks_and_statistics(
+    synthetic_scenes: SyntheticDataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bands, data type, pixel size and the statistics' sample come from one open per file.
+
+    TorchGeo's index opens every file once more, to read its footprint.
+    """
+    opened: list[str] = []
+    original = rasterio.open
+
+    def counting_open(path: object, *args: object, **kwargs: object) -> object:
+        opened.append(str(path))
+        return original(path, *args, **kwargs)
+
+    monkeypatch.setattr(rasterio, "open", counting_open)
+    dm = _datamodule(synthetic_scenes)
+    dm.setup("fit")
+    files = sorted(str(path) for path in synthetic_scenes.scene_paths)
+    assert sorted(opened) == sorted(files * 2)
+    assert dm.statistics is not None and dm.data_spec.mean == tuple(dm.statistics.mean)
+    # A second stage keeps the statistics: one open per file, for the index, and the
+    # checks.
+    opened.clear()
+    dm.setup("test")
+    assert sorted(opened) == sorted(files * 2)
 
 
 def test_predict_uses_imagery_alone(synthetic_scenes: SyntheticDataset) -> None:

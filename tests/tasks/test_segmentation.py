@@ -1,4 +1,5 @@
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -8,7 +9,9 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 
 import torchgeo_datacenters
+from torchgeo_datacenters.checkpoint import DataSpec, ModelContract
 from torchgeo_datacenters.errors import TGDCError
+from torchgeo_datacenters.inference.model import read_checkpoint_facts
 from torchgeo_datacenters.models import UNet4
 from torchgeo_datacenters.tasks import DataCenterSegmentation
 
@@ -41,20 +44,28 @@ def synthetic_batch(count: int, size: int, seed: int, classes: int = 2) -> dict[
 
 
 class TinyDataModule(LightningDataModule):
-    """In-memory train/val/test batches with the attributes a task reads."""
+    """In-memory train/val/test batches that describe their data as a task reads it."""
 
     def __init__(self, size: int = 64, count: int = 4, classes: int = 2, batch_size: int = 2):
         super().__init__()
-        self.bands = ["R", "G", "B", "NIR"]
-        self.gsd = 0.6
-        self.mean = [110.0, 115.0, 100.0, 130.0]
-        self.std = [40.0, 38.0, 35.0, 50.0]
-        self.patch_size = size
+        self.data_spec = DataSpec(
+            bands=("R", "G", "B", "NIR"),
+            gsd=0.6,
+            mean=(110.0, 115.0, 100.0, 130.0),
+            std=(40.0, 38.0, 35.0, 50.0),
+            patch_size=size,
+        )
+        self.class_names = ["background", "datacenter"]
+        self.label_files = ["labels.geojson"]
+        self.review_runs: list[str] = []
         self.batch_size = batch_size
         self.splits = {
             split: synthetic_batch(count, size, seed, classes)
             for seed, split in enumerate(("train", "val", "test"))
         }
+
+    def normalize_as(self, spec: DataSpec) -> None:
+        self.data_spec = replace(self.data_spec, mean=spec.mean, std=spec.std)
 
     def _loader(self, split: str, shuffle: bool = False) -> DataLoader:
         data = self.splits[split]
@@ -171,10 +182,11 @@ def test_checkpoint_describes_the_data(tmp_path: Path) -> None:
     assert checkpoint["hyper_parameters"]["bands"] == ["R", "G", "B", "NIR"]
     loaded = DataCenterSegmentation.load_from_checkpoint(path, weights_only=True).eval()
     hparams = loaded.hparams
-    assert hparams["bands"] == datamodule.bands
-    assert hparams["gsd"] == pytest.approx(0.6)
-    assert hparams["mean"] == datamodule.mean and hparams["std"] == datamodule.std
-    assert hparams["patch_size"] == 32
+    assert DataSpec.from_hparams(hparams) == datamodule.data_spec
+    assert ModelContract.from_hparams(hparams).data == datamodule.data_spec
+    assert hparams["label_files"] == ["labels.geojson"]
+    # Inference reads the same spec back from the file, without building the model.
+    assert read_checkpoint_facts(path).contract.data == datamodule.data_spec
     assert hparams["threshold"] == 0.4 and hparams["pos_weight"] == 3.0
     assert hparams["class_names"] == ["background", "datacenter"]
     assert hparams["package_version"] == torchgeo_datacenters.__version__

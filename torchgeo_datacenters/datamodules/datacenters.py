@@ -14,6 +14,7 @@ from torchgeo.datamodules import GeoDataModule
 from torchgeo.datasets import GeoDataset
 from torchgeo.samplers import GriddedPatchSampler
 
+from ..checkpoint import DataSpec
 from ..datasets import (
     NAIP_BANDS,
     NAIP_GSD,
@@ -28,7 +29,7 @@ from ..datasets.labels import review_runs
 from ..errors import TGDCError
 from ..naip import DATACENTER_CLASS, DTYPE, HARD_NEGATIVE_CLASSES
 from ..samplers import ChipSampler, SiteSampler
-from .files import check_imagery_files
+from .files import ImageryPass
 from .normalization import (
     MIN_NORMALISED_SPREAD,
     BandStatistics,
@@ -253,11 +254,22 @@ class DataCenterDataModule(GeoDataModule):
         return [] if self.label_path is None else list(review_runs(self.label_path))
 
     def _datasets(self) -> tuple[NAIPChips, GeoDataset]:
-        """Open the imagery and the labels (polygons or mask chips)."""
+        """Open the imagery and the labels (polygons or mask chips).
+
+        The imagery's statistics are read in the same pass, unless known already.
+        """
+        # One pass: each file is opened once, to check its bands, data type and pixel
+        # size and to read the statistics' sample.
+        imagery = ImageryPass(self.dtype, self.gsd, sample=self.statistics is None)
         images = NAIPChips(
-            self.paths, res=self.gsd, filename_glob=self.filename_glob, all_bands=self.bands
+            self.paths,
+            res=self.gsd,
+            filename_glob=self.filename_glob,
+            all_bands=self.bands,
+            inspect=imagery,
         )
-        check_imagery_files(images.files, self.dtype, self.gsd)
+        if self.statistics is None:
+            self.statistics = imagery.statistics(self.bands)
         if self.masks_dir is not None:
             for directory in [self.paths] if isinstance(self.paths, str | os.PathLike) else []:
                 if os.path.isdir(directory):
@@ -309,16 +321,40 @@ class DataCenterDataModule(GeoDataModule):
                 stacklevel=3,
             )
 
-    def normalize_as(self, mean: Sequence[float], std: Sequence[float]) -> None:
+    def normalize_as(self, spec: DataSpec) -> None:
         """Normalise as a checkpoint's training did (a test or resumed run of it).
 
         Args:
-            mean: the checkpoint's per-band mean, raw pixel units.
-            std: the checkpoint's per-band standard deviation, raw pixel units.
+            spec: the checkpoint's data spec; its per-band mean and std (raw pixel
+                units) are taken.
         """
-        self.mean = [float(m) for m in mean]  # type: ignore[assignment]
-        self.std = [float(s) for s in std]  # type: ignore[assignment]
+        self.mean = list(spec.mean)  # type: ignore[assignment]
+        self.std = list(spec.std)  # type: ignore[assignment]
         self._build_augmentations()
+
+    @property
+    def data_spec(self) -> DataSpec:
+        """The imagery this datamodule gives the model, for the task's checkpoint.
+
+        Raises:
+            TGDCError: before :meth:`setup` (or :meth:`fit_normalization`) has taken the
+                normalisation from the imagery.
+        """
+        if self.mean is None or self.std is None or self.value_range is None:
+            raise TGDCError(
+                "data_spec: the normalisation is not known before setup; call setup(stage)"
+                " first (the trainer does)"
+            )
+        assert isinstance(self.patch_size, int)
+        return DataSpec(
+            bands=tuple(self.bands),
+            dtype=self.dtype,
+            value_range=(self.value_range[0], self.value_range[1]),
+            gsd=self.gsd,
+            mean=tuple(self.mean),
+            std=tuple(self.std),
+            patch_size=self.patch_size,
+        )
 
     def _build_augmentations(self) -> None:
         """The normalisation of every stage and training's augmentation, from mean/std."""

@@ -1,33 +1,77 @@
-"""The datamodule's checks of its imagery files: data type and pixel size."""
+"""The datamodule's pass over its imagery files: data type, pixel size, statistics' samples."""
 
 import warnings
 from collections.abc import Sequence
 
+import numpy as np
 import rasterio
 
 from ..errors import TGDCError
+from .normalization import BandStatistics, read_sample, statistics_files, statistics_of
 
 
-def check_imagery_files(files: Sequence[str], dtype: str, gsd: float) -> None:
-    """Refuse imagery of another data type; warn where its pixel size is not *gsd*.
+class ImageryPass:
+    """One look at every imagery file at setup, while the dataset checks its bands.
 
-    Args:
-        files: the imagery files.
-        dtype: the NumPy data type every file must have.
-        gsd: the pixel size patches are sampled at, in metres.
-
-    Raises:
-        TGDCError: if a file's data type is not *dtype*.
+    An :data:`~..datasets.naip.FileInspector` of
+    :class:`~..datasets.NAIPChips`: it refuses files of another data type, warns where
+    the pixel size is not the one patches are sampled at, and reads the samples of the
+    normalisation's statistics (:mod:`.normalization`) from the files they take, so that
+    each imagery file is opened once.
     """
-    for file in files:
-        with rasterio.open(file) as src:
-            if src.dtypes[0] != dtype:
-                raise TGDCError(
-                    f"{file}: imagery is {src.dtypes[0]} but dtype is {dtype}; set the"
-                    f" datamodule's dtype to {src.dtypes[0]} (and value_range to the"
-                    " values it uses)"
-                )
-            check_pixel_size(file, src, gsd)
+
+    def __init__(self, dtype: str, gsd: float, *, sample: bool) -> None:
+        """Initialize a new ImageryPass.
+
+        Args:
+            dtype: the NumPy data type every file must have.
+            gsd: the pixel size patches are sampled at, in metres.
+            sample: whether to read the statistics' samples.
+        """
+        self.dtype = dtype
+        self.gsd = gsd
+        self.sample = sample
+        #: The statistics' samples read so far, by file.
+        self.samples: dict[str, np.ma.MaskedArray] = {}
+        self._chosen: set[str] | None = None
+
+    def __call__(self, file: str, src: rasterio.io.DatasetReader, files: Sequence[str]) -> None:
+        """Check one open file, and read its sample where the statistics take it.
+
+        Args:
+            file: the file's path.
+            src: the open file.
+            files: every imagery file of the dataset.
+
+        Raises:
+            TGDCError: if the file's data type is not the datamodule's.
+        """
+        if src.dtypes[0] != self.dtype:
+            raise TGDCError(
+                f"{file}: imagery is {src.dtypes[0]} but dtype is {self.dtype}; set the"
+                f" datamodule's dtype to {src.dtypes[0]} (and value_range to the"
+                " values it uses)"
+            )
+        check_pixel_size(file, src, self.gsd)
+        if self._chosen is None:
+            self._chosen = set(statistics_files(files)) if self.sample else set()
+        if file in self._chosen:
+            self.samples[file] = read_sample(src)
+
+    def statistics(self, bands: Sequence[str]) -> BandStatistics:
+        """The statistics of the samples read, as :func:`~.normalization.band_statistics`.
+
+        Args:
+            bands: band names, for messages.
+
+        Returns:
+            The statistics.
+
+        Raises:
+            TGDCError: see :func:`~.normalization.statistics_of`.
+        """
+        files = sorted(self.samples)
+        return statistics_of([self.samples[file] for file in files], bands, files[0])
 
 
 def check_pixel_size(file: str, src: rasterio.io.DatasetReader, gsd: float) -> None:
@@ -52,5 +96,5 @@ def check_pixel_size(file: str, src: rasterio.io.DatasetReader, gsd: float) -> N
             f" 10%; resampled to {gsd:g} m on read (set data.init_args.gsd to"
             f" {size:g} to train at the imagery's own)",
             UserWarning,
-            stacklevel=4,
+            stacklevel=2,
         )

@@ -59,9 +59,10 @@ class BandStatistics:
 def band_statistics(files: Sequence[str], bands: Sequence[str]) -> BandStatistics:
     """Per-band statistics of the valid pixels of imagery files.
 
-    Up to :data:`MAX_FILES` files, evenly spaced over the sorted list, are read at
-    1/:data:`DECIMATION` resolution (GDAL's nearest-neighbour decimation, or the files'
-    overviews), nodata and masked pixels left out.
+    Up to :data:`MAX_FILES` files, evenly spaced over the sorted list
+    (:func:`statistics_files`), are read at 1/:data:`DECIMATION` resolution
+    (:func:`read_sample`). The datamodule takes the same samples in the pass that checks
+    its files (:class:`~.files.ImageryPass`), so that each file is opened once.
 
     Args:
         files: imagery files of *bands* bands each.
@@ -71,29 +72,74 @@ def band_statistics(files: Sequence[str], bands: Sequence[str]) -> BandStatistic
         The statistics.
 
     Raises:
-        TGDCError: if no file has a valid pixel, or a band is constant (nothing to learn
-            from it, and a standard deviation of 0 cannot normalise it).
+        TGDCError: see :func:`statistics_of`.
+    """
+    samples = []
+    for file in statistics_files(files):
+        with rasterio.open(file) as src:
+            samples.append(read_sample(src))
+    return statistics_of(samples, bands, min(files))
+
+
+def statistics_files(files: Sequence[str]) -> list[str]:
+    """The files the statistics read: up to :data:`MAX_FILES`, evenly spaced over the sorted list.
+
+    Args:
+        files: the imagery files.
+
+    Returns:
+        The chosen files, sorted.
     """
     chosen = sorted(files)
     if len(chosen) > MAX_FILES:
         chosen = [chosen[round(i)] for i in np.linspace(0, len(chosen) - 1, MAX_FILES)]
-    samples = []
-    for file in chosen:
-        with rasterio.open(file) as src:
-            shape = (src.count, max(1, src.height // DECIMATION), max(1, src.width // DECIMATION))
-            data = src.read(out_shape=shape, masked=True).astype(np.float64)
-        samples.append(data.reshape(src.count, -1))
+    return chosen
+
+
+def read_sample(src: rasterio.io.DatasetReader) -> np.ma.MaskedArray:
+    """Every :data:`DECIMATION`-th pixel of an open file, each direction, nodata masked.
+
+    GDAL decimates by nearest neighbour, or reads the file's overviews.
+
+    Args:
+        src: the open imagery file.
+
+    Returns:
+        The valid pixels, (bands, pixels) float64, masked where nodata or masked.
+    """
+    shape = (src.count, max(1, src.height // DECIMATION), max(1, src.width // DECIMATION))
+    data = src.read(out_shape=shape, masked=True).astype(np.float64)
+    return data.reshape(src.count, -1)
+
+
+def statistics_of(
+    samples: Sequence[np.ma.MaskedArray], bands: Sequence[str], first: str
+) -> BandStatistics:
+    """Per-band statistics of the valid pixels of file samples (:func:`read_sample`).
+
+    Args:
+        samples: the samples, (bands, pixels) each.
+        bands: band names, for messages.
+        first: the first imagery file, named in messages.
+
+    Returns:
+        The statistics.
+
+    Raises:
+        TGDCError: if no sample has a valid pixel, or a band is constant (nothing to learn
+            from it, and a standard deviation of 0 cannot normalise it).
+    """
     values = np.ma.concatenate(samples, axis=1)
     if values.count() == 0:
         raise TGDCError(
-            f"{chosen[0]}: no valid pixel in the training imagery (all nodata or masked);"
+            f"{first}: no valid pixel in the training imagery (all nodata or masked);"
             " check the files' nodata value and mask band"
         )
     std = values.std(axis=1).filled(0.0)
     if not np.all(std > 0):
         band = int(np.argmin(std))
         raise TGDCError(
-            f"{chosen[0]}: band {bands[band]} of the training imagery is constant"
+            f"{first}: band {bands[band]} of the training imagery is constant"
             f" ({float(values[band].min()):g}): nothing to learn from it; check the"
             " files, or give data.init_args.bands the bands that vary"
         )

@@ -23,6 +23,11 @@ NAIP_BANDS = BANDS
 #: Ground sample distance of current NAIP imagery, in metres.
 NAIP_GSD = GSD
 
+#: A look at every imagery file while it is open for its check: called with the file's
+#: path, the open file, and every file of the dataset (sorted), so that a caller's own
+#: checks and reads need not open the files again.
+FileInspector = Callable[[str, rasterio.io.DatasetReader, Sequence[str]], None]
+
 
 class NAIPChips(NAIP):
     """NAIP imagery stored as arbitrarily named 4-band (R, G, B, NIR) GeoTIFFs.
@@ -53,6 +58,7 @@ class NAIPChips(NAIP):
         cache: bool = True,
         filename_glob: str = "*.tif",
         all_bands: Sequence[str] = NAIP_BANDS,
+        inspect: FileInspector | None = None,
     ) -> None:
         """Initialize a new NAIPChips dataset.
 
@@ -67,6 +73,8 @@ class NAIPChips(NAIP):
             filename_glob: glob that selects the imagery files inside directories.
             all_bands: names of the bands every file holds, in order (default NAIP's
                 R, G, B, NIR; e.g. ``['PAN']`` or ``['R', 'G', 'B']`` for other imagery).
+            inspect: called with every file, open, after its check (see
+                :data:`FileInspector`).
 
         Raises:
             TGDCError: if no file matches, a file is not a readable raster, has no CRS,
@@ -87,7 +95,7 @@ class NAIPChips(NAIP):
                 " filename_glob"
             )
         for file in files:
-            check_naip_file(file, self.all_bands)
+            check_naip_file(file, self.all_bands, _with_files(inspect, files))
         self._imagery: dict[str, ImageryFile] = {}
         super().__init__(paths, crs=crs, res=res, bands=bands, transforms=transforms, cache=cache)
 
@@ -135,12 +143,26 @@ class NAIPChips(NAIP):
         return torch.from_numpy(np.ascontiguousarray(image))
 
 
-def check_naip_file(path: Path, bands: Sequence[str] = NAIP_BANDS) -> None:
+def _with_files(
+    inspect: FileInspector | None, files: Sequence[str]
+) -> Callable[[str, rasterio.io.DatasetReader], None] | None:
+    """*inspect* with the dataset's files bound (None stays None)."""
+    if inspect is None:
+        return None
+    return lambda path, src: inspect(path, src, files)
+
+
+def check_naip_file(
+    path: Path,
+    bands: Sequence[str] = NAIP_BANDS,
+    inspect: Callable[[str, rasterio.io.DatasetReader], None] | None = None,
+) -> None:
     """Check that a file is a georeferenced raster with the given bands (NAIP's by default).
 
     Args:
         path: the raster file.
         bands: names of the bands it must hold.
+        inspect: called with the path and the open file once it passed the checks.
 
     Raises:
         TGDCError: if the file is missing, not a raster, has no CRS (or only ground
@@ -149,13 +171,15 @@ def check_naip_file(path: Path, bands: Sequence[str] = NAIP_BANDS) -> None:
     """
     try:
         with rasterio.open(path) as src:
-            count = src.count
             check_georeferenced(src, path)
+            if src.count != len(bands):
+                expected = "NAIP imagery needs" if tuple(bands) == NAIP_BANDS else "bands names"
+                raise TGDCError(
+                    f"{path}: has {src.count} band(s) but {expected} {len(bands)}"
+                    f" ({', '.join(bands)}); for other imagery name its bands with the"
+                    " datamodule's bands option"
+                )
+            if inspect is not None:
+                inspect(str(path), src)
     except rasterio.errors.RasterioIOError as error:
         raise TGDCError(f"{path}: not a readable raster ({error})") from error
-    if count != len(bands):
-        expected = "NAIP imagery needs" if tuple(bands) == NAIP_BANDS else "bands names"
-        raise TGDCError(
-            f"{path}: has {count} band(s) but {expected} {len(bands)} ({', '.join(bands)});"
-            " for other imagery name its bands with the datamodule's bands option"
-        )

@@ -1,36 +1,57 @@
-"""What the task records of its data: the datamodule's description, checked against the task's."""
+"""What the task records of its data: the datamodule's data spec, checked against the task's."""
 
 import math
-from collections.abc import MutableMapping, Sequence
+from collections.abc import MutableMapping
 from typing import Any, Protocol, runtime_checkable
 
-from lightning.pytorch import LightningDataModule
-from torch import Tensor
-
+from ..checkpoint import DataSpec
 from ..errors import TGDCError
 from ..models.datacenter import check_lengths
 
 
 @runtime_checkable
-class NormalizedDataModule(Protocol):
-    """A datamodule whose normalisation a checkpoint can set (``DataCenterDataModule``)."""
+class DescribedDataModule(Protocol):
+    """A datamodule that describes its data to the task (``DataCenterDataModule``).
 
-    def normalize_as(self, mean: Sequence[float], std: Sequence[float]) -> None:
+    The task copies :attr:`data_spec` and :attr:`class_names` into its hyperparameters
+    (so into the checkpoint), and the label files training reads; a checkpoint read back
+    sets the datamodule's normalisation (:meth:`normalize_as`).
+    """
+
+    #: Class names, index order.
+    class_names: list[str]
+
+    @property
+    def data_spec(self) -> DataSpec:
+        """The imagery the datamodule gives the model."""
+
+    @property
+    def label_files(self) -> list[str]:
+        """The label files training reads."""
+
+    @property
+    def review_runs(self) -> list[str]:
+        """The review runs whose verdicts the label files hold."""
+
+    def normalize_as(self, spec: DataSpec) -> None:
         """Normalise with a checkpoint's per-band mean and std (raw pixel units)."""
 
 
 def describe_data(
     hparams: MutableMapping[str, Any],
-    datamodule: LightningDataModule,
+    datamodule: DescribedDataModule,
     stage: str,
     *,
     fixed_channels: bool,
 ) -> bool:
-    """Fill or check the task's data hyperparameters from *datamodule*.
+    """Fill or check the task's data hyperparameters from *datamodule*'s data spec.
+
+    Hyperparameters left None take the spec's values; values already set must agree
+    with them, but for ``patch_size``, which is the datamodule's when fitting.
 
     Args:
         hparams: the task's hyperparameters, filled in place.
-        datamodule: the trainer's datamodule.
+        datamodule: the trainer's datamodule, set up.
         stage: 'fit', 'validate', 'test' or 'predict'.
         fixed_channels: whether the configuration fixed ``in_channels``.
 
@@ -42,29 +63,15 @@ def describe_data(
         TGDCError: if the datamodule's data contradict the hyperparameters.
     """
     name = type(datamodule).__name__
+    spec = datamodule.data_spec
     rebuild = False
-    bands = _optional(getattr(datamodule, "bands", None), lambda v: [str(b) for b in v])
-    if bands is not None and hparams.get("bands") is None:
+    if hparams.get("bands") is None:
         # in_channels follows the datamodule's bands unless the config fixed them.
-        hparams["bands"] = bands
-        if len(bands) != hparams["in_channels"] and not fixed_channels:
-            hparams["in_channels"] = len(bands)
+        hparams["bands"] = list(spec.bands)
+        if len(spec.bands) != hparams["in_channels"] and not fixed_channels:
+            hparams["in_channels"] = len(spec.bands)
             rebuild = True
-    n = hparams["in_channels"]
-    given: dict[str, Any] = {
-        "bands": bands,
-        "gsd": _optional(getattr(datamodule, "gsd", None), float),
-        "dtype": _optional(getattr(datamodule, "dtype", None), str),
-        "value_range": _optional(
-            getattr(datamodule, "value_range", None), lambda v: [float(x) for x in v]
-        ),
-        "mean": _optional(getattr(datamodule, "mean", None), lambda v: _per_band(v, n)),
-        "std": _optional(getattr(datamodule, "std", None), lambda v: _per_band(v, n)),
-        "patch_size": _optional(getattr(datamodule, "patch_size", None), _side),
-        "class_names": _optional(
-            getattr(datamodule, "class_names", None), lambda v: [str(c) for c in v]
-        ),
-    }
+    given = spec.as_hparams() | {"class_names": list(datamodule.class_names)}
     for field, value in given.items():
         current = hparams.get(field)
         if value is None or _same(current, value):
@@ -83,29 +90,8 @@ def describe_data(
                 f" make them agree, or leave the task's {field} unset to take the"
                 " datamodule's"
             )
-    check_lengths(n, hparams["bands"], hparams["mean"], hparams["std"])
+    check_lengths(hparams["in_channels"], hparams["bands"], hparams["mean"], hparams["std"])
     return rebuild
-
-
-def _optional(value: Any, convert: Any) -> Any:
-    """``convert(value)``, or None when *value* is None."""
-    return None if value is None else convert(value)
-
-
-def _per_band(value: Any, bands: int) -> list[float]:
-    """Per-band floats from a list, a tensor, or one number for every band."""
-    values = value.tolist() if isinstance(value, Tensor) else value
-    if isinstance(values, int | float):
-        return [float(values)] * bands
-    return [float(v) for v in values]
-
-
-def _side(value: Any) -> int | list[int]:
-    """A patch side in pixels from an int or an (height, width) pair."""
-    if isinstance(value, int):
-        return value
-    sides = [int(v) for v in value]
-    return sides[0] if len(set(sides)) == 1 else sides
 
 
 def _same(a: Any, b: Any) -> bool:

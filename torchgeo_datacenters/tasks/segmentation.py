@@ -11,6 +11,7 @@ from torchgeo.datasets.utils import Sample
 from torchgeo.tasks import SemanticSegmentation
 
 from .. import __version__
+from ..checkpoint import DataSpec
 from ..errors import TGDCError
 from ..loggers import follow_root_dir
 from ..models import datacenter
@@ -24,7 +25,7 @@ from ..models.datacenter import (
     input_channels,
 )
 from .arguments import check_arguments
-from .data_description import NormalizedDataModule, describe_data
+from .data_description import DescribedDataModule, describe_data
 from .losses import BINARY_CROSS_ENTROPY, LossName, binary_cross_entropy
 from .metrics import hard_negative_metrics, pixel_metrics
 from .object_metrics import HardNegativeFDR, ObjectF1
@@ -286,13 +287,13 @@ class DataCenterSegmentation(SemanticSegmentation):
             checkpoint: the checkpoint being read.
         """
         hparams = checkpoint.get("hyper_parameters", {})
-        mean, std = hparams.get("mean"), hparams.get("std")
-        if mean is None or std is None:
+        if hparams.get("mean") is None or hparams.get("std") is None:
             return
-        self.hparams["mean"], self.hparams["std"] = list(mean), list(std)
+        spec = DataSpec.from_hparams(hparams)
+        self.hparams["mean"], self.hparams["std"] = list(spec.mean), list(spec.std)
         datamodule = getattr(self._trainer, "datamodule", None)
-        if isinstance(datamodule, NormalizedDataModule):
-            datamodule.normalize_as(mean, std)
+        if isinstance(datamodule, DescribedDataModule):
+            datamodule.normalize_as(spec)
 
     def configure_losses(self) -> None:
         """Build the loss; ``'bce'`` and ``'bce+dice'`` here, the others by TorchGeo."""
@@ -348,10 +349,11 @@ class DataCenterSegmentation(SemanticSegmentation):
     def setup(self, stage: str) -> None:
         """Describe the data in the hyperparameters from the trainer's datamodule.
 
-        ``bands``, ``gsd``, ``mean`` and ``std`` left None are taken from the
-        datamodule's attributes of the same names; values already set must agree with
-        them. ``patch_size`` is the datamodule's when fitting (and when unset).
-        Fitting also records the package version and resets the metrics.
+        The data spec's hyperparameters (``bands``, ``dtype``, ``value_range``, ``gsd``,
+        ``mean``, ``std``, ``patch_size``) and ``class_names`` left None are taken from a
+        :class:`~.data_description.DescribedDataModule`; values already set must agree
+        with them (see :func:`~.data_description.describe_data`). Fitting also records
+        the package version and the label files, and resets the metrics.
 
         Args:
             stage: 'fit', 'validate', 'test' or 'predict'.
@@ -360,16 +362,15 @@ class DataCenterSegmentation(SemanticSegmentation):
             TGDCError: if the datamodule's data contradict the hyperparameters.
         """
         datamodule = getattr(self.trainer, "datamodule", None)
-        if datamodule is not None and describe_data(
-            self.hparams, datamodule, stage, fixed_channels=self._fixed_channels
-        ):
+        if not isinstance(datamodule, DescribedDataModule):
+            datamodule = None
+        elif describe_data(self.hparams, datamodule, stage, fixed_channels=self._fixed_channels):
             self.configure_models()
         if stage == "fit":
             self.hparams["package_version"] = __version__
-            for field in ("label_files", "review_runs"):
-                value = getattr(datamodule, field, None)
-                if value is not None:
-                    self.hparams[field] = [str(v) for v in value]
+            if datamodule is not None:
+                self.hparams["label_files"] = [str(v) for v in datamodule.label_files]
+                self.hparams["review_runs"] = [str(v) for v in datamodule.review_runs]
             # trainer.validate() and .test() run in inference mode and leave inference
             # tensors in the metric states, which fit (no-grad) cannot update in place.
             for metrics in (self.train_metrics, self.val_metrics, self.test_metrics):
