@@ -7,7 +7,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import shapely
 from lightning.pytorch.utilities import rank_zero_info
 from shapely.geometry.base import BaseGeometry
 from torchgeo.datamodules import GeoDataModule
@@ -22,7 +21,6 @@ from ..datasets import (
     DataCenterLabels,
     LabelFixes,
     NAIPChips,
-    read_label_file,
 )
 from ..datasets.chips import check_chip_pairs
 from ..datasets.labels import review_runs
@@ -39,7 +37,7 @@ from .normalization import (
     default_value_range,
     normalised_spread,
 )
-from .splits import SPLITS, GeoSplit, ValidationSplit, check_region, grid_split
+from .splits import SPLITS, GeoSplit, ValidationSplit, check_region, grid_split, split_regions
 
 PathLike = str | os.PathLike[str]
 
@@ -393,35 +391,6 @@ class DataCenterDataModule(GeoDataModule):
             sampler = ChipSampler(subset, shuffle=name == "train", generator=self.seed)
             setattr(self, f"{name}_sampler", sampler)
 
-    def _regions(self, extent: BaseGeometry, crs: object, margin: float) -> dict[str, BaseGeometry]:
-        """Split regions: the given val/test areas, else the grid split's cells.
-
-        Args:
-            extent: where imagery meets labels, in the dataset CRS.
-            crs: the dataset CRS.
-            margin: distance kept between training patches and the given areas.
-
-        Returns:
-            The region of every split.
-
-        Raises:
-            TGDCError: if an area file is unreadable or misses the imagery.
-        """
-        assert self.split is not None
-        if not any(self.areas.values()):
-            return self.split.regions
-        regions: dict[str, BaseGeometry] = {name: shapely.Polygon() for name in SPLITS}
-        for name, path in self.areas.items():
-            if path is None:
-                continue
-            area = read_label_file(path).to_crs(crs).union_all()
-            regions[name] = area.intersection(extent)
-            if regions[name].is_empty:
-                raise TGDCError(f"{path}: the {name} area does not meet the imagery and labels")
-        keep_out = shapely.union_all([regions["val"], regions["test"]]).buffer(margin)
-        regions["train"] = extent.difference(keep_out)
-        return regions
-
     def setup(self, stage: str) -> None:
         """Build the joined dataset, the geographic split and the samplers.
 
@@ -465,7 +434,8 @@ class DataCenterDataModule(GeoDataModule):
             self._setup_chips(images, labels)
             return
         self.train_dataset = self.val_dataset = self.test_dataset = dataset
-        regions = self._regions(extent, dataset.crs, self.patch_size * images.res[0])
+        margin = self.patch_size * images.res[0]
+        regions = split_regions(self.split, self.areas, extent, dataset.crs, margin)
         self.regions = regions
         assert isinstance(labels, DataCenterLabels)
         features = labels.features

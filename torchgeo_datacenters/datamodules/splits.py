@@ -11,7 +11,8 @@ at least three such cells.
 """
 
 import math
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -19,10 +20,13 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from ..datasets import read_label_file
 from ..errors import TGDCError
 from ..naip import DATACENTER_CLASS
 
 SPLITS = ("train", "val", "test")
+
+PathLike = str | os.PathLike[str]
 
 
 @dataclass(frozen=True)
@@ -280,3 +284,40 @@ def check_region(
         if name == "train":
             fix = "give the validation area as a polygon file with val_area; the rest trains"
     raise TGDCError(f"{source}: the {name} split is empty: {cause}; {fix}")
+
+
+def split_regions(
+    split: GeoSplit,
+    areas: Mapping[str, PathLike | None],
+    extent: BaseGeometry,
+    crs: object,
+    margin: float,
+) -> dict[str, BaseGeometry]:
+    """Split regions: the given val/test areas, else the grid split's cells.
+
+    Args:
+        split: the grid split.
+        areas: the polygon file of the ``val`` and ``test`` areas (None where not given).
+        extent: where imagery meets labels, in the dataset CRS.
+        crs: the dataset CRS.
+        margin: distance kept between training patches and the given areas, CRS units.
+
+    Returns:
+        The region of every split.
+
+    Raises:
+        TGDCError: if an area file is unreadable or misses the imagery.
+    """
+    if not any(areas.values()):
+        return split.regions
+    regions: dict[str, BaseGeometry] = {name: shapely.Polygon() for name in SPLITS}
+    for name, path in areas.items():
+        if path is None:
+            continue
+        area = read_label_file(path).to_crs(crs).union_all()
+        regions[name] = area.intersection(extent)
+        if regions[name].is_empty:
+            raise TGDCError(f"{path}: the {name} area does not meet the imagery and labels")
+    keep_out = shapely.union_all([regions["val"], regions["test"]]).buffer(margin)
+    regions["train"] = extent.difference(keep_out)
+    return regions
