@@ -47,26 +47,3 @@ def test_a_user_error_ends_a_program_in_one_line(
     assert calls == [other, user]
     errors.install_excepthook()
     assert not hasattr(sys.excepthook.previous, "previous")  # installed once
-
-
-def test_the_hook_is_taken_out_at_exit_and_the_one_line_stays() -> None:
-    """A process that imported the task ends without "Error in sys.excepthook" blocks."""
-    import subprocess
-    import sys
-
-    script = (
-        "import atexit, sys\n"
-        # Registered first, so it runs after the package's own exit handler.
-        "atexit.register(lambda: print('restored', sys.excepthook is sys.__excepthook__))\n"
-        "import torchgeo_datacenters.tasks\n"
-        "from torchgeo_datacenters.errors import TGDCError\n"
-        "assert hasattr(sys.excepthook, 'previous')\n"
-        "raise TGDCError('batch_size (0) must be positive')\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
-    )
-    assert result.returncode == 1
-    assert result.stdout == "restored True\n"
-    assert "Error in sys.excepthook" not in result.stderr
-    assert result.stderr == "-c: error: batch_size (0) must be positive\n"

@@ -9,7 +9,6 @@ line. The ``tgdc`` command prints either as one line and exits with status 2; an
 exception is a bug and keeps its traceback.
 """
 
-import atexit
 import os
 import re
 import sys
@@ -135,19 +134,7 @@ def install_excepthook() -> None:
     with a configuration they refuse prints ``torchgeo fit: error: <message>`` on stderr
     (and exits 1, as Python does after any uncaught exception) instead of the same
     message at the end of a 35-line traceback. Other exceptions keep their traceback;
-    ``TGDC_DEBUG=1`` keeps it for user errors too. Installing twice changes nothing. The
-    hook is taken out again at exit, before the interpreter tears its modules down.
+    ``TGDC_DEBUG=1`` keeps it for user errors too. Installing twice changes nothing.
     """
     if not hasattr(sys.excepthook, "previous"):
         sys.excepthook = _one_line_hook(sys.excepthook)
-        # Python reports the program's uncaught exception before atexit runs; after it,
-        # the interpreter tears modules down, and a hook still installed then fails on
-        # their emptied globals ("Error in sys.excepthook" at the end of every test run).
-        atexit.register(_uninstall_excepthook)
-
-
-def _uninstall_excepthook() -> None:
-    """Put back the hook :func:`install_excepthook` wrapped, if it is still ours."""
-    previous = getattr(sys.excepthook, "previous", None)
-    if previous is not None:
-        sys.excepthook = previous
