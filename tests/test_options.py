@@ -6,11 +6,12 @@ from support.inference import bright_roofs
 
 from torchgeo_datacenters import options as options_module
 from torchgeo_datacenters.cli import build_parser
-from torchgeo_datacenters.commands.arguments import predictor_keywords
+from torchgeo_datacenters.commands.arguments import options_from_args
 from torchgeo_datacenters.inference import Predictor
 from torchgeo_datacenters.options import (
     PredictorOptions,
     option,
+    option_type,
     scan_option_names,
     scan_setting_names,
 )
@@ -23,19 +24,21 @@ def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentP
 def test_every_option_has_help_stating_its_default() -> None:
     for field in dataclasses.fields(PredictorOptions):
         shown = field.metadata["option"]
-        assert shown.help and "(default: " in shown.describe(field.default)
+        assert shown.help and "default: " in shown.describe(field.default, option_type(field))
     assert PredictorOptions().min_area == 1000.0
     assert option_default_help("tile_size") == (
         "side of the tiles the model sees, in pixels; larger tiles recompute fewer overlap"
-        " pixels (default: the smallest of 256, 288, 320 whose tiles hold at most 10% more"
-        " pixels than the fewest)"
+        " pixels (a whole number from 1 to 4096; default: the smallest of 256, 288, 320 whose"
+        " tiles hold at most 10% more pixels than the fewest)"
     )
-    assert option_default_help("threshold").endswith("(default: the checkpoint's)")
+    assert option_default_help("threshold").endswith(
+        "(a number above 0 and below 1; default: the checkpoint's)"
+    )
 
 
 def option_default_help(name: str) -> str:
     field = next(f for f in dataclasses.fields(PredictorOptions) if f.name == name)
-    return field.metadata["option"].describe(field.default)
+    return field.metadata["option"].describe(field.default, option_type(field))
 
 
 def test_a_scan_sets_the_device_and_reads_tiles_in_its_workers() -> None:
@@ -85,7 +88,9 @@ def test_one_field_adds_the_flag_to_every_command(monkeypatch: pytest.MonkeyPatc
             (
                 "input_scale",
                 float | None,
-                option(None, "divide pixel values by this", metavar="FACTOR", default_help="1"),
+                option(
+                    None, "divide pixel values by this", metavar="FACTOR", default_help="1", above=0
+                ),
             )
         ],
         bases=(PredictorOptions,),
@@ -95,10 +100,11 @@ def test_one_field_adds_the_flag_to_every_command(monkeypatch: pytest.MonkeyPatc
     commands = subcommands(build_parser())
     for name in ("detect", "batch-detect", "scan"):
         (action,) = [a for a in commands[name]._actions if a.dest == "input_scale"]
-        assert action.option_strings == ["--input-scale"] and action.type is float
-        assert action.help == "divide pixel values by this (default: 1)"
+        assert action.option_strings == ["--input-scale"] and action.type("2") == 2.0
+        assert action.help == "divide pixel values by this (a number above 0; default: 1)"
     required = ["--checkpoint", "m.ckpt", "--image", "s.tif", "--output-geojson", "d.geojson"]
     args = commands["detect"].parse_args([*required, "--input-scale", "2", "--tile-size", "64"])
-    assert predictor_keywords(args) == {"input_scale": 2.0, "tile_size": 64}
+    given = dataclasses.asdict(options_from_args(args))
+    assert given == dataclasses.asdict(PredictorOptions(input_scale=2.0, tile_size=64))
     scan_actions = {a.dest for a in commands["scan"]._actions}
     assert "tile_size" in scan_actions and "device" not in scan_actions

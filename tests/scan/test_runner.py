@@ -13,6 +13,7 @@ from support.inference import GSD, ORIGIN, UTM, bright_roofs
 from torchgeo_datacenters.detections import merge_detections
 from torchgeo_datacenters.errors import TGDCError
 from torchgeo_datacenters.inference import Predictor
+from torchgeo_datacenters.options import PredictorOptions
 from torchgeo_datacenters.scan import SceneRecord, scan, scenes_in_directory
 from torchgeo_datacenters.scan.manifest import MANIFEST_FILE, SCENES_DIR
 
@@ -118,10 +119,8 @@ def test_scan_options_are_checked_before_any_work(scan_data: Any, tmp_path: Path
         scan(scenes, checkpoint, tmp_path / "out", retries=-1)
     with pytest.raises(TGDCError, match="occur more than once"):
         scan(scenes + scenes[:1], checkpoint, tmp_path / "out")
-    with pytest.raises(TGDCError, match="device"):
-        scan(scenes, checkpoint, tmp_path / "out", predictor_options={"device": "cuda"})
-    with pytest.raises(TGDCError, match="overlap"):
-        scan(scenes, checkpoint, tmp_path / "out", predictor_options={"overlap": -3})
+    with pytest.raises(TGDCError, match="device are set by the scan for each worker"):
+        scan(scenes, checkpoint, tmp_path / "out", options=PredictorOptions(device="cpu"))
     assert not (tmp_path / "out").exists()
 
 

@@ -4,17 +4,20 @@ import argparse
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..outputs import OutputFormat, raster_formats, vector_formats
 from .arguments import (
     add_output_arguments,
     add_predictor_arguments,
+    options_from_args,
     output_keywords,
-    predictor_keywords,
     print_outputs,
 )
 from .extra_outputs import add_extra_outputs, check_extra_outputs, write_extra_outputs
+
+if TYPE_CHECKING:
+    from ..inference import Predictor
 
 
 def add_model_options(parser: argparse.ArgumentParser, formats: Sequence[OutputFormat]) -> None:
@@ -67,18 +70,21 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def predictor_from_args(args: argparse.Namespace) -> Any:
+def predictor_from_args(args: argparse.Namespace) -> "Predictor":
     """Build the predictor the options describe.
 
     Args:
         args: the parsed arguments.
 
     Returns:
-        The :class:`~torchgeo_datacenters.inference.Predictor`.
+        The predictor, with the model of ``--checkpoint`` loaded.
+
+    Raises:
+        TGDCError: if the options do not fit together or the model cannot be loaded.
     """
     from ..inference import Predictor
 
-    return Predictor(args.checkpoint, **predictor_keywords(args))
+    return Predictor(args.checkpoint, options_from_args(args))
 
 
 def run(args: argparse.Namespace) -> int:

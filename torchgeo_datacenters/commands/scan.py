@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..options import scan_option_names
 from ..outputs import scan_files
-from .arguments import add_predictor_arguments, predictor_keywords, print_outputs
+from .arguments import add_predictor_arguments, options_from_args, print_outputs
 from .download import add_source_arguments
 from .extra_outputs import add_extra_outputs, check_extra_outputs, write_extra_outputs
 
@@ -211,7 +211,7 @@ def scan_options(args: argparse.Namespace, region: Any) -> dict[str, Any]:
         Everything but the scenes, checkpoint and output directory.
     """
     return {
-        "predictor_options": predictor_keywords(args),
+        "options": options_from_args(args),
         "region": region,
         "workers": args.workers,
         "gpus_per_worker": args.gpus_per_worker,
@@ -396,11 +396,10 @@ def print_plan(args: argparse.Namespace) -> int:
             for year in sorted(set(args.years))
             for scene in stac_scenes(catalog, region, year)
         ]
-    options = predictor_keywords(args)
     if args.rate is not None:
         rate, source = args.rate, "given with --rate"
     else:
-        rate = calibrate(args.checkpoint, options)
+        rate = calibrate(args.checkpoint, options_from_args(args))
         source = f"measured on a SYNTHETIC tile with {args.checkpoint.name}, one CPU thread"
     plan = plan_scan(
         scenes, rate=rate, rate_source=source, workers=args.workers or os.cpu_count() or 1
