@@ -222,8 +222,44 @@ def test_help_states_the_predictor_defaults() -> None:
     helps = {action.dest: action.help for action in detect_parser._actions}
     defaults = {field.name: field for field in dataclasses.fields(PredictorOptions)}
     for name in ("overlap", "min_area", "merge_distance", "num_workers"):
-        assert f"(default: {defaults[name].default:g}" in helps[name]
-    assert "(default: the smallest of 256, 288, 320 whose tiles" in helps["tile_size"]
+        assert f">= 0; default: {defaults[name].default:g})" in helps[name]
+    assert (
+        "(a whole number from 1 to 4096; default: the smallest of 256, 288, 320 whose"
+        in (helps["tile_size"])
+    )
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        (["--overlap", "-1"], "argument --overlap: -1 must be a whole number >= 0"),
+        (["--threshold", "1"], "argument --threshold: 1 must be a number above 0 and below 1"),
+        (
+            ["--tile-size", "64.5"],
+            "argument --tile-size: 64.5 must be a whole number from 1 to 4096",
+        ),
+        (["--min-area", "nan"], "argument --min-area: nan must be a number >= 0"),
+        (["--input-scale", "-2"], "argument --input-scale: -2 must be 'auto' or a number above 0"),
+        (
+            ["--tile-size", "64", "--overlap", "64"],
+            "--overlap 64 must be a whole number from 0 to 63, below the tile size",
+        ),
+    ],
+)
+def test_a_bad_option_value_is_one_line_naming_the_flag_before_the_model_loads(
+    given: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    # No checkpoint at all: the options are refused before the model would load.
+    image = write_scene(tmp_path / "scene.tif", 64, 64)
+    out = tmp_path / "d.geojson"
+    args = ["detect", "--checkpoint", str(tmp_path / "none.ckpt"), "--image", str(image)]
+    try:
+        status = main([*args, "--output-geojson", str(out), *given])
+    except SystemExit as exited:  # argparse refuses a flag's value itself
+        status = int(exited.code or 0)
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert errors == [f"tgdc detect: error: {message}"]
+    assert status == 2 and not out.exists()
 
 
 def test_detect_records_the_acquisition_date(checkpoint: Path, tmp_path: Path) -> None:
