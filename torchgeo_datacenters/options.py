@@ -10,11 +10,12 @@ type, default, limits, help, metavar and choices. Everything else derives from i
 * :class:`~torchgeo_datacenters.inference.Predictor` takes these options, as a
   :class:`PredictorOptions` or as keyword arguments (``Predictor(model, tile_size=512)``)
   with these defaults;
-* ``tgdc detect`` and ``tgdc batch-detect`` get a ``--<name>`` flag for every field, its
-  value read and checked by the same limits and its help stating them and the default
-  (:mod:`torchgeo_datacenters.commands.arguments`); ``tgdc scan`` for every field with
-  ``scan=True`` (:func:`scan_option_names`), passed on to every Ray worker; a scan records
-  those with ``recorded=True`` (:func:`scan_setting_names`) in its settings.
+* ``tgdc detect`` and ``tgdc batch-detect`` get a ``--<name>`` flag for every field, read
+  as its type, its help stating its limits and default, its value checked by the same
+  limits in one line naming the flag (:mod:`torchgeo_datacenters.commands.arguments`);
+  ``tgdc scan`` for every field with ``scan=True`` (:func:`scan_option_names`), passed on
+  to every Ray worker; a scan records those with ``recorded=True``
+  (:func:`scan_setting_names`) in its settings.
 
 Adding an option
 ----------------

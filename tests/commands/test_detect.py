@@ -232,14 +232,12 @@ def test_help_states_the_predictor_defaults() -> None:
 @pytest.mark.parametrize(
     ("given", "message"),
     [
-        (["--overlap", "-1"], "argument --overlap: -1 must be a whole number >= 0"),
-        (["--threshold", "1"], "argument --threshold: 1 must be a number above 0 and below 1"),
-        (
-            ["--tile-size", "64.5"],
-            "argument --tile-size: 64.5 must be a whole number from 1 to 4096",
-        ),
-        (["--min-area", "nan"], "argument --min-area: nan must be a number >= 0"),
-        (["--input-scale", "-2"], "argument --input-scale: -2 must be 'auto' or a number above 0"),
+        (["--overlap", "-1"], "--overlap -1 must be a whole number >= 0"),
+        (["--threshold", "1"], "--threshold 1.0 must be a number above 0 and below 1"),
+        (["--tile-size", "0"], "--tile-size 0 must be a whole number from 1 to 4096"),
+        (["--min-area", "nan"], "--min-area nan must be a number >= 0"),
+        (["--input-scale", "-2"], "--input-scale -2 must be 'auto' or a number above 0"),
+        (["--split-width", "-2"], "--split-width -2.0 must be a number >= 0"),
         (
             ["--tile-size", "64", "--overlap", "64"],
             "--overlap 64 must be a whole number from 0 to 63, below the tile size",
@@ -253,13 +251,9 @@ def test_a_bad_option_value_is_one_line_naming_the_flag_before_the_model_loads(
     image = write_scene(tmp_path / "scene.tif", 64, 64)
     out = tmp_path / "d.geojson"
     args = ["detect", "--checkpoint", str(tmp_path / "none.ckpt"), "--image", str(image)]
-    try:
-        status = main([*args, "--output-geojson", str(out), *given])
-    except SystemExit as exited:  # argparse refuses a flag's value itself
-        status = int(exited.code or 0)
-    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
-    assert errors == [f"tgdc detect: error: {message}"]
-    assert status == 2 and not out.exists()
+    assert main([*args, "--output-geojson", str(out), *given]) == 2
+    assert capsys.readouterr().err.splitlines() == [f"tgdc detect: error: {message}"]
+    assert not out.exists()
 
 
 def test_detect_records_the_acquisition_date(checkpoint: Path, tmp_path: Path) -> None:
@@ -333,13 +327,3 @@ def test_regularize_and_split_width_reach_detect_and_batch_detect_and_keep_the_m
     (feature,) = json.loads(out.read_text())["features"]
     assert feature["properties"]["outline"] == "regularized"
     assert feature["properties"]["site_id"] == 1
-
-
-def test_a_negative_split_width_is_refused_in_one_line(
-    checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture
-) -> None:
-    image = write_scene(tmp_path / "scene.tif", 40, 40)
-    assert detect(checkpoint, image, tmp_path, "--split-width", "-2") == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["tgdc detect: error: split_width: -2.0 is negative; give 0 or more"]
-    assert not (tmp_path / "d.geojson").exists()

@@ -6,22 +6,21 @@ defaults, and go back to the predictor:
 * ``--output-<kind> FILE`` from the output-format registry
   (:data:`~torchgeo_datacenters.outputs.FORMATS`), as the keyword arguments they name;
 * ``--<option>`` from the predictor's options
-  (:class:`~torchgeo_datacenters.options.PredictorOptions`), each value read and checked
-  by its option's limits (:func:`option_parser`), as one
-  :class:`~torchgeo_datacenters.options.PredictorOptions` (:func:`options_from_args`).
+  (:class:`~torchgeo_datacenters.options.PredictorOptions`), each read as its option's
+  type and stated with its limits in the help, and checked by those limits as one
+  :class:`~torchgeo_datacenters.options.PredictorOptions` (:func:`options_from_args`):
+  ``tgdc detect: error: --overlap -1 must be a whole number >= 0``, exit 2.
 
 Adding a format or an option there adds its flag here.
 """
 
 import argparse
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import Field
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from ..errors import TGDCError
 from ..options import OptionError, PredictorOptions, option_fields, option_help, option_type
-from ..outputs import FORMATS, OutputFormat
+from ..outputs import FORMATS, OutputFormat, RasterFormat, VectorFormat
 
 
 def help_text(text: str) -> str:
@@ -62,12 +61,13 @@ def output_keywords(args: argparse.Namespace) -> dict[str, Path | None]:
 
     Returns:
         ``output_<kind>`` keyword argument of the predictor to path (None: not given), for
-        every output flag the command has.
+        every vector and raster output flag the command has (the run formats are the
+        command's: see :mod:`.extra_outputs`).
     """
     return {
         output.keyword: getattr(args, output.keyword)
         for output in FORMATS.values()
-        if hasattr(args, output.keyword)
+        if isinstance(output, VectorFormat | RasterFormat) and hasattr(args, output.keyword)
     }
 
 
@@ -79,33 +79,6 @@ def print_outputs(outputs: Mapping[str, Path]) -> None:
     """
     for kind, path in outputs.items():
         print(f"{kind}: {path}")
-
-
-def option_parser(option: Field[Any]) -> Callable[[str], Any]:
-    """Read an option's value from the command line, checked by the option's limits.
-
-    Args:
-        option: a field of :class:`~torchgeo_datacenters.options.PredictorOptions`.
-
-    Returns:
-        The argparse ``type``: text to the value, raising
-        :class:`argparse.ArgumentTypeError` (``argument --overlap: -1 must be a whole
-        number >= 0``, exit 2) for a value out of the limits.
-    """
-    shown, kind = option_help(option), option_type(option)
-
-    def parse(text: str) -> Any:
-        try:
-            value = text if kind is str else kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text} must be {shown.rule(kind)}") from None
-        try:
-            return shown.check(value, kind)
-        except ValueError as error:
-            raise argparse.ArgumentTypeError(f"{text} {error}") from None
-
-    parse.__name__ = option.name
-    return parse
 
 
 def add_predictor_arguments(
@@ -138,7 +111,7 @@ def add_predictor_arguments(
             continue
         group.add_argument(
             "--" + option.name.replace("_", "-"),
-            type=str if shown.choices else option_parser(option),
+            type=str if shown.choices else kind,
             choices=shown.choices,
             metavar=shown.metavar,
             default=argparse.SUPPRESS,
@@ -150,14 +123,15 @@ def options_from_args(args: argparse.Namespace) -> PredictorOptions:
     """Collect the predictor options of the command line.
 
     Args:
-        args: the parsed arguments (each value already checked by :func:`option_parser`).
+        args: the parsed arguments.
 
     Returns:
         The options: those given, the defaults for the others.
 
     Raises:
-        TGDCError: ``--<option> VALUE must be ...`` if the options do not fit together (an
-            overlap not smaller than the tile).
+        TGDCError: ``--<option> VALUE must be ...``, naming the flag, for a value out of
+            its option's limits or options that do not fit together (an overlap not
+            smaller than the tile).
     """
     given = {
         option.name: getattr(args, option.name)

@@ -2,6 +2,7 @@
 
 import argparse
 import dataclasses
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -97,6 +98,8 @@ def run(args: argparse.Namespace) -> int:
         The exit status (0).
     """
     from ..detections.dates import parse_date
+    from ..inference.model import read_checkpoint_facts
+    from ..outputs import RunRecord
     from ..outputs.provenance import raster_provenance
 
     check_extra_outputs(args)
@@ -109,15 +112,16 @@ def run(args: argparse.Namespace) -> int:
     if acquired is not None:
         # --date replaces the date of the file's tags or name, as in the detections.
         provenance = dataclasses.replace(provenance, dates=(acquired,))
-    extra = write_extra_outputs(
-        args,
-        detections.gdf,
-        [provenance],
+    run = RunRecord(
+        checkpoint=functools.partial(read_checkpoint_facts, args.checkpoint),
+        provenances=[provenance],
         item_id=args.image.stem,
         images=[args.image],
         mask=detections.outputs.get("mask"),
         threshold=predictor.threshold,
+        overwrite=args.overwrite,
     )
+    extra = write_extra_outputs(args, detections.gdf, run)
     print_outputs({**detections.outputs, **extra})
     print(f"detect: {detections.summary()}")
     return 0

@@ -1,6 +1,7 @@
 """``tgdc scan``: find data centers over a whole region on Ray, resumably."""
 
 import argparse
+import functools
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -123,6 +124,8 @@ def run(args: argparse.Namespace) -> int:
             :func:`~torchgeo_datacenters.scan.scan`.
     """
     from ..errors import TGDCError
+    from ..inference.model import read_checkpoint_facts
+    from ..outputs import RunRecord
     from ..scan import LocalScene, import_ray, scan
     from ..utils import check_output_dir
 
@@ -140,14 +143,16 @@ def run(args: argparse.Namespace) -> int:
         return scan_years(args, find_catalog(args), region)
     result = scan(scenes, args.checkpoint, args.output_dir, **scan_options(args, region))
     failed = {record.scene for record in result.failed}
-    extra = write_extra_outputs(
-        args,
-        result.detections,
+    run = RunRecord(
+        checkpoint=functools.partial(read_checkpoint_facts, args.checkpoint),
         # A failed scene has no detections and may not even open.
-        [scene.provenance() for scene in scenes if scene.id not in failed],
+        provenances=[scene.provenance() for scene in scenes if scene.id not in failed],
         item_id=args.output_dir.resolve().name,
         images=[scene.path for scene in scenes if isinstance(scene, LocalScene)],
+        threshold=result.threshold,
+        overwrite=args.overwrite,
     )
+    extra = write_extra_outputs(args, result.detections, run)
     print_outputs({**result.outputs, **extra})
     print(f"footprint: {write_footprint(args.output_dir, scenes, result, region)}")
     print(f"tgdc scan: {result.summary()}")

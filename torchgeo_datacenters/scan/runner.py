@@ -58,6 +58,8 @@ class ScanResult:
     outputs: dict[str, Path]
     #: Number of scenes in the scan.
     scenes: int
+    #: Probability at or above which a pixel is a data center: given, or the checkpoint's.
+    threshold: float
     #: Scenes finished by this run.
     scanned: int = 0
     #: Scenes finished by an earlier run, skipped.
@@ -339,6 +341,7 @@ def scan(
             detections=gpd.GeoDataFrame(),
             outputs=outputs.requested(),
             scenes=len(scenes),
+            threshold=settings["threshold"],
             skipped=len(scenes) - len(todo),
         )
         if todo:
