@@ -17,7 +17,14 @@ from torchgeo_datacenters.cli import main
 from torchgeo_datacenters.detections.files import read_vector
 from torchgeo_datacenters.detections.verdicts import run_id
 from torchgeo_datacenters.inference import Predictor
-from torchgeo_datacenters.outputs import FORMATS, RunFormat, RunRecord, VectorFormat, register
+from torchgeo_datacenters.outputs import (
+    FORMATS,
+    OutputFormat,
+    RunFormat,
+    RunRecord,
+    VectorFormat,
+    register,
+)
 from torchgeo_datacenters.outputs.review import review_order
 from torchgeo_datacenters.utils import check_output_path
 
@@ -122,6 +129,13 @@ def test_stac_scan_writes_a_review_page_of_the_detections_it_wrote(
     assert data["order"] == detections["id"].to_numpy()[order].tolist()
 
 
+def registered[Format: OutputFormat](output: Format) -> Iterator[Format]:
+    """Register *output* for one test, then take it out of the registry."""
+    register(output)
+    yield output
+    del FORMATS[output.name]
+
+
 @pytest.fixture
 def ids_format() -> Iterator[VectorFormat]:
     """A format registered once: a text file with each detection's id and area."""
@@ -130,13 +144,11 @@ def ids_format() -> Iterator[VectorFormat]:
         rows = detections[["id", "area_m2"]].itertuples(index=False)
         path.write_text("".join(f"{number} {area:.0f}\n" for number, area in rows))
 
-    output = register(
+    yield from registered(
         VectorFormat(
             name="ids", help="ids and areas", writer=write_ids, extension=".ids", scan=True
         )
     )
-    yield output
-    del FORMATS[output.name]
 
 
 def test_a_format_registered_once_reaches_predict_detect_batch_detect_and_scan(
@@ -192,11 +204,9 @@ def summary_format() -> Iterator[RunFormat]:
         path.write_text(f"{run.item_id} {run.threshold:g} {len(detections)}\n")
         return path
 
-    output = register(
+    yield from registered(
         RunFormat(name="summary", help="one line", writer=write_summary, checker=check_output_path)
     )
-    yield output
-    del FORMATS[output.name]
 
 
 def test_a_run_format_registered_once_reaches_detect_batch_detect_and_scan(
