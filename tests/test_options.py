@@ -1,5 +1,6 @@
 import argparse
 import dataclasses
+import re
 
 import pytest
 from support.inference import bright_roofs
@@ -9,6 +10,7 @@ from torchgeo_datacenters.cli import build_parser
 from torchgeo_datacenters.commands.arguments import options_from_args
 from torchgeo_datacenters.inference import Predictor
 from torchgeo_datacenters.options import (
+    OptionError,
     PredictorOptions,
     option,
     option_type,
@@ -65,9 +67,6 @@ def test_a_scan_records_every_option_that_changes_its_detections() -> None:
     # outline rules (the merge writes them by the run's): a rerun may choose others.
     unrecorded = ("batch_size", "regularize", "split_width")
     assert scan_setting_names() == tuple(n for n in scan_option_names() if n not in unrecorded)
-    # The scan records the predictor's resolved values, which it holds by the same names.
-    predictor = Predictor(bright_roofs(), device="cpu", progress=False)
-    assert all(hasattr(predictor, name) for name in scan_setting_names())
 
 
 def test_predictor_takes_the_options_or_keywords() -> None:
@@ -108,3 +107,35 @@ def test_one_field_adds_the_flag_to_every_command(monkeypatch: pytest.MonkeyPatc
     assert given == dataclasses.asdict(PredictorOptions(input_scale=2.0, tile_size=64))
     scan_actions = {a.dest for a in commands["scan"]._actions}
     assert "tile_size" in scan_actions and "device" not in scan_actions
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({"overlap": -1}, "overlap: -1 must be a whole number >= 0"),
+        ({"tile_size": 4097}, "tile_size: 4097 must be a whole number from 1 to 4096"),
+        ({"batch_size": 2.5}, "batch_size: 2.5 must be a whole number >= 1"),
+        ({"threshold": 0}, "threshold: 0 must be a number above 0 and below 1"),
+        ({"min_area": float("inf")}, "min_area: inf must be a number >= 0"),
+        ({"input_scale": "x"}, "input_scale: 'x' must be 'auto' or a number above 0"),
+        ({"tta": "d8"}, "tta: 'd8' is not one of none, d4"),
+        ({"device": "tpu"}, "device: 'tpu' is not one of auto, cpu, cuda, mps"),
+        ({"device": "cpu:x"}, "device: 'cpu:x' is not one of auto, cpu, cuda, mps"),
+        ({"regularize": 1}, "regularize: 1 must be True or False"),
+        ({"tile_size": 64, "overlap": 64}, "overlap: 64 must be a whole number from 0 to 63"),
+        ({"overlap": 256}, "overlap: 256 must be a whole number from 0 to 255"),
+    ],
+)
+def test_options_check_their_values_where_they_are_declared(
+    given: dict[str, object], message: str
+) -> None:
+    with pytest.raises(OptionError, match=f"^{re.escape(message)}"):
+        PredictorOptions(**given)  # type: ignore[arg-type]
+
+
+def test_options_hold_values_as_their_types() -> None:
+    options = PredictorOptions(min_area=0, input_scale="0.5", device="cuda:1", threshold=0.25)
+    assert (options.min_area, options.input_scale) == (0.0, 0.5)
+    assert isinstance(options.min_area, float) and options.device == "cuda:1"
+    assert PredictorOptions(input_scale="auto").input_scale == "auto"
+    assert dataclasses.replace(options, threshold=None).threshold is None

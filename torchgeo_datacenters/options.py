@@ -103,9 +103,9 @@ class OptionHelp:
         Returns:
             e.g. ``[">= 0"]``, ``["above 0", "below 1"]``; empty for no limit.
         """
-        bounds = {">=": self.at_least, "<=": self.at_most, "above": self.above}
-        bounds["below"] = self.below
-        return [f"{word} {limit:g}" for word, limit in bounds.items() if limit is not None]
+        bounds = [(">=", self.at_least), ("<=", self.at_most)]
+        bounds += [("above", self.above), ("below", self.below)]
+        return [f"{word} {limit:g}" for word, limit in bounds if limit is not None]
 
     def rule(self, kind: type) -> str | None:
         """The values the option takes, in words, as its help and errors say them.
