@@ -126,7 +126,7 @@ class Predictor:
         largest_tile = options.tile_size or max(AUTO_TILE_SIZES)
         batch_size = options.batch_size or max(1, PIXELS_PER_BATCH // largest_tile**2)
         self.device = resolve_device(options.device)
-        # Precision and test-time augmentation: checked before the model loads.
+        # The precision this device runs: checked before the model loads.
         self.precision = resolve_precision(options.precision, self.device)
         checkpoint = model if isinstance(model, str | os.PathLike) else None
         screen = find_screen(options.screen, checkpoint)
