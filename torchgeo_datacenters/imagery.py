@@ -129,32 +129,6 @@ def input_scaling(
     return float(rule), 0.0
 
 
-def check_input_scale(rule: str | float | None) -> str | float | None:
-    """Check an ``--input-scale`` rule.
-
-    Args:
-        rule: None, ``"auto"``, or a positive factor (a number or its text).
-
-    Returns:
-        None, ``"auto"`` or the factor as a float.
-
-    Raises:
-        TGDCError: if the rule is none of these.
-    """
-    if rule is None or rule == "auto":
-        return rule
-    try:
-        factor = float(rule)
-    except (TypeError, ValueError):
-        factor = math.nan
-    if not (math.isfinite(factor) and factor > 0):
-        raise TGDCError(
-            f"input_scale: {rule!r} must be 'auto' or a positive factor (e.g. 0.00390625"
-            " turns uint16 x 257 back into uint8 values)"
-        )
-    return factor
-
-
 def check_georeferenced(src: Any, name: str | os.PathLike[str]) -> CRS:
     """The CRS of an open raster, or one line saying how to georeference it.
 

@@ -1,55 +1,87 @@
-"""The predictor's options: one field each, with everything the command line shows of it.
+"""The predictor's options: one field each, with its limits and everything the command line shows.
 
 :class:`PredictorOptions` is the one place where a predictor option is defined: its name,
-type, default, help, metavar and choices. Everything else derives from it:
+type, default, limits, help, metavar and choices. Everything else derives from it:
 
+* a :class:`PredictorOptions` checks its values where they are declared (the limits of
+  each field, :func:`check_option`, then the overlap against the tile) and raises
+  :class:`~torchgeo_datacenters.errors.TGDCError` naming the option, so every value a
+  predictor or a scan holds is in range;
 * :class:`~torchgeo_datacenters.inference.Predictor` takes these options, as a
   :class:`PredictorOptions` or as keyword arguments (``Predictor(model, tile_size=512)``)
   with these defaults;
-* ``tgdc detect`` and ``tgdc batch-detect`` get a ``--<name>`` flag for every field (its
-  type from the annotation, its help ending in the default), and ``tgdc scan`` for every
-  field with ``scan=True`` (:func:`scan_option_names`), passed on to every Ray worker;
-  a scan records those with ``recorded=True`` (:func:`scan_setting_names`) in its settings.
+* ``tgdc detect`` and ``tgdc batch-detect`` get a ``--<name>`` flag for every field, read
+  as its type, its help stating its limits and default, its value checked by the same
+  limits in one line naming the flag (:mod:`torchgeo_datacenters.commands.arguments`);
+  ``tgdc scan`` for every field with ``scan=True`` (:func:`scan_option_names`), passed on
+  to every Ray worker; a scan records those with ``recorded=True``
+  (:func:`scan_setting_names`) in its settings.
 
 Adding an option
 ----------------
 Add one field here, in the order the help should list it::
 
-    input_scale: float | None = option(
-        None,
-        "divide raw pixel values by this before normalising",
-        metavar="FACTOR",
-        default_help="from the checkpoint's value range",
+    gamma: float = option(
+        1.0,
+        "raise normalised pixel values to this power",
+        metavar="G",
+        above=0,
     )
 
-then read it in :class:`~torchgeo_datacenters.inference.Predictor` (``options.input_scale``)
-and check its value there (raise :class:`~torchgeo_datacenters.errors.TGDCError`). Give
-``choices=(...)`` for a fixed set of values; ``scan=False`` where a scan sets the option
-itself; ``recorded=False`` where the option changes no detection (a scan then leaves it out
-of the settings a rerun must match). The flag ``--input-scale``, its help and the keyword
-argument follow. This module imports nothing but the standard library, so the command line
-builds its flags fast.
+then read it in :class:`~torchgeo_datacenters.inference.Predictor` (``options.gamma``).
+Give limits with ``at_least``/``at_most`` (inclusive) and ``above``/``below`` (exclusive),
+``choices=(...)`` for a fixed set of values, ``words=(...)`` for words a text option takes
+besides a number within its limits; ``scan=False`` where a scan sets the option itself;
+``recorded=False`` where the option changes no detection (a scan then leaves it out of the
+settings a rerun must match). The flag ``--gamma``, its help, its check and the keyword
+argument follow. This module imports nothing but the standard library and
+:mod:`torchgeo_datacenters.errors`, so the command line builds its flags fast.
 """
 
+import math
 import types
-import typing
 from dataclasses import Field, dataclass, field, fields
 from typing import Any
+
+from .errors import TGDCError
+
+
+class OptionError(TGDCError):
+    """A predictor option out of its limits: ``<option>: <value> <problem>``."""
+
+    def __init__(self, option: str, value: Any, problem: str) -> None:
+        """Initialize a new OptionError.
+
+        Args:
+            option: the option's name, e.g. ``overlap``.
+            value: the value given.
+            problem: what is wrong with it, e.g. ``must be a whole number >= 0``.
+        """
+        super().__init__(f"{option}: {value!r} {problem}")
+        self.option, self.value, self.problem = option, value, problem
 
 
 @dataclass(frozen=True)
 class OptionHelp:
-    """What the command line shows of one option.
+    """What the command line shows of one option, and the values it takes.
 
     Attributes:
-        help: what the option does, with its unit; the default is appended.
+        help: what the option does, with its unit; its limits and default are appended.
         metavar: the value's name in the help, e.g. ``PIXELS``.
-        choices: the values allowed (None: any value of the option's type).
+        choices: the values allowed (None: any value of the option's type within its
+            limits).
         default_help: the default in words, where its value alone says too little
             (None: the default value itself).
         scan: whether ``tgdc scan`` offers it and passes it on to its workers.
         recorded: whether it changes what a scan finds: a scan records it in its settings
             (:func:`scan_setting_names`) and refuses a rerun with another value.
+        at_least: the smallest value allowed (None: no limit).
+        at_most: the largest value allowed (None: no limit).
+        above: values must be greater than this (None: no limit).
+        below: values must be smaller than this (None: no limit).
+        words: words a text option takes besides a number within the limits (e.g.
+            ``auto``); empty: a text option takes any text.
+        indexed: whether a choice may carry an index, e.g. ``cuda:1``.
     """
 
     help: str
@@ -58,15 +90,97 @@ class OptionHelp:
     default_help: str | None = None
     scan: bool = True
     recorded: bool = True
+    at_least: float | None = None
+    at_most: float | None = None
+    above: float | None = None
+    below: float | None = None
+    words: tuple[str, ...] = ()
+    indexed: bool = False
 
-    def describe(self, default: Any) -> str:
-        """The full help: what the option does and its default.
+    def limits(self) -> list[str]:
+        """The limits of the option's numbers, in words.
+
+        Returns:
+            e.g. ``[">= 0"]``, ``["above 0", "below 1"]``; empty for no limit.
+        """
+        bounds = [(">=", self.at_least), ("<=", self.at_most)]
+        bounds += [("above", self.above), ("below", self.below)]
+        return [f"{word} {limit:g}" for word, limit in bounds if limit is not None]
+
+    def rule(self, kind: type) -> str | None:
+        """The values the option takes, in words, as its help and errors say them.
+
+        Args:
+            kind: the type of its values (see :func:`option_type`).
+
+        Returns:
+            e.g. ``a whole number >= 0``, ``'auto' or a number above 0``; None where any
+            value of *kind* is allowed or the choices say it.
+        """
+        if self.choices or kind is bool or (kind is str and not self.words):
+            return None
+        number = "a whole number" if kind is int else "a number"
+        if self.at_least is not None and self.at_most is not None:
+            number += f" from {self.at_least:g} to {self.at_most:g}"
+        elif self.limits():
+            number += " " + " and ".join(self.limits())
+        return " or ".join([*(repr(word) for word in self.words), number])
+
+    def check(self, value: Any, kind: type) -> Any:
+        """Check one value of the option.
+
+        Args:
+            value: the value (a number's text is taken where the option has ``words``).
+            kind: the type of its values (see :func:`option_type`).
+
+        Returns:
+            The value, a number of a ``float`` option as a float and one of a text
+            option with ``words`` as a float.
+
+        Raises:
+            ValueError: saying what is wrong, e.g. ``must be a whole number >= 0``.
+        """
+        if self.choices:
+            name, _, index = str(value).partition(":")
+            if name not in self.choices or (index and not (self.indexed and index.isdigit())):
+                raise ValueError(f"is not one of {', '.join(self.choices)}")
+            return value
+        rule = self.rule(kind)
+        if rule is None:
+            if kind is bool and not isinstance(value, bool):
+                raise ValueError("must be True or False")
+            return value
+        if value in self.words:
+            return value
+        number = value
+        if kind is str and isinstance(value, str):
+            try:
+                number = float(value)
+            except ValueError:
+                raise ValueError(f"must be {rule}") from None
+        whole = kind is not int or isinstance(number, int)
+        if isinstance(number, bool) or not isinstance(number, int | float) or not whole:
+            raise ValueError(f"must be {rule}")
+        inside = (
+            math.isfinite(number),
+            self.at_least is None or number >= self.at_least,
+            self.at_most is None or number <= self.at_most,
+            self.above is None or number > self.above,
+            self.below is None or number < self.below,
+        )
+        if not all(inside):
+            raise ValueError(f"must be {rule}")
+        return number if kind is int else float(number)
+
+    def describe(self, default: Any, kind: type) -> str:
+        """The full help: what the option does, its limits and its default.
 
         Args:
             default: the option's default value.
+            kind: the type of its values (see :func:`option_type`).
 
         Returns:
-            ``help (default: ...)``.
+            ``help (rule; default: ...)``.
         """
         if self.default_help is not None:
             text = self.default_help
@@ -74,7 +188,8 @@ class OptionHelp:
             text = f"{default:g}"
         else:
             text = str(default)
-        return f"{self.help} (default: {text})"
+        rule = self.rule(kind)
+        return f"{self.help} ({'' if rule is None else rule + '; '}default: {text})"
 
 
 def option(default: Any, help: str, **shown: Any) -> Any:
@@ -96,6 +211,10 @@ RESAMPLE_CHOICES = ("auto", "no")
 
 #: Numeric precisions of the model (see :mod:`torchgeo_datacenters.inference.precision`).
 PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
+
+#: Largest tile side accepted, in pixels: one 4-band float32 tile of this side takes
+#: 256 MiB before the model's activations.
+MAX_TILE_SIZE = 4096
 
 #: Tile sides the predictor chooses from when no tile size is given, in pixels (see
 #: :func:`torchgeo_datacenters.inference.tiling.scene_tiling`). UNet4 on 2 CPU cores (fp32,
@@ -123,6 +242,7 @@ class PredictorOptions:
         choices=("auto", "cpu", "cuda", "mps"),
         default_help="auto = CUDA, then MPS, then CPU",
         scan=False,
+        indexed=True,
     )
     tile_size: int | None = option(
         None,
@@ -130,28 +250,36 @@ class PredictorOptions:
         metavar="PIXELS",
         default_help=f"the smallest of {', '.join(map(str, AUTO_TILE_SIZES))} whose tiles hold"
         f" at most {AUTO_TILE_SLACK:.0%} more pixels than the fewest",
+        at_least=1,
+        at_most=MAX_TILE_SIZE,
     )
-    overlap: int = option(32, "overlap between neighbouring tiles, in pixels", metavar="PIXELS")
+    overlap: int = option(
+        32, "overlap between neighbouring tiles, in pixels", metavar="PIXELS", at_least=0
+    )
     batch_size: int | None = option(
         None,
         "tiles per batch",
         metavar="N",
         default_help="as many as 16 tiles of 256 x 256 pixels hold",
         recorded=False,
+        at_least=1,
     )
     threshold: float | None = option(
         None,
-        "probability, strictly between 0 and 1, at or above which a pixel is a data center",
+        "probability at or above which a pixel is a data center",
         metavar="P",
         default_help="the checkpoint's",
+        above=0,
+        below=1,
     )
     min_area: float = option(
-        1000.0, "drop detections (after merging) smaller than this, in m²", metavar="M2"
+        1000.0, "drop detections (after merging) smaller than this, in m²", metavar="M2", at_least=0
     )
     merge_distance: float = option(
         10.0,
         "merge polygons closer than this, in metres, into one detection",
         metavar="METRES",
+        at_least=0,
     )
     simplify: float = option(
         0.0,
@@ -159,6 +287,7 @@ class PredictorOptions:
         " of the exact pixels",
         metavar="METRES",
         default_help="0, exact pixel edges",
+        at_least=0,
     )
     regularize: bool = option(
         False,
@@ -175,20 +304,24 @@ class PredictorOptions:
         metavar="METRES",
         default_help="0, never",
         recorded=False,
+        at_least=0,
     )
     num_workers: int = option(
         1,
         "worker processes reading tiles; 0 reads in the main process",
         metavar="N",
         scan=False,
+        at_least=0,
     )
-    input_scale: str | None = option(
+    input_scale: str | float | None = option(
         None,
         "rescale imagery whose data type differs from the checkpoint's: 'auto' maps the"
         " type's range (integers: all of it, floats: 0 to 1) onto the checkpoint's value"
         " range (e.g. uint16 0-65535 onto uint8 0-255), a number multiplies every value",
         metavar="auto|FACTOR",
         default_help="refuse such imagery",
+        words=("auto",),
+        above=0,
     )
     resample: str = option(
         "auto",
@@ -218,6 +351,43 @@ class PredictorOptions:
         choices=TTA_MODES,
     )
 
+    def __post_init__(self) -> None:
+        """Check every option against its limits, then the tiling.
+
+        Raises:
+            OptionError: naming the first option out of its limits (see
+                :func:`check_option`), or the overlap where it is not smaller than the tile
+                (than the smallest automatic tile).
+        """
+        for option_field in fields(self):
+            value = check_option(option_field, getattr(self, option_field.name))
+            object.__setattr__(self, option_field.name, value)
+        tile = min(AUTO_TILE_SIZES) if self.tile_size is None else self.tile_size
+        if not self.overlap < tile:
+            problem = f"must be a whole number from 0 to {tile - 1}, below the tile size"
+            raise OptionError("overlap", self.overlap, problem)
+
+
+def check_option(option_field: Field[Any], value: Any) -> Any:
+    """Check a value of an option against its type and limits.
+
+    Args:
+        option_field: a field of :class:`PredictorOptions`.
+        value: the value (None: the option's default where that is None).
+
+    Returns:
+        The value as the options hold it (see :meth:`OptionHelp.check`).
+
+    Raises:
+        OptionError: ``<name>: <value> must be ...`` if it is out of the option's limits.
+    """
+    if value is None and option_field.default is None:
+        return None
+    try:
+        return option_help(option_field).check(value, option_type(option_field))
+    except ValueError as error:
+        raise OptionError(option_field.name, value, str(error)) from None
+
 
 def option_fields() -> tuple[Field[Any], ...]:
     """Return the fields of :class:`PredictorOptions`, in order."""
@@ -243,11 +413,13 @@ def option_type(option_field: Field[Any]) -> type:
         option_field: a field of :class:`PredictorOptions`.
 
     Returns:
-        The type, e.g. ``int`` for ``int | None``.
+        The type, e.g. ``int`` for ``int | None``; of several, the first (``str`` for
+        ``str | float | None``: a text option whose ``words`` go with numbers).
     """
-    annotation = typing.get_type_hints(PredictorOptions)[option_field.name]
+    annotation = option_field.type
     if isinstance(annotation, types.UnionType):
-        (annotation,) = (arg for arg in typing.get_args(annotation) if arg is not type(None))
+        annotation = next(arg for arg in annotation.__args__ if arg is not type(None))
+    assert isinstance(annotation, type), f"{option_field.name}: annotate the option with types"
     return annotation
 
 

@@ -222,8 +222,38 @@ def test_help_states_the_predictor_defaults() -> None:
     helps = {action.dest: action.help for action in detect_parser._actions}
     defaults = {field.name: field for field in dataclasses.fields(PredictorOptions)}
     for name in ("overlap", "min_area", "merge_distance", "num_workers"):
-        assert f"(default: {defaults[name].default:g}" in helps[name]
-    assert "(default: the smallest of 256, 288, 320 whose tiles" in helps["tile_size"]
+        assert f">= 0; default: {defaults[name].default:g})" in helps[name]
+    assert (
+        "(a whole number from 1 to 4096; default: the smallest of 256, 288, 320 whose"
+        in (helps["tile_size"])
+    )
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        (["--overlap", "-1"], "--overlap -1 must be a whole number >= 0"),
+        (["--threshold", "1"], "--threshold 1.0 must be a number above 0 and below 1"),
+        (["--tile-size", "0"], "--tile-size 0 must be a whole number from 1 to 4096"),
+        (["--min-area", "nan"], "--min-area nan must be a number >= 0"),
+        (["--input-scale", "-2"], "--input-scale -2 must be 'auto' or a number above 0"),
+        (["--split-width", "-2"], "--split-width -2.0 must be a number >= 0"),
+        (
+            ["--tile-size", "64", "--overlap", "64"],
+            "--overlap 64 must be a whole number from 0 to 63, below the tile size",
+        ),
+    ],
+)
+def test_a_bad_option_value_is_one_line_naming_the_flag_before_the_model_loads(
+    given: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    # No checkpoint at all: the options are refused before the model would load.
+    image = write_scene(tmp_path / "scene.tif", 64, 64)
+    out = tmp_path / "d.geojson"
+    args = ["detect", "--checkpoint", str(tmp_path / "none.ckpt"), "--image", str(image)]
+    assert main([*args, "--output-geojson", str(out), *given]) == 2
+    assert capsys.readouterr().err.splitlines() == [f"tgdc detect: error: {message}"]
+    assert not out.exists()
 
 
 def test_detect_records_the_acquisition_date(checkpoint: Path, tmp_path: Path) -> None:
@@ -297,13 +327,3 @@ def test_regularize_and_split_width_reach_detect_and_batch_detect_and_keep_the_m
     (feature,) = json.loads(out.read_text())["features"]
     assert feature["properties"]["outline"] == "regularized"
     assert feature["properties"]["site_id"] == 1
-
-
-def test_a_negative_split_width_is_refused_in_one_line(
-    checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture
-) -> None:
-    image = write_scene(tmp_path / "scene.tif", 40, 40)
-    assert detect(checkpoint, image, tmp_path, "--split-width", "-2") == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["tgdc detect: error: split_width: -2.0 is negative; give 0 or more"]
-    assert not (tmp_path / "d.geojson").exists()

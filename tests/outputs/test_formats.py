@@ -36,6 +36,7 @@ def test_built_in_formats() -> None:
         "parquet",
     ]
     assert [output.name for output in outputs.raster_formats()] == ["mask", "probabilities"]
+    assert [output.name for output in outputs.run_formats()] == ["stac", "report", "review"]
     assert outputs.scan_files() == {
         "geojson": "detections.geojson",
         "csv": "detections.csv",
@@ -91,3 +92,26 @@ def test_the_registry_loads_no_third_party_library() -> None:
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert run.stdout.strip() == "[]", run.stderr
+
+
+@pytest.mark.parametrize(
+    "writer",
+    [
+        "torchgeo_datacenters.detections.writers:write_kml",
+        "torchgeo_datacenters.detections.kml:write_kml",
+        "torchgeo_datacenters.detections.writers.write_csv",
+    ],
+)
+def test_a_writer_name_is_checked_when_registered_without_importing_it(writer: str) -> None:
+    with pytest.raises(ValueError, match=f"'kml': '{writer}' names no function"):
+        outputs.register(
+            outputs.VectorFormat(name="kml", help="KML", writer=writer, extension=".kml")
+        )
+    assert "kml" not in outputs.FORMATS
+    with pytest.raises(ValueError, match="names no function"):
+        outputs.register(
+            outputs.RunFormat(
+                name="notes", help="x", writer=write_csv, checker="torchgeo_datacenters.utils:nope"
+            )
+        )
+    assert "notes" not in outputs.FORMATS

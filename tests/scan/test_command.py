@@ -17,8 +17,16 @@ from torchgeo_datacenters.cli import main
 from torchgeo_datacenters.detections.files import read_vector
 from torchgeo_datacenters.detections.verdicts import run_id
 from torchgeo_datacenters.inference import Predictor
-from torchgeo_datacenters.outputs import FORMATS, VectorFormat, register
+from torchgeo_datacenters.outputs import (
+    FORMATS,
+    OutputFormat,
+    RunFormat,
+    RunRecord,
+    VectorFormat,
+    register,
+)
 from torchgeo_datacenters.outputs.review import review_order
+from torchgeo_datacenters.utils import check_output_path
 
 GRID_IDS = [f"naip_r{row}c{col}_20220701" for row in range(2) for col in range(2)]
 
@@ -121,6 +129,13 @@ def test_stac_scan_writes_a_review_page_of_the_detections_it_wrote(
     assert data["order"] == detections["id"].to_numpy()[order].tolist()
 
 
+def registered[Format: OutputFormat](output: Format) -> Iterator[Format]:
+    """Register *output* for one test, then take it out of the registry."""
+    register(output)
+    yield output
+    del FORMATS[output.name]
+
+
 @pytest.fixture
 def ids_format() -> Iterator[VectorFormat]:
     """A format registered once: a text file with each detection's id and area."""
@@ -129,13 +144,11 @@ def ids_format() -> Iterator[VectorFormat]:
         rows = detections[["id", "area_m2"]].itertuples(index=False)
         path.write_text("".join(f"{number} {area:.0f}\n" for number, area in rows))
 
-    output = register(
+    yield from registered(
         VectorFormat(
             name="ids", help="ids and areas", writer=write_ids, extension=".ids", scan=True
         )
     )
-    yield output
-    del FORMATS[output.name]
 
 
 def test_a_format_registered_once_reaches_predict_detect_batch_detect_and_scan(
@@ -181,6 +194,48 @@ def test_a_format_registered_once_reaches_predict_detect_batch_detect_and_scan(
     assert main([*scan, "--glob", "naip_*.tif", "--output-dir", str(out), "--overwrite"]) == 0
     assert f"ids: {out / 'detections.ids'}" in capsys.readouterr().out
     assert (out / "detections.ids").read_text() == expected(out / "detections.geojson")
+
+
+@pytest.fixture
+def summary_format() -> Iterator[RunFormat]:
+    """A run format registered once: a line of the run's item id, threshold and count."""
+
+    def write_summary(path: Path, detections: gpd.GeoDataFrame, run: RunRecord) -> Path:
+        path.write_text(f"{run.item_id} {run.threshold:g} {len(detections)}\n")
+        return path
+
+    yield from registered(
+        RunFormat(name="summary", help="one line", writer=write_summary, checker=check_output_path)
+    )
+
+
+def test_a_run_format_registered_once_reaches_detect_batch_detect_and_scan(
+    summary_format: RunFormat,
+    full_scan: Any,
+    scan_data: Any,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    checkpoint, scene = str(scan_data.checkpoint), scan_data.grid[0]
+    options = ["--device", "cpu", "--num-workers", "0", "--threshold", "0.6"]
+    detect = ["detect", "--checkpoint", checkpoint, "--image", str(scene), *options]
+    detect += ["--output-geojson", str(tmp_path / "d.geojson"), "--output-summary"]
+    assert main([*detect, str(tmp_path / "d.txt")]) == 0
+    assert f"summary: {tmp_path / 'd.txt'}" in capsys.readouterr().out
+    assert (tmp_path / "d.txt").read_text() == f"{scene.stem} 0.6 1\n"
+    # Checked before any work, as the other outputs: nothing is written.
+    assert main([*detect, str(tmp_path / "d.txt")]) == 2
+    assert "d.txt: already exists" in capsys.readouterr().err
+    batch = ["batch-detect", "--checkpoint", checkpoint, "--chips-dir", str(scan_data.scenes_dir)]
+    batch += ["--glob", "naip_*.tif", "--output-geojson", str(tmp_path / "b.geojson")]
+    assert main([*batch, "--output-summary", str(tmp_path / "b.txt")]) == 0
+    assert (tmp_path / "b.txt").read_text() == "scenes 0.5 2\n"
+    out = tmp_path / "scan"
+    shutil.copytree(full_scan.out, out)
+    scan = ["scan", "--checkpoint", checkpoint, "--scenes-dir", str(scan_data.scenes_dir)]
+    scan += ["--glob", "naip_*.tif", "--output-dir", str(out), "--overwrite"]
+    assert main([*scan, "--output-summary", str(tmp_path / "s.txt")]) == 0
+    assert (tmp_path / "s.txt").read_text() == "scan 0.5 2\n"
 
 
 def test_a_rerun_writes_the_merged_outlines_regularised_without_scanning_again(

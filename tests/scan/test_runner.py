@@ -7,14 +7,18 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 import shapely
+import torch
 from geopandas.testing import assert_geodataframe_equal
 from support.inference import GSD, ORIGIN, UTM, bright_roofs
 
+from torchgeo_datacenters.cli import main
 from torchgeo_datacenters.detections import merge_detections
 from torchgeo_datacenters.errors import TGDCError
-from torchgeo_datacenters.inference import Predictor
+from torchgeo_datacenters.inference import Predictor, load_checkpoint
+from torchgeo_datacenters.options import PredictorOptions
 from torchgeo_datacenters.scan import SceneRecord, scan, scenes_in_directory
 from torchgeo_datacenters.scan.manifest import MANIFEST_FILE, SCENES_DIR
+from torchgeo_datacenters.scan.runner import scan_settings
 
 #: The corner the four test scenes share (256 px of 0.6 m from the origin), in UTM.
 CORNER = shapely.Point(ORIGIN[0] + 256 * GSD, ORIGIN[1] - 256 * GSD)
@@ -118,11 +122,52 @@ def test_scan_options_are_checked_before_any_work(scan_data: Any, tmp_path: Path
         scan(scenes, checkpoint, tmp_path / "out", retries=-1)
     with pytest.raises(TGDCError, match="occur more than once"):
         scan(scenes + scenes[:1], checkpoint, tmp_path / "out")
-    with pytest.raises(TGDCError, match="device"):
-        scan(scenes, checkpoint, tmp_path / "out", predictor_options={"device": "cuda"})
-    with pytest.raises(TGDCError, match="overlap"):
-        scan(scenes, checkpoint, tmp_path / "out", predictor_options={"overlap": -3})
+    with pytest.raises(TGDCError, match="device are set by the scan for each worker"):
+        scan(scenes, checkpoint, tmp_path / "out", options=PredictorOptions(device="cpu"))
     assert not (tmp_path / "out").exists()
+
+
+def weightless_checkpoint(checkpoint: Path, path: Path, threshold: float) -> Path:
+    """*checkpoint*'s contract, with *threshold*, over weights of no network."""
+    saved = torch.load(checkpoint, weights_only=True)
+    saved["hyper_parameters"]["threshold"] = threshold
+    saved["state_dict"] = {"model.head.weight": torch.zeros(1)}
+    torch.save(saved, path)
+    return path
+
+
+def test_a_scan_reads_the_threshold_from_the_contract_without_building_the_model(
+    scan_data: Any, tmp_path: Path
+) -> None:
+    checkpoint = weightless_checkpoint(scan_data.checkpoint, tmp_path / "w.ckpt", 0.42)
+    with pytest.raises(TGDCError, match=r"weights .* are not those of the DataCenterSegmentation"):
+        load_checkpoint(checkpoint)
+    options, settings = scan_settings(checkpoint, PredictorOptions(overlap=16, min_area=0))
+    assert options == PredictorOptions(overlap=16, min_area=0, threshold=0.42)
+    assert (settings["threshold"], settings["overlap"], settings["min_area"]) == (0.42, 16, 0.0)
+    assert settings["screen"] == "off" and settings["precision"] in ("fp32", "bf16")
+    assert "batch_size" not in settings and "device" not in settings
+    given, _ = scan_settings(checkpoint, PredictorOptions(threshold=0.7))
+    assert given.threshold == 0.7
+    # An option the scan sets for its workers is refused before anything is written.
+    scenes = scenes_in_directory(scan_data.scenes_dir)
+    with pytest.raises(TGDCError, match="num_workers are set by the scan for each worker"):
+        scan(scenes, checkpoint, tmp_path / "out", options=PredictorOptions(num_workers=2))
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_scan_refuses_bad_options_in_one_line_before_the_model(
+    scan_data: Any, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    checkpoint = weightless_checkpoint(scan_data.checkpoint, tmp_path / "w.ckpt", 0.42)
+    out = tmp_path / "out"
+    args = ["scan", "--checkpoint", str(checkpoint), "--scenes-dir", str(scan_data.scenes_dir)]
+    args += ["--output-dir", str(out), "--tile-size", "64", "--overlap", "64"]
+    assert main(args) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "tgdc scan: error: --overlap 64 must be a whole number from 0 to 63, below the tile size"
+    ]
+    assert not out.exists()
 
 
 def test_scene_by_scene_merge_equals_predicting_the_mosaic(scan_data: Any) -> None:

@@ -1,12 +1,15 @@
 """Command-line arguments generated from tables defined once elsewhere.
 
 The flags of the commands that predict come from two tables, with their help, types and
-defaults, and go back to the predictor as the keyword arguments they name:
+defaults, and go back to the predictor:
 
 * ``--output-<kind> FILE`` from the output-format registry
-  (:data:`~torchgeo_datacenters.outputs.FORMATS`);
+  (:data:`~torchgeo_datacenters.outputs.FORMATS`), as the keyword arguments they name;
 * ``--<option>`` from the predictor's options
-  (:class:`~torchgeo_datacenters.options.PredictorOptions`).
+  (:class:`~torchgeo_datacenters.options.PredictorOptions`), each read as its option's
+  type and stated with its limits in the help, and checked by those limits as one
+  :class:`~torchgeo_datacenters.options.PredictorOptions` (:func:`options_from_args`):
+  ``tgdc detect: error: --overlap -1 must be a whole number >= 0``, exit 2.
 
 Adding a format or an option there adds its flag here.
 """
@@ -14,10 +17,10 @@ Adding a format or an option there adds its flag here.
 import argparse
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
-from ..options import option_fields, option_help, option_type
-from ..outputs import FORMATS, OutputFormat
+from ..errors import TGDCError
+from ..options import OptionError, PredictorOptions, option_fields, option_help, option_type
+from ..outputs import FORMATS, OutputFormat, RasterFormat, VectorFormat
 
 
 def help_text(text: str) -> str:
@@ -58,12 +61,13 @@ def output_keywords(args: argparse.Namespace) -> dict[str, Path | None]:
 
     Returns:
         ``output_<kind>`` keyword argument of the predictor to path (None: not given), for
-        every output flag the command has.
+        every vector and raster output flag the command has (the run formats are the
+        command's: see :mod:`.extra_outputs`).
     """
     return {
         output.keyword: getattr(args, output.keyword)
         for output in FORMATS.values()
-        if hasattr(args, output.keyword)
+        if isinstance(output, VectorFormat | RasterFormat) and hasattr(args, output.keyword)
     }
 
 
@@ -84,7 +88,7 @@ def add_predictor_arguments(
 
     Options left out keep the defaults of
     :class:`~torchgeo_datacenters.options.PredictorOptions` (stated in their help);
-    collect the given ones with :func:`predictor_keywords`.
+    collect the options with :func:`options_from_args`.
 
     Args:
         parser: the subcommand's parser.
@@ -111,21 +115,31 @@ def add_predictor_arguments(
             choices=shown.choices,
             metavar=shown.metavar,
             default=argparse.SUPPRESS,
-            help=help_text(shown.describe(option.default)),
+            help=help_text(shown.describe(option.default, kind)),
         )
 
 
-def predictor_keywords(args: argparse.Namespace) -> dict[str, Any]:
-    """Collect the predictor options given on the command line.
+def options_from_args(args: argparse.Namespace) -> PredictorOptions:
+    """Collect the predictor options of the command line.
 
     Args:
         args: the parsed arguments.
 
     Returns:
-        Option name to value, for the options given only.
+        The options: those given, the defaults for the others.
+
+    Raises:
+        TGDCError: ``--<option> VALUE must be ...``, naming the flag, for a value out of
+            its option's limits or options that do not fit together (an overlap not
+            smaller than the tile).
     """
-    return {
+    given = {
         option.name: getattr(args, option.name)
         for option in option_fields()
         if hasattr(args, option.name)
     }
+    try:
+        return PredictorOptions(**given)
+    except OptionError as error:
+        flag = "--" + error.option.replace("_", "-")
+        raise TGDCError(f"{flag} {error.value} {error.problem}") from None

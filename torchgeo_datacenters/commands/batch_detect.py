@@ -1,6 +1,7 @@
 """``tgdc batch-detect``: find data centers in a directory of chips, all in one output."""
 
 import argparse
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -59,16 +60,19 @@ def run(args: argparse.Namespace) -> int:
     check_extra_outputs(args)
     predictor = predictor_from_args(args)
     detections = predictor.predict_batch(chips, overwrite=args.overwrite, **output_keywords(args))
+    from ..inference.model import read_checkpoint_facts
+    from ..outputs import RunRecord
     from ..outputs.provenance import raster_provenance
 
-    extra = write_extra_outputs(
-        args,
-        detections.gdf,
-        [raster_provenance(chip) for chip in chips],
+    run = RunRecord(
+        checkpoint=functools.partial(read_checkpoint_facts, args.checkpoint),
+        provenances=[raster_provenance(chip) for chip in chips],
         item_id=args.chips_dir.resolve().name,
         images=chips,
         threshold=predictor.threshold,
+        overwrite=args.overwrite,
     )
+    extra = write_extra_outputs(args, detections.gdf, run)
     print_outputs({**detections.outputs, **extra})
     print(f"batch-detect: {detections.summary()}")
     return 0

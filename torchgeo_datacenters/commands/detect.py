@@ -2,19 +2,23 @@
 
 import argparse
 import dataclasses
+import functools
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..outputs import OutputFormat, raster_formats, vector_formats
 from .arguments import (
     add_output_arguments,
     add_predictor_arguments,
+    options_from_args,
     output_keywords,
-    predictor_keywords,
     print_outputs,
 )
 from .extra_outputs import add_extra_outputs, check_extra_outputs, write_extra_outputs
+
+if TYPE_CHECKING:
+    from ..inference import Predictor
 
 
 def add_model_options(parser: argparse.ArgumentParser, formats: Sequence[OutputFormat]) -> None:
@@ -67,18 +71,21 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def predictor_from_args(args: argparse.Namespace) -> Any:
+def predictor_from_args(args: argparse.Namespace) -> "Predictor":
     """Build the predictor the options describe.
 
     Args:
         args: the parsed arguments.
 
     Returns:
-        The :class:`~torchgeo_datacenters.inference.Predictor`.
+        The predictor, with the model of ``--checkpoint`` loaded.
+
+    Raises:
+        TGDCError: if the options do not fit together or the model cannot be loaded.
     """
     from ..inference import Predictor
 
-    return Predictor(args.checkpoint, **predictor_keywords(args))
+    return Predictor(args.checkpoint, options_from_args(args))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -91,6 +98,8 @@ def run(args: argparse.Namespace) -> int:
         The exit status (0).
     """
     from ..detections.dates import parse_date
+    from ..inference.model import read_checkpoint_facts
+    from ..outputs import RunRecord
     from ..outputs.provenance import raster_provenance
 
     check_extra_outputs(args)
@@ -103,15 +112,16 @@ def run(args: argparse.Namespace) -> int:
     if acquired is not None:
         # --date replaces the date of the file's tags or name, as in the detections.
         provenance = dataclasses.replace(provenance, dates=(acquired,))
-    extra = write_extra_outputs(
-        args,
-        detections.gdf,
-        [provenance],
+    run = RunRecord(
+        checkpoint=functools.partial(read_checkpoint_facts, args.checkpoint),
+        provenances=[provenance],
         item_id=args.image.stem,
         images=[args.image],
         mask=detections.outputs.get("mask"),
         threshold=predictor.threshold,
+        overwrite=args.overwrite,
     )
+    extra = write_extra_outputs(args, detections.gdf, run)
     print_outputs({**detections.outputs, **extra})
     print(f"detect: {detections.summary()}")
     return 0

@@ -1,70 +1,54 @@
 """The ``--output-stac``, ``--output-report`` and ``--output-review`` options of the commands.
 
-One definition per option in :data:`EXTRA_OUTPUTS` (flag, metavar, help), added by
-:func:`add_extra_outputs`, checked before any work by :func:`check_extra_outputs` and
-written after the run by :func:`write_extra_outputs`, so every command offers them alike.
-Commands whose rows are sites with a status (``tgdc change``, ``tgdc compare``) offer the
-report alone, with optional imagery: :func:`add_status_report`, :func:`write_status_report`.
-
-They are not formats of :data:`~torchgeo_datacenters.outputs.FORMATS`: a registered format
-writes one file from the detection table alone (or a raster band by band), inside the
-predictor's atomic staging, and so is offered alike by ``Predictor.predict``, every Ray
-worker and the scan's file list. These two are written by the command once the run is
-over, from what only the command holds: the checkpoint file (the STAC item's model link),
-the provenance of every image read, the mask COG the run wrote and the images to show; the
-STAC output is a directory of several files, and the report is also written for ``tgdc
-change`` and ``tgdc compare``, whose rows are not detections. The review page (see
-:mod:`~torchgeo_datacenters.outputs.review`) cuts a chip around every detection from the
-imagery and orders them by the run's threshold, which only the command holds.
+They are the run formats of the output registry
+(:class:`~torchgeo_datacenters.outputs.RunFormat` in
+:data:`~torchgeo_datacenters.outputs.FORMATS`): written by the command once the run is
+over, from the detections and what only the command holds, a
+:class:`~torchgeo_datacenters.outputs.RunRecord` (the checkpoint, the provenance of every
+image read, the mask COG the run wrote, the images to show, the run's threshold). Each
+command that detects adds their flags with :func:`add_extra_outputs`, checks them before
+any work with :func:`check_extra_outputs` and writes them with :func:`write_extra_outputs`,
+so every command offers them alike. Commands whose rows are sites with a status
+(``tgdc change``, ``tgdc compare``) offer the report alone, with optional imagery:
+:func:`add_status_report`, :func:`write_status_report`.
 """
 
 import argparse
-import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-#: Each extra output: argument name to its command-line definition.
-EXTRA_OUTPUTS: dict[str, dict[str, Any]] = {
-    "output_stac": {
-        "metavar": "DIR",
-        "help": "STAC collection of the run (created): the detections as a label item with"
-        " GeoParquet and GeoJSON assets (and the mask COG), linked to the imagery and to the"
-        " model (MLM extension)",
-    },
-    "output_report": {
-        "metavar": "FILE",
-        "help": "self-contained HTML map report: imagery, detections coloured by score (by"
-        " status for change and compare), a sortable table; opens offline in any browser",
-    },
-    "output_review": {
-        "metavar": "FILE",
-        "help": "self-contained HTML review page: every detection with an image chip,"
-        " uncertain first, judged with one key each (accept, reject as warehouse/retail/other),"
-        " missed sites drawn on the map; exports the verdicts as a label file for"
-        " `tgdc labels merge` (as `tgdc review` writes)",
-    },
-}
+from ..outputs import RunFormat, RunRecord, run_formats
+from .arguments import help_text
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 
-def _add(parser: argparse.ArgumentParser, name: str) -> None:
-    """Add one extra output's flag.
+def _add(parser: argparse.ArgumentParser, output: RunFormat) -> None:
+    """Add one run format's flag.
 
     Args:
         parser: the subcommand's parser.
-        name: its key in :data:`EXTRA_OUTPUTS`.
+        output: the format.
     """
-    parser.add_argument("--" + name.replace("_", "-"), type=Path, **EXTRA_OUTPUTS[name])
+    parser.add_argument(output.flag, type=Path, metavar=output.metavar, help=help_text(output.help))
 
 
 def add_extra_outputs(parser: argparse.ArgumentParser) -> None:
-    """Add ``--output-stac``, ``--output-report`` and ``--output-review`` to a command.
+    """Add an ``--output-<kind>`` flag per run format to a command.
 
     Args:
         parser: the subcommand's parser.
     """
-    for name in EXTRA_OUTPUTS:
-        _add(parser, name)
+    for output in run_formats():
+        _add(parser, output)
+
+
+def _report_format() -> RunFormat:
+    """The run format of the HTML map report, whose flag change and compare offer too."""
+    (report,) = (output for output in run_formats() if output.name == "report")
+    return report
 
 
 def add_status_report(parser: argparse.ArgumentParser) -> None:
@@ -73,7 +57,7 @@ def add_status_report(parser: argparse.ArgumentParser) -> None:
     Args:
         parser: the subcommand's parser.
     """
-    _add(parser, "output_report")
+    _add(parser, _report_format())
     parser.add_argument(
         "--image",
         type=Path,
@@ -95,13 +79,12 @@ def check_status_report(args: argparse.Namespace) -> None:
             or an image is not a georeferenced raster.
     """
     from ..errors import TGDCError
-    from ..utils import check_output_path
 
     if args.output_report is None:
         if args.image:
             raise TGDCError(f"{args.image[0]}: --image is shown only in --output-report; give it")
         return
-    check_output_path(args.output_report, overwrite=args.overwrite)
+    _report_format().check(args.output_report, overwrite=args.overwrite)
     check_images(args.image)
 
 
@@ -155,7 +138,7 @@ def write_status_report(args: argparse.Namespace, sites: Any, *, title: str) -> 
 
 
 def check_extra_outputs(args: argparse.Namespace) -> None:
-    """Check, before any work, that the extra outputs asked for can be written.
+    """Check, before any work, that the run outputs asked for can be written.
 
     Args:
         args: the parsed arguments (with ``overwrite``).
@@ -163,72 +146,34 @@ def check_extra_outputs(args: argparse.Namespace) -> None:
     Raises:
         TGDCError: if a directory is missing or an output exists without ``--overwrite``.
     """
-    from ..utils import check_output_path
-
-    if args.output_stac is not None:
-        from ..outputs.stac import check_stac_directory
-
-        check_stac_directory(args.output_stac, overwrite=args.overwrite)
-    for name in ("output_report", "output_review"):
-        if getattr(args, name) is not None:
-            check_output_path(getattr(args, name), overwrite=args.overwrite)
+    for output, path in _requested(args):
+        output.check(path, overwrite=args.overwrite)
 
 
 def write_extra_outputs(
-    args: argparse.Namespace,
-    detections: Any,
-    provenances: Sequence[Any],
-    *,
-    item_id: str,
-    images: Sequence[str | os.PathLike[str]] = (),
-    mask: str | os.PathLike[str] | None = None,
-    threshold: float | None = None,
+    args: argparse.Namespace, detections: "gpd.GeoDataFrame", run: RunRecord
 ) -> dict[str, Path]:
-    """Write the extra outputs asked for.
+    """Write the run outputs asked for.
 
     Args:
-        args: the parsed arguments (with ``checkpoint`` and ``overwrite``).
+        args: the parsed arguments.
         detections: the run's detections (EPSG:4326).
-        provenances: the imagery read (see :mod:`~torchgeo_datacenters.outputs.provenance`).
-        item_id: id of the STAC item of the run.
-        images: rasters shown in the report and the review page (its chips).
-        mask: the mask COG written by the run, if any.
-        threshold: the run's probability threshold (None: the checkpoint's, or
-            ``--threshold`` where given), which orders the review page.
+        run: the rest of the run.
 
     Returns:
-        Output kind (``stac``, ``report``, ``review``) to the file written.
+        Output kind (``stac``, ``report``, ``review``) to the path written.
     """
-    written: dict[str, Path] = {}
-    if args.output_stac is not None:
-        from ..inference.model import read_checkpoint_facts
-        from ..outputs.stac import write_stac
+    return {output.name: output.write(path, detections, run) for output, path in _requested(args)}
 
-        written["stac"] = write_stac(
-            args.output_stac,
-            detections,
-            provenances,
-            read_checkpoint_facts(args.checkpoint),
-            item_id=item_id,
-            mask=mask,
-            overwrite=args.overwrite,
-        )
-    if args.output_report is not None:
-        from ..outputs.report import write_report
 
-        written["report"] = write_report(
-            args.output_report, detections, images, overwrite=args.overwrite
-        )
-    if args.output_review is not None:
-        from ..outputs.review import write_review
+def _requested(args: argparse.Namespace) -> list[tuple[RunFormat, Path]]:
+    """The run outputs given on the command line, with their paths.
 
-        if threshold is None:
-            threshold = getattr(args, "threshold", None)
-        if threshold is None:
-            from ..inference.model import read_checkpoint_facts
+    Args:
+        args: the parsed arguments.
 
-            threshold = float(read_checkpoint_facts(args.checkpoint).hparams["threshold"])
-        written["review"] = write_review(
-            args.output_review, detections, images, threshold=threshold, overwrite=args.overwrite
-        )
-    return written
+    Returns:
+        (format, path) per run format given, in the registry's order.
+    """
+    given = ((output, getattr(args, output.keyword, None)) for output in run_formats())
+    return [(output, path) for output, path in given if path is not None]

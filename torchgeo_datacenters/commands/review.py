@@ -4,7 +4,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from .extra_outputs import EXTRA_OUTPUTS
+from ..outputs import FORMATS
 
 
 def register(subparsers: Any) -> None:
@@ -49,7 +49,7 @@ def register(subparsers: Any) -> None:
         type=Path,
         required=True,
         metavar="FILE",
-        help=EXTRA_OUTPUTS["output_review"]["help"].split(" (as ")[0],
+        help=FORMATS["review"].help.split(" (as ")[0],
     )
     parser.add_argument(
         "--threshold",

@@ -1,12 +1,13 @@
 """``tgdc scan``: find data centers over a whole region on Ray, resumably."""
 
 import argparse
+import functools
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..options import scan_option_names
 from ..outputs import scan_files
-from .arguments import add_predictor_arguments, predictor_keywords, print_outputs
+from .arguments import add_predictor_arguments, options_from_args, print_outputs
 from .download import add_source_arguments
 from .extra_outputs import add_extra_outputs, check_extra_outputs, write_extra_outputs
 
@@ -123,6 +124,8 @@ def run(args: argparse.Namespace) -> int:
             :func:`~torchgeo_datacenters.scan.scan`.
     """
     from ..errors import TGDCError
+    from ..inference.model import read_checkpoint_facts
+    from ..outputs import RunRecord
     from ..scan import LocalScene, import_ray, scan
     from ..utils import check_output_dir
 
@@ -140,14 +143,16 @@ def run(args: argparse.Namespace) -> int:
         return scan_years(args, find_catalog(args), region)
     result = scan(scenes, args.checkpoint, args.output_dir, **scan_options(args, region))
     failed = {record.scene for record in result.failed}
-    extra = write_extra_outputs(
-        args,
-        result.detections,
+    run = RunRecord(
+        checkpoint=functools.partial(read_checkpoint_facts, args.checkpoint),
         # A failed scene has no detections and may not even open.
-        [scene.provenance() for scene in scenes if scene.id not in failed],
+        provenances=[scene.provenance() for scene in scenes if scene.id not in failed],
         item_id=args.output_dir.resolve().name,
         images=[scene.path for scene in scenes if isinstance(scene, LocalScene)],
+        threshold=result.threshold,
+        overwrite=args.overwrite,
     )
+    extra = write_extra_outputs(args, result.detections, run)
     print_outputs({**result.outputs, **extra})
     print(f"footprint: {write_footprint(args.output_dir, scenes, result, region)}")
     print(f"tgdc scan: {result.summary()}")
@@ -211,7 +216,7 @@ def scan_options(args: argparse.Namespace, region: Any) -> dict[str, Any]:
         Everything but the scenes, checkpoint and output directory.
     """
     return {
-        "predictor_options": predictor_keywords(args),
+        "options": options_from_args(args),
         "region": region,
         "workers": args.workers,
         "gpus_per_worker": args.gpus_per_worker,
@@ -396,11 +401,10 @@ def print_plan(args: argparse.Namespace) -> int:
             for year in sorted(set(args.years))
             for scene in stac_scenes(catalog, region, year)
         ]
-    options = predictor_keywords(args)
     if args.rate is not None:
         rate, source = args.rate, "given with --rate"
     else:
-        rate = calibrate(args.checkpoint, options)
+        rate = calibrate(args.checkpoint, options_from_args(args))
         source = f"measured on a SYNTHETIC tile with {args.checkpoint.name}, one CPU thread"
     plan = plan_scan(
         scenes, rate=rate, rate_source=source, workers=args.workers or os.cpu_count() or 1

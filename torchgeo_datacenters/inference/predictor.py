@@ -36,13 +36,13 @@ from torch.utils.data import BatchSampler, DataLoader
 from tqdm import tqdm
 
 from ..detections.dates import ACQUIRED
-from ..detections.metric import check_non_negative, reproject
+from ..detections.metric import reproject
 from ..detections.outlines import OutlineRules
 from ..detections.schema import concat_detections, order_detections
 from ..detections.vectorize import Vectorizer
 from ..errors import TGDCError
-from ..imagery import ImageryRules, check_input_scale
-from ..options import AUTO_TILE_SIZES, RESAMPLE_CHOICES, PredictorOptions
+from ..imagery import ImageryRules
+from ..options import AUTO_TILE_SIZES, PredictorOptions
 from ..outputs import (
     Outputs,
     paths_from_keywords,
@@ -62,7 +62,7 @@ from .batches import (
     shared_batches,
 )
 from .device import CHANNELS_LAST_DEVICES, resolve_device
-from .model import ProbabilityModel, check_threshold, load_checkpoint
+from .model import ProbabilityModel, load_checkpoint
 from .onnx import is_onnx, load_onnx, quantize_int8
 from .precision import autocast, calibration_tiles, resolve_precision
 from .reader import TileReader
@@ -71,8 +71,8 @@ from .scene import Scene, assign_sources, group_rasters, open_scene
 from .screen import Screen, find_screen
 from .sink import BandSink
 from .stitch import Stitcher
-from .tiling import TileLayout, check_tiling, scene_layout
-from .tta import check_tta, with_tta
+from .tiling import TileLayout, scene_layout
+from .tta import with_tta
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -117,37 +117,24 @@ class Predictor:
                 ``tile_size=512``.
 
         Raises:
-            TGDCError: if an option is out of range, the precision cannot run on the
-                device, or the model cannot be loaded.
+            TGDCError: if an option is out of its limits (see
+                :class:`~torchgeo_datacenters.options.PredictorOptions`), the precision
+                cannot run on the device, or the model cannot be loaded.
             TypeError: for a keyword that names no option.
         """
         options = dataclasses.replace(options or PredictorOptions(), **overrides)
-        check_tiling(options.tile_size, options.overlap)
         largest_tile = options.tile_size or max(AUTO_TILE_SIZES)
-        batch_size = options.batch_size
-        if batch_size is None:
-            batch_size = max(1, PIXELS_PER_BATCH // largest_tile**2)
-        if not isinstance(batch_size, int) or batch_size <= 0:
-            raise TGDCError(f"batch_size: {batch_size!r} must be a positive whole number")
-        num_workers = options.num_workers
-        if not isinstance(num_workers, int) or num_workers < 0:
-            raise TGDCError(f"num_workers: {num_workers!r} must be a whole number >= 0")
-        check_non_negative(
-            min_area=options.min_area,
-            merge_distance=options.merge_distance,
-            simplify=options.simplify,
-        )
+        batch_size = options.batch_size or max(1, PIXELS_PER_BATCH // largest_tile**2)
         self.device = resolve_device(options.device)
-        # Precision and test-time augmentation: checked before the model loads.
+        # The precision this device runs: checked before the model loads.
         self.precision = resolve_precision(options.precision, self.device)
-        self.tta = check_tta(options.tta)
         checkpoint = model if isinstance(model, str | os.PathLike) else None
         screen = find_screen(options.screen, checkpoint)
         if isinstance(model, str | os.PathLike) and is_onnx(model):
             model = load_onnx(model)
         elif not isinstance(model, ProbabilityModel):
             model = load_checkpoint(model, device=self.device)
-        check_batch_memory(batch_size, largest_tile, model.band_count, max(num_workers, 1))
+        check_batch_memory(batch_size, largest_tile, model.band_count, max(options.num_workers, 1))
         if model.module is not None:
             model.module.to(self.device).eval()
             if self.device.type in CHANNELS_LAST_DEVICES:
@@ -157,25 +144,21 @@ class Predictor:
         self.screen = "off" if screen is None else str(screen)
         #: The screening pass (:mod:`.screen`), or None.
         self.screening = None if screen is None else Screen(screen, self.device)
-        threshold = model.threshold if options.threshold is None else options.threshold
-        self.threshold = check_threshold(threshold)
+        self.threshold = model.threshold if options.threshold is None else options.threshold
         self.tile_size = options.tile_size
         self.overlap = options.overlap
         self.batch_size = batch_size
-        self.min_area = float(options.min_area)
-        self.merge_distance = float(options.merge_distance)
-        self.simplify = float(options.simplify)
-        self.regularize = bool(options.regularize)
-        self.split_width = float(options.split_width)
+        self.min_area = options.min_area
+        self.merge_distance = options.merge_distance
+        self.simplify = options.simplify
+        self.regularize = options.regularize
+        self.split_width = options.split_width
         self.outlines = OutlineRules(regularize=self.regularize, split_width=self.split_width)
-        self.num_workers = num_workers
+        self.num_workers = options.num_workers
         self.progress = progress
-        self.input_scale = check_input_scale(options.input_scale)
-        if options.resample not in RESAMPLE_CHOICES:
-            raise TGDCError(
-                f"resample: {options.resample!r} must be one of {', '.join(RESAMPLE_CHOICES)}"
-            )
+        self.input_scale = options.input_scale
         self.resample = options.resample
+        self.tta = options.tta
         #: The model as run: quantised (int8, once the first scene calibrates it) and
         #: with test-time augmentation.
         self._run_model = None if self.precision == "int8" else with_tta(model, self.tta)

@@ -22,14 +22,9 @@ import shapely
 from rasterio import windows
 from rasterio.windows import Window
 
-from ..errors import TGDCError
 from ..grid import Grid
-from ..options import AUTO_TILE_SIZES, AUTO_TILE_SLACK
+from ..options import AUTO_TILE_SIZES, AUTO_TILE_SLACK, PredictorOptions
 from .scene import Scene
-
-#: Largest tile side accepted, in pixels: one 4-band float32 tile of this side takes
-#: 256 MiB before the model's activations.
-MAX_TILE_SIZE = 4096
 
 #: Tiles are clamped to the scene rounded up to a multiple of this many pixels (the
 #: downsampling factor models need).
@@ -48,29 +43,18 @@ class TileLayout(NamedTuple):
 
 
 def check_tiling(tile_size: int | None, overlap: int) -> None:
-    """Check a tile size and overlap.
+    """Check a tile size and overlap by the limits of the predictor's options.
 
     Args:
         tile_size: tile side, in pixels, or None for the automatic tiling.
         overlap: overlap between neighbouring tiles, in pixels.
 
     Raises:
-        TGDCError: if the tile size is not positive or above :data:`MAX_TILE_SIZE`, the
-            overlap negative, or the overlap not smaller than the tile (than the
-            smallest automatic tile).
+        TGDCError: if the tile size is not a whole number from 1 to
+            :data:`~torchgeo_datacenters.options.MAX_TILE_SIZE`, the overlap negative, or
+            the overlap not smaller than the tile (than the smallest automatic tile).
     """
-    if tile_size is None:
-        tile_size = min(AUTO_TILE_SIZES)
-    elif not isinstance(tile_size, int) or not 0 < tile_size <= MAX_TILE_SIZE:
-        raise TGDCError(
-            f"tile_size: {tile_size!r} must be a whole number of pixels from 1 to"
-            f" {MAX_TILE_SIZE} (a batch of {MAX_TILE_SIZE} px tiles already takes GiBs)"
-        )
-    if not isinstance(overlap, int) or not 0 <= overlap < tile_size:
-        raise TGDCError(
-            f"overlap: {overlap!r} px must be a whole number from 0 to tile_size - 1"
-            f" ({tile_size - 1})"
-        )
+    PredictorOptions(tile_size=tile_size, overlap=overlap)
 
 
 def scene_tiling(grid: Grid, tile_size: int | None, overlap: int) -> tuple[int, int]:

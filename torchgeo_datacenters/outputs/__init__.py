@@ -1,13 +1,15 @@
 """The files a run writes: the output-format registry, atomic staging and COG rasters.
 
-* :mod:`.formats`: :data:`FORMATS`, the one table of output formats from which the
-  predictor's ``output_<kind>`` keywords, the commands' ``--output-<kind>`` flags and the
-  scan's files derive; its docstring says how to add a format.
+* :mod:`.formats`: :data:`FORMATS`, the one table of output formats (the detection table's
+  files, the rasters streamed during prediction, and the STAC collection, report and
+  review page of a whole run) from which the predictor's ``output_<kind>`` keywords, the
+  commands' ``--output-<kind>`` flags and the scan's files derive; its docstring says how
+  to add a format.
 * :mod:`.staging`: :class:`Outputs`, the files of one run, checked before any work and
   renamed into place together.
-* :mod:`.stac`, :mod:`.report`, :mod:`.styles`, :mod:`.provenance`: outputs for people and
-  catalogues: a STAC collection, the HTML map report, QGIS and COG styles, and where
-  detections come from (imported on their own).
+* :mod:`.stac`, :mod:`.report`, :mod:`.review`, :mod:`.styles`, :mod:`.provenance`: the
+  writers of the run formats (a STAC collection, the HTML map report, the review page),
+  QGIS and COG styles, and where detections come from (imported on their own).
 * :mod:`.rasters`: :class:`~.rasters.RasterWriter`, a raster written band by band, ending
   as a COG (imported on its own: it needs rasterio).
 
@@ -19,10 +21,13 @@ from .formats import (
     FORMATS,
     OutputFormat,
     RasterFormat,
+    RunFormat,
+    RunRecord,
     VectorFormat,
     paths_from_keywords,
     raster_formats,
     register,
+    run_formats,
     scan_files,
     vector_formats,
     write_vectors,
@@ -34,10 +39,13 @@ __all__ = [
     "OutputFormat",
     "Outputs",
     "RasterFormat",
+    "RunFormat",
+    "RunRecord",
     "VectorFormat",
     "paths_from_keywords",
     "raster_formats",
     "register",
+    "run_formats",
     "scan_files",
     "vector_formats",
     "write_vectors",

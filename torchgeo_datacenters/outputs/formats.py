@@ -3,14 +3,16 @@
 :data:`FORMATS` maps each output kind to its format. A :class:`VectorFormat` writes the
 detection table to a file (GeoJSON, CSV, GeoPackage, GeoParquet); a :class:`RasterFormat`
 streams one band of rows at a time to a Cloud-Optimised GeoTIFF on the scene's grid as
-prediction proceeds (the detection mask, the probabilities). Everything else derives from
-this table:
+prediction proceeds (the detection mask, the probabilities); a :class:`RunFormat` writes
+what a person or a catalogue reads of a whole run once it is over, from its detections
+and its :class:`RunRecord` (the STAC collection, the HTML report, the review page).
+Everything else derives from this table:
 
 * the keyword arguments ``output_<kind>`` of
-  :meth:`~torchgeo_datacenters.inference.Predictor.predict` (every format) and
-  :meth:`~torchgeo_datacenters.inference.Predictor.predict_batch` (vector formats);
-* the flags ``--output-<kind>`` of ``tgdc detect`` (every format) and ``tgdc
-  batch-detect`` (vector formats), with their help;
+  :meth:`~torchgeo_datacenters.inference.Predictor.predict` (vector and raster formats)
+  and :meth:`~torchgeo_datacenters.inference.Predictor.predict_batch` (vector formats);
+* the flags ``--output-<kind>`` of ``tgdc detect`` (every format), ``tgdc batch-detect``
+  (vector and run formats) and ``tgdc scan`` (run formats), with their help;
 * the files of every ``tgdc scan``, ``detections<extension>`` in its output directory for
   each vector format with ``scan=True`` (:func:`scan_files`), and the scan's help;
 * the checks before any work (two outputs on one path, a missing directory, a file that
@@ -36,7 +38,9 @@ so it must be a lower-case identifier.
 
 * The writer is named as ``"module:function"``, imported only when a run writes the file,
   so that the command line starts without loading the libraries writers need (a function
-  itself works too, e.g. in a test).
+  itself works too, e.g. in a test). :func:`register` checks the name at once: the module
+  must exist and define the function (:func:`check_name`), so a misspelt writer fails
+  when the table is built, never after a prediction.
 * A vector writer gets the final detection table (EPSG:4326, ordered and numbered: see
   :mod:`torchgeo_datacenters.detections.schema`) and a temporary path beside the final one
   to write directly; the file is renamed into place when the whole run succeeds.
@@ -45,16 +49,19 @@ so it must be a lower-case identifier.
   format's ``values(mask, probabilities)`` gives the (rows, width) band it writes, from the
   uint8 mask (:func:`~torchgeo_datacenters.detections.threshold_band`) and the float32
   probabilities (NaN nodata) of the same rows.
-* An output that needs more of the run (a STAC item or a report listing the other files)
-  is a new kind: add its class here and the one place in
-  :class:`~torchgeo_datacenters.inference.Predictor` that calls it.
+* A run writer takes ``(path, detections, run)`` and returns the path written; its
+  ``checker`` (also by name) takes ``(path, overwrite=...)`` and refuses, before any work,
+  a path it could not write. The commands check and write every run format given
+  (:mod:`torchgeo_datacenters.commands.extra_outputs`).
 
 Register formats in this module, or in a module it imports, so that every process (the
 command line, Ray workers) sees the same table. Tests may register temporary formats.
 """
 
+import importlib.util
 import os
 import pkgutil
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,7 +73,9 @@ if TYPE_CHECKING:
     import geopandas as gpd
     import numpy as np
 
+    from ..checkpoint import CheckpointFacts
     from ..grid import Grid
+    from .provenance import Provenance
     from .rasters import RasterWriter
 
 #: Stem of the files every scan writes in its output directory.
@@ -175,6 +184,76 @@ class RasterFormat(OutputFormat):
         return self.load_writer()(path, grid, output_grid=output_grid)
 
 
+@dataclass(frozen=True, kw_only=True)
+class RunRecord:
+    """What the outputs of a whole run take besides its detections.
+
+    Attributes:
+        checkpoint: reads what the run's checkpoint records (the STAC item's model link;
+            see :func:`~torchgeo_datacenters.inference.model.read_checkpoint_facts`),
+            called only by the outputs that need it.
+        provenances: the imagery read, one per raster.
+        item_id: id of the run's STAC item (e.g. the scene's name).
+        images: rasters shown under the detections and cut into the review's chips.
+        mask: the mask COG the run wrote, if any (a STAC raster asset).
+        threshold: the run's probability threshold (orders the review page).
+        overwrite: whether existing outputs may be replaced.
+    """
+
+    checkpoint: Callable[[], "CheckpointFacts"]
+    provenances: Sequence["Provenance"]
+    item_id: str
+    images: Sequence[Path] = ()
+    mask: Path | None = None
+    threshold: float
+    overwrite: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunFormat(OutputFormat):
+    """A file or directory about a whole run, written once the run is over.
+
+    Its writer takes (path, detections, run: :class:`RunRecord`) and returns the path
+    written.
+
+    Attributes:
+        metavar: the value's name in the help: ``FILE`` or ``DIR``.
+        checker: checks, before any work, that the path can be written: takes
+            ``(path, overwrite=...)``; the function or its ``"module:function"`` name.
+    """
+
+    metavar: str = "FILE"
+    checker: Callable[..., Any] | str
+
+    def check(self, path: Path, *, overwrite: bool) -> None:
+        """Check, before any work, that the output can be written.
+
+        Args:
+            path: the output's path.
+            overwrite: whether an existing output may be replaced.
+
+        Raises:
+            TGDCError: if it cannot (see the format's checker).
+        """
+        checker = self.checker
+        (pkgutil.resolve_name(checker) if isinstance(checker, str) else checker)(
+            path, overwrite=overwrite
+        )
+
+    def write(self, path: Path, detections: "gpd.GeoDataFrame", run: RunRecord) -> Path:
+        """Write the output of a run.
+
+        Args:
+            path: where (a file or a directory, by the format).
+            detections: the run's detections (EPSG:4326).
+            run: the rest of the run.
+
+        Returns:
+            The path written (a directory's main file, e.g. STAC's collection JSON).
+        """
+        return self.load_writer()(path, detections, run)
+
+
 #: Every output format, by kind, in the order of the command line and of the files listed.
 FORMATS: dict[str, OutputFormat] = {}
 
@@ -195,8 +274,34 @@ def register(output: OutputFormat) -> OutputFormat:
         raise ValueError(f"output format {output.name!r}: give a lower-case identifier")
     if output.name in FORMATS:
         raise ValueError(f"output format {output.name!r} is registered already")
+    for function in (output.writer, getattr(output, "checker", None)):
+        if isinstance(function, str):
+            check_name(function, output.name)
     FORMATS[output.name] = output
     return output
+
+
+def check_name(name: str, kind: str) -> None:
+    """Check a ``"module:function"`` name without importing the module.
+
+    Args:
+        name: the name.
+        kind: the output kind naming it, for the error.
+
+    Raises:
+        ValueError: if it is not ``module:function``, the module does not exist, or its
+            source defines no such function.
+    """
+    module, _, function = name.partition(":")
+    spec = importlib.util.find_spec(module) if module and function.isidentifier() else None
+    origin = Path(spec.origin) if spec is not None and spec.origin else None
+    defined = origin is not None and re.search(
+        rf"^(?:def {function}\(|{function} *=)", origin.read_text(encoding="utf-8"), re.M
+    )
+    if not defined:
+        raise ValueError(
+            f"output format {kind!r}: {name!r} names no function; give 'module:function'"
+        )
 
 
 def vector_formats() -> list[VectorFormat]:
@@ -249,6 +354,11 @@ def write_vectors(detections: "gpd.GeoDataFrame", paths: Mapping[str, Path]) -> 
         if output.name in paths:
             with writing(paths[output.name]):
                 output.write(detections, paths[output.name])
+
+
+def run_formats() -> list[RunFormat]:
+    """Return the registered run formats, in order."""
+    return [output for output in FORMATS.values() if isinstance(output, RunFormat)]
 
 
 def scan_files() -> dict[str, str]:
@@ -326,5 +436,36 @@ register(
         writer="torchgeo_datacenters.outputs.rasters:probability_writer",
         values=lambda mask, probabilities: probabilities,
         dtype="float32",
+    )
+)
+register(
+    RunFormat(
+        name="stac",
+        help="STAC collection of the run (created): the detections as a label item with"
+        " GeoParquet and GeoJSON assets (and the mask COG), linked to the imagery and to the"
+        " model (MLM extension)",
+        writer="torchgeo_datacenters.outputs.stac:write_run_stac",
+        checker="torchgeo_datacenters.outputs.stac:check_stac_directory",
+        metavar="DIR",
+    )
+)
+register(
+    RunFormat(
+        name="report",
+        help="self-contained HTML map report: imagery, detections coloured by score (by"
+        " status for change and compare), a sortable table; opens offline in any browser",
+        writer="torchgeo_datacenters.outputs.report:write_run_report",
+        checker="torchgeo_datacenters.utils.atomic:check_output_path",
+    )
+)
+register(
+    RunFormat(
+        name="review",
+        help="self-contained HTML review page: every detection with an image chip,"
+        " uncertain first, judged with one key each (accept, reject as warehouse/retail/other),"
+        " missed sites drawn on the map; exports the verdicts as a label file for"
+        " `tgdc labels merge` (as `tgdc review` writes)",
+        writer="torchgeo_datacenters.outputs.review:write_run_review",
+        checker="torchgeo_datacenters.utils.atomic:check_output_path",
     )
 )

@@ -33,6 +33,7 @@ from rasterio.vrt import WarpedVRT
 from rasterio.warp import transform_bounds
 
 from ..utils import atomic_output
+from .formats import RunRecord
 from .styles import SCORE_CLASSES, STATUS_COLOURS
 
 #: Longest side of the image layer of a single raster, in pixels (n rasters share
@@ -298,6 +299,23 @@ def write_report(
         lambda: render_report(detections, images, title=title, colour_by=colour_by),
         overwrite=overwrite,
     )
+
+
+def write_run_report(path: Path, detections: gpd.GeoDataFrame, run: RunRecord) -> Path:
+    """Write the map report of a run: the writer of the ``report`` output format.
+
+    Args:
+        path: the HTML file.
+        detections: the run's detections (EPSG:4326).
+        run: the rest of the run: the images shown under the detections.
+
+    Returns:
+        The path written.
+
+    Raises:
+        TGDCError: see :func:`write_report`.
+    """
+    return write_report(path, detections, run.images, overwrite=run.overwrite)
 
 
 def write_page(

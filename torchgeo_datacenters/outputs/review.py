@@ -41,6 +41,7 @@ from shapely.geometry.base import BaseGeometry
 
 from ..detections.verdicts import run_id
 from ..naip import DATACENTER_CLASS, HARD_NEGATIVE_CLASSES
+from .formats import RunRecord
 from .report import (
     image_layers,
     page_features,
@@ -296,4 +297,23 @@ def write_review(
         path,
         lambda: render_review(detections, images, threshold=threshold, title=title),
         overwrite=overwrite,
+    )
+
+
+def write_run_review(path: Path, detections: gpd.GeoDataFrame, run: RunRecord) -> Path:
+    """Write the review page of a run: the writer of the ``review`` output format.
+
+    Args:
+        path: the HTML file.
+        detections: the run's detections (EPSG:4326).
+        run: the rest of the run: its images (cut into chips) and threshold.
+
+    Returns:
+        The path written.
+
+    Raises:
+        TGDCError: see :func:`write_review`.
+    """
+    return write_review(
+        path, detections, run.images, threshold=run.threshold, overwrite=run.overwrite
     )

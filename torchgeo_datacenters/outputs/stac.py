@@ -44,6 +44,7 @@ from ..checkpoint import DEFAULT_DTYPE, DEFAULT_GSD, CheckpointFacts
 from ..detections.writers import write_geojson
 from ..errors import TGDCError
 from ..naip import DATACENTER_CLASS
+from .formats import RunRecord
 from .provenance import Provenance
 from .styles import MASK_COLOURS
 
@@ -389,3 +390,28 @@ def write_stac(
         if staged.exists():
             shutil.rmtree(staged)
     return final / "collection.json"
+
+
+def write_run_stac(directory: Path, detections: gpd.GeoDataFrame, run: RunRecord) -> Path:
+    """Write a run's STAC collection: the writer of the ``stac`` output format.
+
+    Args:
+        directory: the catalogue's directory.
+        detections: the run's detections (EPSG:4326).
+        run: the rest of the run: its imagery, checkpoint, item id and mask.
+
+    Returns:
+        The collection's JSON file.
+
+    Raises:
+        TGDCError: see :func:`write_stac`.
+    """
+    return write_stac(
+        directory,
+        detections,
+        run.provenances,
+        run.checkpoint(),
+        item_id=run.item_id,
+        mask=run.mask,
+        overwrite=run.overwrite,
+    )

@@ -10,6 +10,7 @@ scan's options on a SYNTHETIC tile for a few seconds, as one scan worker runs it
 thread on a CPU).
 """
 
+import dataclasses
 import math
 import tempfile
 import time
@@ -25,6 +26,7 @@ import torch
 
 from ..errors import TGDCError
 from ..inference import Predictor
+from ..options import PredictorOptions
 from ..synthetic import generate_scenes
 from .scenes import LocalScene, ScanScene, StacScene
 
@@ -193,7 +195,7 @@ def scene_size(scene: ScanScene) -> SceneSize:
     return SceneSize(pixels, scene.path.stat().st_size, False)
 
 
-def calibrate(checkpoint: str | Path, options: Mapping[str, Any]) -> float:
+def calibrate(checkpoint: str | Path, options: PredictorOptions) -> float:
     """Measure how fast one scan worker predicts, on a SYNTHETIC tile.
 
     The checkpoint runs with the scan's options (device, precision, tiling) on a
@@ -203,7 +205,7 @@ def calibrate(checkpoint: str | Path, options: Mapping[str, Any]) -> float:
 
     Args:
         checkpoint: the model checkpoint.
-        options: predictor options.
+        options: the scan's options.
 
     Returns:
         Megapixels per second.
@@ -216,7 +218,8 @@ def calibrate(checkpoint: str | Path, options: Mapping[str, Any]) -> float:
                 directory, size=CALIBRATION_SIDE, count=1, progress=False, overwrite=True
             )
             [scene] = data.scene_paths
-            predictor = Predictor(checkpoint, progress=False, num_workers=0, **options)
+            options = dataclasses.replace(options, num_workers=0)
+            predictor = Predictor(checkpoint, options, progress=False)
             predictor.predict(scene)
             runs, start = 0, time.perf_counter()
             while runs == 0 or time.perf_counter() - start < CALIBRATION_SECONDS:

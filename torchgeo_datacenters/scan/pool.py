@@ -17,12 +17,13 @@ recorded; it also drops a dead actor for good, where Ray restarts it.
 """
 
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from ..errors import TGDCError, describe_error
+from ..options import PredictorOptions
 from .scenes import ScanScene
 from .worker import SceneOutcome, SceneWorker
 
@@ -71,7 +72,7 @@ class WorkerPool:
         self,
         ray: ModuleType,
         checkpoint: Path,
-        options: Mapping[str, Any],
+        options: PredictorOptions,
         workers: int | None,
         gpus_per_worker: float | None,
         scenes: int,
@@ -81,7 +82,8 @@ class WorkerPool:
         Args:
             ray: the ``ray`` module, initialised.
             checkpoint: the model checkpoint, sent to every actor.
-            options: predictor options of the actors.
+            options: the scan's options, with the threshold resolved (see
+                :class:`~.worker.SceneWorker`).
             workers: actors asked for (None: see :func:`pool_size`).
             gpus_per_worker: GPUs per actor asked for (None: see :func:`pool_size`).
             scenes: scenes to scan.
@@ -91,7 +93,7 @@ class WorkerPool:
         """
         self.ray = ray
         self.checkpoint = checkpoint
-        self.options = dict(options)
+        self.options = options
         self.size, self.gpus = pool_size(ray, workers, gpus_per_worker, scenes)
         self.actors: list[Any] = []
         self._queue: deque[ScanScene] = deque()

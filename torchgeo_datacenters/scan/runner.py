@@ -16,22 +16,28 @@ GeoParquet: ``detections.geojson``, ...).
 """
 
 import contextlib
+import dataclasses
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import torch
 from shapely.geometry.base import BaseGeometry
 from tqdm import tqdm
 
+from ..checkpoint import ModelContract
 from ..detections import merge_detections, order_detections
+from ..detections.outlines import OutlineRules
 from ..errors import TGDCError
-from ..inference import Predictor
-from ..options import scan_option_names, scan_setting_names
+from ..inference.model import read_checkpoint_facts
+from ..inference.precision import resolve_precision
+from ..inference.screen import find_screen
+from ..options import PredictorOptions, option_fields, option_help, scan_setting_names
 from ..outputs import Outputs, scan_files, write_vectors
 from ..outputs.provenance import attach_provenance
 from ..utils.atomic import atomic_output
@@ -52,6 +58,8 @@ class ScanResult:
     outputs: dict[str, Path]
     #: Number of scenes in the scan.
     scenes: int
+    #: Probability at or above which a pixel is a data center: given, or the checkpoint's.
+    threshold: float
     #: Scenes finished by this run.
     scanned: int = 0
     #: Scenes finished by an earlier run, skipped.
@@ -223,12 +231,54 @@ def _check_scan(scenes: Sequence[ScanScene], retries: int, workers: int | None) 
         raise TGDCError(f"workers: {workers!r} must be a whole number >= 1")
 
 
+def scan_settings(
+    checkpoint: str | os.PathLike[str], options: PredictorOptions
+) -> tuple[PredictorOptions, dict[str, Any]]:
+    """Resolve a scan's options from the checkpoint's contract, without building its model.
+
+    Args:
+        checkpoint: the model checkpoint (.ckpt).
+        options: the scan's options.
+
+    Returns:
+        The options every worker runs (the threshold resolved: the checkpoint's where
+        none is given), and the settings the manifest records: the checkpoint's SHA-256
+        and the options of :func:`~torchgeo_datacenters.options.scan_setting_names` as a
+        CPU predictor resolves them (its precision, the screen file or ``off``).
+
+    Raises:
+        TGDCError: if a worker's option is set (the scan sets ``device`` and
+            ``num_workers``), the checkpoint's contract cannot be read, the precision
+            cannot run on a CPU or a named screen does not exist.
+    """
+    fixed = [
+        f.name
+        for f in option_fields()
+        if not option_help(f).scan and getattr(options, f.name) != f.default
+    ]
+    if fixed:
+        raise TGDCError(
+            f"options: {', '.join(fixed)} are set by the scan for each worker; leave them out"
+        )
+    contract = ModelContract.from_hparams(read_checkpoint_facts(checkpoint).hparams)
+    threshold = contract.threshold if options.threshold is None else options.threshold
+    options = dataclasses.replace(options, threshold=threshold)
+    settings: dict[str, Any] = {"checkpoint_sha256": file_sha256(checkpoint)}
+    settings |= {name: getattr(options, name) for name in scan_setting_names()}
+    screen = find_screen(options.screen, checkpoint)
+    settings |= {
+        "precision": resolve_precision(options.precision, torch.device("cpu")),
+        "screen": "off" if screen is None else str(screen),
+    }
+    return options, settings
+
+
 def scan(
     scenes: Sequence[ScanScene],
     checkpoint: str | os.PathLike[str],
     output_dir: str | os.PathLike[str],
     *,
-    predictor_options: Mapping[str, Any] | None = None,
+    options: PredictorOptions | None = None,
     region: BaseGeometry | None = None,
     workers: int | None = None,
     gpus_per_worker: float | None = None,
@@ -245,9 +295,10 @@ def scan(
         checkpoint: the model checkpoint (.ckpt).
         output_dir: where the manifest, per-scene detections and final outputs go
             (created if missing; rerun with the same directory to resume).
-        predictor_options: options of :class:`~torchgeo_datacenters.inference.Predictor`
-            (those of :func:`~torchgeo_datacenters.options.scan_option_names`, with the
-            defaults of :class:`~torchgeo_datacenters.options.PredictorOptions`).
+        options: the predictor's options (those of
+            :func:`~torchgeo_datacenters.options.scan_option_names`; None: the defaults),
+            checked against the checkpoint's contract without building its model (see
+            :func:`scan_settings`).
         region: keep only the detections that intersect this area (EPSG:4326).
         workers: Ray actors, each predicting one scene at a time (default: one per GPU, or
             one per CPU without GPUs).
@@ -264,9 +315,10 @@ def scan(
         The merged detections, the files written and the counts of the run.
 
     Raises:
-        TGDCError: if Ray is missing, an option is out of range, the checkpoint cannot be
-            loaded, the output directory holds a scan with other settings, or a final output
-            exists and *overwrite* is false; all before any scene is scanned.
+        TGDCError: if Ray is missing, an option is set that the scan sets itself, the
+            checkpoint's contract cannot be read, the output directory holds a scan with
+            other settings, or a final output exists and *overwrite* is false; all before
+            any scene is scanned (a checkpoint whose weights do not load fails every scene).
     """
     start = time.perf_counter()
     ray = import_ray(local=ray_address is None)
@@ -274,21 +326,10 @@ def scan(
     # A cluster is joined before anything is written: an unreachable head or a missing
     # token leaves no output directory behind. A Ray of this machine starts only if needed.
     with ray_session(ray, ray_address, workers) if ray_address else contextlib.nullcontext():
-        options = dict(predictor_options or {})
-        unknown = sorted(set(options) - set(scan_option_names()))
-        if unknown:
-            raise TGDCError(f"predictor_options: {unknown} are not options of a scan")
-        predictor = Predictor(checkpoint, device="cpu", progress=False, num_workers=0, **options)
-        options |= {
-            "threshold": predictor.threshold,
-            "min_area": predictor.min_area,
-            "merge_distance": predictor.merge_distance,
-        }
+        # What decides a scene's detections: a rerun with other values is refused
+        # (batch_size, say, changes no detection and is not recorded).
+        options, settings = scan_settings(checkpoint, options or PredictorOptions())
         outputs = Outputs({kind: Path(output_dir) / name for kind, name in scan_files().items()})
-        # What decides a scene's detections, as the predictor resolved it: a rerun with other
-        # values is refused (batch_size, say, changes no detection and is not recorded).
-        settings = {"checkpoint_sha256": file_sha256(checkpoint)}
-        settings |= {name: getattr(predictor, name) for name in scan_setting_names()}
         manifest = Manifest(output_dir, settings)
         # The merged outputs of an earlier run of this scan (same settings, scenes recorded)
         # are its own: a rerun that retries failed scenes rewrites them.
@@ -300,6 +341,7 @@ def scan(
             detections=gpd.GeoDataFrame(),
             outputs=outputs.requested(),
             scenes=len(scenes),
+            threshold=settings["threshold"],
             skipped=len(scenes) - len(todo),
         )
         if todo:
@@ -323,9 +365,9 @@ def scan(
         result.total_km2 = sum(finished[scene].scanned_km2 for scene in ids if scene in finished)
         detections = merge_detections(
             manifest.read(ids, finished),
-            distance=predictor.merge_distance,
-            min_area=predictor.min_area,
-            outlines=predictor.outlines,
+            distance=options.merge_distance,
+            min_area=options.min_area,
+            outlines=OutlineRules(regularize=options.regularize, split_width=options.split_width),
         )
         if region is not None:
             detections = order_detections(detections[detections.intersects(region)])

@@ -1,12 +1,11 @@
 """The Ray actor of a scan: one model kept loaded, predicting one scene after another."""
 
+import dataclasses
 import tempfile
 import time
 import warnings
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import geopandas as gpd
 import rasterio
@@ -14,13 +13,48 @@ import rasterio
 from ..detections import prune_small
 from ..errors import describe_error
 from ..inference import Predictor
+from ..options import PredictorOptions
 from .scenes import ScanScene
 
-#: Predictor options a worker sets over the scan's on every scene: all detections, whatever
-#: their size, with their traced outlines. The merge across scenes joins the pieces of every
-#: building first, then drops those under the scan's ``min_area`` (:meth:`SceneWorker.scan`
-#: drops them already away from the scene's edges) and writes outlines by the scan's rules.
-SCENE_POLICY: dict[str, float | bool] = {"min_area": 0.0, "regularize": False, "split_width": 0.0}
+
+@dataclass(frozen=True)
+class ScenePolicy:
+    """How a worker predicts every scene, whatever the scan's options.
+
+    A worker keeps all detections, whatever their size, with their traced outlines, reads
+    tiles in its own process and shows no progress. The merge across scenes joins the
+    pieces of every building first, then drops those under the scan's ``min_area``
+    (:meth:`SceneWorker.scan` drops them already away from the scene's edges) and writes
+    outlines by the scan's rules.
+
+    Attributes:
+        min_area: the predictor's ``min_area`` on a scene, in m².
+        regularize: whether a scene's outlines are regularised.
+        split_width: the predictor's ``split_width`` on a scene, in metres.
+        num_workers: tile-reading processes of a worker (0: its own process; it has
+            one CPU).
+    """
+
+    min_area: float = 0.0
+    regularize: bool = False
+    split_width: float = 0.0
+    num_workers: int = 0
+
+    def scene_options(self, options: PredictorOptions, device: str) -> PredictorOptions:
+        """The options a worker predicts every scene with.
+
+        Args:
+            options: the scan's options.
+            device: the worker's device, ``cpu`` or ``cuda``.
+
+        Returns:
+            *options* with this policy's values and *device*.
+        """
+        return dataclasses.replace(options, device=device, **dataclasses.asdict(self))
+
+
+#: The policy of every scan's workers.
+SCENE_POLICY = ScenePolicy()
 
 
 @dataclass(frozen=True)
@@ -48,16 +82,16 @@ class SceneWorker:
     """Predicts scenes one after another with one model kept loaded: a scan's Ray actor."""
 
     def __init__(
-        self, checkpoint: bytes, name: str, options: Mapping[str, Any], device: str
+        self, checkpoint: bytes, name: str, options: PredictorOptions, device: str
     ) -> None:
         """Load the model.
 
         Args:
             checkpoint: the checkpoint file's bytes (workers may run on other machines).
             name: the checkpoint's file name.
-            options: predictor options (see
-                :func:`~torchgeo_datacenters.options.scan_option_names`), with
-                ``min_area`` and ``merge_distance`` resolved.
+            options: the scan's options (see
+                :func:`~torchgeo_datacenters.options.scan_option_names`), with the
+                threshold resolved; the worker predicts by :data:`SCENE_POLICY`.
             device: ``cpu`` or ``cuda``.
         """
         import ray  # a worker runs inside Ray
@@ -66,10 +100,10 @@ class SceneWorker:
         self._directory = tempfile.TemporaryDirectory(prefix="tgdc-model-")
         path = Path(self._directory.name) / name
         path.write_bytes(checkpoint)
-        self.min_area = float(options["min_area"])
-        self.merge_distance = float(options["merge_distance"])
+        self.min_area = options.min_area
+        self.merge_distance = options.merge_distance
         self.predictor = Predictor(
-            path, device=device, progress=False, num_workers=0, **{**options, **SCENE_POLICY}
+            path, SCENE_POLICY.scene_options(options, device), progress=False
         )
 
     def scan(self, scene: ScanScene) -> SceneOutcome:
