@@ -57,6 +57,7 @@ def test_demo_config_writes_a_self_describing_checkpoint(
     tmp_path: Path, synthetic_scenes: SyntheticDataset
 ) -> None:
     config = str(CONFIGS / "demo.yaml")
+    config_text = (CONFIGS / "demo.yaml").read_text()
     args = [
         "fit",
         "--config",
@@ -86,7 +87,7 @@ def test_demo_config_writes_a_self_describing_checkpoint(
     assert hparams["mean"] == statistics.mean and hparams["std"] == statistics.std
     assert hparams["value_range"] == [0.0, 255.0]
     assert hparams["patch_size"] == 64
-    assert hparams["threshold"] == 0.5
+    assert hparams["threshold"] == yaml.safe_load(config_text)["model"]["init_args"]["threshold"]
     assert hparams["class_names"] == ["background", "datacenter"]
     assert hparams["package_version"] == __version__
     probabilities = task.predict_probabilities(torch.zeros(1, 4, 32, 32))
@@ -188,6 +189,19 @@ def test_configs_name_our_classes(name: str) -> None:
     assert config["data"]["class_path"] == "torchgeo_datacenters.datamodules.DataCenterDataModule"
     monitors = [c.get("init_args", {}).get("monitor") for c in config["trainer"]["callbacks"]]
     assert "val_iou" in monitors
+
+
+def test_demo_threshold_is_even_odds_under_its_pos_weight() -> None:
+    """BCE with the demo's pos_weight sends an even-odds pixel to the demo's threshold."""
+    init_args = yaml.safe_load((CONFIGS / "demo.yaml").read_text())["model"]["init_args"]
+    criterion = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(init_args["pos_weight"]))
+    logit = torch.zeros(1, requires_grad=True)
+    optimizer = torch.optim.SGD([logit], lr=1.0)
+    for _ in range(300):  # one pixel, labelled data center half the time
+        optimizer.zero_grad()
+        criterion(logit.expand(2), torch.tensor([0.0, 1.0])).backward()
+        optimizer.step()
+    assert torch.sigmoid(logit).item() == pytest.approx(init_args["threshold"], abs=1e-3)
 
 
 @pytest.mark.parametrize("imagery", ["uint8", "low-contrast uint16"])
