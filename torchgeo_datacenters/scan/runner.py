@@ -237,6 +237,7 @@ def scan(
     overwrite: bool = False,
     progress: bool = True,
     on_scene: Callable[[SceneRecord], None] | None = None,
+    temp_dir: str | os.PathLike[str] | None = None,
 ) -> ScanResult:
     """Find the data centers in many scenes on Ray, resumably, merged across scenes.
 
@@ -259,6 +260,8 @@ def scan(
             those of an earlier run of the same scan in *output_dir* are always replaced.
         progress: show a progress bar.
         on_scene: called with every scene record as soon as it is written.
+        temp_dir: where the workers download scenes, each at most two at a time (default:
+            the system's temporary directory of each node); emptied however the scan ends.
 
     Returns:
         The merged detections, the files written and the counts of the run.
@@ -306,7 +309,13 @@ def scan(
             with (
                 ray_session(ray, ray_address, workers),
                 WorkerPool(
-                    ray, Path(checkpoint), options, workers, gpus_per_worker, len(todo)
+                    ray,
+                    Path(checkpoint),
+                    options,
+                    workers,
+                    gpus_per_worker,
+                    len(todo),
+                    temp_dir,
                 ) as pool,
             ):
                 _run(
