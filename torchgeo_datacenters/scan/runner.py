@@ -338,10 +338,12 @@ def scan(
         )
         if region is not None:
             detections = order_detections(detections[detections.intersects(region)])
-        # Only finished scenes have detections; a failed one may not even open.
-        provenances = {
-            p.name: p for p in (scene.provenance() for scene in scenes if scene.id in finished)
-        }
+        # Only the sources of detections are looked up: finished scenes with detections (a
+        # failed one may not even open; a national scan's are mostly empty).
+        sources = [
+            scene for scene in scenes if scene.id in finished and finished[scene.id].detections
+        ]
+        provenances = {p.name: p for p in (scene.provenance() for scene in sources)}
         detections = attach_provenance(detections, provenances)
         with outputs.staged(overwrite=overwrite) as staged:
             write_vectors(detections, staged)
