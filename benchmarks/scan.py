@@ -23,7 +23,10 @@ In one run:
   (:class:`~torchgeo_datacenters.scan.worker.SceneWorker`, outside Ray, one torch thread)
   scans them twice: given one scene at a time (it downloads, then predicts), then given
   each scene with the next (it downloads the next while it predicts). Printed: the share
-  of the worker's time spent waiting for a download in each pass.
+  of the worker's time spent waiting for a download in each pass; then, over the same
+  server, one scene downloaded whole against its pixels read over HTTP range requests
+  (GDAL ``/vsicurl/``, through rasterio, with its block cache emptied first), all of
+  them and a quarter of them.
 
     uv run python benchmarks/scan.py [--scenes 4] [--size 512] [--no-ray]
         [--checkpoint model.ckpt --screen model.screen.ckpt] [--county-scenes 32]
@@ -34,6 +37,7 @@ In one run:
 
 import argparse
 import datetime as dt
+import multiprocessing
 import sys
 import tempfile
 import time
@@ -43,14 +47,16 @@ import rasterio
 import shapely
 import torch
 from rasterio.warp import transform_bounds
+from rasterio.windows import Window
 
 from torchgeo_datacenters.inference import Predictor
 from torchgeo_datacenters.naip import GSD
 from torchgeo_datacenters.options import PredictorOptions
 from torchgeo_datacenters.scan import SceneRecord, scan, scenes_in_directory, stac_scenes
 from torchgeo_datacenters.scan.cluster import import_ray, ray_session
+from torchgeo_datacenters.scan.scenes import download
 from torchgeo_datacenters.scan.worker import SceneWorker
-from torchgeo_datacenters.stac import NaipCatalog
+from torchgeo_datacenters.stac import NaipCatalog, NetworkSettings
 from torchgeo_datacenters.synthetic import generate_scenes
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -132,12 +138,13 @@ def network_wait(args: argparse.Namespace, root: Path) -> None:
             busy = sum(outcome.seconds for outcome in outcomes)
             rows[name] = (wall, waited, waited / busy)
         worker.close()
-    download = megabytes / args.rate + args.latency
+        reads = timed_reads(server, data.scene_paths[0], root)
+    fetch_s = megabytes / args.rate + args.latency
     predict = (rows["one scene at a time"][0] - rows["one scene at a time"][1]) / args.scenes
     print(
         f"\n{args.scenes} SYNTHETIC scenes of {args.size} x {args.size} px ({megabytes:.2f} MB"
         f" each), loopback STAC server at {args.rate:g} MB/s + {args.latency:g} s a request"
-        f" (a download about {download:.2f} s), untrained UNet4, 1 torch thread (about"
+        f" (a download about {fetch_s:.2f} s), untrained UNet4, 1 torch thread (about"
         f" {predict:.2f} s a scene)"
     )
     print(f"{'mode':28s} {'wall s':>7s} {'waiting s':>10s} {'waiting share':>14s}")
@@ -145,6 +152,44 @@ def network_wait(args: argparse.Namespace, root: Path) -> None:
         print(f"{name:28s} {wall:7.1f} {waited:10.2f} {share:14.1%}")
     (before, _, _), (after, _, _) = rows.values()
     print(f"wall time fetched ahead / one at a time: {after / before:.2f}x")
+    print(f"\n{'one scene':34s} {'s':>6s} {'requests':>9s}")
+    for name, (seconds, requests) in reads.items():
+        print(f"{name:34s} {seconds:6.2f} {requests:9d}")
+
+
+def _read_over_http(
+    url: str, window: Window | None, answer: "multiprocessing.Queue[float]"
+) -> None:
+    """Read a served scene's pixels over /vsicurl/ and answer the seconds it took.
+
+    Runs in a process of its own: rasterio holds the GIL while GDAL opens a file, which
+    would stall a server in a thread of the same process.
+    """
+    start = time.perf_counter()
+    with rasterio.open(url) as src:
+        src.read(window=window)
+    answer.put(time.perf_counter() - start)
+
+
+def timed_reads(server: StacServer, path: Path, root: Path) -> dict[str, tuple[float, int]]:
+    """Seconds and requests to get a served scene: downloaded whole, or read over /vsicurl/."""
+    url = server.asset_url(path.name)
+    with rasterio.open(path) as src:
+        quarter = Window(0, 0, src.width // 2, src.height // 2)
+    context = multiprocessing.get_context("spawn")
+    reads = {}
+    for name, window in (("/vsicurl/, every pixel", None), ("/vsicurl/, a quarter", quarter)):
+        server.clear_log()
+        answer = context.Queue()
+        process = context.Process(target=_read_over_http, args=(url, window, answer))
+        process.start()
+        reads[name] = (answer.get(), len(server.requests_to("/assets/")))
+        process.join()
+    server.clear_log()
+    start = time.perf_counter()
+    download(url, root / "whole.tif", NetworkSettings())
+    reads["downloaded whole"] = (time.perf_counter() - start, len(server.requests_to("/assets/")))
+    return reads
 
 
 def main() -> None:
