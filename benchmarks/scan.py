@@ -17,29 +17,53 @@ In one run:
   process that imports torch and loads the model); the time per scene inside an actor is
   reported too.
 
+* **Network** (``--network``): the SYNTHETIC scenes are served as STAC items by the test
+  suite's loopback STAC server (``tests/support/stac_server.py``), throttled to
+  ``--rate`` MB/s after ``--latency`` seconds per request, and one worker
+  (:class:`~torchgeo_datacenters.scan.worker.SceneWorker`, outside Ray, one torch thread)
+  scans them twice: given one scene at a time (it downloads, then predicts), then given
+  each scene with the next (it downloads the next while it predicts). Printed: the share
+  of the worker's time spent waiting for a download in each pass; then, over the same
+  server, one scene downloaded whole against its pixels read over HTTP range requests
+  (GDAL ``/vsicurl/``, through rasterio, with its block cache emptied first), all of
+  them and a quarter of them.
+
     uv run python benchmarks/scan.py [--scenes 4] [--size 512] [--no-ray]
         [--checkpoint model.ckpt --screen model.screen.ckpt] [--county-scenes 32]
         [--county-size 2048]
+    uv run python benchmarks/scan.py --network [--scenes 8] [--size 1024] [--rate 2]
+        [--latency 0.1]
 """
 
 import argparse
+import datetime as dt
+import multiprocessing
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import rasterio
+import shapely
 import torch
+from rasterio.warp import transform_bounds
+from rasterio.windows import Window
 
 from torchgeo_datacenters.inference import Predictor
 from torchgeo_datacenters.naip import GSD
-from torchgeo_datacenters.scan import SceneRecord, scan, scenes_in_directory
+from torchgeo_datacenters.options import PredictorOptions
+from torchgeo_datacenters.scan import SceneRecord, scan, scenes_in_directory, stac_scenes
 from torchgeo_datacenters.scan.cluster import import_ray, ray_session
+from torchgeo_datacenters.scan.scenes import download
+from torchgeo_datacenters.scan.worker import SceneWorker
+from torchgeo_datacenters.stac import NaipCatalog, NetworkSettings
 from torchgeo_datacenters.synthetic import generate_scenes
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from screen import build_county
 from support.inference import save_checkpoint
+from support.stac_server import StacServer
 
 #: The rates measured per worker: (name, precision, whether the screen runs).
 RATES = (("fp32", "fp32", False), ("auto", "auto", False), ("auto + screen", "auto", True))
@@ -81,6 +105,93 @@ def worker_rates(args: argparse.Namespace, root: Path) -> None:
     )
 
 
+def network_wait(args: argparse.Namespace, root: Path) -> None:
+    """Print the share of a worker's time spent waiting for downloads, without and with prefetch."""
+    data = generate_scenes(root / "served", size=args.size, count=args.scenes, progress=False)
+    checkpoint = save_checkpoint(root / "unet4.ckpt")
+    boxes, date = [], dt.datetime(2022, 7, 1, tzinfo=dt.UTC)
+    for path in data.scene_paths:
+        with rasterio.open(path) as src:
+            boxes.append(shapely.box(*transform_bounds(src.crs, "EPSG:4326", *src.bounds)))
+    megabytes = sum(path.stat().st_size for path in data.scene_paths) / 1e6 / args.scenes
+    served = StacServer.from_directory(
+        root / "served", datetimes={path.name: date for path in data.scene_paths}
+    )
+    defaults = PredictorOptions()
+    options = {"min_area": defaults.min_area, "merge_distance": defaults.merge_distance}
+    with served as server:
+        server.throttle(latency=args.latency, rate=args.rate * 1e6)
+        scenes = stac_scenes(NaipCatalog(server.url), shapely.union_all(boxes), 2022)
+        worker = SceneWorker(checkpoint.read_bytes(), checkpoint.name, options, "cpu", root)
+        worker.scan(scenes[0])  # warm-up: the first prediction sets the model up
+        rows = {}
+        for name, ahead in (("one scene at a time", False), ("next scene fetched ahead", True)):
+            start = time.perf_counter()
+            outcomes = []
+            for index, scene in enumerate(scenes):
+                following = scenes[index + 1] if ahead and index + 1 < len(scenes) else None
+                outcomes.append(worker.scan(scene, following))
+                left = (time.perf_counter() - start) / (index + 1) * (len(scenes) - index - 1)
+                print(f"  {name}: scene {index + 1}/{len(scenes)}, about {left:.0f} s left")
+            wall = time.perf_counter() - start
+            waited = sum(outcome.waited for outcome in outcomes)
+            busy = sum(outcome.seconds for outcome in outcomes)
+            rows[name] = (wall, waited, waited / busy)
+        worker.close()
+        reads = timed_reads(server, data.scene_paths[0], root)
+    fetch_s = megabytes / args.rate + args.latency
+    predict = (rows["one scene at a time"][0] - rows["one scene at a time"][1]) / args.scenes
+    print(
+        f"\n{args.scenes} SYNTHETIC scenes of {args.size} x {args.size} px ({megabytes:.2f} MB"
+        f" each), loopback STAC server at {args.rate:g} MB/s + {args.latency:g} s a request"
+        f" (a download about {fetch_s:.2f} s), untrained UNet4, 1 torch thread (about"
+        f" {predict:.2f} s a scene)"
+    )
+    print(f"{'mode':28s} {'wall s':>7s} {'waiting s':>10s} {'waiting share':>14s}")
+    for name, (wall, waited, share) in rows.items():
+        print(f"{name:28s} {wall:7.1f} {waited:10.2f} {share:14.1%}")
+    (before, _, _), (after, _, _) = rows.values()
+    print(f"wall time fetched ahead / one at a time: {after / before:.2f}x")
+    print(f"\n{'one scene':34s} {'s':>6s} {'requests':>9s}")
+    for name, (seconds, requests) in reads.items():
+        print(f"{name:34s} {seconds:6.2f} {requests:9d}")
+
+
+def _read_over_http(
+    url: str, window: Window | None, answer: "multiprocessing.Queue[float]"
+) -> None:
+    """Read a served scene's pixels over /vsicurl/ and answer the seconds it took.
+
+    Runs in a process of its own: rasterio holds the GIL while GDAL opens a file, which
+    would stall a server in a thread of the same process.
+    """
+    start = time.perf_counter()
+    with rasterio.open(url) as src:
+        src.read(window=window)
+    answer.put(time.perf_counter() - start)
+
+
+def timed_reads(server: StacServer, path: Path, root: Path) -> dict[str, tuple[float, int]]:
+    """Seconds and requests to get a served scene: downloaded whole, or read over /vsicurl/."""
+    url = server.asset_url(path.name)
+    with rasterio.open(path) as src:
+        quarter = Window(0, 0, src.width // 2, src.height // 2)
+    context = multiprocessing.get_context("spawn")
+    reads = {}
+    for name, window in (("/vsicurl/, every pixel", None), ("/vsicurl/, a quarter", quarter)):
+        server.clear_log()
+        answer = context.Queue()
+        process = context.Process(target=_read_over_http, args=(url, window, answer))
+        process.start()
+        reads[name] = (answer.get(), len(server.requests_to("/assets/")))
+        process.join()
+    server.clear_log()
+    start = time.perf_counter()
+    download(url, root / "whole.tif", NetworkSettings())
+    reads["downloaded whole"] = (time.perf_counter() - start, len(server.requests_to("/assets/")))
+    return reads
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenes", type=int, default=4)
@@ -90,10 +201,16 @@ def main() -> None:
     parser.add_argument("--screen", type=Path, help="its screen checkpoint")
     parser.add_argument("--county-scenes", type=int, default=32)
     parser.add_argument("--county-size", type=int, default=2048, help="pixels")
+    parser.add_argument("--network", action="store_true", help="time waiting for downloads")
+    parser.add_argument("--rate", type=float, default=2.0, help="network rate, MB/s")
+    parser.add_argument("--latency", type=float, default=0.1, help="seconds per request")
     args = parser.parse_args()
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
+        if args.network:
+            network_wait(args, root)
+            return
         if args.checkpoint and args.screen:
             worker_rates(args, root)
         if args.no_ray:

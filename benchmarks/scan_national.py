@@ -7,7 +7,8 @@ default, about a national NAIP cycle) is generated, with one detection per 10 sc
 (20,000), some of them cut by a scene edge: every scene's GeoParquet and manifest line as a
 scan writes them, most scenes empty. ``scan`` over it then has nothing to predict: it reads
 the manifest, merges and writes the outputs. Wall time and peak RSS of that run are measured
-in a fresh process, at N/4, N/2 and N, to show how they grow.
+in a fresh process (the directories are generated first), at N/8, N/4, N/2 and N, to show
+how they grow.
 
     uv run python benchmarks/scan_national.py --merge-only [--merge-scenes 200000]
 
@@ -87,20 +88,10 @@ def generated_detections(index: int) -> list[shapely.Polygon]:
 LINKS_PER_FILE = 50_000
 
 
-def write_finished_scan(directory: Path, count: int) -> list[StacScene]:
-    """Write the output directory of a finished scan of *count* generated scenes.
-
-    Returns:
-        The scenes, as STAC items (their footprints and dates; nothing is downloaded).
-    """
-    scenes_dir = directory / SCENES_DIR
-    scenes_dir.mkdir(parents=True)
-    empties = []  # one empty table per LINKS_PER_FILE scenes: ext4 allows 65,000 links a file
-    for number in range(count // LINKS_PER_FILE + 1):
-        empties.append(directory / f"empty{number}.parquet")
-        empty_detections().to_parquet(empties[-1])
+def generated_scenes(count: int) -> list[StacScene]:
+    """The first *count* generated scenes, as STAC items (footprints and dates; no asset)."""
     network = NetworkSettings()
-    scenes, lines = [], []
+    scenes = []
     for index in range(count):
         scene_id = f"m_{index:06d}"
         item = {
@@ -112,23 +103,50 @@ def write_finished_scan(directory: Path, count: int) -> list[StacScene]:
             "links": [],
         }
         scenes.append(StacScene(scene_id, item, "http://127.0.0.1/", "naip", "image", network))
+    return scenes
+
+
+def detection_table(scene_id: str, polygons: list[shapely.Polygon]) -> gpd.GeoDataFrame:
+    """A scene's detections as the scan writes them."""
+    return gpd.GeoDataFrame(
+        {
+            "id": range(1, len(polygons) + 1),
+            "area_m2": [p.area * 1e10 for p in polygons],
+            "centroid_lon": [p.centroid.x for p in polygons],
+            "centroid_lat": [p.centroid.y for p in polygons],
+            "score": 0.9,
+            "max_score": 0.99,
+            "source": f"{scene_id}.tif",
+        },
+        geometry=polygons,
+        crs="EPSG:4326",
+    )
+
+
+def write_finished_scan(directory: Path, count: int, larger: Path | None = None) -> None:
+    """Write the output directory of a finished scan of the first *count* generated scenes.
+
+    Args:
+        directory: the output directory.
+        count: scenes.
+        larger: the directory of a larger generated scan, whose scene files with
+            detections are hard-linked rather than written again.
+    """
+    scenes_dir = directory / SCENES_DIR
+    scenes_dir.mkdir(parents=True)
+    empties = []  # one empty table per LINKS_PER_FILE scenes: ext4 allows 65,000 links a file
+    for number in range(count // LINKS_PER_FILE + 1):
+        empties.append(directory / f"empty{number}.parquet")
+        empty_detections().to_parquet(empties[-1])
+    lines = []
+    for index in range(count):
+        scene_id = f"m_{index:06d}"
         file = Path(SCENES_DIR) / scene_file_name(scene_id)
         polygons = generated_detections(index)
-        if polygons:
-            table = gpd.GeoDataFrame(
-                {
-                    "id": range(1, len(polygons) + 1),
-                    "area_m2": [p.area * 1e10 for p in polygons],
-                    "centroid_lon": [p.centroid.x for p in polygons],
-                    "centroid_lat": [p.centroid.y for p in polygons],
-                    "score": 0.9,
-                    "max_score": 0.99,
-                    "source": f"{scene_id}.tif",
-                },
-                geometry=polygons,
-                crs="EPSG:4326",
-            )
-            table.to_parquet(directory / file)
+        if polygons and larger is not None:
+            os.link(larger / file, directory / file)
+        elif polygons:
+            detection_table(scene_id, polygons).to_parquet(directory / file)
         else:
             # The same empty tables: no need for more disk.
             os.link(empties[index // LINKS_PER_FILE], directory / file)
@@ -137,47 +155,56 @@ def write_finished_scan(directory: Path, count: int) -> list[StacScene]:
         )
         lines.append(json.dumps(asdict(record), sort_keys=True) + "\n")
     (directory / MANIFEST_FILE).write_text("".join(lines))
-    return scenes
 
 
 def _merge_run(
     directory: Path,
     checkpoint: Path,
     count: int,
-    answer: "multiprocessing.Queue[tuple[float, int]]",
+    answer: "multiprocessing.Queue[tuple[float, int, float]]",
 ) -> None:
-    """Generate a finished scan, then time the scan's merge and writing (in a fresh process)."""
-    scenes = write_finished_scan(directory, count)
+    """Time a scan's merge and writing over a generated finished scan (in a fresh process).
+
+    Answers the wall time in seconds, the detections merged and the process's peak RSS in
+    MB (the scenes' list, as a scan holds it, included).
+    """
+    scenes = generated_scenes(count)
     start = time.perf_counter()
     result = scan(scenes, checkpoint, directory, progress=False)
     seconds = time.perf_counter() - start
-    answer.put((seconds, len(result.detections)))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    answer.put((seconds, len(result.detections), peak))
 
 
 def merge_only(count: int) -> None:
-    """Time the final merge and writing of scans of count/4, count/2 and count scenes."""
-    print(f"generated scans, 1 detection per 10 scenes; {os.cpu_count()} CPUs")
-    header = ("scenes", "detections", "merged", "wall s", "ms/1000 scenes", "peak RSS MB")
-    print(" ".join(f"{name:>14s}" for name in header))
-    rows = []
+    """Time the final merge and writing of scans of count/8, count/4, count/2 and count scenes."""
+    sizes = (count // 8, count // 4, count // 2, count)
     context = multiprocessing.get_context("spawn")
     with tempfile.TemporaryDirectory(prefix="tgdc-merge-") as tmp:
         checkpoint = save_checkpoint(Path(tmp) / "unet4.ckpt")
-        for size in (count // 4, count // 2, count):
+        start = time.perf_counter()
+        largest = Path(tmp) / f"scan{count}"
+        for done, size in enumerate(reversed(sizes)):
+            write_finished_scan(Path(tmp) / f"scan{size}", size, None if done == 0 else largest)
+            took = time.perf_counter() - start
+            print(f"generated {done + 1}/{len(sizes)} scans in {took:.0f} s", flush=True)
+        print(f"generated scans, 1 detection per 10 scenes; {os.cpu_count()} CPUs")
+        header = ("scenes", "detections", "merged", "wall s", "s/1000 scenes", "peak RSS MB")
+        print(" ".join(f"{name:>14s}" for name in header))
+        rows = []
+        for size in sizes:
             answer = context.Queue()
             process = context.Process(
                 target=_merge_run, args=(Path(tmp) / f"scan{size}", checkpoint, size, answer)
             )
             process.start()
-            seconds, merged = answer.get()
+            seconds, merged, peak = answer.get()
             process.join()
-            # Children run one after another, growing: the peak so far is this one's.
-            peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
             detections = sum(len(generated_detections(i)) for i in range(size))
             rows.append((size, seconds))
-            figures = (size, detections, merged, seconds, seconds / size * 1e6, peak)
-            print(" ".join(f"{value:14,.1f}" for value in figures))
-    (small, small_s), (_, _), (large, large_s) = rows
+            figures = (size, detections, merged, seconds, seconds / size * 1000, peak)
+            print(" ".join(f"{value:14,.2f}" for value in figures), flush=True)
+    (small, small_s), *_, (large, large_s) = rows
     print(
         f"time x{large_s / small_s:.2f} for scenes x{large / small:.0f}"
         f" (linear: x{large / small:.0f}); {count} scenes: {large_s:.1f} s"

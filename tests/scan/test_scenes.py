@@ -52,11 +52,10 @@ def test_scenes_in_directory_are_every_match_by_relative_path(tmp_path: Path) ->
 def test_local_scene_must_exist_where_it_is_opened(tmp_path: Path) -> None:
     (tmp_path / "a.tif").write_bytes(b"")
     [scene] = scenes_in_directory(tmp_path)
-    with scene.open() as path:
-        assert path == tmp_path / "a.tif"
+    assert scene.fetch(tmp_path / "unused") == tmp_path / "a.tif"
     (tmp_path / "a.tif").unlink()
-    with pytest.raises(TGDCError, match="file system every node mounts"), scene.open():
-        pass
+    with pytest.raises(TGDCError, match="file system every node mounts"):
+        scene.fetch(tmp_path)
 
 
 def test_bbox_region_is_checked() -> None:
@@ -105,23 +104,24 @@ def test_stac_scenes_are_the_newest_items_over_the_region(
         stac_scenes(catalog, region, 2019)
 
 
-def test_stac_scene_opens_as_a_downloaded_copy_of_the_item(
-    scan_data: Any, catalog: NaipCatalog, server: StacServer
+def test_stac_scene_fetches_a_downloaded_copy_of_the_item(
+    scan_data: Any, catalog: NaipCatalog, server: StacServer, tmp_path: Path
 ) -> None:
     scene = stac_scenes(catalog, region_of(scan_data.grid[:1]).buffer(-1e-4))[0]
-    with scene.open() as path:
-        assert path.name == f"{scene.id}.tif"
-        assert path.read_bytes() == (scan_data.stac_dir / path.name).read_bytes()
-    assert not path.parent.exists()
+    path = scene.fetch(tmp_path)
+    assert path == tmp_path / f"{scene.id}.tif"
+    assert path.read_bytes() == (scan_data.stac_dir / path.name).read_bytes()
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
     assert server.requests_to("/assets/", "GET")
 
 
 def test_stac_scene_download_failure_names_the_file(
-    scan_data: Any, catalog: NaipCatalog, server: StacServer
+    scan_data: Any, catalog: NaipCatalog, server: StacServer, tmp_path: Path
 ) -> None:
     scene = stac_scenes(catalog, region_of(scan_data.grid[:1]).buffer(-1e-4))[0]
     server.fail(None, 503, path_prefix="/assets/")
     message = rf"could not download .*{scene.id}\.tif after 2 retries"
-    with pytest.raises(TGDCError, match=message), scene.open():
-        pass
+    with pytest.raises(TGDCError, match=message):
+        scene.fetch(tmp_path)
     assert len(server.requests_to("/assets/")) == 3
+    assert not list(tmp_path.iterdir())

@@ -114,6 +114,8 @@ class RequestRecord:
         status: HTTP status sent, or ``None`` where the connection was dropped.
         range: the ``Range`` header, if any.
         body_bytes: bytes of response body sent.
+        at: when the response started (:func:`time.monotonic`, seconds), before any
+            throttling delay.
     """
 
     method: str
@@ -122,6 +124,7 @@ class RequestRecord:
     status: int | None
     range: str | None
     body_bytes: int
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass

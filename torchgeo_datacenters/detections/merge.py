@@ -26,7 +26,7 @@ import shapely
 from pyproj import CRS
 
 from .grouping import connected_groups
-from .metric import check_non_negative, metric_crs
+from .metric import check_non_negative, metric_crs, projections
 from .outlines import OutlineRules, finish_outlines
 from .schema import (
     DETECTION_CRS,
@@ -76,12 +76,14 @@ def degree_tolerance(distance: float, bounds: tuple[float, float, float, float])
 
 
 def _merged_rows(
-    members: gpd.GeoDataFrame, metric: CRS, rules: OutlineRules, site: int
+    columns: dict[str, np.ndarray], geographic: CRS, metric: CRS, rules: OutlineRules, site: int
 ) -> list[dict]:
     """The detections made of several: union, outlines, areas, centroids, scores, source.
 
     Args:
-        members: the detections to merge (EPSG:4326), in a fixed order.
+        columns: the columns of the detections to merge (geometries in EPSG:4326), in a
+            fixed order.
+        geographic: EPSG:4326.
         metric: CRS in metres in which to measure the union.
         rules: how the union's outline is written (:mod:`.outlines`); inactive rules
             write the union itself.
@@ -91,17 +93,18 @@ def _merged_rows(
         The merged detections' columns (``id`` is set later by ordering): one
         detection, or one per hall where the rules split the union.
     """
-    union = shapely.union_all(members.geometry.to_numpy())
-    measured = gpd.GeoSeries([union], crs=DETECTION_CRS).to_crs(metric)
+    forward, back = projections(geographic, metric)
+    pieces = columns["geometry"]
+    union = shapely.union_all(pieces)
+    measured = np.array([forward(union)])
     extra: dict[str, np.ndarray] = {}
     if rules.active:
-        joined = shapely.union_all(members.geometry.to_crs(metric).to_numpy())
-        finished = finish_outlines(np.array([joined]), rules)
-        measured = gpd.GeoSeries(finished.geometries, crs=metric)
+        finished = finish_outlines(np.array([shapely.union_all(forward(pieces))]), rules)
+        measured = np.asarray(finished.geometries)
         extra = {OUTLINE: finished.kind, SITE_ID: np.full(len(measured), site)}
-    centroids = measured.centroid.to_crs(DETECTION_CRS)
-    geometries = measured.to_crs(DETECTION_CRS) if rules.active else [union]
-    areas = members["area_m2"].to_numpy()
+    centroids = back(shapely.centroid(measured))
+    geometries = back(measured) if rules.active else [union]
+    areas = columns["area_m2"]
     largest = int(np.argmax(areas))
     return [
         {
@@ -110,20 +113,18 @@ def _merged_rows(
             "centroid_lon": centroid.x,
             "centroid_lat": centroid.y,
             "score": float(
-                np.average(members["score"], weights=areas if areas.sum() > 0 else None)
+                np.average(columns["score"], weights=areas if areas.sum() > 0 else None)
             ),
-            "max_score": float(members["max_score"].max()),
-            "source": members["source"].iloc[largest],
+            "max_score": float(np.nanmax(columns["max_score"])),
+            "source": columns["source"][largest],
             **{
-                column: members[column].iloc[largest]
-                for column in OPTIONAL_COLUMNS
-                if column in members
+                column: columns[column][largest] for column in OPTIONAL_COLUMNS if column in columns
             },
             **{column: values[hall] for column, values in extra.items()},
             "geometry": geometry,
         }
         for hall, (area, centroid, geometry) in enumerate(
-            zip(measured.area, centroids, geometries, strict=True)
+            zip(shapely.area(measured), centroids, geometries, strict=True)
         )
     ]
 
@@ -177,21 +178,33 @@ def merge_detections(
     rules = outlines or OutlineRules()
     # With outline rules every detection is written by them, alone or not.
     alone = sizes[clusters] == 1 if not rules.active else np.zeros(len(detections), bool)
-    tables = [detections[alone]]
+    # Clusters are handled as arrays: a national scan has thousands, and a table taken
+    # per cluster costs more than its geometry.
+    names = ["geometry", "area_m2", "score", "max_score", "source"]
+    names += [column for column in OPTIONAL_COLUMNS if column in detections]
+    values = {name: detections[name].to_numpy() for name in names}
+    kept = [np.flatnonzero(alone)]
     unions: list[dict] = []
     site = 0
-    for cluster in np.unique(clusters[~alone]):
-        members = detections[clusters == cluster]
-        metric = metric_crs(CRS.from_user_input(DETECTION_CRS), tuple(members.total_bounds))
-        projected = members.geometry.to_crs(metric).to_numpy()
+    geographic = CRS.from_user_input(DETECTION_CRS)
+    joined = np.flatnonzero(~alone)
+    joined = joined[np.argsort(clusters[joined], kind="stable")]
+    for members in np.split(joined, np.flatnonzero(np.diff(clusters[joined])) + 1):
+        if not len(members):
+            continue
+        bounds = tuple(shapely.total_bounds(values["geometry"][members]))
+        metric = metric_crs(geographic, bounds)
+        projected = projections(geographic, metric)[0](values["geometry"][members])
         groups = connected_groups(_near_pairs(projected, distance), len(members))
         for group in np.unique(groups):
-            parts = members[groups == group]
-            if len(parts) == 1 and not rules.active:
-                tables.append(parts)
+            rows = members[groups == group]
+            if len(rows) == 1 and not rules.active:
+                kept.append(rows)
             else:
-                unions += _merged_rows(parts, metric, rules, site)
+                parts = {name: column[rows] for name, column in values.items()}
+                unions += _merged_rows(parts, geographic, metric, rules, site)
                 site += 1
+    tables = [detections.iloc[np.concatenate(kept)]]
     if unions:
         tables.append(gpd.GeoDataFrame(unions, geometry="geometry", crs=DETECTION_CRS))
     result = pd.concat([table for table in tables if not table.empty], ignore_index=True)

@@ -11,6 +11,7 @@ first tile.
 """
 
 import functools
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -74,12 +75,39 @@ def reproject(geometries: Any, crs: Any, to: Any) -> Any:
     crs, to = CRS.from_user_input(crs), CRS.from_user_input(to)
     if crs.is_exact_same(to):
         return geometries
-    project = transformer(crs, to)
+    return _projection(transformer(crs, to))(geometries)
+
+
+def _projection(project: Transformer) -> Callable[[Any], Any]:
+    """A function drawing geometries (one, or an array) with a transformer."""
 
     def apply(coords: np.ndarray) -> np.ndarray:
         return np.column_stack(project.transform(coords[:, 0], coords[:, 1]))
 
-    return shapely.transform(geometries, apply)
+    return functools.partial(shapely.transform, transformation=apply)
+
+
+def projections(crs: CRS, metric: CRS) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
+    """Functions drawing geometries from *crs* in *metric* and back, as :func:`reproject`.
+
+    Cached by the CRSs' definitions (a CRS's own hash writes its WKT, which costs more
+    than projecting a detection): a national scan's merge projects thousands of groups.
+
+    Args:
+        crs: the CRS of the geometries.
+        metric: a projected CRS.
+
+    Returns:
+        To *metric*, and back to *crs*; each takes a shapely geometry or an array.
+    """
+    return _projections(crs.srs, metric.srs)
+
+
+@functools.lru_cache
+def _projections(crs: str, metric: str) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
+    """:func:`projections`, by the definitions of the CRSs."""
+    source, target = CRS.from_user_input(crs), CRS.from_user_input(metric)
+    return _projection(transformer(source, target)), _projection(transformer(target, source))
 
 
 def utm_crs(crs: CRS, bounds: tuple[float, float, float, float]) -> CRS:

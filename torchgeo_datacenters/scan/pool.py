@@ -6,6 +6,11 @@ are present, ``gpus_per_worker`` GPUs. An actor whose process dies is restarted 
 the error, for the scan to retry or record; Ray does not retry the attempt itself
 (``max_task_retries=0``), so every attempt is counted once.
 
+Each actor is given, with the scene it predicts, the next scene it will predict, which it
+downloads meanwhile (:mod:`.fetch`); that scene is kept for it, unless another actor runs
+out of scenes first and takes it. On leaving, the actors are asked to remove their
+downloads (for :data:`CLOSE_SECONDS` at most) before they are killed.
+
 A scene goes only to an actor that has answered :meth:`~.worker.SceneWorker.ready` since
 it last started: an actor whose node died may wait for a free CPU elsewhere for as long as
 the scan lasts, and a scene handed to it would wait with it while other actors sit idle.
@@ -16,6 +21,7 @@ worker's error likewise, so the scene that worker held could be neither retried 
 recorded; it also drops a dead actor for good, where Ray restarts it.
 """
 
+import os
 from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +32,9 @@ from ..errors import TGDCError, describe_error
 from ..options import PredictorOptions
 from .scenes import ScanScene
 from .worker import SceneOutcome, SceneWorker
+
+#: Seconds the actors are given to remove their downloads when the pool closes.
+CLOSE_SECONDS = 10.0
 
 
 def pool_size(
@@ -76,6 +85,7 @@ class WorkerPool:
         workers: int | None,
         gpus_per_worker: float | None,
         scenes: int,
+        temp_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         """Size the pool from the cluster's resources.
 
@@ -87,11 +97,14 @@ class WorkerPool:
             workers: actors asked for (None: see :func:`pool_size`).
             gpus_per_worker: GPUs per actor asked for (None: see :func:`pool_size`).
             scenes: scenes to scan.
+            temp_dir: where the actors download scenes (default: the system's temporary
+                directory of each node).
 
         Raises:
             TGDCError: if more GPUs per worker are asked for than the cluster has.
         """
         self.ray = ray
+        self.temp_dir = None if temp_dir is None else os.fspath(temp_dir)
         self.checkpoint = checkpoint
         self.options = options
         self.size, self.gpus = pool_size(ray, workers, gpus_per_worker, scenes)
@@ -99,23 +112,33 @@ class WorkerPool:
         self._queue: deque[ScanScene] = deque()
         self._running: dict[Any, tuple[Any, ScanScene]] = {}
         self._starting: dict[Any, Any] = {}
+        #: The scene each actor fetches ahead, to run when it is next idle.
+        self._ahead: dict[Any, ScanScene] = {}
 
     def __enter__(self) -> "WorkerPool":
         """Start the actors (each loads the model once)."""
         model = self.ray.put(self.checkpoint.read_bytes())
         actor = self.ray.remote(SceneWorker).options(
-            num_cpus=1, num_gpus=self.gpus, max_restarts=-1, max_task_retries=0
+            num_cpus=1,
+            num_gpus=self.gpus,
+            max_restarts=-1,
+            max_task_retries=0,
+            # A second thread, for close() to run while a scene is predicted: the pool
+            # never gives an actor two scenes at once.
+            max_concurrency=2,
         )
         device = "cuda" if self.gpus > 0 else "cpu"
         self.actors = [
-            actor.remote(model, self.checkpoint.name, self.options, device)
+            actor.remote(model, self.checkpoint.name, self.options, device, self.temp_dir)
             for _ in range(self.size)
         ]
         self._starting = {actor.ready.remote(): actor for actor in self.actors}
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        """Kill the actors."""
+        """Have the actors remove their downloads, then kill them."""
+        closing = [actor.close.remote() for actor in self.actors]
+        self.ray.wait(closing, num_returns=len(closing), timeout=CLOSE_SECONDS)
         for actor in self.actors:
             self.ray.kill(actor)
 
@@ -138,10 +161,8 @@ class WorkerPool:
             TGDCError: if scenes are left and every actor has failed to start for good.
         """
         idle: list[Any] = []
-        while self._queue or self._running:
-            while idle and self._queue:
-                actor, scene = idle.pop(), self._queue.popleft()
-                self._running[actor.scan.remote(scene)] = (actor, scene)
+        while self._queue or self._running or self._ahead:
+            self._dispatch(idle)
             if not self._running and not self._starting:
                 raise TGDCError("no Ray worker could start; see the Ray logs of the cluster")
             [ready], _ = self.ray.wait([*self._running, *self._starting], num_returns=1)
@@ -160,8 +181,34 @@ class WorkerPool:
                 outcome = SceneOutcome(
                     scene.id, None, 0.0, 0.0, f"worker failed: {describe_error(error)}"
                 )
-                # Ray restarts a dead actor; it takes scenes again once it answers.
+                # Its next scene goes to the others; Ray restarts a dead actor, and it
+                # takes scenes again once it answers.
+                if actor in self._ahead:
+                    self._queue.appendleft(self._ahead.pop(actor))
                 self._starting[actor.ready.remote()] = actor
             else:
                 idle.append(actor)
             yield scene, outcome
+
+    def _dispatch(self, idle: list[Any]) -> None:
+        """Start a scene on every idle actor that can have one, with the scene after it.
+
+        An actor runs the scene it fetched ahead, else the first queued one, else the
+        scene another actor fetches ahead (rather than wait idle at the end of a scan).
+
+        Args:
+            idle: the idle actors; those given a scene are taken out.
+        """
+        for actor in list(idle):
+            scene = self._ahead.pop(actor, None)
+            if scene is None and self._queue:
+                scene = self._queue.popleft()
+            elif scene is None and self._ahead:
+                scene = self._ahead.popitem()[1]
+            if scene is None:
+                continue
+            following = self._queue.popleft() if self._queue else None
+            if following is not None:
+                self._ahead[actor] = following
+            idle.remove(actor)
+            self._running[actor.scan.remote(scene, following)] = (actor, scene)

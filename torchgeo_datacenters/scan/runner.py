@@ -287,6 +287,7 @@ def scan(
     overwrite: bool = False,
     progress: bool = True,
     on_scene: Callable[[SceneRecord], None] | None = None,
+    temp_dir: str | os.PathLike[str] | None = None,
 ) -> ScanResult:
     """Find the data centers in many scenes on Ray, resumably, merged across scenes.
 
@@ -310,6 +311,8 @@ def scan(
             those of an earlier run of the same scan in *output_dir* are always replaced.
         progress: show a progress bar.
         on_scene: called with every scene record as soon as it is written.
+        temp_dir: where the workers download scenes, each at most two at a time (default:
+            the system's temporary directory of each node); emptied however the scan ends.
 
     Returns:
         The merged detections, the files written and the counts of the run.
@@ -348,7 +351,13 @@ def scan(
             with (
                 ray_session(ray, ray_address, workers),
                 WorkerPool(
-                    ray, Path(checkpoint), options, workers, gpus_per_worker, len(todo)
+                    ray,
+                    Path(checkpoint),
+                    options,
+                    workers,
+                    gpus_per_worker,
+                    len(todo),
+                    temp_dir,
                 ) as pool,
             ):
                 _run(
@@ -371,10 +380,12 @@ def scan(
         )
         if region is not None:
             detections = order_detections(detections[detections.intersects(region)])
-        # Only finished scenes have detections; a failed one may not even open.
-        provenances = {
-            p.name: p for p in (scene.provenance() for scene in scenes if scene.id in finished)
-        }
+        # Only the sources of detections are looked up: finished scenes with detections (a
+        # failed one may not even open; a national scan's are mostly empty).
+        sources = [
+            scene for scene in scenes if scene.id in finished and finished[scene.id].detections
+        ]
+        provenances = {p.name: p for p in (scene.provenance() for scene in sources)}
         detections = attach_provenance(detections, provenances)
         with outputs.staged(overwrite=overwrite) as staged:
             write_vectors(detections, staged)

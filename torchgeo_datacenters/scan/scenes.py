@@ -5,16 +5,15 @@ GeoTIFF under a directory (ids: paths relative to it); :func:`stac_scenes` searc
 :class:`~torchgeo_datacenters.stac.NaipCatalog` over a region and makes one scene per NAIP
 item (ids: item ids), keeping only the newest imagery where items of several years cover
 the same ground (see :func:`newest_items`). Scenes are small picklable descriptions; a
-worker calls :meth:`LocalScene.open` or :meth:`StacScene.open` to get a local file, which for
-a STAC item means downloading its Cloud-Optimised GeoTIFF (URL signed for Azure blob
-storage where needed, just before the download) into a temporary directory.
+worker calls :meth:`LocalScene.fetch` or :meth:`StacScene.fetch` to get a local file, which
+for a STAC item means downloading its Cloud-Optimised GeoTIFF (URL signed for Azure blob
+storage where needed, just before the download) into a directory of the worker's (see
+:mod:`.fetch`).
 """
 
-import contextlib
 import datetime as dt
 import os
-import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from shapely.geometry.base import BaseGeometry
 
 from ..errors import TGDCError
 from ..outputs.provenance import Provenance, item_provenance, raster_provenance
+from ..outputs.space import check_free_space
 from ..stac import NaipCatalog, NetworkSettings
 from ..stac.grid import check_bbox
 from ..stac.search import acquired, display_url
@@ -53,11 +53,13 @@ class LocalScene:
     id: str
     path: Path
 
-    @contextlib.contextmanager
-    def open(self) -> Iterator[Path]:
-        """Give the file to predict on.
+    def fetch(self, directory: Path) -> Path:
+        """Give the file to predict on (nothing is copied).
 
-        Yields:
+        Args:
+            directory: unused: a local scene is read where it is.
+
+        Returns:
             The GeoTIFF.
 
         Raises:
@@ -68,7 +70,7 @@ class LocalScene:
                 f"{self.path}: scene file does not exist here; on a Ray cluster, --scenes-dir"
                 " must be on a file system every node mounts at the same path"
             )
-        yield self.path
+        return self.path
 
     def acquired(self) -> dt.date | None:
         """The acquisition date of the scene: None, read from the file by the predictor.
@@ -151,23 +153,24 @@ class StacScene:
         """
         return item_provenance(self.item, f"{self.id}.tif", self.href)
 
-    @contextlib.contextmanager
-    def open(self) -> Iterator[Path]:
-        """Download the item's image into a temporary directory, removed afterwards.
+    def fetch(self, directory: Path) -> Path:
+        """Download the item's image into a directory.
 
-        Yields:
+        Args:
+            directory: where the file goes (it must exist).
+
+        Returns:
             The GeoTIFF, named after the item (``<id>.tif``).
 
         Raises:
-            TGDCError: if the item has no image asset, signing fails, or the download
-                fails after the retries.
+            TGDCError: if the item has no image asset, signing fails, the file does not
+                fit in the directory's free space, or the download fails after the retries.
         """
         catalog = NaipCatalog(self.catalog_url, self.collection, self.asset_key, self.network)
         url = catalog.asset_href(pystac.Item.from_dict(self.item))
-        with tempfile.TemporaryDirectory(prefix="tgdc-scan-") as directory:
-            path = Path(directory) / f"{self.id}.tif"
-            download(url, path, self.network)
-            yield path
+        path = directory / f"{self.id}.tif"
+        download(url, path, self.network)
+        return path
 
 
 #: A scene of either kind.
@@ -184,7 +187,8 @@ def download(url: str, path: Path, network: NetworkSettings) -> None:
 
     Raises:
         TGDCError: if the server cannot be reached or answers with an error after the
-            retries, or the connection drops.
+            retries, the connection drops, or the file (its ``Content-Length``) does not
+            fit in the free space of *path*'s file system.
     """
     session = requests.Session()
     adapter = HTTPAdapter(max_retries=network.retry())
@@ -196,6 +200,9 @@ def download(url: str, path: Path, network: NetworkSettings) -> None:
             atomic_output(path) as tmp,
         ):
             response.raise_for_status()
+            # Before the first byte is written: a full disk costs one request, not a file.
+            if "Content-Length" in response.headers:
+                check_free_space({path: int(response.headers["Content-Length"])})
             with open(tmp, "wb") as file:
                 for chunk in response.iter_content(CHUNK_BYTES):
                     file.write(chunk)

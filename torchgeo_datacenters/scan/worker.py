@@ -1,6 +1,12 @@
-"""The Ray actor of a scan: one model kept loaded, predicting one scene after another."""
+"""The Ray actor of a scan: one model kept loaded, predicting one scene after another.
+
+While it predicts a scene, a worker downloads the next one it is given (one at most, see
+:mod:`.fetch`), so that with a network faster than the model it never waits for imagery
+but for the first scene.
+"""
 
 import dataclasses
+import os
 import tempfile
 import time
 import warnings
@@ -14,6 +20,7 @@ from ..detections import prune_small
 from ..errors import describe_error
 from ..inference import Predictor
 from ..options import PredictorOptions
+from .fetch import SceneFetcher
 from .scenes import ScanScene
 
 
@@ -68,6 +75,8 @@ class SceneOutcome:
         seconds: duration of the attempt, in seconds.
         error: why the attempt failed (None when it succeeded).
         node: the Ray node that ran the attempt (its node id, hex; None when unknown).
+        waited: part of *seconds* spent waiting for the scene's file (its download), in
+            seconds.
     """
 
     scene: str
@@ -76,15 +85,21 @@ class SceneOutcome:
     seconds: float
     error: str | None = None
     node: str | None = None
+    waited: float = 0.0
 
 
 class SceneWorker:
     """Predicts scenes one after another with one model kept loaded: a scan's Ray actor."""
 
     def __init__(
-        self, checkpoint: bytes, name: str, options: PredictorOptions, device: str
+        self,
+        checkpoint: bytes,
+        name: str,
+        options: PredictorOptions,
+        device: str,
+        temp_dir: str | os.PathLike[str] | None = None,
     ) -> None:
-        """Load the model.
+        """Load the model and make the worker's directory of downloads.
 
         Args:
             checkpoint: the checkpoint file's bytes (workers may run on other machines).
@@ -93,10 +108,13 @@ class SceneWorker:
                 :func:`~torchgeo_datacenters.options.scan_option_names`), with the
                 threshold resolved; the worker predicts by :data:`SCENE_POLICY`.
             device: ``cpu`` or ``cuda``.
+            temp_dir: where downloaded scenes go (default: the system's temporary
+                directory).
         """
         import ray  # a worker runs inside Ray
 
-        self.node = ray.get_runtime_context().get_node_id()
+        # Outside Ray (a benchmark of one worker) the node is unknown.
+        self.node = ray.get_runtime_context().get_node_id() if ray.is_initialized() else None
         self._directory = tempfile.TemporaryDirectory(prefix="tgdc-model-")
         path = Path(self._directory.name) / name
         path.write_bytes(checkpoint)
@@ -105,27 +123,36 @@ class SceneWorker:
         self.predictor = Predictor(
             path, SCENE_POLICY.scene_options(options, device), progress=False
         )
+        self.fetcher = SceneFetcher(temp_dir)
 
-    def scan(self, scene: ScanScene) -> SceneOutcome:
-        """Predict one scene.
+    def scan(self, scene: ScanScene, following: ScanScene | None = None) -> SceneOutcome:
+        """Predict one scene, fetching the next one meanwhile.
 
         Detections of every size are kept near the scene's edge, where they may continue in
         a neighbouring scene; elsewhere those smaller than ``min_area`` are dropped.
 
         Args:
-            scene: the scene.
+            scene: the scene (used as fetched ahead where it was the last call's
+                *following*).
+            following: the scene this worker predicts next, downloaded while this one is
+                predicted (None: none is known).
 
         Returns:
             Its detections and counts, or the error that stopped it.
         """
         start = time.perf_counter()
+        fetched = self.fetcher.take(scene)
+        if following is not None:
+            self.fetcher.prefetch(following)
         try:
-            with scene.open() as path, warnings.catch_warnings():
+            path = fetched.file.result()
+            waited = time.perf_counter() - start
+            with warnings.catch_warnings():
                 # A scene with no valid pixel is a result (0 km², no detection), not a warning.
                 warnings.simplefilter("ignore", UserWarning)
                 result = self.predictor.predict(path, acquired=scene.acquired())
-                with rasterio.open(path) as src:
-                    bounds, crs, pixel = tuple(src.bounds), src.crs, max(src.res)
+            with rasterio.open(path) as src:
+                bounds, crs, pixel = tuple(src.bounds), src.crs, max(src.res)
             detections = prune_small(
                 result.gdf,
                 bounds,
@@ -136,13 +163,21 @@ class SceneWorker:
         except Exception as error:
             seconds = time.perf_counter() - start
             return SceneOutcome(scene.id, None, 0.0, seconds, describe_error(error), self.node)
+        finally:
+            fetched.remove()
         seconds = time.perf_counter() - start
-        return SceneOutcome(scene.id, detections, result.scanned_km2, seconds, node=self.node)
+        return SceneOutcome(
+            scene.id, detections, result.scanned_km2, seconds, node=self.node, waited=waited
+        )
 
-    def ready(self) -> str:
+    def close(self) -> None:
+        """Stop the downloads and remove the worker's files (before the actor is killed)."""
+        self.fetcher.close()
+
+    def ready(self) -> str | None:
         """Answer once the model is loaded: the pool hands scenes only to ready workers.
 
         Returns:
-            The worker's Ray node id.
+            The worker's Ray node id (None outside Ray).
         """
         return self.node
