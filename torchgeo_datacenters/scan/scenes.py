@@ -28,6 +28,7 @@ from shapely.geometry.base import BaseGeometry
 
 from ..errors import TGDCError
 from ..outputs.provenance import Provenance, item_provenance, raster_provenance
+from ..outputs.space import check_free_space
 from ..stac import NaipCatalog, NetworkSettings
 from ..stac.grid import check_bbox
 from ..stac.search import acquired, display_url
@@ -39,6 +40,12 @@ COVERED_SHARE = 0.95
 
 #: Bytes read per chunk when downloading an image.
 CHUNK_BYTES = 1 << 20
+
+#: What a refusal for the temporary download directory tells the user to do.
+TMPDIR_ADVICE = (
+    "free some space there, or set TMPDIR to a directory with space (on every node of a"
+    " Ray cluster)"
+)
 
 
 @dataclass(frozen=True)
@@ -159,14 +166,16 @@ class StacScene:
             The GeoTIFF, named after the item (``<id>.tif``).
 
         Raises:
-            TGDCError: if the item has no image asset, signing fails, or the download
-                fails after the retries.
+            TGDCError: if the temporary directory (:func:`tempfile.gettempdir`, ``TMPDIR``)
+                is not writable or has not the space the image takes, the item has no image
+                asset, signing fails, or the download fails after the retries.
         """
         catalog = NaipCatalog(self.catalog_url, self.collection, self.asset_key, self.network)
         url = catalog.asset_href(pystac.Item.from_dict(self.item))
+        check_temporary_directory()
         with tempfile.TemporaryDirectory(prefix="tgdc-scan-") as directory:
             path = Path(directory) / f"{self.id}.tif"
-            download(url, path, self.network)
+            download(url, path, self.network, advice=TMPDIR_ADVICE)
             yield path
 
 
@@ -174,17 +183,44 @@ class StacScene:
 ScanScene = LocalScene | StacScene
 
 
-def download(url: str, path: Path, network: NetworkSettings) -> None:
+def check_temporary_directory() -> Path:
+    """Check that the directory STAC scenes are downloaded into can be written.
+
+    Returns:
+        The directory (:func:`tempfile.gettempdir`: ``TMPDIR``, else ``/tmp``).
+
+    Raises:
+        TGDCError: if it is missing or not writable, saying to set ``TMPDIR``.
+    """
+    directory = Path(tempfile.gettempdir())
+    if not directory.is_dir() or not os.access(directory, os.W_OK | os.X_OK):
+        raise TGDCError(
+            f"{directory}: the temporary directory of the scan's downloads is not writable;"
+            " set TMPDIR to a writable directory (on every node of a Ray cluster)"
+        )
+    return directory
+
+
+def download(
+    url: str,
+    path: Path,
+    network: NetworkSettings,
+    *,
+    advice: str = "free some space or choose another directory",
+) -> None:
     """Download a file over HTTP(S), atomically, retrying as *network* says.
+
+    The length the server announces is checked free beside *path* before the body is read.
 
     Args:
         url: the (signed) URL.
         path: where to write the file.
         network: timeouts and retries.
+        advice: what a refusal for want of space tells the user to do.
 
     Raises:
         TGDCError: if the server cannot be reached or answers with an error after the
-            retries, or the connection drops.
+            retries, the connection drops, or the file does not fit beside *path*.
     """
     session = requests.Session()
     adapter = HTTPAdapter(max_retries=network.retry())
@@ -196,6 +232,9 @@ def download(url: str, path: Path, network: NetworkSettings) -> None:
             atomic_output(path) as tmp,
         ):
             response.raise_for_status()
+            length = response.headers.get("Content-Length", "")
+            if length.isdigit():
+                check_free_space({path: int(length)}, advice=advice)
             with open(tmp, "wb") as file:
                 for chunk in response.iter_content(CHUNK_BYTES):
                     file.write(chunk)
