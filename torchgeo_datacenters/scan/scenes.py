@@ -33,7 +33,7 @@ from ..stac import NaipCatalog, NetworkSettings
 from ..stac.grid import check_bbox
 from ..stac.search import acquired, display_url
 from ..utils import atomic_output
-from ..vectors import read_vector_file
+from ..vectors import polygonal_part, read_vector_file
 
 #: An older item is skipped when newer items already cover this share of its footprint.
 COVERED_SHARE = 0.95
@@ -297,14 +297,17 @@ def read_aoi(path: str | os.PathLike[str]) -> BaseGeometry:
             FileGDB, ... (see :func:`~torchgeo_datacenters.vectors.read_vector_file`).
 
     Returns:
-        The area in EPSG:4326.
+        The area in EPSG:4326: the union of the polygons, in two dimensions (points and
+        lines beside them are left out).
 
     Raises:
         TGDCError: if the file is missing or unreadable, has several layers and none is
             named, has no CRS (other than GeoJSON, which is EPSG:4326), or holds no polygon.
     """
     frame = read_vector_file(path, "area-of-interest")
-    area = shapely.union_all(frame.to_crs("EPSG:4326").geometry.dropna().to_numpy())
+    geometries = frame.to_crs("EPSG:4326").geometry.dropna().to_numpy()
+    # Pins and paths beside the outlines (a KML of both) are no area; heights are dropped.
+    area = shapely.force_2d(polygonal_part(shapely.union_all(geometries)))
     if area.is_empty or area.area == 0:
         raise TGDCError(f"{path}: holds no polygon; give the area to scan as polygons")
     return area
