@@ -92,7 +92,7 @@ def test_a_misspelt_flag_gets_the_commands_usage_and_a_suggestion(
         # A value joined by "=", as scripts write it; underscores for dashes.
         (
             ["compare", "--detections", "a", "--inventroy=b", "--output-dir", "c"],
-            "tgdc compare: error: unrecognized arguments: --inventroy=b; did you mean --inventory?",
+            "tgdc compare: error: unrecognized arguments: --inventroy; did you mean --inventory?",
         ),
         (
             ["detect", "--image", "a", "--checkpoint", "b", "--tile_size", "64"],
