@@ -96,11 +96,11 @@ def test_a_misspelt_flag_gets_the_commands_usage_and_a_suggestion(
         ),
         (
             ["detect", "--image", "a", "--checkpoint", "b", "--tile_size", "64"],
-            "tgdc detect: error: unrecognized arguments: --tile_size 64; did you mean --tile-size?",
+            "tgdc detect: error: unrecognized arguments: --tile_size; did you mean --tile-size?",
         ),
         (
             ["labels", "merge", "a", "--ouput", "b"],
-            "tgdc labels merge: error: unrecognized arguments: --ouput b; did you mean --output?",
+            "tgdc labels merge: error: unrecognized arguments: --ouput; did you mean --output?",
         ),
         # A prefix of two flags: argparse's own words, under the subcommand's usage.
         (
