@@ -80,6 +80,48 @@ def test_a_misspelt_flag_gets_the_commands_usage_and_a_suggestion(
     assert f"tgdc {command}: error: unrecognized arguments: {typo}; did you mean {flag}?" in err
 
 
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        # Two typos in one line: each suggestion names the flag it is for.
+        (
+            ["change", "--detections", "a", "--outptu", "b", "--overwirte"],
+            "tgdc change: error: unrecognized arguments: --outptu --overwirte; did you mean"
+            " --output (for --outptu), --overwrite (for --overwirte)?",
+        ),
+        # A value joined by "=", as scripts write it; underscores for dashes.
+        (
+            ["compare", "--detections", "a", "--inventroy=b", "--output-dir", "c"],
+            "tgdc compare: error: unrecognized arguments: --inventroy; did you mean --inventory?",
+        ),
+        (
+            ["detect", "--image", "a", "--checkpoint", "b", "--tile_size", "64"],
+            "tgdc detect: error: unrecognized arguments: --tile_size; did you mean --tile-size?",
+        ),
+        (
+            ["labels", "merge", "a", "--ouput", "b"],
+            "tgdc labels merge: error: unrecognized arguments: --ouput; did you mean --output?",
+        ),
+        # A prefix of two flags: argparse's own words, under the subcommand's usage.
+        (
+            ["compare", "--detections", "a", "--inventory", "b", "--output", "c"],
+            "tgdc compare: error: ambiguous option: --output could match --output-dir,"
+            " --output-report",
+        ),
+    ],
+)
+def test_misspelt_flags_as_other_tools_users_type_them(
+    argv: list[str], expected: str, capsys: pytest.CaptureFixture
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    command = " ".join(argv[:2]) if argv[0] == "labels" else argv[0]
+    assert f"usage: tgdc {command}" in err
+    assert err.splitlines()[-1] == expected
+
+
 def test_a_misspelt_command_or_choice_gets_a_suggestion(capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(SystemExit):
         main(["detcet"])

@@ -236,3 +236,132 @@ def test_a_file_without_crs_is_refused_with_advice_that_works(tmp_path: Path) ->
     command = str(error.value).split("e.g. ", 1)[1].split()
     subprocess.run(command, cwd=tmp_path, check=True, capture_output=True)
     assert read_vector_file(tmp_path / "fixed.gpkg", "sites").crs == "EPSG:4326"
+
+
+#: Google Earth placemarks as KML MultiGeometry: an outline with a pin, a pin alone and a
+#: pin with a path (GDAL reads the first and last as GeometryCollections).
+GOOGLE_EARTH_KML = """<?xml version="1.0" encoding="UTF-8"?>
+<kml xmlns="http://www.opengis.net/kml/2.2"><Document><name>sites</name>
+<Placemark><name>campus</name><MultiGeometry>
+  <Point><coordinates>-77.465,39.005,0</coordinates></Point>
+  <Polygon><outerBoundaryIs><LinearRing><coordinates>{square}</coordinates></LinearRing>
+  </outerBoundaryIs></Polygon>
+</MultiGeometry></Placemark>
+<Placemark><name>pin</name><MultiGeometry>
+  <Point><coordinates>-77.465,39.025,0</coordinates></Point>
+</MultiGeometry></Placemark>
+<Placemark><name>route</name><MultiGeometry>
+  <Point><coordinates>-77.465,39.035,0</coordinates></Point>
+  <LineString><coordinates>-77.46,39.03,0 -77.47,39.04,0</coordinates></LineString>
+</MultiGeometry></Placemark>
+</Document></kml>
+""".format(square=" ".join(f"{x},{y},0" for x, y in SQUARE))
+
+
+def test_kml_multigeometry_is_read_as_its_polygons_else_its_points(
+    tmp_path: Path, capfd: pytest.CaptureFixture
+) -> None:
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+    from support.data import write_raster
+
+    kml = tmp_path / "sites.kml"
+    kml.write_text(GOOGLE_EARTH_KML)
+    with pytest.warns(
+        UserWarning, match=r"read 2 geometry collection\(s\) \(fid=0 \(campus\), fid=2 \(route\)\)"
+    ):
+        frame = read_vector_file(kml, "sites")
+    assert frame.geom_type.tolist() == ["MultiPolygon", "MultiPoint", "MultiPoint"]
+    assert frame.geometry[0].equals(shapely.Polygon(SQUARE))
+    assert read_aoi(kml).equals(shapely.Polygon(SQUARE))
+    # An inventory of an outline and a pin; training masks of the outline.
+    one = str(_geojson(tmp_path / "d.geojson", [SQUARE]))
+    args = ["compare", "--detections", one, "--inventory", str(kml), "--footprint", one]
+    assert main([*args, "--output-dir", str(tmp_path / "cmp")]) == 0
+    scores = pd.read_csv(tmp_path / "cmp" / "scores.csv")
+    assert scores[["sites", "matched_sites"]].values.tolist() == [[1, 1]]
+    assert len(gpd.read_file(tmp_path / "cmp" / "missed.geojson")) == 0
+    # KML's Name field names the site.
+    matched = gpd.read_file(tmp_path / "cmp" / "matched.geojson")
+    assert matched["inventory_names"].tolist() == ["campus"]
+    chips = tmp_path / "chips"
+    chips.mkdir()
+    transform = from_origin(-77.475, 39.015, 1e-4, 1e-4)
+    write_raster(chips / "c.tif", np.full((4, 200, 200), 90, "uint8"), "EPSG:4326", transform)
+    args = ["chips", "--chips-dir", str(chips), "--labels", str(kml), "--all-datacenters"]
+    assert main([*args, "--output-dir", str(tmp_path / "masks")]) == 0
+    with rasterio.open(tmp_path / "masks" / "c.tif") as src:
+        # The square, 0.01 degrees a side at 1e-4 degrees a pixel.
+        assert src.read(1).sum() == pytest.approx(100 * 100, rel=0.05)
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def _other_system_file(kind: str, directory: Path, base: Path) -> Path:
+    """The bow-tie and square of *base* as another system writes them."""
+    if kind in ("FlatGeobuf", "ESRI Shapefile", "GeoJSONSeq"):
+        suffix = {"FlatGeobuf": ".fgb", "ESRI Shapefile": ".shp", "GeoJSONSeq": ".geojsonl"}
+        path = directory / f"sites{suffix[kind]}"
+        _ogr2ogr("-f", kind, str(path), str(base))
+        return path
+    if kind == "ESRI JSON":  # an ArcGIS REST query's answer
+        rings = [{"attributes": {"OBJECTID": i}, "geometry": {"rings": [r]}} for i, r in
+                 enumerate([BOWTIE, SQUARE], 1)]  # fmt: skip
+        path = directory / "query.json"
+        path.write_text(json.dumps({
+            "geometryType": "esriGeometryPolygon", "spatialReference": {"wkid": 4326},
+            "fields": [{"name": "OBJECTID", "type": "esriFieldTypeOID"}], "features": rings,
+        }))  # fmt: skip
+        return path
+    if kind == "heights":  # KML and 3D Shapefiles give every vertex a height
+        rings = [[[x, y, 120.0] for x, y in ring] for ring in (BOWTIE, SQUARE)]
+        return _geojson(directory / "heights.geojson", rings)
+    # GeoJSON of 2008 with a crs member, in Web Mercator (older ArcGIS and QGIS exports).
+    mercator = gpd.GeoSeries([shapely.Polygon(BOWTIE), shapely.Polygon(SQUARE)], crs=4326)
+    rings = [list(map(list, g.exterior.coords)) for g in mercator.to_crs(3857)]
+    path = _geojson(directory / "mercator.geojson", rings)
+    data = json.loads(path.read_text())
+    data["crs"] = {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::3857"}}
+    path.write_text(json.dumps(data))
+    return path
+
+
+@needs_ogr2ogr
+@pytest.mark.parametrize(
+    "kind", ["FlatGeobuf", "ESRI Shapefile", "GeoJSONSeq", "ESRI JSON", "heights", "crs member"]
+)
+def test_files_other_systems_write_are_read_alike(
+    kind: str, files: dict[str, Path], tmp_path: Path, capfd: pytest.CaptureFixture
+) -> None:
+    # The bow-tie repaired into its two triangles and the square, in EPSG:4326, whatever
+    # wrote them; compared as an inventory, both sites are found by detections on them.
+    path = _other_system_file(kind, tmp_path, files["bowtie"])
+    frame = read_vector(path, "sites")
+    expected = shapely.union_all(
+        [shapely.make_valid(shapely.Polygon(BOWTIE)), shapely.Polygon(SQUARE)]
+    )
+    found = shapely.force_2d(shapely.union_all(frame.geometry.to_numpy()))
+    # (Lines straight in Web Mercator bend a little in degrees.)
+    assert found.symmetric_difference(expected).area < 1e-4 * expected.area
+    assert frame.geometry.is_valid.all() and len(frame) == 2
+    detections = str(files["bowtie"])
+    args = ["compare", "--detections", detections, "--inventory", str(path)]
+    assert main([*args, "--footprint", detections, "--output-dir", str(tmp_path / "cmp")]) == 0
+    scores = pd.read_csv(tmp_path / "cmp" / "scores.csv")
+    assert scores[["sites", "matched_sites"]].values.tolist() == [[2, 2]]
+    assert "Traceback" not in capfd.readouterr().err
+
+
+@needs_ogr2ogr
+def test_a_csv_of_wkt_without_crs_is_refused_with_advice_that_works(tmp_path: Path) -> None:
+    table = tmp_path / "sites.csv"
+    table.write_text(f'WKT,name\n"{shapely.Polygon(SQUARE).wkt}",a\n')
+    with pytest.raises(TGDCError, match=r"has no CRS; assign one, e\.g\. ogr2ogr") as error:
+        read_vector_file(table, "sites")
+    command = str(error.value).split("e.g. ", 1)[1].split()
+    subprocess.run(command, cwd=tmp_path, check=True, capture_output=True)
+    assert (
+        read_vector_file(tmp_path / "fixed.gpkg", "sites")
+        .geometry[0]
+        .equals(shapely.Polygon(SQUARE))
+    )

@@ -72,12 +72,22 @@ class CommandParser(argparse.ArgumentParser):
 
         Returns:
             ``unrecognized arguments: ...``, and ``did you mean --x?`` where a flag of
-            this parser is close to the first unknown one.
+            this parser is close to the unknown one; with several unknown flags, each
+            suggestion names the flag it is for (``did you mean --x (for --y), ...?``).
         """
         message = f"unrecognized arguments: {' '.join(extras)}"
         flags = [extra.split("=", 1)[0] for extra in extras if extra.startswith("-")]
-        close = difflib.get_close_matches(flags[0], self._option_string_actions) if flags else []
-        return f"{message}; did you mean {close[0]}?" if close else message
+        suggestions = {
+            flag: close[0]
+            for flag in dict.fromkeys(flags)
+            if (close := difflib.get_close_matches(flag, self._option_string_actions))
+        }
+        if not suggestions:
+            return message
+        if len(flags) == 1:
+            return f"{message}; did you mean {suggestions[flags[0]]}?"
+        listed = ", ".join(f"{close} (for {flag})" for flag, close in suggestions.items())
+        return f"{message}; did you mean {listed}?"
 
     def _check_value(self, action: argparse.Action, value: object) -> None:
         """Refuse a value outside the choices, suggesting the closest choice."""

@@ -135,7 +135,10 @@ def check_georeferenced(src: Any, name: str | os.PathLike[str]) -> CRS:
     A raster georeferenced by ground control points (a scanned map or an image aligned in a
     GIS: GCPs with a CRS, no geotransform) is refused with the ``gdalwarp`` line that warps
     it onto a geotransform in the GCPs' CRS (without ``-t_srs``, gdalwarp keeps that CRS);
-    run on the raster, it gives a file every command reads.
+    run on the raster, it gives a file every command reads. ``-nosrcalpha`` keeps the
+    near-infrared band, which NAIP files tag as alpha, as data (else gdalwarp blanks every
+    pixel where it is 0), and ``-dstalpha`` marks the corners a rotated image leaves
+    outside it as nodata (else they are black pixels, read as ground).
 
     Args:
         src: the raster, open in rasterio.
@@ -153,7 +156,8 @@ def check_georeferenced(src: Any, name: str | os.PathLike[str]) -> CRS:
         assign = "" if gcp_crs else " after giving its GCPs a CRS (gdal_edit.py -a_srs EPSG:...)"
         raise TGDCError(
             f"{name}: georeferenced by {len(gcps)} ground control points, not a geotransform;"
-            f" warp it onto one first{assign}: gdalwarp -r bilinear {name} {stem}_warped.tif"
+            f" warp it onto one first{assign}: gdalwarp -r bilinear -nosrcalpha -dstalpha"
+            f" {name} {stem}_warped.tif"
         )
     if src.crs is None:
         raise TGDCError(

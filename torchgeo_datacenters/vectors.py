@@ -16,6 +16,9 @@ Labels (``tgdc chips``, training's ``label_path``, ``val_area``, ``test_area``),
   extracts and hand digitising produce): repaired with :func:`shapely.make_valid`, keeping
   the polygonal parts of a polygon (a bow-tie becomes its two triangles; a ring collapsed
   to a line becomes empty), and counted in one warning per file.
+* **Geometry collections** (a KML ``MultiGeometry``: Google Earth's placemark of an
+  outline and a pin): read as their polygons where they hold any, else as their points,
+  and counted in one warning per file, so every command sees polygons or points.
 * **CRS**: a file without one is refused, with the ``ogr2ogr`` line that assigns one.
 
 The reader imports neither torch nor torchgeo, so the commands that only read vectors
@@ -135,7 +138,7 @@ def read_vector_file(source: str | os.PathLike[str] | VectorSource, what: str) -
             f"{source}: has no CRS; assign one, e.g. ogr2ogr -a_srs EPSG:4326 fixed.gpkg"
             f" {path}{'' if layer is None else ' ' + layer}"
         )
-    return repair_geometries(frame, str(source))
+    return split_collections(repair_geometries(frame, str(source)), str(source))
 
 
 def _layer(source: VectorSource) -> str | None:
@@ -187,6 +190,46 @@ def repair_geometries(frame: gpd.GeoDataFrame, name: str) -> gpd.GeoDataFrame:
     return frame
 
 
+def split_collections(frame: gpd.GeoDataFrame, name: str) -> gpd.GeoDataFrame:
+    """Read each geometry collection as its polygons, else its points.
+
+    Args:
+        frame: the features.
+        name: the file, for the warning.
+
+    Returns:
+        The features, no GeometryCollection left but one of neither polygons nor points;
+        one warning counts and names those read so.
+    """
+    collections = (frame.geometry.geom_type == "GeometryCollection").to_numpy()
+    if not collections.any():
+        return frame
+    frame = frame.copy()
+    column = frame.geometry.name
+    for index in np.flatnonzero(collections):
+        parts = shapely.get_parts(frame.geometry.iloc[index])
+        polygons = [
+            part for part in parts if isinstance(part, shapely.Polygon | shapely.MultiPolygon)
+        ]
+        points = [part for part in parts if isinstance(part, shapely.Point | shapely.MultiPoint)]
+        if polygons:
+            frame.iloc[index, frame.columns.get_loc(column)] = polygonal_part(
+                shapely.GeometryCollection(polygons)
+            )
+        elif points:
+            frame.iloc[index, frame.columns.get_loc(column)] = shapely.MultiPoint(
+                [point for part in points for point in shapely.get_parts(part)]
+            )
+    named = feature_names(frame)[collections]
+    listed = ", ".join(named[:5]) + (", ..." if len(named) > 5 else "")
+    warnings.warn(
+        f"{name}: read {len(named)} geometry collection(s) ({listed}) as their polygons"
+        " (their points where they hold none)",
+        stacklevel=3,
+    )
+    return frame
+
+
 def polygonal_part(geometry: BaseGeometry) -> BaseGeometry:
     """The polygons of a geometry (a make_valid result may add lines and points).
 
@@ -214,10 +257,12 @@ def feature_names(frame: gpd.GeoDataFrame) -> np.ndarray:
         frame: the features.
 
     Returns:
-        ``fid=ID`` or ``fid=ID (NAME)`` per feature (the row number where there is no fid).
+        ``fid=ID`` or ``fid=ID (NAME)`` per feature (the row number where there is no fid;
+        the name from a ``name`` field of any case: KML's ``Name``, a Shapefile's ``NAME``).
     """
     fids = frame["fid"].astype(str) if "fid" in frame else pd.Series(frame.index.astype(str))
-    names = frame["name"].fillna("").astype(str) if "name" in frame else ""
+    field = next((str(c) for c in frame.columns if str(c).lower() == "name"), None)
+    names = frame[field].fillna("").astype(str) if field is not None else ""
     described = "fid=" + fids.to_numpy().astype(object)
     if isinstance(names, pd.Series):
         described = np.where(names != "", described + " (" + names.to_numpy() + ")", described)

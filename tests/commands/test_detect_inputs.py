@@ -9,6 +9,7 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import rasterio
+import rasterio.warp
 import shapely
 from support.data import write_raster
 from support.inference import UTM, save_checkpoint, scene_array, utm_transform
@@ -130,3 +131,52 @@ def test_gcp_georeferencing_refused_with_a_gdalwarp_line_that_works(
     (warped,) = gpd.read_file(out / "d.geojson").to_crs(UTM).geometry
     scene = shapely.box(*rasterio.open(north_up).bounds)
     assert warped.intersection(scene).area / warped.union(scene).area > 0.97
+
+
+@pytest.mark.skipif(
+    shutil.which("gdal_translate") is None, reason="gdal_translate (gdal-bin) is not installed"
+)
+def test_rotated_gcps_in_degrees_warp_keeping_nir_and_leaving_the_corners_out(
+    checkpoint: Path, tmp_path: Path, out: Path, capsys: pytest.CaptureFixture
+) -> None:
+    # A NAIP-like scene (band 4 tagged alpha, as GDAL tags NAIP's NIR) whose NIR is 0 on
+    # its left half, aligned in a GIS by four GCPs in lon/lat rotated by 20 degrees: the
+    # advice's warp keeps its RGB where NIR is 0 and leaves the corners of the rotated
+    # frame out, so this model (every valid pixel) finds the scene's own outline.
+    array = scene_array(128, 128, [])
+    array[3, :, :64] = 0
+    north_up = write_raster(tmp_path / "north_up.tif", array, UTM, utm_transform())
+    with rasterio.open(north_up) as src:
+        assert src.colorinterp[3] == rasterio.enums.ColorInterp.alpha
+    centre = np.array(utm_transform() * (64, 64))
+    turn = np.radians(20)
+    rotation = np.array([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]])
+    gcps, corners = [], []
+    for col, row in ((0, 0), (128, 0), (0, 128), (128, 128)):
+        x, y = centre + rotation @ (0.6 * np.array([col - 64, 64 - row]))
+        (lon,), (lat,) = rasterio.warp.transform(UTM, "EPSG:4326", [x], [y])
+        gcps += ["-gcp", str(col), str(row), repr(lon), repr(lat)]
+        corners.append((x, y))
+    image = tmp_path / "aligned.tif"
+    subprocess.run(
+        ["gdal_translate", "-q", "-a_srs", "EPSG:4326", *gcps, str(north_up), str(image)],
+        check=True,
+    )
+    line = refused(detect(checkpoint, image, out), capsys, out, image)
+    command = shlex.split(line.split("first: ", 1)[1])
+    subprocess.run(command, cwd=tmp_path, check=True, capture_output=True)
+    warped = tmp_path / "aligned_warped.tif"
+    with rasterio.open(warped) as src:
+        pixels = src.read()
+    # Four bands and the frame's alpha; RGB stays where NIR is 0 (no pixel of the frame
+    # blanked) and the corners are outside it.
+    assert len(pixels) == 5
+    inside = pixels[4] == 255
+    assert 0.5 < inside.mean() < 0.9
+    assert (pixels[0][inside] == array[0, 0, 0]).mean() > 0.95
+    assert (pixels[3][inside] == 0).mean() > 0.4
+    assert detect(checkpoint, warped, out) == 0
+    capsys.readouterr()
+    (found,) = gpd.read_file(out / "d.geojson").to_crs(UTM).geometry
+    frame = shapely.Polygon([corners[0], corners[1], corners[3], corners[2]])
+    assert found.intersection(frame).area / found.union(frame).area > 0.95

@@ -149,3 +149,21 @@ def test_seed_data_centers_against_im3_and_osm() -> None:
     assert len(result.missed) == (171 - 83) + (204 - 86)
     vantage = result.matched[result.matched["inventory_names"] == "Vantage VA11"]
     assert vantage["inventory_ids"].tolist() == ["722; 919"]
+
+
+def test_ids_with_gaps_and_fields_in_capitals_as_other_systems_write_them(
+    case: tuple[gpd.GeoDataFrame, Inventory], tmp_path: Path
+) -> None:
+    # A Shapefile-style inventory: NAME and ID in capitals, one site without an id (an
+    # OpenStreetMap export's node with none): the gap takes the row number, the names
+    # their field in any case; nothing fails on the missing value.
+    found, _ = case
+    sites = [shapely.box(0, 0, 100, 100), shapely.box(200, 0, 300, 100)]
+    capitals = inventory(tmp_path, "caps", sites, ID=["w7", None], NAME=["North", "South"])
+    assert capitals.sites[["inventory_id", "inventory_name"]].values.tolist() == [
+        ["w7", "North"],
+        ["2", "South"],
+    ]
+    result = compare_inventories(found, [capitals], FOOTPRINT)
+    assert result.matched["inventory_ids"].tolist() == ["w7", "2"]
+    assert result.matched["inventory_names"].tolist() == ["North", "South"]

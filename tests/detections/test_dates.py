@@ -36,6 +36,52 @@ def test_a_naip_name_comes_before_the_tiff_tag(tmp_path: Path) -> None:
     assert file_date(write_scene(tmp_path / "plain.tif", 8, 8)) is None
 
 
+def test_naip_names_as_other_systems_write_them_beat_the_tiff_tag(tmp_path: Path) -> None:
+    import rasterio
+
+    # USGS EarthExplorer's downloads are upper case; the processing date may follow the
+    # flight date. The file's DateTime tag (processing time) must not win over either.
+    for name in ("M_4208701_NE_16_060_20200902.TIF", "m_4208701_ne_16_060_20200902_20201204.tif"):
+        path = write_scene(tmp_path / name, 8, 8)
+        with rasterio.open(path, "r+") as dst:
+            dst.update_tags(TIFFTAG_DATETIME="2021:01:05 00:00:00")
+        assert file_date(path) == dt.date(2020, 9, 2)
+    assert name_date("M_4208701_NE_16_060_20200902.jp2", naip_only=True) == dt.date(2020, 9, 2)
+
+
+def test_a_stac_item_with_an_interval_and_no_datetime_is_dated_by_its_start() -> None:
+    # STAC allows "datetime": null with start_datetime and end_datetime (a mosaic flown over
+    # several days): scan's scenes and provenance take the first day, as tgdc change reads a
+    # FIRST/LAST range by its first day.
+    import pystac
+
+    from torchgeo_datacenters.outputs.provenance import item_provenance
+    from torchgeo_datacenters.scan.scenes import StacScene, newest_items
+    from torchgeo_datacenters.stac import NetworkSettings
+
+    properties = {
+        "datetime": None,
+        "start_datetime": "2022-07-01T00:00:00Z",
+        "end_datetime": "2022-07-03T00:00:00Z",
+    }
+    item = {
+        "type": "Feature",
+        "stac_version": "1.0.0",
+        "id": "mosaic",
+        "properties": properties,
+        "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]]},
+        "bbox": [0, 0, 1, 1],
+        "links": [],
+        "assets": {},
+    }
+    scene = StacScene("mosaic", item, "http://127.0.0.1:9", "naip", "image", NetworkSettings())
+    assert scene.acquired() == dt.date(2022, 7, 1)
+    assert item_provenance(item, "mosaic.tif", "http://x/mosaic").dates == (dt.date(2022, 7, 1),)
+    older = dict(item, id="older", properties={"datetime": "2018-06-01T00:00:00Z"})
+    kept = newest_items([pystac.Item.from_dict(item), pystac.Item.from_dict(older)])
+    assert [kept_item.id for kept_item in kept] == ["mosaic"]
+
+
 def test_real_naip_files() -> None:
     path = shared_data("naip", "m_4709963_se_14_1_20200831.tif")
     assert file_date(path) == dt.date(2020, 8, 31)

@@ -17,8 +17,10 @@ from torchgeo_datacenters.inference import Predictor
 from torchgeo_datacenters.inference.model import load_checkpoint
 from torchgeo_datacenters.inference.onnx import (
     METADATA_KEYS,
+    ONNX_GRAPH_BYTES,
     PAD_MULTIPLE_KEY,
     load_onnx,
+    onnx_bytes,
     read_metadata,
 )
 from torchgeo_datacenters.naip import DATACENTER_CLASS
@@ -138,6 +140,17 @@ def test_detect_through_onnx_runtime_matches_torch(
     torch_gdf, onnx_gdf = torch_detections.gdf, onnx_detections.gdf
     assert torch_gdf.geometry.geom_equals(onnx_gdf.geometry).all()
     assert np.allclose(torch_gdf["area_m2"], onnx_gdf["area_m2"])
+
+
+def test_the_file_fits_the_space_checked_before_the_export(
+    checkpoint: Path, onnx_file: Path
+) -> None:
+    # The weights are stored whole; the graph and metadata take less than the allowance.
+    module = load_checkpoint(checkpoint, device="cpu").module
+    assert module is not None
+    estimate = onnx_bytes(module)
+    size = onnx_file.stat().st_size
+    assert size <= estimate <= size + 2 * ONNX_GRAPH_BYTES
 
 
 def test_export_refuses_bad_outputs_and_writes_nothing(

@@ -71,9 +71,13 @@ def test_cogs_have_overviews_and_the_mask_a_colour_table(tmp_path: Path) -> None
 #: CRSs as other systems write them into GeoTIFFs: a State Plane (US survey feet) scene
 #: with NAVD88 heights in US survey feet, with the GeoTIFF keys GDAL chooses (AUTO) and
 #: with GeoTIFF 1.0 keys only; one with no EPSG code (a PROJ string, as older tools write);
-#: and plain UTM.
+#: plain UTM; and compounds of other kinds: UTM NAD83(2011) with NAVD88 heights in metres
+#: (USGS 3DEP and lidar-derived products) and Web Mercator with EGM96 heights (web tiles
+#: exported by GIS); their 2 m pixels are resampled and warped back.
 SCENE_CRSS = {
     "state plane ftUS + NAVD88 ftUS": ("EPSG:2264+6360", "AUTO"),
+    "UTM NAD83(2011) + NAVD88 m": ("EPSG:6339+5703", "AUTO"),
+    "Web Mercator + EGM96": ("EPSG:3857+5773", "AUTO"),
     "the same, GeoTIFF 1.0 keys": ("EPSG:2264+6360", "1.0"),
     "no EPSG code": (
         "+proj=lcc +lat_0=33.75 +lon_0=-79 +lat_1=36.2 +lat_2=34.3 +x_0=609601.22"

@@ -12,10 +12,16 @@ from torchgeo_datacenters.errors import TGDCError
 from torchgeo_datacenters.grid import Grid
 from torchgeo_datacenters.outputs import FORMATS, VectorFormat
 from torchgeo_datacenters.outputs.space import (
+    CHIP_BYTES,
     DETECTION_AREA_M2,
+    PAGE_BYTES,
+    PAGE_SITE_BYTES,
     check_free_space,
     most_detections,
     output_sizes,
+    page_bytes,
+    table_bytes,
+    vector_format,
 )
 
 #: 1 km² of ground at 0.5 m: at most 1e6 / 2800 = 358 detections.
@@ -74,3 +80,94 @@ def test_rasters_count_their_pixels_and_a_full_file_system_is_refused(tmp_path: 
     check_free_space({tmp_path / "a": 1})
     with pytest.raises(TGDCError, match=r"a: cannot be written: no space left on device"):
         check_free_space({tmp_path / "a": 2**62})
+
+
+def detections(count: int) -> gpd.GeoDataFrame:
+    """*count* detections of the smallest data center's area, 64-vertex outlines, 200 m apart."""
+    radius = math.sqrt(DETECTION_AREA_M2 / math.pi)
+    centres = gpd.GeoSeries(
+        [shapely.Point(500_000 + 200 * i, 4_300_000) for i in range(count)], crs=32618
+    )
+    lonlat = centres.to_crs(4326)
+    table = gpd.GeoDataFrame(
+        {
+            "id": range(count),
+            "area_m2": DETECTION_AREA_M2,
+            "centroid_lon": lonlat.x,
+            "centroid_lat": lonlat.y,
+            "score": 0.87654321,
+            "max_score": 0.98765432,
+            "source": "noise.tif",
+            "source_item": "va_m_3907864_sw_17_060_20210912",
+            "acquired": "2021-09-12",
+        },
+        geometry=centres.buffer(radius, quad_segs=16).to_crs(4326),
+    )
+    return order_detections(table)
+
+
+@pytest.fixture(scope="module")
+def noise(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Random 4-band pixels under :func:`detections` (40 of them): the least compressible."""
+    import numpy as np
+    import rasterio
+
+    path = tmp_path_factory.mktemp("noise") / "noise.tif"
+    pixels = np.random.default_rng(0).integers(0, 256, (4, 400, 8400), dtype="uint8")
+    profile = {"driver": "GTiff", "width": 8400, "height": 400, "count": 4, "dtype": "uint8"}
+    transform = from_origin(499_800, 4_300_120, 1.0, 0.6)
+    with rasterio.open(path, "w", crs="EPSG:32618", transform=transform, **profile) as dst:
+        dst.write(pixels)
+    return path
+
+
+def test_a_page_measured_with_its_writer_fits_its_estimate(noise: Path, tmp_path: Path) -> None:
+    # Report pages of 0, 16 and 32 sites without imagery, then with the noise image; review
+    # pages (a chip of noise per detection, the first 20 twice) of 24 and 40: each figure
+    # holds what it counts and is not more than twice that.
+    from torchgeo_datacenters.outputs.report import write_report
+    from torchgeo_datacenters.outputs.review import FIRST_CHIPS, write_review
+
+    report = {
+        n: write_report(tmp_path / f"r{n}.html", detections(n), []).stat().st_size
+        for n in (0, 16, 32)
+    }
+    site = (report[32] - report[16]) / 16
+    assert site <= PAGE_SITE_BYTES <= 2 * site
+    shown = write_report(tmp_path / "image.html", detections(0), [noise]).stat().st_size
+    assert shown <= page_bytes(0, 1)
+    review = {
+        n: write_review(tmp_path / f"v{n}.html", detections(n), [noise], threshold=0.5)
+        .stat()
+        .st_size
+        for n in (24, 40)
+    }
+    chip = (review[40] - review[24]) / 16 - site
+    assert chip <= CHIP_BYTES <= 2 * chip
+    # The fixed part of either page: the review's own script makes its larger.
+    image = shown - report[0]
+    fixed = max(report[0], review[24] - 24 * site - (24 + FIRST_CHIPS) * chip - image)
+    assert fixed <= PAGE_BYTES <= 2 * fixed
+    assert review[40] <= page_bytes(40, 1, chips=40)
+
+
+def test_a_table_counts_long_outlines_as_several_detections(tmp_path: Path) -> None:
+    # An OpenStreetMap-like inventory polygon of 649 vertices takes the bytes of 10
+    # detections, a point those of one; written as tgdc change and compare write tables.
+    from torchgeo_datacenters.detections.files import write_vector
+
+    ring = shapely.Point(-77.5, 39.0).buffer(0.01, quad_segs=162)
+    assert shapely.get_num_coordinates(ring) == 649
+    geojson = vector_format(tmp_path / "sites.json")
+    assert geojson is FORMATS["geojson"]
+    assert table_bytes(geojson, [ring, shapely.Point(0, 0)]) == 100 + 2_000 * (10 + 1)
+    table = gpd.GeoDataFrame({"name": ["a"]}, geometry=[ring], crs=4326)
+    written = write_vector(table, tmp_path / "ring.geojson")
+    assert written.stat().st_size <= table_bytes(geojson, [ring])
+
+
+def test_outputs_in_a_directory_not_made_yet_count_where_it_will_be_made(tmp_path: Path) -> None:
+    check_free_space({tmp_path / "new" / "deeper" / "a.geojson": 1})
+    with pytest.raises(TGDCError, match=r"a.geojson: cannot be written: .*; set TMPDIR"):
+        check_free_space({tmp_path / "new" / "a.geojson": 2**62}, advice="set TMPDIR")
+    assert list(tmp_path.iterdir()) == []

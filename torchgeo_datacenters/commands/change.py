@@ -4,7 +4,12 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from .extra_outputs import add_status_report, check_status_report, write_status_report
+from .extra_outputs import (
+    add_status_report,
+    check_status_report,
+    status_report_sizes,
+    write_status_report,
+)
 
 #: Command-line definition of each change setting, by keyword of ``track_changes``; the
 #: defaults are the library's (stated in the help, left out of the namespace when not given).
@@ -101,10 +106,19 @@ def run(args: argparse.Namespace) -> int:
     """
     from ..detections.change import read_vintage, summarize, track_changes
     from ..detections.files import check_vector_output, write_vector
+    from ..outputs.space import check_free_space, table_bytes, vector_format
 
     check_vector_output(args.output, overwrite=args.overwrite)
     check_status_report(args)
     vintages = [read_vintage(spec) for spec in args.detections]
+    # Every site holds one detection at least: no more sites than detections.
+    outlines = [outline for vintage in vintages for outline in vintage.detections.geometry]
+    check_free_space(
+        {
+            args.output: table_bytes(vector_format(args.output), outlines),
+            **status_report_sizes(args, len(outlines)),
+        }
+    )
     sites = track_changes(vintages, **change_settings(args))
     write_vector(sites, args.output, overwrite=args.overwrite)
     print(f"output: {args.output}")

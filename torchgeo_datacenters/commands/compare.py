@@ -4,7 +4,12 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from .extra_outputs import add_status_report, check_status_report, write_status_report
+from .extra_outputs import (
+    add_status_report,
+    check_status_report,
+    status_report_sizes,
+    write_status_report,
+)
 
 #: Files written to ``--output-dir``, by kind.
 OUTPUT_FILES = {
@@ -116,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
     from ..detections.files import read_vector, save_vector
     from ..detections.footprint import read_footprint
     from ..errors import TGDCError
+    from ..outputs.space import check_free_space
     from ..utils import atomic_output, check_output_dir, check_output_path
 
     directory = args.output_dir
@@ -132,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
     detections = read_vector(args.detections, "detections")
     inventories = [read_inventory(path) for path in args.inventory]
     footprint = read_footprint(footprint_paths(args))
+    check_free_space(output_sizes(args, paths, detections, inventories))
     options = {"point_distance": args.point_distance} if "point_distance" in args else {}
     result = compare_inventories(detections, inventories, footprint, **options)
     directory.mkdir(exist_ok=True)
@@ -155,3 +162,38 @@ def run(args: argparse.Namespace) -> int:
     for kind, path in {**paths, **reports}.items():
         print(f"{kind}: {path}")
     return 0
+
+
+def output_sizes(
+    args: argparse.Namespace, paths: dict[str, Path], detections: Any, inventories: list[Any]
+) -> dict[Path, int]:
+    """The most bytes of every output, for the free-space check before the comparison.
+
+    Matched rows are at most one per detection and inventory, candidates at most the
+    detections, missed sites at most the inventories' sites; the scores and the summary
+    take a CSV row per inventory and per line of the summary.
+
+    Args:
+        args: the parsed arguments.
+        paths: output kind to file (see :data:`OUTPUT_FILES`).
+        detections: the detections read.
+        inventories: the inventories read.
+
+    Returns:
+        Bytes by path.
+    """
+    from ..detections.compare import CANDIDATES_SHOWN
+    from ..outputs.space import table_bytes, vector_format
+
+    outlines = list(detections.geometry)
+    sites = [site for inventory in inventories for site in inventory.sites.geometry]
+    csv = vector_format(paths["scores"])
+    lines = len(inventories) + CANDIDATES_SHOWN + len(OUTPUT_FILES)
+    return {
+        paths["matched"]: table_bytes(vector_format(paths["matched"]), outlines * len(inventories)),
+        paths["candidates"]: table_bytes(vector_format(paths["candidates"]), outlines),
+        paths["missed"]: table_bytes(vector_format(paths["missed"]), sites),
+        paths["scores"]: table_bytes(csv, len(inventories) + 1),
+        paths["summary"]: table_bytes(csv, lines),
+        **status_report_sizes(args, len(outlines) + len(sites)),
+    }

@@ -111,6 +111,24 @@ def check_images(images: Sequence[Path]) -> None:
             raise TGDCError(f"{image}: has no CRS; give a georeferenced raster")
 
 
+def status_report_sizes(args: argparse.Namespace, sites: int) -> dict[Path, int]:
+    """The most bytes of ``--output-report``, for the free-space check before the work.
+
+    Args:
+        args: the parsed arguments (with ``output_report`` and ``image``).
+        sites: the most sites the report shows.
+
+    Returns:
+        The report's path to its bytes (see :func:`~torchgeo_datacenters.outputs.space.page_bytes`),
+        or nothing when no report is asked for.
+    """
+    from ..outputs.space import page_bytes
+
+    if args.output_report is None:
+        return {}
+    return {args.output_report: page_bytes(sites, len(args.image))}
+
+
 def write_status_report(args: argparse.Namespace, sites: Any, *, title: str) -> dict[str, Path]:
     """Write the report of sites coloured by status, if asked for.
 

@@ -127,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
     from ..inference.model import read_checkpoint_facts
     from ..outputs import RunRecord
     from ..scan import LocalScene, import_ray, scan
+    from ..scan.plan import check_scan_space
     from ..utils import check_output_dir
 
     if args.plan:
@@ -141,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
     scenes, region = find_scenes(args)
     if args.years:
         return scan_years(args, find_catalog(args), region)
+    check_scan_space(scenes, args.output_dir, downloads=local_downloads(args))
     result = scan(scenes, args.checkpoint, args.output_dir, **scan_options(args, region))
     failed = {record.scene for record in result.failed}
     run = RunRecord(
@@ -157,6 +159,25 @@ def run(args: argparse.Namespace) -> int:
     print(f"footprint: {write_footprint(args.output_dir, scenes, result, region)}")
     print(f"tgdc scan: {result.summary()}")
     return 1 if result.failed else 0
+
+
+def local_downloads(args: argparse.Namespace) -> int:
+    """Workers downloading at once on this machine.
+
+    ``--workers`` (else one per CPU) where Ray runs here, 0 on a cluster
+    (``--ray-address``), whose nodes check their own space.
+
+    Args:
+        args: the parsed arguments.
+
+    Returns:
+        The count.
+    """
+    import os
+
+    if args.ray_address is not None:
+        return 0
+    return args.workers or os.cpu_count() or 1
 
 
 def find_catalog(args: argparse.Namespace) -> Any:
@@ -309,6 +330,7 @@ def scan_years(args: argparse.Namespace, catalog: Any, region: Any) -> int:
     from ..detections.files import check_vector_output, write_vector
     from ..errors import TGDCError
     from ..scan import scan, stac_scenes
+    from ..scan.plan import check_scan_space
     from .change import change_settings
 
     years = sorted(set(args.years))
@@ -324,6 +346,7 @@ def scan_years(args: argparse.Namespace, catalog: Any, region: Any) -> int:
     for year in years:
         scenes = stac_scenes(catalog, region, year)
         directory = args.output_dir / str(year)
+        check_scan_space(scenes, directory, downloads=local_downloads(args))
         result = scan(scenes, args.checkpoint, directory, **scan_options(args, region))
         write_footprint(directory, scenes, result, region)
         print(f"tgdc scan {year}: {result.summary()}")

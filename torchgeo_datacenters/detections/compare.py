@@ -16,8 +16,9 @@ footprint, :func:`read_footprint`), never over an inventory's own extent:
   harmonic mean. These are object counts: one large detection that covers three building
   polygons of a campus matches all three.
 
-Inventory sites are named by the first of :data:`ID_FIELDS` the file has (else their
-1-based row number) and the first of :data:`NAME_FIELDS` filled in.
+Inventory sites are named by the first of :data:`ID_FIELDS` the file has (else, and where
+it is empty, their 1-based row number) and the first of :data:`NAME_FIELDS` filled in;
+fields match in any case (KML's ``Name``, a Shapefile's ``NAME``).
 """
 
 import os
@@ -84,14 +85,24 @@ def read_inventory(path: str | os.PathLike[str], name: str | None = None) -> Inv
     kinds = set(sites.geom_type) - {"Polygon", "MultiPolygon", "Point", "MultiPoint"}
     if kinds:
         raise TGDCError(f"{source}: holds {sorted(kinds)}; an inventory has polygons or points")
-    id_field = next((field for field in ID_FIELDS if field in sites), None)
-    ids = sites[id_field].astype(str) if id_field else pd.Series(range(1, len(sites) + 1))
+    fields = {str(column).lower(): column for column in reversed(sites.columns)}
+    ids = pd.Series([str(n) for n in range(1, len(sites) + 1)], index=sites.index, dtype=object)
+    id_field = next((fields[field] for field in ID_FIELDS if field in fields), None)
+    if id_field is not None:
+        ids = _filled(sites[id_field], ids)
     names = pd.Series([""] * len(sites), index=sites.index, dtype=object)
-    for field in reversed([field for field in NAME_FIELDS if field in sites]):
-        values = sites[field]
-        names = values.where(values.notna() & (values.astype(str) != ""), names).astype(str)
-    sites = sites.assign(inventory_id=ids.astype(str).to_numpy(), inventory_name=names.to_numpy())
+    for field in reversed([fields[field] for field in NAME_FIELDS if field in fields]):
+        names = _filled(sites[field], names)
+    sites = sites.assign(inventory_id=ids.to_numpy(), inventory_name=names.to_numpy())
     return Inventory(name or source.layer or source.path.stem, sites)
+
+
+def _filled(values: pd.Series, fallback: pd.Series) -> pd.Series:
+    """The values as text, *fallback* where they are missing or empty."""
+    texts = pd.Series(
+        ["" if pd.isna(value) else str(value) for value in values], index=values.index, dtype=object
+    )
+    return texts.where(texts != "", fallback)
 
 
 @dataclass

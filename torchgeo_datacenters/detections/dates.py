@@ -11,9 +11,9 @@ of these sources that has one, most authoritative first:
 1. the STAC item's ``datetime`` (``tgdc scan`` over a catalogue; ``tgdc download`` writes the
    items' dates into its files as the ``NAIP_DATES`` tag,
    :func:`~torchgeo_datacenters.outputs.provenance.raster_provenance`);
-2. a NAIP file name, ``m_DDDDDDD_qq_zz_res_YYYYMMDD`` (also inside a STAC item id such as
-   ``wi_m_4208701_ne_16_060_20200902``): NAIP names carry the date the quarter quad was
-   flown;
+2. a NAIP file name, ``m_DDDDDDD_qq_zz_res_YYYYMMDD`` in any case and with any extension
+   (also inside a STAC item id such as ``wi_m_4208701_ne_16_060_20200902``): NAIP names
+   carry the date the quarter quad was flown;
 3. the FGDC metadata NAIP ships beside each file (``NAME.xml``, ``NAME.txt`` or
    ``NAME.tif.xml``): its time period of content (``timeperd``: ``caldate``, or
    ``begdate`` of a range), the date the ground was imaged;
@@ -33,8 +33,9 @@ from pathlib import Path
 
 from ..errors import TGDCError
 
-#: A NAIP quarter-quad name: ``m_``, cell, quadrant, UTM zone, resolution, flight date.
-NAIP_NAME = re.compile(r"m_\d{7}_[a-z]{2}_\d{1,2}_\d+_(\d{8})(?!\d)")
+#: A NAIP quarter-quad name: ``m_``, cell, quadrant, UTM zone, resolution, flight date; in
+#: any case (USGS EarthExplorer's downloads are ``M_4208701_NE_16_060_20200902``).
+NAIP_NAME = re.compile(r"m_\d{7}_[a-z]{2}_\d{1,2}_\d+_(\d{8})(?!\d)", re.IGNORECASE)
 
 #: Any 8-digit run, read as ``YYYYMMDD`` when it is a valid date.
 DIGITS8 = re.compile(r"(?<!\d)(\d{8})(?!\d)")

@@ -36,6 +36,7 @@ from ..checkpoint import CONTRACT_KEYS, ModelContract
 from ..errors import TGDCError
 from ..models.datacenter import BINARY_CLASS_NAMES
 from ..options import AUTO_TILE_SIZES, PredictorOptions
+from ..outputs.space import check_free_space
 from ..utils import atomic_output, check_output_path
 from .model import ProbabilityModel
 
@@ -57,6 +58,10 @@ INPUT_NAME, OUTPUT_NAME = "images", "probabilities"
 
 #: ONNX operator set of exported graphs.
 OPSET = 17
+
+#: Bytes of an ONNX file beyond its weights at most (graph and metadata), checked free with
+#: the weights before an export; measured by ``tests/inference/test_onnx.py``.
+ONNX_GRAPH_BYTES = 65_536
 
 #: Side, in pixels, of the example tiles the graph is traced with.
 EXAMPLE_SIZE = 64
@@ -135,6 +140,19 @@ def pad_multiple(module: nn.Module) -> int:
     return int(getattr(inner, "multiple", getattr(module, "multiple", DEFAULT_PAD_MULTIPLE)))
 
 
+def onnx_bytes(module: nn.Module) -> int:
+    """The most bytes the ONNX file of a module takes: its weights and the graph.
+
+    Args:
+        module: the torch module.
+
+    Returns:
+        Bytes: every tensor of its state at its size, plus :data:`ONNX_GRAPH_BYTES`.
+    """
+    tensors = module.state_dict().values()
+    return ONNX_GRAPH_BYTES + sum(tensor.numel() * tensor.element_size() for tensor in tensors)
+
+
 def export_onnx(
     model: ProbabilityModel,
     path: str | os.PathLike[str],
@@ -156,7 +174,8 @@ def export_onnx(
         The path written.
 
     Raises:
-        TGDCError: if the model has no module, or the file cannot be written.
+        TGDCError: if the model has no module, or the file cannot be written (its file
+            system's free space is checked before the export).
     """
     import onnx
 
@@ -164,6 +183,7 @@ def export_onnx(
         raise TGDCError(f"{model.name}: has no torch module to export; give a checkpoint")
     path = check_output_path(path, overwrite=overwrite)
     module = model.module.to("cpu").eval()
+    check_free_space({path: onnx_bytes(module)})
     multiple = pad_multiple(module)
     example = torch.zeros(2, model.band_count, EXAMPLE_SIZE, EXAMPLE_SIZE)
     props = {

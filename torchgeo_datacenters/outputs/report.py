@@ -32,8 +32,9 @@ from rasterio.enums import Resampling
 from rasterio.vrt import WarpedVRT
 from rasterio.warp import transform_bounds
 
-from ..utils import atomic_output
+from ..utils import atomic_output, check_output_path
 from .formats import RunRecord
+from .space import check_free_space, page_bytes
 from .styles import SCORE_CLASSES, STATUS_COLOURS
 
 #: Longest side of the image layer of a single raster, in pixels (n rasters share
@@ -297,6 +298,7 @@ def write_report(
     return write_page(
         path,
         lambda: render_report(detections, images, title=title, colour_by=colour_by),
+        size=page_bytes(len(detections), len(images)),
         overwrite=overwrite,
     )
 
@@ -319,7 +321,11 @@ def write_run_report(path: Path, detections: gpd.GeoDataFrame, run: RunRecord) -
 
 
 def write_page(
-    path: str | os.PathLike[str], render: Callable[[], str], *, overwrite: bool = False
+    path: str | os.PathLike[str],
+    render: Callable[[], str],
+    *,
+    size: int,
+    overwrite: bool = False,
 ) -> Path:
     """Write an HTML page atomically: built into a temporary file, renamed into place.
 
@@ -327,15 +333,18 @@ def write_page(
         path: the HTML file.
         render: builds the page (called once the output is staged, so that a page that
             fails to build leaves nothing).
+        size: the most bytes the page takes (see :func:`.space.page_bytes`), checked free
+            before it is built.
         overwrite: whether an existing file may be replaced.
 
     Returns:
         The path written.
 
     Raises:
-        TGDCError: if the file exists and *overwrite* is false, or its directory is
-            missing.
+        TGDCError: if the file exists and *overwrite* is false, its directory is
+            missing, or its file system has less than *size* bytes free.
     """
+    check_free_space({check_output_path(path, overwrite=overwrite): size})
     with atomic_output(path, overwrite=overwrite) as tmp:
         tmp.write_text(render(), encoding="utf-8")
     return Path(path)

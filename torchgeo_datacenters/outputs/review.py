@@ -50,6 +50,7 @@ from .report import (
     to_rgb,
     write_page,
 )
+from .space import page_bytes
 from .styles import SCORE_CLASSES
 
 #: Side of a detection's chip, in pixels (the imagery resampled to it, bilinear).
@@ -290,12 +291,14 @@ def write_review(
         The path written.
 
     Raises:
-        TGDCError: if the file exists and *overwrite* is false, or its directory is
-            missing.
+        TGDCError: if the file exists and *overwrite* is false, its directory is
+            missing, or its file system has not the space the page may take (checked before
+            any chip is cut).
     """
     return write_page(
         path,
         lambda: render_review(detections, images, threshold=threshold, title=title),
+        size=page_bytes(len(detections), len(images), chips=len(detections)),
         overwrite=overwrite,
     )
 

@@ -8,6 +8,9 @@ comes from a rate in megapixels per second per worker: given (``--rate``, for ha
 the user knows), or measured by :func:`calibrate`, which runs the checkpoint with the
 scan's options on a SYNTHETIC tile for a few seconds, as one scan worker runs it (one
 thread on a CPU).
+
+:func:`check_scan_space` refuses, before Ray starts, a scan whose downloads or files do not
+fit (a scene at a time: the scan resumes).
 """
 
 import dataclasses
@@ -25,10 +28,20 @@ import shapely
 import torch
 
 from ..errors import TGDCError
+from ..grid import Grid
 from ..inference import Predictor
 from ..options import PredictorOptions
+from ..outputs import scan_files
+from ..outputs.space import (
+    check_free_space,
+    detections_in,
+    most_detections,
+    table_bytes,
+    vector_format,
+)
 from ..synthetic import generate_scenes
-from .scenes import LocalScene, ScanScene, StacScene
+from .manifest import SCENES_DIR, scene_file_name
+from .scenes import TMPDIR_ADVICE, LocalScene, ScanScene, StacScene, check_temporary_directory
 
 #: Bands of a NAIP image where the item does not list them (red, green, blue, near-infrared).
 NAIP_BANDS = 4
@@ -262,3 +275,58 @@ def plan_scan(
         rate_source=rate_source,
         workers=workers,
     )
+
+
+def scene_detections(scene: ScanScene) -> int:
+    """The most detections a scene can hold (see :mod:`~torchgeo_datacenters.outputs.space`).
+
+    Args:
+        scene: the scene: an item's footprint (else its pixels at its ``gsd``), or a local
+            file's grid.
+
+    Returns:
+        The count.
+    """
+    if isinstance(scene, LocalScene):
+        with rasterio.open(scene.path) as src:
+            return most_detections(Grid(src.crs, src.transform, src.width, src.height))
+    if scene.item.get("geometry"):
+        footprint = shapely.geometry.shape(scene.item["geometry"])
+        area, _ = pyproj.Geod(ellps="WGS84").geometry_area_perimeter(footprint)
+        return detections_in(abs(area))
+    gsd = float(scene.item.get("properties", {}).get("gsd") or NAIP_GSD)
+    return detections_in(item_size(scene.item, scene.asset_key).pixels * gsd**2)
+
+
+def check_scan_space(scenes: Sequence[ScanScene], output_dir: Path, *, downloads: int) -> None:
+    """Refuse a scan, before Ray starts, whose scenes cannot be downloaded or written.
+
+    A scan keeps every finished scene and a rerun resumes, so what must fit before it starts
+    is a scene at a time: the largest image in the temporary download directory once per
+    worker downloading on this machine, and in the output directory the detection file of
+    the scene with the most ground, with the final outputs of that many detections (each
+    worker checks the space for its own download again before reading it).
+
+    Args:
+        scenes: the scenes.
+        output_dir: the scan's output directory (made later where missing).
+        downloads: workers of this machine downloading at once (0 on a Ray cluster, whose
+            nodes check their own).
+
+    Raises:
+        TGDCError: if the temporary directory is not writable, or a file system has not the
+            space (:func:`~torchgeo_datacenters.outputs.space.check_free_space`).
+    """
+    stac = [scene for scene in scenes if isinstance(scene, StacScene)]
+    if stac and downloads:
+        largest = max(item_size(scene.item, scene.asset_key).bytes for scene in stac)
+        directory = check_temporary_directory()
+        check_free_space({directory / "scan-downloads": largest * downloads}, advice=TMPDIR_ADVICE)
+    counts = [scene_detections(scene) for scene in scenes]
+    count = max(counts)
+    biggest = scenes[counts.index(count)]
+    scene_file = output_dir / SCENES_DIR / scene_file_name(biggest.id)
+    sizes = {scene_file: table_bytes(vector_format(scene_file), count)}
+    for name in scan_files().values():
+        sizes[output_dir / name] = table_bytes(vector_format(output_dir / name), count)
+    check_free_space(sizes)

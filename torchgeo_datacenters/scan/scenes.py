@@ -13,6 +13,7 @@ storage where needed, just before the download) into a directory of the worker's
 
 import datetime as dt
 import os
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,13 +33,19 @@ from ..stac import NaipCatalog, NetworkSettings
 from ..stac.grid import check_bbox
 from ..stac.search import acquired, display_url
 from ..utils import atomic_output
-from ..vectors import read_vector_file
+from ..vectors import polygonal_part, read_vector_file
 
 #: An older item is skipped when newer items already cover this share of its footprint.
 COVERED_SHARE = 0.95
 
 #: Bytes read per chunk when downloading an image.
 CHUNK_BYTES = 1 << 20
+
+#: What a refusal for the temporary download directory tells the user to do.
+TMPDIR_ADVICE = (
+    "free some space there, or set TMPDIR to a directory with space (on every node of a"
+    " Ray cluster)"
+)
 
 
 @dataclass(frozen=True)
@@ -163,13 +170,15 @@ class StacScene:
             The GeoTIFF, named after the item (``<id>.tif``).
 
         Raises:
-            TGDCError: if the item has no image asset, signing fails, the file does not
-                fit in the directory's free space, or the download fails after the retries.
+            TGDCError: if *directory* is not writable or has not the space the image takes,
+                the item has no image asset, signing fails, or the download fails after the
+                retries.
         """
         catalog = NaipCatalog(self.catalog_url, self.collection, self.asset_key, self.network)
         url = catalog.asset_href(pystac.Item.from_dict(self.item))
+        check_temporary_directory(directory)
         path = directory / f"{self.id}.tif"
-        download(url, path, self.network)
+        download(url, path, self.network, advice=TMPDIR_ADVICE)
         return path
 
 
@@ -177,18 +186,48 @@ class StacScene:
 ScanScene = LocalScene | StacScene
 
 
-def download(url: str, path: Path, network: NetworkSettings) -> None:
+def check_temporary_directory(directory: Path | None = None) -> Path:
+    """Check that the directory STAC scenes are downloaded into can be written.
+
+    Args:
+        directory: the directory (default: :func:`tempfile.gettempdir`: ``TMPDIR``, else
+            ``/tmp``).
+
+    Returns:
+        The directory.
+
+    Raises:
+        TGDCError: if it is missing or not writable, saying to set ``TMPDIR``.
+    """
+    directory = Path(directory or tempfile.gettempdir())
+    if not directory.is_dir() or not os.access(directory, os.W_OK | os.X_OK):
+        raise TGDCError(
+            f"{directory}: the temporary directory of the scan's downloads is not writable;"
+            " set TMPDIR to a writable directory (on every node of a Ray cluster)"
+        )
+    return directory
+
+
+def download(
+    url: str,
+    path: Path,
+    network: NetworkSettings,
+    *,
+    advice: str = "free some space or choose another directory",
+) -> None:
     """Download a file over HTTP(S), atomically, retrying as *network* says.
+
+    The length the server announces is checked free beside *path* before the body is read.
 
     Args:
         url: the (signed) URL.
         path: where to write the file.
         network: timeouts and retries.
+        advice: what a refusal for want of space tells the user to do.
 
     Raises:
         TGDCError: if the server cannot be reached or answers with an error after the
-            retries, the connection drops, or the file (its ``Content-Length``) does not
-            fit in the free space of *path*'s file system.
+            retries, the connection drops, or the file does not fit beside *path*.
     """
     session = requests.Session()
     adapter = HTTPAdapter(max_retries=network.retry())
@@ -200,9 +239,9 @@ def download(url: str, path: Path, network: NetworkSettings) -> None:
             atomic_output(path) as tmp,
         ):
             response.raise_for_status()
-            # Before the first byte is written: a full disk costs one request, not a file.
-            if "Content-Length" in response.headers:
-                check_free_space({path: int(response.headers["Content-Length"])})
+            length = response.headers.get("Content-Length", "")
+            if length.isdigit():
+                check_free_space({path: int(length)}, advice=advice)
             with open(tmp, "wb") as file:
                 for chunk in response.iter_content(CHUNK_BYTES):
                     file.write(chunk)
@@ -265,14 +304,17 @@ def read_aoi(path: str | os.PathLike[str]) -> BaseGeometry:
             FileGDB, ... (see :func:`~torchgeo_datacenters.vectors.read_vector_file`).
 
     Returns:
-        The area in EPSG:4326.
+        The area in EPSG:4326: the union of the polygons, in two dimensions (points and
+        lines beside them are left out).
 
     Raises:
         TGDCError: if the file is missing or unreadable, has several layers and none is
             named, has no CRS (other than GeoJSON, which is EPSG:4326), or holds no polygon.
     """
     frame = read_vector_file(path, "area-of-interest")
-    area = shapely.union_all(frame.to_crs("EPSG:4326").geometry.dropna().to_numpy())
+    geometries = frame.to_crs("EPSG:4326").geometry.dropna().to_numpy()
+    # Pins and paths beside the outlines (a KML of both) are no area; heights are dropped.
+    area = shapely.force_2d(polygonal_part(shapely.union_all(geometries)))
     if area.is_empty or area.area == 0:
         raise TGDCError(f"{path}: holds no polygon; give the area to scan as polygons")
     return area
