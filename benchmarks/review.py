@@ -262,7 +262,7 @@ def rounds(args: argparse.Namespace) -> None:
                     left = unjudged(truth, current)
                     picked = truth.iloc[rng.permutation(left)[:k]]
                     pd.concat([current, picked[["class", "label", "geometry"]]]).pipe(
-                        gpd.GeoDataFrame, crs=4326
+                        gpd.GeoDataFrame, crs=truth.crs
                     ).to_file(merged)
                     epochs = args.epochs + number * tune
                     model = fit(root, f"{order}-{k}-{number}", merged, epochs, None)
