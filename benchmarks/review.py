@@ -261,7 +261,8 @@ def rounds(args: argparse.Namespace) -> None:
                 if order == "scratch":
                     left = unjudged(truth, current)
                     picked = truth.iloc[rng.permutation(left)[:k]]
-                    pd.concat([current, picked[["class", "label", "geometry"]]]).pipe(
+                    columns = ["class", "label", "geometry"]
+                    pd.concat([current[columns], picked[columns]]).pipe(
                         gpd.GeoDataFrame, crs=truth.crs
                     ).to_file(merged)
                     epochs = args.epochs + number * tune
