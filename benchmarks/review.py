@@ -12,19 +12,21 @@ read), the first frame drawn after it. The time to build the page (chips include
 benchmarks/accuracy.py's: 6 training scenes of 1,024² px with warehouses as large and bright
 as data centers (the pool the reviewer looks at) and held-out test scenes. The first model
 is trained at a small budget (``--epochs`` of configs/demo.yaml's) on the pool's data
-centers alone: it has never been shown a look-alike. Then each round detects over the pool
-with the current checkpoint, takes the first k detections not judged before in an order,
-judges them as the truth says (a detection matching a data center at IoU >= 0.5 accepted;
-else rejected as the class of the labelled building it overlaps most, ``other`` where none),
-merges the verdicts into the labels (tgdc labels merge's code) and fine-tunes from the
-current checkpoint (``weights``) for ``--epochs`` more. Orders: ``page`` (the review page's,
-uncertain first) and ``random``; ``scratch`` labels k random sites of the pool's truth per
-round instead and trains from scratch for the same number of epochs in all. Every model is
-scored on the test scenes: object F1 and each hard-negative class's false-detection rate
-(IoU >= 0.5, as benchmarks/accuracy.py).
+centers alone: it has never been shown a look-alike (``--start`` reuses an earlier run's
+instead). Then each round detects over the pool with the current checkpoint, takes the first
+k detections not judged before in an order, judges them as the truth says (a detection
+matching a data center at IoU >= 0.5 accepted; else rejected as the class of the labelled
+building it overlaps most, ``other`` where none), merges the verdicts into the labels (tgdc
+labels merge's code) and fine-tunes from the current checkpoint (``weights``) for
+``--tune-epochs`` (with nothing left to judge, on the same labels). Orders: ``page`` (the
+review page's, uncertain first) and ``random``; ``scratch`` labels k random sites of the
+pool's truth per round instead and trains from scratch for as many epochs in all (start
+plus rounds). The orders run one after the other, every k of one before the next. Every
+model is scored on the test scenes: object F1 and each hard-negative class's
+false-detection rate (IoU >= 0.5, as benchmarks/accuracy.py).
 
     uv run python benchmarks/review.py open --detections 10000
-    uv run python benchmarks/review.py rounds --k 10 30 --rounds 2
+    uv run python benchmarks/review.py rounds --k 10 30 --rounds 2 [--epochs 2 --tune-epochs 1]
     uv run python benchmarks/review.py screenshot docs/review.png
 """
 
@@ -244,11 +246,13 @@ def rounds(args: argparse.Namespace) -> None:
         )
 
     began = time.perf_counter()
-    first = fit(root, "start", start_labels, args.epochs, None)
+    first = args.start or fit(root, "start", start_labels, args.epochs, None)
     report("start", 0, 0, start_labels, first, began)
+    tune = args.tune_epochs or args.epochs
+    found: dict[Path, gpd.GeoDataFrame] = {}  # detections over the pool, by checkpoint
     rng = np.random.default_rng(0)
-    for k in args.k:
-        for order in args.orders:
+    for order in args.orders:
+        for k in args.k:
             model, labels = first, start_labels
             for number in range(1, args.rounds + 1):
                 began = time.perf_counter()
@@ -257,25 +261,31 @@ def rounds(args: argparse.Namespace) -> None:
                 if order == "scratch":
                     left = unjudged(truth, current)
                     picked = truth.iloc[rng.permutation(left)[:k]]
-                    pd.concat([current, picked[["class", "label", "geometry"]]]).pipe(
-                        gpd.GeoDataFrame, crs=4326
+                    columns = ["class", "label", "geometry"]
+                    pd.concat([current[columns], picked[columns]]).pipe(
+                        gpd.GeoDataFrame, crs=truth.crs
                     ).to_file(merged)
-                    epochs = args.epochs * (number + 1)
+                    epochs = args.epochs + number * tune
                     model = fit(root, f"{order}-{k}-{number}", merged, epochs, None)
                 else:
-                    detections = detect_pool(model, pool)
+                    if model not in found:
+                        found[model] = detect_pool(model, pool)
+                    detections = found[model]
                     left = unjudged(detections, current)
                     if order == "page":
                         left = left[review_order(detections["score"].to_numpy()[left], 0.5)]
                     else:
                         left = rng.permutation(left)
-                    run = run_id(detections)
-                    verdicts = judge(detections.iloc[left[:k]], truth, run)
-                    exported = root / f"review-{order}-{k}-{number}.geojson"
-                    verdicts.to_file(exported)
-                    result = merge_verdicts([exported], base=[labels])
-                    result.labels.to_file(merged)
-                    model = fit(root, f"{order}-{k}-{number}", merged, args.epochs, model)
+                    if len(left):
+                        run = run_id(detections)
+                        verdicts = judge(detections.iloc[left[:k]], truth, run)
+                        exported = root / f"review-{order}-{k}-{number}.geojson"
+                        verdicts.to_file(exported)
+                        result = merge_verdicts([exported], base=[labels])
+                        result.labels.to_file(merged)
+                    else:  # nothing left to judge: the same labels, tuned as long
+                        current.to_file(merged)
+                    model = fit(root, f"{order}-{k}-{number}", merged, tune, model)
                 labels = merged
                 report(order, k, number, labels, model, began)
 
@@ -298,7 +308,13 @@ def main() -> None:
         choices=["page", "random", "scratch"],
         default=["page", "random", "scratch"],
     )
-    playing.add_argument("--epochs", type=int, default=1, help="epochs of each training")
+    playing.add_argument("--epochs", type=int, default=2, help="epochs of the start model")
+    playing.add_argument(
+        "--tune-epochs", type=int, help="epochs of each round's fine-tuning (default --epochs)"
+    )
+    playing.add_argument(
+        "--start", type=Path, help="start from this checkpoint (an earlier run's start/model.ckpt)"
+    )
     playing.add_argument("--test-scenes", type=int, default=2)
     playing.add_argument("--output-dir", type=Path)
     args = parser.parse_args()
