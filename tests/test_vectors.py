@@ -365,3 +365,18 @@ def test_a_csv_of_wkt_without_crs_is_refused_with_advice_that_works(tmp_path: Pa
         .geometry[0]
         .equals(shapely.Polygon(SQUARE))
     )
+
+
+def test_a_label_file_with_blank_fids_names_features_by_row(tmp_path: Path) -> None:
+    square = shapely.box(0, 0, 100, 100)
+    frame = gpd.GeoDataFrame(
+        {"fid": ["a1", None, ""], "class": ["data_center"] * 3, "label": [1, 1, 1]},
+        geometry=[square, shapely.Polygon(), shapely.Polygon()],
+        crs="EPSG:32618",
+    )
+    path = tmp_path / "labels.geojson"
+    frame.to_file(path)
+    with pytest.raises(TGDCError) as error:
+        read_label_file(path)
+    # Rows 1 and 2 have no fid of their own: they are named by their row number.
+    assert "feature(s) fid=1, fid=2 have a missing or empty geometry" in str(error.value)

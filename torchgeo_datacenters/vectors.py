@@ -257,10 +257,15 @@ def feature_names(frame: gpd.GeoDataFrame) -> np.ndarray:
         frame: the features.
 
     Returns:
-        ``fid=ID`` or ``fid=ID (NAME)`` per feature (the row number where there is no fid;
-        the name from a ``name`` field of any case: KML's ``Name``, a Shapefile's ``NAME``).
+        ``fid=ID`` or ``fid=ID (NAME)`` per feature (the row number where the fid is missing
+        or blank; the name from a ``name`` field of any case: KML's ``Name``, a Shapefile's
+        ``NAME``).
     """
-    fids = frame["fid"].astype(str) if "fid" in frame else pd.Series(frame.index.astype(str))
+    fids = pd.Series(frame.index.astype(str), index=frame.index, dtype=object)
+    if "fid" in frame:
+        given = frame["fid"].astype(object)
+        blank = given.isna() | (given.astype(str).str.strip() == "")
+        fids = given.astype(str).where(~blank, fids)
     field = next((str(c) for c in frame.columns if str(c).lower() == "name"), None)
     names = frame[field].fillna("").astype(str) if field is not None else ""
     described = "fid=" + fids.to_numpy().astype(object)
