@@ -285,11 +285,17 @@ def scene_detections(scene: ScanScene) -> int:
             file's grid.
 
     Returns:
-        The count.
+        The count; 0 for a local file that cannot be read or has no CRS (its worker
+        records the scene as failed, and the scan goes on).
     """
     if isinstance(scene, LocalScene):
-        with rasterio.open(scene.path) as src:
-            return most_detections(Grid(src.crs, src.transform, src.width, src.height))
+        try:
+            with rasterio.open(scene.path) as src:
+                if src.crs is None:
+                    return 0
+                return most_detections(Grid(src.crs, src.transform, src.width, src.height))
+        except (rasterio.errors.RasterioError, OSError):
+            return 0
     if scene.item.get("geometry"):
         footprint = shapely.geometry.shape(scene.item["geometry"])
         area, _ = pyproj.Geod(ellps="WGS84").geometry_area_perimeter(footprint)
