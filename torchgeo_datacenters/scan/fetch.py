@@ -17,6 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..utils.atomic import process_alive
 from .scenes import ScanScene
 
 #: Prefix of a worker's temporary directory, followed by its process id and a dash.
@@ -44,17 +45,6 @@ class Fetched:
         self.file.add_done_callback(lambda _: shutil.rmtree(self.directory, ignore_errors=True))
 
 
-def _alive(pid: int) -> bool:
-    """Whether a process with this id runs on this machine."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # another user's process
-    return True
-
-
 def remove_stale(temp_dir: Path) -> list[Path]:
     """Remove the directories of workers whose process is gone (killed, or lost with a node).
 
@@ -67,7 +57,7 @@ def remove_stale(temp_dir: Path) -> list[Path]:
     removed = []
     for directory in temp_dir.glob(f"{PREFIX}*-*"):
         pid = directory.name.removeprefix(PREFIX).partition("-")[0]
-        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+        if pid.isdigit() and int(pid) != os.getpid() and not process_alive(int(pid)):
             shutil.rmtree(directory, ignore_errors=True)
             removed.append(directory)
     return removed

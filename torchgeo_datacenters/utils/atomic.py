@@ -47,8 +47,8 @@ def temporary_prefix() -> str:
     return f"{TEMPORARY_PREFIX}{os.getpid()}-{_host_tag()}-"
 
 
-def _alive(pid: int) -> bool:
-    """Whether a process of this id runs on this machine."""
+def process_alive(pid: int) -> bool:
+    """Whether a process of this id runs on this machine (another user's counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -76,7 +76,7 @@ def remove_stale_temporaries(directory: str | os.PathLike[str]) -> list[Path]:
     with contextlib.suppress(OSError), os.scandir(directory) as entries:
         for entry in entries:
             match = TEMPORARY_NAME.match(entry.name)
-            if match is None or match[2] != host or _alive(int(match[1])):
+            if match is None or match[2] != host or process_alive(int(match[1])):
                 continue
             with contextlib.suppress(OSError):
                 if entry.is_dir(follow_symlinks=False):
