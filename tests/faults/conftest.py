@@ -2,6 +2,7 @@
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -82,6 +83,23 @@ def start(*args: str | os.PathLike[str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
         tgdc(*args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
+
+
+def fill(directory: Path) -> Path:
+    """Fill the file system of *directory* to its last byte; return the filler file."""
+    filler = directory / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+    try:
+        for size in (65536, 4096, 512, 1):
+            while True:
+                try:
+                    os.write(fd, bytes(size))
+                except OSError:
+                    break
+    finally:
+        os.close(fd)
+    assert shutil.disk_usage(directory).free == 0
+    return filler
 
 
 def error_lines(stderr: str) -> list[str]:

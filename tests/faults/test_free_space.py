@@ -5,7 +5,6 @@ one line naming its output and what it needs, exits 2 and leaves nothing behind.
 estimates themselves are measured in ``tests/outputs/test_space.py``.
 """
 
-import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -21,7 +20,7 @@ from torchgeo_datacenters.errors import TGDCError
 from torchgeo_datacenters.scan import stac_scenes
 from torchgeo_datacenters.stac import NaipCatalog
 
-from .conftest import TILING, error_lines
+from .conftest import TILING, error_lines, fill
 
 
 @pytest.fixture(scope="module")
@@ -31,23 +30,6 @@ def detections(checkpoint: Path, scene: Path, tmp_path_factory: pytest.TempPathF
     args = ["--checkpoint", str(checkpoint), "--image", str(scene), "--output-geojson", str(path)]
     assert main(["detect", *args, *TILING]) == 0
     return path
-
-
-def fill(directory: Path) -> Path:
-    """Fill the file system of *directory* to its last byte; return the filler file."""
-    filler = directory / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
-    try:
-        for size in (65536, 4096, 512, 1):
-            while True:
-                try:
-                    os.write(fd, bytes(size))
-                except OSError:
-                    break
-    finally:
-        os.close(fd)
-    assert shutil.disk_usage(directory).free == 0
-    return filler
 
 
 def refusal(capfd: pytest.CaptureFixture[str], command: str, output: Path) -> str:

@@ -4,7 +4,6 @@ Read-only and full disks are real tmpfs mounts; the scene is really truncated. N
 is left behind (no temporary file) and existing outputs stay as they were.
 """
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pytest
 
 from torchgeo_datacenters.cli import main
 
-from .conftest import TILING, error_lines, temporaries
+from .conftest import TILING, error_lines, fill, temporaries
 
 
 def detect(checkpoint: Path, scene: Path, geojson: Path, *extra: str | Path) -> list[str]:
@@ -76,12 +75,7 @@ def test_disk_full_for_the_geojson(
     capfd: pytest.CaptureFixture[str],
 ) -> None:
     out = mount_tmpfs("full", size="64k")
-    filler = out / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
-    with pytest.raises(OSError, match="No space"):
-        while True:
-            os.write(fd, bytes(4096))
-    os.close(fd)
+    filler = fill(out)
     status = main(detect(checkpoint, scene, out / "d.geojson"))
     line = one_error(capfd)
     assert status == 2
