@@ -35,6 +35,33 @@ def test_a_scene_holds_at_most_its_area_over_the_smallest_data_center() -> None:
     assert most_detections(lonlat) == pytest.approx(1.11e3 * 0.864e3 / DETECTION_AREA_M2, rel=0.01)
 
 
+def detections(count: int, source: str = "noise.tif") -> gpd.GeoDataFrame:
+    """*count* detections of the smallest data center's area, 64-vertex outlines, 200 m apart.
+
+    Every column is filled; *source* names the scene they come from.
+    """
+    radius = math.sqrt(DETECTION_AREA_M2 / math.pi)
+    centres = gpd.GeoSeries(
+        [shapely.Point(500_000 + 200 * i, 4_300_000) for i in range(count)], crs=32618
+    )
+    lonlat = centres.to_crs(4326)
+    table = gpd.GeoDataFrame(
+        {
+            "id": range(count),
+            "area_m2": DETECTION_AREA_M2,
+            "centroid_lon": lonlat.x,
+            "centroid_lat": lonlat.y,
+            "score": 0.87654321,
+            "max_score": 0.98765432,
+            "source": source,
+            "source_item": "va_m_3907864_sw_17_060_20210912",
+            "acquired": "2021-09-12",
+        },
+        geometry=centres.buffer(radius, quad_segs=16).to_crs(4326),
+    )
+    return order_detections(table)
+
+
 @pytest.mark.parametrize("kind", ["geojson", "csv", "gpkg", "parquet"])
 def test_each_format_measured_with_its_writer_fits_its_estimate(kind: str, tmp_path: Path) -> None:
     # Detections of the smallest data center's area with 64-vertex outlines (traced ones
@@ -43,29 +70,11 @@ def test_each_format_measured_with_its_writer_fits_its_estimate(kind: str, tmp_p
     # more than twice what they take.
     output = FORMATS[kind]
     assert isinstance(output, VectorFormat)
-    radius = math.sqrt(DETECTION_AREA_M2 / math.pi)
     sizes = {}
     for count in (16, 32):
-        centres = gpd.GeoSeries(
-            [shapely.Point(500_000 + 200 * i, 4_300_000) for i in range(count)], crs=32618
-        )
-        lonlat = centres.to_crs(4326)
-        table = gpd.GeoDataFrame(
-            {
-                "id": range(count),
-                "area_m2": DETECTION_AREA_M2,
-                "centroid_lon": lonlat.x,
-                "centroid_lat": lonlat.y,
-                "score": 0.87654321,
-                "max_score": 0.98765432,
-                "source": "m_3907864_sw_17_060_20210912.tif",
-                "source_item": "va_m_3907864_sw_17_060_20210912",
-                "acquired": "2021-09-12",
-            },
-            geometry=centres.buffer(radius, quad_segs=16).to_crs(4326),
-        )
+        table = detections(count, source="m_3907864_sw_17_060_20210912.tif")
         path = tmp_path / f"{count}{output.extension}"
-        output.write(order_detections(table), path)
+        output.write(table, path)
         sizes[count] = path.stat().st_size
     each = (sizes[32] - sizes[16]) / 16
     fixed = sizes[16] - 16 * each
@@ -80,30 +89,6 @@ def test_rasters_count_their_pixels_and_a_full_file_system_is_refused(tmp_path: 
     check_free_space({tmp_path / "a": 1})
     with pytest.raises(TGDCError, match=r"a: cannot be written: no space left on device"):
         check_free_space({tmp_path / "a": 2**62})
-
-
-def detections(count: int) -> gpd.GeoDataFrame:
-    """*count* detections of the smallest data center's area, 64-vertex outlines, 200 m apart."""
-    radius = math.sqrt(DETECTION_AREA_M2 / math.pi)
-    centres = gpd.GeoSeries(
-        [shapely.Point(500_000 + 200 * i, 4_300_000) for i in range(count)], crs=32618
-    )
-    lonlat = centres.to_crs(4326)
-    table = gpd.GeoDataFrame(
-        {
-            "id": range(count),
-            "area_m2": DETECTION_AREA_M2,
-            "centroid_lon": lonlat.x,
-            "centroid_lat": lonlat.y,
-            "score": 0.87654321,
-            "max_score": 0.98765432,
-            "source": "noise.tif",
-            "source_item": "va_m_3907864_sw_17_060_20210912",
-            "acquired": "2021-09-12",
-        },
-        geometry=centres.buffer(radius, quad_segs=16).to_crs(4326),
-    )
-    return order_detections(table)
 
 
 @pytest.fixture(scope="module")
