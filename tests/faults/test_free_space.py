@@ -18,6 +18,7 @@ from support.stac_server import StacServer
 from torchgeo_datacenters.cli import main
 from torchgeo_datacenters.errors import TGDCError
 from torchgeo_datacenters.scan import stac_scenes
+from torchgeo_datacenters.scan.fetch import SceneFetcher
 from torchgeo_datacenters.stac import NaipCatalog
 
 from .conftest import TILING, error_lines, fill
@@ -171,6 +172,7 @@ def test_a_read_only_temporary_directory_says_to_set_tmpdir(
         region = shapely.box(*bbox_of(sorted(stac_dir.iterdir())))
         [stac_scene] = stac_scenes(catalog, region)
         refused = pytest.raises(TGDCError, match="set TMPDIR to a writable directory")
+        # A worker refuses to start on it, before it is given any scene.
         with refused:
-            stac_scene.fetch(downloads)
+            SceneFetcher(downloads).take(stac_scene)
         assert not server.requests_to("/assets/")

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..utils.atomic import process_alive
-from .scenes import ScanScene
+from .scenes import ScanScene, check_temporary_directory
 
 #: Prefix of a worker's temporary directory, followed by its process id and a dash.
 PREFIX = "tgdc-worker-"
@@ -72,9 +72,13 @@ class SceneFetcher:
         Args:
             temp_dir: where the worker's directory goes, created if missing (default: the
                 system's temporary directory, :func:`tempfile.gettempdir`).
+
+        Raises:
+            TGDCError: if that directory is not writable, saying to set ``TMPDIR``.
         """
-        parent = Path(temp_dir or tempfile.gettempdir())
-        parent.mkdir(parents=True, exist_ok=True)
+        if temp_dir is not None:
+            Path(temp_dir).mkdir(parents=True, exist_ok=True)
+        parent = check_temporary_directory(Path(temp_dir) if temp_dir is not None else None)
         remove_stale(parent)
         self.root = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-", dir=parent))
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tgdc-fetch")

@@ -170,13 +170,11 @@ class StacScene:
             The GeoTIFF, named after the item (``<id>.tif``).
 
         Raises:
-            TGDCError: if *directory* is not writable or has not the space the image takes,
-                the item has no image asset, signing fails, or the download fails after the
-                retries.
+            TGDCError: if *directory* has not the space the image takes, the item has no
+                image asset, signing fails, or the download fails after the retries.
         """
         catalog = NaipCatalog(self.catalog_url, self.collection, self.asset_key, self.network)
         url = catalog.asset_href(pystac.Item.from_dict(self.item))
-        check_temporary_directory(directory)
         path = directory / f"{self.id}.tif"
         download(url, path, self.network, advice=TMPDIR_ADVICE)
         return path
