@@ -117,12 +117,12 @@ def network_wait(args: argparse.Namespace, root: Path) -> None:
     served = StacServer.from_directory(
         root / "served", datetimes={path.name: date for path in data.scene_paths}
     )
-    defaults = PredictorOptions()
-    options = {"min_area": defaults.min_area, "merge_distance": defaults.merge_distance}
     with served as server:
         server.throttle(latency=args.latency, rate=args.rate * 1e6)
         scenes = stac_scenes(NaipCatalog(server.url), shapely.union_all(boxes), 2022)
-        worker = SceneWorker(checkpoint.read_bytes(), checkpoint.name, options, "cpu", root)
+        worker = SceneWorker(
+            checkpoint.read_bytes(), checkpoint.name, PredictorOptions(), "cpu", root
+        )
         worker.scan(scenes[0])  # warm-up: the first prediction sets the model up
         rows = {}
         for name, ahead in (("one scene at a time", False), ("next scene fetched ahead", True)):
