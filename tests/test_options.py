@@ -27,7 +27,7 @@ def test_every_option_has_help_stating_its_default() -> None:
     for field in dataclasses.fields(PredictorOptions):
         shown = field.metadata["option"]
         assert shown.help and "default: " in shown.describe(field.default, option_type(field))
-    assert PredictorOptions().min_area == 1000.0
+    assert PredictorOptions().min_area == 2500.0
     assert option_default_help("tile_size") == (
         "side of the tiles the model sees, in pixels; larger tiles recompute fewer overlap"
         " pixels (a whole number from 1 to 4096; default: the smallest of 256, 288, 320 whose"

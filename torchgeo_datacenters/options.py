@@ -272,8 +272,12 @@ class PredictorOptions:
         above=0,
         below=1,
     )
+    # Just under the smallest data center of the seed project's labels (2,829 m²; the 79
+    # hand-drawn footprints run to 125,000 m², ../shared/data README): hyperscale sites are
+    # larger, and smaller pieces are parts of look-alike roofs (benchmarks/README.md,
+    # "Training stability"). Lower it to keep small server halls.
     min_area: float = option(
-        1000.0, "drop detections (after merging) smaller than this, in m²", metavar="M2", at_least=0
+        2500.0, "drop detections (after merging) smaller than this, in m²", metavar="M2", at_least=0
     )
     merge_distance: float = option(
         10.0,
