@@ -54,7 +54,7 @@ def test_other_dtype_refused_naming_the_rule_or_rescaled(
 ) -> None:
     image = write_raster(
         tmp_path / "u16.tif",
-        scene_array(64, 64, []).astype("uint16") * 257,
+        scene_array(96, 96, []).astype("uint16") * 257,
         UTM,
         utm_transform(),
     )

@@ -2,7 +2,7 @@
 
 The scenes are the predictor tests' dark ground with bright roofs (:mod:`support.inference`),
 laid out 2 x 2 on one pixel lattice so that they touch. One roof straddles the corner the
-four scenes share, cut into pieces of 505 to 2025 m² (some below the default 1000 m²
+four scenes share, cut into pieces of 505 to 2025 m² (each below the default 2,500 m²
 minimum area, so only merging keeps them); one lies inside the top-left scene; one small
 roof lies inside the bottom-right scene and is too small to keep.
 """
@@ -24,7 +24,7 @@ SIDE = 256
 
 #: Roofs as (row, col, height, width) in pixels of the 2 x 2 mosaic.
 CORNER_ROOF = (230, 180, 100, 130)
-INSIDE_ROOF = (40, 40, 60, 80)
+INSIDE_ROOF = (40, 40, 80, 100)
 SMALL_ROOF = (400, 400, 20, 20)
 
 #: Logit gain of the bright-roof checkpoint.
@@ -118,7 +118,7 @@ def scan_data(tmp_path_factory: pytest.TempPathFactory) -> ScanData:
         stac_dir / "naip_r0c0_20180610.tif",
         SIDE,
         SIDE,
-        [(150, 150, 60, 60)],
+        [(125, 125, 90, 90)],
         transform=scene_transform(0, 0),
     )
     return ScanData(checkpoint, scenes_dir, stac_dir, grid)

@@ -36,7 +36,7 @@ def test_scan_two_years_and_the_change_between_them(
     sites = gpd.read_file(out / "change.geojson", datetime_as_string=True)
     gone = sites[sites["status"] == "gone"].iloc[0]
     assert (gone.first_seen, gone.last_seen, gone.area_m2_2022) == ("2018-06-10", "2018-06-10", 0)
-    assert gone.area_m2_2018 == pytest.approx(60 * 60 * 0.36, rel=1e-6)
+    assert gone.area_m2_2018 == pytest.approx(90 * 90 * 0.36, rel=1e-6)
     new = sites[sites["status"] == "new"].sort_values("area_m2_2022")
     expected = sorted([scan_data.inside_m2, scan_data.corner_m2])
     assert new["area_m2_2022"].tolist() == pytest.approx(expected, rel=1e-6)
