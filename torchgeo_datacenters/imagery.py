@@ -23,6 +23,7 @@ the value range a checkpoint was trained on (``--input-scale``).
 
 import math
 import os
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -251,10 +252,18 @@ class ImageryFile:
         return self.transform.e < 0
 
     def _open(self) -> Any:
-        """The file, opened once per process."""
+        """The file, opened once per process; closed with this object or at exit.
+
+        A handle still open when the interpreter shuts down would close after the modules
+        its ``close`` needs are gone, and Python print an empty ``Error in sys.excepthook``
+        block for it: a handle held to the end (by a training run's datamodule, which
+        Lightning's argument parser keeps in a context variable) is closed at exit instead,
+        while the interpreter still works.
+        """
         if self._pid != os.getpid():
             self._src = rasterio.open(self.path)
             self._pid = os.getpid()
+            weakref.finalize(self, self._src.close)
         return self._src
 
     def lattice_offset(self, transform: Affine, crs: CRS) -> tuple[int, int] | None:
