@@ -8,25 +8,30 @@ script done (map, outlines, first chip shown), the first frame the page draws af
 page is usable: the chips of the rest are still being read), the load event (all chips
 read), the first frame drawn after it. The time to build the page (chips included) is printed too.
 
-``rounds``: a simulated reviewer whose answers are the SYNTHETIC truth. The scenes are
-benchmarks/accuracy.py's: 6 training scenes of 1,024² px with warehouses as large and bright
-as data centers (the pool the reviewer looks at) and held-out test scenes. The first model
-is trained at a small budget (``--epochs`` of configs/demo.yaml's) on the pool's data
-centers alone: it has never been shown a look-alike (``--start`` reuses an earlier run's
-instead). Then each round detects over the pool with the current checkpoint, takes the first
-k detections not judged before in an order, judges them as the truth says (a detection
+``rounds``: a simulated reviewer whose answers are the SYNTHETIC truth. The pool the
+reviewer looks at is ``--pool-scenes`` scenes of 1,024² px, each with ``--pool-datacenters``
+data centers and ``--pool-negatives`` warehouses (as large and bright as data centers),
+retail and other buildings, so that the start model makes many more detections than k; the
+held-out test scenes are benchmarks/accuracy.py's. The first model is trained at a small
+budget (``--epochs`` of configs/demo.yaml's) on the pool's data centers alone: it has never
+been shown a look-alike (``--start`` reuses an earlier run's instead). Then each round
+detects over the pool with the current checkpoint, takes the first k detections not judged
+before in an order, judges them as the truth says (a detection
 matching a data center at IoU >= 0.5 accepted; else rejected as the class of the labelled
 building it overlaps most, ``other`` where none), merges the verdicts into the labels (tgdc
 labels merge's code) and fine-tunes from the current checkpoint (``weights``) for
-``--tune-epochs`` (with nothing left to judge, on the same labels). Orders: ``page`` (the
-review page's, uncertain first) and ``random``; ``scratch`` labels k random sites of the
-pool's truth per round instead and trains from scratch for as many epochs in all (start
-plus rounds). The orders run one after the other, every k of one before the next. Every
-model is scored on the test scenes: object F1 and each hard-negative class's
-false-detection rate (IoU >= 0.5, as benchmarks/accuracy.py).
+``--tune-epochs`` at peak learning rate ``--tune-lr`` (with nothing left to judge, on the
+same labels). Orders: ``page`` (the review page's: score nearest the checkpoint's
+threshold first) and ``random``; ``scratch`` labels k random sites of the pool's truth per
+round instead and trains from scratch for as many epochs in all (start plus rounds, at the
+demo's learning rate). The orders run one after the other, every k of one before the next.
+Every model is scored on the test scenes: object F1 and each hard-negative class's
+false-detection rate (IoU >= 0.5, as benchmarks/accuracy.py); ``pool`` is the number of
+detections over the pool not judged before, that the round's k were taken from.
 
     uv run python benchmarks/review.py open --detections 10000
     uv run python benchmarks/review.py rounds --k 10 30 --rounds 2 [--epochs 2 --tune-epochs 1]
+        [--tune-lr 0.001] [--pool-scenes 12 --pool-negatives 12]
     uv run python benchmarks/review.py screenshot docs/review.png
 """
 
@@ -54,7 +59,7 @@ from torchgeo_datacenters.detections.verdicts import VERDICT_COLUMNS, merge_verd
 from torchgeo_datacenters.inference import Predictor
 from torchgeo_datacenters.naip import DATACENTER_CLASS, HARD_NEGATIVE_CLASSES
 from torchgeo_datacenters.outputs.review import review_order, write_review
-from torchgeo_datacenters.synthetic import generate_scenes
+from torchgeo_datacenters.synthetic import generate_scene, generate_scenes, scene_origin
 from torchgeo_datacenters.training import demo_config, train
 
 #: Side of the benchmark's scene, in pixels.
@@ -141,11 +146,62 @@ def screenshot(path: Path) -> None:
     print(f"screenshot: {path}")
 
 
-def fit(root: Path, name: str, labels: Path, epochs: int, weights: Path | None) -> Path:
-    """Train configs/demo.yaml's model on the pool with *labels*; return its checkpoint."""
+def make_pool(folder: Path, scenes: int, datacenters: int, negatives: int) -> list[Path]:
+    """Write the pool's scenes and their ``labels.geojson`` (as generate_scenes places them).
+
+    Args:
+        folder: directory for the scenes and labels.
+        scenes: number of 1,024² px scenes.
+        datacenters: data centers in each scene.
+        negatives: warehouses, retail and other buildings in each scene (look-alikes).
+
+    Returns:
+        The scenes.
+    """
+    folder.mkdir(parents=True)
+    paths, frames = [], []
+    for i in range(scenes):
+        path = folder / f"scene_{i:03d}.tif"
+        frames.append(
+            generate_scene(
+                path,
+                size=1024,
+                seed=int(np.random.SeedSequence([0, i]).generate_state(1)[0]),
+                origin=scene_origin(i, 1024),
+                n_datacenters=datacenters,
+                n_negatives=negatives,
+                lookalike_warehouses=True,
+            )
+        )
+        paths.append(path)
+    labels = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=frames[0].crs)
+    labels["fid"] = np.arange(1, len(labels) + 1, dtype="int64")
+    labels.to_file(folder / "labels.geojson")
+    return paths
+
+
+def fit(
+    root: Path, name: str, labels: Path, epochs: int, weights: Path | None, lr: float | None
+) -> Path:
+    """Train configs/demo.yaml's model on the pool with *labels*; return its checkpoint.
+
+    Args:
+        root: the benchmark's directory (the pool under ``root/data``).
+        name: folder of this training under *root*.
+        labels: the label file.
+        epochs: training epochs.
+        weights: checkpoint to start from (None: from scratch).
+        lr: peak learning rate (None: the demo's).
+
+    Returns:
+        The checkpoint.
+    """
     out = root / name
     out.mkdir()
-    config = demo_config(root, epochs=epochs, model={"weights": str(weights) if weights else None})
+    model: dict[str, object] = {"weights": str(weights) if weights else None}
+    if lr is not None:
+        model["lr"] = lr
+    config = demo_config(root, epochs=epochs, model=model)
     config["data"]["init_args"] |= {"label_path": str(labels), "class_weights": None}
     config["trainer"] |= {"default_root_dir": str(out / "training"), "enable_progress_bar": False}
     config["trainer"]["callbacks"] = [
@@ -154,11 +210,16 @@ def fit(root: Path, name: str, labels: Path, epochs: int, weights: Path | None) 
     return train(config, out)
 
 
-def detect_pool(checkpoint: Path, pool: list[Path]) -> gpd.GeoDataFrame:
-    """The detections of a checkpoint over every pool scene, as one run (numbered 1..n)."""
+def detect_pool(checkpoint: Path, pool: list[Path]) -> tuple[gpd.GeoDataFrame, float]:
+    """The detections of a checkpoint over every pool scene, as one run (numbered 1..n).
+
+    Returns:
+        The detections and the probability threshold they were found at.
+    """
     predictor = Predictor(checkpoint, device="cpu", progress=False)
     found = [predictor.predict(scene).gdf for scene in pool]
-    return order_detections(gpd.GeoDataFrame(pd.concat(found, ignore_index=True), crs=4326))
+    table = gpd.GeoDataFrame(pd.concat(found, ignore_index=True), crs=4326)
+    return order_detections(table), predictor.threshold
 
 
 def judge(detections: gpd.GeoDataFrame, truth: gpd.GeoDataFrame, run: str) -> gpd.GeoDataFrame:
@@ -217,8 +278,8 @@ def rounds(args: argparse.Namespace) -> None:
     """Play the reviewer's rounds for every k and order, and print one row per model."""
     root = args.output_dir or Path(tempfile.mkdtemp(prefix="tgdc-review-"))
     print(f"load average at start: {os.getloadavg()[0]:.2f}; writing under {root}", flush=True)
-    tests, test_truth = make_data(root, args.test_scenes)
-    pool = sorted((root / "data").glob("scene_*.tif"))
+    tests, test_truth = make_data(root, args.test_scenes, training=False)
+    pool = make_pool(root / "data", args.pool_scenes, args.pool_datacenters, args.pool_negatives)
     truth = gpd.read_file(root / "data" / "labels.geojson")
     start_labels = root / "start.geojson"
     truth[truth["label"]].to_file(start_labels)
@@ -231,25 +292,27 @@ def rounds(args: argparse.Namespace) -> None:
     print(
         f"{'order':7s} {'k':>3s} {'round':>5s} {'labels':>6s} {'objF1':>6s} "
         + " ".join(f"{'fdr ' + c:>14s}" for c in negatives)
-        + "  seconds",
+        + "  pool  seconds",
         flush=True,
     )
 
-    def report(order: str, k: int, number: int, labels: Path, model: Path, began: float) -> None:
+    def report(
+        order: str, k: int, number: int, labels: Path, model: Path, began: float, left: str
+    ) -> None:
         m = score(model, tests, test_truth, root / f"score-{order}-{k}-{number}")
         count = len(gpd.read_file(labels))
         print(
             f"{order:7s} {k:3d} {number:5d} {count:6d} {m['object_f1']:6.3f} "
             + " ".join(f"{m[f'hn_fdr_{c}']:14.3f}" for c in negatives)
-            + f"  {time.perf_counter() - began:7.0f}",
+            + f"  {left:>4s}  {time.perf_counter() - began:7.0f}",
             flush=True,
         )
 
     began = time.perf_counter()
-    first = args.start or fit(root, "start", start_labels, args.epochs, None)
-    report("start", 0, 0, start_labels, first, began)
+    first = args.start or fit(root, "start", start_labels, args.epochs, None, None)
+    report("start", 0, 0, start_labels, first, began, "")
     tune = args.tune_epochs or args.epochs
-    found: dict[Path, gpd.GeoDataFrame] = {}  # detections over the pool, by checkpoint
+    found: dict[Path, tuple[gpd.GeoDataFrame, float]] = {}  # over the pool, by checkpoint
     rng = np.random.default_rng(0)
     for order in args.orders:
         for k in args.k:
@@ -261,19 +324,22 @@ def rounds(args: argparse.Namespace) -> None:
                 if order == "scratch":
                     left = unjudged(truth, current)
                     picked = truth.iloc[rng.permutation(left)[:k]]
+                    available = str(len(left))
                     columns = ["class", "label", "geometry"]
                     pd.concat([current[columns], picked[columns]]).pipe(
                         gpd.GeoDataFrame, crs=truth.crs
                     ).to_file(merged)
                     epochs = args.epochs + number * tune
-                    model = fit(root, f"{order}-{k}-{number}", merged, epochs, None)
+                    model = fit(root, f"{order}-{k}-{number}", merged, epochs, None, None)
                 else:
                     if model not in found:
                         found[model] = detect_pool(model, pool)
-                    detections = found[model]
+                    detections, threshold = found[model]
                     left = unjudged(detections, current)
+                    available = str(len(left))
                     if order == "page":
-                        left = left[review_order(detections["score"].to_numpy()[left], 0.5)]
+                        scores = detections["score"].to_numpy()[left]
+                        left = left[review_order(scores, threshold)]
                     else:
                         left = rng.permutation(left)
                     if len(left):
@@ -285,9 +351,10 @@ def rounds(args: argparse.Namespace) -> None:
                         result.labels.to_file(merged)
                     else:  # nothing left to judge: the same labels, tuned as long
                         current.to_file(merged)
-                    model = fit(root, f"{order}-{k}-{number}", merged, tune, model)
+                    name = f"{order}-{k}-{number}"
+                    model = fit(root, name, merged, tune, model, args.tune_lr)
                 labels = merged
-                report(order, k, number, labels, model, began)
+                report(order, k, number, labels, model, began, available)
 
 
 def main() -> None:
@@ -312,6 +379,12 @@ def main() -> None:
     playing.add_argument(
         "--tune-epochs", type=int, help="epochs of each round's fine-tuning (default --epochs)"
     )
+    playing.add_argument(
+        "--tune-lr", type=float, help="peak learning rate of fine-tuning (default the demo's)"
+    )
+    playing.add_argument("--pool-scenes", type=int, default=12, help="1,024² px pool scenes")
+    playing.add_argument("--pool-datacenters", type=int, default=2, help="a pool scene's")
+    playing.add_argument("--pool-negatives", type=int, default=12, help="look-alikes a scene")
     playing.add_argument(
         "--start", type=Path, help="start from this checkpoint (an earlier run's start/model.ckpt)"
     )
