@@ -92,6 +92,52 @@ def test_a_report_beside_the_output_is_counted_with_it(
     assert main(["change", *dated, "--output", str(out / "sites.geojson")]) == 0
 
 
+@pytest.mark.parametrize("command", ["detect", "batch-detect"])
+@pytest.mark.parametrize("kind", ["report", "review", "stac"])
+def test_run_outputs_are_counted_before_prediction(
+    command: str,
+    kind: str,
+    checkpoint: Path,
+    scene: Path,
+    mount_tmpfs: Callable[..., Path],
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    # The detections go to a disk with room; the page or catalogue, written from them once
+    # prediction is over, to a full one: refused before prediction, so not even the
+    # detections are written.
+    out = mount_tmpfs("full", size="64k")
+    filler = fill(out)
+    output = out / ("stac" if kind == "stac" else f"{kind}.html")
+    detections = tmp_path / "detections.geojson"
+    source = ["--image", str(scene)] if command == "detect" else ["--chips-dir", str(scene.parent)]
+    args = ["--checkpoint", str(checkpoint), *source, "--output-geojson", str(detections)]
+    status = main([command, *args, f"--output-{kind}", str(output), *TILING])
+    refusal(capfd, command, output)
+    assert status == 2
+    assert sorted(out.iterdir()) == [filler]
+    assert not detections.exists()
+
+
+def test_a_stac_output_in_a_read_only_directory_is_refused_before_the_work(
+    checkpoint: Path,
+    scene: Path,
+    mount_tmpfs: Callable[..., Path],
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    read_only = mount_tmpfs("ro", read_only=True)
+    detections = tmp_path / "detections.geojson"
+    args = ["--checkpoint", str(checkpoint), "--image", str(scene), "--output-geojson", detections]
+    status = main(["detect", *map(str, args), "--output-stac", str(read_only / "stac"), *TILING])
+    lines = error_lines(capfd.readouterr().err)
+    assert lines == [
+        f"tgdc detect: error: {read_only}: directory {read_only} is not writable (read-only"
+        " file system); choose another output directory"
+    ]
+    assert status == 2 and not detections.exists()
+
+
 def test_scan_of_local_scenes_is_refused_before_ray_starts(
     checkpoint: Path,
     scene: Path,
