@@ -159,6 +159,27 @@ def test_scan_of_local_scenes_is_refused_before_ray_starts(
     assert sorted(out.iterdir()) == [filler]
 
 
+def test_a_scan_report_is_counted_before_ray_starts(
+    checkpoint: Path,
+    scene: Path,
+    mount_tmpfs: Callable[..., Path],
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    scenes = tmp_path / "scenes"
+    scenes.mkdir()
+    shutil.copy(scene, scenes / "scene.tif")
+    out = mount_tmpfs("full", size="64k")
+    filler = fill(out)
+    args = ["--checkpoint", str(checkpoint), "--scenes-dir", str(scenes), "--workers", "1"]
+    report = ["--output-report", str(out / "scan.html")]
+    status = main(["scan", *args, "--output-dir", str(tmp_path / "scan"), *report])
+    refusal(capfd, "scan", out / "scan.html")
+    assert status == 2
+    assert sorted(out.iterdir()) == [filler]
+    assert not (tmp_path / "scan").exists()
+
+
 @pytest.fixture
 def stac_dir(scene: Path, tmp_path: Path) -> Path:
     """The fault tests' scene as a NAIP file for a loopback STAC API."""
