@@ -5,7 +5,15 @@ import pytest
 from support.data import shared_data
 from support.inference import write_scene
 
-from torchgeo_datacenters.detections.dates import fgdc_date, file_date, name_date, parse_date
+from torchgeo_datacenters.detections.dates import (
+    acquisition_dates,
+    acquisition_text,
+    fgdc_date,
+    file_date,
+    item_dates,
+    name_date,
+    parse_date,
+)
 from torchgeo_datacenters.errors import TGDCError
 
 
@@ -49,10 +57,11 @@ def test_naip_names_as_other_systems_write_them_beat_the_tiff_tag(tmp_path: Path
     assert name_date("M_4208701_NE_16_060_20200902.jp2", naip_only=True) == dt.date(2020, 9, 2)
 
 
-def test_a_stac_item_with_an_interval_and_no_datetime_is_dated_by_its_start() -> None:
+def test_a_stac_item_with_an_interval_and_no_datetime_carries_the_range() -> None:
     # STAC allows "datetime": null with start_datetime and end_datetime (a mosaic flown over
-    # several days): scan's scenes and provenance take the first day, as tgdc change reads a
-    # FIRST/LAST range by its first day.
+    # several days): its provenance holds the first and last day, which detections record
+    # as FIRST/LAST; scan's scenes are searched and sorted by the first day, as tgdc change
+    # reads a FIRST/LAST range by its first day.
     import pystac
 
     from torchgeo_datacenters.outputs.provenance import item_provenance
@@ -76,7 +85,17 @@ def test_a_stac_item_with_an_interval_and_no_datetime_is_dated_by_its_start() ->
     }
     scene = StacScene("mosaic", item, "http://127.0.0.1:9", "naip", "image", NetworkSettings())
     assert scene.acquired() == dt.date(2022, 7, 1)
-    assert item_provenance(item, "mosaic.tif", "http://x/mosaic").dates == (dt.date(2022, 7, 1),)
+    provenance = item_provenance(item, "mosaic.tif", "http://x/mosaic")
+    assert provenance.dates == (dt.date(2022, 7, 1), dt.date(2022, 7, 3))
+    assert acquisition_text(provenance.dates) == "2022-07-01/2022-07-03"
+    assert acquisition_dates("2022-07-01/2022-07-03") == provenance.dates
+    # One day, a missing end, or a datetime beside the interval: one date.
+    for one in (
+        dict(properties, end_datetime="2022-07-01T23:00:00Z"),
+        dict(properties, end_datetime=None),
+        dict(properties, datetime="2022-07-02T10:00:00Z"),
+    ):
+        assert len(item_dates(one)) == 1
     older = dict(item, id="older", properties={"datetime": "2018-06-01T00:00:00Z"})
     kept = newest_items([pystac.Item.from_dict(item), pystac.Item.from_dict(older)])
     assert [kept_item.id for kept_item in kept] == ["mosaic"]

@@ -8,8 +8,11 @@ quarter quads of a download), so that detections of several NAIP vintages can be
 of these sources that has one, most authoritative first:
 
 0. the user: ``tgdc detect --date YYYY-MM-DD`` (and ``FILE@YYYY-MM-DD`` in ``tgdc change``);
-1. the STAC item's ``datetime`` (``tgdc scan`` over a catalogue; ``tgdc download`` writes the
-   items' dates into its files as the ``NAIP_DATES`` tag,
+1. the STAC item's ``datetime``, or, where it is null, the first and last day of its
+   ``start_datetime``/``end_datetime`` interval (a mosaic flown over several days), so
+   that its detections carry the range ``FIRST/LAST`` (:func:`item_dates`; ``tgdc scan``
+   over a catalogue; ``tgdc download`` writes the items' dates into its files as the
+   ``NAIP_DATES`` and ``NAIP_SOURCES`` tags,
    :func:`~torchgeo_datacenters.outputs.provenance.raster_provenance`);
 2. a NAIP file name, ``m_DDDDDDD_qq_zz_res_YYYYMMDD`` in any case and with any extension
    (also inside a STAC item id such as ``wi_m_4208701_ne_16_060_20200902``): NAIP names
@@ -21,7 +24,8 @@ of these sources that has one, most authoritative first:
    producers set it to the time the file was processed, not flown;
 5. any other 8-digit ``YYYYMMDD`` date in the file name.
 
-:func:`file_date` reads sources 2 to 5 of a file.
+:func:`file_date` reads sources 2 to 5 of a file. :func:`acquisition_text` writes the
+dates of a detection as it records them, :func:`acquisition_dates` reads them back.
 """
 
 import datetime as dt
@@ -29,7 +33,9 @@ import os
 import re
 import warnings
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from ..errors import TGDCError
 
@@ -45,6 +51,53 @@ TIFF_DATETIME = "%Y:%m:%d %H:%M:%S"
 
 #: Column of a detection table holding the acquisition date.
 ACQUIRED = "acquired"
+
+
+def item_dates(properties: Mapping[str, Any]) -> tuple[dt.date, ...]:
+    """The acquisition dates of a STAC item (source 1 of the module's ranking).
+
+    Args:
+        properties: the item's properties.
+
+    Returns:
+        The day of its ``datetime``; where that is null, the first and last day of its
+        ``start_datetime``/``end_datetime`` interval (one day where they fall on the same
+        day or the end is missing); nothing where the item has no date.
+    """
+    when = properties.get("datetime")
+    texts = [when] if when else [properties.get("start_datetime"), properties.get("end_datetime")]
+    days = [dt.datetime.fromisoformat(text).date() for text in texts if text]
+    return tuple(sorted(set(days)))
+
+
+def acquisition_text(dates: Sequence[dt.date]) -> str | None:
+    """Dates as a detection records them: one ISO date, or a range ``FIRST/LAST``.
+
+    Args:
+        dates: the dates (any order, repeats allowed).
+
+    Returns:
+        ``YYYY-MM-DD``, ``YYYY-MM-DD/YYYY-MM-DD`` (ISO 8601 interval) for several, or None.
+    """
+    if not dates:
+        return None
+    first, last = min(dates), max(dates)
+    return first.isoformat() if first == last else f"{first.isoformat()}/{last.isoformat()}"
+
+
+def acquisition_dates(text: str | None) -> tuple[dt.date, ...]:
+    """Read dates as :func:`acquisition_text` writes them.
+
+    Args:
+        text: ``YYYY-MM-DD`` or ``YYYY-MM-DD/YYYY-MM-DD`` (empty or None: no date).
+
+    Returns:
+        The day, or the first and last day of the range.
+
+    Raises:
+        ValueError: if a part is not an ISO date.
+    """
+    return tuple(dt.date.fromisoformat(part) for part in (text or "").split("/") if part)
 
 
 def _yyyymmdd(text: str) -> dt.date | None:
