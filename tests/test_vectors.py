@@ -20,7 +20,7 @@ from torchgeo_datacenters.datasets import DataCenterLabels, read_label_file
 from torchgeo_datacenters.detections.files import read_vector
 from torchgeo_datacenters.errors import TGDCError
 from torchgeo_datacenters.scan import read_aoi
-from torchgeo_datacenters.vectors import read_vector_file, vector_source
+from torchgeo_datacenters.vectors import VectorSource, read_vector_file, vector_source
 
 OGR2OGR = shutil.which("ogr2ogr")
 needs_ogr2ogr = pytest.mark.skipif(OGR2OGR is None, reason="ogr2ogr (gdal-bin) is not installed")
@@ -102,6 +102,43 @@ def test_a_colon_in_an_existing_name_is_part_of_the_name(tmp_path: Path) -> None
     path = _geojson(tmp_path / "a:b.geojson", [SQUARE])
     assert vector_source(path).path == path and vector_source(path).layer is None
     assert len(read_vector_file(str(path), "sites")) == 1
+
+
+def test_a_layer_name_with_spaces_or_colons_is_named_as_it_is(tmp_path: Path) -> None:
+    # ogr2ogr names OpenStreetMap layers by tag ("osm:landuse"); QGIS users type spaces.
+    path = tmp_path / "names.gpkg"
+    square = gpd.GeoDataFrame({"name": ["a"]}, geometry=[shapely.Polygon(SQUARE)], crs=4326)
+    square.to_file(path, layer="data centers 2020")
+    pd.concat([square, square]).to_file(path, layer="osm:landuse", mode="a")
+    assert vector_source(f"{path}:osm:landuse") == VectorSource(path, "osm:landuse")
+    assert len(read_vector_file(f"{path}:osm:landuse", "inventory")) == 2
+    assert len(read_vector_file(f"{path}:data centers 2020", "inventory")) == 1
+    with pytest.raises(TGDCError, match=r"names.gpkg: has no layer 'osm:roads'; its layers"):
+        read_vector_file(f"{path}:osm:roads", "inventory")
+
+
+def test_overlapping_parts_of_a_multipolygon_are_unioned_not_holed(tmp_path: Path) -> None:
+    # A hand-digitised site of three parts (UTM metres): a bow-tie, a hall with a
+    # self-intersecting courtyard, and an annex drawn over the hall's corner. The repair
+    # keeps the hall where the annex overlaps it (GEOS's default method made it a hole).
+    x, y = 500_000, 4_300_000
+    bowtie = shapely.Polygon([(x, y), (x + 10, y + 10), (x + 10, y), (x, y + 10)])
+    courtyard = [(25, 5), (35, 15), (35, 5), (25, 15)]
+    hall = shapely.Polygon(
+        [(x + 20, y), (x + 40, y), (x + 40, y + 20), (x + 20, y + 20)],
+        [[(x + dx, y + dy) for dx, dy in courtyard]],
+    )
+    annex = shapely.box(x + 30, y + 10, x + 50, y + 30)
+    site = shapely.MultiPolygon([bowtie, hall, annex])
+    assert not site.is_valid
+    path = tmp_path / "site.geojson"
+    gpd.GeoDataFrame({"name": ["site"]}, geometry=[site], crs=32618).to_file(path)
+    with pytest.warns(UserWarning, match=r"repaired 1 invalid geometry \(fid=0 \(site\)\)"):
+        (repaired,) = read_vector_file(path, "label").geometry
+    # The bow-tie's triangles (50 m²), the hall less the courtyard's two triangles outside
+    # the annex (400 - 25 - 25 + 12.5), the annex less what it shares with the hall.
+    assert repaired.area == pytest.approx(50 + 362.5 + 400 - 100)
+    assert repaired.covers(shapely.box(x + 36, y + 16, x + 39, y + 19))
 
 
 def test_invalid_rings_are_repaired_keeping_polygons_and_counted(files: dict[str, Path]) -> None:

@@ -12,10 +12,12 @@ Labels (``tgdc chips``, training's ``label_path``, ``val_area``, ``test_area``),
   reading the first one alone would drop the others without a word. Tables without
   geometry (the ``layer_styles`` table QGIS and ``tgdc`` write into a GeoPackage) are not
   counted as layers.
-* **Invalid geometries** (self-intersecting or badly nested rings, as OpenStreetMap
-  extracts and hand digitising produce): repaired with :func:`shapely.make_valid`, keeping
-  the polygonal parts of a polygon (a bow-tie becomes its two triangles; a ring collapsed
-  to a line becomes empty), and counted in one warning per file.
+* **Invalid geometries** (self-intersecting or badly nested rings, overlapping parts of a
+  multipolygon, as OpenStreetMap extracts and hand digitising produce): repaired with
+  :func:`shapely.make_valid` by structure (``method="structure"``), keeping the polygonal parts of
+  a polygon (a bow-tie becomes its two triangles; overlapping parts become their union,
+  not a hole where they overlap; a ring collapsed to a line becomes empty), and counted
+  in one warning per file.
 * **Geometry collections** (a KML ``MultiGeometry``: Google Earth's placemark of an
   outline and a pin): read as their polygons where they hold any, else as their points,
   and counted in one warning per file, so every command sees polygons or points.
@@ -63,8 +65,9 @@ class VectorSource:
 def vector_source(text: str | os.PathLike[str] | VectorSource) -> VectorSource:
     """Parse ``FILE`` or ``FILE:LAYER`` as given on a command line or in a config.
 
-    A path that exists is a file even when its name holds a colon; otherwise the text
-    after the last colon is the layer when the text before it exists.
+    A path that exists is a file even when its name holds a colon; otherwise the layer is
+    the text after the last colon whose text before it exists, so a layer's name may hold
+    colons too (``osm:landuse``, as ``ogr2ogr`` names layers from OpenStreetMap tags).
 
     Args:
         text: the file, optionally followed by ``:`` and a layer name.
@@ -77,9 +80,12 @@ def vector_source(text: str | os.PathLike[str] | VectorSource) -> VectorSource:
     path = Path(text)
     if path.exists():
         return VectorSource(path)
-    head, sep, layer = os.fspath(text).rpartition(":")
-    if sep and head and layer and Path(head).exists():
-        return VectorSource(Path(head), layer)
+    head = os.fspath(text)
+    while ":" in head:
+        head, _, _ = head.rpartition(":")
+        layer = os.fspath(text)[len(head) + 1 :]
+        if head and layer and Path(head).exists():
+            return VectorSource(Path(head), layer)
     return VectorSource(path)
 
 
@@ -174,7 +180,14 @@ def repair_geometries(frame: gpd.GeoDataFrame, name: str) -> gpd.GeoDataFrame:
         return frame
     frame = frame.copy()
     polygonal = geometry.geom_type.isin(POLYGONAL).to_numpy()
-    repaired = geometry[invalid].make_valid()
+    repaired = gpd.GeoSeries(
+        # By structure: overlapping parts of a multipolygon are unioned (GEOS's default
+        # "linework" method keeps an area covered twice as a hole), and rings collapsed to
+        # lines are dropped.
+        shapely.make_valid(geometry[invalid].to_numpy(), method="structure", keep_collapsed=False),
+        index=geometry[invalid].index,
+        crs=geometry.crs,
+    )
     kept = [
         polygonal_part(shape) if was_polygonal else shape
         for shape, was_polygonal in zip(repaired, polygonal[invalid], strict=True)
