@@ -161,11 +161,59 @@ def test_fgdc_metadata_beside_the_file_beats_the_tiff_tag(tmp_path: Path) -> Non
     assert file_date(named) == dt.date(2020, 9, 3)
 
 
+#: The ground's date as other systems write metadata beside a raster, each with a later
+#: date (the metadata's or the file's) outside its time period of content.
+METADATA_VARIANTS = {
+    # FGDC with an ISO date, as some producers write caldate.
+    "iso-caldate.xml": FGDC_XML.format(date="2020-09-02"),
+    # FGDC in its namespace, as metadata editors save it.
+    "namespaced.xml": FGDC_XML.format(date="20200902").replace(
+        "<metadata>", '<metadata xmlns="http://www.fgdc.gov/metadata/csdgm">'
+    ),
+    # FGDC plain text with an ISO date.
+    "iso-text.txt": FGDC_TEXT.format(date="2020-09-02"),
+    # ISO 19139, as catalogues (GeoNetwork, data.gov) publish it.
+    "iso19139.xml": (
+        '<gmd:MD_Metadata xmlns:gmd="http://www.isotc211.org/2005/gmd"'
+        ' xmlns:gco="http://www.isotc211.org/2005/gco"'
+        ' xmlns:gml="http://www.opengis.net/gml/3.2">'
+        "<gmd:dateStamp><gco:Date>2021-01-15</gco:Date></gmd:dateStamp>"
+        "<gmd:identificationInfo><gmd:MD_DataIdentification><gmd:extent><gmd:EX_Extent>"
+        "<gmd:temporalElement><gmd:EX_TemporalExtent><gmd:extent>"
+        '<gml:TimePeriod gml:id="t1"><gml:beginPosition>2020-09-02</gml:beginPosition>'
+        "<gml:endPosition>2020-09-10</gml:endPosition></gml:TimePeriod>"
+        "</gmd:extent></gmd:EX_TemporalExtent></gmd:temporalElement>"
+        "</gmd:EX_Extent></gmd:extent></gmd:MD_DataIdentification></gmd:identificationInfo>"
+        "</gmd:MD_Metadata>"
+    ),
+    # ArcGIS metadata, as ArcGIS Pro writes NAME.tif.xml.
+    "arcgis.tif.xml": (
+        "<metadata><Esri><CreaDate>20210105</CreaDate></Esri><dataIdInfo><dataExt><tempEle>"
+        "<TempExtent><exTemp><TM_Instant><tmPosition>2020-09-02T00:00:00</tmPosition>"
+        "</TM_Instant></exTemp></TempExtent></tempEle></dataExt></dataIdInfo></metadata>"
+    ),
+}
+
+
+@pytest.mark.parametrize("name", METADATA_VARIANTS)
+def test_metadata_as_other_systems_write_it_beats_the_tiff_tag(name: str, tmp_path: Path) -> None:
+    stem = name.split(".")[0]
+    raster = _tagged(tmp_path / f"{stem}.tif")
+    (tmp_path / name).write_text(METADATA_VARIANTS[name], encoding="utf-8")
+    assert fgdc_date(raster) == file_date(raster) == dt.date(2020, 9, 2)
+
+
 def test_the_tiff_tag_is_used_last_with_a_warning(tmp_path: Path) -> None:
     path = _tagged(tmp_path / "ortho.tif", "2021:01:05 10:30:00")
-    (tmp_path / "ortho.xml").write_text("<metadata><idinfo/></metadata>")  # no date in it
-    with pytest.warns(UserWarning, match="TIFF DateTime tag, which NAIP producers set to the"):
+    with pytest.warns(UserWarning, match=r"put the file's FGDC metadata \(ortho.xml\) beside"):
         assert file_date(path) == dt.date(2021, 1, 5)
+    # Metadata that holds no date: the advice is --date, not to add what is there.
+    (tmp_path / "ortho.xml").write_text("<metadata><idinfo/></metadata>")
+    with pytest.warns(UserWarning, match="TIFF DateTime tag, which NAIP producers set to the") as w:
+        assert file_date(path) == dt.date(2021, 1, 5)
+    assert "metadata beside it (ortho.xml) gives no time period of content; give the date" in str(
+        w[0].message
+    )
 
 
 def test_stac_datetimes_rank_above_the_file_name(tmp_path: Path) -> None:

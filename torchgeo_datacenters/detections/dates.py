@@ -17,9 +17,12 @@ of these sources that has one, most authoritative first:
 2. a NAIP file name, ``m_DDDDDDD_qq_zz_res_YYYYMMDD`` in any case and with any extension
    (also inside a STAC item id such as ``wi_m_4208701_ne_16_060_20200902``): NAIP names
    carry the date the quarter quad was flown;
-3. the FGDC metadata NAIP ships beside each file (``NAME.xml``, ``NAME.txt`` or
-   ``NAME.tif.xml``): its time period of content (``timeperd``: ``caldate``, or
-   ``begdate`` of a range), the date the ground was imaged;
+3. the metadata beside the file (``NAME.xml``, ``NAME.txt`` or ``NAME.tif.xml``): its time
+   period of content, the date the ground was imaged (a range's beginning), in the FGDC
+   metadata NAIP ships (``timeperd``: ``caldate``, or ``begdate`` of a range; XML with or
+   without a namespace, or plain text), the ISO 19139 metadata of other catalogues
+   (``EX_TemporalExtent``), or the metadata ArcGIS writes (``TempExtent``); dates as
+   ``YYYYMMDD`` or ``YYYY-MM-DD`` (:func:`fgdc_date`);
 4. the GeoTIFF's ``TIFFTAG_DATETIME`` tag (``YYYY:MM:DD HH:MM:SS``), with a warning: NAIP
    producers set it to the time the file was processed, not flown;
 5. any other 8-digit ``YYYYMMDD`` date in the file name.
@@ -152,29 +155,78 @@ def file_date(path: str | os.PathLike[str]) -> dt.date | None:
         date = dt.datetime.strptime(tag.strip(), TIFF_DATETIME).date()
     except ValueError:
         return name_date(str(path))
+    beside = [candidate.name for candidate in metadata_files(path) if candidate.is_file()]
+    fix = (
+        f"the metadata beside it ({beside[0]}) gives no time period of content; give the date"
+        if beside
+        else f"put the file's FGDC metadata ({Path(path).with_suffix('.xml').name}) beside it,"
+        " or give the date"
+    )
     warnings.warn(
         f"{path}: acquisition date {date} read from the TIFF DateTime tag, which NAIP"
-        f" producers set to the processing time; put the file's FGDC metadata"
-        f" ({Path(path).with_suffix('.xml').name}) beside it, or give the date with"
-        " tgdc detect --date YYYY-MM-DD",
+        f" producers set to the processing time; {fix} with tgdc detect --date YYYY-MM-DD",
         stacklevel=2,
     )
     return date
 
 
-#: FGDC metadata files beside a raster ``NAME.tif``: NAIP's ``NAME.xml`` and ``NAME.txt``,
-#: and the ``NAME.tif.xml`` ArcGIS writes.
-FGDC_SUFFIXES = (".xml", ".txt")
-
 #: The time period of content in FGDC's plain-text form: its first calendar or beginning
-#: date (``Calendar_Date: 20200902``, ``Beginning_Date: 20200902``).
+#: date (``Calendar_Date: 20200902``, ``Beginning_Date: 2020-09-02``).
 FGDC_TEXT_DATE = re.compile(
-    r"Time_Period_of_Content:.*?(?:Calendar_Date|Beginning_Date):\s*(\d{8})", re.DOTALL
+    r"Time_Period_of_Content:.*?(?:Calendar_Date|Beginning_Date):\s*(\d{4}-?\d{2}-?\d{2})",
+    re.DOTALL,
 )
+
+#: Elements holding the time period of content, by local name (any namespace): FGDC's
+#: short and long names, ISO 19139's temporal extent, ArcGIS metadata's.
+PERIOD_ELEMENTS = frozenset(
+    {"timeperd", "Time_Period_of_Content", "EX_TemporalExtent", "TempExtent"}
+)
+
+#: Elements of a time period holding its date or its beginning, by local name: FGDC's
+#: short and long names, GML's (ISO 19139), ArcGIS metadata's.
+DATE_ELEMENTS = frozenset(
+    {
+        *("caldate", "begdate", "Calendar_Date", "Beginning_Date"),
+        *("timePosition", "beginPosition", "tmPosition", "tmBegin"),
+    }
+)
+
+#: A calendar date as metadata writes it, ``YYYYMMDD`` or ``YYYY-MM-DD`` (a time may follow).
+CALENDAR_DATE = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})(?![\d])")
+
+
+def _calendar_date(text: str) -> dt.date | None:
+    """Read ``YYYYMMDD`` or ``YYYY-MM-DD[Thh:mm:ss]``, or None when it is not a date."""
+    found = CALENDAR_DATE.match(text.strip())
+    if found is None:
+        return None
+    try:
+        return dt.date(*map(int, found.groups()))
+    except ValueError:
+        return None
+
+
+def _local(tag: object) -> str:
+    """An XML element's name without its namespace."""
+    return str(tag).rsplit("}", 1)[-1]
+
+
+def metadata_files(path: str | os.PathLike[str]) -> list[Path]:
+    """The metadata files that may lie beside a raster ``NAME.tif``, in the order read.
+
+    Args:
+        path: the raster.
+
+    Returns:
+        NAIP's ``NAME.xml`` and ``NAME.txt``, and the ``NAME.tif.xml`` ArcGIS writes.
+    """
+    path = Path(path)
+    return [path.with_suffix(".xml"), path.with_suffix(".txt"), path.with_name(path.name + ".xml")]
 
 
 def fgdc_date(path: str | os.PathLike[str]) -> dt.date | None:
-    """The date of the ground in the FGDC metadata beside a raster.
+    """The date of the ground in the metadata beside a raster (source 3 of the ranking).
 
     Args:
         path: the raster.
@@ -183,24 +235,26 @@ def fgdc_date(path: str | os.PathLike[str]) -> dt.date | None:
         The time period of content's date (a range's beginning), or None where no
         metadata file is beside it or it holds no date.
     """
-    path = Path(path)
-    candidates = [path.with_suffix(suffix) for suffix in FGDC_SUFFIXES]
-    candidates.append(path.with_name(path.name + ".xml"))
-    for candidate in candidates:
+    for candidate in metadata_files(path):
         if not candidate.is_file():
             continue
         text = candidate.read_text(encoding="utf-8", errors="replace")
         if candidate.suffix.lower() == ".xml":
             try:
-                period = ET.fromstring(text).find(".//timeperd")
+                root = ET.fromstring(text.lstrip("\ufeff"))
             except ET.ParseError:
                 continue
-            found = [] if period is None else list(period.iter())
-            texts = [(e.text or "").strip() for e in found if e.tag in ("caldate", "begdate")]
-            date = next(filter(None, map(_yyyymmdd, texts)), None)
+            periods = (e for e in root.iter() if _local(e.tag) in PERIOD_ELEMENTS)
+            texts = (
+                (element.text or "")
+                for period in periods
+                for element in period.iter()
+                if _local(element.tag) in DATE_ELEMENTS
+            )
+            date = next(filter(None, map(_calendar_date, texts)), None)
         else:
             match = FGDC_TEXT_DATE.search(text)
-            date = _yyyymmdd(match.group(1)) if match else None
+            date = _calendar_date(match.group(1)) if match else None
         if date is not None:
             return date
     return None
