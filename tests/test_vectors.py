@@ -117,6 +117,22 @@ def test_a_layer_name_with_spaces_or_colons_is_named_as_it_is(tmp_path: Path) ->
         read_vector_file(f"{path}:osm:roads", "inventory")
 
 
+def test_a_geopackage_of_raster_tiles_is_named_a_raster(tmp_path: Path) -> None:
+    # QGIS and gdal_translate -of GPKG store imagery as tiles in a GeoPackage: given as
+    # labels, it is refused as a raster, not as a file GDAL does not recognise.
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+
+    path = tmp_path / "ortho.gpkg"
+    profile = {"driver": "GPKG", "width": 64, "height": 64, "count": 3, "dtype": "uint8"}
+    transform = from_origin(-8_626_000, 4_727_000, 10, 10)
+    with rasterio.open(path, "w", crs="EPSG:3857", transform=transform, **profile) as dst:
+        dst.write(np.zeros((3, 64, 64), "uint8"))
+    with pytest.raises(TGDCError, match=r"ortho.gpkg: holds raster data only .* no vector layer"):
+        read_vector_file(path, "label")
+
+
 def test_overlapping_parts_of_a_multipolygon_are_unioned_not_holed(tmp_path: Path) -> None:
     # A hand-digitised site of three parts (UTM metres): a bow-tie, a hall with a
     # self-intersecting courtyard, and an annex drawn over the hall's corner. The repair

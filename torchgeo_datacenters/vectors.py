@@ -99,7 +99,8 @@ def vector_layers(path: str | os.PathLike[str]) -> list[str]:
         Their names, in the file's order (GeoParquet: none).
 
     Raises:
-        TGDCError: if the file cannot be opened as a vector file.
+        TGDCError: if the file cannot be opened as a vector file (a raster file is named
+            so).
     """
     path = Path(path)
     if path.suffix.lower() == ".parquet":
@@ -107,8 +108,24 @@ def vector_layers(path: str | os.PathLike[str]) -> list[str]:
     try:
         layers = pyogrio.list_layers(path)
     except Exception as error:
+        if _is_raster(path):
+            raise TGDCError(
+                f"{path}: holds raster data only (e.g. GeoPackage tiles), no vector layer;"
+                " give the vector file of the polygons or points"
+            ) from error
         raise TGDCError(f"{path}: not a readable vector file ({_gdal_reason(error)})") from error
     return [str(name) for name, kind in layers if kind is not None]
+
+
+def _is_raster(path: Path) -> bool:
+    """Whether GDAL opens a file that is no vector file as a raster."""
+    import rasterio
+
+    try:
+        with rasterio.open(path):
+            return True
+    except rasterio.errors.RasterioIOError:
+        return False
 
 
 def read_vector_file(source: str | os.PathLike[str] | VectorSource, what: str) -> gpd.GeoDataFrame:
