@@ -6,6 +6,7 @@ extracts and hand digitising, written as raw GeoJSON (no writer repairs them).
 """
 
 import json
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -131,6 +132,34 @@ def test_a_geopackage_of_raster_tiles_is_named_a_raster(tmp_path: Path) -> None:
         dst.write(np.zeros((3, 64, 64), "uint8"))
     with pytest.raises(TGDCError, match=r"ortho.gpkg: holds raster data only .* no vector layer"):
         read_vector_file(path, "label")
+
+
+def test_a_csv_of_lon_lat_columns_is_refused_with_an_ogr2ogr_line_that_works(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A spreadsheet of sites saved as CSV: no geometry, only coordinate columns (was an
+    # AttributeError traceback).
+    path = tmp_path / "sites.csv"
+    pd.DataFrame(
+        {"Name": ["a", "b"], "Longitude": [-77.48, -77.46], "Latitude": [39.0, 39.01]}
+    ).to_csv(path, index=False)
+    with pytest.raises(
+        TGDCError, match=r"sites.csv: has no geometry, only fields \(Name, Lon"
+    ) as error:
+        read_vector_file(path, "sites")
+    dated = f"{path}@2020-01-01"
+    assert (
+        main(["change", "--detections", dated, dated, "--output", str(tmp_path / "c.geojson")]) == 2
+    )
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"tgdc change: error: {path}: has no geometry")
+    if shutil.which("ogr2ogr") is None:
+        pytest.skip("ogr2ogr (gdal-bin) is not installed")
+    command = str(error.value).split("e.g. ", 1)[1].split(" (give", 1)[0]
+    subprocess.run(shlex.split(command), cwd=tmp_path, check=True, capture_output=True)
+    points = read_vector_file(tmp_path / "fixed.gpkg", "sites")
+    assert list(points.geom_type) == ["Point", "Point"] and points.crs == "EPSG:4326"
+    assert points.geometry.x.tolist() == [-77.48, -77.46]
 
 
 def test_overlapping_parts_of_a_multipolygon_are_unioned_not_holed(tmp_path: Path) -> None:

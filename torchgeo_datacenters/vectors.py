@@ -28,6 +28,7 @@ start fast.
 """
 
 import os
+import shlex
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,7 +141,8 @@ def read_vector_file(source: str | os.PathLike[str] | VectorSource, what: str) -
 
     Raises:
         TGDCError: if the file is missing or unreadable, has several layers and none is
-            named, has no layer of the name given, or has no CRS.
+            named, has no layer of the name given, has no geometry (a CSV of lon/lat
+            columns: with the ``ogr2ogr`` line that makes them points), or has no CRS.
     """
     source = vector_source(source)
     path = source.path
@@ -156,12 +158,49 @@ def read_vector_file(source: str | os.PathLike[str] | VectorSource, what: str) -
         raise TGDCError(
             f"{source}: not a readable vector file of {what} ({_gdal_reason(error)})"
         ) from error
+    if not isinstance(frame, gpd.GeoDataFrame):
+        raise TGDCError(f"{source}: {_no_geometry(path, list(frame.columns))}")
     if frame.crs is None:
         raise TGDCError(
             f"{source}: has no CRS; assign one, e.g. ogr2ogr -a_srs EPSG:4326 fixed.gpkg"
             f" {path}{'' if layer is None else ' ' + layer}"
         )
     return split_collections(repair_geometries(frame, str(source)), str(source))
+
+
+#: Column names of longitudes and latitudes in a table of points (any case).
+LON_NAMES = ("lon", "longitude", "long", "lng", "x", "centroid_lon")
+LAT_NAMES = ("lat", "latitude", "y", "centroid_lat")
+
+
+def _no_geometry(path: Path, fields: list[str]) -> str:
+    """What is wrong with a table without geometry, and the ``ogr2ogr`` line that fixes it.
+
+    A CSV with longitude and latitude columns (a spreadsheet of sites) is made a point
+    file by GDAL's CSV open options.
+
+    Args:
+        path: the file.
+        fields: its columns.
+
+    Returns:
+        The message, without the file's name.
+    """
+    by_name = {field.lower(): field for field in fields}
+    lon = next((by_name[name] for name in LON_NAMES if name in by_name), None)
+    lat = next((by_name[name] for name in LAT_NAMES if name in by_name), None)
+    listed = ", ".join(fields) if fields else "none"
+    if path.suffix.lower() == ".csv" and lon is not None and lat is not None:
+        return (
+            f"has no geometry, only fields ({listed}); make its {lon}/{lat} columns points,"
+            f" e.g. ogr2ogr -a_srs EPSG:4326 -oo X_POSSIBLE_NAMES={shlex.quote(lon)}"
+            f" -oo Y_POSSIBLE_NAMES={shlex.quote(lat)} fixed.gpkg {shlex.quote(str(path))}"
+            " (give the CRS of the coordinates), and give fixed.gpkg"
+        )
+    return (
+        f"has no geometry, only fields ({listed}); give a file of polygons or points (a CSV"
+        " with a WKT column, or lon and lat columns)"
+    )
 
 
 def _layer(source: VectorSource) -> str | None:
