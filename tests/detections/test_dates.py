@@ -20,6 +20,8 @@ from torchgeo_datacenters.errors import TGDCError
 def test_naip_names_and_stac_item_ids_carry_the_flight_date() -> None:
     assert name_date("m_4208701_ne_16_060_20200902.tif") == dt.date(2020, 9, 2)
     assert name_date("m_4709963_se_14_1_20180716.tif") == dt.date(2018, 7, 16)
+    # A resolution field of letters ("h") is still a NAIP name.
+    assert name_date("tx_m_2609719_se_14_h_20161206.tif", naip_only=True) == dt.date(2016, 12, 6)
     # Planetary Computer item ids: state prefix, then the NAIP name.
     assert name_date("wi_m_4208701_ne_16_060_20200902_20201204") == dt.date(2020, 9, 2)
     assert name_date("naip_r0c0_20220701.tif") == dt.date(2022, 7, 1)

@@ -43,8 +43,9 @@ from typing import Any
 from ..errors import TGDCError
 
 #: A NAIP quarter-quad name: ``m_``, cell, quadrant, UTM zone, resolution, flight date; in
-#: any case (USGS EarthExplorer's downloads are ``M_4208701_NE_16_060_20200902``).
-NAIP_NAME = re.compile(r"m_\d{7}_[a-z]{2}_\d{1,2}_\d+_(\d{8})(?!\d)", re.IGNORECASE)
+#: any case (USGS EarthExplorer's downloads are ``M_4208701_NE_16_060_20200902``). The
+#: resolution field is any run of letters or digits (``1``, ``060``, ``030``, ``h``).
+NAIP_NAME = re.compile(r"m_\d{7}_[a-z]{2}_\d{1,2}_[a-z0-9]+_(\d{8})(?!\d)", re.IGNORECASE)
 
 #: Any 8-digit run, read as ``YYYYMMDD`` when it is a valid date.
 DIGITS8 = re.compile(r"(?<!\d)(\d{8})(?!\d)")
