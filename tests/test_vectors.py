@@ -116,6 +116,9 @@ def test_a_layer_name_with_spaces_or_colons_is_named_as_it_is(tmp_path: Path) ->
     assert len(read_vector_file(f"{path}:data centers 2020", "inventory")) == 1
     with pytest.raises(TGDCError, match=r"names.gpkg: has no layer 'osm:roads'; its layers"):
         read_vector_file(f"{path}:osm:roads", "inventory")
+    # The example in the refusal is quoted for the shell, the name holding a space.
+    with pytest.raises(TGDCError, match=r"FILE:LAYER, e\.g\. '.*names.gpkg:data centers 2020'$"):
+        read_vector_file(path, "inventory")
 
 
 def test_a_geopackage_of_raster_tiles_is_named_a_raster(tmp_path: Path) -> None:

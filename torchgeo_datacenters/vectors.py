@@ -214,7 +214,7 @@ def _layer(source: VectorSource) -> str | None:
     if len(layers) > 1:
         raise TGDCError(
             f"{source.path}: has {len(layers)} layers ({', '.join(layers)}); name the one to"
-            f" read as FILE:LAYER, e.g. {source.path}:{layers[0]}"
+            f" read as FILE:LAYER, e.g. {shlex.quote(f'{source.path}:{layers[0]}')}"
         )
     return layers[0] if layers else None
 
