@@ -74,6 +74,40 @@ def test_a_full_file_system_is_refused_before_the_work(
     assert sorted(out.iterdir()) == [filler]
 
 
+def test_chips_masks_are_counted_before_any_is_written(
+    scene: Path,
+    mount_tmpfs: Callable[..., Path],
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    # Was: a 0-byte mask written on the full disk, and "wrote 1 masks".
+    import geopandas as gpd
+    import rasterio
+
+    chips = tmp_path / "chips"
+    chips.mkdir()
+    shutil.copy(scene, chips / "scene.tif")
+    with rasterio.open(scene) as src:
+        left, bottom, right, top = src.bounds
+        crs = src.crs
+    labels = tmp_path / "labels.geojson"
+    site = shapely.box(left + 10, bottom + 10, (left + right) / 2, (bottom + top) / 2)
+    gpd.GeoDataFrame({"class": ["datacenter"]}, geometry=[site], crs=crs).to_file(labels)
+    out = mount_tmpfs("full", size="64k")
+    filler = fill(out)
+    args = ["--chips-dir", str(chips), "--labels", str(labels), "--output-dir", str(out / "m")]
+    status = main(["chips", *args])
+    refusal(capfd, "chips", out / "m" / "scene.tif")
+    assert status == 2
+    assert sorted(out.iterdir()) == [filler]
+    # Without the check (the library call), the full disk is an error, not a 0-byte mask.
+    from torchgeo_datacenters.datasets import DataCenterLabels, write_chip_masks
+
+    with pytest.raises(TGDCError, match=r"scene.tif: cannot be written: No space left on device"):
+        write_chip_masks(chips, DataCenterLabels(labels), out / "m", progress=False)
+    assert sorted(p.name for p in (out / "m").iterdir()) == []
+
+
 def test_a_report_beside_the_output_is_counted_with_it(
     detections: Path,
     scene: Path,
