@@ -1,6 +1,8 @@
+import argparse
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import geopandas as gpd
@@ -102,11 +104,19 @@ def test_a_misspelt_flag_gets_the_commands_usage_and_a_suggestion(
             ["labels", "merge", "a", "--ouput", "b"],
             "tgdc labels merge: error: unrecognized arguments: --ouput; did you mean --output?",
         ),
-        # A prefix of two flags: argparse's own words, under the subcommand's usage.
+        # A prefix of two flags, or of one: not a flag (argparse's abbreviations are off).
         (
             ["compare", "--detections", "a", "--inventory", "b", "--output", "c"],
-            "tgdc compare: error: ambiguous option: --output could match --output-dir,"
-            " --output-report",
+            "tgdc compare: error: unrecognized arguments: --output; did you mean --output-dir?",
+        ),
+        (
+            ["detect", "--image", "a", "--checkpoint", "b", "--output-geo", "c"],
+            "tgdc detect: error: unrecognized arguments: --output-geo; did you mean"
+            " --output-geojson?",
+        ),
+        (
+            ["labels", "merge", "a", "--out=b"],
+            "tgdc labels merge: error: unrecognized arguments: --out; did you mean --output?",
         ),
     ],
 )
@@ -120,6 +130,29 @@ def test_misspelt_flags_as_other_tools_users_type_them(
     command = " ".join(argv[:2]) if argv[0] == "labels" else argv[0]
     assert f"usage: tgdc {command}" in err
     assert err.splitlines()[-1] == expected
+
+
+def _parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    """*parser* and every subcommand's parser under it."""
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for subparser in action.choices.values():
+                yield from _parsers(subparser)
+
+
+def test_no_parser_takes_an_abbreviated_flag(capsys: pytest.CaptureFixture) -> None:
+    parsers = list(_parsers(build_parser()))
+    assert len(parsers) > len(COMMANDS)
+    assert [p.prog for p in parsers if p.allow_abbrev] == []
+    # The top-level parser too: --deb is not --debug.
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--deb", "describe", "model.ckpt"])
+    assert exit_info.value.code == 2
+    assert (
+        "tgdc: error: unrecognized arguments: --deb; did you mean --debug?"
+        in capsys.readouterr().err
+    )
 
 
 def test_a_misspelt_command_or_choice_gets_a_suggestion(capsys: pytest.CaptureFixture) -> None:

@@ -6,6 +6,7 @@ extracts and hand digitising, written as raw GeoJSON (no writer repairs them).
 """
 
 import json
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -20,7 +21,7 @@ from torchgeo_datacenters.datasets import DataCenterLabels, read_label_file
 from torchgeo_datacenters.detections.files import read_vector
 from torchgeo_datacenters.errors import TGDCError
 from torchgeo_datacenters.scan import read_aoi
-from torchgeo_datacenters.vectors import read_vector_file, vector_source
+from torchgeo_datacenters.vectors import VectorSource, read_vector_file, vector_source
 
 OGR2OGR = shutil.which("ogr2ogr")
 needs_ogr2ogr = pytest.mark.skipif(OGR2OGR is None, reason="ogr2ogr (gdal-bin) is not installed")
@@ -102,6 +103,90 @@ def test_a_colon_in_an_existing_name_is_part_of_the_name(tmp_path: Path) -> None
     path = _geojson(tmp_path / "a:b.geojson", [SQUARE])
     assert vector_source(path).path == path and vector_source(path).layer is None
     assert len(read_vector_file(str(path), "sites")) == 1
+
+
+def test_a_layer_name_with_spaces_or_colons_is_named_as_it_is(tmp_path: Path) -> None:
+    # ogr2ogr names OpenStreetMap layers by tag ("osm:landuse"); QGIS users type spaces.
+    path = tmp_path / "names.gpkg"
+    square = gpd.GeoDataFrame({"name": ["a"]}, geometry=[shapely.Polygon(SQUARE)], crs=4326)
+    square.to_file(path, layer="data centers 2020")
+    pd.concat([square, square]).to_file(path, layer="osm:landuse", mode="a")
+    assert vector_source(f"{path}:osm:landuse") == VectorSource(path, "osm:landuse")
+    assert len(read_vector_file(f"{path}:osm:landuse", "inventory")) == 2
+    assert len(read_vector_file(f"{path}:data centers 2020", "inventory")) == 1
+    with pytest.raises(TGDCError, match=r"names.gpkg: has no layer 'osm:roads'; its layers"):
+        read_vector_file(f"{path}:osm:roads", "inventory")
+    # The example in the refusal is quoted for the shell, the name holding a space.
+    with pytest.raises(TGDCError, match=r"FILE:LAYER, e\.g\. '.*names.gpkg:data centers 2020'$"):
+        read_vector_file(path, "inventory")
+
+
+def test_a_geopackage_of_raster_tiles_is_named_a_raster(tmp_path: Path) -> None:
+    # QGIS and gdal_translate -of GPKG store imagery as tiles in a GeoPackage: given as
+    # labels, it is refused as a raster, not as a file GDAL does not recognise.
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+
+    path = tmp_path / "ortho.gpkg"
+    profile = {"driver": "GPKG", "width": 64, "height": 64, "count": 3, "dtype": "uint8"}
+    transform = from_origin(-8_626_000, 4_727_000, 10, 10)
+    with rasterio.open(path, "w", crs="EPSG:3857", transform=transform, **profile) as dst:
+        dst.write(np.zeros((3, 64, 64), "uint8"))
+    with pytest.raises(TGDCError, match=r"ortho.gpkg: holds raster data only .* no vector layer"):
+        read_vector_file(path, "label")
+
+
+def test_a_csv_of_lon_lat_columns_is_refused_with_an_ogr2ogr_line_that_works(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A spreadsheet of sites saved as CSV: no geometry, only coordinate columns (was an
+    # AttributeError traceback).
+    path = tmp_path / "sites.csv"
+    pd.DataFrame(
+        {"Name": ["a", "b"], "Longitude": [-77.48, -77.46], "Latitude": [39.0, 39.01]}
+    ).to_csv(path, index=False)
+    with pytest.raises(
+        TGDCError, match=r"sites.csv: has no geometry, only fields \(Name, Lon"
+    ) as error:
+        read_vector_file(path, "sites")
+    dated = f"{path}@2020-01-01"
+    assert (
+        main(["change", "--detections", dated, dated, "--output", str(tmp_path / "c.geojson")]) == 2
+    )
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"tgdc change: error: {path}: has no geometry")
+    if shutil.which("ogr2ogr") is None:
+        pytest.skip("ogr2ogr (gdal-bin) is not installed")
+    command = str(error.value).split("e.g. ", 1)[1].split(" (give", 1)[0]
+    subprocess.run(shlex.split(command), cwd=tmp_path, check=True, capture_output=True)
+    points = read_vector_file(tmp_path / "fixed.gpkg", "sites")
+    assert list(points.geom_type) == ["Point", "Point"] and points.crs == "EPSG:4326"
+    assert points.geometry.x.tolist() == [-77.48, -77.46]
+
+
+def test_overlapping_parts_of_a_multipolygon_are_unioned_not_holed(tmp_path: Path) -> None:
+    # A hand-digitised site of three parts (UTM metres): a bow-tie, a hall with a
+    # self-intersecting courtyard, and an annex drawn over the hall's corner. The repair
+    # keeps the hall where the annex overlaps it (GEOS's default method made it a hole).
+    x, y = 500_000, 4_300_000
+    bowtie = shapely.Polygon([(x, y), (x + 10, y + 10), (x + 10, y), (x, y + 10)])
+    courtyard = [(25, 5), (35, 15), (35, 5), (25, 15)]
+    hall = shapely.Polygon(
+        [(x + 20, y), (x + 40, y), (x + 40, y + 20), (x + 20, y + 20)],
+        [[(x + dx, y + dy) for dx, dy in courtyard]],
+    )
+    annex = shapely.box(x + 30, y + 10, x + 50, y + 30)
+    site = shapely.MultiPolygon([bowtie, hall, annex])
+    assert not site.is_valid
+    path = tmp_path / "site.geojson"
+    gpd.GeoDataFrame({"name": ["site"]}, geometry=[site], crs=32618).to_file(path)
+    with pytest.warns(UserWarning, match=r"repaired 1 invalid geometry \(fid=0 \(site\)\)"):
+        (repaired,) = read_vector_file(path, "label").geometry
+    # The bow-tie's triangles (50 m²), the hall less the courtyard's two triangles outside
+    # the annex (400 - 25 - 25 + 12.5), the annex less what it shares with the hall.
+    assert repaired.area == pytest.approx(50 + 362.5 + 400 - 100)
+    assert repaired.covers(shapely.box(x + 36, y + 16, x + 39, y + 19))
 
 
 def test_invalid_rings_are_repaired_keeping_polygons_and_counted(files: dict[str, Path]) -> None:

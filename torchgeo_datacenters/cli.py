@@ -10,7 +10,7 @@ import signal
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 from . import __version__
 from .commands import COMMANDS
@@ -26,7 +26,21 @@ class CommandParser(argparse.ArgumentParser):
       gives (the subcommand passes unknown flags up to it).
     * An unknown flag, subcommand or choice gets "did you mean" the closest known one
       (:func:`difflib.get_close_matches`), as Python 3.14's ``suggest_on_error`` does.
+    * No parser takes an abbreviated flag (``allow_abbrev=False``, for the ``tgdc`` parser
+      and every subcommand's, which argparse makes of this class): ``--out`` for
+      ``--output`` would turn a misspelt flag, or one a later version adds, into another
+      option without a word; it is refused, with the closest flag.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Make the parser, never taking abbreviated flags.
+
+        Args:
+            *args: passed to :class:`argparse.ArgumentParser`.
+            **kwargs: passed to :class:`argparse.ArgumentParser` (``allow_abbrev`` is
+                always False).
+        """
+        super().__init__(*args, **{**kwargs, "allow_abbrev": False})
 
     def parse_known_args(  # type: ignore[override]
         self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
@@ -61,8 +75,8 @@ class CommandParser(argparse.ArgumentParser):
         return [arg.split("=", 1)[0] for arg in given if arg.startswith("--")]
 
     def _known(self, flag: str) -> bool:
-        """Whether a ``--flag`` is one of this parser's, or an abbreviation argparse takes."""
-        return any(option.startswith(flag) for option in self._option_string_actions)
+        """Whether a ``--flag`` is one of this parser's."""
+        return flag in self._option_string_actions
 
     def unknown_message(self, extras: Sequence[str]) -> str:
         """The error for arguments this parser does not know, with the closest flag.

@@ -135,11 +135,10 @@ def check_georeferenced(src: Any, name: str | os.PathLike[str]) -> CRS:
 
     A raster georeferenced by ground control points (a scanned map or an image aligned in a
     GIS: GCPs with a CRS, no geotransform) is refused with the ``gdalwarp`` line that warps
-    it onto a geotransform in the GCPs' CRS (without ``-t_srs``, gdalwarp keeps that CRS);
-    run on the raster, it gives a file every command reads. ``-nosrcalpha`` keeps the
-    near-infrared band, which NAIP files tag as alpha, as data (else gdalwarp blanks every
-    pixel where it is 0), and ``-dstalpha`` marks the corners a rotated image leaves
-    outside it as nodata (else they are black pixels, read as ground).
+    it onto a geotransform in the GCPs' CRS (:func:`warp_command`); run on the raster, it
+    gives a file every command reads. A raster with no CRS is refused with the
+    ``gdal_edit.py`` line that assigns one: the ``.prj`` beside it where a world file's CRS
+    lies, else an example.
 
     Args:
         src: the raster, open in rasterio.
@@ -153,18 +152,37 @@ def check_georeferenced(src: Any, name: str | os.PathLike[str]) -> CRS:
     """
     gcps, gcp_crs = src.gcps
     if src.crs is None and gcps:
-        stem = Path(str(name)).stem
         assign = "" if gcp_crs else " after giving its GCPs a CRS (gdal_edit.py -a_srs EPSG:...)"
         raise TGDCError(
             f"{name}: georeferenced by {len(gcps)} ground control points, not a geotransform;"
-            f" warp it onto one first{assign}: gdalwarp -r bilinear -nosrcalpha -dstalpha"
-            f" {name} {stem}_warped.tif"
+            f" warp it onto one first{assign}: {warp_command(name)}"
         )
     if src.crs is None:
+        # A world file's CRS lies in a .prj beside it, which GDAL reads for no GeoTIFF.
+        prj = Path(str(name)).with_suffix(".prj")
+        given = prj if prj.is_file() else "EPSG:26916"
         raise TGDCError(
-            f"{name}: raster has no CRS; assign one (e.g. gdal_edit.py -a_srs EPSG:26916)"
+            f"{name}: raster has no CRS; assign one"
+            f" ({'' if prj.is_file() else 'e.g. '}gdal_edit.py -a_srs {given} {name})"
         )
     return CRS.from_user_input(src.crs)
+
+
+def warp_command(name: str | os.PathLike[str]) -> str:
+    """The ``gdalwarp`` line that puts a raster on a north-up geotransform in its own CRS.
+
+    Without ``-t_srs``, gdalwarp keeps the raster's CRS (or its GCPs'); ``-nosrcalpha``
+    keeps the near-infrared band, which NAIP files tag as alpha, as data (else gdalwarp
+    blanks every pixel where it is 0), and ``-dstalpha`` marks the corners a rotated image
+    leaves outside it as nodata (else they are black pixels, read as ground).
+
+    Args:
+        name: the raster's path.
+
+    Returns:
+        The command, writing ``STEM_warped.tif`` beside where it runs.
+    """
+    return f"gdalwarp -r bilinear -nosrcalpha -dstalpha {name} {Path(str(name)).stem}_warped.tif"
 
 
 class ImageryFile:
@@ -211,7 +229,7 @@ class ImageryFile:
         if t.is_identity or t.b != 0 or t.d != 0 or t.a <= 0:
             raise TGDCError(
                 f"{self.path}: raster has no north- or south-up geotransform (rotated, flipped"
-                " east-west or missing); warp it first (gdalwarp -t_srs ...)"
+                f" east-west or missing); warp it first: {warp_command(self.path)}"
             )
         if band_count is None:
             band_count = self.count

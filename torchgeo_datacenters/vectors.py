@@ -12,10 +12,12 @@ Labels (``tgdc chips``, training's ``label_path``, ``val_area``, ``test_area``),
   reading the first one alone would drop the others without a word. Tables without
   geometry (the ``layer_styles`` table QGIS and ``tgdc`` write into a GeoPackage) are not
   counted as layers.
-* **Invalid geometries** (self-intersecting or badly nested rings, as OpenStreetMap
-  extracts and hand digitising produce): repaired with :func:`shapely.make_valid`, keeping
-  the polygonal parts of a polygon (a bow-tie becomes its two triangles; a ring collapsed
-  to a line becomes empty), and counted in one warning per file.
+* **Invalid geometries** (self-intersecting or badly nested rings, overlapping parts of a
+  multipolygon, as OpenStreetMap extracts and hand digitising produce): repaired with
+  :func:`shapely.make_valid` by structure (``method="structure"``), keeping the polygonal parts of
+  a polygon (a bow-tie becomes its two triangles; overlapping parts become their union,
+  not a hole where they overlap; a ring collapsed to a line becomes empty), and counted
+  in one warning per file.
 * **Geometry collections** (a KML ``MultiGeometry``: Google Earth's placemark of an
   outline and a pin): read as their polygons where they hold any, else as their points,
   and counted in one warning per file, so every command sees polygons or points.
@@ -26,6 +28,7 @@ start fast.
 """
 
 import os
+import shlex
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,8 +66,9 @@ class VectorSource:
 def vector_source(text: str | os.PathLike[str] | VectorSource) -> VectorSource:
     """Parse ``FILE`` or ``FILE:LAYER`` as given on a command line or in a config.
 
-    A path that exists is a file even when its name holds a colon; otherwise the text
-    after the last colon is the layer when the text before it exists.
+    A path that exists is a file even when its name holds a colon; otherwise the layer is
+    the text after the last colon whose text before it exists, so a layer's name may hold
+    colons too (``osm:landuse``, as ``ogr2ogr`` names layers from OpenStreetMap tags).
 
     Args:
         text: the file, optionally followed by ``:`` and a layer name.
@@ -77,9 +81,12 @@ def vector_source(text: str | os.PathLike[str] | VectorSource) -> VectorSource:
     path = Path(text)
     if path.exists():
         return VectorSource(path)
-    head, sep, layer = os.fspath(text).rpartition(":")
-    if sep and head and layer and Path(head).exists():
-        return VectorSource(Path(head), layer)
+    head = os.fspath(text)
+    while ":" in head:
+        head, _, _ = head.rpartition(":")
+        layer = os.fspath(text)[len(head) + 1 :]
+        if head and layer and Path(head).exists():
+            return VectorSource(Path(head), layer)
     return VectorSource(path)
 
 
@@ -93,7 +100,8 @@ def vector_layers(path: str | os.PathLike[str]) -> list[str]:
         Their names, in the file's order (GeoParquet: none).
 
     Raises:
-        TGDCError: if the file cannot be opened as a vector file.
+        TGDCError: if the file cannot be opened as a vector file (a raster file is named
+            so).
     """
     path = Path(path)
     if path.suffix.lower() == ".parquet":
@@ -101,8 +109,24 @@ def vector_layers(path: str | os.PathLike[str]) -> list[str]:
     try:
         layers = pyogrio.list_layers(path)
     except Exception as error:
+        if _is_raster(path):
+            raise TGDCError(
+                f"{path}: holds raster data only (e.g. GeoPackage tiles), no vector layer;"
+                " give the vector file of the polygons or points"
+            ) from error
         raise TGDCError(f"{path}: not a readable vector file ({_gdal_reason(error)})") from error
     return [str(name) for name, kind in layers if kind is not None]
+
+
+def _is_raster(path: Path) -> bool:
+    """Whether GDAL opens a file that is no vector file as a raster."""
+    import rasterio
+
+    try:
+        with rasterio.open(path):
+            return True
+    except rasterio.errors.RasterioIOError:
+        return False
 
 
 def read_vector_file(source: str | os.PathLike[str] | VectorSource, what: str) -> gpd.GeoDataFrame:
@@ -117,7 +141,8 @@ def read_vector_file(source: str | os.PathLike[str] | VectorSource, what: str) -
 
     Raises:
         TGDCError: if the file is missing or unreadable, has several layers and none is
-            named, has no layer of the name given, or has no CRS.
+            named, has no layer of the name given, has no geometry (a CSV of lon/lat
+            columns: with the ``ogr2ogr`` line that makes them points), or has no CRS.
     """
     source = vector_source(source)
     path = source.path
@@ -133,12 +158,49 @@ def read_vector_file(source: str | os.PathLike[str] | VectorSource, what: str) -
         raise TGDCError(
             f"{source}: not a readable vector file of {what} ({_gdal_reason(error)})"
         ) from error
+    if not isinstance(frame, gpd.GeoDataFrame):
+        raise TGDCError(f"{source}: {_no_geometry(path, list(frame.columns))}")
     if frame.crs is None:
         raise TGDCError(
             f"{source}: has no CRS; assign one, e.g. ogr2ogr -a_srs EPSG:4326 fixed.gpkg"
             f" {path}{'' if layer is None else ' ' + layer}"
         )
     return split_collections(repair_geometries(frame, str(source)), str(source))
+
+
+#: Column names of longitudes and latitudes in a table of points (any case).
+LON_NAMES = ("lon", "longitude", "long", "lng", "x", "centroid_lon")
+LAT_NAMES = ("lat", "latitude", "y", "centroid_lat")
+
+
+def _no_geometry(path: Path, fields: list[str]) -> str:
+    """What is wrong with a table without geometry, and the ``ogr2ogr`` line that fixes it.
+
+    A CSV with longitude and latitude columns (a spreadsheet of sites) is made a point
+    file by GDAL's CSV open options.
+
+    Args:
+        path: the file.
+        fields: its columns.
+
+    Returns:
+        The message, without the file's name.
+    """
+    by_name = {field.lower(): field for field in fields}
+    lon = next((by_name[name] for name in LON_NAMES if name in by_name), None)
+    lat = next((by_name[name] for name in LAT_NAMES if name in by_name), None)
+    listed = ", ".join(fields) if fields else "none"
+    if path.suffix.lower() == ".csv" and lon is not None and lat is not None:
+        return (
+            f"has no geometry, only fields ({listed}); make its {lon}/{lat} columns points,"
+            f" e.g. ogr2ogr -a_srs EPSG:4326 -oo X_POSSIBLE_NAMES={shlex.quote(lon)}"
+            f" -oo Y_POSSIBLE_NAMES={shlex.quote(lat)} fixed.gpkg {shlex.quote(str(path))}"
+            " (give the CRS of the coordinates), and give fixed.gpkg"
+        )
+    return (
+        f"has no geometry, only fields ({listed}); give a file of polygons or points (a CSV"
+        " with a WKT column, or lon and lat columns)"
+    )
 
 
 def _layer(source: VectorSource) -> str | None:
@@ -152,7 +214,7 @@ def _layer(source: VectorSource) -> str | None:
     if len(layers) > 1:
         raise TGDCError(
             f"{source.path}: has {len(layers)} layers ({', '.join(layers)}); name the one to"
-            f" read as FILE:LAYER, e.g. {source.path}:{layers[0]}"
+            f" read as FILE:LAYER, e.g. {shlex.quote(f'{source.path}:{layers[0]}')}"
         )
     return layers[0] if layers else None
 
@@ -174,7 +236,14 @@ def repair_geometries(frame: gpd.GeoDataFrame, name: str) -> gpd.GeoDataFrame:
         return frame
     frame = frame.copy()
     polygonal = geometry.geom_type.isin(POLYGONAL).to_numpy()
-    repaired = geometry[invalid].make_valid()
+    repaired = gpd.GeoSeries(
+        # By structure: overlapping parts of a multipolygon are unioned (GEOS's default
+        # "linework" method keeps an area covered twice as a hole), and rings collapsed to
+        # lines are dropped.
+        shapely.make_valid(geometry[invalid].to_numpy(), method="structure", keep_collapsed=False),
+        index=geometry[invalid].index,
+        crs=geometry.crs,
+    )
     kept = [
         polygonal_part(shape) if was_polygonal else shape
         for shape, was_polygonal in zip(repaired, polygonal[invalid], strict=True)

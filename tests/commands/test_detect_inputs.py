@@ -180,3 +180,55 @@ def test_rotated_gcps_in_degrees_warp_keeping_nir_and_leaving_the_corners_out(
     (found,) = gpd.read_file(out / "d.geojson").to_crs(UTM).geometry
     frame = shapely.Polygon([corners[0], corners[1], corners[3], corners[2]])
     assert found.intersection(frame).area / found.union(frame).area > 0.95
+
+
+@pytest.mark.skipif(shutil.which("gdalwarp") is None, reason="gdalwarp (gdal-bin) is not installed")
+def test_a_rotated_geotransform_is_refused_with_a_gdalwarp_line_that_works(
+    checkpoint: Path, tmp_path: Path, out: Path, capsys: pytest.CaptureFixture
+) -> None:
+    # A scene georeferenced in a GIS with a rotation (ArcGIS's georeferencing writes the
+    # rotation terms of the geotransform): the advice's gdalwarp line, run as printed, puts
+    # it north-up where it lies.
+    from affine import Affine
+
+    x, y = utm_transform().c, utm_transform().f
+    rotated = Affine.translation(x, y) * Affine.rotation(20) * Affine.scale(0.6, -0.6)
+    image = write_raster(tmp_path / "rotated.tif", scene_array(128, 128, []), UTM, rotated)
+    line = refused(detect(checkpoint, image, out), capsys, out, image)
+    assert "no north- or south-up geotransform" in line
+    command = shlex.split(line.split("first: ", 1)[1])
+    subprocess.run(command, cwd=tmp_path, check=True, capture_output=True)
+    assert detect(checkpoint, tmp_path / "rotated_warped.tif", out) == 0
+    (warped,) = gpd.read_file(out / "d.geojson").to_crs(UTM).geometry
+    footprint = shapely.Polygon(
+        [rotated * corner for corner in ((0, 0), (128, 0), (128, 128), (0, 128))]
+    )
+    assert warped.intersection(footprint).area / warped.union(footprint).area > 0.95
+
+
+@pytest.mark.skipif(shutil.which("gdal_edit.py") is None, reason="gdal_edit.py is not installed")
+def test_a_world_file_with_a_prj_is_assigned_its_crs_by_the_advice(
+    checkpoint: Path, tmp_path: Path, out: Path, capsys: pytest.CaptureFixture
+) -> None:
+    # A plain TIFF with a world file (.tfw) and a .prj, as scanners and older GIS export:
+    # GDAL reads the world file, not the .prj; the advice assigns the .prj's CRS.
+    image = tmp_path / "plain.tif"
+    array = scene_array(128, 128, [])
+    profile = {"driver": "GTiff", "width": 128, "height": 128, "count": 4, "dtype": array.dtype}
+    with (
+        pytest.warns(rasterio.errors.NotGeoreferencedWarning),
+        rasterio.open(image, "w", **profile) as dst,
+    ):
+        dst.write(array)
+    t = utm_transform()
+    (tmp_path / "plain.tfw").write_text(f"{t.a}\n0\n0\n{t.e}\n{t.c + t.a / 2}\n{t.f + t.e / 2}\n")
+    (tmp_path / "plain.prj").write_text(rasterio.crs.CRS.from_string(UTM).to_wkt("WKT1_ESRI"))
+    line = refused(detect(checkpoint, image, out), capsys, out, image)
+    assert line.endswith(
+        f"raster has no CRS; assign one (gdal_edit.py -a_srs {tmp_path / 'plain.prj'} {image})"
+    )
+    command = shlex.split(line.rsplit("(", 1)[1].rstrip(")"))
+    subprocess.run(command, check=True, capture_output=True)
+    assert detect(checkpoint, image, out) == 0
+    with rasterio.open(image) as src:
+        assert src.crs == UTM and src.transform == t

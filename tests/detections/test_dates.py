@@ -5,13 +5,23 @@ import pytest
 from support.data import shared_data
 from support.inference import write_scene
 
-from torchgeo_datacenters.detections.dates import fgdc_date, file_date, name_date, parse_date
+from torchgeo_datacenters.detections.dates import (
+    acquisition_dates,
+    acquisition_text,
+    fgdc_date,
+    file_date,
+    item_dates,
+    name_date,
+    parse_date,
+)
 from torchgeo_datacenters.errors import TGDCError
 
 
 def test_naip_names_and_stac_item_ids_carry_the_flight_date() -> None:
     assert name_date("m_4208701_ne_16_060_20200902.tif") == dt.date(2020, 9, 2)
     assert name_date("m_4709963_se_14_1_20180716.tif") == dt.date(2018, 7, 16)
+    # A resolution field of letters ("h") is still a NAIP name.
+    assert name_date("tx_m_2609719_se_14_h_20161206.tif", naip_only=True) == dt.date(2016, 12, 6)
     # Planetary Computer item ids: state prefix, then the NAIP name.
     assert name_date("wi_m_4208701_ne_16_060_20200902_20201204") == dt.date(2020, 9, 2)
     assert name_date("naip_r0c0_20220701.tif") == dt.date(2022, 7, 1)
@@ -49,10 +59,11 @@ def test_naip_names_as_other_systems_write_them_beat_the_tiff_tag(tmp_path: Path
     assert name_date("M_4208701_NE_16_060_20200902.jp2", naip_only=True) == dt.date(2020, 9, 2)
 
 
-def test_a_stac_item_with_an_interval_and_no_datetime_is_dated_by_its_start() -> None:
+def test_a_stac_item_with_an_interval_and_no_datetime_carries_the_range() -> None:
     # STAC allows "datetime": null with start_datetime and end_datetime (a mosaic flown over
-    # several days): scan's scenes and provenance take the first day, as tgdc change reads a
-    # FIRST/LAST range by its first day.
+    # several days): its provenance holds the first and last day, which detections record
+    # as FIRST/LAST; scan's scenes are searched and sorted by the first day, as tgdc change
+    # reads a FIRST/LAST range by its first day.
     import pystac
 
     from torchgeo_datacenters.outputs.provenance import item_provenance
@@ -76,7 +87,17 @@ def test_a_stac_item_with_an_interval_and_no_datetime_is_dated_by_its_start() ->
     }
     scene = StacScene("mosaic", item, "http://127.0.0.1:9", "naip", "image", NetworkSettings())
     assert scene.acquired() == dt.date(2022, 7, 1)
-    assert item_provenance(item, "mosaic.tif", "http://x/mosaic").dates == (dt.date(2022, 7, 1),)
+    provenance = item_provenance(item, "mosaic.tif", "http://x/mosaic")
+    assert provenance.dates == (dt.date(2022, 7, 1), dt.date(2022, 7, 3))
+    assert acquisition_text(provenance.dates) == "2022-07-01/2022-07-03"
+    assert acquisition_dates("2022-07-01/2022-07-03") == provenance.dates
+    # One day, a missing end, or a datetime beside the interval: one date.
+    for one in (
+        dict(properties, end_datetime="2022-07-01T23:00:00Z"),
+        dict(properties, end_datetime=None),
+        dict(properties, datetime="2022-07-02T10:00:00Z"),
+    ):
+        assert len(item_dates(one)) == 1
     older = dict(item, id="older", properties={"datetime": "2018-06-01T00:00:00Z"})
     kept = newest_items([pystac.Item.from_dict(item), pystac.Item.from_dict(older)])
     assert [kept_item.id for kept_item in kept] == ["mosaic"]
@@ -142,11 +163,59 @@ def test_fgdc_metadata_beside_the_file_beats_the_tiff_tag(tmp_path: Path) -> Non
     assert file_date(named) == dt.date(2020, 9, 3)
 
 
+#: The ground's date as other systems write metadata beside a raster, each with a later
+#: date (the metadata's or the file's) outside its time period of content.
+METADATA_VARIANTS = {
+    # FGDC with an ISO date, as some producers write caldate.
+    "iso-caldate.xml": FGDC_XML.format(date="2020-09-02"),
+    # FGDC in its namespace, as metadata editors save it.
+    "namespaced.xml": FGDC_XML.format(date="20200902").replace(
+        "<metadata>", '<metadata xmlns="http://www.fgdc.gov/metadata/csdgm">'
+    ),
+    # FGDC plain text with an ISO date.
+    "iso-text.txt": FGDC_TEXT.format(date="2020-09-02"),
+    # ISO 19139, as catalogues (GeoNetwork, data.gov) publish it.
+    "iso19139.xml": (
+        '<gmd:MD_Metadata xmlns:gmd="http://www.isotc211.org/2005/gmd"'
+        ' xmlns:gco="http://www.isotc211.org/2005/gco"'
+        ' xmlns:gml="http://www.opengis.net/gml/3.2">'
+        "<gmd:dateStamp><gco:Date>2021-01-15</gco:Date></gmd:dateStamp>"
+        "<gmd:identificationInfo><gmd:MD_DataIdentification><gmd:extent><gmd:EX_Extent>"
+        "<gmd:temporalElement><gmd:EX_TemporalExtent><gmd:extent>"
+        '<gml:TimePeriod gml:id="t1"><gml:beginPosition>2020-09-02</gml:beginPosition>'
+        "<gml:endPosition>2020-09-10</gml:endPosition></gml:TimePeriod>"
+        "</gmd:extent></gmd:EX_TemporalExtent></gmd:temporalElement>"
+        "</gmd:EX_Extent></gmd:extent></gmd:MD_DataIdentification></gmd:identificationInfo>"
+        "</gmd:MD_Metadata>"
+    ),
+    # ArcGIS metadata, as ArcGIS Pro writes NAME.tif.xml.
+    "arcgis.tif.xml": (
+        "<metadata><Esri><CreaDate>20210105</CreaDate></Esri><dataIdInfo><dataExt><tempEle>"
+        "<TempExtent><exTemp><TM_Instant><tmPosition>2020-09-02T00:00:00</tmPosition>"
+        "</TM_Instant></exTemp></TempExtent></tempEle></dataExt></dataIdInfo></metadata>"
+    ),
+}
+
+
+@pytest.mark.parametrize("name", METADATA_VARIANTS)
+def test_metadata_as_other_systems_write_it_beats_the_tiff_tag(name: str, tmp_path: Path) -> None:
+    stem = name.split(".")[0]
+    raster = _tagged(tmp_path / f"{stem}.tif")
+    (tmp_path / name).write_text(METADATA_VARIANTS[name], encoding="utf-8")
+    assert fgdc_date(raster) == file_date(raster) == dt.date(2020, 9, 2)
+
+
 def test_the_tiff_tag_is_used_last_with_a_warning(tmp_path: Path) -> None:
     path = _tagged(tmp_path / "ortho.tif", "2021:01:05 10:30:00")
-    (tmp_path / "ortho.xml").write_text("<metadata><idinfo/></metadata>")  # no date in it
-    with pytest.warns(UserWarning, match="TIFF DateTime tag, which NAIP producers set to the"):
+    with pytest.warns(UserWarning, match=r"put the file's FGDC metadata \(ortho.xml\) beside"):
         assert file_date(path) == dt.date(2021, 1, 5)
+    # Metadata that holds no date: the advice is --date, not to add what is there.
+    (tmp_path / "ortho.xml").write_text("<metadata><idinfo/></metadata>")
+    with pytest.warns(UserWarning, match="TIFF DateTime tag, which NAIP producers set to the") as w:
+        assert file_date(path) == dt.date(2021, 1, 5)
+    assert "metadata beside it (ortho.xml) gives no time period of content; give the date" in str(
+        w[0].message
+    )
 
 
 def test_stac_datetimes_rank_above_the_file_name(tmp_path: Path) -> None:

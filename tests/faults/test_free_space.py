@@ -74,6 +74,40 @@ def test_a_full_file_system_is_refused_before_the_work(
     assert sorted(out.iterdir()) == [filler]
 
 
+def test_chips_masks_are_counted_before_any_is_written(
+    scene: Path,
+    mount_tmpfs: Callable[..., Path],
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    # Was: a 0-byte mask written on the full disk, and "wrote 1 masks".
+    import geopandas as gpd
+    import rasterio
+
+    chips = tmp_path / "chips"
+    chips.mkdir()
+    shutil.copy(scene, chips / "scene.tif")
+    with rasterio.open(scene) as src:
+        left, bottom, right, top = src.bounds
+        crs = src.crs
+    labels = tmp_path / "labels.geojson"
+    site = shapely.box(left + 10, bottom + 10, (left + right) / 2, (bottom + top) / 2)
+    gpd.GeoDataFrame({"class": ["datacenter"]}, geometry=[site], crs=crs).to_file(labels)
+    out = mount_tmpfs("full", size="64k")
+    filler = fill(out)
+    args = ["--chips-dir", str(chips), "--labels", str(labels), "--output-dir", str(out / "m")]
+    status = main(["chips", *args])
+    refusal(capfd, "chips", out / "m" / "scene.tif")
+    assert status == 2
+    assert sorted(out.iterdir()) == [filler]
+    # Without the check (the library call), the full disk is an error, not a 0-byte mask.
+    from torchgeo_datacenters.datasets import DataCenterLabels, write_chip_masks
+
+    with pytest.raises(TGDCError, match=r"scene.tif: cannot be written: No space left on device"):
+        write_chip_masks(chips, DataCenterLabels(labels), out / "m", progress=False)
+    assert sorted(p.name for p in (out / "m").iterdir()) == []
+
+
 def test_a_report_beside_the_output_is_counted_with_it(
     detections: Path,
     scene: Path,
@@ -90,6 +124,52 @@ def test_a_report_beside_the_output_is_counted_with_it(
     assert status == 2 and str(out / "change.html") in line
     assert list(out.iterdir()) == []
     assert main(["change", *dated, "--output", str(out / "sites.geojson")]) == 0
+
+
+@pytest.mark.parametrize("command", ["detect", "batch-detect"])
+@pytest.mark.parametrize("kind", ["report", "review", "stac"])
+def test_run_outputs_are_counted_before_prediction(
+    command: str,
+    kind: str,
+    checkpoint: Path,
+    scene: Path,
+    mount_tmpfs: Callable[..., Path],
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    # The detections go to a disk with room; the page or catalogue, written from them once
+    # prediction is over, to a full one: refused before prediction, so not even the
+    # detections are written.
+    out = mount_tmpfs("full", size="64k")
+    filler = fill(out)
+    output = out / ("stac" if kind == "stac" else f"{kind}.html")
+    detections = tmp_path / "detections.geojson"
+    source = ["--image", str(scene)] if command == "detect" else ["--chips-dir", str(scene.parent)]
+    args = ["--checkpoint", str(checkpoint), *source, "--output-geojson", str(detections)]
+    status = main([command, *args, f"--output-{kind}", str(output), *TILING])
+    refusal(capfd, command, output)
+    assert status == 2
+    assert sorted(out.iterdir()) == [filler]
+    assert not detections.exists()
+
+
+def test_a_stac_output_in_a_read_only_directory_is_refused_before_the_work(
+    checkpoint: Path,
+    scene: Path,
+    mount_tmpfs: Callable[..., Path],
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    read_only = mount_tmpfs("ro", read_only=True)
+    detections = tmp_path / "detections.geojson"
+    args = ["--checkpoint", str(checkpoint), "--image", str(scene), "--output-geojson", detections]
+    status = main(["detect", *map(str, args), "--output-stac", str(read_only / "stac"), *TILING])
+    lines = error_lines(capfd.readouterr().err)
+    assert lines == [
+        f"tgdc detect: error: {read_only}: directory {read_only} is not writable (read-only"
+        " file system); choose another output directory"
+    ]
+    assert status == 2 and not detections.exists()
 
 
 def test_scan_of_local_scenes_is_refused_before_ray_starts(
@@ -111,6 +191,27 @@ def test_scan_of_local_scenes_is_refused_before_ray_starts(
     assert "no space left on device" in lines[0] and "MiB are free" in lines[0]
     assert status == 2
     assert sorted(out.iterdir()) == [filler]
+
+
+def test_a_scan_report_is_counted_before_ray_starts(
+    checkpoint: Path,
+    scene: Path,
+    mount_tmpfs: Callable[..., Path],
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    scenes = tmp_path / "scenes"
+    scenes.mkdir()
+    shutil.copy(scene, scenes / "scene.tif")
+    out = mount_tmpfs("full", size="64k")
+    filler = fill(out)
+    args = ["--checkpoint", str(checkpoint), "--scenes-dir", str(scenes), "--workers", "1"]
+    report = ["--output-report", str(out / "scan.html")]
+    status = main(["scan", *args, "--output-dir", str(tmp_path / "scan"), *report])
+    refusal(capfd, "scan", out / "scan.html")
+    assert status == 2
+    assert sorted(out.iterdir()) == [filler]
+    assert not (tmp_path / "scan").exists()
 
 
 @pytest.fixture

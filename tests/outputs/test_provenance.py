@@ -15,8 +15,8 @@ def test_each_detection_gets_the_date_of_its_own_pixels() -> None:
         ("w", "e"),
         (dt.date(2022, 7, 1), dt.date(2022, 8, 15)),
         parts=(
-            SourcePart("e", dt.date(2022, 8, 15), east),
-            SourcePart("w", dt.date(2022, 7, 1), west),
+            SourcePart("e", (dt.date(2022, 8, 15),), east),
+            SourcePart("w", (dt.date(2022, 7, 1),), west),
         ),
     )
     detections = gpd.GeoDataFrame(

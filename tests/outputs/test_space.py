@@ -16,10 +16,13 @@ from torchgeo_datacenters.outputs.space import (
     DETECTION_AREA_M2,
     PAGE_BYTES,
     PAGE_SITE_BYTES,
+    STAC_IMAGE_BYTES,
+    STAC_JSON_BYTES,
     check_free_space,
     most_detections,
     output_sizes,
     page_bytes,
+    stac_bytes,
     table_bytes,
     vector_format,
 )
@@ -156,3 +159,42 @@ def test_outputs_in_a_directory_not_made_yet_count_where_it_will_be_made(tmp_pat
     with pytest.raises(TGDCError, match=r"a.geojson: cannot be written: .*; set TMPDIR"):
         check_free_space({tmp_path / "new" / "a.geojson": 2**62}, advice="set TMPDIR")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_stac_collection_measured_with_its_writer_fits_its_estimate(tmp_path: Path) -> None:
+    # Catalogues of 0 and 32 detections linking 1 and 11 rasters: the JSON of one raster
+    # and the bytes each further raster adds fit their figures and are not less than half
+    # of them; the whole catalogue fits stac_bytes.
+    from support.inference import save_checkpoint
+
+    from torchgeo_datacenters.inference.model import read_checkpoint_facts
+    from torchgeo_datacenters.outputs.provenance import Provenance, item_provenance
+    from torchgeo_datacenters.outputs.stac import write_stac
+
+    facts = read_checkpoint_facts(save_checkpoint(tmp_path / "model.ckpt", logit=5.0))
+
+    def provenance(i: int) -> Provenance:
+        name = f"va_m_3907864_sw_17_060_2021091{i % 10}"
+        footprint = shapely.box(-78.0 + 0.01 * i, 39.0, -77.99 + 0.01 * i, 39.01)
+        item = {
+            "id": name,
+            "geometry": shapely.geometry.mapping(footprint),
+            "properties": {"datetime": "2021-09-12T16:00:00Z"},
+        }
+        return item_provenance(item, f"{name}.tif", f"http://127.0.0.1:1/items/{name}")
+
+    sizes = {}
+    for count, images in ((0, 1), (0, 11), (32, 11)):
+        directory = tmp_path / f"stac-{count}-{images}"
+        provenances = [provenance(i) for i in range(images)]
+        write_stac(directory, detections(count), provenances, facts, item_id="scene")
+        sizes[count, images] = sum(f.stat().st_size for f in directory.rglob("*") if f.is_file())
+        assert sizes[count, images] <= stac_bytes(count, images)
+    item = tmp_path / "stac-0-1" / "scene"
+    tables = sum(
+        (item / name).stat().st_size for name in ("detections.geojson", "detections.parquet")
+    )
+    json_bytes = sizes[0, 1] - tables
+    assert json_bytes <= STAC_JSON_BYTES <= 2 * json_bytes
+    each = (sizes[0, 11] - sizes[0, 1]) / 10
+    assert each <= STAC_IMAGE_BYTES <= 2 * each

@@ -1,5 +1,6 @@
 """``tgdc download`` run in-process against the loopback STAC API."""
 
+import datetime as dt
 import socket
 from pathlib import Path
 
@@ -169,6 +170,34 @@ def test_download_detect_change_with_pixels_flown_on_several_days(
     (new,) = gpd.read_file(vintages[1], datetime_as_string=True)["acquired"]
     assert old == "2018-06-10"
     assert new == "2022-07-01/2022-08-15"
+    capsys.readouterr()
+    sites = tmp_path / "change.geojson"
+    assert main(["change", "--detections", *map(str, vintages), "--output", str(sites)]) == 0
+    (site,) = gpd.read_file(sites, datetime_as_string=True).itertuples()
+    assert (str(site.first_seen)[:10], str(site.last_seen)[:10]) == ("2018-06-10", "2022-07-01")
+
+
+def test_download_detect_change_with_an_item_dated_by_an_interval(
+    naip_tiles: NaipTestTiles, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The 2018 item has no datetime, only start_datetime and end_datetime (a mosaic flown
+    # from 2018-06-10 to 2018-06-14, as STAC allows): its detection carries the range, and
+    # tgdc change reads it by its first day.
+    checkpoint = save_checkpoint(tmp_path / "model.ckpt", logit=5.0)
+    lon, lat = naip_tiles.lonlat(70, naip_tiles.split)
+    fast = ["--tile-size", "128", "--overlap", "16", "--device", "cpu", "--num-workers", "0"]
+    ends = {naip_tiles.old: dt.datetime(2018, 6, 14, 23, 59, 59, tzinfo=dt.UTC)}
+    vintages = []
+    with StacServer.from_directory(naip_tiles.directory, ends=ends) as server:
+        for year in ("2018", "2022"):
+            scene, found = tmp_path / f"{year}.tif", tmp_path / f"{year}.geojson"
+            args = ["--lat", str(lat), "--lon", str(lon), "--size", "256", "--year", year]
+            assert download(server.url, *args, "--output", str(scene)) == 0
+            detect = ["detect", "--checkpoint", str(checkpoint), "--image", str(scene), *fast]
+            assert main([*detect, "--output-geojson", str(found), "--min-area", "0"]) == 0
+            vintages.append(found)
+    (old,) = gpd.read_file(vintages[0], datetime_as_string=True)["acquired"]
+    assert old == "2018-06-10/2018-06-14"
     capsys.readouterr()
     sites = tmp_path / "change.geojson"
     assert main(["change", "--detections", *map(str, vintages), "--output", str(sites)]) == 0

@@ -91,11 +91,15 @@ class ServedFile:
         path: the file.
         datetime: the item's acquisition time (UTC).
         item_id: the item id (defaults to the file stem).
+        end: the end of its acquisition interval, if it has one (a mosaic flown over several
+            days): the item then has a null ``datetime``, and ``start_datetime`` (the
+            *datetime*) and ``end_datetime``, as STAC allows.
     """
 
     path: Path
     datetime: dt.datetime
     item_id: str = ""
+    end: dt.datetime | None = None
 
     @property
     def id(self) -> str:
@@ -206,8 +210,15 @@ def build_item(served: ServedFile, asset_href: str, collection: str, asset_key: 
         crs = src.crs
         footprint = shapely.segmentize(shapely.box(*bounds), max(src.res) * 16)
         geometry = transform_geom(crs, "EPSG:4326", shapely.geometry.mapping(footprint))
+        when: dict[str, str | None] = {"datetime": _isoformat(served.datetime)}
+        if served.end is not None:
+            when = {
+                "datetime": None,
+                "start_datetime": _isoformat(served.datetime),
+                "end_datetime": _isoformat(served.end),
+            }
         properties = {
-            "datetime": _isoformat(served.datetime),
+            **when,
             "gsd": round(float(src.res[0]), 3),
             "naip:year": str(served.datetime.year),
             "proj:epsg": crs.to_epsg(),
@@ -235,6 +246,16 @@ def build_item(served: ServedFile, asset_href: str, collection: str, asset_key: 
         },
         "links": [],
     }
+
+
+def _interval(item: Mapping[str, Any]) -> tuple[dt.datetime, dt.datetime]:
+    """The first and last moment of an item: its ``datetime`` twice, or its interval."""
+    properties = item["properties"]
+    if properties.get("datetime"):
+        moment = dt.datetime.fromisoformat(properties["datetime"])
+        return moment, moment
+    start = dt.datetime.fromisoformat(properties["start_datetime"])
+    return start, dt.datetime.fromisoformat(properties["end_datetime"])
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -303,6 +324,7 @@ class StacServer:
         directory: Path,
         pattern: str = "*.tif",
         datetimes: Mapping[str, dt.datetime] | None = None,
+        ends: Mapping[str, dt.datetime] | None = None,
         **kwargs: Any,
     ) -> "StacServer":
         """Serve every GeoTIFF in a directory.
@@ -312,14 +334,18 @@ class StacServer:
             pattern: glob selecting the files.
             datetimes: acquisition times by file name; others are read from the name
                 (its last ``YYYYMMDD``).
+            ends: ends of acquisition intervals by file name: those files are served as
+                items dated by an interval (see :class:`ServedFile`).
             **kwargs: passed to :class:`StacServer`.
 
         Returns:
             The (not yet started) server.
         """
-        datetimes = datetimes or {}
+        datetimes, ends = datetimes or {}, ends or {}
         files = [
-            ServedFile(path, datetimes.get(path.name) or date_from_name(path))
+            ServedFile(
+                path, datetimes.get(path.name) or date_from_name(path), end=ends.get(path.name)
+            )
             for path in sorted(Path(directory).glob(pattern))
         ]
         return cls(files, **kwargs)
@@ -666,7 +692,7 @@ class StacServer:
         }
 
     def _collection(self) -> dict:
-        times = sorted(item["properties"]["datetime"] for item in self._items)
+        times = sorted(_isoformat(_interval(item)[0]) for item in self._items)
         return {
             "type": "Collection",
             "stac_version": STAC_VERSION,
@@ -717,7 +743,7 @@ class StacServer:
             )
         )
         for item in self._items:
-            moment = dt.datetime.fromisoformat(item["properties"]["datetime"])
+            first, last = _interval(item)
             if collections and item["collection"] not in collections:
                 continue
             if ids and item["id"] not in ids:
@@ -726,7 +752,7 @@ class StacServer:
                 shapely.geometry.shape(item["geometry"])
             ):
                 continue
-            if (start and moment < start) or (end and moment > end):
+            if (start and last < start) or (end and first > end):
                 continue
             yield item
 

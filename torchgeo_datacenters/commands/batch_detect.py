@@ -8,7 +8,12 @@ from typing import Any
 from ..outputs import vector_formats
 from .arguments import output_keywords, print_outputs
 from .detect import add_model_options, predictor_from_args
-from .extra_outputs import add_extra_outputs, check_extra_outputs, write_extra_outputs
+from .extra_outputs import (
+    add_extra_outputs,
+    check_extra_outputs,
+    extra_output_paths,
+    write_extra_outputs,
+)
 
 
 def register(subparsers: Any) -> None:
@@ -59,7 +64,12 @@ def run(args: argparse.Namespace) -> int:
         raise TGDCError(f"{args.chips_dir}: no chips matching {args.glob!r}")
     check_extra_outputs(args)
     predictor = predictor_from_args(args)
-    detections = predictor.predict_batch(chips, overwrite=args.overwrite, **output_keywords(args))
+    detections = predictor.predict_batch(
+        chips,
+        overwrite=args.overwrite,
+        run_outputs=extra_output_paths(args),
+        **output_keywords(args),
+    )
     from ..inference.model import read_checkpoint_facts
     from ..outputs import RunRecord
     from ..outputs.provenance import raster_provenance

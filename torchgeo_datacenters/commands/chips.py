@@ -104,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from ..datasets import DataCenterLabels, LabelFixes, write_chip_masks
+    from ..outputs.space import check_free_space
 
     start = time.perf_counter()
     labels = DataCenterLabels(
@@ -123,7 +124,12 @@ def run(args: argparse.Namespace) -> int:
         ),
     )
     written = write_chip_masks(
-        args.chips_dir, labels, args.output_dir, pattern=args.glob, overwrite=args.overwrite
+        args.chips_dir,
+        labels,
+        args.output_dir,
+        pattern=args.glob,
+        overwrite=args.overwrite,
+        check_space=check_free_space,
     )
     print(
         f"tgdc chips: wrote {len(written)} masks to {args.output_dir} in"

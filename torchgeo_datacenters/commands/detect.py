@@ -15,7 +15,12 @@ from .arguments import (
     output_keywords,
     print_outputs,
 )
-from .extra_outputs import add_extra_outputs, check_extra_outputs, write_extra_outputs
+from .extra_outputs import (
+    add_extra_outputs,
+    check_extra_outputs,
+    extra_output_paths,
+    write_extra_outputs,
+)
 
 if TYPE_CHECKING:
     from ..inference import Predictor
@@ -106,7 +111,11 @@ def run(args: argparse.Namespace) -> int:
     acquired = parse_date(args.date, "--date") if args.date is not None else None
     predictor = predictor_from_args(args)
     detections = predictor.predict(
-        args.image, overwrite=args.overwrite, acquired=acquired, **output_keywords(args)
+        args.image,
+        overwrite=args.overwrite,
+        acquired=acquired,
+        run_outputs=extra_output_paths(args),
+        **output_keywords(args),
     )
     provenance = raster_provenance(args.image)
     if acquired is not None:

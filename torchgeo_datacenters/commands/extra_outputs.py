@@ -7,10 +7,11 @@ over, from the detections and what only the command holds, a
 :class:`~torchgeo_datacenters.outputs.RunRecord` (the checkpoint, the provenance of every
 image read, the mask COG the run wrote, the images to show, the run's threshold). Each
 command that detects adds their flags with :func:`add_extra_outputs`, checks them before
-any work with :func:`check_extra_outputs` and writes them with :func:`write_extra_outputs`,
-so every command offers them alike. Commands whose rows are sites with a status
-(``tgdc change``, ``tgdc compare``) offer the report alone, with optional imagery:
-:func:`add_status_report`, :func:`write_status_report`.
+any work with :func:`check_extra_outputs`, has the predictor count their bytes in its
+free-space check before prediction (:func:`extra_output_paths`) and writes them with
+:func:`write_extra_outputs`, so every command offers them alike. Commands whose rows are
+sites with a status (``tgdc change``, ``tgdc compare``) offer the report alone, with
+optional imagery: :func:`add_status_report`, :func:`write_status_report`.
 """
 
 import argparse
@@ -182,6 +183,19 @@ def write_extra_outputs(
         Output kind (``stac``, ``report``, ``review``) to the path written.
     """
     return {output.name: output.write(path, detections, run) for output, path in _requested(args)}
+
+
+def extra_output_paths(args: argparse.Namespace) -> dict[str, Path]:
+    """The run outputs asked for, for the free-space check before prediction.
+
+    Args:
+        args: the parsed arguments.
+
+    Returns:
+        Output kind to path (see ``run_outputs`` of
+        :meth:`~torchgeo_datacenters.inference.Predictor.predict`).
+    """
+    return {output.name: path for output, path in _requested(args)}
 
 
 def _requested(args: argparse.Namespace) -> list[tuple[RunFormat, Path]]:

@@ -9,7 +9,12 @@ from ..options import scan_option_names
 from ..outputs import scan_files
 from .arguments import add_predictor_arguments, options_from_args, print_outputs
 from .download import add_source_arguments
-from .extra_outputs import add_extra_outputs, check_extra_outputs, write_extra_outputs
+from .extra_outputs import (
+    add_extra_outputs,
+    check_extra_outputs,
+    extra_output_paths,
+    write_extra_outputs,
+)
 
 if TYPE_CHECKING:
     from ..scan import ScanScene
@@ -142,7 +147,10 @@ def run(args: argparse.Namespace) -> int:
     scenes, region = find_scenes(args)
     if args.years:
         return scan_years(args, find_catalog(args), region)
-    check_scan_space(scenes, args.output_dir, downloads=local_downloads(args))
+    run_outputs = extra_output_paths(args)
+    check_scan_space(
+        scenes, args.output_dir, downloads=local_downloads(args), run_outputs=run_outputs
+    )
     result = scan(scenes, args.checkpoint, args.output_dir, **scan_options(args, region))
     failed = {record.scene for record in result.failed}
     run = RunRecord(

@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from ..errors import TGDCError
 from ..utils import atomic_output, check_output_path
+from ..utils.atomic import writing
 from .labels import DataCenterLabels
 
 
@@ -121,8 +122,13 @@ def write_chip_masks(
     pattern: str = "*.tif",
     overwrite: bool = False,
     progress: bool = True,
+    check_space: Callable[[dict[Path, int]], None] | None = None,
 ) -> list[Path]:
     """Write a mask GeoTIFF on the grid of every chip from label polygons.
+
+    Every chip is opened before any mask is written, so a chip that cannot be read leaves
+    nothing behind. Each mask is encoded in memory and written by Python, so a full disk
+    is an error naming the mask, never a truncated file.
 
     Args:
         chips_dir: directory of image chips (any CRS each).
@@ -132,13 +138,17 @@ def write_chip_masks(
         pattern: glob selecting the chips.
         overwrite: replace existing masks.
         progress: show a progress bar.
+        check_space: called, before any mask is written, with the most bytes of every
+            mask by path (a byte per pixel, uncompressed): the caller's free-space check
+            (the command's :func:`~torchgeo_datacenters.outputs.space.check_free_space`).
 
     Returns:
         The mask paths written.
 
     Raises:
         TGDCError: if the chips directory is missing or empty, a chip is unreadable
-            or has no CRS, or a mask exists and *overwrite* is false.
+            or has no CRS, a mask exists and *overwrite* is false, or a mask cannot be
+            written (no space left); see also *check_space*.
     """
     chips_dir, output_dir = Path(chips_dir), Path(output_dir)
     if not chips_dir.is_dir():
@@ -146,30 +156,45 @@ def write_chip_masks(
     chips = sorted(chips_dir.glob(pattern))
     if not chips:
         raise TGDCError(f"{chips_dir}: no chips matching {pattern!r}")
+    profiles = {chip: _chip_profile(chip) for chip in chips}
+    if check_space is not None:
+        check_space({output_dir / c.name: p["width"] * p["height"] for c, p in profiles.items()})
     output_dir.mkdir(parents=True, exist_ok=True)
     for chip in chips:
         check_output_path(output_dir / chip.name, overwrite=overwrite)
     written = []
     for chip in tqdm(chips, desc="masks", unit="chip", disable=not progress):
-        try:
-            with rasterio.open(chip) as src:
-                profile, crs, transform, shape = src.profile, src.crs, src.transform, src.shape
-        except rasterio.errors.RasterioIOError as error:
-            raise TGDCError(f"{chip}: not a readable raster ({error})") from error
-        if crs is None:
-            raise TGDCError(f"{chip}: chip has no CRS; assign one before writing masks")
-        labels.crs = CRS.from_user_input(crs)
-        mask = labels.rasterize(transform, shape)
+        profile = profiles[chip]
+        labels.crs = CRS.from_user_input(profile["crs"])
+        mask = labels.rasterize(profile["transform"], (profile["height"], profile["width"]))
         profile.update(
             count=1, dtype="uint8", nodata=None, compress="deflate", photometric="minisblack"
         )
         profile.pop("blockxsize", None)
         profile.pop("blockysize", None)
         profile["tiled"] = False
-        with (
-            atomic_output(output_dir / chip.name, overwrite=overwrite) as tmp,
-            rasterio.open(tmp, "w", **profile) as dst,
-        ):
-            dst.write(mask.astype(np.uint8), 1)
+        with rasterio.MemoryFile() as memory:
+            with memory.open(**profile) as dst:
+                dst.write(mask.astype(np.uint8), 1)
+            encoded = memory.read()
+        final = output_dir / chip.name
+        with atomic_output(final, overwrite=overwrite) as tmp, writing(final):
+            tmp.write_bytes(encoded)
         written.append(output_dir / chip.name)
     return written
+
+
+def _chip_profile(chip: Path) -> dict:
+    """A chip's rasterio profile, checked to be a georeferenced raster.
+
+    Raises:
+        TGDCError: if it is not a readable raster or has no CRS.
+    """
+    try:
+        with rasterio.open(chip) as src:
+            profile = dict(src.profile)
+    except rasterio.errors.RasterioIOError as error:
+        raise TGDCError(f"{chip}: not a readable raster ({error})") from error
+    if profile.get("crs") is None:
+        raise TGDCError(f"{chip}: chip has no CRS; assign one before writing masks")
+    return profile

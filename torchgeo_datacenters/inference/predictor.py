@@ -171,6 +171,7 @@ class Predictor:
         *,
         overwrite: bool = False,
         acquired: dt.date | None = None,
+        run_outputs: Mapping[str, Path] | None = None,
         **outputs: str | os.PathLike[str] | None,
     ) -> Detections:
         """Find the data centers in one scene.
@@ -182,6 +183,10 @@ class Predictor:
             acquired: acquisition date of the imagery, recorded in the ``acquired`` column
                 (default: from each file's name or tags, see
                 :func:`~torchgeo_datacenters.detections.dates.file_date`).
+            run_outputs: the outputs the caller writes from the result, by kind of a
+                :class:`~torchgeo_datacenters.outputs.RunFormat` (the report, the review
+                page, the STAC collection): not written here, but counted with the others
+                in the free-space check before prediction.
             **outputs: ``output_<kind>``: the path of an output to write, for every kind of
                 :data:`~torchgeo_datacenters.outputs.FORMATS`, e.g. ``output_geojson``
                 (RFC 7946 GeoJSON of the detections), ``output_csv``, ``output_gpkg``,
@@ -202,7 +207,8 @@ class Predictor:
         files = Outputs(paths_from_keywords(outputs, formats, "predict"))
         files.check(overwrite=overwrite)
         scene = open_scene(source, self.model.band_count, self.imagery_rules)
-        check_free_space(output_sizes(files.requested(), [scene.grid]))
+        sizes = {**files.requested(), **(run_outputs or {})}
+        check_free_space(output_sizes(sizes, [scene.grid], images=len(scene.files)))
         layout = scene_layout(scene, self.tile_size, self.overlap)
         with files.staged(overwrite=overwrite) as staged, self._tiles_bar([layout]) as bar:
             gdf, stats = self._predict_scene(scene, layout, staged, bar)
@@ -217,6 +223,7 @@ class Predictor:
         sources: Iterable[str | os.PathLike[str]],
         *,
         overwrite: bool = False,
+        run_outputs: Mapping[str, Path] | None = None,
         **outputs: str | os.PathLike[str] | None,
     ) -> Detections:
         """Find the data centers in many rasters (such as chips) at once.
@@ -228,6 +235,10 @@ class Predictor:
         Args:
             sources: the raster files.
             overwrite: whether existing output files may be replaced.
+            run_outputs: the outputs the caller writes from the result, by kind of a
+                :class:`~torchgeo_datacenters.outputs.RunFormat` (the report, the review
+                page, the STAC collection): not written here, but counted with the others
+                in the free-space check before prediction.
             **outputs: ``output_<kind>``: the path of an output of all detections, for
                 every vector kind of :data:`~torchgeo_datacenters.outputs.FORMATS`, e.g.
                 ``output_geojson``, ``output_csv``, ``output_gpkg``, ``output_parquet``.
@@ -247,7 +258,9 @@ class Predictor:
         if not groups:
             raise TGDCError("sources: no raster files given")
         scenes = [open_scene(group, self.model.band_count, self.imagery_rules) for group in groups]
-        check_free_space(output_sizes(files.requested(), [scene.grid for scene in scenes]))
+        sizes = {**files.requested(), **(run_outputs or {})}
+        images = sum(len(scene.files) for scene in scenes)
+        check_free_space(output_sizes(sizes, [scene.grid for scene in scenes], images=images))
         layouts = [scene_layout(scene, self.tile_size, self.overlap) for scene in scenes]
         stats = RunStats()
         tables = []

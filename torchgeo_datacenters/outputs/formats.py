@@ -51,8 +51,10 @@ so it must be a lower-case identifier.
   probabilities (NaN nodata) of the same rows.
 * A run writer takes ``(path, detections, run)`` and returns the path written; its
   ``checker`` (also by name) takes ``(path, overwrite=...)`` and refuses, before any work,
-  a path it could not write. The commands check and write every run format given
-  (:mod:`torchgeo_datacenters.commands.extra_outputs`).
+  a path it could not write, and its ``size`` (also by name) takes ``(detections, images)``
+  and returns the most bytes the output takes, counted with the run's other outputs in
+  the free-space check before prediction (:mod:`~.space`). The commands check and write
+  every run format given (:mod:`torchgeo_datacenters.commands.extra_outputs`).
 
 Register formats in this module, or in a module it imports, so that every process (the
 command line, Ray workers) sees the same table. Tests may register temporary formats.
@@ -220,10 +222,32 @@ class RunFormat(OutputFormat):
         metavar: the value's name in the help: ``FILE`` or ``DIR``.
         checker: checks, before any work, that the path can be written: takes
             ``(path, overwrite=...)``; the function or its ``"module:function"`` name.
+        size: the most bytes it takes, from the most detections of the run and the
+            rasters it reads: takes ``(detections, images)``, returns bytes; the function
+            or its ``"module:function"`` name. The free-space check before prediction
+            counts it with the run's other outputs (:func:`~.space.output_sizes`); None:
+            not counted.
     """
 
     metavar: str = "FILE"
     checker: Callable[..., Any] | str
+    size: Callable[[int, int], int] | str | None = None
+
+    def most_bytes(self, detections: int, images: int) -> int:
+        """The most bytes the output takes (0 for a format that declares no size).
+
+        Args:
+            detections: the most detections of the run.
+            images: the rasters the run reads.
+
+        Returns:
+            Bytes.
+        """
+        size = self.size
+        if size is None:
+            return 0
+        function = pkgutil.resolve_name(size) if isinstance(size, str) else size
+        return int(function(detections, images))
 
     def check(self, path: Path, *, overwrite: bool) -> None:
         """Check, before any work, that the output can be written.
@@ -274,7 +298,8 @@ def register(output: OutputFormat) -> OutputFormat:
         raise ValueError(f"output format {output.name!r}: give a lower-case identifier")
     if output.name in FORMATS:
         raise ValueError(f"output format {output.name!r} is registered already")
-    for function in (output.writer, getattr(output, "checker", None)):
+    functions = (output.writer, getattr(output, "checker", None), getattr(output, "size", None))
+    for function in functions:
         if isinstance(function, str):
             check_name(function, output.name)
     FORMATS[output.name] = output
@@ -446,6 +471,7 @@ register(
         " model (MLM extension)",
         writer="torchgeo_datacenters.outputs.stac:write_run_stac",
         checker="torchgeo_datacenters.outputs.stac:check_stac_directory",
+        size="torchgeo_datacenters.outputs.space:stac_bytes",
         metavar="DIR",
     )
 )
@@ -456,6 +482,7 @@ register(
         " status for change and compare), a sortable table; opens offline in any browser",
         writer="torchgeo_datacenters.outputs.report:write_run_report",
         checker="torchgeo_datacenters.utils.atomic:check_output_path",
+        size="torchgeo_datacenters.outputs.space:report_bytes",
     )
 )
 register(
@@ -467,5 +494,6 @@ register(
         " `tgdc labels merge` (as `tgdc review` writes)",
         writer="torchgeo_datacenters.outputs.review:write_run_review",
         checker="torchgeo_datacenters.utils.atomic:check_output_path",
+        size="torchgeo_datacenters.outputs.space:review_bytes",
     )
 )

@@ -12,7 +12,7 @@ name or tags (:func:`~torchgeo_datacenters.detections.dates.file_date`).
 import datetime as dt
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +22,7 @@ import shapely
 from rasterio.warp import transform_geom
 from shapely.geometry.base import BaseGeometry
 
-from ..detections.dates import file_date
+from ..detections.dates import acquisition_dates, acquisition_text, file_date, item_dates
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 
 #: Tag of a ``tgdc download`` file listing its items, newest first (the order in which
 #: they supplied pixels), each with its acquisition date and footprint: a JSON list of
-#: ``{"id": ..., "date": "YYYY-MM-DD", "geometry": GeoJSON in EPSG:4326}``.
+#: ``{"id": ..., "date": "YYYY-MM-DD", "geometry": GeoJSON in EPSG:4326}`` (the date
+#: ``FIRST/LAST`` for an item dated by an interval).
 SOURCES_TAG = "NAIP_SOURCES"
 
 
@@ -40,28 +41,14 @@ class SourcePart:
 
     Attributes:
         item: its STAC item id.
-        date: its acquisition date.
+        dates: its acquisition date, or the first and last day of its interval
+            (:func:`~torchgeo_datacenters.detections.dates.item_dates`).
         footprint: its footprint, in EPSG:4326.
     """
 
     item: str
-    date: dt.date
+    dates: tuple[dt.date, ...]
     footprint: BaseGeometry
-
-
-def acquisition_text(dates: Sequence[dt.date]) -> str | None:
-    """Dates as a detection records them: one ISO date, or a range ``FIRST/LAST``.
-
-    Args:
-        dates: the dates (any order, repeats allowed).
-
-    Returns:
-        ``YYYY-MM-DD``, ``YYYY-MM-DD/YYYY-MM-DD`` (ISO 8601 interval) for several, or None.
-    """
-    if not dates:
-        return None
-    first, last = min(dates), max(dates)
-    return first.isoformat() if first == last else f"{first.isoformat()}/{last.isoformat()}"
 
 
 @dataclass(frozen=True)
@@ -73,7 +60,8 @@ class Provenance:
         href: a link to the imagery: its STAC item's URL, or the file's absolute path.
         footprint: the raster's footprint, in EPSG:4326.
         items: STAC item ids of the imagery (empty where unknown).
-        dates: acquisition dates, one per item (or one read from the file name).
+        dates: acquisition dates: one per item (two, the first and last day, for an item
+            dated by an interval), or one read from the file name.
         is_item: whether *href* is a STAC item.
         parts: the items of a mosaic of several, in the order they supplied pixels
             (newest first), so that each detection gets the date of its own pixels.
@@ -98,13 +86,15 @@ class Provenance:
             items came from the first, newest one); the whole raster's where it has no
             parts or no part meets the detection.
         """
-        items, dates, rest = [], [], geometry
+        items: list[str] = []
+        dates: list[dt.date] = []
+        rest = geometry
         for part in self.parts:
             if rest.is_empty:
                 break
             if rest.intersection(part.footprint).area > 0:
                 items.append(part.item)
-                dates.append(part.date)
+                dates.extend(part.dates)
                 rest = rest.difference(part.footprint)
         if not items:
             return list(self.items), list(self.dates)
@@ -146,7 +136,7 @@ def raster_provenance(path: str | os.PathLike[str]) -> Provenance:
     parts = tuple(
         SourcePart(
             str(source["id"]),
-            dt.date.fromisoformat(source["date"]),
+            acquisition_dates(source.get("date")),
             shapely.geometry.shape(source["geometry"]),
         )
         for source in json.loads(tags.get(SOURCES_TAG, "[]"))
@@ -166,8 +156,7 @@ def item_provenance(item: Mapping[str, Any], name: str, href: str) -> Provenance
         Its provenance, linking to the item.
     """
     properties = item.get("properties", {})
-    when = properties.get("datetime") or properties.get("start_datetime")
-    dates = (dt.datetime.fromisoformat(when).date(),) if when else ()
+    dates = item_dates(properties)
     footprint = shapely.geometry.shape(item["geometry"])
     return Provenance(name, href, footprint, (str(item["id"]),), dates, is_item=True)
 

@@ -11,6 +11,11 @@ and refuses the run in one line where they do not fit:
   ground, each the bytes a detection takes in that format
   (:attr:`~.formats.VectorFormat.detection_bytes`, measured by
   ``tests/outputs/test_space.py`` with the format's own writer).
+* a run output (the report and review pages, the STAC collection), written from the
+  detections once prediction is over: the size its format declares
+  (:attr:`~.formats.RunFormat.size`) for that many detections and the run's rasters, so
+  that a full disk costs a second there too (:func:`report_bytes`, :func:`review_bytes`,
+  :func:`stac_bytes`).
 
 Commands whose outputs come from other inputs estimate them the same way before their
 work: :func:`table_bytes` for a vector table of given geometries (change sites, compared
@@ -28,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import TGDCError
-from .formats import FORMATS, RasterFormat, VectorFormat, vector_formats
+from .formats import FORMATS, RasterFormat, RunFormat, VectorFormat, vector_formats
 
 if TYPE_CHECKING:
     from shapely.geometry.base import BaseGeometry
@@ -56,6 +61,14 @@ PAGE_SITE_BYTES = 2_500
 #: Bytes a pixel of a page's image layers takes at most: RGBA PNG (4 bytes, filtered rows
 #: stored whole where they do not compress), as base64 (4/3); measured on noise.
 IMAGE_PIXEL_BYTES = 5.4
+
+#: Bytes of the JSON files of a run's STAC collection (collection, model item, detections
+#: item) for a run of one raster; measured by ``tests/outputs/test_space.py``.
+STAC_JSON_BYTES = 8_000
+
+#: Bytes each further raster read adds to the detections item (its link and footprint);
+#: measured by ``tests/outputs/test_space.py``.
+STAC_IMAGE_BYTES = 500
 
 #: Bytes of one review chip at most (a JPEG data URI of
 #: :data:`~.review.CHIP_PIXELS`² pixels); measured on noise by ``tests/outputs/test_space.py``.
@@ -165,25 +178,80 @@ def page_bytes(sites: int, images: int, *, chips: int = 0) -> int:
     )
 
 
-def output_sizes(paths: Mapping[str, Path], grids: list["Grid"]) -> dict[Path, int]:
+def report_bytes(detections: int, images: int) -> int:
+    """The most bytes of a run's HTML report (the ``report`` output).
+
+    Args:
+        detections: the most detections of the run.
+        images: the rasters shown under them.
+
+    Returns:
+        Bytes (see :func:`page_bytes`).
+    """
+    return page_bytes(detections, images)
+
+
+def review_bytes(detections: int, images: int) -> int:
+    """The most bytes of a run's review page (the ``review`` output): a chip per detection.
+
+    Args:
+        detections: the most detections of the run.
+        images: the rasters shown under them and cut into chips.
+
+    Returns:
+        Bytes (see :func:`page_bytes`).
+    """
+    return page_bytes(detections, images, chips=detections)
+
+
+def stac_bytes(detections: int, images: int) -> int:
+    """The most bytes of a run's STAC collection (the ``stac`` output).
+
+    The detections item holds the detections as GeoParquet and GeoJSON, and links every
+    raster read.
+
+    Args:
+        detections: the most detections of the run.
+        images: the rasters the run reads.
+
+    Returns:
+        Bytes.
+    """
+    tables = sum(
+        table_bytes(output, detections)
+        for output in vector_formats()
+        if output.name in ("geojson", "parquet")
+    )
+    return tables + STAC_JSON_BYTES + STAC_IMAGE_BYTES * max(0, images - 1)
+
+
+def output_sizes(
+    paths: Mapping[str, Path | None], grids: list["Grid"], *, images: int = 1
+) -> dict[Path, int]:
     """The most bytes each requested output of a run takes.
 
     Args:
-        paths: output kind to final path.
+        paths: output kind to final path (None: not written).
         grids: the grids of the scenes the run predicts (rasters are written for one).
+        images: the raster files the run reads (the run outputs show or link them).
 
     Returns:
         Bytes by path.
     """
     import numpy as np
 
+    detections = sum(most_detections(g) for g in grids)
     sizes = {}
     for kind, path in paths.items():
         output = FORMATS[kind]
+        if path is None:
+            continue
         if isinstance(output, RasterFormat):
             sizes[path] = max(g.width * g.height for g in grids) * np.dtype(output.dtype).itemsize
         elif isinstance(output, VectorFormat):
-            sizes[path] = table_bytes(output, sum(most_detections(g) for g in grids))
+            sizes[path] = table_bytes(output, detections)
+        elif isinstance(output, RunFormat):
+            sizes[path] = output.most_bytes(detections, images)
     return sizes
 
 

@@ -44,6 +44,7 @@ from ..checkpoint import DEFAULT_DTYPE, DEFAULT_GSD, CheckpointFacts
 from ..detections.writers import write_geojson
 from ..errors import TGDCError
 from ..naip import DATACENTER_CLASS
+from ..utils.atomic import check_output_dir
 from .formats import RunRecord
 from .provenance import Provenance
 from .styles import MASK_COLOURS
@@ -279,8 +280,8 @@ def check_stac_directory(directory: str | os.PathLike[str], *, overwrite: bool =
         The directory as a path.
 
     Raises:
-        TGDCError: if its parent is missing, it is a file, or it exists (and is not
-            empty) and *overwrite* is false.
+        TGDCError: if its parent is missing or not writable, it is a file, or it exists
+            (and is not empty) and *overwrite* is false.
     """
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
@@ -292,6 +293,8 @@ def check_stac_directory(directory: str | os.PathLike[str], *, overwrite: bool =
         )
     if directory.is_dir() and any(directory.iterdir()) and not overwrite:
         raise TGDCError(f"{directory}: already exists; pass --overwrite to replace it")
+    # It is staged beside itself, then renamed into place.
+    check_output_dir(directory.parent)
     return directory
 
 

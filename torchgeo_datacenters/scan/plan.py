@@ -31,7 +31,7 @@ from ..errors import TGDCError
 from ..grid import Grid
 from ..inference import Predictor
 from ..options import PredictorOptions
-from ..outputs import scan_files
+from ..outputs import FORMATS, RunFormat, scan_files
 from ..outputs.space import (
     check_free_space,
     detections_in,
@@ -304,7 +304,13 @@ def scene_detections(scene: ScanScene) -> int:
     return detections_in(item_size(scene.item, scene.asset_key).pixels * gsd**2)
 
 
-def check_scan_space(scenes: Sequence[ScanScene], output_dir: Path, *, downloads: int) -> None:
+def check_scan_space(
+    scenes: Sequence[ScanScene],
+    output_dir: Path,
+    *,
+    downloads: int,
+    run_outputs: Mapping[str, Path] | None = None,
+) -> None:
     """Refuse a scan, before Ray starts, whose scenes cannot be downloaded or written.
 
     A scan keeps every finished scene and a rerun resumes, so what must fit before it starts
@@ -318,6 +324,9 @@ def check_scan_space(scenes: Sequence[ScanScene], output_dir: Path, *, downloads
         output_dir: the scan's output directory (made later where missing).
         downloads: workers of this machine downloading at once (0 on a Ray cluster, whose
             nodes check their own).
+        run_outputs: the run outputs written once the scan is over (the report, the review
+            page, the STAC collection), by kind; counted like the final detection files,
+            showing the scan's local scenes.
 
     Raises:
         TGDCError: if the temporary directory is not writable, or a file system has not the
@@ -335,4 +344,9 @@ def check_scan_space(scenes: Sequence[ScanScene], output_dir: Path, *, downloads
     sizes = {scene_file: table_bytes(vector_format(scene_file), count)}
     for name in scan_files().values():
         sizes[output_dir / name] = table_bytes(vector_format(output_dir / name), count)
+    images = sum(isinstance(scene, LocalScene) for scene in scenes)
+    for kind, path in (run_outputs or {}).items():
+        output = FORMATS[kind]
+        if isinstance(output, RunFormat):
+            sizes[path] = output.most_bytes(count, images)
     check_free_space(sizes)

@@ -34,13 +34,14 @@ from rasterio.warp import transform_bounds
 from rasterio.windows import Window
 from tqdm import tqdm
 
+from ..detections.dates import acquisition_text, item_dates
 from ..errors import TGDCError
 from ..grid import Grid, pixel_window
 from ..imagery import ImageryFile
 from ..naip import BANDS, DTYPE
 from ..utils import atomic_output
 from .network import NetworkSettings
-from .search import acquired, display_url
+from .search import display_url
 
 #: Value written where no item covers a pixel.
 NODATA = 0
@@ -76,7 +77,7 @@ class Mosaic:
     @property
     def dates(self) -> list[dt.date]:
         """Acquisition dates of the items used, oldest first, without repeats."""
-        return sorted({acquired(item).date() for item in self.items})
+        return sorted({date for item in self.items for date in item_dates(item.properties)})
 
 
 def tile_bytes(src: rasterio.DatasetReader, grid: Grid, window: Window) -> int:
@@ -258,7 +259,11 @@ def write_mosaic(mosaic: Mosaic, path: str | os.PathLike[str], *, overwrite: boo
         dst.write(mosaic.data)
         dst.descriptions = BANDS
         sources = [
-            {"id": item.id, "date": acquired(item).date().isoformat(), "geometry": item.geometry}
+            {
+                "id": item.id,
+                "date": acquisition_text(item_dates(item.properties)),
+                "geometry": item.geometry,
+            }
             for item in mosaic.items
         ]
         dst.update_tags(
