@@ -205,6 +205,7 @@ def score(
     truth: gpd.GeoDataFrame,
     out: Path,
     tta: str = "none",
+    min_area: float | None = None,
 ) -> dict[str, float]:
     """Detect data centers in the test scenes and score them, pooled over the scenes.
 
@@ -214,13 +215,15 @@ def score(
         truth: their labels (CRS84).
         out: directory for the detection masks.
         tta: the predictor's test-time augmentation (``none`` or ``d4``).
+        min_area: the predictor's smallest detection, in m² (None: its default).
 
     Returns:
         Pixel metrics, object metrics, hard-negative false-detection rates and the
         prediction time in seconds.
     """
     out.mkdir(exist_ok=True)
-    predictor = Predictor(model, device="cpu", progress=False, tta=tta)
+    options = {} if min_area is None else {"min_area": min_area}
+    predictor = Predictor(model, device="cpu", progress=False, tta=tta, **options)
     start = time.perf_counter()
     labels = DataCenterLabels(scenes[0].parent / "labels.geojson")  # beside the test scenes
     found, counts = [], np.zeros(3)

@@ -31,7 +31,7 @@ detections over the pool not judged before, that the round's k were taken from.
 
     uv run python benchmarks/review.py open --detections 10000
     uv run python benchmarks/review.py rounds --k 10 30 --rounds 2 [--epochs 2 --tune-epochs 1]
-        [--tune-lr 0.001] [--pool-scenes 12 --pool-negatives 12]
+        [--tune-lr 0.001] [--pool-scenes 12 --pool-negatives 12] [--min-area 500]
     uv run python benchmarks/review.py screenshot docs/review.png
 """
 
@@ -210,13 +210,21 @@ def fit(
     return train(config, out)
 
 
-def detect_pool(checkpoint: Path, pool: list[Path]) -> tuple[gpd.GeoDataFrame, float]:
+def detect_pool(
+    checkpoint: Path, pool: list[Path], min_area: float | None
+) -> tuple[gpd.GeoDataFrame, float]:
     """The detections of a checkpoint over every pool scene, as one run (numbered 1..n).
+
+    Args:
+        checkpoint: the model.
+        pool: the pool's scenes.
+        min_area: the predictor's smallest detection, in m² (None: its default).
 
     Returns:
         The detections and the probability threshold they were found at.
     """
-    predictor = Predictor(checkpoint, device="cpu", progress=False)
+    options = {} if min_area is None else {"min_area": min_area}
+    predictor = Predictor(checkpoint, device="cpu", progress=False, **options)
     found = [predictor.predict(scene).gdf for scene in pool]
     table = gpd.GeoDataFrame(pd.concat(found, ignore_index=True), crs=4326)
     return order_detections(table), predictor.threshold
@@ -299,7 +307,8 @@ def rounds(args: argparse.Namespace) -> None:
     def report(
         order: str, k: int, number: int, labels: Path, model: Path, began: float, left: str
     ) -> None:
-        m = score(model, tests, test_truth, root / f"score-{order}-{k}-{number}")
+        out = root / f"score-{order}-{k}-{number}"
+        m = score(model, tests, test_truth, out, min_area=args.min_area)
         count = len(gpd.read_file(labels))
         print(
             f"{order:7s} {k:3d} {number:5d} {count:6d} {m['object_f1']:6.3f} "
@@ -333,7 +342,7 @@ def rounds(args: argparse.Namespace) -> None:
                     model = fit(root, f"{order}-{k}-{number}", merged, epochs, None, None)
                 else:
                     if model not in found:
-                        found[model] = detect_pool(model, pool)
+                        found[model] = detect_pool(model, pool, args.min_area)
                     detections, threshold = found[model]
                     left = unjudged(detections, current)
                     available = str(len(left))
@@ -387,6 +396,12 @@ def main() -> None:
     playing.add_argument("--pool-negatives", type=int, default=12, help="look-alikes a scene")
     playing.add_argument(
         "--start", type=Path, help="start from this checkpoint (an earlier run's start/model.ckpt)"
+    )
+    playing.add_argument(
+        "--min-area",
+        type=float,
+        help="smallest detection in m², over the pool and the test scenes (default the"
+        " predictor's); a lower one leaves the start model more mistakes to review",
     )
     playing.add_argument("--test-scenes", type=int, default=2)
     playing.add_argument("--output-dir", type=Path)
