@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "torchgeo_datacenters"
 #: units of its own layer or of any layer below.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("__init__", "errors"),
-    ("naip", "utils", "vectors", "options", "loggers"),
+    ("naip", "utils", "vectors", "options", "loggers", "callbacks"),
     ("imagery", "checkpoint", "samplers", "synthetic", "qgis"),
     ("grid", "datasets", "detections"),
     ("datamodules", "models", "outputs", "stac"),

@@ -5,7 +5,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -13,9 +12,6 @@ import pytest
 from support.inference import save_checkpoint, write_scene
 
 from torchgeo_datacenters.scan.reaper import process_status
-
-#: Longest wait for a process to reach a state, in seconds (a loaded 2-core machine).
-PATIENCE = 300.0
 
 #: Roofs of the fault tests' scenes: (row, col, height, width) in pixels.
 ROOFS = [(20, 20, 60, 80), (150, 140, 70, 70)]
@@ -112,29 +108,6 @@ def children(pid: int) -> list[int]:
     """Process ids of the live children of *pid*."""
     pids = (int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit())
     return [child for child in pids if (status := process_status(child)) and status[0] == pid]
-
-
-def wait_for(
-    condition: Callable[[], object],
-    what: str,
-    timeout: float = PATIENCE,
-    explain: Callable[[], str] | None = None,
-) -> object:
-    """Poll *condition* until it is true; fail after *timeout* seconds.
-
-    Args:
-        explain: what the failure message adds, read when the wait fails.
-
-    Returns:
-        The condition's true value.
-    """
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    pytest.fail(f"waited {timeout:.0f} s for {what}" + (f":\n{explain()}" if explain else ""))
 
 
 def temporaries(directory: Path) -> list[Path]:

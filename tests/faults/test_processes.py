@@ -6,18 +6,16 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from support.processes import alive, start_time
+from support.processes import PATIENCE, alive, start_time, wait_for
 
 from torchgeo_datacenters.scan.reaper import MARKER_VARIABLE
 
 from .conftest import (
-    PATIENCE,
     TILING,
     children,
     error_lines,
     start,
     temporaries,
-    wait_for,
 )
 
 

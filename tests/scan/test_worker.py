@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from support.data import bbox_of
+from support.processes import wait_for
 from support.stac_server import StacServer
 
 from torchgeo_datacenters.options import PredictorOptions
@@ -97,6 +98,7 @@ def test_no_download_is_left_behind_by_failed_scenes(
     assert worker.scan(first, second).error is None
     failed = worker.scan(second, third)
     assert failed.detections is None and "could not download" in str(failed.error)
+    wait_for(lambda: image_requests(server, third), "the third scene asked for ahead")
     # The third scene, fetched ahead, is given up for a broken local file that fails in
     # the model: neither leaves a file.
     broken = LocalScene("broken.tif", scan_data.scenes_dir / "broken.tif")
