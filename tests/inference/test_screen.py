@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from support.inference import (
@@ -15,6 +16,8 @@ from support.inference import (
 
 from torchgeo_datacenters.errors import TGDCError
 from torchgeo_datacenters.inference import Predictor, ProbabilityModel
+from torchgeo_datacenters.inference import screen as screen_module
+from torchgeo_datacenters.inference.scene import open_scene
 from torchgeo_datacenters.inference.screen import SCREEN_MARGIN_M, Screen, find_screen, screen_path
 
 CPU = torch.device("cpu")
@@ -94,3 +97,38 @@ def test_screen_arguments_are_checked() -> None:
         Screen(coarse_bright_roofs(), CPU, threshold=1.0)
     with pytest.raises(TGDCError, match="must be >= 0"):
         Screen(coarse_bright_roofs(), CPU, margin_m=-SCREEN_MARGIN_M)
+
+
+class _Recording(BrightRoofs):
+    """BrightRoofs noting the shape of every batch and the autocast type it ran in."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[tuple[int, ...], torch.dtype | None]] = []
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        cast = torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else None
+        self.calls.append((tuple(images.shape), cast))
+        return super().forward(images)
+
+
+@pytest.mark.parametrize(("precision", "cast"), [("fp32", None), ("bf16", torch.bfloat16)])
+def test_a_scene_within_one_block_is_screened_once_at_the_runs_precision(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, precision: str, cast: torch.dtype | None
+) -> None:
+    monkeypatch.setattr(screen_module, "SCREEN_BLOCK", 64)
+    # 256 x 200 px at 0.6 m: 64 x 50 coarse pixels, one block (centred on the 50).
+    path = write_scene(tmp_path / "s.tif", 256, 200, [(40, 120, 60, 72)])
+    module = _Recording()
+    model = bright_roofs()
+    coarse = ProbabilityModel(module, model.mean, model.std, module=module, gsd=4 * GSD)
+    screen = Screen(coarse, CPU, margin_m=0, precision=precision)
+    rules = predictor().imagery_rules
+    found, grid_scene = screen.candidates(open_scene(path, 4, rules), rules)
+    assert module.calls == [((1, 4, 64, 64), cast)]
+    assert found.shape == (64, 50) == (grid_scene.grid.height, grid_scene.grid.width)
+    # The roof, rows 40-100 and columns 120-192 at 0.6 m, is rows 10-25, columns 30-48 at 2.4 m.
+    rows, cols = np.nonzero(found)
+    assert (rows.min(), rows.max(), cols.min(), cols.max()) == pytest.approx(
+        (10, 24, 30, 47), abs=1
+    )

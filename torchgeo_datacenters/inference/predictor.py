@@ -143,7 +143,9 @@ class Predictor:
         #: The screen used (its file; a scan records it), or ``off``.
         self.screen = "off" if screen is None else str(screen)
         #: The screening pass (:mod:`.screen`), or None.
-        self.screening = None if screen is None else Screen(screen, self.device)
+        self.screening = (
+            None if screen is None else Screen(screen, self.device, precision=self.precision)
+        )
         self.threshold = model.threshold if options.threshold is None else options.threshold
         self.tile_size = options.tile_size
         self.overlap = options.overlap

@@ -33,7 +33,9 @@ from scipy.ndimage import distance_transform_edt
 from ..errors import TGDCError
 from ..imagery import ImageryRules
 from .model import ProbabilityModel, load_checkpoint
+from .precision import autocast
 from .scene import Scene, open_scene
+from .tiling import tile_starts
 
 #: File name suffix of a screen shipped beside its checkpoint (``model.ckpt`` ->
 #: ``model.screen.ckpt``).
@@ -114,6 +116,7 @@ class Screen:
         *,
         threshold: float = SCREEN_THRESHOLD,
         margin_m: float = SCREEN_MARGIN_M,
+        precision: str = "fp32",
     ) -> None:
         """Initialize a new Screen.
 
@@ -124,6 +127,9 @@ class Screen:
             threshold: probability at or above which a coarse pixel is a candidate.
             margin_m: distance from candidates within which the full model runs, in
                 metres.
+            precision: the full model's resolved precision
+                (:func:`~.precision.resolve_precision`); the screen runs autocast to
+                ``bf16`` or ``fp16`` where it is one of those, otherwise in fp32.
 
         Raises:
             TGDCError: if the checkpoint cannot be loaded or threshold or margin are out
@@ -141,6 +147,7 @@ class Screen:
         self.device = device
         self.threshold = threshold
         self.margin_m = margin_m
+        self.precision = precision
 
     def candidates(self, scene: Scene, rules: ImageryRules) -> tuple[np.ndarray, Scene]:
         """Find where the full model must run, on the screen's coarse grid.
@@ -168,22 +175,26 @@ class Screen:
         block = min(
             SCREEN_BLOCK, -(-max(grid.height, grid.width) // SCREEN_MULTIPLE) * SCREEN_MULTIPLE
         )
-        stride = block - SCREEN_OVERLAP if block == SCREEN_BLOCK else block
+        stride = block - SCREEN_OVERLAP
         mean = np.asarray(self.model.mean, np.float32)
         std = np.asarray(self.model.std, np.float32)
-        for row in range(0, grid.height, stride):
-            for col in range(0, grid.width, stride):
+        for row in tile_starts(grid.height, block, stride):
+            for col in tile_starts(grid.width, block, stride):
                 pixels = coarse.read(row, col, (block, block))
                 valid = coarse.valid(pixels, row, col)
                 if not valid.any():
                     continue
                 images = np.nan_to_num((pixels - mean) / std).transpose(2, 0, 1)[None]
-                with torch.inference_mode():
+                with torch.inference_mode(), autocast(self.precision, self.device):
                     tensor = torch.from_numpy(np.ascontiguousarray(images)).to(self.device)
                     probabilities = self.model.probability_fn(tensor)[0].float().cpu().numpy()
                 hits = (probabilities >= self.threshold) & valid
-                height, width = min(block, grid.height - row), min(block, grid.width - col)
-                found[row : row + height, col : col + width] |= hits[:height, :width]
+                # A block may start before the grid (centred on a shorter side).
+                top, left = max(row, 0), max(col, 0)
+                bottom, right = min(row + block, grid.height), min(col + block, grid.width)
+                found[top:bottom, left:right] |= hits[
+                    top - row : bottom - row, left - col : right - col
+                ]
         if not found.any():  # (the distance transform needs a candidate to measure from)
             return found, coarse
         pixel_m = abs(grid.transform.a)
