@@ -27,7 +27,7 @@ class EMAWeightAveraging(lightning_callbacks.EMAWeightAveraging):
 
     def _begin(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Copy the network into the average, once per fit."""
-        if self._average_model is None and trainer.state.fn == TrainerFn.FITTING:
+        if self._average_model is None:
             super().setup(trainer, pl_module, "fit")
 
     def on_load_checkpoint(
@@ -35,11 +35,16 @@ class EMAWeightAveraging(lightning_callbacks.EMAWeightAveraging):
     ) -> None:
         """Restore the average and the raw weights of a resumed fit.
 
+        Validating, testing or predicting from a checkpoint reads its ``state_dict``, the
+        average, and needs nothing more (Lightning's callback warns there).
+
         Args:
             trainer: the trainer.
             pl_module: the task.
             checkpoint: the checkpoint being read.
         """
+        if trainer.state.fn != TrainerFn.FITTING:
+            return
         self._begin(trainer, pl_module)
         super().on_load_checkpoint(trainer, pl_module, checkpoint)
 
