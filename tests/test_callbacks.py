@@ -34,7 +34,12 @@ class _SizedInSetup(LightningModule):
         return torch.optim.SGD(self.parameters(), lr=0.1)
 
 
-def _fit(root: Path, epochs: int, resume: Path | None = None) -> _SizedInSetup:
+def _fit(
+    root: Path,
+    epochs: int,
+    resume: Path | None = None,
+    callback: EMAWeightAveraging | None = None,
+) -> _SizedInSetup:
     model = _SizedInSetup()
     data = torch.utils.data.DataLoader(torch.tensor([[1.0, 2.0], [2.0, 1.0]] * 3), batch_size=2)
     trainer = Trainer(
@@ -43,7 +48,7 @@ def _fit(root: Path, epochs: int, resume: Path | None = None) -> _SizedInSetup:
         logger=False,
         enable_progress_bar=False,
         enable_model_summary=False,
-        callbacks=[EMAWeightAveraging(decay=DECAY)],
+        callbacks=[callback or EMAWeightAveraging(decay=DECAY)],
     )
     trainer.fit(model, train_dataloaders=data, ckpt_path=resume)
     return model
@@ -68,6 +73,14 @@ def test_checkpoints_hold_the_average_of_a_network_built_in_setup(tmp_path: Path
     assert not torch.allclose(expected, model.raw[-1])
     # After fit the task holds the average, as checkpoints do.
     torch.testing.assert_close(model.layer.weight.detach(), expected)
+
+
+def test_each_fit_begins_its_own_average(tmp_path: Path) -> None:
+    callback = EMAWeightAveraging(decay=DECAY)
+    _fit(tmp_path / "first", epochs=2, callback=callback)
+    second = _fit(tmp_path / "second", epochs=1, callback=callback)
+    assert len(second.raw) == 3
+    torch.testing.assert_close(second.layer.weight.detach(), _average(None, second.raw))
 
 
 def test_a_resumed_fit_continues_the_raw_weights_and_the_average(tmp_path: Path) -> None:

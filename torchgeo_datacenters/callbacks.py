@@ -23,7 +23,20 @@ class EMAWeightAveraging(lightning_callbacks.EMAWeightAveraging):
     """
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
-        """Nothing yet: the network may still be rebuilt by the task's ``setup``."""
+        """Forget an earlier fit's average and its step count (the callback may be reused).
+
+        The average itself is begun later: the network may still be rebuilt by the task's
+        ``setup``. A resumed fit restores the step count from the checkpoint after this.
+
+        Args:
+            trainer: the trainer.
+            pl_module: the task.
+            stage: 'fit', 'validate', 'test' or 'predict'.
+        """
+        if stage == "fit":
+            self._average_model = None
+            self._latest_update_step = 0
+            self._latest_update_epoch = -1
 
     def _begin(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Copy the network into the average, once per fit."""
