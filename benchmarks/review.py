@@ -62,6 +62,21 @@ from torchgeo_datacenters.outputs.review import review_order, write_review
 from torchgeo_datacenters.synthetic import generate_scene, generate_scenes, scene_origin
 from torchgeo_datacenters.training import demo_config, train
 
+
+def confident_first(scores: np.ndarray, threshold: float) -> np.ndarray:
+    """Rows by score, highest first (the detections the model is surest of)."""
+    return np.argsort(-np.asarray(scores, dtype="float64"), kind="stable")
+
+
+def uncertain_first(scores: np.ndarray, threshold: float) -> np.ndarray:
+    """Rows by distance of the score from the threshold, nearest first."""
+    return np.argsort(np.abs(np.asarray(scores, dtype="float64") - threshold), kind="stable")
+
+
+#: Review orders besides ``random`` and ``scratch``: rows of (scores, threshold) in order.
+#: ``page`` is the review page's own (:func:`review_order`).
+ORDERS = {"page": review_order, "uncertain": uncertain_first, "confident": confident_first}
+
 #: Side of the benchmark's scene, in pixels.
 SIDE = 4096
 
@@ -181,7 +196,15 @@ def make_pool(folder: Path, scenes: int, datacenters: int, negatives: int) -> li
 
 
 def fit(
-    root: Path, name: str, labels: Path, epochs: int, weights: Path | None, lr: float | None
+    root: Path,
+    name: str,
+    labels: Path,
+    epochs: int,
+    weights: Path | None,
+    lr: float | None,
+    *,
+    seed: int,
+    average: bool = True,
 ) -> Path:
     """Train configs/demo.yaml's model on the pool with *labels*; return its checkpoint.
 
@@ -192,6 +215,8 @@ def fit(
         epochs: training epochs.
         weights: checkpoint to start from (None: from scratch).
         lr: peak learning rate (None: the demo's).
+        seed: ``seed_everything`` of the run.
+        average: keep the config's moving average of the weights (False: the raw weights).
 
     Returns:
         The checkpoint.
@@ -202,10 +227,12 @@ def fit(
     if lr is not None:
         model["lr"] = lr
     config = demo_config(root, epochs=epochs, model=model)
+    config["seed_everything"] = seed
     config["data"]["init_args"] |= {"label_path": str(labels), "class_weights": None}
     config["trainer"] |= {"default_root_dir": str(out / "training"), "enable_progress_bar": False}
+    dropped = ("EarlyStopping",) if average else ("EarlyStopping", "WeightAveraging")
     config["trainer"]["callbacks"] = [
-        c for c in config["trainer"]["callbacks"] if "EarlyStopping" not in c["class_path"]
+        c for c in config["trainer"]["callbacks"] if not c["class_path"].endswith(dropped)
     ]
     return train(config, out)
 
@@ -318,11 +345,20 @@ def rounds(args: argparse.Namespace) -> None:
         )
 
     began = time.perf_counter()
-    first = args.start or fit(root, "start", start_labels, args.epochs, None, None)
+    first = args.start or fit(
+        root,
+        "start",
+        start_labels,
+        args.epochs,
+        None,
+        None,
+        seed=args.seed,
+        average=not args.start_raw,
+    )
     report("start", 0, 0, start_labels, first, began, "")
     tune = args.tune_epochs or args.epochs
     found: dict[Path, tuple[gpd.GeoDataFrame, float]] = {}  # over the pool, by checkpoint
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(args.seed)
     for order in args.orders:
         for k in args.k:
             model, labels = first, start_labels
@@ -339,18 +375,19 @@ def rounds(args: argparse.Namespace) -> None:
                         gpd.GeoDataFrame, crs=truth.crs
                     ).to_file(merged)
                     epochs = args.epochs + number * tune
-                    model = fit(root, f"{order}-{k}-{number}", merged, epochs, None, None)
+                    name = f"{order}-{k}-{number}"
+                    model = fit(root, name, merged, epochs, None, None, seed=args.seed)
                 else:
                     if model not in found:
                         found[model] = detect_pool(model, pool, args.min_area)
                     detections, threshold = found[model]
                     left = unjudged(detections, current)
                     available = str(len(left))
-                    if order == "page":
-                        scores = detections["score"].to_numpy()[left]
-                        left = left[review_order(scores, threshold)]
-                    else:
+                    scores = detections["score"].to_numpy()[left]
+                    if order == "random":
                         left = rng.permutation(left)
+                    else:
+                        left = left[ORDERS[order](scores, threshold)]
                     if len(left):
                         run = run_id(detections)
                         verdicts = judge(detections.iloc[left[:k]], truth, run)
@@ -361,7 +398,7 @@ def rounds(args: argparse.Namespace) -> None:
                     else:  # nothing left to judge: the same labels, tuned as long
                         current.to_file(merged)
                     name = f"{order}-{k}-{number}"
-                    model = fit(root, name, merged, tune, model, args.tune_lr)
+                    model = fit(root, name, merged, tune, model, args.tune_lr, seed=args.seed)
                 labels = merged
                 report(order, k, number, labels, model, began, available)
 
@@ -381,7 +418,7 @@ def main() -> None:
     playing.add_argument(
         "--orders",
         nargs="+",
-        choices=["page", "random", "scratch"],
+        choices=[*ORDERS, "random", "scratch"],
         default=["page", "random", "scratch"],
     )
     playing.add_argument("--epochs", type=int, default=2, help="epochs of the start model")
@@ -402,6 +439,15 @@ def main() -> None:
         type=float,
         help="smallest detection in m², over the pool and the test scenes (default the"
         " predictor's); a lower one leaves the start model more mistakes to review",
+    )
+    playing.add_argument(
+        "--start-raw",
+        action="store_true",
+        help="the start model keeps its raw weights, not their moving average (more mistakes"
+        " after a short run)",
+    )
+    playing.add_argument(
+        "--seed", type=int, default=0, help="seed of every training and of the random order"
     )
     playing.add_argument("--test-scenes", type=int, default=2)
     playing.add_argument("--output-dir", type=Path)

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import rasterio
 import torch
 from support.inference import (
     GSD,
@@ -90,6 +91,51 @@ def test_the_screened_run_traces_the_full_runs_outlines(tmp_path: Path) -> None:
     run = result.stats.tiles - result.stats.screened_tiles
     assert 0 < run < result.stats.tiles / 3
     assert result.scanned_km2 == pytest.approx(full.scanned_km2)
+
+
+class _LeftOnly(BrightRoofs):
+    """BrightRoofs that sees nothing right of its input's first *columns* columns."""
+
+    def __init__(self, columns: int) -> None:
+        super().__init__()
+        self.columns = columns
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        probabilities = super().forward(images)
+        probabilities[..., self.columns :] = 0
+        return probabilities
+
+
+@pytest.mark.parametrize("regularize", [False, True])
+def test_an_outline_the_screened_area_cuts_is_traced_whole(
+    tmp_path: Path, regularize: bool
+) -> None:
+    # A long roof, rows 100-160 and columns 100-700, and a second one far below it. The
+    # screen (no margin) sees the long roof only left of column 160 (40 coarse pixels) and
+    # the other one not at all.
+    scene = write_scene(tmp_path / "s.tif", 600, 900, [(100, 100, 60, 600), (450, 300, 60, 60)])
+    options = {"tile_size": 64, "overlap": 16, "regularize": regularize}
+    full = predictor(**options).predict(scene, output_mask=tmp_path / "full.tif")
+    screened = predictor(**options)
+    model = bright_roofs()
+    module = _LeftOnly(40)
+    coarse = ProbabilityModel(module, model.mean, model.std, module=module, gsd=4 * GSD)
+    screened.screening = Screen(coarse, CPU, margin_m=0)
+    result = screened.predict(scene, output_mask=tmp_path / "screened.tif")
+    assert len(full) == 2 and len(result) == 1
+    # The long roof: the full run's outline, exactly, and the mask written is the last pass's.
+    (outline,) = result.gdf.geometry.to_wkt()
+    assert outline in set(full.gdf.geometry.to_wkt())
+    assert result.gdf["area_m2"].iloc[0] == pytest.approx(
+        full.gdf["area_m2"].max(), rel=0.1 if regularize else 1e-9
+    )
+    with rasterio.open(tmp_path / "full.tif") as a, rasterio.open(tmp_path / "screened.tif") as b:
+        whole, cut = a.read(1), b.read(1)
+    assert (cut[:300] == whole[:300]).all() and whole[450:510, 300:360].all()
+    assert not cut[300:].any()
+    # The tiles left out: all but those around the long roof.
+    run = result.stats.tiles - result.stats.screened_tiles
+    assert 0 < run < result.stats.tiles / 2
 
 
 def test_screen_arguments_are_checked() -> None:

@@ -21,6 +21,7 @@ import dataclasses
 import datetime as dt
 import functools
 import itertools
+import math
 import os
 import time
 import warnings
@@ -68,7 +69,7 @@ from .precision import autocast, calibration_tiles, resolve_precision
 from .reader import TileReader
 from .results import Detections, RunStats
 from .scene import Scene, assign_sources, group_rasters, open_scene
-from .screen import Screen, find_screen
+from .screen import UNFINISHED_REACH, Screen, find_screen
 from .sink import BandSink
 from .stitch import Stitcher
 from .tiling import TileLayout, scene_layout
@@ -350,13 +351,50 @@ class Predictor:
         Returns:
             The detections (not yet ordered) and the counts of the run.
         """
+        offsets = layout.offsets
+        run = np.ones(len(offsets), bool)
+        if self.screening is not None:
+            run = self.screening.tiles(scene, self.imagery_rules, offsets, layout.tile_size)
+        gdf, stats = self._predict_tiles(scene, layout, paths, bar, run)
+        # A detection that reaches the edge of the screened area may go on outside it:
+        # the full model runs on the tiles around it too, until every outline is whole.
+        reach = UNFINISHED_REACH + math.ceil((self.merge_distance + self.simplify) / self.model.gsd)
+        while (
+            self.screening is not None
+            and (more := self.screening.unfinished(gdf, scene.grid, layout, run, reach)).any()
+        ):
+            run |= more
+            bar.total = (bar.total or 0) + len(offsets)
+            bar.refresh()
+            gdf, stats = self._predict_tiles(scene, layout, paths, bar, run)
+        provenances = {path.name: raster_provenance(path) for path in scene.files}
+        gdf = attach_provenance(assign_sources(gdf, scene), provenances)
+        return gdf, stats
+
+    def _predict_tiles(
+        self,
+        scene: Scene,
+        layout: TileLayout,
+        paths: Mapping[str, Path],
+        bar: tqdm,
+        run: np.ndarray,
+    ) -> tuple["gpd.GeoDataFrame", RunStats]:
+        """Predict one scene with the full model on some of its tiles, 0 on the others.
+
+        Args:
+            scene: the scene.
+            layout: its tiles.
+            paths: output kind to (staged) path; the raster kinds among them are written.
+            bar: the run's progress bar, advanced by every tile read.
+            run: (tiles,) booleans: the tiles the full model runs on.
+
+        Returns:
+            The detections (EPSG:4326, without their sources) and the counts of the run.
+        """
         grid = scene.grid
         tile_size, overlap, offsets = layout
         workers = self.num_workers if len(offsets) > self.batch_size else 0
         model = self._scene_model(scene, offsets, tile_size)
-        run = np.ones(len(offsets), bool)
-        if self.screening is not None:
-            run = self.screening.tiles(scene, self.imagery_rules, offsets, tile_size)
         reader = TileReader(
             scene,
             offsets,
@@ -433,10 +471,7 @@ class Predictor:
         stats.valid_pixels = sink.valid_pixels
         scene_area = reproject(shapely.box(*grid.bounds), grid.crs, vectorizer.metric).area
         stats.scanned_m2 = scene_area * stats.valid_pixels / stats.pixels
-        gdf = vectorizer.finish()
-        provenances = {path.name: raster_provenance(path) for path in scene.files}
-        gdf = attach_provenance(assign_sources(gdf, scene), provenances)
-        return gdf, stats
+        return vectorizer.finish(), stats
 
     @property
     def _channels_last(self) -> bool:

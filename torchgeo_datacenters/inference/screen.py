@@ -6,9 +6,11 @@ same kind of network, trained by the same ``torchgeo fit`` route on imagery samp
 pixel size, where it costs about 1/16 of the full model per km². Where its probability
 reaches :data:`SCREEN_THRESHOLD`, grown by :data:`SCREEN_MARGIN_M` metres, the full model
 runs on every tile that touches it: every pixel of that area then gets exactly the
-probability of a full run (all the tiles that cover it run), so a building the screen
-found in part is traced whole as long as it lies within the margin. Elsewhere the
-predictor writes probability 0 without running the model.
+probability of a full run (all the tiles that cover it run). Elsewhere the predictor
+writes probability 0 without running the model. A detection that comes near a tile left
+out (:meth:`Screen.unfinished`) may go on beyond it, so the predictor runs those tiles too
+and predicts the scene again, until no outline comes near one: every outline of a screened
+run is the full run's, however little of the building the screen found.
 
 The screen ships beside the checkpoint, as ``<checkpoint name>.screen.ckpt``
 (:func:`screen_path`), and is used where it is there (``--screen auto``) or named
@@ -23,19 +25,27 @@ import os
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+import shapely
 import torch
 from rasterio.warp import transform_bounds
 from rasterio.windows import Window, bounds
 from scipy.ndimage import distance_transform_edt
 
+from ..detections.outlines import TOLERANCE_PIXELS
 from ..errors import TGDCError
+from ..grid import Grid
 from ..imagery import ImageryRules
+from .device import CHANNELS_LAST_DEVICES
 from .model import ProbabilityModel, load_checkpoint
 from .precision import autocast
 from .scene import Scene, open_scene
-from .tiling import tile_starts
+from .tiling import TileLayout, tile_starts
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 #: File name suffix of a screen shipped beside its checkpoint (``model.ckpt`` ->
 #: ``model.screen.ckpt``).
@@ -53,6 +63,12 @@ SCREEN_THRESHOLD = 0.2
 #: Distance from the screen's candidate pixels within which the full model runs, in
 #: metres (a building the screen found in part is traced whole where it ends within it).
 SCREEN_MARGIN_M = 60.0
+
+#: Pixels around an outline that must be exact before it is known to be whole, besides
+#: the merge distance and the simplification tolerance: the pixels next to its traced
+#: edges, and a regularised outline's walls, which may lie up to the regularising
+#: tolerance (:data:`~..detections.outlines.TOLERANCE_PIXELS`) from them.
+UNFINISHED_REACH = TOLERANCE_PIXELS + 2
 
 #: Side of the blocks the screen runs on, in its own (coarse) pixels, and their overlap:
 #: overlapping blocks keep the larger probability.
@@ -143,6 +159,8 @@ class Screen:
             model = load_checkpoint(model, device=device)
         if model.module is not None:
             model.module.to(device).eval()
+            if device.type in CHANNELS_LAST_DEVICES:
+                model.module.to(memory_format=torch.channels_last)
         self.model = model
         self.device = device
         self.threshold = threshold
@@ -184,9 +202,14 @@ class Screen:
                 valid = coarse.valid(pixels, row, col)
                 if not valid.any():
                     continue
+                # Pixel-interleaved as read: a channels-last tensor without a copy.
                 images = np.nan_to_num((pixels - mean) / std).transpose(2, 0, 1)[None]
                 with torch.inference_mode(), autocast(self.precision, self.device):
-                    tensor = torch.from_numpy(np.ascontiguousarray(images)).to(self.device)
+                    tensor = torch.from_numpy(images).to(self.device)
+                    if self.device.type in CHANNELS_LAST_DEVICES:
+                        tensor = tensor.contiguous(memory_format=torch.channels_last)
+                    else:
+                        tensor = tensor.contiguous()
                     probabilities = self.model.probability_fn(tensor)[0].float().cpu().numpy()
                 hits = (probabilities >= self.threshold) & valid
                 # A block may start before the grid (centred on a shorter side).
@@ -232,3 +255,42 @@ class Screen:
             c0, c1 = max(0, int(np.floor(left))), min(near.shape[1], int(np.ceil(right)))
             run[index] = r1 > r0 and c1 > c0 and bool(near[r0:r1, c0:c1].any())
         return run
+
+    def unfinished(
+        self,
+        detections: "gpd.GeoDataFrame",
+        grid: Grid,
+        layout: TileLayout,
+        run: np.ndarray,
+        reach: int,
+    ) -> np.ndarray:
+        """Find the tiles a screened run left out that its detections may go on into.
+
+        A pixel's probability is exactly a full run's where no tile left out covers it
+        (every tile covering a pixel is blended into it). So an outline is the full run's
+        where no tile left out comes within *reach* pixels of it (the merge distance, and
+        the outline's own distance from the pixel edges it was traced along).
+
+        Args:
+            detections: the screened run's detections (any CRS).
+            grid: the scene's grid.
+            layout: the scene's tiles.
+            run: (tiles,) booleans: the tiles the full model ran on.
+            reach: distance from an outline within which pixels must be exact, in pixels.
+
+        Returns:
+            (tiles,) booleans: the tiles left out within *reach* of an outline; run them
+            too and predict the scene again (none: every outline is whole).
+        """
+        if detections.empty or run.all():
+            return np.zeros(len(run), bool)
+        size = layout.tile_size
+        rows, cols = np.asarray(layout.offsets, float).T
+        boxes = shapely.box(cols, rows, cols + size, rows + size)
+        inverse = ~grid.transform
+        outlines = shapely.transform(
+            detections.to_crs(grid.crs).geometry.to_numpy(),
+            lambda xy: np.column_stack(inverse @ (xy[:, 0], xy[:, 1])),
+        )
+        near = shapely.union_all(shapely.buffer(outlines, reach))
+        return shapely.intersects(boxes, near) & ~run
