@@ -14,15 +14,18 @@ data centers and ``--pool-negatives`` warehouses (as large and bright as data ce
 retail and other buildings, so that the start model makes many more detections than k; the
 held-out test scenes are benchmarks/accuracy.py's. The first model is trained at a small
 budget (``--epochs`` of configs/demo.yaml's) on the pool's data centers alone: it has never
-been shown a look-alike (``--start`` reuses an earlier run's instead). Then each round
+been shown a look-alike (``--start`` reuses an earlier run's instead; ``--start-raw`` keeps
+its raw weights, not their moving average, which after a short run leaves it more
+mistakes). Every training is seeded with ``--seed``, as is the random order. Then each round
 detects over the pool with the current checkpoint, takes the first k detections not judged
 before in an order, judges them as the truth says (a detection
 matching a data center at IoU >= 0.5 accepted; else rejected as the class of the labelled
 building it overlaps most, ``other`` where none), merges the verdicts into the labels (tgdc
 labels merge's code) and fine-tunes from the current checkpoint (``weights``) for
 ``--tune-epochs`` at peak learning rate ``--tune-lr`` (with nothing left to judge, on the
-same labels). Orders: ``page`` (the review page's: score nearest the checkpoint's
-threshold first) and ``random``; ``scratch`` labels k random sites of the pool's truth per
+same labels). Orders: ``page`` (the review page's, :func:`review_order`), ``uncertain``
+(score nearest the checkpoint's threshold first), ``confident`` (highest score first) and
+``random``; ``scratch`` labels k random sites of the pool's truth per
 round instead and trains from scratch for as many epochs in all (start plus rounds, at the
 demo's learning rate). The orders run one after the other, every k of one before the next.
 Every model is scored on the test scenes: object F1 and each hard-negative class's
@@ -32,6 +35,7 @@ detections over the pool not judged before, that the round's k were taken from.
     uv run python benchmarks/review.py open --detections 10000
     uv run python benchmarks/review.py rounds --k 10 30 --rounds 2 [--epochs 2 --tune-epochs 1]
         [--tune-lr 0.001] [--pool-scenes 12 --pool-negatives 12] [--min-area 500]
+        [--orders page confident random] [--start-raw] [--seed 0] [--test-scenes 2]
     uv run python benchmarks/review.py screenshot docs/review.png
 """
 
