@@ -55,14 +55,17 @@ SCREEN_SUFFIX = ".screen.ckpt"
 #: checkpoint where there is one, ``off`` none.
 SCREEN_CHOICES = ("auto", "off")
 
-#: Screen probability at or above which the full model runs, below the usual 0.5: the
-#: screen must miss no data center. The demo's screen (5 epochs) reached 0.5 on the roof of
-#: every data center of its training scenes and kept 1-9% of their pixels at 0.2.
-SCREEN_THRESHOLD = 0.2
+#: Screen probability at or above which the full model runs. On the SYNTHETIC county of
+#: benchmarks/screen.py (benchmarks/README.md, "Default precision and the screening pass")
+#: the demo's screen (8 epochs) reached 0.994-0.999 inside every detection of the full run,
+#: and at most 0.58 on the houses and 0.35 on the forest of scenes with no detection, where
+#: 0.2 sent the full model to 25% and 16% of their tiles and 0.5 to 0.3% and none.
+SCREEN_THRESHOLD = 0.5
 
 #: Distance from the screen's candidate pixels within which the full model runs, in
-#: metres (a building the screen found in part is traced whole where it ends within it).
-SCREEN_MARGIN_M = 60.0
+#: metres: a building beside one the screen found (a second hall of a campus) is found with
+#: it. Outlines need no margin to be whole (:meth:`Screen.unfinished`).
+SCREEN_MARGIN_M = 30.0
 
 #: Pixels around an outline that must be exact before it is known to be whole, besides
 #: the merge distance and the simplification tolerance: the pixels next to its traced
