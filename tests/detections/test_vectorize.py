@@ -141,6 +141,10 @@ def test_min_area_is_inclusive_in_any_crs(crs: str) -> None:
         areas = sorted(vectorizer.finish()["area_m2"] / pixel_m2)
         expected = [size for size in (8, 90, 100) if size >= min_pixels]
         np.testing.assert_allclose(areas, expected, rtol=1e-4)
+        # The pieces of the groups dropped: (min column, min row, max column, max row).
+        pieces = {8: [(2, 20, 4, 22), (5, 20, 7, 22)], 90: [(30, 2, 40, 11)], 100: []}
+        dropped = [box for size, boxes in pieces.items() if size < min_pixels for box in boxes]
+        assert sorted(map(tuple, vectorizer.dropped.tolist())) == sorted(dropped)
 
 
 def test_speckle_traces_like_the_whole_mask() -> None:

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pytest
 import rasterio
@@ -16,10 +17,12 @@ from support.inference import (
 )
 
 from torchgeo_datacenters.errors import TGDCError
+from torchgeo_datacenters.imagery import ImageryRules
 from torchgeo_datacenters.inference import Predictor, ProbabilityModel
 from torchgeo_datacenters.inference import screen as screen_module
 from torchgeo_datacenters.inference.scene import open_scene
 from torchgeo_datacenters.inference.screen import SCREEN_MARGIN_M, Screen, find_screen, screen_path
+from torchgeo_datacenters.inference.tiling import TileLayout
 
 CPU = torch.device("cpu")
 #: Roofs of the spatial test, all in the scene's upper-left 240 x 240 px.
@@ -178,3 +181,56 @@ def test_a_scene_within_one_block_is_screened_once_at_the_runs_precision(
     assert (rows.min(), rows.max(), cols.min(), cols.max()) == pytest.approx(
         (10, 24, 30, 47), abs=1
     )
+
+
+class _Counting(BrightRoofs):
+    """BrightRoofs that counts the tiles it predicts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tiles = 0
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        self.tiles += images.shape[0]
+        return super().forward(images)
+
+
+def test_a_roof_the_screened_area_cuts_below_the_minimum_area_is_found_whole(
+    tmp_path: Path,
+) -> None:
+    # A long roof, rows 100-160 and columns 100-700 (12,960 m²): the screen (no margin)
+    # sees only its first 8 coarse columns (32 px), so the tiles that run first (up to
+    # column 160) hold about 1,200 m² of it, a patch below the minimum area of 5,000 m²
+    # that the tiles left out cut off.
+    scene = write_scene(tmp_path / "s.tif", 300, 900, [(100, 100, 60, 600)])
+    options = {"tile_size": 64, "overlap": 16, "min_area": 5000.0}
+    full = predictor(**options).predict(scene)
+    counting = _Counting()
+    model = bright_roofs()
+    counted = ProbabilityModel(counting, model.mean, model.std, module=counting)
+    screened = predictor(counted, **options)
+    module = _LeftOnly(40)
+    coarse = ProbabilityModel(module, model.mean, model.std, module=module, gsd=4 * GSD)
+    screened.screening = Screen(coarse, CPU, margin_m=0)
+    result = screened.predict(scene)
+    assert len(full) == 1
+    assert result.gdf.geometry.to_wkt().tolist() == full.gdf.geometry.to_wkt().tolist()
+    # Each tile ran once, however many passes it took to find the roof's end.
+    run = result.stats.tiles - result.stats.screened_tiles
+    assert counting.tiles == run < result.stats.tiles
+
+
+def test_speckle_inside_the_tiles_that_ran_adds_no_tile(tmp_path: Path) -> None:
+    layout = TileLayout(64, 16, [(row, col) for row in (0, 48, 96) for col in (0, 48, 96)])
+    run = np.zeros(9, bool)
+    run[[0, 1, 3, 4]] = True  # the upper-left 112 x 112 px
+    grid = open_scene(write_scene(tmp_path / "s.tif", 160, 160), 4, ImageryRules()).grid
+    screen = Screen(coarse_bright_roofs(), CPU)
+    none = gpd.GeoDataFrame(geometry=[], crs=grid.crs)
+    # A patch of 3 x 3 px in the middle of the tiles that ran is whole.
+    inside = np.array([[40.0, 40.0, 43.0, 43.0]])
+    assert not screen.unfinished(none, inside, grid, layout, run, 4).any()
+    # One at the edge of what they predict (column 112 - 16 // 4 = 108) may go on.
+    edge = np.array([[100.0, 40.0, 108.0, 43.0]])
+    more = screen.unfinished(none, edge, grid, layout, run, 4)
+    assert more.tolist() == [False, False, True, False, False, False, False, False, False]

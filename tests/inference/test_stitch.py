@@ -127,6 +127,23 @@ def test_invalid_pixels_and_rows_without_tiles_are_nan() -> None:
     assert np.all(np.isnan(scene[182:]))
 
 
+def test_a_tile_the_model_did_not_run_on_is_zero_and_fades_no_predicted_pixel() -> None:
+    sink = Collect()
+    # Two tiles of 32 px side by side, overlapping by 8 px (columns 24-31).
+    stitcher = Stitcher(32, 56, 32, 8, sink)
+    stitcher.add(np.full((32, 32), 0.8, np.float32), np.ones((32, 32), bool), 0, 0)
+    valid = np.ones((32, 32), bool)
+    valid[:, -4:] = False
+    stitcher.add(None, valid, 0, 24)
+    stitcher.finish()
+    scene = sink.scene()
+    # The predicted tile's right edge has a zero margin of 8 // 4 = 2 px (columns 30-31);
+    # up to it the predicted tile alone decides, however its ramp weights the pixels.
+    np.testing.assert_allclose(scene[:, :30], 0.8, atol=1e-6)
+    np.testing.assert_array_equal(scene[:, 30:52], 0.0)
+    assert np.all(np.isnan(scene[:, 52:]))
+
+
 def test_tiles_must_come_in_row_order() -> None:
     stitcher = Stitcher(100, 100, 32, 8, Collect())
     tile = np.zeros((32, 32), np.float32)

@@ -183,11 +183,22 @@ class Vectorizer:
         #: Whether pixel rectangles stay axis-aligned rectangles in the metric CRS.
         self._aligned = self.metric == self.crs and transform.b == transform.d == 0
         self._closed: list[gpd.GeoDataFrame] = []
+        self._dropped: list[np.ndarray] = []
 
     @property
     def open_pieces(self) -> int:
         """Number of pieces traced but not yet closed into detections."""
         return len(self._pixel)
+
+    @property
+    def dropped(self) -> np.ndarray:
+        """Pixel bounds of the pieces of groups dropped as smaller than the minimum area.
+
+        Returns:
+            (pieces, 4) float64 (min column, min row, max column, max row) on the scene's
+            pixel grid: where a patch was found but made no detection.
+        """
+        return np.concatenate([np.empty((0, 4)), *self._dropped])
 
     @property
     def held_rows(self) -> int:
@@ -368,6 +379,7 @@ class Vectorizer:
         closing = done[group]
         if closing.any():
             measured = closing & self._may_be_large(group)
+            self._dropped.append(shapely.bounds(self._pixel[closing & ~measured]))
             if measured.any():
                 _, group_measured = np.unique(group[measured], return_inverse=True)
                 self._closed.append(
@@ -451,6 +463,7 @@ class Vectorizer:
             self._sites += len(merged)
         areas = outlines.area.to_numpy()
         keep = areas >= self.min_area
+        self._dropped.append(shapely.bounds(pixel[~np.isin(group, site[keep])]))
         outlines = outlines[keep]
         centroids = outlines.centroid.to_crs(DETECTION_CRS)
         if self.simplify > 0:

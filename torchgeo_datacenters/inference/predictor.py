@@ -17,6 +17,7 @@ Example::
     detections.gdf.head()
 """
 
+import contextlib
 import dataclasses
 import datetime as dt
 import functools
@@ -72,6 +73,7 @@ from .scene import Scene, assign_sources, group_rasters, open_scene
 from .screen import UNFINISHED_REACH, Screen, find_screen
 from .sink import BandSink
 from .stitch import Stitcher
+from .tilecache import TileCache
 from .tiling import TileLayout, scene_layout
 from .tta import with_tta
 
@@ -355,20 +357,55 @@ class Predictor:
         run = np.ones(len(offsets), bool)
         if self.screening is not None:
             run = self.screening.tiles(scene, self.imagery_rules, offsets, layout.tile_size)
-        gdf, stats = self._predict_tiles(scene, layout, paths, bar, run)
-        # A detection that reaches the edge of the screened area may go on outside it:
-        # the full model runs on the tiles around it too, until every outline is whole.
+        with contextlib.ExitStack() as stack:
+            cache = None
+            if self.screening is not None:
+                cache = stack.enter_context(TileCache(len(offsets), layout.tile_size))
+            gdf, stats = self._predict_screened(scene, layout, paths, bar, run, cache)
+        provenances = {path.name: raster_provenance(path) for path in scene.files}
+        gdf = attach_provenance(assign_sources(gdf, scene), provenances)
+        return gdf, stats
+
+    def _predict_screened(
+        self,
+        scene: Scene,
+        layout: TileLayout,
+        paths: Mapping[str, Path],
+        bar: tqdm,
+        run: np.ndarray,
+        cache: TileCache | None,
+    ) -> tuple["gpd.GeoDataFrame", RunStats]:
+        """Predict one scene on the tiles given, and again on more until it is complete.
+
+        Args:
+            scene: the scene.
+            layout: its tiles.
+            paths: output kind to (staged) path; the raster kinds among them are written.
+            bar: the run's progress bar, advanced by every tile read.
+            run: (tiles,) booleans: the tiles the full model runs on at first; the tiles
+                added are set in it.
+            cache: keeps the probabilities of the tiles run, for the passes after the
+                first (None: one pass, on every tile).
+
+        Returns:
+            The detections (EPSG:4326, without their sources) and the counts of the run.
+        """
+        offsets = layout.offsets
+        gdf, stats, dropped = self._predict_tiles(scene, layout, paths, bar, run, cache)
+        # A detection, or a patch too small to be one, that reaches the edge of the
+        # screened area may go on outside it: the full model runs on the tiles around it
+        # too, until every outline is whole and no patch may be part of a larger one.
         reach = UNFINISHED_REACH + math.ceil((self.merge_distance + self.simplify) / self.model.gsd)
         while (
             self.screening is not None
-            and (more := self.screening.unfinished(gdf, scene.grid, layout, run, reach)).any()
+            and (
+                more := self.screening.unfinished(gdf, dropped, scene.grid, layout, run, reach)
+            ).any()
         ):
             run |= more
             bar.total = (bar.total or 0) + len(offsets)
             bar.refresh()
-            gdf, stats = self._predict_tiles(scene, layout, paths, bar, run)
-        provenances = {path.name: raster_provenance(path) for path in scene.files}
-        gdf = attach_provenance(assign_sources(gdf, scene), provenances)
+            gdf, stats, dropped = self._predict_tiles(scene, layout, paths, bar, run, cache)
         return gdf, stats
 
     def _predict_tiles(
@@ -378,7 +415,8 @@ class Predictor:
         paths: Mapping[str, Path],
         bar: tqdm,
         run: np.ndarray,
-    ) -> tuple["gpd.GeoDataFrame", RunStats]:
+        cache: TileCache | None = None,
+    ) -> tuple["gpd.GeoDataFrame", RunStats, np.ndarray]:
         """Predict one scene with the full model on some of its tiles, 0 on the others.
 
         Args:
@@ -387,9 +425,13 @@ class Predictor:
             paths: output kind to (staged) path; the raster kinds among them are written.
             bar: the run's progress bar, advanced by every tile read.
             run: (tiles,) booleans: the tiles the full model runs on.
+            cache: the probabilities of tiles run before, taken from it instead of the
+                model; those of the tiles run now are put in it (None: none kept).
 
         Returns:
-            The detections (EPSG:4326, without their sources) and the counts of the run.
+            The detections (EPSG:4326, without their sources), the counts of the run, and
+            the pixel bounds of the patches too small to be detections
+            (:attr:`~torchgeo_datacenters.detections.Vectorizer.dropped`).
         """
         grid = scene.grid
         tile_size, overlap, offsets = layout
@@ -447,22 +489,27 @@ class Predictor:
                 valid, indices = batch["valid"], batch["index"]
                 keep = valid.reshape(len(valid), -1).any(axis=1)
                 stats.skipped_tiles += int((~keep).sum())
-                # Tiles the screen rules out get probability 0 without the model.
+                # Tiles the screen rules out: probability 0 without the model, outside the blend.
                 model_tiles = keep & run[indices]
                 stats.screened_tiles += int((keep & ~model_tiles).sum())
+                fresh = model_tiles.copy()
+                if cache is not None:
+                    fresh &= ~cache.held[indices]
                 probabilities: Iterator[np.ndarray] = iter(())
-                if model_tiles.any():
+                if fresh.any():
                     images = reader.images(batch)
-                    if not model_tiles.all():
-                        images = images[torch.from_numpy(model_tiles)]
+                    if not fresh.all():
+                        images = images[torch.from_numpy(fresh)]
                     probabilities = itertools.chain.from_iterable(self._forward(model, images))
                 # In the batch's order: the stitcher takes tiles in row order.
                 for tile in np.flatnonzero(keep):
-                    tile_probabilities = (
-                        next(probabilities)
-                        if model_tiles[tile]
-                        else np.zeros(valid.shape[1:], np.float32)
-                    )
+                    tile_probabilities = None
+                    if fresh[tile]:
+                        tile_probabilities = next(probabilities)
+                        if cache is not None:
+                            cache.put(indices[tile], tile_probabilities)
+                    elif model_tiles[tile] and cache is not None:
+                        tile_probabilities = cache.get(indices[tile])
                     stitcher.add(tile_probabilities, valid[tile], *offsets[indices[tile]])
                 reader.release(batch)
                 bar.update(len(batch["index"]))
@@ -471,7 +518,7 @@ class Predictor:
         stats.valid_pixels = sink.valid_pixels
         scene_area = reproject(shapely.box(*grid.bounds), grid.crs, vectorizer.metric).area
         stats.scanned_m2 = scene_area * stats.valid_pixels / stats.pixels
-        return vectorizer.finish(), stats
+        return vectorizer.finish(), stats, vectorizer.dropped
 
     @property
     def _channels_last(self) -> bool:

@@ -7,10 +7,11 @@ pixel size, where it costs about 1/16 of the full model per km². Where its prob
 reaches :data:`SCREEN_THRESHOLD`, grown by :data:`SCREEN_MARGIN_M` metres, the full model
 runs on every tile that touches it: every pixel of that area then gets exactly the
 probability of a full run (all the tiles that cover it run). Elsewhere the predictor
-writes probability 0 without running the model. A detection that comes near a tile left
-out (:meth:`Screen.unfinished`) may go on beyond it, so the predictor runs those tiles too
-and predicts the scene again, until no outline comes near one: every outline of a screened
-run is the full run's, however little of the building the screen found.
+writes probability 0 without running the model. A detection, or a patch too small to be
+one, that comes near a tile left out (:meth:`Screen.unfinished`) may go on beyond it, so the
+predictor runs those tiles too and traces the scene again (the tiles run before are not run
+again: :class:`~.tilecache.TileCache`), until none comes near one: every outline of a
+screened run is the full run's, however little of the building the screen found.
 
 The screen ships beside the checkpoint, as ``<checkpoint name>.screen.ckpt``
 (:func:`screen_path`), and is used where it is there (``--screen auto``) or named
@@ -262,6 +263,7 @@ class Screen:
     def unfinished(
         self,
         detections: "gpd.GeoDataFrame",
+        dropped: np.ndarray,
         grid: Grid,
         layout: TileLayout,
         run: np.ndarray,
@@ -269,13 +271,19 @@ class Screen:
     ) -> np.ndarray:
         """Find the tiles a screened run left out that its detections may go on into.
 
-        A pixel's probability is exactly a full run's where no tile left out covers it
-        (every tile covering a pixel is blended into it). So an outline is the full run's
-        where no tile left out comes within *reach* pixels of it (the merge distance, and
-        the outline's own distance from the pixel edges it was traced along).
+        A pixel's probability is exactly a full run's where every tile covering it ran
+        (near a tile left out, it is the blend of the tiles that ran). So an outline is
+        the full run's where no tile left out comes within *reach* pixels of it (the merge
+        distance, and the outline's own distance from the pixel edges it was traced
+        along). A patch
+        dropped as smaller than the minimum area may be the part of a detection that the
+        tiles left out cut off, so it counts too where it comes within *reach* of pixels
+        that no tile that ran predicts (speckle well inside the tiles that ran does not).
 
         Args:
             detections: the screened run's detections (any CRS).
+            dropped: (patches, 4) pixel bounds (min column, min row, max column, max row)
+                of the patches too small to be detections.
             grid: the scene's grid.
             layout: the scene's tiles.
             run: (tiles,) booleans: the tiles the full model ran on.
@@ -285,7 +293,7 @@ class Screen:
             (tiles,) booleans: the tiles left out within *reach* of an outline; run them
             too and predict the scene again (none: every outline is whole).
         """
-        if detections.empty or run.all():
+        if (detections.empty and not len(dropped)) or run.all():
             return np.zeros(len(run), bool)
         size = layout.tile_size
         rows, cols = np.asarray(layout.offsets, float).T
@@ -295,5 +303,16 @@ class Screen:
             detections.to_crs(grid.crs).geometry.to_numpy(),
             lambda xy: np.column_stack(inverse @ (xy[:, 0], xy[:, 1])),
         )
-        near = shapely.union_all(shapely.buffer(outlines, reach))
-        return shapely.intersects(boxes, near) & ~run
+        patches = shapely.box(*np.asarray(dropped, float).reshape(-1, 4).T)
+        # Pixels of the tiles left out that no tile that ran weighs (a tile's blend is 0
+        # within a quarter of the overlap of its inner edges: :func:`~.stitch.ramp`).
+        margin = layout.overlap // 4
+        inner = shapely.bounds(boxes[run]) + np.array([margin, margin, -margin, -margin])
+        predicted = shapely.union_all(shapely.box(*inner.T))
+        unpredicted = shapely.difference(shapely.union_all(boxes[~run]), predicted)
+        patches = patches[shapely.dwithin(patches, unpredicted, 1)]
+        tree = shapely.STRtree(np.concatenate([outlines, patches]))
+        tile, _ = tree.query(boxes, predicate="dwithin", distance=reach)
+        near = np.zeros(len(run), bool)
+        near[tile] = True
+        return near & ~run

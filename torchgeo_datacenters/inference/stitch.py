@@ -16,6 +16,11 @@ then equals a single forward pass over the whole scene.
 arrive in row order (as the predictor's tile grid yields them); rows that no later tile
 can touch are normalised and handed to a sink, so memory depends on tile size and scene
 width, never on scene height.
+
+A tile the model did not run on (a screening pass ruled it out) covers its valid pixels
+with probability 0 but takes no part in the blend: a pixel that a predicted tile also
+covers gets the predicted tiles' blend alone, so a building at the edge of the screened
+area is not faded by the zeros of the tiles beside it.
 """
 
 import functools
@@ -120,13 +125,18 @@ class Stitcher:
         self.top = 0
         self._sum = np.zeros((tile_h, width), np.float32)
         self._weight = np.zeros((tile_h, width), np.float32)
+        self._covered = np.zeros((tile_h, width), bool)
         self._scratch = np.empty((tile_h, tile_w), np.float32)
 
-    def add(self, probabilities: np.ndarray, valid: np.ndarray, row_off: int, col_off: int) -> None:
+    def add(
+        self, probabilities: np.ndarray | None, valid: np.ndarray, row_off: int, col_off: int
+    ) -> None:
         """Blend one tile into the scene.
 
         Args:
-            probabilities: (tile height, tile width) probabilities of the tile.
+            probabilities: (tile height, tile width) probabilities of the tile; None for a
+                tile the model did not run on (probability 0 where no predicted tile
+                covers a pixel).
             valid: (tile height, tile width) booleans, false where the input is nodata.
             row_off: scene row of the tile's top edge (negative if it starts above).
             col_off: scene column of the tile's left edge (negative if it starts left).
@@ -135,11 +145,9 @@ class Stitcher:
             ValueError: if the tile starts above a row already emitted (tiles must come
                 in row order) or its shape is not the tile size.
         """
-        if probabilities.shape != (self.tile_h, self.tile_w) or valid.shape != probabilities.shape:
-            raise ValueError(
-                f"tile arrays {probabilities.shape}, {valid.shape} are not"
-                f" {(self.tile_h, self.tile_w)}"
-            )
+        shapes = {valid.shape} | ({probabilities.shape} if probabilities is not None else set())
+        if shapes != {(self.tile_h, self.tile_w)}:
+            raise ValueError(f"tile arrays {sorted(shapes)} are not {(self.tile_h, self.tile_w)}")
         r0, r1 = max(row_off, 0), min(row_off + self.tile_h, self.height)
         c0, c1 = max(col_off, 0), min(col_off + self.tile_w, self.width)
         if r0 < self.top:
@@ -150,6 +158,11 @@ class Stitcher:
         if r0 >= r1 or c0 >= c1:
             return
         self._advance(r0)
+        tile = np.s_[r0 - row_off : r1 - row_off, c0 - col_off : c1 - col_off]
+        band = np.s_[r0 - self.top : r1 - self.top, c0:c1]
+        if probabilities is None:
+            self._covered[band] |= valid[tile]
+            return
         inner = (
             row_off > 0,
             row_off + self.tile_h < self.height,
@@ -157,12 +170,10 @@ class Stitcher:
             col_off + self.tile_w < self.width,
         )
         window = blend_window(self.tile_h, self.tile_w, self.overlap, inner)
-        tile = np.s_[r0 - row_off : r1 - row_off, c0 - col_off : c1 - col_off]
         weight = window[tile]
         if not valid[tile].all():
             weight = weight * valid[tile]
         weighted = np.multiply(weight, probabilities[tile], out=self._scratch[: r1 - r0, : c1 - c0])
-        band = np.s_[r0 - self.top : r1 - self.top, c0:c1]
         self._sum[band] += weighted
         self._weight[band] += weight
 
@@ -181,9 +192,12 @@ class Stitcher:
             weight = self._weight[:count]
             band = np.full((count, self.width), np.nan, np.float32)
             np.divide(self._sum[:count], weight, out=band, where=weight > 0)
+            band[(weight == 0) & self._covered[:count]] = 0
             self.sink(self.top, band)
             self._sum[:-count] = self._sum[count:].copy()
             self._weight[:-count] = self._weight[count:].copy()
+            self._covered[:-count] = self._covered[count:].copy()
             self._sum[-count:] = 0
             self._weight[-count:] = 0
+            self._covered[-count:] = False
             self.top += count
