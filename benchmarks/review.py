@@ -23,11 +23,11 @@ matching a data center at IoU >= 0.5 accepted; else rejected as the class of the
 building it overlaps most, ``other`` where none), merges the verdicts into the labels (tgdc
 labels merge's code) and fine-tunes from the current checkpoint (``weights``) for
 ``--tune-epochs`` at peak learning rate ``--tune-lr`` (with nothing left to judge, on the
-same labels). Orders: ``page`` (the review page's, :func:`review_order`), ``uncertain``
-(score nearest the checkpoint's threshold first), ``confident`` (highest score first) and
-``random``; ``scratch`` labels k random sites of the pool's truth per
-round instead and trains from scratch for as many epochs in all (start plus rounds, at the
-demo's learning rate). The orders run one after the other, every k of one before the next.
+same labels). Orders: ``page`` (the review page's, :func:`review_order`: score nearest the
+checkpoint's threshold first), ``confident`` (highest score first) and ``random``;
+``scratch`` labels k random sites of the pool's truth per round instead and trains from
+scratch for as many epochs in all (start plus rounds, at the demo's learning rate). The
+orders run one after the other, every k of one before the next.
 Every model is scored on the test scenes: object F1 and each hard-negative class's
 false-detection rate (IoU >= 0.5, as benchmarks/accuracy.py); ``pool`` is the number of
 detections over the pool not judged before, that the round's k were taken from.
@@ -72,14 +72,9 @@ def confident_first(scores: np.ndarray, threshold: float) -> np.ndarray:
     return np.argsort(-np.asarray(scores, dtype="float64"), kind="stable")
 
 
-def uncertain_first(scores: np.ndarray, threshold: float) -> np.ndarray:
-    """Rows by distance of the score from the threshold, nearest first."""
-    return np.argsort(np.abs(np.asarray(scores, dtype="float64") - threshold), kind="stable")
-
-
 #: Review orders besides ``random`` and ``scratch``: rows of (scores, threshold) in order.
 #: ``page`` is the review page's own (:func:`review_order`).
-ORDERS = {"page": review_order, "uncertain": uncertain_first, "confident": confident_first}
+ORDERS = {"page": review_order, "confident": confident_first}
 
 #: Side of the benchmark's scene, in pixels.
 SIDE = 4096
