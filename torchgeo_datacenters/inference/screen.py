@@ -6,8 +6,8 @@ same kind of network, trained by the same ``torchgeo fit`` route on imagery samp
 pixel size, where it costs about 1/16 of the full model per km². Where its probability
 reaches :data:`SCREEN_THRESHOLD`, grown by :data:`SCREEN_MARGIN_M` metres, the full model
 runs on every tile that touches it: every pixel of that area then gets exactly the
-probability of a full run (all the tiles that cover it run). Elsewhere the predictor
-writes probability 0 without running the model. A detection, or a patch too small to be
+probability of a full run (all the tiles that cover it run). Pixels that no tile that
+ran covers get probability 0 without the model. A detection, or a patch too small to be
 one, that comes near a tile left out (:meth:`Screen.unfinished`) may go on beyond it, so the
 predictor runs those tiles too and traces the scene again (the tiles run before are not run
 again: :class:`~.tilecache.TileCache`), until none comes near one: every outline of a
