@@ -101,7 +101,9 @@ def make_data(
         generate_scenes(root / "data", size=1024, count=6, seed=0, lookalike_warehouses=True)
     (root / "test").mkdir(parents=True)
     paths, frames = [], []
-    for i, seed in enumerate(TEST_SEEDS[:test_scenes]):
+    # Beyond the fixed test scenes, the seeds that follow them.
+    seeds = [*TEST_SEEDS, *range(max(TEST_SEEDS) + 1, max(TEST_SEEDS) + 1 + test_scenes)]
+    for i, seed in enumerate(seeds[:test_scenes]):
         path = root / "test" / f"scene_{i}.tif"
         origin = (TEST_ORIGIN[0] + i * (TEST_SIZE * GSD + SCENE_GAP), TEST_ORIGIN[1])
         frames.append(
