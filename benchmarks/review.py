@@ -23,8 +23,8 @@ matching a data center at IoU >= 0.5 accepted; else rejected as the class of the
 building it overlaps most, ``other`` where none), merges the verdicts into the labels (tgdc
 labels merge's code) and fine-tunes from the current checkpoint (``weights``) for
 ``--tune-epochs`` at peak learning rate ``--tune-lr`` (with nothing left to judge, on the
-same labels). Orders: ``page`` (the review page's, :func:`review_order`: score nearest the
-checkpoint's threshold first), ``confident`` (highest score first) and ``random``;
+same labels). Orders: ``page`` (the review page's, :func:`review_order`: highest score first),
+``uncertain`` (score nearest the checkpoint's threshold first) and ``random``;
 ``scratch`` labels k random sites of the pool's truth per round instead and trains from
 scratch for as many epochs in all (start plus rounds, at the demo's learning rate). The
 orders run one after the other, every k of one before the next.
@@ -35,7 +35,7 @@ detections over the pool not judged before, that the round's k were taken from.
     uv run python benchmarks/review.py open --detections 10000
     uv run python benchmarks/review.py rounds --k 10 30 --rounds 2 [--epochs 2 --tune-epochs 1]
         [--tune-lr 0.001] [--pool-scenes 12 --pool-negatives 12] [--min-area 500]
-        [--orders page confident random] [--start-raw] [--seed 0] [--test-scenes 2]
+        [--orders page uncertain random] [--start-raw] [--seed 0] [--test-scenes 2]
     uv run python benchmarks/review.py screenshot docs/review.png
 """
 
@@ -67,14 +67,14 @@ from torchgeo_datacenters.synthetic import generate_scene, generate_scenes, scen
 from torchgeo_datacenters.training import demo_config, train
 
 
-def confident_first(scores: np.ndarray, threshold: float) -> np.ndarray:
-    """Rows by score, highest first (the detections the model is surest of)."""
-    return np.argsort(-np.asarray(scores, dtype="float64"), kind="stable")
+def uncertain_first(scores: np.ndarray, threshold: float) -> np.ndarray:
+    """Rows by distance of the score from the threshold, nearest first."""
+    return np.argsort(np.abs(np.asarray(scores, dtype="float64") - threshold), kind="stable")
 
 
 #: Review orders besides ``random`` and ``scratch``: rows of (scores, threshold) in order.
 #: ``page`` is the review page's own (:func:`review_order`).
-ORDERS = {"page": review_order, "confident": confident_first}
+ORDERS = {"page": lambda scores, _: review_order(scores), "uncertain": uncertain_first}
 
 #: Side of the benchmark's scene, in pixels.
 SIDE = 4096

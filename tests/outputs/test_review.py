@@ -34,8 +34,8 @@ ROOFS += [(150, 110, 30, 35), (10, 120, 30, 30)]
 #: Scores given to the six detections (ids 1..6), so that the order is known.
 SCORES = [0.9, 0.55, 0.7, 0.95, 0.6, 0.8]
 
-#: Detection ids by |score - 0.5|: 0.55, 0.6, 0.7, 0.8, 0.9, 0.95.
-UNCERTAIN_FIRST = [2, 5, 3, 6, 1, 4]
+#: Detection ids by score, highest first: 0.95, 0.9, 0.8, 0.7, 0.6, 0.55.
+REVIEW_ORDER = [4, 1, 6, 3, 5, 2]
 
 
 @pytest.fixture(scope="module")
@@ -50,11 +50,11 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, gpd.GeoDataFram
     return scene, detections, page
 
 
-def test_review_order_is_uncertain_first() -> None:
-    order = review_order(np.array(SCORES), 0.5)
-    assert [i + 1 for i in order] == UNCERTAIN_FIRST
-    # Ties keep the table's order; the threshold is the pivot, below or above it.
-    assert review_order(np.array([0.7, 0.3, 0.5, 0.45]), 0.5).tolist() == [2, 3, 0, 1]
+def test_review_order_is_most_confident_first() -> None:
+    order = review_order(np.array(SCORES))
+    assert [i + 1 for i in order] == REVIEW_ORDER
+    # Ties keep the table's order.
+    assert review_order(np.array([0.6, 0.3, 0.8, 0.6])).tolist() == [2, 0, 3, 1]
 
 
 def _decode(uri: str) -> np.ndarray:
@@ -130,11 +130,11 @@ def test_a_reviewer_judges_draws_exports_and_reloads(
         page.goto(page_path.as_uri())
         page.wait_for_function("window.review !== undefined")
 
-        assert page.evaluate("window.review.order") == UNCERTAIN_FIRST
+        assert page.evaluate("window.review.order") == REVIEW_ORDER
         assert page.inner_text("#counter").startswith("6 of 6 left")
-        assert _current(page) == 2
+        assert _current(page) == REVIEW_ORDER[0]
         assert page.locator("#chip img").get_attribute("src").startswith("data:image/jpeg")
-        o = UNCERTAIN_FIRST
+        o = REVIEW_ORDER
 
         # Keys and clicks through every detection.
         page.keyboard.press("a")  # accept o[0]
@@ -267,7 +267,7 @@ def test_chips_after_the_first_come_from_the_text_read_after_the_script(
         page.goto(page_path.as_uri())
         page.wait_for_function("window.review !== undefined")
         shown = []
-        for _ in UNCERTAIN_FIRST:
+        for _ in REVIEW_ORDER:
             shown.append((_current(page), page.locator("#chip img").get_attribute("src")))
             page.keyboard.press("n")
-    assert shown == [(number, chips[number]) for number in UNCERTAIN_FIRST]
+    assert shown == [(number, chips[number]) for number in REVIEW_ORDER]

@@ -125,7 +125,7 @@ def test_stac_scan_writes_a_review_page_of_the_detections_it_wrote(
         assert properties["source_item"] == row.source_item
         shown = shapely.geometry.shape(by_id[row.id]["geometry"])
         assert shown.symmetric_difference(row.geometry).area < 1e-6 * row.geometry.area
-    order = review_order(detections["score"].to_numpy(), 0.6)
+    order = review_order(detections["score"].to_numpy())
     assert data["order"] == detections["id"].to_numpy()[order].tolist()
 
 

@@ -4,7 +4,7 @@
 (:mod:`.report`: vendored Leaflet, the imagery as PNG layers, the detections as GeoJSON on
 a canvas). Beside the map, the page shows each detection's chip (the imagery around it at
 at :data:`CHIP_PIXELS` px with its outline, a JPEG data URI cut here from the raster
-itself, not from the downsampled layer), in :func:`review_order` (uncertain first), and
+itself, not from the downsampled layer), in :func:`review_order` (most confident first), and
 takes one key per verdict: accept as a data center, reject as a warehouse, retail or
 other building (the hard-negative classes of :mod:`torchgeo_datacenters.naip`), skip,
 next, previous, undo. Sites the model missed are drawn on the map as polygons or boxes.
@@ -83,20 +83,22 @@ REVIEW_COLUMNS = ("id", "score", "area_m2", "source", "source_item", "acquired")
 STORAGE_PREFIX = "tgdc-review:"
 
 
-def review_order(scores: np.ndarray, threshold: float) -> np.ndarray:
-    """The order in which a person reviews detections: uncertain first.
+def review_order(scores: np.ndarray) -> np.ndarray:
+    """The order in which a person reviews detections: most confident first.
 
-    A detection whose score (mean probability inside) is nearest the threshold is the one
-    the model is least sure of, and so the one a verdict teaches it most about.
+    A detection the model is surest of that is not a data center is the mistake it would
+    make again at any threshold, and the one a verdict teaches it most about: in
+    ``benchmarks/review.py`` (benchmarks/README.md, "Rounds of verdicts and fine-tuning"),
+    rejecting the highest-scoring false detections first raised object F1 more in a round
+    than the scores nearest the threshold, or random ones.
 
     Args:
-        scores: (n,) detection scores.
-        threshold: the probability threshold the detections were found at.
+        scores: (n,) detection scores (mean probability inside).
 
     Returns:
-        (n,) row indices, by distance of the score from the threshold, ties in row order.
+        (n,) row indices, highest score first, ties in row order.
     """
-    return np.argsort(np.abs(np.asarray(scores, dtype="float64") - threshold), kind="stable")
+    return np.argsort(-np.asarray(scores, dtype="float64"), kind="stable")
 
 
 @dataclass(frozen=True)
@@ -239,14 +241,14 @@ def render_review(
         detections: a detection table in EPSG:4326 (see
             :mod:`torchgeo_datacenters.detections.schema`).
         images: the rasters the detections come from: the map's layers and the chips.
-        threshold: the probability threshold of the run (the review order's pivot).
+        threshold: the probability threshold of the run (shown on the page).
         title: the page's title.
 
     Returns:
         The page.
     """
     run = run_id(detections)
-    order = review_order(detections["score"].to_numpy(), threshold)
+    order = review_order(detections["score"].to_numpy())
     chips = detection_chips(detections, images)
     # The chips, in review order, one a line (empty: no imagery), with where each starts:
     # the page cuts the one it shows from the text instead of parsing them all as JSON.
