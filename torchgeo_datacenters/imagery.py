@@ -265,6 +265,15 @@ class ImageryFile:
         return abs(self.transform.a), abs(self.transform.e)
 
     @property
+    def marks_invalid(self) -> bool:
+        """Whether the file may mark pixels invalid.
+
+        It does with a nodata value, an alpha or mask band, or floating-point data (NaN).
+        """
+        floating = np.issubdtype(np.dtype(self.dtype), np.floating)
+        return self.nodata is not None or self.alpha is not None or self.mask_band or floating
+
+    @property
     def north_up(self) -> bool:
         """Whether rows run from north to south."""
         return self.transform.e < 0

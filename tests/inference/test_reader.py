@@ -3,7 +3,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from support.inference import BRIGHT, DARK, MEAN, STD, write_scene
+from rasterio.transform import from_origin
+from support.inference import BRIGHT, DARK, GSD, MEAN, ORIGIN, STD, write_scene
 
 from torchgeo_datacenters.inference.reader import TileReader
 from torchgeo_datacenters.inference.scene import open_scene
@@ -64,3 +65,38 @@ def test_nodata_pixels_are_invalid(tmp_path: Path) -> None:
     scene = open_scene(path, 4)
     valid = TileReader(scene, [(0, 0)], 40, [MEAN] * 4, [STD] * 4)[[0]]["valid"][0]
     assert not valid[:10].any() and valid[10:].all()
+
+
+@pytest.mark.parametrize("nodata", [None, 0])
+def test_tiles_not_needed_are_not_read_where_valid_pixels_need_no_values(
+    tmp_path: Path, nodata: float | None
+) -> None:
+    # Two files side by side with a gap of 30 columns between them: the scene's footprint
+    # leaves the gap out. Without a nodata value, valid pixels need no pixel values.
+    left = write_scene(tmp_path / "a.tif", 150, 80, nodata=nodata)
+    right_origin = from_origin(ORIGIN[0] + 110 * GSD, ORIGIN[1], GSD, GSD)
+    right = write_scene(tmp_path / "b.tif", 150, 80, transform=right_origin, nodata=nodata)
+    scene = open_scene([left, right], 4)
+    assert scene.grid.width == 190 and scene.footprint is not None
+    assert scene.validity_needs_pixels == (nodata is not None)
+    offsets = tile_offsets(scene, 64, 16)
+    needed = np.zeros(len(offsets), bool)
+    needed[0] = True
+    rows_read: list[int] = []
+    read = scene.read
+
+    def counted(row_off: int, col_off: int, size: tuple[int, int]) -> np.ndarray:
+        rows_read.append(row_off)
+        return read(row_off, col_off, size)
+
+    scene.read = counted  # type: ignore[method-assign]
+    every = list(range(len(offsets)))
+    batch = TileReader(scene, offsets, 64, [MEAN] * 4, [STD] * 4, needed=needed)[every]
+    rows = sorted({row for row, _ in offsets})
+    # Only the row holding the needed tile is read, unless validity needs the pixels.
+    assert sorted(set(rows_read)) == (rows if nodata is not None else [offsets[0][0]])
+    full = TileReader(scene, offsets, 64, [MEAN] * 4, [STD] * 4)[every]
+    np.testing.assert_array_equal(batch["valid"], full["valid"])
+    gap = [i for i, (_, col) in enumerate(offsets) if col <= 80 and col + 64 >= 110]
+    assert gap and all(not full["valid"][i][:, 80 - offsets[i][1]].any() for i in gap)
+    torch.testing.assert_close(batch["image"][0], full["image"][0], rtol=0, atol=0)

@@ -437,6 +437,8 @@ class Predictor:
         tile_size, overlap, offsets = layout
         workers = self.num_workers if len(offsets) > self.batch_size else 0
         model = self._scene_model(scene, offsets, tile_size)
+        # The tiles the model runs on now; the others need no pixels, only valid ones.
+        needed = run & ~cache.held if cache is not None else run
         reader = TileReader(
             scene,
             offsets,
@@ -449,6 +451,7 @@ class Predictor:
                 self.device,
                 (self.batch_size, tile_size, tile_size * self.model.band_count),
             ),
+            needed=needed,
         )
         loader = DataLoader(
             reader,
@@ -492,9 +495,7 @@ class Predictor:
                 # Tiles the screen rules out: probability 0 without the model, outside the blend.
                 model_tiles = keep & run[indices]
                 stats.screened_tiles += int((keep & ~model_tiles).sum())
-                fresh = model_tiles.copy()
-                if cache is not None:
-                    fresh &= ~cache.held[indices]
+                fresh = keep & needed[indices]
                 probabilities: Iterator[np.ndarray] = iter(())
                 if fresh.any():
                     images = reader.images(batch)

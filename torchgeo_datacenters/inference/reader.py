@@ -39,6 +39,7 @@ class TileReader(Dataset[dict[str, Any]]):
         *,
         channels_last: bool = False,
         shared: SharedBatches | None = None,
+        needed: np.ndarray | None = None,
     ) -> None:
         """Initialize a new TileReader.
 
@@ -51,6 +52,11 @@ class TileReader(Dataset[dict[str, Any]]):
             channels_last: whether batches are in channels-last memory format.
             shared: buffers for workers to read batches into, each of shape (batch size,
                 tile_size, tile_size * bands).
+            needed: (tiles,) booleans: the tiles whose pixels the model needs (None: all).
+                Where the scene's valid pixels are known without their values
+                (:attr:`.scene.Scene.validity_needs_pixels` false), a row of tiles none of
+                which is needed is not read: its tiles' valid pixels are given, their
+                pixels left unset.
         """
         self.scene = scene
         self.offsets = list(offsets)
@@ -62,6 +68,9 @@ class TileReader(Dataset[dict[str, Any]]):
         self.shift = torch.from_numpy(np.tile(shift, tile_size).astype(np.float32))
         self.channels_last = channels_last
         self.shared = shared
+        self.skippable = None
+        if needed is not None and not scene.validity_needs_pixels:
+            self.skippable = ~np.asarray(needed, bool)
 
     def __len__(self) -> int:
         """Number of tiles."""
@@ -100,6 +109,11 @@ class TileReader(Dataset[dict[str, Any]]):
         for row_off, members in rows.items():
             left = min(col for _, col in members)
             span = max(col for _, col in members) + width - left
+            if self.skippable is not None and all(self.skippable[indices[i]] for i, _ in members):
+                area = self.scene.valid_area(row_off, left, (height, span))
+                for i, col_off in members:
+                    valid[i] = area[:, col_off - left : col_off - left + width]
+                continue
             try:
                 strip = self.scene.read(row_off, left, (height, span))
             except TGDCError as error:

@@ -116,6 +116,13 @@ class Scene:
         self.resampling = resampling
         footprint = shapely.union_all(self.outlines)
         self.footprint = None if footprint.covers(shapely.box(*grid.bounds)) else footprint
+        #: Whether a pixel's validity is known only from its values; where not, it is valid
+        #: inside the scene and its footprint (:meth:`valid_area`), whatever it holds:
+        #: files on the grid's lattice that mark no pixel invalid.
+        self.validity_needs_pixels = dataset is not None or any(
+            file.marks_invalid or file.lattice_offset(grid.transform, grid.crs) is None
+            for file in self.imagery
+        )
 
     @property
     def footprints(self) -> "gpd.GeoDataFrame":
@@ -192,9 +199,26 @@ class Scene:
             A (height, width) boolean array, false outside the scene or its footprint and
             where the tile is NaN.
         """
-        height, width, _ = tile.shape
-        valid = self._inside(row_off, col_off, (height, width))
+        valid = self.valid_area(row_off, col_off, tile.shape[:2])
         valid &= ~np.isnan(tile).any(axis=2)
+        return valid
+
+    def valid_area(self, row_off: int, col_off: int, size: tuple[int, int]) -> np.ndarray:
+        """Find the pixels of a tile inside the scene and its footprint.
+
+        Where :attr:`validity_needs_pixels` is false, these are the valid pixels, known
+        without reading the tile.
+
+        Args:
+            row_off: scene row of the tile's top edge.
+            col_off: scene column of the tile's left edge.
+            size: tile (height, width), in pixels.
+
+        Returns:
+            A (height, width) boolean array.
+        """
+        height, width = size
+        valid = self._inside(row_off, col_off, size)
         if self.footprint is not None:
             window = Window(col_off, row_off, width, height)
             transform = windows.transform(window, self.grid.transform)
