@@ -147,7 +147,7 @@ def read_vector_file(source: str | os.PathLike[str] | VectorSource, what: str) -
     source = vector_source(source)
     path = source.path
     if not path.exists():
-        raise TGDCError(f"{path}: {what} file does not exist")
+        raise TGDCError(f"{path}: {what} file does not exist; check the path")
     layer = _layer(source)
     try:
         if path.suffix.lower() == ".parquet":
@@ -156,7 +156,8 @@ def read_vector_file(source: str | os.PathLike[str] | VectorSource, what: str) -
             frame = gpd.read_file(path, layer=layer)
     except Exception as error:
         raise TGDCError(
-            f"{source}: not a readable vector file of {what} ({_gdal_reason(error)})"
+            f"{source}: not a readable vector file of {what} ({_gdal_reason(error)}); give a"
+            " GeoJSON, GeoPackage, Shapefile or GeoParquet file"
         ) from error
     if not isinstance(frame, gpd.GeoDataFrame):
         raise TGDCError(f"{source}: {_no_geometry(path, list(frame.columns))}")

@@ -67,6 +67,24 @@ def test_review_builds_the_same_page_from_the_detections_file(
     assert "exists" in capsys.readouterr().err
 
 
+def test_review_of_a_run_that_found_nothing_is_a_page_to_draw_missed_sites_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    # A GeoJSON file of no features keeps no columns: it is still a detections file.
+    checkpoint = save_checkpoint(tmp_path / "nothing.ckpt", logit=-5.0)
+    scene = write_scene(tmp_path / "scene.tif", 64, 150)
+    args = ["detect", "--checkpoint", str(checkpoint), "--image", str(scene), *FAST]
+    args += ["--output-geojson", str(tmp_path / "d.geojson")]
+    assert main([*args, "--output-review", str(tmp_path / "detect.html")]) == 0
+    assert read_vector(tmp_path / "d.geojson", "detections").empty
+    page = tmp_path / "review.html"
+    review = ["review", "--detections", str(tmp_path / "d.geojson"), "--image", str(scene)]
+    assert main([*review, "--output", str(page)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("tgdc review: 0 detection(s)")
+    data = report_data(page, "review-data")
+    assert data["order"] == [] and data == report_data(tmp_path / "detect.html", "review-data")
+
+
 def test_review_refuses_bad_input_in_one_line(
     detected: tuple[Path, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:

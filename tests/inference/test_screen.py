@@ -57,6 +57,8 @@ def test_the_screen_beside_the_checkpoint_is_used_by_default(tmp_path: Path) -> 
     assert find_screen(str(tmp_path / "model.screen.ckpt"), None) == screen_path(checkpoint)
     with pytest.raises(TGDCError, match=r"other\.ckpt: screen checkpoint does not exist"):
         find_screen(str(tmp_path / "other.ckpt"), checkpoint)
+    with pytest.raises(TGDCError, match="is a directory; give the screen checkpoint file"):
+        find_screen(str(tmp_path), checkpoint)
 
 
 def test_a_screen_that_finds_nothing_keeps_the_full_model_off(

@@ -56,15 +56,18 @@ def read_detections(path: str | os.PathLike[str]) -> gpd.GeoDataFrame:
         path: the file (GeoJSON, GeoPackage, GeoParquet, ...).
 
     Returns:
-        The detection table in EPSG:4326 (see :mod:`.schema`).
+        The detection table in EPSG:4326 (see :mod:`.schema`); a file of no features (a
+        run that found nothing: GeoJSON keeps no columns then) is an empty table.
 
     Raises:
         TGDCError: if the file is missing, unreadable, or lacks a detection column,
             naming the file.
     """
-    from .schema import check_detections
+    from .schema import check_detections, empty_detections
 
     detections = read_vector(path, "detections")
+    if detections.empty:
+        return empty_detections()
     try:
         check_detections(detections)
     except TGDCError as error:

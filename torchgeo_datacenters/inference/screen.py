@@ -108,7 +108,7 @@ def find_screen(choice: str | None, checkpoint: str | os.PathLike[str] | None) -
         checkpoint where it exists; None for no screen.
 
     Raises:
-        TGDCError: if a named screen file does not exist.
+        TGDCError: if a named screen file does not exist or is a directory.
     """
     if choice in (None, "off"):
         return None
@@ -118,6 +118,11 @@ def find_screen(choice: str | None, checkpoint: str | os.PathLike[str] | None) -
         beside = screen_path(checkpoint)
         return beside if beside.is_file() else None
     path = Path(choice)
+    if path.is_dir():
+        raise TGDCError(
+            f"{path}: is a directory; give the screen checkpoint file in it (NAME.screen.ckpt),"
+            " or --screen auto or off"
+        )
     if not path.is_file():
         raise TGDCError(
             f"{path}: screen checkpoint does not exist; give one (trained with"
