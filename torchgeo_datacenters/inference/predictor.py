@@ -17,7 +17,6 @@ Example::
     detections.gdf.head()
 """
 
-import contextlib
 import dataclasses
 import datetime as dt
 import functools
@@ -27,6 +26,7 @@ import os
 import time
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -357,55 +357,26 @@ class Predictor:
         run = np.ones(len(offsets), bool)
         if self.screening is not None:
             run = self.screening.tiles(scene, self.imagery_rules, offsets, layout.tile_size)
-        with contextlib.ExitStack() as stack:
-            cache = None
-            if self.screening is not None:
-                cache = stack.enter_context(TileCache(len(offsets), layout.tile_size))
-            gdf, stats = self._predict_screened(scene, layout, paths, bar, run, cache)
-        provenances = {path.name: raster_provenance(path) for path in scene.files}
-        gdf = attach_provenance(assign_sources(gdf, scene), provenances)
-        return gdf, stats
-
-    def _predict_screened(
-        self,
-        scene: Scene,
-        layout: TileLayout,
-        paths: Mapping[str, Path],
-        bar: tqdm,
-        run: np.ndarray,
-        cache: TileCache | None,
-    ) -> tuple["gpd.GeoDataFrame", RunStats]:
-        """Predict one scene on the tiles given, and again on more until it is complete.
-
-        Args:
-            scene: the scene.
-            layout: its tiles.
-            paths: output kind to (staged) path; the raster kinds among them are written.
-            bar: the run's progress bar, advanced by every tile read.
-            run: (tiles,) booleans: the tiles the full model runs on at first; the tiles
-                added are set in it.
-            cache: keeps the probabilities of the tiles run, for the passes after the
-                first (None: one pass, on every tile).
-
-        Returns:
-            The detections (EPSG:4326, without their sources) and the counts of the run.
-        """
-        offsets = layout.offsets
-        gdf, stats, dropped = self._predict_tiles(scene, layout, paths, bar, run, cache)
         # A detection, or a patch too small to be one, that reaches the edge of the
         # screened area may go on outside it: the full model runs on the tiles around it
-        # too, until every outline is whole and no patch may be part of a larger one.
+        # too (each tile once: the cache keeps those run), until every outline is whole
+        # and no patch may be part of a larger one.
         reach = UNFINISHED_REACH + math.ceil((self.merge_distance + self.simplify) / self.model.gsd)
-        while (
-            self.screening is not None
-            and (
-                more := self.screening.unfinished(gdf, dropped, scene.grid, layout, run, reach)
-            ).any()
-        ):
-            run |= more
-            bar.total = (bar.total or 0) + len(offsets)
-            bar.refresh()
+        screened = self.screening is not None
+        with TileCache(len(offsets), layout.tile_size) if screened else nullcontext() as cache:
             gdf, stats, dropped = self._predict_tiles(scene, layout, paths, bar, run, cache)
+            while (
+                self.screening is not None
+                and (
+                    more := self.screening.unfinished(gdf, dropped, scene.grid, layout, run, reach)
+                ).any()
+            ):
+                run |= more
+                bar.total = (bar.total or 0) + len(offsets)
+                bar.refresh()
+                gdf, stats, dropped = self._predict_tiles(scene, layout, paths, bar, run, cache)
+        provenances = {path.name: raster_provenance(path) for path in scene.files}
+        gdf = attach_provenance(assign_sources(gdf, scene), provenances)
         return gdf, stats
 
     def _predict_tiles(

@@ -280,10 +280,9 @@ class Screen:
         (near a tile left out, it is the blend of the tiles that ran). So an outline is
         the full run's where no tile left out comes within *reach* pixels of it (the merge
         distance, and the outline's own distance from the pixel edges it was traced
-        along). A patch
-        dropped as smaller than the minimum area may be the part of a detection that the
-        tiles left out cut off, so it counts too where it comes within *reach* of pixels
-        that no tile that ran predicts (speckle well inside the tiles that ran does not).
+        along). A patch dropped as smaller than the minimum area may be the part of a
+        detection that the tiles left out cut off, so it counts too where it touches
+        pixels that no tile that ran predicts (speckle inside the tiles that ran does not).
 
         Args:
             detections: the screened run's detections (any CRS).
@@ -309,13 +308,14 @@ class Screen:
             lambda xy: np.column_stack(inverse @ (xy[:, 0], xy[:, 1])),
         )
         patches = shapely.box(*np.asarray(dropped, float).reshape(-1, 4).T)
-        # Pixels of the tiles left out that no tile that ran weighs (a tile's blend is 0
-        # within a quarter of the overlap of its inner edges: :func:`~.stitch.ramp`).
-        margin = layout.overlap // 4
-        inner = shapely.bounds(boxes[run]) + np.array([margin, margin, -margin, -margin])
-        predicted = shapely.union_all(shapely.box(*inner.T))
-        unpredicted = shapely.difference(shapely.union_all(boxes[~run]), predicted)
-        patches = patches[shapely.dwithin(patches, unpredicted, 1)]
+        if len(patches):
+            # Pixels of the tiles left out that no tile that ran weighs (a tile's blend is
+            # 0 within a quarter of the overlap of its inner edges: :func:`~.stitch.ramp`).
+            margin = layout.overlap // 4
+            inner = shapely.bounds(boxes[run]) + np.array([margin, margin, -margin, -margin])
+            predicted = shapely.union_all(shapely.box(*inner.T))
+            unpredicted = shapely.difference(shapely.union_all(boxes[~run]), predicted)
+            patches = patches[shapely.dwithin(patches, unpredicted, 1)]
         tree = shapely.STRtree(np.concatenate([outlines, patches]))
         tile, _ = tree.query(boxes, predicate="dwithin", distance=reach)
         near = np.zeros(len(run), bool)
