@@ -312,6 +312,32 @@ class ImageryFile:
             return None
         return round(row), round(col)
 
+    def scales_onto(self, transform: Affine, crs: CRS) -> bool:
+        """Whether a grid is the file's own axes at another pixel size, read without warping.
+
+        GDAL then reads the file's pixels straight onto the grid's (a decimated read, as
+        TorchGeo's datasets read a file at another resolution when training); a file that
+        may mark pixels invalid (:attr:`marks_invalid`) is warped instead, which keeps its
+        invalid pixels out of the resampling.
+
+        Args:
+            transform: the grid's (north-up) transform.
+            crs: the grid's CRS.
+
+        Returns:
+            Whether the grid is north-up in the file's CRS, the file north-up, their pixel
+            sizes differ and the file marks no pixel invalid.
+        """
+        t = self.transform
+        return (
+            self.north_up
+            and transform.e < 0
+            and transform.b == transform.d == 0
+            and crs == self.crs
+            and (t.a, t.e) != (transform.a, transform.e)
+            and not self.marks_invalid
+        )
+
     def read(
         self,
         transform: Affine,
@@ -346,6 +372,8 @@ class ImageryFile:
             shift = self.lattice_offset(transform, crs)
             if shift is not None:
                 self._read_aligned(window, shift, out)
+            elif self.scales_onto(transform, crs):
+                self._read_scaled(transform, crs, window, resampling, out)
             else:
                 self._read_warped(transform, crs, window, resampling, out)
         except RasterioIOError as error:
@@ -394,6 +422,49 @@ class ImageryFile:
             invalid = masked if invalid is None else invalid | masked
         if invalid is not None and invalid.any():
             out[invalid] = np.nan
+
+    def _read_scaled(
+        self,
+        transform: Affine,
+        crs: CRS,
+        window: Window,
+        resampling: Resampling,
+        out: np.ndarray,
+    ) -> None:
+        """Read the file onto a window of a grid at another pixel size (:meth:`scales_onto`).
+
+        The grid's pixels that lie wholly within the file are read by one decimated (or
+        magnified) read of the file's window under them; the pixels across the file's
+        edges, at most one row or column on each side, are warped; the rest are NaN.
+        """
+        out[:] = np.nan
+        t = self.transform
+        height, width = out.shape[:2]
+        # File pixels per grid pixel, and the window's top-left corner in file pixels.
+        sx, sy = transform.a / t.a, transform.e / t.e
+        x0 = (transform.c - t.c) / t.a + int(window.col_off) * sx
+        y0 = (transform.f - t.f) / t.e + int(window.row_off) * sy
+        eps = LATTICE_TOLERANCE
+        c0 = max(0, math.ceil(-x0 / sx - eps))
+        c1 = min(width, math.floor((self.width - x0) / sx + eps))
+        r0 = max(0, math.ceil(-y0 / sy - eps))
+        r1 = min(height, math.floor((self.height - y0) / sy + eps))
+        if not (c0 < c1 and r0 < r1):
+            self._read_warped(transform, crs, window, resampling, out)
+            return
+        source = Window(x0 + c0 * sx, y0 + r0 * sy, (c1 - c0) * sx, (r1 - r0) * sy)
+        part = out[r0:r1, c0:c1].transpose(2, 0, 1)
+        indexes = range(1, self.band_count + 1)
+        self._open().read(indexes, window=source, out=part, resampling=resampling)
+        col, row = int(window.col_off), int(window.row_off)
+        left, right = max(c0 - 1, 0), min(c1 + 1, width)
+        edges = [(r0 - 1, left, 1, right - left), (r1, left, 1, right - left)]
+        edges += [(r0, c0 - 1, r1 - r0, 1), (r0, c1, r1 - r0, 1)]
+        for top, first, rows, cols in edges:
+            if 0 <= top < height and 0 <= first < width and rows > 0 and cols > 0:
+                strip = Window(col + first, row + top, cols, rows)
+                view = out[top : top + rows, first : first + cols]
+                self._read_warped(transform, crs, strip, resampling, view)
 
     def _read_warped(
         self,

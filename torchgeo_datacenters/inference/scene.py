@@ -7,9 +7,11 @@ checks it and lays the :class:`~torchgeo_datacenters.grid.Grid` the model sees o
 :func:`group_rasters` groups loose files into such mosaics.
 
 Files are read by :class:`~torchgeo_datacenters.imagery.ImageryFile`: plain windowed
-reads for a file on the scene's pixel lattice, an on-the-fly warp for any other (south-up
-rows, another CRS, another pixel size), every file with its own validity (nodata, NaN,
-mask band, real alpha band; NAIP's alpha-tagged NIR band is data). Datasets are read
+reads for a file on the scene's pixel lattice, a decimated (or magnified) read for one at
+another pixel size on the same axes that marks no pixel invalid (as TorchGeo's datasets
+read it in training), an on-the-fly warp for any other (south-up rows, another CRS), every
+file with its own validity (nodata, NaN, mask band, real alpha band; NAIP's alpha-tagged
+NIR band is data). Datasets are read
 through their own indexing, invalid where every band equals the dataset's nodata value or
 any band is NaN. Invalid pixels are NaN as read.
 """
