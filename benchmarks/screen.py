@@ -21,7 +21,8 @@ by the same route at 4x the pixel size::
 
     uv run torchgeo fit --config configs/demo.yaml --data.init_args.paths DIR \\
         --data.init_args.label_path DIR/labels.geojson --data.init_args.gsd 2.4 \\
-        --data.init_args.patch_size 64 --trainer.max_epochs 8 --trainer.default_root_dir OUT
+        --data.init_args.patch_size 64 --data.init_args.positive_classes \\
+        '[datacenter, warehouse]' --trainer.max_epochs 8 --trainer.default_root_dir OUT
 
 Usage::
 

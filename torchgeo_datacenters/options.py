@@ -342,10 +342,11 @@ class PredictorOptions:
         " bfloat16, fp16 autocast on other GPUs, fp32 elsewhere; the run's summary names it",
     )
     screen: str = option(
-        "off",
+        "auto",
         "screening pass: auto runs the screen shipped beside the checkpoint (NAME.screen.ckpt)"
         " where there is one, and the full model only where it finds a possible data center"
-        " (with a margin); off runs the full model everywhere; or a screen checkpoint's path",
+        " (the same outlines as a full run); off runs the full model everywhere; or a screen"
+        " checkpoint's path",
         metavar="auto|off|FILE",
     )
     tta: str = option(

@@ -10,6 +10,7 @@ import torch
 from support.inference import (
     GSD,
     BrightRoofs,
+    SceneDataset,
     bright_roofs,
     predictor,
     save_checkpoint,
@@ -21,7 +22,7 @@ from torchgeo_datacenters.imagery import ImageryRules
 from torchgeo_datacenters.inference import Predictor, ProbabilityModel
 from torchgeo_datacenters.inference import screen as screen_module
 from torchgeo_datacenters.inference.scene import open_scene
-from torchgeo_datacenters.inference.screen import SCREEN_MARGIN_M, Screen, find_screen, screen_path
+from torchgeo_datacenters.inference.screen import Screen, find_screen, screen_path
 from torchgeo_datacenters.inference.tiling import TileLayout
 
 CPU = torch.device("cpu")
@@ -82,6 +83,26 @@ def test_a_screen_that_finds_nothing_keeps_the_full_model_off(
     assert kept.stats.screened_tiles == 0
     assert everywhere.screen == str(checkpoints["everything"])
     assert kept.gdf.geometry.geom_equals(full.gdf.geometry).all()
+
+
+def test_by_default_the_screen_beside_the_checkpoint_screens_files_not_datasets(
+    checkpoints: dict[str, Path], tmp_path: Path
+) -> None:
+    # A screen that finds nothing, shipped beside the checkpoint: a scene of files is
+    # screened by default (no tile runs), a TorchGeo dataset (which the screen cannot read
+    # at its own pixel size) is predicted in full, as with --screen off.
+    (tmp_path / "scene").mkdir()
+    scene = write_scene(tmp_path / "scene" / "s.tif", 200, 260)
+    model = tmp_path / "model.ckpt"
+    model.write_bytes(checkpoints["model"].read_bytes())
+    screen_path(model).write_bytes(checkpoints["nothing"].read_bytes())
+    options = {"device": "cpu", "tile_size": 64, "overlap": 16, "progress": False}
+    default = Predictor(model, **options)
+    assert default.screen == str(screen_path(model))
+    assert len(default.predict(scene)) == 0
+    dataset = default.predict(SceneDataset(str(tmp_path / "scene")))
+    full = Predictor(model, screen="off", **options).predict(scene)
+    assert len(full) == len(dataset) == 1 and dataset.stats.screened_tiles == 0
 
 
 def test_the_screened_run_traces_the_full_runs_outlines(tmp_path: Path) -> None:
@@ -147,7 +168,7 @@ def test_screen_arguments_are_checked() -> None:
     with pytest.raises(TGDCError, match="strictly between 0 and 1"):
         Screen(coarse_bright_roofs(), CPU, threshold=1.0)
     with pytest.raises(TGDCError, match="must be >= 0"):
-        Screen(coarse_bright_roofs(), CPU, margin_m=-SCREEN_MARGIN_M)
+        Screen(coarse_bright_roofs(), CPU, margin_m=-1.0)
 
 
 class _Recording(BrightRoofs):

@@ -355,20 +355,22 @@ class Predictor:
         """
         offsets = layout.offsets
         run = np.ones(len(offsets), bool)
-        if self.screening is not None:
-            run = self.screening.tiles(scene, self.imagery_rules, offsets, layout.tile_size)
+        # The screen reads files at its own pixel size: a TorchGeo dataset runs in full.
+        screening = self.screening if scene.dataset is None else None
+        if screening is not None:
+            run = screening.tiles(scene, self.imagery_rules, offsets, layout.tile_size)
         # A detection, or a patch too small to be one, that reaches the edge of the
         # screened area may go on outside it: the full model runs on the tiles around it
         # too (each tile once: the cache keeps those run), until every outline is whole
         # and no patch may be part of a larger one.
         reach = UNFINISHED_REACH + math.ceil((self.merge_distance + self.simplify) / self.model.gsd)
-        screened = self.screening is not None
+        screened = screening is not None
         with TileCache(len(offsets), layout.tile_size) if screened else nullcontext() as cache:
             gdf, stats, dropped = self._predict_tiles(scene, layout, paths, bar, run, cache)
             while (
-                self.screening is not None
+                screening is not None
                 and (
-                    more := self.screening.unfinished(gdf, dropped, scene.grid, layout, run, reach)
+                    more := screening.unfinished(gdf, dropped, scene.grid, layout, run, reach)
                 ).any()
             ):
                 run |= more
