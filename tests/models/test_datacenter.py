@@ -26,6 +26,7 @@ def test_checkpoint_hyperparameters_give_the_tasks_network() -> None:
         "class_names": list(HARD_NEGATIVE_CLASS_NAMES),
         "num_classes": 5,
         "in_channels": 3,
+        "base_channels": 32,
     }
     assert {key: task.hparams[key] for key in derived_hparams(given)} == derived_hparams(given)
     state = {**task.state_dict(), "criterion.weight": torch.ones(5)}
@@ -58,3 +59,25 @@ def test_other_models_are_left_to_the_task() -> None:
         DataCenterNetwork({"model": "unet", **INPUT, "in_channels": 3})
     with pytest.raises(TGDCError, match="model: 'unet5' is not one of unet4, unet"):
         DataCenterNetwork({"model": "unet5", **INPUT, "in_channels": 3})
+
+
+def test_a_narrower_network_is_described_by_its_checkpoint() -> None:
+    # base_channels sets UNet4's width: half the width, about a quarter of the weights; a
+    # checkpoint written before it could be chosen (no base_channels) is 32 wide.
+    narrow = DataCenterSegmentation(base_channels=16, in_channels=3, **INPUT).eval()
+    state = narrow.state_dict()
+    hparams = dict(narrow.hparams)
+    assert hparams["base_channels"] == 16
+    network = DataCenterNetwork.from_checkpoint({"hyper_parameters": hparams, "state_dict": state})
+    assert network.model.head.in_channels == 16
+    image = torch.randn(1, 3, 32, 32)
+    with torch.inference_mode():
+        assert torch.equal(network(image), narrow.predict_probabilities(image))
+    count = sum(p.numel() for p in narrow.model.parameters())
+    wide = DataCenterSegmentation(in_channels=3, **INPUT)
+    assert 3.5 < sum(p.numel() for p in wide.model.parameters()) / count < 4.5
+    del hparams["base_channels"]
+    assert DataCenterNetwork(hparams).model.head.in_channels == 32
+    for width in (0, 2.5):
+        with pytest.raises(TGDCError, match=rf"base_channels \({width}\) must be a positive whole"):
+            DataCenterSegmentation(base_channels=width, **INPUT)  # type: ignore[arg-type]

@@ -267,8 +267,10 @@ def test_unet4_starts_from_an_earlier_checkpoint(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("not a checkpoint")
     with pytest.raises(TGDCError, match=r"weights: .*notes.txt: not a readable checkpoint"):
         DataCenterSegmentation(weights=str(tmp_path / "notes.txt"))
-    with pytest.raises(TGDCError, match=r"its network takes 4 band\(s\) and classes"):
+    with pytest.raises(TGDCError, match=r"its network takes 4 band\(s\), classes"):
         DataCenterSegmentation(weights=str(previous), task="multiclass", loss="ce")
+    with pytest.raises(TGDCError, match=r"base_channels 32, this task 4, .* and 16; start"):
+        DataCenterSegmentation(weights=str(previous), base_channels=16)
 
 
 def test_plateau_schedule_is_kept_on_request(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from ..checkpoint import check_threshold
 from ..errors import TGDCError
 from ..naip import BANDS, DATACENTER_CLASS, HARD_NEGATIVE_CLASSES
-from .unet4 import UNet4
+from .unet4 import BASE_CHANNELS, UNet4
 
 #: Name of the data-center class in ``class_names``.
 DATACENTER = DATACENTER_CLASS
@@ -85,8 +85,9 @@ def derived_hparams(hparams: Mapping[str, Any]) -> dict[str, Any]:
         hparams: hyperparameters of the task or of its checkpoint.
 
     Returns:
-        ``model``, ``task``, ``class_names``, ``num_classes`` (None for a binary task)
-        and ``in_channels``, given or derived.
+        ``model``, ``task``, ``class_names``, ``num_classes`` (None for a binary task),
+        ``in_channels`` and ``base_channels`` (UNet4's width; absent from checkpoints
+        written before it could be chosen), given or derived.
     """
     task = hparams.get("task", DEFAULT_TASK)
     class_names, num_classes = class_defaults(
@@ -98,6 +99,7 @@ def derived_hparams(hparams: Mapping[str, Any]) -> dict[str, Any]:
         "class_names": class_names,
         "num_classes": num_classes,
         "in_channels": input_channels(hparams.get("in_channels"), hparams.get("bands")),
+        "base_channels": hparams.get("base_channels") or BASE_CHANNELS,
     }
 
 
@@ -132,6 +134,7 @@ def check_network(
     bands: Sequence[str] | None,
     mean: Sequence[float] | None,
     std: Sequence[float] | None,
+    base_channels: int = BASE_CHANNELS,
 ) -> None:
     """Reject hyperparameters that describe no network of ours, or contradict each other.
 
@@ -145,6 +148,7 @@ def check_network(
         bands: band names, or None.
         mean: per-band mean of raw pixels, or None.
         std: per-band standard deviation of raw pixels, or None.
+        base_channels: channels of UNet4's finest level.
 
     Raises:
         TGDCError: naming the hyperparameter that is wrong and how to fix it.
@@ -155,6 +159,11 @@ def check_network(
         raise TGDCError(f"task: {task!r} is not 'binary' or 'multiclass'")
     if in_channels <= 0:
         raise TGDCError(f"in_channels ({in_channels}) must be positive")
+    if not isinstance(base_channels, int) or base_channels <= 0:
+        raise TGDCError(
+            f"base_channels ({base_channels!r}) must be a positive whole number, e.g. 32 (the"
+            " default) or 16 for a screen"
+        )
     if DATACENTER not in class_names:
         raise TGDCError(f"class_names: {list(class_names)} lacks {DATACENTER!r}")
     expected = 2 if task == "binary" else num_classes
@@ -176,7 +185,11 @@ def build_unet4(hparams: Mapping[str, Any]) -> UNet4:
     Returns:
         The network, randomly initialised.
     """
-    return UNet4(in_channels=hparams["in_channels"], num_classes=hparams["num_classes"] or 1)
+    return UNet4(
+        in_channels=hparams["in_channels"],
+        num_classes=hparams["num_classes"] or 1,
+        base_channels=hparams["base_channels"],
+    )
 
 
 def datacenter_index(hparams: Mapping[str, Any]) -> int:
@@ -275,6 +288,7 @@ class DataCenterNetwork(nn.Module):
             bands=self.hparams.get("bands"),
             mean=self.hparams.get("mean"),
             std=self.hparams.get("std"),
+            base_channels=self.hparams["base_channels"],
         )
         if self.hparams["model"] != "unet4":
             raise TGDCError(

@@ -20,6 +20,9 @@ from ..errors import TGDCError
 #: Number of resolution levels of the U-Net.
 LEVELS = 4
 
+#: Channels of the finest level when not given (the demo's and the seed project's).
+BASE_CHANNELS = 32
+
 
 def _conv_unit(in_channels: int, out_channels: int) -> list[nn.Module]:
     """3x3 convolution (no bias: BatchNorm follows), BatchNorm and ReLU."""
@@ -60,7 +63,9 @@ class UNet4(nn.Module):
         head: 1x1 convolution producing the logits.
     """
 
-    def __init__(self, in_channels: int = 4, num_classes: int = 1, base_channels: int = 32) -> None:
+    def __init__(
+        self, in_channels: int = 4, num_classes: int = 1, base_channels: int = BASE_CHANNELS
+    ) -> None:
         """Initialize a new UNet4.
 
         Args:

@@ -26,6 +26,7 @@ def check_arguments(
     std: Sequence[float] | None,
     threshold: float,
     class_names: Sequence[str],
+    base_channels: int,
 ) -> None:
     """Reject out-of-range or contradictory task arguments with a TGDCError.
 
@@ -46,6 +47,7 @@ def check_arguments(
         bands=bands,
         mean=mean,
         std=std,
+        base_channels=base_channels,
     )
     if model == "unet4" and (not (weights in (None, False) or isinstance(weights, str)) or frozen):
         raise TGDCError(

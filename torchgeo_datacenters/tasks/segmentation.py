@@ -24,6 +24,7 @@ from ..models.datacenter import (
     derived_hparams,
     input_channels,
 )
+from ..models.unet4 import BASE_CHANNELS
 from .arguments import check_arguments
 from .data_description import DescribedDataModule, describe_data
 from .losses import BINARY_CROSS_ENTROPY, LossName, binary_cross_entropy
@@ -93,6 +94,7 @@ class DataCenterSegmentation(SemanticSegmentation):
         freeze_backbone: bool = False,
         freeze_decoder: bool = False,
         *,
+        base_channels: int = BASE_CHANNELS,
         bands: list[str] | None = None,
         gsd: float | None = None,
         dtype: str | None = None,
@@ -141,6 +143,9 @@ class DataCenterSegmentation(SemanticSegmentation):
             num_filters: filters of TorchGeo's ``'fcn'`` model.
             freeze_backbone: freeze the encoder of TorchGeo's models.
             freeze_decoder: freeze the decoder of TorchGeo's models.
+            base_channels: channels of ``'unet4'``'s finest level, each coarser level
+                doubling them: its width. A network of half the width takes about a
+                quarter of the compute, e.g. 16 for a screen (README, "Screening pass").
             bands: band names of the input, in order (default: the datamodule's).
             gsd: ground sample distance of the input in metres (default: the
                 datamodule's).
@@ -188,6 +193,7 @@ class DataCenterSegmentation(SemanticSegmentation):
             std=std,
             threshold=threshold,
             class_names=class_names,
+            base_channels=base_channels,
         )
         if package_version is None:
             package_version = __version__
@@ -251,10 +257,11 @@ class DataCenterSegmentation(SemanticSegmentation):
         except RuntimeError:
             theirs = network.hparams
             raise TGDCError(
-                f"weights: {path}: its network takes {theirs['in_channels']} band(s) and"
-                f" classes {theirs['class_names']}, this task {self.hparams['in_channels']}"
-                f" and {self.hparams['class_names']}; start from a checkpoint of the same"
-                " bands and classes"
+                f"weights: {path}: its network takes {theirs['in_channels']} band(s),"
+                f" classes {theirs['class_names']} and base_channels"
+                f" {theirs['base_channels']}, this task {self.hparams['in_channels']},"
+                f" {self.hparams['class_names']} and {self.hparams['base_channels']}; start"
+                " from a checkpoint of the same bands, classes and width"
             ) from None
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
