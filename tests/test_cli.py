@@ -193,3 +193,23 @@ def test_library_warnings_the_user_cannot_act_on_are_not_printed(
     err = capfd.readouterr().err
     assert "shadow" not in err
     assert "warning" not in err
+
+
+def test_a_reader_that_closes_the_pipe_ends_the_command_quietly(tmp_path: Path) -> None:
+    # `tgdc describe CKPT | head -1`: the reader is gone before the output is written.
+    from support.inference import save_checkpoint
+
+    checkpoint = save_checkpoint(tmp_path / "model.ckpt", logit=None)
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "torchgeo_datacenters.cli", "describe", str(checkpoint)],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+    finally:
+        os.close(write)
+    assert (result.returncode, result.stderr) == (141, "")

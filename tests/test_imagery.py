@@ -11,6 +11,7 @@ from rasterio.enums import Resampling
 from rasterio.transform import from_origin
 from rasterio.windows import Window
 
+from torchgeo_datacenters.errors import TGDCError
 from torchgeo_datacenters.imagery import ImageryFile
 
 # Reads one window, then leaves the file in a context variable, as Lightning's argument
@@ -22,6 +23,7 @@ import sys
 
 from rasterio.windows import Window
 
+from torchgeo_datacenters.errors import TGDCError
 from torchgeo_datacenters.imagery import ImageryFile
 
 imagery = ImageryFile(sys.argv[1], 4)
@@ -109,3 +111,12 @@ def test_another_pixel_size_is_read_on_the_grids_pixels(
             pixels[..., 1][exact], np.broadcast_to(y[:, None], exact.shape)[exact], atol=0.05
         )
         assert exact.any()
+
+
+def test_a_directory_given_as_an_image_is_named_as_one(tmp_path: Path) -> None:
+    with pytest.raises(
+        TGDCError, match=r"is a directory; give a GeoTIFF in it, or .* batch-detect"
+    ):
+        ImageryFile(tmp_path, 4)
+    with pytest.raises(TGDCError, match=r"missing\.tif: image file does not exist"):
+        ImageryFile(tmp_path / "missing.tif", 4)

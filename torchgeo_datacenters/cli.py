@@ -221,7 +221,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         The exit status: 0 on success, 2 for an error in the user's input or a fault
         of the system or a file (:class:`OSError`: no space, read-only, unreadable),
-        130 after Ctrl-C, 143 after SIGTERM.
+        130 after Ctrl-C, 141 when the reader of its output closed the pipe, 143 after
+        SIGTERM.
     """
     set_runtime_environment()
     compile_environment_once()
@@ -232,6 +233,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             _quiet_warnings()
         try:
             result = args.func(args)
+        except BrokenPipeError:
+            # The reader of our output went away (``tgdc describe CKPT | head``): stop
+            # quietly, as a Unix tool killed by SIGPIPE does, without Python's complaint
+            # about flushing stdout at exit (Python's "Note on SIGPIPE").
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 128 + signal.SIGPIPE
         except (TGDCError, OSError) as error:
             if args.debug:
                 raise

@@ -212,6 +212,11 @@ class ImageryFile:
         """
         self.remote = "://" in str(path) or str(path).startswith("/vsi")
         self.path: Path | str = str(path) if self.remote else Path(path)
+        if not self.remote and Path(path).is_dir():
+            raise TGDCError(
+                f"{self.path}: is a directory; give a GeoTIFF in it, or predict every raster"
+                " in it with tgdc batch-detect --chips-dir"
+            )
         if not self.remote and not Path(path).is_file():
             raise TGDCError(f"{self.path}: image file does not exist")
         try:

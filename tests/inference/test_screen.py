@@ -44,6 +44,7 @@ def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "model": save_checkpoint(root / "model.ckpt", logit=5.0),
         "nothing": save_checkpoint(root / "nothing.ckpt", logit=-5.0, gsd=4 * GSD),
         "everything": save_checkpoint(root / "everything.ckpt", logit=5.0, gsd=4 * GSD),
+        "rgb": save_checkpoint(root / "rgb.ckpt", logit=5.0, gsd=4 * GSD, bands=3),
     }
 
 
@@ -81,6 +82,9 @@ def test_a_screen_that_finds_nothing_keeps_the_full_model_off(
     everywhere = Predictor(checkpoints["model"], screen=str(checkpoints["everything"]), **options)
     kept = everywhere.predict(scene)
     assert kept.stats.screened_tiles == 0
+    # The summary says a screen ran even where it ruled nothing out.
+    assert f"the screen ruled out 0 of {full.stats.tiles} tiles" in kept.summary()
+    assert "screen" not in full.summary()
     assert everywhere.screen == str(checkpoints["everything"])
     assert kept.gdf.geometry.geom_equals(full.gdf.geometry).all()
 
@@ -257,3 +261,17 @@ def test_speckle_inside_the_tiles_that_ran_adds_no_tile(tmp_path: Path) -> None:
     edge = np.array([[100.0, 40.0, 108.0, 43.0]])
     more = screen.unfinished(none, edge, grid, layout, run, 4)
     assert more.tolist() == [False, False, True, False, False, False, False, False, False]
+
+
+def test_a_screen_of_other_bands_is_refused_before_any_tile(
+    checkpoints: dict[str, Path], tmp_path: Path
+) -> None:
+    with pytest.raises(
+        TGDCError,
+        match=r"rgb\.ckpt: the screen was trained on 3 band\(s\) \(R, G, B\) of uint8 .*, the"
+        r" model on 4 \(R, G, B, NIR\) .*; train the screen on the model's imagery, or give"
+        r" --screen off",
+    ):
+        Predictor(checkpoints["model"], screen=str(checkpoints["rgb"]), device="cpu")
+    with pytest.raises(TGDCError, match="screen: empty; give auto, off or the path"):
+        find_screen(" ", checkpoints["model"])

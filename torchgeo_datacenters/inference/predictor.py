@@ -70,7 +70,7 @@ from .precision import autocast, calibration_tiles, resolve_precision
 from .reader import TileReader
 from .results import Detections, RunStats
 from .scene import Scene, assign_sources, group_rasters, open_scene
-from .screen import UNFINISHED_REACH, Screen, find_screen
+from .screen import UNFINISHED_REACH, Screen, check_screen, find_screen
 from .sink import BandSink
 from .stitch import Stitcher
 from .tilecache import TileCache
@@ -149,6 +149,8 @@ class Predictor:
         self.screening = (
             None if screen is None else Screen(screen, self.device, precision=self.precision)
         )
+        if self.screening is not None:
+            check_screen(self.screening.model, model)
         self.threshold = model.threshold if options.threshold is None else options.threshold
         self.tile_size = options.tile_size
         self.overlap = options.overlap
@@ -377,6 +379,7 @@ class Predictor:
                 bar.total = (bar.total or 0) + len(offsets)
                 bar.refresh()
                 gdf, stats, dropped = self._predict_tiles(scene, layout, paths, bar, run, cache)
+        stats.screened_scenes = int(screened)
         provenances = {path.name: raster_provenance(path) for path in scene.files}
         gdf = attach_provenance(assign_sources(gdf, scene), provenances)
         return gdf, stats

@@ -19,6 +19,8 @@ class RunStats:
     skipped_tiles: int = 0
     #: Tiles holding valid pixels that the screen kept from the full model.
     screened_tiles: int = 0
+    #: Scenes a screen looked at (0: the full model ran everywhere).
+    screened_scenes: int = 0
 
     def __iadd__(self, other: "RunStats") -> "RunStats":
         """Add the counts of another run."""
@@ -28,6 +30,7 @@ class RunStats:
         self.tiles += other.tiles
         self.skipped_tiles += other.skipped_tiles
         self.screened_tiles += other.screened_tiles
+        self.screened_scenes += other.screened_scenes
         return self
 
 
@@ -62,8 +65,9 @@ class Detections:
         """One line describing the run.
 
         Returns:
-            Detections, km² scanned, time and km²/s, the model's precision and the tiles
-            the screen ruled out, or a note that the input held no valid pixels.
+            Detections, km² scanned, time and km²/s, the model's precision and, where a
+            screen ran, the tiles it ruled out (none included); or a note that the input
+            held no valid pixels.
         """
         where = self.sources[0] if len(self.sources) == 1 else f"{len(self.sources)} rasters"
         if self.stats.valid_pixels == 0:
@@ -71,7 +75,9 @@ class Detections:
         rate = self.scanned_km2 / self.seconds if self.seconds > 0 else float("inf")
         screened = self.stats.screened_tiles
         screen = (
-            f"; the screen ruled out {screened} of {self.stats.tiles} tiles" if screened else ""
+            f"; the screen ruled out {screened} of {self.stats.tiles} tiles"
+            if self.stats.screened_scenes
+            else ""
         )
         return (
             f"{len(self)} detection(s) in {where}: {self.scanned_km2:.3f} km² scanned in"

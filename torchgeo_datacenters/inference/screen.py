@@ -113,7 +113,8 @@ def find_screen(choice: str | None, checkpoint: str | os.PathLike[str] | None) -
         checkpoint where it exists; None for no screen.
 
     Raises:
-        TGDCError: if a named screen file does not exist or is a directory.
+        TGDCError: if the choice is empty, or a named screen file does not exist or is a
+            directory.
     """
     if choice in (None, "off"):
         return None
@@ -122,6 +123,8 @@ def find_screen(choice: str | None, checkpoint: str | os.PathLike[str] | None) -
             return None
         beside = screen_path(checkpoint)
         return beside if beside.is_file() else None
+    if not choice.strip():
+        raise TGDCError("screen: empty; give auto, off or the path of a screen checkpoint")
     path = Path(choice)
     if path.is_dir():
         raise TGDCError(
@@ -134,6 +137,35 @@ def find_screen(choice: str | None, checkpoint: str | os.PathLike[str] | None) -
             " --data.init_args.gsd 2.4), or --screen auto or off"
         )
     return path
+
+
+def check_screen(screen: ProbabilityModel, model: ProbabilityModel) -> None:
+    """Refuse a screen that reads the imagery otherwise than the full model.
+
+    The screen reads the scene's files by the full model's imagery rules, at its own
+    pixel size: its bands, their order and the raw values it was trained on must be the
+    model's.
+
+    Args:
+        screen: the screen.
+        model: the full model.
+
+    Raises:
+        TGDCError: naming the screen and what differs.
+    """
+    theirs = (screen.band_count, tuple(screen.bands), screen.dtype, tuple(screen.value_range))
+    ours = (model.band_count, tuple(model.bands), model.dtype, tuple(model.value_range))
+    if (
+        theirs[0] != ours[0]
+        or (theirs[1] and ours[1] and theirs[1] != ours[1])
+        or theirs[2:] != ours[2:]
+    ):
+        raise TGDCError(
+            f"{screen.name}: the screen was trained on {theirs[0]} band(s)"
+            f" ({', '.join(theirs[1]) or 'unnamed'}) of {theirs[2]} {list(theirs[3])}, the model"
+            f" on {ours[0]} ({', '.join(ours[1]) or 'unnamed'}) of {ours[2]} {list(ours[3])};"
+            " train the screen on the model's imagery, or give --screen off"
+        )
 
 
 class Screen:
