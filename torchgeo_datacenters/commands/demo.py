@@ -71,7 +71,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"Files in {out}/: overlay.png, training.png, report.md, report.html (map),")
     print("  detections.geojson,", end="")
     print(" detections.csv, mask.tif, model.ckpt, demo-config.yaml, change.geojson,")
-    print("  change.html (map of the change example)")
+    print("  change.html (map of the change example); folders data/ (training scenes and")
+    print("  labels.geojson), test/ (scene.tif, its labels, later.tif) and training/ (logs,")
+    print("  checkpoints)")
     print(
         "Real imagery: `tgdc download --sites labels.geojson ...`, `tgdc chips`, then"
         " `torchgeo fit --config configs/datacenters.yaml` (README)."
