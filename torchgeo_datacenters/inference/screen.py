@@ -153,19 +153,24 @@ def check_screen(screen: ProbabilityModel, model: ProbabilityModel) -> None:
     Raises:
         TGDCError: naming the screen and what differs.
     """
-    theirs = (screen.band_count, tuple(screen.bands), screen.dtype, tuple(screen.value_range))
-    ours = (model.band_count, tuple(model.bands), model.dtype, tuple(model.value_range))
-    if (
-        theirs[0] != ours[0]
-        or (theirs[1] and ours[1] and theirs[1] != ours[1])
-        or theirs[2:] != ours[2:]
-    ):
+    same_bands = screen.band_count == model.band_count and (
+        not screen.bands or not model.bands or tuple(screen.bands) == tuple(model.bands)
+    )
+    same_values = (screen.dtype, tuple(screen.value_range)) == (
+        model.dtype,
+        tuple(model.value_range),
+    )
+    if not (same_bands and same_values):
         raise TGDCError(
-            f"{screen.name}: the screen was trained on {theirs[0]} band(s)"
-            f" ({', '.join(theirs[1]) or 'unnamed'}) of {theirs[2]} {list(theirs[3])}, the model"
-            f" on {ours[0]} ({', '.join(ours[1]) or 'unnamed'}) of {ours[2]} {list(ours[3])};"
-            " train the screen on the model's imagery, or give --screen off"
+            f"{screen.name}: the screen was trained on {screen.band_count} band(s)"
+            f" {_imagery(screen)}, the model on {model.band_count} {_imagery(model)}; train"
+            " the screen on the model's imagery, or give --screen off"
         )
+
+
+def _imagery(model: ProbabilityModel) -> str:
+    """A model's band names, raw data type and value range, for messages."""
+    return f"({', '.join(model.bands) or 'unnamed'}) of {model.dtype} {list(model.value_range)}"
 
 
 class Screen:
