@@ -237,7 +237,7 @@ def fit(
 
 
 def detect_pool(
-    checkpoint: Path, pool: list[Path], min_area: float | None
+    checkpoint: Path, pool: list[Path], min_area: float | None, threshold: float | None
 ) -> tuple[gpd.GeoDataFrame, float]:
     """The detections of a checkpoint over every pool scene, as one run (numbered 1..n).
 
@@ -245,15 +245,16 @@ def detect_pool(
         checkpoint: the model.
         pool: the pool's scenes.
         min_area: the predictor's smallest detection, in m² (None: its default).
+        threshold: the probability the review run detects at (None: the checkpoint's).
 
     Returns:
-        The detections and the probability threshold they were found at.
+        The detections and the checkpoint's own probability threshold.
     """
     options = {} if min_area is None else {"min_area": min_area}
-    predictor = Predictor(checkpoint, device="cpu", progress=False, **options)
+    predictor = Predictor(checkpoint, device="cpu", progress=False, threshold=threshold, **options)
     found = [predictor.predict(scene).gdf for scene in pool]
     table = gpd.GeoDataFrame(pd.concat(found, ignore_index=True), crs=4326)
-    return order_detections(table), predictor.threshold
+    return order_detections(table), predictor.model.threshold
 
 
 def judge(detections: gpd.GeoDataFrame, truth: gpd.GeoDataFrame, run: str) -> gpd.GeoDataFrame:
@@ -378,7 +379,9 @@ def rounds(args: argparse.Namespace) -> None:
                     model = fit(root, name, merged, epochs, None, None, seed=args.seed)
                 else:
                     if model not in found:
-                        found[model] = detect_pool(model, pool, args.min_area)
+                        found[model] = detect_pool(
+                            model, pool, args.min_area, args.review_threshold
+                        )
                     detections, threshold = found[model]
                     left = unjudged(detections, current)
                     available = str(len(left))
@@ -438,6 +441,12 @@ def main() -> None:
         type=float,
         help="smallest detection in m², over the pool and the test scenes (default the"
         " predictor's); a lower one leaves the start model more mistakes to review",
+    )
+    playing.add_argument(
+        "--review-threshold",
+        type=float,
+        help="probability the pool's review run detects at (default the checkpoint's); a"
+        " lower one also offers the sites the model is unsure of",
     )
     playing.add_argument(
         "--start-raw",
