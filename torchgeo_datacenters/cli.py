@@ -228,6 +228,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     compile_environment_once()
     parser = build_parser()
     args = parser.parse_args(argv)
+    # The command as typed: ``labels merge`` for a command with actions.
+    command = " ".join(filter(None, (args.command, getattr(args, "action", None))))
     with warnings.catch_warnings(), _terminate_as_interrupt():
         if not args.debug:
             _quiet_warnings()
@@ -243,13 +245,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.debug:
                 raise
             line = error if isinstance(error, TGDCError) else describe_os_error(error)
-            print(f"tgdc {args.command}: error: {line}", file=sys.stderr)
+            print(f"tgdc {command}: error: {line}", file=sys.stderr)
             return 2
         except Terminated:
-            print(f"tgdc {args.command}: terminated (SIGTERM)", file=sys.stderr)
+            print(f"tgdc {command}: terminated (SIGTERM)", file=sys.stderr)
             return 128 + signal.SIGTERM
         except KeyboardInterrupt:
-            print(f"tgdc {args.command}: interrupted", file=sys.stderr)
+            print(f"tgdc {command}: interrupted", file=sys.stderr)
             return 130
     return int(result or 0)
 

@@ -114,6 +114,11 @@ def vector_layers(path: str | os.PathLike[str]) -> list[str]:
                 f"{path}: holds raster data only (e.g. GeoPackage tiles), no vector layer;"
                 " give the vector file of the polygons or points"
             ) from error
+        if path.is_dir():
+            raise TGDCError(
+                f"{path}: is a directory GDAL does not read as vector data (a shapefile"
+                " folder or a .gdb); give a vector file in it"
+            ) from error
         raise TGDCError(f"{path}: not a readable vector file ({_gdal_reason(error)})") from error
     return [str(name) for name, kind in layers if kind is not None]
 

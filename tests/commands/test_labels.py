@@ -39,7 +39,7 @@ def test_merge_writes_the_label_set_and_reports_sites_judged_twice(
     assert main([*args, "--output", str(output)]) == 0
     run = run_id(gpd.read_file(detections))
     assert capsys.readouterr().out.splitlines() == [
-        f"judged twice: run {run} #1: judged twice; kept {second}: rejected other"
+        f"judged twice: run {run} #1: kept {second}: rejected other"
         f" (2026-01-02T09:00:00.000Z), dropped {first}: accepted datacenter"
         " (2026-01-01T09:00:00.000Z)",
         f"output: {output}",
@@ -69,7 +69,7 @@ def test_merge_refuses_verdicts_of_another_run_in_one_line(
     assert main([*args, "--output", str(output)]) == 2
     err = capsys.readouterr().err
     assert err == (
-        f"tgdc labels: error: {first}: feature(s) 1, 2 judge detections of run"
+        f"tgdc labels merge: error: {first}: feature(s) 1, 2 judge detections of run"
         f" {run_id(three_detections())}, not of the detections given (run {run_id(other)});"
         " give with --detections the detections file its review page was built from\n"
     )
@@ -78,3 +78,30 @@ def test_merge_refuses_verdicts_of_another_run_in_one_line(
     args[-1] = str(tmp_path / "d.geojson")
     assert main([*args, "--output", str(output)]) == 0
     assert output.exists()
+
+
+def test_merge_takes_every_detections_file_of_a_repeated_option(
+    reviewed: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    _, first, _ = reviewed
+    write_geojson(three_detections().assign(score=[0.5, 0.6, 0.7]), tmp_path / "other.geojson")
+    output = tmp_path / "labels.geojson"
+    detections = [str(tmp_path / "other.geojson"), str(tmp_path / "d.geojson")]
+    args = ["labels", "merge", str(first), "--output", str(output)]
+    # The run of d.geojson, given by the second --detections, is not forgotten.
+    assert main([*args, "--detections", detections[0], "--detections", detections[1]]) == 0
+    assert len(gpd.read_file(output)) == 2
+
+
+def test_merge_names_a_directory_given_as_a_verdict_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    output = tmp_path / "labels.geojson"
+    assert main(["labels", "merge", str(folder), "--output", str(output)]) == 2
+    assert capsys.readouterr().err == (
+        f"tgdc labels merge: error: {folder}: is a directory GDAL does not read as vector data"
+        " (a shapefile folder or a .gdb); give a vector file in it\n"
+    )
+    assert not output.exists()

@@ -62,6 +62,10 @@ def test_review_builds_the_same_page_from_the_detections_file(
         f"tgdc review: 1 detection(s) of run {run} to judge",
     ]
     assert report_data(page, "review-data") == report_data(directory / "review.html", "review-data")
+    # Without --threshold the page shows none (a detections file does not record it).
+    unknown = tmp_path / "unknown.html"
+    assert main([*args, "--output", str(unknown)]) == 0
+    assert report_data(unknown, "review-data")["threshold"] is None
     # An existing page is kept without --overwrite.
     assert main([*args, "--output", str(page)]) == 2
     assert "exists" in capsys.readouterr().err
@@ -79,7 +83,7 @@ def test_review_of_a_run_that_found_nothing_is_a_page_to_draw_missed_sites_on(
     assert read_vector(tmp_path / "d.geojson", "detections").empty
     page = tmp_path / "review.html"
     review = ["review", "--detections", str(tmp_path / "d.geojson"), "--image", str(scene)]
-    assert main([*review, "--output", str(page)]) == 0
+    assert main([*review, "--output", str(page), "--threshold", "0.5"]) == 0
     assert capsys.readouterr().out.splitlines()[-1].startswith("tgdc review: 0 detection(s)")
     data = report_data(page, "review-data")
     assert data["order"] == [] and data == report_data(tmp_path / "detect.html", "review-data")

@@ -93,10 +93,10 @@ def test_a_site_judged_twice_keeps_the_newest_verdict(
         assert merged.labels.loc[merged.labels["run"] == "feed"].empty
         assert sorted(by_site.values()) == ["datacenter", "other", "retail", "warehouse"]
         assert sorted(map(str, merged.replaced)) == [
-            f"run {run} #1: judged twice; kept {later}: rejected retail"
+            f"run {run} #1: kept {later}: rejected retail"
             f" (2026-02-01T09:00:00.000Z), dropped {earlier}: accepted datacenter"
             " (2026-01-01T09:00:00.000Z)",
-            f"run {run} #2: judged twice; kept {newer_two}: rejected warehouse"
+            f"run {run} #2: kept {newer_two}: rejected warehouse"
             f" (2026-01-09T09:00:00.000Z), dropped {earlier}: accepted datacenter"
             " (2026-01-05T09:00:00.000Z)",
         ]
@@ -203,10 +203,10 @@ def test_verdicts_add_to_base_labels(detections: gpd.GeoDataFrame, tmp_path: Pat
     assert labels["verdict"].tolist()[0] == "accepted" and labels["verdict"].isna()[1:].all()
     assert labels.geometry.iloc[1].equals_exact(square(0), tolerance=1e-9)
     assert [str(r) for r in merged.replaced] == [
-        f"run {run} #3: judged twice; kept {reviewed}: accepted datacenter"
+        f"run {run} #3: kept {reviewed}: accepted datacenter"
         f" (2026-01-01T09:00:00.000Z), dropped {tmp_path / 'seed.gpkg'}: label retail"
     ]
-    assert merged.summary().endswith(", 2 label(s) no review judged; 1 judged twice")
+    assert merged.summary().endswith(", 2 earlier label(s) without a verdict; 1 judged twice")
     # A merged set with base labels is itself a base for the next round, not a verdict file.
     out = tmp_path / "merged.geojson"
     labels.to_file(out)

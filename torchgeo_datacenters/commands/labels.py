@@ -44,6 +44,7 @@ def register(subparsers: Any) -> None:
         "--detections",
         type=Path,
         nargs="+",
+        action="extend",
         metavar="FILE",
         help="the detection files the review pages were built from: every verdict must"
         " judge a detection of one of them (default: not checked)",
@@ -52,6 +53,7 @@ def register(subparsers: Any) -> None:
         "--base",
         type=Path,
         nargs="+",
+        action="extend",
         default=[],
         metavar="FILE",
         help="label files (class, label) the verdicts add to, e.g. the labels the model was"

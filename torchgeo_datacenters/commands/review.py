@@ -54,10 +54,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--threshold",
         type=float,
-        default=0.5,
         metavar="P",
-        help="probability threshold the detections were found at, which orders the page"
-        " (default: 0.5, the training config's)",
+        help="probability threshold the detections were found at, shown on the page"
+        " (`tgdc describe CKPT` prints a checkpoint's; default: not shown)",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing page")
     parser.set_defaults(func=run)
@@ -84,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     from ..utils import check_output_path
     from .extra_outputs import check_images
 
-    threshold = check_threshold(args.threshold, "--threshold")
+    threshold = None if args.threshold is None else check_threshold(args.threshold, "--threshold")
     check_output_path(args.output, overwrite=args.overwrite)
     check_images(args.image)
     detections = read_detections(args.detections)

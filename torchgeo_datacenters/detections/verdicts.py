@@ -112,7 +112,7 @@ class Replacement:
 
     def __str__(self) -> str:
         """One line: the site, the verdict kept and the one dropped."""
-        return f"{self.site}: judged twice; kept {self.kept}, dropped {self.dropped}"
+        return f"{self.site}: kept {self.kept}, dropped {self.dropped}"
 
 
 @dataclass(frozen=True)
@@ -149,7 +149,7 @@ class MergedLabels:
             f" center(s) ({int(verdicts.get('accepted', 0))} accepted,"
             f" {int(verdicts.get('missed', 0))} missed), {int(verdicts.get('rejected', 0))}"
             f" hard negative(s) ({negatives})"
-            + (f", {labelled} label(s) no review judged" if labelled else "")
+            + (f", {labelled} earlier label(s) without a verdict" if labelled else "")
             + f"; {len(self.replaced)} judged twice"
         )
 

@@ -232,7 +232,7 @@ def render_review(
     detections: gpd.GeoDataFrame,
     images: Sequence[str | os.PathLike[str]] = (),
     *,
-    threshold: float,
+    threshold: float | None,
     title: str = "Review the data centers found",
 ) -> str:
     """Build the HTML page of a review.
@@ -241,7 +241,8 @@ def render_review(
         detections: a detection table in EPSG:4326 (see
             :mod:`torchgeo_datacenters.detections.schema`).
         images: the rasters the detections come from: the map's layers and the chips.
-        threshold: the probability threshold of the run (shown on the page).
+        threshold: the probability threshold of the run, shown on the page (None: not
+            known, not shown).
         title: the page's title.
 
     Returns:
@@ -275,7 +276,7 @@ def write_review(
     detections: gpd.GeoDataFrame,
     images: Sequence[str | os.PathLike[str]] = (),
     *,
-    threshold: float,
+    threshold: float | None,
     title: str = "Review the data centers found",
     overwrite: bool = False,
 ) -> Path:
@@ -285,7 +286,7 @@ def write_review(
         path: the HTML file.
         detections: a detection table in EPSG:4326.
         images: the rasters the detections come from.
-        threshold: the probability threshold of the run.
+        threshold: the probability threshold of the run (None: not known).
         title: the page's title.
         overwrite: whether an existing file may be replaced.
 
