@@ -18,7 +18,8 @@ been shown a look-alike (``--start`` reuses an earlier run's instead; ``--start-
 its raw weights, not their moving average, which after a short run leaves it more
 mistakes). Every training is seeded with ``--seed``, as is the random order. Then each round
 detects over the pool with the current checkpoint, takes the first k detections not judged
-before in an order, judges them as the truth says (a detection
+before (detected at ``--review-threshold``, by default the checkpoint's own) in an order,
+judges them as the truth says (a detection
 matching a data center at IoU >= 0.5 accepted; else rejected as the class of the labelled
 building it overlaps most, ``other`` where none), merges the verdicts into the labels (tgdc
 labels merge's code) and fine-tunes from the current checkpoint (``weights``) for
