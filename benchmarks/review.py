@@ -37,6 +37,7 @@ detections over the pool not judged before, that the round's k were taken from.
     uv run python benchmarks/review.py rounds --k 10 30 --rounds 2 [--epochs 2 --tune-epochs 1]
         [--tune-lr 0.001] [--pool-scenes 12 --pool-negatives 12] [--min-area 500]
         [--orders page uncertain random] [--start-raw] [--seed 0] [--test-scenes 2]
+        [--review-threshold 0.25]
     uv run python benchmarks/review.py screenshot docs/review.png
 """
 
