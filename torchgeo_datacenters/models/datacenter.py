@@ -99,7 +99,7 @@ def derived_hparams(hparams: Mapping[str, Any]) -> dict[str, Any]:
         "class_names": class_names,
         "num_classes": num_classes,
         "in_channels": input_channels(hparams.get("in_channels"), hparams.get("bands")),
-        "base_channels": hparams.get("base_channels") or BASE_CHANNELS,
+        "base_channels": hparams.get("base_channels", BASE_CHANNELS),
     }
 
 
