@@ -97,7 +97,7 @@ def test_sites(
         (["--sites", "{tmp}/l.geojson", "--output", "{tmp}/x.tif"], "leave out --lat"),
         (["--lat", "40", "--lon", "-82", "--output", "{tmp}/x.tif", "--year", "1990"], "1990"),
         (["--sites", "{tmp}/missing.geojson", "--output-dir", "{tmp}"], "does not exist"),
-        (["--sites", "{tmp}", "--output-dir", "{tmp}"], "not a readable vector file"),
+        (["--sites", "{tmp}", "--output-dir", "{tmp}"], "is a directory GDAL does not read"),
     ],
 )
 def test_user_errors_are_one_line_before_any_request(
