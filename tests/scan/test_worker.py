@@ -85,6 +85,9 @@ def test_the_next_scene_downloads_while_the_current_one_is_predicted(
     assert len(image_requests(server, second)) == 1
     assert len(image_requests(server, third)) == 1
     assert not image_requests(server, fourth)
+    # The worker's copy of the checkpoint lies in its directory, and goes with it.
+    [copy] = tmp_path.rglob("*.ckpt")
+    assert copy.read_bytes() == scan_data.checkpoint.read_bytes()
     worker.close()
     assert list(tmp_path.iterdir()) == []
 

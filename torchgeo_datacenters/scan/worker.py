@@ -7,11 +7,9 @@ but for the first scene.
 
 import dataclasses
 import os
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import geopandas as gpd
 import rasterio
@@ -108,22 +106,25 @@ class SceneWorker:
                 :func:`~torchgeo_datacenters.options.scan_option_names`), with the
                 threshold resolved; the worker predicts by :data:`SCENE_POLICY`.
             device: ``cpu`` or ``cuda``.
-            temp_dir: where downloaded scenes go (default: the system's temporary
+            temp_dir: where the worker's directory goes, which holds its copy of the
+                checkpoint and its downloaded scenes (default: the system's temporary
                 directory).
         """
         import ray  # a worker runs inside Ray
 
         # Outside Ray (a benchmark of one worker) the node is unknown.
         self.node = ray.get_runtime_context().get_node_id() if ray.is_initialized() else None
-        self._directory = tempfile.TemporaryDirectory(prefix="tgdc-model-")
-        path = Path(self._directory.name) / name
+        # The checkpoint lies in the worker's directory, which close() removes and a later
+        # worker removes if this one is killed outright.
+        self.fetcher = SceneFetcher(temp_dir)
+        path = self.fetcher.root / "model" / name
+        path.parent.mkdir()
         path.write_bytes(checkpoint)
         self.min_area = options.min_area
         self.merge_distance = options.merge_distance
         self.predictor = Predictor(
             path, SCENE_POLICY.scene_options(options, device), progress=False
         )
-        self.fetcher = SceneFetcher(temp_dir)
 
     def scan(self, scene: ScanScene, following: ScanScene | None = None) -> SceneOutcome:
         """Predict one scene, fetching the next one meanwhile.
