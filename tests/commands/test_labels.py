@@ -93,6 +93,22 @@ def test_merge_takes_every_detections_file_of_a_repeated_option(
     assert len(gpd.read_file(output)) == 2
 
 
+def test_verdict_files_may_follow_the_options(
+    reviewed: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    detections, first, second = reviewed
+    base = tmp_path / "seed.geojson"
+    seed = gpd.GeoDataFrame({"class": ["retail"], "label": [False]}, geometry=[square(7)])
+    seed.set_crs(4326).to_file(base)
+    output = tmp_path / "labels.geojson"
+    # As a shell glob puts them: the review exports after --base and --detections, each
+    # of which takes one file.
+    args = ["--base", str(base), "--detections", str(detections), str(first), str(second)]
+    assert main(["labels", "merge", *args, "--output", str(output)]) == 0
+    labels = gpd.read_file(output)
+    assert sorted(labels["class"]) == ["datacenter", "other", "retail", "warehouse"]
+
+
 def test_merge_names_a_directory_given_as_a_verdict_file(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:

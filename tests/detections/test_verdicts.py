@@ -213,3 +213,13 @@ def test_verdicts_add_to_base_labels(detections: gpd.GeoDataFrame, tmp_path: Pat
     with pytest.raises(TGDCError, match=r"feature\(s\) 2, 3 have no verdict .*; give such label"):
         read_verdicts(out)
     assert len(merge_verdicts([reviewed], base=[out]).labels) == 3
+    # The next round's verdict on a site replaces its earlier verdict, both times written
+    # as the page writes them, though the merge is read back with datetimes.
+    later = write(
+        tmp_path / "review2.geojson",
+        verdict(square(2), "rejected", "retail", 3, "2026-02-01T09:00:00Z", run),
+    )
+    assert [str(r) for r in merge_verdicts([later], base=[out]).replaced] == [
+        f"run {run} #3: kept {later}: rejected retail (2026-02-01T09:00:00.000Z),"
+        f" dropped {out}: accepted datacenter (2026-01-01T09:00:00.000Z)"
+    ]

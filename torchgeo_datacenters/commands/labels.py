@@ -43,22 +43,20 @@ def register(subparsers: Any) -> None:
     merge.add_argument(
         "--detections",
         type=Path,
-        nargs="+",
-        action="extend",
+        action="append",
         metavar="FILE",
-        help="the detection files the review pages were built from: every verdict must"
-        " judge a detection of one of them (default: not checked)",
+        help="a detection file the review pages were built from (repeat for several): every"
+        " verdict must judge a detection of one of them (default: not checked)",
     )
     merge.add_argument(
         "--base",
         type=Path,
-        nargs="+",
-        action="extend",
+        action="append",
         default=[],
         metavar="FILE",
-        help="label files (class, label) the verdicts add to, e.g. the labels the model was"
-        " trained on or the previous round's merge; a verdict on one of their sites replaces"
-        " it (default: none)",
+        help="a label file (class, label) the verdicts add to, e.g. the labels the model was"
+        " trained on or the previous round's merge (repeat for several); a verdict on one of"
+        " its sites replaces it (default: none)",
     )
     merge.add_argument("--overwrite", action="store_true", help="replace an existing output")
     merge.set_defaults(func=run_merge)

@@ -260,9 +260,7 @@ def read_verdicts(
         _check_runs(path, frame.assign(detection_id=ids)[detection], runs)
     table = frame.assign(
         label=label,
-        reviewed_at=times.dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ").str.replace(
-            r"\.(\d{3})\d{3}Z$", r".\1Z", regex=True
-        ),
+        reviewed_at=_iso_times(times),
         detection_id=ids.astype("Int64"),
         run=frame["run"].astype(str),
     )
@@ -333,7 +331,18 @@ def read_base_labels(path: str | os.PathLike[str]) -> gpd.GeoDataFrame:
     for column in VERDICT_COLUMNS:
         if column not in frame:
             frame[column] = None
+    # As a verdict file's: a merge this wrote may be read back with datetimes.
+    times = pd.to_datetime(frame["reviewed_at"], utc=True, errors="coerce", format="ISO8601")
+    frame["reviewed_at"] = _iso_times(times)
     return frame[[*VERDICT_COLUMNS, "geometry"]]
+
+
+def _iso_times(times: pd.Series) -> pd.Series:
+    """UTC times as the review page writes them (``2026-01-31T12:00:00.000Z``), NaT as None."""
+    text = times.dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ").str.replace(
+        r"\.(\d{3})\d{3}Z$", r".\1Z", regex=True
+    )
+    return text.astype(object).where(times.notna(), None)
 
 
 def merge_verdicts(
