@@ -207,6 +207,22 @@ def test_config_multiclass_derives_the_class_count(tmp_path: Path) -> None:
     assert cli.model.model(torch.zeros(1, 4, 32, 32)).shape == (1, 5, 32, 32)
 
 
+def test_a_config_lists_several_imagery_folders(tmp_path: Path) -> None:
+    """``paths`` as a YAML list (or ``--data.init_args.paths '[a, b]'``) stays a list."""
+    folders = [str(tmp_path / "scenes"), str(tmp_path / "chips")]
+    args = ["--config", str(CONFIGS / "demo.yaml"), "--trainer.logger", "false"]
+    args += ["--trainer.default_root_dir", str(tmp_path), "--data.init_args.paths"]
+    cli = LightningCLI(
+        model_class=BaseTask,
+        datamodule_class=BaseDataModule,
+        subclass_mode_model=True,
+        subclass_mode_data=True,
+        args=[*args, f"[{', '.join(folders)}]"],
+        run=False,
+    )
+    assert cli.datamodule.paths == folders
+
+
 @pytest.mark.parametrize("name", ["datacenters.yaml", "demo.yaml"])
 def test_configs_name_our_classes(name: str) -> None:
     config = yaml.safe_load((CONFIGS / name).read_text())

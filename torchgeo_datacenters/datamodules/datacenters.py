@@ -83,7 +83,9 @@ class DataCenterDataModule(GeoDataModule):
 
     def __init__(
         self,
-        paths: PathLike | Sequence[PathLike] = "data",
+        # The sequence first: jsonargparse tries the types of a union in order, and as a
+        # PathLike it would take a config's list of folders as the string of the list.
+        paths: Sequence[PathLike] | PathLike = "data",
         label_path: PathLike | None = None,
         masks_dir: PathLike | None = None,
         batch_size: int = 16,
