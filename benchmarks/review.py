@@ -46,12 +46,15 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import rasterio
 import shapely
+from rasterio.windows import Window
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).parent))
@@ -80,6 +83,11 @@ ORDERS = {"page": lambda scores, _: review_order(scores), "uncertain": uncertain
 
 #: Side of the benchmark's scene, in pixels.
 SIDE = 4096
+
+#: Smallest side of a verdict's chip with ``--fresh-pool``, and the margin around its site,
+#: in pixels: half a training patch (configs/demo.yaml's 128) on each side.
+CHIP_SIZE = 256
+CHIP_MARGIN = 64
 
 #: Run once the page has loaded: its clocks two animation frames later (see
 #: support.browser.PAGE_OPEN, the report's).
@@ -162,7 +170,9 @@ def screenshot(path: Path) -> None:
     print(f"screenshot: {path}")
 
 
-def make_pool(folder: Path, scenes: int, datacenters: int, negatives: int) -> list[Path]:
+def make_pool(
+    folder: Path, scenes: int, datacenters: int, negatives: int, first: int = 0
+) -> list[Path]:
     """Write the pool's scenes and their ``labels.geojson`` (as generate_scenes places them).
 
     Args:
@@ -170,13 +180,15 @@ def make_pool(folder: Path, scenes: int, datacenters: int, negatives: int) -> li
         scenes: number of 1,024² px scenes.
         datacenters: data centers in each scene.
         negatives: warehouses, retail and other buildings in each scene (look-alikes).
+        first: number of the first scene (its seed and place on the grid of scenes): a
+            later pool starts after the scenes of those before it.
 
     Returns:
         The scenes.
     """
     folder.mkdir(parents=True)
     paths, frames = [], []
-    for i in range(scenes):
+    for i in range(first, first + scenes):
         path = folder / f"scene_{i:03d}.tif"
         frames.append(
             generate_scene(
@@ -206,6 +218,7 @@ def fit(
     *,
     seed: int,
     average: bool = True,
+    chips: Sequence[Path] = (),
 ) -> Path:
     """Train configs/demo.yaml's model on the pool with *labels*; return its checkpoint.
 
@@ -218,6 +231,7 @@ def fit(
         lr: peak learning rate (None: the demo's).
         seed: ``seed_everything`` of the run.
         average: keep the config's moving average of the weights (False: the raw weights).
+        chips: folders of image chips trained on beside the pool.
 
     Returns:
         The checkpoint.
@@ -230,6 +244,8 @@ def fit(
     config = demo_config(root, epochs=epochs, model=model)
     config["seed_everything"] = seed
     config["data"]["init_args"] |= {"label_path": str(labels), "class_weights": None}
+    if chips:
+        config["data"]["init_args"]["paths"] = [str(root / "data"), *map(str, chips)]
     config["trainer"] |= {"default_root_dir": str(out / "training"), "enable_progress_bar": False}
     dropped = ("EarlyStopping",) if average else ("EarlyStopping", "WeightAveraging")
     config["trainer"]["callbacks"] = [
@@ -257,6 +273,45 @@ def detect_pool(
     found = [predictor.predict(scene).gdf for scene in pool]
     table = gpd.GeoDataFrame(pd.concat(found, ignore_index=True), crs=4326)
     return order_detections(table), predictor.model.threshold
+
+
+def cut_chips(verdicts: gpd.GeoDataFrame, scenes: Sequence[Path], folder: Path) -> None:
+    """Write the imagery around each verdict's site as a GeoTIFF chip in *folder*.
+
+    As ``tgdc download --sites`` does from STAC for the README's route (step 4): a chip
+    is the site's bounding box grown by :data:`CHIP_MARGIN` pixels on each side, at
+    least :data:`CHIP_SIZE` pixels a side, inside its scene.
+
+    Args:
+        verdicts: the verdicts (``source`` the scene's file name, outlines in lon/lat).
+        scenes: the scenes the detections were made on.
+        folder: directory for the chips (created).
+    """
+    folder.mkdir(parents=True)
+    by_name = {scene.name: scene for scene in scenes}
+    for number, verdict in enumerate(verdicts.itertuples()):
+        with rasterio.open(by_name[verdict.source]) as src:
+            outline = gpd.GeoSeries([verdict.geometry], crs=4326).to_crs(src.crs).iloc[0]
+            rows, cols = rasterio.transform.rowcol(
+                src.transform, outline.bounds[::2], outline.bounds[3:0:-2]
+            )
+            window = Window.from_slices(
+                grown(min(rows), max(rows), src.height), grown(min(cols), max(cols), src.width)
+            )
+            profile = src.profile | {
+                "height": window.height,
+                "width": window.width,
+                "transform": src.window_transform(window),
+            }
+            with rasterio.open(folder / f"chip_{number:03d}.tif", "w", **profile) as dst:
+                dst.write(src.read(window=window))
+
+
+def grown(low: int, high: int, size: int) -> tuple[int, int]:
+    """Pixel span [low, high] grown for a chip (see :func:`cut_chips`), kept in [0, size]."""
+    side = max(CHIP_SIZE, high - low + 1 + 2 * CHIP_MARGIN)
+    start = min(max(0, (low + high + 1 - side) // 2), max(0, size - side))
+    return start, min(size, start + side)
 
 
 def judge(detections: gpd.GeoDataFrame, truth: gpd.GeoDataFrame, run: str) -> gpd.GeoDataFrame:
@@ -359,15 +414,27 @@ def rounds(args: argparse.Namespace) -> None:
     )
     report("start", 0, 0, start_labels, first, began, "")
     tune = args.tune_epochs or args.epochs
-    found: dict[Path, tuple[gpd.GeoDataFrame, float]] = {}  # over the pool, by checkpoint
+    # Over each round's pool, by checkpoint and round.
+    found: dict[tuple[Path, int], tuple[gpd.GeoDataFrame, float]] = {}
     rng = np.random.default_rng(args.seed)
+    pools, truths = {0: pool}, {0: truth}  # by round: the scenes reviewed and their truth
+    if args.fresh_pool:
+        for number in range(1, args.rounds + 1):
+            folder = root / f"fresh-{number}"
+            first_scene = number * args.pool_scenes
+            pools[number] = make_pool(
+                folder, args.pool_scenes, args.pool_datacenters, args.pool_negatives, first_scene
+            )
+            truths[number] = gpd.read_file(folder / "labels.geojson")
     for order in args.orders:
         for k in args.k:
             model, labels = first, start_labels
+            chips: list[Path] = []
             for number in range(1, args.rounds + 1):
                 began = time.perf_counter()
                 merged = root / f"labels-{order}-{k}-{number}.geojson"
                 current = gpd.read_file(labels)
+                reviewed = number if args.fresh_pool else 0
                 if order == "scratch":
                     left = unjudged(truth, current)
                     picked = truth.iloc[rng.permutation(left)[:k]]
@@ -380,11 +447,11 @@ def rounds(args: argparse.Namespace) -> None:
                     name = f"{order}-{k}-{number}"
                     model = fit(root, name, merged, epochs, None, None, seed=args.seed)
                 else:
-                    if model not in found:
-                        found[model] = detect_pool(
-                            model, pool, args.min_area, args.review_threshold
+                    if (model, reviewed) not in found:
+                        found[model, reviewed] = detect_pool(
+                            model, pools[reviewed], args.min_area, args.review_threshold
                         )
-                    detections, threshold = found[model]
+                    detections, threshold = found[model, reviewed]
                     left = unjudged(detections, current)
                     available = str(len(left))
                     scores = detections["score"].to_numpy()[left]
@@ -394,15 +461,20 @@ def rounds(args: argparse.Namespace) -> None:
                         left = left[ORDERS[order](scores, threshold)]
                     if len(left):
                         run = run_id(detections)
-                        verdicts = judge(detections.iloc[left[:k]], truth, run)
+                        verdicts = judge(detections.iloc[left[:k]], truths[reviewed], run)
                         exported = root / f"review-{order}-{k}-{number}.geojson"
                         verdicts.to_file(exported)
+                        if args.fresh_pool:  # the new scenes are trained on in chips
+                            chips.append(root / f"chips-{order}-{k}-{number}")
+                            cut_chips(verdicts, pools[reviewed], chips[-1])
                         result = merge_verdicts([exported], base=[labels])
                         result.labels.to_file(merged)
                     else:  # nothing left to judge: the same labels, tuned as long
                         current.to_file(merged)
                     name = f"{order}-{k}-{number}"
-                    model = fit(root, name, merged, tune, model, args.tune_lr, seed=args.seed)
+                    model = fit(
+                        root, name, merged, tune, model, args.tune_lr, seed=args.seed, chips=chips
+                    )
                 labels = merged
                 report(order, k, number, labels, model, began, available)
 
@@ -458,6 +530,13 @@ def main() -> None:
     )
     playing.add_argument(
         "--seed", type=int, default=0, help="seed of every training and of the random order"
+    )
+    playing.add_argument(
+        "--fresh-pool",
+        action="store_true",
+        help="each round reviews --pool-scenes new scenes, never trained on (the pool above"
+        " trains the start model only); the judged sites are trained on in chips cut around"
+        " them, as the README's route downloads them",
     )
     playing.add_argument("--test-scenes", type=int, default=2)
     playing.add_argument("--output-dir", type=Path)
