@@ -9,6 +9,7 @@ from support.data import bbox_of
 from support.processes import wait_for
 from support.stac_server import StacServer
 
+from torchgeo_datacenters.errors import TGDCError
 from torchgeo_datacenters.options import PredictorOptions
 from torchgeo_datacenters.scan import SceneRecord, bbox_region, scan, stac_scenes
 from torchgeo_datacenters.scan.scenes import LocalScene, StacScene
@@ -55,6 +56,12 @@ def test_a_worker_predicts_every_scene_by_the_named_policy() -> None:
         )
         == scan
     )
+
+
+def test_a_worker_that_cannot_load_its_model_leaves_nothing(tmp_path: Path) -> None:
+    with pytest.raises(TGDCError):
+        SceneWorker(b"not a checkpoint", "model.ckpt", PredictorOptions(), "cpu", tmp_path)
+    assert list(tmp_path.iterdir()) == []
 
 
 def image_requests(server: StacServer, scene: StacScene) -> list[float]:

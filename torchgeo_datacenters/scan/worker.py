@@ -118,13 +118,17 @@ class SceneWorker:
         # worker removes if this one is killed outright.
         self.fetcher = SceneFetcher(temp_dir)
         path = self.fetcher.root / "model" / name
-        path.parent.mkdir()
-        path.write_bytes(checkpoint)
+        try:
+            path.parent.mkdir()
+            path.write_bytes(checkpoint)
+            self.predictor = Predictor(
+                path, SCENE_POLICY.scene_options(options, device), progress=False
+            )
+        except BaseException:
+            self.fetcher.close()
+            raise
         self.min_area = options.min_area
         self.merge_distance = options.merge_distance
-        self.predictor = Predictor(
-            path, SCENE_POLICY.scene_options(options, device), progress=False
-        )
 
     def scan(self, scene: ScanScene, following: ScanScene | None = None) -> SceneOutcome:
         """Predict one scene, fetching the next one meanwhile.
