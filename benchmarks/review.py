@@ -25,7 +25,9 @@ building it overlaps most, ``other`` where none), merges the verdicts into the l
 labels merge's code) and fine-tunes from the current checkpoint (``weights``) for
 ``--tune-epochs`` at peak learning rate ``--tune-lr`` (with nothing left to judge, on the
 same labels). Orders: ``page`` (the review page's, :func:`review_order`: highest score first),
-``uncertain`` (score nearest the checkpoint's threshold first) and ``random``;
+``uncertain`` (score nearest the checkpoint's threshold first) and ``random``. With
+``--fresh-pool`` each round reviews new scenes instead (as many, never trained on), and the
+judged sites are trained on in chips cut around them, as the README's route downloads them.
 ``scratch`` labels k random sites of the pool's truth per round instead and trains from
 scratch for as many epochs in all (start plus rounds, at the demo's learning rate). The
 orders run one after the other, every k of one before the next.
@@ -37,7 +39,7 @@ detections over the pool not judged before, that the round's k were taken from.
     uv run python benchmarks/review.py rounds --k 10 30 --rounds 2 [--epochs 2 --tune-epochs 1]
         [--tune-lr 0.001] [--pool-scenes 12 --pool-negatives 12] [--min-area 500]
         [--orders page uncertain random] [--start-raw] [--seed 0] [--test-scenes 2]
-        [--review-threshold 0.25]
+        [--review-threshold 0.25] [--fresh-pool]
     uv run python benchmarks/review.py screenshot docs/review.png
 """
 
