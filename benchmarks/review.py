@@ -27,7 +27,8 @@ labels merge's code) and fine-tunes from the current checkpoint (``weights``) fo
 same labels). Orders: ``page`` (the review page's, :func:`review_order`: highest score first),
 ``uncertain`` (score nearest the checkpoint's threshold first) and ``random``. With
 ``--fresh-pool`` each round reviews new scenes instead (as many, never trained on), and the
-judged sites are trained on in chips cut around them, as the README's route downloads them.
+judged sites are trained on in chips cut around them from the local scenes (the README's
+route downloads chips around them from STAC instead).
 ``scratch`` labels k random sites of the pool's truth per round instead and trains from
 scratch for as many epochs in all (start plus rounds, at the demo's learning rate). The
 orders run one after the other, every k of one before the next.
@@ -280,9 +281,10 @@ def detect_pool(
 def cut_chips(verdicts: gpd.GeoDataFrame, scenes: Sequence[Path], folder: Path) -> None:
     """Write the imagery around each verdict's site as a GeoTIFF chip in *folder*.
 
-    As ``tgdc download --sites`` does from STAC for the README's route (step 4): a chip
-    is the site's bounding box grown by :data:`CHIP_MARGIN` pixels on each side, at
-    least :data:`CHIP_SIZE` pixels a side, inside its scene.
+    In place of the README's route (step 4), where ``tgdc download --sites`` fetches
+    fixed-size chips centred on each site from STAC: here a chip is the site's bounding
+    box grown by :data:`CHIP_MARGIN` pixels on each side, at least :data:`CHIP_SIZE`
+    pixels a side, inside its scene, so that it holds the whole site.
 
     Args:
         verdicts: the verdicts (``source`` the scene's file name, outlines in lon/lat).
@@ -538,7 +540,7 @@ def main() -> None:
         action="store_true",
         help="each round reviews --pool-scenes new scenes, never trained on (the pool above"
         " trains the start model only); the judged sites are trained on in chips cut around"
-        " them, as the README's route downloads them",
+        " them (where the README's route downloads chips from STAC)",
     )
     playing.add_argument("--test-scenes", type=int, default=2)
     playing.add_argument("--output-dir", type=Path)
