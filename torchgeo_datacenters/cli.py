@@ -26,6 +26,10 @@ class CommandParser(argparse.ArgumentParser):
       gives (the subcommand passes unknown flags up to it).
     * An unknown flag, subcommand or choice gets "did you mean" the closest known one
       (:func:`difflib.get_close_matches`), as Python 3.14's ``suggest_on_error`` does.
+    * A subcommand's file arguments may come on both sides of its options
+      (``tgdc labels merge --base old.geojson a.geojson --output new.geojson b.geojson``):
+      the subcommand parses intermixed (:meth:`~argparse.ArgumentParser.parse_known_intermixed_args`),
+      where argparse alone takes the first group of files and refuses the rest.
     * No parser takes an abbreviated flag (``allow_abbrev=False``, for the ``tgdc`` parser
       and every subcommand's, which argparse makes of this class): ``--out`` for
       ``--output`` would turn a misspelt flag, or one a later version adds, into another
@@ -41,6 +45,7 @@ class CommandParser(argparse.ArgumentParser):
                 always False).
         """
         super().__init__(*args, **{**kwargs, "allow_abbrev": False})
+        self._intermixing = False
 
     def parse_known_args(  # type: ignore[override]
         self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
@@ -54,13 +59,21 @@ class CommandParser(argparse.ArgumentParser):
         Returns:
             The namespace and no extra arguments (there are none: they are an error).
         """
+        if self._intermixing:  # parse_known_intermixed_args's own passes
+            return super().parse_known_args(args, namespace)
         if self._subparsers is None:
             # A misspelt flag first: else a required flag it was meant to be is reported
             # missing instead.
             unknown = [arg for arg in self._long_flags(args) if not self._known(arg)]
             if unknown:
                 self.error(self.unknown_message(unknown))
-        parsed, extras = super().parse_known_args(args, namespace)
+            self._intermixing = True
+            try:
+                parsed, extras = self.parse_known_intermixed_args(args, namespace)
+            finally:
+                self._intermixing = False
+        else:
+            parsed, extras = super().parse_known_args(args, namespace)
         if extras:
             self.error(self.unknown_message(extras))
         assert parsed is not None

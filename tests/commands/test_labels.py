@@ -109,6 +109,18 @@ def test_verdict_files_may_follow_the_options(
     assert sorted(labels["class"]) == ["datacenter", "other", "retail", "warehouse"]
 
 
+def test_verdict_files_may_lie_on_both_sides_of_the_options(
+    reviewed: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    detections, first, second = reviewed
+    output = tmp_path / "labels.geojson"
+    args = [str(first), "--detections", str(detections), str(second), "--output", str(output)]
+    assert main(["labels", "merge", *args]) == 0
+    # Both files were read, in the order given: the second's newer verdict on #1 is kept.
+    labels = gpd.read_file(output)
+    assert sorted(labels["class"]) == ["datacenter", "other", "warehouse"]
+
+
 def test_merge_names_a_directory_given_as_a_verdict_file(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
