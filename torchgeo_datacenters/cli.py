@@ -28,7 +28,7 @@ class CommandParser(argparse.ArgumentParser):
       (:func:`difflib.get_close_matches`), as Python 3.14's ``suggest_on_error`` does.
     * A subcommand's file arguments may come on both sides of its options
       (``tgdc labels merge --base old.geojson a.geojson --output new.geojson b.geojson``):
-      the subcommand parses intermixed (:meth:`~argparse.ArgumentParser.parse_known_intermixed_args`),
+      the subcommand parses them intermixed (argparse's ``parse_known_intermixed_args``),
       where argparse alone takes the first group of files and refuses the rest.
     * No parser takes an abbreviated flag (``allow_abbrev=False``, for the ``tgdc`` parser
       and every subcommand's, which argparse makes of this class): ``--out`` for
