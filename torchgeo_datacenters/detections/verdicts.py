@@ -234,7 +234,7 @@ def read_verdicts(
             "have a label that contradicts their class",
             f"label is true for {DATACENTER_CLASS} only",
         )
-    times = pd.to_datetime(frame["reviewed_at"], utc=True, errors="coerce", format="ISO8601")
+    times = _utc_times(frame["reviewed_at"])
     if times.isna().any():
         raise _refuse(
             path,
@@ -332,9 +332,14 @@ def read_base_labels(path: str | os.PathLike[str]) -> gpd.GeoDataFrame:
         if column not in frame:
             frame[column] = None
     # As a verdict file's: a merge this wrote may be read back with datetimes.
-    times = pd.to_datetime(frame["reviewed_at"], utc=True, errors="coerce", format="ISO8601")
+    times = _utc_times(frame["reviewed_at"])
     frame["reviewed_at"] = _iso_times(times)
     return frame[[*VERDICT_COLUMNS, "geometry"]]
+
+
+def _utc_times(values: pd.Series) -> pd.Series:
+    """ISO 8601 texts (or datetimes) as UTC times; NaT where a value is neither."""
+    return pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
 
 
 def _iso_times(times: pd.Series) -> pd.Series:
@@ -378,7 +383,7 @@ def merge_verdicts(
     for path in base:
         frames.append(read_base_labels(path).assign(_file=str(path), _order=-1, _base=True))
     table = pd.concat(frames, ignore_index=True)
-    times = pd.to_datetime(table["reviewed_at"], utc=True, format="ISO8601")
+    times = _utc_times(table["reviewed_at"])
     # Newest first, base labels last: the first verdict met on a site is the one kept.
     table = table.assign(_time=times).sort_values(
         ["_base", "_time", "_order"], ascending=[True, False, False], kind="stable"
