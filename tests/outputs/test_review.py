@@ -9,6 +9,8 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pytest
+import rasterio
+import rasterio.warp
 import shapely
 from PIL import Image
 from support.browser import CHROMIUM, playwright_chromium
@@ -271,3 +273,37 @@ def test_chips_after_the_first_come_from_the_text_read_after_the_script(
             shown.append((_current(page), page.locator("#chip img").get_attribute("src")))
             page.keyboard.press("n")
     assert shown == [(number, chips[number]) for number in REVIEW_ORDER]
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
+def test_a_site_drawn_outside_the_imagery_is_kept_with_a_warning(
+    run: tuple[Path, gpd.GeoDataFrame, Path],
+) -> None:
+    scene, _, page_path = run
+    with rasterio.open(scene) as src:
+        west, south, east, north = rasterio.warp.transform_bounds(src.crs, 4326, *src.bounds)
+    width = east - west
+    with playwright_chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.goto(page_path.as_uri())
+        page.wait_for_function("window.review !== undefined")
+        page.evaluate(
+            "window.review.map.setZoom(window.review.map.getZoom() - 2, {animate: false})"
+        )
+        inside = [(west + 0.2 * width, south + 0.2 * (north - south)), (west + 0.4 * width, north)]
+        outside = [(east + 0.2 * width, south), (east + 0.5 * width, north)]
+        statuses = []
+        for box in (inside, outside):
+            page.keyboard.press("b")
+            for corner in box:
+                page.mouse.click(*_map_point(page, *corner))
+            statuses.append(page.inner_text("#status"))
+        exported = _export(page)
+    assert statuses == [
+        "Marked drawn-1 as a missed data center",
+        "Marked drawn-2 as a missed data center; it lies outside this page's imagery: training"
+        " needs imagery around it (tgdc download --sites)",
+    ]
+    # Kept all the same (its imagery may come from STAC), with no source scene.
+    sources = [f["properties"]["source"] for f in exported["features"]]
+    assert sources == ["scene.tif", None]
