@@ -30,7 +30,9 @@ same labels). Orders: ``page`` (the review page's, :func:`review_order`: highest
 judged sites are trained on in chips cut around them from the local scenes (the README's
 route downloads chips around them from STAC instead).
 ``scratch`` labels k random sites of the pool's truth per round instead and trains from
-scratch for as many epochs in all (start plus rounds, at the demo's learning rate). The
+scratch for as many epochs in all (start plus rounds, at the demo's learning rate).
+``unreviewed`` is the control: each round fine-tunes as long on the start labels, no
+verdict given, so that what the verdicts add is told apart from what more steps add. The
 orders run one after the other, every k of one before the next.
 Every model is scored on the test scenes: object F1 and each hard-negative class's
 false-detection rate (IoU >= 0.5, as benchmarks/accuracy.py); ``pool`` is the number of
@@ -39,8 +41,8 @@ detections over the pool not judged before, that the round's k were taken from.
     uv run python benchmarks/review.py open --detections 10000
     uv run python benchmarks/review.py rounds --k 10 30 --rounds 2 [--epochs 2 --tune-epochs 1]
         [--tune-lr 0.001] [--pool-scenes 12 --pool-negatives 12] [--min-area 500]
-        [--orders page uncertain random] [--start-raw] [--seed 0] [--test-scenes 2]
-        [--review-threshold 0.25] [--fresh-pool]
+        [--orders page uncertain random scratch unreviewed] [--start-raw] [--seed 0]
+        [--test-scenes 2] [--review-threshold 0.25] [--fresh-pool]
     uv run python benchmarks/review.py screenshot docs/review.png
 """
 
@@ -67,7 +69,12 @@ from report import grid_detections
 from support.browser import evaluate_in_chromium
 
 from torchgeo_datacenters.detections.schema import order_detections
-from torchgeo_datacenters.detections.verdicts import VERDICT_COLUMNS, merge_verdicts, run_id
+from torchgeo_datacenters.detections.verdicts import (
+    VERDICT_COLUMNS,
+    labelled_sites,
+    merge_verdicts,
+    run_id,
+)
 from torchgeo_datacenters.inference import Predictor
 from torchgeo_datacenters.naip import DATACENTER_CLASS, HARD_NEGATIVE_CLASSES
 from torchgeo_datacenters.outputs.review import review_order, write_review
@@ -356,18 +363,8 @@ def judge(detections: gpd.GeoDataFrame, truth: gpd.GeoDataFrame, run: str) -> gp
 
 
 def unjudged(detections: gpd.GeoDataFrame, labels: gpd.GeoDataFrame) -> np.ndarray:
-    """Rows of detections whose site no label holds yet (no label at IoU >= 0.5)."""
-    if detections.empty:
-        return np.array([], dtype=int)
-    utm = detections.estimate_utm_crs()
-    known = labels.to_crs(utm).geometry.to_numpy()
-    keep = []
-    for row, outline in enumerate(detections.to_crs(utm).geometry):
-        union = shapely.area(shapely.union(known, outline))
-        iou = shapely.area(shapely.intersection(known, outline)) / np.maximum(union, 1e-9)
-        if not (iou >= 0.5).any():
-            keep.append(row)
-    return np.array(keep, dtype=int)
+    """Rows of detections whose site no label holds yet (``tgdc review --labels``'s test)."""
+    return np.flatnonzero(labelled_sites(detections, labels).isna().to_numpy())
 
 
 def rounds(args: argparse.Namespace) -> None:
@@ -439,7 +436,19 @@ def rounds(args: argparse.Namespace) -> None:
                 merged = root / f"labels-{order}-{k}-{number}.geojson"
                 current = gpd.read_file(labels)
                 reviewed = number if args.fresh_pool else 0
-                if order == "scratch":
+                if order == "unreviewed":  # the control: as many steps, no verdict
+                    current.to_file(merged)
+                    available = ""
+                    model = fit(
+                        root,
+                        f"{order}-{k}-{number}",
+                        merged,
+                        tune,
+                        model,
+                        args.tune_lr,
+                        seed=args.seed,
+                    )
+                elif order == "scratch":
                     left = unjudged(truth, current)
                     picked = truth.iloc[rng.permutation(left)[:k]]
                     available = str(len(left))
@@ -498,7 +507,7 @@ def main() -> None:
     playing.add_argument(
         "--orders",
         nargs="+",
-        choices=[*ORDERS, "random", "scratch"],
+        choices=[*ORDERS, "random", "scratch", "unreviewed"],
         default=["page", "random", "scratch"],
     )
     playing.add_argument("--epochs", type=int, default=2, help="epochs of the start model")

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import pytest
+from shapely.affinity import translate
 from support.browser import report_data
 from support.inference import save_checkpoint, write_scene
 
@@ -69,6 +70,43 @@ def test_review_builds_the_same_page_from_the_detections_file(
     # An existing page is kept without --overwrite.
     assert main([*args, "--output", str(page)]) == 2
     assert "exists" in capsys.readouterr().err
+
+
+def test_review_puts_sites_labelled_before_last(
+    detected: tuple[Path, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    _, scene, directory = detected
+    detections = read_vector(directory / "d.geojson", "detections")
+    # The previous round's merge (a GeoPackage in a metric CRS) and a seed label elsewhere.
+    earlier = gpd.GeoDataFrame(
+        {"class": ["warehouse", "datacenter"], "label": [False, True]},
+        geometry=[detections.geometry.iloc[0], translate(detections.geometry.iloc[0], 0.01)],
+        crs=4326,
+    )
+    earlier.iloc[:1].to_crs(earlier.estimate_utm_crs()).to_file(tmp_path / "round1.gpkg")
+    earlier.iloc[1:].to_file(tmp_path / "seed.geojson")
+    page = tmp_path / "review.html"
+    args = ["review", "--detections", str(directory / "d.geojson"), "--image", str(scene)]
+    args += ["--labels", str(tmp_path / "round1.gpkg"), "--labels", str(tmp_path / "seed.geojson")]
+    assert main([*args, "--output", str(page)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        f"tgdc review: 1 detection(s) of run {run_id(detections)} to judge, 1 on sites"
+        " labelled before (last)"
+    )
+    assert report_data(page, "review-data")["labelled"] == {"1": "warehouse"}
+    # A file that is no label file is refused in one line, and no page is written.
+    (tmp_path / "bad.geojson").write_text(
+        '{"type": "FeatureCollection", "features": [{"type": "Feature", "properties":'
+        ' {"name": "x"}, "geometry": {"type": "Point", "coordinates": [0, 0]}}]}'
+    )
+    args[-1] = str(tmp_path / "bad.geojson")
+    assert main([*args, "--output", str(tmp_path / "bad.html")]) == 2
+    assert capsys.readouterr().err == (
+        f"tgdc review: error: {tmp_path / 'bad.geojson'}: has no class, label properties; give"
+        " a label file in the project's schema (class, label), such as one `tgdc labels"
+        " merge` wrote\n"
+    )
+    assert not (tmp_path / "bad.html").exists()
 
 
 def test_review_of_a_run_that_found_nothing_is_a_page_to_draw_missed_sites_on(

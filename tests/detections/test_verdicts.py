@@ -11,6 +11,7 @@ from support.verdicts import square, three_detections, verdict, write
 from torchgeo_datacenters.detections.files import read_vector
 from torchgeo_datacenters.detections.verdicts import (
     VERDICT_COLUMNS,
+    labelled_sites,
     merge_verdicts,
     read_verdicts,
     run_id,
@@ -223,3 +224,23 @@ def test_verdicts_add_to_base_labels(detections: gpd.GeoDataFrame, tmp_path: Pat
         f"run {run} #3: kept {later}: rejected retail (2026-02-01T09:00:00.000Z),"
         f" dropped {out}: accepted datacenter (2026-01-01T09:00:00.000Z)"
     ]
+
+
+def test_labelled_sites_names_the_label_on_each_detections_site(
+    detections: gpd.GeoDataFrame,
+) -> None:
+    # Site 0 labelled as shifted by a fifth of its side (IoU 0.67), site 1 by half of it
+    # (IoU 0.33: another site); the detections' own index is kept.
+    labels = gpd.GeoDataFrame(
+        {"class": ["warehouse", "datacenter"]},
+        geometry=[square(0, shift=0.2), square(1, shift=0.5)],
+        crs="EPSG:4326",
+    )
+    found = labelled_sites(detections.set_index(detections["id"] * 10), labels)
+    assert found.to_dict() == {10: "warehouse", 20: None, 30: None}
+    # Of two labels on a site, the one overlapping most.
+    closer = gpd.GeoDataFrame(
+        {"class": ["retail", "other"]}, geometry=[square(2, 0.3), square(2, 0.1)], crs=4326
+    )
+    assert labelled_sites(detections, closer).tolist() == [None, None, "other"]
+    assert labelled_sites(detections, closer.iloc[:0]).tolist() == [None, None, None]

@@ -57,6 +57,10 @@ def test_review_order_is_most_confident_first() -> None:
     assert [i + 1 for i in order] == REVIEW_ORDER
     # Ties keep the table's order.
     assert review_order(np.array([0.6, 0.3, 0.8, 0.6])).tolist() == [2, 0, 3, 1]
+    # Sites labelled before come last, highest score first among them too.
+    labelled = np.array([True, False, True, False, False, True])
+    order = review_order(np.array(SCORES), labelled)
+    assert [i + 1 for i in order] == [4, 5, 2, 1, 6, 3]
 
 
 def _decode(uri: str) -> np.ndarray:
@@ -307,3 +311,34 @@ def test_a_site_drawn_outside_the_imagery_is_kept_with_a_warning(
     # Kept all the same (its imagery may come from STAC), with no source scene.
     sources = [f["properties"]["source"] for f in exported["features"]]
     assert sources == ["scene.tif", None]
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
+def test_sites_labelled_before_come_last_with_their_class(
+    run: tuple[Path, gpd.GeoDataFrame, Path], tmp_path: Path
+) -> None:
+    scene, detections, _ = run
+    # The previous round's labels: detection 4 (the highest score) rejected as a warehouse.
+    labels = gpd.GeoDataFrame(
+        {"class": ["warehouse"], "label": [False]},
+        geometry=[detections.set_index("id").geometry[4]],
+        crs=4326,
+    )
+    page_path = write_review(
+        tmp_path / "review.html", detections, [scene], threshold=0.5, labels=labels
+    )
+    with playwright_chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.goto(page_path.as_uri())
+        page.wait_for_function("window.review !== undefined")
+        order = page.evaluate("window.review.order")
+        header = page.inner_text("#run")
+        first = page.inner_text("#info")
+        for _ in order[1:]:
+            page.keyboard.press("n")
+        last = page.inner_text("#info")
+    assert order == [*REVIEW_ORDER[1:], 4]
+    assert "highest score first, the 1 on sites labelled before last" in header
+    assert first.endswith("not judged yet")
+    assert last.startswith("#4 (6 of 6)")
+    assert last.endswith("not judged yet (labelled before as warehouse)")

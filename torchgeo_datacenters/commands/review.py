@@ -58,6 +58,16 @@ def register(subparsers: Any) -> None:
         help="probability threshold the detections were found at, shown on the page"
         " (`tgdc describe CKPT` prints a checkpoint's; default: not shown)",
     )
+    parser.add_argument(
+        "--labels",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a label file (class, label) given before, e.g. the previous round's `tgdc labels"
+        " merge` (repeat for several): detections on its sites (IoU >= 0.5) come last, shown"
+        " with the class it gives them (default: none)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing page")
     parser.set_defaults(func=run)
 
@@ -73,12 +83,14 @@ def run(args: argparse.Namespace) -> int:
 
     Raises:
         TGDCError: if the detections are unreadable or not a detection table, an image is
-            not a georeferenced raster, the threshold is not a probability, or the page
-            exists without ``--overwrite``.
+            not a georeferenced raster, a label file is not one (class, label, polygons),
+            the threshold is not a probability, or the page exists without ``--overwrite``.
     """
+    import pandas as pd
+
     from ..checkpoint import check_threshold
     from ..detections.files import read_detections
-    from ..detections.verdicts import run_id
+    from ..detections.verdicts import labelled_sites, read_base_labels, run_id
     from ..outputs.review import write_review
     from ..utils import check_output_path
     from .extra_outputs import check_images
@@ -87,9 +99,21 @@ def run(args: argparse.Namespace) -> int:
     check_output_path(args.output, overwrite=args.overwrite)
     check_images(args.image)
     detections = read_detections(args.detections)
+    labels = None
+    if args.labels:
+        labels = pd.concat([read_base_labels(path) for path in args.labels], ignore_index=True)
     page = write_review(
-        args.output, detections, args.image, threshold=threshold, overwrite=args.overwrite
+        args.output,
+        detections,
+        args.image,
+        threshold=threshold,
+        overwrite=args.overwrite,
+        labels=labels,
     )
     print(f"review: {page}")
-    print(f"tgdc review: {len(detections)} detection(s) of run {run_id(detections)} to judge")
+    summary = f"tgdc review: {len(detections)} detection(s) of run {run_id(detections)} to judge"
+    if labels is not None:
+        known = int(labelled_sites(detections, labels).notna().sum())
+        summary += f", {known} on sites labelled before (last)"
+    print(summary)
     return 0

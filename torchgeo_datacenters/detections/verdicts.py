@@ -421,6 +421,42 @@ def merge_verdicts(
     return MergedLabels(merged.reset_index(drop=True), replaced, files)
 
 
+def labelled_sites(detections: gpd.GeoDataFrame, labels: gpd.GeoDataFrame) -> pd.Series:
+    """The class a label gives each detection's site, where one does.
+
+    A detection is on a label's site when their outlines overlap with an intersection over
+    union of :data:`SAME_SITE_IOU` or more, in metres (UTM), as :func:`merge_verdicts`
+    tells sites apart; of several such labels, the one overlapping most.
+
+    Args:
+        detections: (n,) detections in EPSG:4326.
+        labels: labels in EPSG:4326 (``class``), e.g. from :func:`read_base_labels`.
+
+    Returns:
+        (n,) the label's class for each detection (index of *detections*), None where no
+        label holds its site.
+    """
+    found = pd.Series([None] * len(detections), index=detections.index, dtype=object)
+    if detections.empty or labels.empty:
+        return found
+    both = gpd.GeoSeries(
+        [*detections.geometry.to_numpy(), *labels.geometry.to_numpy()], crs="EPSG:4326"
+    )
+    outlines = project_by_zone(both, zones(both))
+    known, sites = outlines[len(detections) :], outlines[: len(detections)]
+    tree = shapely.STRtree(known)
+    classes = labels["class"].to_numpy()
+    for row, outline in enumerate(sites):
+        near = tree.query(outline)
+        if not len(near):
+            continue
+        union = shapely.area(shapely.union(known[near], outline))
+        iou = shapely.area(shapely.intersection(known[near], outline)) / np.maximum(union, 1e-9)
+        if iou.max() >= SAME_SITE_IOU:
+            found.iloc[row] = classes[near[int(np.argmax(iou))]]
+    return found
+
+
 def _same_site(
     outlines: np.ndarray, tree: shapely.STRtree, row: int, owner: np.ndarray, judged: int
 ) -> int:

@@ -39,7 +39,7 @@ from rasterio.enums import Resampling
 from rasterio.warp import transform_bounds, transform_geom
 from shapely.geometry.base import BaseGeometry
 
-from ..detections.verdicts import run_id
+from ..detections.verdicts import labelled_sites, run_id
 from ..naip import DATACENTER_CLASS, HARD_NEGATIVE_CLASSES
 from .formats import RunRecord
 from .report import (
@@ -83,22 +83,29 @@ REVIEW_COLUMNS = ("id", "score", "area_m2", "source", "source_item", "acquired")
 STORAGE_PREFIX = "tgdc-review:"
 
 
-def review_order(scores: np.ndarray) -> np.ndarray:
+def review_order(scores: np.ndarray, labelled: np.ndarray | None = None) -> np.ndarray:
     """The order in which a person reviews detections: most confident first.
 
     A detection the model is surest of that is not a data center is the mistake it would
     make again at any threshold, and the one a verdict teaches it most about: in
     ``benchmarks/review.py`` (benchmarks/README.md, "Rounds of verdicts and fine-tuning"),
     rejecting the highest-scoring false detections first raised object F1 more in a round
-    than the scores nearest the threshold, or random ones.
+    than the scores nearest the threshold, or random ones. Detections on sites labelled
+    before (an earlier round's verdicts) come after all the others: judging them again
+    teaches nothing new.
 
     Args:
         scores: (n,) detection scores (mean probability inside).
+        labelled: (n,) bool, whether a label already holds each detection's site
+            (default: none does).
 
     Returns:
-        (n,) row indices, highest score first, ties in row order.
+        (n,) row indices, sites not labelled first, each part highest score first, ties in
+        row order.
     """
-    return np.argsort(-np.asarray(scores, dtype="float64"), kind="stable")
+    scores = np.asarray(scores, dtype="float64")
+    known = np.zeros(len(scores), bool) if labelled is None else np.asarray(labelled, bool)
+    return np.lexsort((-scores, known))
 
 
 @dataclass(frozen=True)
@@ -234,6 +241,7 @@ def render_review(
     *,
     threshold: float | None,
     title: str = "Review the data centers found",
+    labels: gpd.GeoDataFrame | None = None,
 ) -> str:
     """Build the HTML page of a review.
 
@@ -244,12 +252,17 @@ def render_review(
         threshold: the probability threshold of the run, shown on the page (None: not
             known, not shown).
         title: the page's title.
+        labels: labels given before (``class``, EPSG:4326; e.g. the previous round's
+            merge): detections on their sites come last, each shown with its label's class.
 
     Returns:
         The page.
     """
     run = run_id(detections)
-    order = review_order(detections["score"].to_numpy())
+    known = labelled_sites(detections, labels) if labels is not None else None
+    order = review_order(
+        detections["score"].to_numpy(), None if known is None else known.notna().to_numpy()
+    )
     chips = detection_chips(detections, images)
     # The chips, in review order, one a line (empty: no imagery), with where each starts:
     # the page cuts the one it shows from the text instead of parsing them all as JSON.
@@ -263,6 +276,13 @@ def render_review(
         "negatives": list(HARD_NEGATIVE_CLASSES),
         "scoreClasses": [list(c) for c in SCORE_CLASSES],
         "order": [int(i) for i in detections["id"].to_numpy()[order]],
+        "labelled": {}
+        if known is None
+        else {
+            str(int(i)): name
+            for i, name in zip(detections["id"], known, strict=True)
+            if name is not None
+        },
         "detections": page_features(detections, REVIEW_COLUMNS),
         "images": image_layers(images),
         "chipOffsets": [int(n) for n in offsets],
@@ -279,6 +299,7 @@ def write_review(
     threshold: float | None,
     title: str = "Review the data centers found",
     overwrite: bool = False,
+    labels: gpd.GeoDataFrame | None = None,
 ) -> Path:
     """Write a self-contained HTML review page, atomically.
 
@@ -289,6 +310,7 @@ def write_review(
         threshold: the probability threshold of the run (None: not known).
         title: the page's title.
         overwrite: whether an existing file may be replaced.
+        labels: labels given before, whose sites come last (see :func:`render_review`).
 
     Returns:
         The path written.
@@ -300,7 +322,7 @@ def write_review(
     """
     return write_page(
         path,
-        lambda: render_review(detections, images, threshold=threshold, title=title),
+        lambda: render_review(detections, images, threshold=threshold, title=title, labels=labels),
         size=page_bytes(len(detections), len(images), chips=len(detections)),
         overwrite=overwrite,
     )
