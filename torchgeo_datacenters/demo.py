@@ -376,7 +376,8 @@ def run_demo(
     )
     truth.to_file(out / "test" / "labels.geojson")
 
-    config = demo_config(out, epochs=epochs, model=model)
+    # Absolute paths: demo-config.yaml trains again from any working directory.
+    config = demo_config(out.resolve(), epochs=epochs, model=model)
     init_args = config["model"]["init_args"]
     architecture = init_args["model"]
     if architecture != "unet4":

@@ -134,12 +134,16 @@ def _is_raster(path: Path) -> bool:
         return False
 
 
-def read_vector_file(source: str | os.PathLike[str] | VectorSource, what: str) -> gpd.GeoDataFrame:
+def read_vector_file(
+    source: str | os.PathLike[str] | VectorSource, what: str, *, polygons: bool = False
+) -> gpd.GeoDataFrame:
     """Read one layer of a vector file, its invalid geometries repaired.
 
     Args:
         source: ``FILE`` or ``FILE:LAYER`` (see :func:`vector_source`).
         what: what the file holds, for messages (e.g. ``label``, ``inventory``).
+        polygons: whether the file must hold polygons (footprints): a table without
+            geometry is then told to give polygons, not to make its coordinates points.
 
     Returns:
         The features in the file's CRS, in its order; missing geometries stay missing.
@@ -165,7 +169,7 @@ def read_vector_file(source: str | os.PathLike[str] | VectorSource, what: str) -
             " GeoJSON, GeoPackage, Shapefile or GeoParquet file"
         ) from error
     if not isinstance(frame, gpd.GeoDataFrame):
-        raise TGDCError(f"{source}: {_no_geometry(path, list(frame.columns))}")
+        raise TGDCError(f"{source}: {_no_geometry(path, list(frame.columns), polygons)}")
     if frame.crs is None:
         raise TGDCError(
             f"{source}: has no CRS; assign one, e.g. ogr2ogr -a_srs EPSG:4326 fixed.gpkg"
@@ -179,15 +183,16 @@ LON_NAMES = ("lon", "longitude", "long", "lng", "x", "centroid_lon")
 LAT_NAMES = ("lat", "latitude", "y", "centroid_lat")
 
 
-def _no_geometry(path: Path, fields: list[str]) -> str:
+def _no_geometry(path: Path, fields: list[str], polygons: bool = False) -> str:
     """What is wrong with a table without geometry, and the ``ogr2ogr`` line that fixes it.
 
     A CSV with longitude and latitude columns (a spreadsheet of sites) is made a point
-    file by GDAL's CSV open options.
+    file by GDAL's CSV open options, where points will do.
 
     Args:
         path: the file.
         fields: its columns.
+        polygons: whether only polygons will do (a label file's footprints).
 
     Returns:
         The message, without the file's name.
@@ -196,6 +201,12 @@ def _no_geometry(path: Path, fields: list[str]) -> str:
     lon = next((by_name[name] for name in LON_NAMES if name in by_name), None)
     lat = next((by_name[name] for name in LAT_NAMES if name in by_name), None)
     listed = ", ".join(fields) if fields else "none"
+    if polygons:
+        return (
+            f"has no geometry, only fields ({listed}); give a file of polygons (footprints:"
+            " GeoJSON, GeoPackage, Shapefile, GeoParquet, or a CSV with a WKT column of"
+            " polygons)"
+        )
     if path.suffix.lower() == ".csv" and lon is not None and lat is not None:
         return (
             f"has no geometry, only fields ({listed}); make its {lon}/{lat} columns points,"

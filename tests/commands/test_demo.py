@@ -16,6 +16,7 @@ from pathlib import Path
 import geopandas as gpd
 import pytest
 import rasterio
+import yaml
 from matplotlib.image import imread
 from shapely.geometry import box
 
@@ -115,6 +116,11 @@ def test_demo_ran_from_the_installed_wheel(wheel: InstalledWheel, demo: tuple[Pa
     out, _ = demo
     config = (out / "demo-config.yaml").read_text()
     assert "torchgeo_datacenters.tasks.DataCenterSegmentation" in config
+    # Its paths are absolute, so that it trains again from any working directory (the
+    # README's review route runs it from elsewhere).
+    data = yaml.safe_load(config)["data"]["init_args"]
+    assert data["paths"] == str(out.resolve() / "data")
+    assert data["label_path"] == str(out.resolve() / "data" / "labels.geojson")
     # The package ran from the fresh environment (found without importing it, which would
     # take the seconds of importing torch again), with the config it carries.
     code = "import importlib.util as u; print(u.find_spec('torchgeo_datacenters').origin)"

@@ -133,3 +133,19 @@ def test_merge_names_a_directory_given_as_a_verdict_file(
         " (a shapefile folder or a .gdb); give a vector file in it\n"
     )
     assert not output.exists()
+
+
+def test_merge_says_when_the_detections_given_hold_none(
+    reviewed: tuple[Path, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    _, first, _ = reviewed
+    (tmp_path / "none.geojson").write_text('{"type": "FeatureCollection", "features": []}')
+    output = tmp_path / "labels.geojson"
+    args = ["labels", "merge", str(first), "--detections", str(tmp_path / "none.geojson")]
+    assert main([*args, "--output", str(output)]) == 2
+    assert capsys.readouterr().err == (
+        f"tgdc labels merge: error: {first}: feature(s) 1, 2 judge detections of run"
+        f" {run_id(three_detections())}, not of the detections given (they hold no detection);"
+        " give with --detections the detections file its review page was built from\n"
+    )
+    assert not output.exists()

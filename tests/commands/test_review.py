@@ -90,8 +90,8 @@ def test_review_puts_sites_labelled_before_last(
     args += ["--labels", str(tmp_path / "round1.gpkg"), "--labels", str(tmp_path / "seed.geojson")]
     assert main([*args, "--output", str(page)]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == (
-        f"tgdc review: 1 detection(s) of run {run_id(detections)} to judge, 1 on sites"
-        " labelled before (last)"
+        f"tgdc review: 1 detection(s) of run {run_id(detections)} to judge (1 of them on sites"
+        " labelled before, shown last)"
     )
     assert report_data(page, "review-data")["labelled"] == {"1": "warehouse"}
     # A file that is no label file is refused in one line, and no page is written.

@@ -1,5 +1,6 @@
 """Verdict files: the run id, reading them, and merging them into one label set."""
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from torchgeo_datacenters.detections.verdicts import (
     VERDICT_COLUMNS,
     labelled_sites,
     merge_verdicts,
+    read_base_labels,
     read_verdicts,
     run_id,
 )
@@ -244,3 +246,62 @@ def test_labelled_sites_names_the_label_on_each_detections_site(
     )
     assert labelled_sites(detections, closer).tolist() == [None, None, "other"]
     assert labelled_sites(detections, closer.iloc[:0]).tolist() == [None, None, None]
+
+
+def test_a_merge_over_base_labels_writes_numbers_as_numbers(
+    detections: gpd.GeoDataFrame, tmp_path: Path
+) -> None:
+    run = run_id(detections)
+    base = gpd.GeoDataFrame({"class": ["retail"], "label": [False]}, geometry=[square(5)], crs=4326)
+    base.to_file(tmp_path / "seed.geojson")
+    reviewed = write(
+        tmp_path / "review.geojson",
+        verdict(square(2), "accepted", "datacenter", 3, "2026-01-01T09:00:00Z", run),
+    )
+    merged = merge_verdicts([reviewed], base=[tmp_path / "seed.geojson"]).labels
+    merged.to_file(tmp_path / "merged.geojson")
+    properties = [
+        f["properties"] for f in json.loads((tmp_path / "merged.geojson").read_text())["features"]
+    ]
+    assert [(p["detection_id"], p["score"]) for p in properties] == [(3, 0.7), (None, None)]
+
+
+def test_a_file_of_no_features_holds_no_verdicts_or_labels(tmp_path: Path) -> None:
+    empty = write(tmp_path / "empty.geojson")
+    assert read_verdicts(empty).empty and read_base_labels(empty).empty
+    assert merge_verdicts([empty], base=[empty]).labels.empty
+
+
+def test_label_files_refuse_features_without_a_footprint(tmp_path: Path) -> None:
+    # A table of points: advice for footprints, not for making points.
+    table = tmp_path / "labels.csv"
+    table.write_text("class,label,lon,lat\ndatacenter,true,-77.48,39.04\n")
+    for read in (read_verdicts, read_base_labels):
+        with pytest.raises(TGDCError) as error:
+            read(table)
+        assert str(error.value) == (
+            f"{table}: has no geometry, only fields (class, label, lon, lat); give a file of"
+            " polygons (footprints: GeoJSON, GeoPackage, Shapefile, GeoParquet, or a CSV with a"
+            " WKT column of polygons)"
+        )
+    # A feature with no geometry is refused, not dropped.
+    text = json.dumps(
+        {
+            "type": "FeatureCollection",
+            "features": [
+                {
+                    "type": "Feature",
+                    "properties": {"class": "retail", "label": False},
+                    "geometry": g,
+                }
+                for g in (shapely.geometry.mapping(square(0)), None)
+            ],
+        }
+    )
+    (tmp_path / "holes.geojson").write_text(text)
+    with pytest.raises(TGDCError) as error:
+        read_base_labels(tmp_path / "holes.geojson")
+    assert str(error.value) == (
+        f"{tmp_path / 'holes.geojson'}: 1 feature(s) have a missing or empty geometry (fid=1);"
+        " draw their outlines or delete them"
+    )

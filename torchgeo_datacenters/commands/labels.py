@@ -21,13 +21,13 @@ def register(subparsers: Any) -> None:
         "merge",
         help="join reviewed files into one label set for training",
         description=(
-            "Join the verdict files exported from `tgdc review` pages (and label sets this"
-            " command wrote before) into one label file in the project's schema (class,"
-            " label): accepted detections become data centers with their outline, rejected"
-            " ones hard negatives of the class chosen (warehouse, retail, other), drawn missed"
-            " sites data centers. A site judged twice (the same detection of a run, or"
-            " outlines overlapping by IoU 0.5 or more) keeps its newest verdict; each such"
-            " site is listed. --base adds the verdicts to earlier labels."
+            "Join the verdict files exported from `tgdc review` pages into one label file in"
+            " the project's schema (class, label): accepted detections become data centers"
+            " with their outline, rejected ones hard negatives of the class chosen (warehouse,"
+            " retail, other), drawn missed sites data centers. A site judged twice (the same"
+            " detection of a run, or outlines overlapping by IoU 0.5 or more) keeps its newest"
+            " verdict; each such site is listed. --base adds the verdicts to earlier labels:"
+            " the labels trained on, or the previous round's merge."
         ),
     )
     merge.add_argument(

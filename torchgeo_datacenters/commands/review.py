@@ -115,6 +115,6 @@ def run(args: argparse.Namespace) -> int:
     summary = f"tgdc review: {len(detections)} detection(s) of run {run_id(detections)} to judge"
     if labels is not None:
         known = int(labelled_sites(detections, labels).notna().sum())
-        summary += f", {known} on sites labelled before (last)"
+        summary += f" ({known} of them on sites labelled before, shown last)"
     print(summary)
     return 0

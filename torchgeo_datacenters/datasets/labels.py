@@ -117,7 +117,7 @@ def read_label_file(path: str | os.PathLike[str] | VectorSource) -> gpd.GeoDataF
             (after repair), or no polygons at all.
     """
     source = vector_source(path)
-    frame = read_vector_file(source, "label")
+    frame = read_vector_file(source, "label", polygons=True)
     if frame.empty:
         raise TGDCError(f"{source}: has no features; draw or download label polygons first")
     names = feature_names(frame)

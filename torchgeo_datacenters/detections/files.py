@@ -17,7 +17,7 @@ import geopandas as gpd
 
 from ..errors import TGDCError
 from ..utils import atomic_output, check_output_path
-from ..vectors import VectorSource, read_vector_file
+from ..vectors import VectorSource, feature_names, read_vector_file
 
 #: Vector formats written, by file extension (None: GeoParquet, written by geopandas).
 WRITE_DRIVERS: dict[str, str | None] = {
@@ -28,13 +28,18 @@ WRITE_DRIVERS: dict[str, str | None] = {
 }
 
 
-def read_vector(path: str | os.PathLike[str] | VectorSource, what: str) -> gpd.GeoDataFrame:
+def read_vector(
+    path: str | os.PathLike[str] | VectorSource, what: str, *, polygons: bool = False
+) -> gpd.GeoDataFrame:
     """Read a vector file into EPSG:4326.
 
     Args:
         path: ``FILE`` or ``FILE:LAYER``: GeoJSON, GeoPackage, Shapefile, FileGDB,
             GeoParquet, ... (see :func:`~torchgeo_datacenters.vectors.read_vector_file`).
         what: what the file holds, for messages (e.g. ``detections``).
+        polygons: whether the file must hold polygons (footprints): a table without
+            geometry is then not told to make its coordinates points, and a feature
+            without a geometry is refused, not dropped.
 
     Returns:
         Its features in EPSG:4326, invalid geometries repaired, rows without a geometry
@@ -42,11 +47,18 @@ def read_vector(path: str | os.PathLike[str] | VectorSource, what: str) -> gpd.G
 
     Raises:
         TGDCError: if the file is missing, unreadable, has several layers and none is
-            named, or has no CRS.
+            named, or has no CRS; with *polygons*, if a feature has no geometry.
     """
-    frame = read_vector_file(path, what)
-    frame = frame[frame.geometry.notna() & ~frame.geometry.is_empty]
-    return frame.to_crs("EPSG:4326").reset_index(drop=True)
+    frame = read_vector_file(path, what, polygons=polygons)
+    present = (frame.geometry.notna() & ~frame.geometry.is_empty).to_numpy()
+    if polygons and not present.all():
+        names = feature_names(frame)[~present]
+        shown = ", ".join(names[:5]) + (" ..." if len(names) > 5 else "")
+        raise TGDCError(
+            f"{path}: {len(names)} feature(s) have a missing or empty geometry ({shown}); draw"
+            " their outlines or delete them"
+        )
+    return frame[present].to_crs("EPSG:4326").reset_index(drop=True)
 
 
 def read_detections(path: str | os.PathLike[str]) -> gpd.GeoDataFrame:

@@ -182,7 +182,8 @@ def read_verdicts(
             on a detection must name one of these runs and a detection id of it.
 
     Returns:
-        The verdicts, :data:`VERDICT_COLUMNS` and the geometry, in EPSG:4326.
+        The verdicts, :data:`VERDICT_COLUMNS` and the geometry, in EPSG:4326 (none for a
+        file of no features).
 
     Raises:
         TGDCError: if the file is unreadable, is not a verdict file, has a verdict or
@@ -191,7 +192,9 @@ def read_verdicts(
             *runs*) a detection of another run or an id its run does not have.
     """
     path = Path(path)
-    frame = read_vector(path, "verdicts")
+    frame = read_vector(path, "verdicts", polygons=True)
+    if frame.empty:  # a page exported before any verdict (GeoJSON keeps no columns then)
+        return _no_rows()
     missing = [c for c in ("class", "label", "verdict", "reviewed_at", "run") if c not in frame]
     if missing:
         raise TGDCError(
@@ -284,10 +287,12 @@ def _check_runs(path: Path, verdicts: pd.DataFrame, runs: Mapping[str, gpd.GeoDa
     other = verdicts.index[~verdicts["run"].astype(str).isin(list(runs))]
     if len(other):
         run = verdicts.loc[other[0], "run"]
+        given = [name for name, table in runs.items() if not table.empty]
+        found = f"run {', '.join(given)}" if given else "they hold no detection"
         raise _refuse(
             path,
             other,
-            f"judge detections of run {run}, not of the detections given (run {', '.join(runs)})",
+            f"judge detections of run {run}, not of the detections given ({found})",
             "give with --detections the detections file its review page was built from",
         )
     for run, group in verdicts.groupby(verdicts["run"].astype(str)):
@@ -311,14 +316,16 @@ def read_base_labels(path: str | os.PathLike[str]) -> gpd.GeoDataFrame:
 
     Returns:
         Its polygons with :data:`VERDICT_COLUMNS` (None where the file lacks one) and the
-        geometry, in EPSG:4326.
+        geometry, in EPSG:4326 (none for a file of no features).
 
     Raises:
         TGDCError: if the file is unreadable, lacks ``class`` or ``label``, or holds
             features that are not polygons.
     """
     path = Path(path)
-    frame = read_vector(path, "labels")
+    frame = read_vector(path, "labels", polygons=True)
+    if frame.empty:  # no labels yet (GeoJSON keeps no columns then)
+        return _no_rows()
     missing = [column for column in ("class", "label") if column not in frame]
     if missing:
         raise TGDCError(
@@ -335,6 +342,14 @@ def read_base_labels(path: str | os.PathLike[str]) -> gpd.GeoDataFrame:
     times = _utc_times(frame["reviewed_at"])
     frame["reviewed_at"] = _iso_times(times)
     return frame[[*VERDICT_COLUMNS, "geometry"]]
+
+
+def _no_rows() -> gpd.GeoDataFrame:
+    """A table of no verdicts: :data:`VERDICT_COLUMNS` and the geometry, EPSG:4326."""
+    return gpd.GeoDataFrame(
+        {column: pd.Series(dtype=object) for column in VERDICT_COLUMNS},
+        geometry=gpd.GeoSeries([], crs="EPSG:4326"),
+    )
 
 
 def _utc_times(values: pd.Series) -> pd.Series:
@@ -415,6 +430,11 @@ def merge_verdicts(
         labels.assign(_verdict=ranks)
         .sort_values(["_base", "_verdict", "reviewed_at"], kind="stable")
         .drop(columns=["_verdict", "_file", "_order", "_time", "_base"])
+    )
+    # Numbers stay numbers where base labels leave them empty (else written as text).
+    labels = labels.assign(
+        detection_id=pd.to_numeric(labels["detection_id"], errors="coerce").astype("Int64"),
+        score=pd.to_numeric(labels["score"], errors="coerce").astype("float64"),
     )
     merged = gpd.GeoDataFrame(labels, geometry="geometry", crs="EPSG:4326")
     files = tuple(Path(p) for p in [*paths, *base])
