@@ -323,6 +323,22 @@ def test_a_file_without_crs_is_refused_with_advice_that_works(tmp_path: Path) ->
     assert read_vector_file(tmp_path / "fixed.gpkg", "sites").crs == "EPSG:4326"
 
 
+def test_metres_read_as_degrees_are_refused_with_advice_that_works(tmp_path: Path) -> None:
+    # Web Mercator metres written as GeoJSON without its crs member: read as EPSG:4326.
+    metres = gpd.GeoDataFrame(
+        {"class": ["datacenter"], "label": [True]}, geometry=[shapely.Polygon(SQUARE)], crs=4326
+    ).to_crs(3857)
+    text = json.loads(metres.to_json(to_wgs84=False))
+    text.pop("crs", None)
+    (tmp_path / "sites.geojson").write_text(json.dumps(text))
+    with pytest.raises(TGDCError, match=r"lie beyond longitude and latitude") as error:
+        read_vector_file(tmp_path / "sites.geojson", "labels")
+    command = str(error.value).split("e.g. ", 1)[1].split(" (Web")[0]
+    subprocess.run(shlex.split(command), cwd=tmp_path, check=True, capture_output=True)
+    fixed = read_vector(tmp_path / "fixed.gpkg", "labels")
+    assert fixed.geometry.iloc[0].equals_exact(shapely.Polygon(SQUARE), tolerance=1e-7)
+
+
 #: Google Earth placemarks as KML MultiGeometry: an outline with a pin, a pin alone and a
 #: pin with a path (GDAL reads the first and last as GeometryCollections).
 GOOGLE_EARTH_KML = """<?xml version="1.0" encoding="UTF-8"?>

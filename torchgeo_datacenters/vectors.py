@@ -175,7 +175,34 @@ def read_vector_file(
             f"{source}: has no CRS; assign one, e.g. ogr2ogr -a_srs EPSG:4326 fixed.gpkg"
             f" {path}{'' if layer is None else ' ' + layer}"
         )
+    _check_lonlat(frame, source)
     return split_collections(repair_geometries(frame, str(source)), str(source))
+
+
+def _check_lonlat(frame: gpd.GeoDataFrame, source: VectorSource) -> None:
+    """Refuse coordinates beyond longitude and latitude under a geographic CRS.
+
+    A GeoJSON file is EPSG:4326 unless it says otherwise (RFC 7946), so one written in
+    metres (Web Mercator, UTM) without its ``crs`` member is read as degrees far out of range.
+
+    Raises:
+        TGDCError: naming the coordinates' range, with the ``ogr2ogr`` line that assigns
+            the CRS they are in.
+    """
+    present = frame.geometry[frame.geometry.notna() & ~frame.geometry.is_empty]
+    if present.empty or frame.crs is None or not frame.crs.is_geographic:
+        return
+    west, south, east, north = present.total_bounds
+    if max(abs(west), abs(east)) <= 180 + 1e-6 and max(abs(south), abs(north)) <= 90 + 1e-6:
+        return
+    path = shlex.quote(str(source.path))
+    layer = "" if source.layer is None else " " + shlex.quote(source.layer)
+    raise TGDCError(
+        f"{source}: coordinates from ({west:.6g}, {south:.6g}) to ({east:.6g}, {north:.6g})"
+        f" lie beyond longitude and latitude, though its CRS is {frame.crs.to_string()};"
+        f" assign the CRS they are in, e.g. ogr2ogr -a_srs EPSG:3857 fixed.gpkg {path}{layer}"
+        " (Web Mercator metres), and give fixed.gpkg"
+    )
 
 
 #: Column names of longitudes and latitudes in a table of points (any case).
