@@ -318,9 +318,10 @@ def test_sites_labelled_before_come_last_with_their_class(
     run: tuple[Path, gpd.GeoDataFrame, Path], tmp_path: Path
 ) -> None:
     scene, detections, _ = run
-    # The previous round's labels: detection 4 (the highest score) rejected as a warehouse.
+    # The previous round's labels: detection 4 (the highest score) given a class of the
+    # user's own, which the page shows as text, not as markup.
     labels = gpd.GeoDataFrame(
-        {"class": ["warehouse"], "label": [False]},
+        {"class": ["<i>warehouse</i>"], "label": [False]},
         geometry=[detections.set_index("id").geometry[4]],
         crs=4326,
     )
@@ -341,4 +342,4 @@ def test_sites_labelled_before_come_last_with_their_class(
     assert "highest score first, the 1 on sites labelled before last" in header
     assert first.endswith("not judged yet")
     assert last.startswith("#4 (6 of 6)")
-    assert last.endswith("not judged yet (labelled before as warehouse)")
+    assert last.endswith("not judged yet (labelled before as <i>warehouse</i>)")

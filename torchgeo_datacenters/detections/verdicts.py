@@ -453,8 +453,8 @@ def labelled_sites(detections: gpd.GeoDataFrame, labels: gpd.GeoDataFrame) -> pd
         labels: labels in EPSG:4326 (``class``), e.g. from :func:`read_base_labels`.
 
     Returns:
-        (n,) the label's class for each detection (index of *detections*), None where no
-        label holds its site.
+        (n,) the label's class for each detection (index of *detections*; ``no class``
+        where the label has none), None where no label holds its site.
     """
     found = pd.Series([None] * len(detections), index=detections.index, dtype=object)
     if detections.empty or labels.empty:
@@ -465,7 +465,7 @@ def labelled_sites(detections: gpd.GeoDataFrame, labels: gpd.GeoDataFrame) -> pd
     outlines = project_by_zone(both, zones(both))
     known, sites = outlines[len(detections) :], outlines[: len(detections)]
     tree = shapely.STRtree(known)
-    classes = labels["class"].to_numpy()
+    classes = [str(name) if pd.notna(name) else "no class" for name in labels["class"]]
     for row, outline in enumerate(sites):
         near = tree.query(outline)
         if not len(near):
