@@ -394,3 +394,28 @@ def _gdal_reason(error: BaseException) -> str:
     path with '<DRIVER>:'", which the command line does not take (a colon names a layer).
     """
     return describe_error(error).split("; It might help", 1)[0]
+
+
+def as_bool(values: pd.Series, path: Path, field: str) -> np.ndarray:
+    """Parse a boolean field that may be stored as bool, 0/1, 'true'/'false' or 'yes'/'no'.
+
+    Args:
+        values: (n,) the field.
+        path: the file, for the message.
+        field: the field's name, for the message.
+
+    Returns:
+        (n,) bool.
+
+    Raises:
+        TGDCError: if a value is none of those (a missing one included).
+    """
+    if values.dtype == bool:
+        return values.to_numpy()
+    text = values.astype("string").str.strip().str.lower()
+    mapping = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+    parsed = text.map(mapping)
+    if parsed.isna().any():
+        bad = sorted(set(values[parsed.isna()].astype(str)))
+        raise TGDCError(f"{path}: field {field!r} has non-boolean value(s) {bad}; use true/false")
+    return parsed.to_numpy(dtype=bool)

@@ -1,6 +1,7 @@
 """Verdict files: the run id, reading them, and merging them into one label set."""
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -302,6 +303,35 @@ def test_label_files_refuse_features_without_a_footprint(tmp_path: Path) -> None
     with pytest.raises(TGDCError) as error:
         read_base_labels(tmp_path / "holes.geojson")
     assert str(error.value) == (
-        f"{tmp_path / 'holes.geojson'}: 1 feature(s) have a missing or empty geometry (fid=1);"
-        " draw their outlines or delete them"
+        f"{tmp_path / 'holes.geojson'}: feature(s) 2 have a missing or empty geometry; draw"
+        " their outlines or delete them"
     )
+
+
+def test_base_labels_stored_as_text_are_booleans_checked_against_their_class(
+    detections: gpd.GeoDataFrame, tmp_path: Path
+) -> None:
+    run = run_id(detections)
+    reviewed = write(
+        tmp_path / "review.geojson",
+        verdict(square(2), "accepted", "datacenter", 3, "2026-01-01T09:00:00Z", run),
+    )
+    # A CSV made a GeoPackage keeps its True/False as text; a seed class stays as it is.
+    base = gpd.GeoDataFrame(
+        {"class": ["datacenter", "retail", "datacemter"], "label": ["True", "false", "1"]},
+        geometry=[square(0), square(1), square(4)],
+        crs=4326,
+    )
+    base.to_file(tmp_path / "text.gpkg")
+    merged = merge_verdicts([reviewed], base=[tmp_path / "text.gpkg"]).labels
+    merged.to_file(tmp_path / "merged.geojson")
+    features = json.loads((tmp_path / "merged.geojson").read_text())["features"]
+    assert [f["properties"]["label"] for f in features] == [True, True, False, True]
+    # A value that is no boolean, or a label that contradicts a known class, is refused.
+    for label, message in [
+        ("maybe", "field 'label' has non-boolean value(s) ['maybe']; use true/false"),
+        ("yes", "feature(s) 2 have a label that contradicts their class; label is true for"),
+    ]:
+        base.assign(label=["True", label, "1"]).to_file(tmp_path / "bad.gpkg")
+        with pytest.raises(TGDCError, match=re.escape(f"{tmp_path / 'bad.gpkg'}: {message}")):
+            merge_verdicts([reviewed], base=[tmp_path / "bad.gpkg"])

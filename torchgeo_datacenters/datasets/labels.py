@@ -30,7 +30,14 @@ from torchgeo.datasets.utils import GeoSlice, Sample
 
 from ..errors import TGDCError
 from ..naip import DATACENTER_CLASS, GSD, HARD_NEGATIVE_CLASSES, OTHER_CLASS
-from ..vectors import POLYGONAL, VectorSource, feature_names, read_vector_file, vector_source
+from ..vectors import (
+    POLYGONAL,
+    VectorSource,
+    as_bool,
+    feature_names,
+    read_vector_file,
+    vector_source,
+)
 
 #: Classes of the seed label file that are data centers.
 POSITIVE_CLASSES = (DATACENTER_CLASS,)
@@ -286,7 +293,7 @@ class DataCenterLabels(VectorDataset):
                 raise TGDCError(
                     f"{path}: has no {label_field!r} field; add it or {self.fixes.no_label_field}"
                 )
-            positive = _as_bool(frame[label_field], path, label_field)
+            positive = as_bool(frame[label_field], path, label_field)
             values[positive] = 1
             if not self.multiclass:
                 return values
@@ -438,16 +445,3 @@ def _site_classes(
         names = np.where(classes.isna(), names, classes.astype(object))
     names[(frame["value"] == 1).to_numpy()] = DATACENTER_CLASS
     return names
-
-
-def _as_bool(values: pd.Series, path: Path, field: str) -> np.ndarray:
-    """Parse a boolean field that may be stored as bool, 0/1 or 'true'/'false'."""
-    if values.dtype == bool:
-        return values.to_numpy()
-    text = values.astype("string").str.strip().str.lower()
-    mapping = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
-    parsed = text.map(mapping)
-    if parsed.isna().any():
-        bad = sorted(set(values[parsed.isna()].astype(str)))
-        raise TGDCError(f"{path}: field {field!r} has non-boolean value(s) {bad}; use true/false")
-    return parsed.to_numpy(dtype=bool)

@@ -14,10 +14,11 @@ import os
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 
 from ..errors import TGDCError
 from ..utils import atomic_output, check_output_path
-from ..vectors import VectorSource, feature_names, read_vector_file
+from ..vectors import VectorSource, read_vector_file
 
 #: Vector formats written, by file extension (None: GeoParquet, written by geopandas).
 WRITE_DRIVERS: dict[str, str | None] = {
@@ -52,11 +53,13 @@ def read_vector(
     frame = read_vector_file(path, what, polygons=polygons)
     present = (frame.geometry.notna() & ~frame.geometry.is_empty).to_numpy()
     if polygons and not present.all():
-        names = feature_names(frame)[~present]
-        shown = ", ".join(names[:5]) + (" ..." if len(names) > 5 else "")
+        rows = np.flatnonzero(~present) + 1
+        shown = ", ".join(map(str, rows[:5])) + (
+            f" and {len(rows) - 5} more" if len(rows) > 5 else ""
+        )
         raise TGDCError(
-            f"{path}: {len(names)} feature(s) have a missing or empty geometry ({shown}); draw"
-            " their outlines or delete them"
+            f"{path}: feature(s) {shown} have a missing or empty geometry; draw their outlines"
+            " or delete them"
         )
     return frame[present].to_crs("EPSG:4326").reset_index(drop=True)
 

@@ -32,6 +32,7 @@ import shapely
 
 from ..errors import TGDCError
 from ..naip import DATACENTER_CLASS, HARD_NEGATIVE_CLASSES
+from ..vectors import as_bool
 from .files import read_vector
 from .metric import project_by_zone, zones
 from .schema import LONLAT_DECIMALS
@@ -228,15 +229,7 @@ def read_verdicts(
             f"have class {frame.loc[row, 'class']!r} for verdict {verdict[row]!r}",
             f"its class is one of {', '.join(VERDICT_CLASSES[verdict[row]])}",
         )
-    label = frame["label"].map(lambda v: v is True or v == 1 or str(v).lower() == "true")
-    contradicts = frame.index[label != (classes == DATACENTER_CLASS)]
-    if len(contradicts):
-        raise _refuse(
-            path,
-            contradicts,
-            "have a label that contradicts their class",
-            f"label is true for {DATACENTER_CLASS} only",
-        )
+    _check_labels(frame, path)
     times = _utc_times(frame["reviewed_at"])
     if times.isna().any():
         raise _refuse(
@@ -262,7 +255,7 @@ def read_verdicts(
     if runs is not None:
         _check_runs(path, frame.assign(detection_id=ids)[detection], runs)
     table = frame.assign(
-        label=label,
+        label=frame["label"].astype(bool),
         reviewed_at=_iso_times(times),
         detection_id=ids.astype("Int64"),
         run=frame["run"].astype(str),
@@ -335,6 +328,7 @@ def read_base_labels(path: str | os.PathLike[str]) -> gpd.GeoDataFrame:
     polygonal = frame.geometry.geom_type.isin(["Polygon", "MultiPolygon"])
     if not polygonal.all():
         raise _refuse(path, frame.index[~polygonal], "are not polygons", "give footprints")
+    _check_labels(frame, path)
     for column in VERDICT_COLUMNS:
         if column not in frame:
             frame[column] = None
@@ -342,6 +336,28 @@ def read_base_labels(path: str | os.PathLike[str]) -> gpd.GeoDataFrame:
     times = _utc_times(frame["reviewed_at"])
     frame["reviewed_at"] = _iso_times(times)
     return frame[[*VERDICT_COLUMNS, "geometry"]]
+
+
+def _check_labels(frame: gpd.GeoDataFrame, path: Path) -> None:
+    """Make ``label`` a boolean (stored as 0/1 or text too), true for data centers only.
+
+    Classes other than :data:`DATACENTER_CLASS` and :data:`HARD_NEGATIVE_CLASSES` (a base
+    label file's own, which training maps with its ``class_map``) are not checked.
+
+    Raises:
+        TGDCError: for a value that is not a boolean, or a label that contradicts its class.
+    """
+    frame["label"] = as_bool(frame["label"], path, "label")
+    classes = frame["class"].astype(str)
+    known = classes.isin([DATACENTER_CLASS, *HARD_NEGATIVE_CLASSES])
+    contradicts = frame.index[known & (frame["label"] != (classes == DATACENTER_CLASS))]
+    if len(contradicts):
+        raise _refuse(
+            path,
+            contradicts,
+            "have a label that contradicts their class",
+            f"label is true for {DATACENTER_CLASS} only",
+        )
 
 
 def _no_rows() -> gpd.GeoDataFrame:
