@@ -4,9 +4,10 @@ from pathlib import Path
 
 import geopandas as gpd
 import pytest
+from affine import Affine
 from shapely.affinity import translate
 from support.browser import report_data
-from support.inference import save_checkpoint, write_scene
+from support.inference import save_checkpoint, utm_transform, write_scene
 
 from torchgeo_datacenters.cli import main
 from torchgeo_datacenters.detections.files import read_vector
@@ -107,6 +108,27 @@ def test_review_puts_sites_labelled_before_last(
         " merge` wrote\n"
     )
     assert not (tmp_path / "bad.html").exists()
+
+
+def test_review_says_when_the_images_given_lie_under_no_detection(
+    detected: tuple[Path, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    _, _, directory = detected
+    # A scene 10 km east of the one the detections were found in.
+    elsewhere = write_scene(
+        tmp_path / "elsewhere.tif",
+        64,
+        150,
+        transform=utm_transform() * Affine.translation(16667, 0),
+    )
+    page = tmp_path / "review.html"
+    args = ["review", "--detections", str(directory / "d.geojson"), "--image", str(elsewhere)]
+    assert main([*args, "--output", str(page)]) == 0
+    assert capsys.readouterr().err == (
+        "tgdc: warning: 1 of 1 detection(s) lie under none of the images given, so the page"
+        " shows no imagery for them; give the GeoTIFFs the detections were found in\n"
+    )
+    assert page.exists()
 
 
 def test_review_of_a_run_that_found_nothing_is_a_page_to_draw_missed_sites_on(

@@ -25,6 +25,7 @@ them (about 100 MiB for 10,000 detections).
 import base64
 import io
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -266,6 +267,14 @@ def render_review(
         detections["score"].to_numpy(), None if known is None else known.notna().to_numpy()
     )
     chips = detection_chips(detections, images)
+    uncovered = sum(chip is None for chip in chips)
+    if uncovered:
+        warnings.warn(
+            f"{uncovered} of {len(chips)} detection(s) lie under none of the images given, so"
+            " the page shows no imagery for them; give the GeoTIFFs the detections were found"
+            " in",
+            stacklevel=2,
+        )
     # The chips, in review order, one a line (empty: no imagery), with where each starts:
     # the page cuts the one it shows from the text instead of parsing them all as JSON.
     lines = [chips[i] or "" for i in order]
