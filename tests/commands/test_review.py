@@ -161,9 +161,9 @@ def test_review_refuses_bad_input_in_one_line(
     cases = [
         (
             ["--detections", str(not_detections), "--image", str(scene)],
-            f"{not_detections}: detections: columns ['id', 'area_m2', 'centroid_lon',"
-            " 'centroid_lat', 'score', 'max_score', 'source'] are missing; give tables written"
-            " by the predictor",
+            f"{not_detections}: detections: columns id, area_m2, centroid_lon, centroid_lat,"
+            " score, max_score, source are missing; give a detections file written by tgdc"
+            " detect, batch-detect or scan",
         ),
         (
             ["--detections", str(directory / "d.geojson"), "--image", str(no_crs)],

@@ -24,7 +24,8 @@ def register(subparsers: Any) -> None:
             " previous; U undo), a counter of what is left, and missed sites drawn on the"
             " map (D polygon, B box). Verdicts survive a reload (browser storage, keyed by"
             " the run); E exports them as one GeoJSON label file (class, label, verdict,"
-            " detection_id, score, reviewed_at, source, run) for `tgdc labels merge`. With"
+            " detection_id, score, reviewed_at, source, source_item, acquired, run, name) for"
+            " `tgdc labels merge`. With"
             " --labels (the labels so far), detections on sites already labelled come last."
         ),
     )

@@ -107,7 +107,8 @@ def check_vector_output(path: str | os.PathLike[str], *, overwrite: bool = False
     path = Path(path)
     if path.suffix.lower() not in WRITE_DRIVERS:
         raise TGDCError(
-            f"{path}: unknown vector format; end the name with one of {sorted(WRITE_DRIVERS)}"
+            f"{path}: unknown vector format; end the name with one of"
+            f" {', '.join(sorted(WRITE_DRIVERS))}"
         )
     return check_output_path(path, overwrite=overwrite)
 

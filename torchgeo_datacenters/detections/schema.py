@@ -137,7 +137,8 @@ def check_detections(detections: "gpd.GeoDataFrame") -> None:
     missing = [column for column in (*DETECTION_COLUMNS, "geometry") if column not in detections]
     if missing:
         raise TGDCError(
-            f"detections: columns {missing} are missing; give tables written by the predictor"
+            f"detections: columns {', '.join(missing)} are missing; give a detections file"
+            " written by tgdc detect, batch-detect or scan"
         )
     if not detections.empty and (
         detections.crs is None or not detections.crs.equals(DETECTION_CRS)
