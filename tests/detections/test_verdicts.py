@@ -249,17 +249,21 @@ def test_labelled_sites_names_the_label_on_each_detections_site(
     assert labelled_sites(detections, closer.iloc[:0]).tolist() == [None, None, None]
 
 
+@pytest.fixture
+def site_3_accepted(detections: gpd.GeoDataFrame, tmp_path: Path) -> Path:
+    """A review export that accepts detection 3 (site 2) as a data center."""
+    accepted = verdict(
+        square(2), "accepted", "datacenter", 3, "2026-01-01T09:00Z", run_id(detections)
+    )
+    return write(tmp_path / "review.geojson", accepted)
+
+
 def test_a_merge_over_base_labels_writes_numbers_as_numbers(
-    detections: gpd.GeoDataFrame, tmp_path: Path
+    site_3_accepted: Path, tmp_path: Path
 ) -> None:
-    run = run_id(detections)
     base = gpd.GeoDataFrame({"class": ["retail"], "label": [False]}, geometry=[square(5)], crs=4326)
     base.to_file(tmp_path / "seed.geojson")
-    reviewed = write(
-        tmp_path / "review.geojson",
-        verdict(square(2), "accepted", "datacenter", 3, "2026-01-01T09:00:00Z", run),
-    )
-    merged = merge_verdicts([reviewed], base=[tmp_path / "seed.geojson"]).labels
+    merged = merge_verdicts([site_3_accepted], base=[tmp_path / "seed.geojson"]).labels
     merged.to_file(tmp_path / "merged.geojson")
     properties = [
         f["properties"] for f in json.loads((tmp_path / "merged.geojson").read_text())["features"]
@@ -309,13 +313,9 @@ def test_label_files_refuse_features_without_a_footprint(tmp_path: Path) -> None
 
 
 def test_base_labels_stored_as_text_are_booleans_checked_against_their_class(
-    detections: gpd.GeoDataFrame, tmp_path: Path
+    site_3_accepted: Path, tmp_path: Path
 ) -> None:
-    run = run_id(detections)
-    reviewed = write(
-        tmp_path / "review.geojson",
-        verdict(square(2), "accepted", "datacenter", 3, "2026-01-01T09:00:00Z", run),
-    )
+    reviewed = site_3_accepted
     # A CSV made a GeoPackage keeps its True/False as text; a seed class stays as it is.
     base = gpd.GeoDataFrame(
         {"class": ["datacenter", "retail", "datacemter"], "label": ["True", "false", "1"]},
