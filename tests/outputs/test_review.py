@@ -17,7 +17,12 @@ from support.browser import CHROMIUM, playwright_chromium
 from support.inference import bright_roofs, write_scene
 
 from torchgeo_datacenters.cli import main
-from torchgeo_datacenters.detections.verdicts import VERDICT_COLUMNS, read_verdicts, run_id
+from torchgeo_datacenters.detections.verdicts import (
+    VERDICT_COLUMNS,
+    labelled_sites,
+    read_verdicts,
+    run_id,
+)
 from torchgeo_datacenters.detections.writers import write_geojson
 from torchgeo_datacenters.inference import Predictor
 from torchgeo_datacenters.outputs import review as review_module
@@ -326,7 +331,11 @@ def test_sites_labelled_before_come_last_with_their_class(
         crs=4326,
     )
     page_path = write_review(
-        tmp_path / "review.html", detections, [scene], threshold=0.5, labels=labels
+        tmp_path / "review.html",
+        detections,
+        [scene],
+        threshold=0.5,
+        labelled=labelled_sites(detections, labels),
     )
     with playwright_chromium() as browser:
         page = browser.new_page(viewport={"width": 1280, "height": 800})

@@ -101,21 +101,22 @@ def run(args: argparse.Namespace) -> int:
     check_output_path(args.output, overwrite=args.overwrite)
     check_images(args.image)
     detections = read_detections(args.detections)
-    labels = None
+    labelled = None
     if args.labels:
         labels = pd.concat([read_base_labels(path) for path in args.labels], ignore_index=True)
+        labelled = labelled_sites(detections, labels)
     page = write_review(
         args.output,
         detections,
         args.image,
         threshold=threshold,
         overwrite=args.overwrite,
-        labels=labels,
+        labelled=labelled,
     )
     print(f"review: {page}")
     summary = f"tgdc review: {len(detections)} detection(s) of run {run_id(detections)} to judge"
-    if labels is not None:
-        known = int(labelled_sites(detections, labels).notna().sum())
+    if labelled is not None:
+        known = int(labelled.notna().sum())
         summary += f" ({known} of them on sites labelled before, shown last)"
     print(summary)
     return 0

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import rasterio
 import rasterio.windows
 import shapely
@@ -40,7 +41,7 @@ from rasterio.enums import Resampling
 from rasterio.warp import transform_bounds, transform_geom
 from shapely.geometry.base import BaseGeometry
 
-from ..detections.verdicts import labelled_sites, run_id
+from ..detections.verdicts import run_id
 from ..naip import DATACENTER_CLASS, HARD_NEGATIVE_CLASSES
 from .formats import RunRecord
 from .report import (
@@ -244,7 +245,7 @@ def render_review(
     *,
     threshold: float | None,
     title: str = "Review the data centers found",
-    labels: gpd.GeoDataFrame | None = None,
+    labelled: pd.Series | None = None,
 ) -> str:
     """Build the HTML page of a review.
 
@@ -255,16 +256,17 @@ def render_review(
         threshold: the probability threshold of the run, shown on the page (None: not
             known, not shown).
         title: the page's title.
-        labels: labels given before (``class``, EPSG:4326; e.g. the previous round's
-            merge): detections on their sites come last, each shown with its label's class.
+        labelled: (n,) for each detection, the class a label given before (e.g. the
+            previous round's merge) holds its site as, None where none does (see
+            :func:`~torchgeo_datacenters.detections.verdicts.labelled_sites`): those
+            detections come last, each shown with that class.
 
     Returns:
         The page.
     """
     run = run_id(detections)
-    known = labelled_sites(detections, labels) if labels is not None else None
     order = review_order(
-        detections["score"].to_numpy(), None if known is None else known.notna().to_numpy()
+        detections["score"].to_numpy(), None if labelled is None else labelled.notna().to_numpy()
     )
     chips = detection_chips(detections, images)
     uncovered = sum(chip is None for chip in chips)
@@ -288,10 +290,10 @@ def render_review(
         "scoreClasses": [list(c) for c in SCORE_CLASSES],
         "order": [int(i) for i in detections["id"].to_numpy()[order]],
         "labelled": {}
-        if known is None
+        if labelled is None
         else {
             str(int(i)): name
-            for i, name in zip(detections["id"], known, strict=True)
+            for i, name in zip(detections["id"], labelled, strict=True)
             if name is not None
         },
         "detections": page_features(detections, REVIEW_COLUMNS),
@@ -310,7 +312,7 @@ def write_review(
     threshold: float | None,
     title: str = "Review the data centers found",
     overwrite: bool = False,
-    labels: gpd.GeoDataFrame | None = None,
+    labelled: pd.Series | None = None,
 ) -> Path:
     """Write a self-contained HTML review page, atomically.
 
@@ -321,7 +323,8 @@ def write_review(
         threshold: the probability threshold of the run (None: not known).
         title: the page's title.
         overwrite: whether an existing file may be replaced.
-        labels: labels given before, whose sites come last (see :func:`render_review`).
+        labelled: the class each detection's site was labelled as before, None where it
+            was not: those come last (see :func:`render_review`).
 
     Returns:
         The path written.
@@ -333,7 +336,9 @@ def write_review(
     """
     return write_page(
         path,
-        lambda: render_review(detections, images, threshold=threshold, title=title, labels=labels),
+        lambda: render_review(
+            detections, images, threshold=threshold, title=title, labelled=labelled
+        ),
         size=page_bytes(len(detections), len(images), chips=len(detections)),
         overwrite=overwrite,
     )
