@@ -15,6 +15,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 
 from ..errors import TGDCError
 from ..utils import atomic_output, check_output_path
@@ -53,15 +54,30 @@ def read_vector(
     frame = read_vector_file(path, what, polygons=polygons)
     present = (frame.geometry.notna() & ~frame.geometry.is_empty).to_numpy()
     if polygons and not present.all():
-        rows = np.flatnonzero(~present) + 1
-        shown = ", ".join(map(str, rows[:5])) + (
-            f" and {len(rows) - 5} more" if len(rows) > 5 else ""
-        )
-        raise TGDCError(
-            f"{path}: feature(s) {shown} have a missing or empty geometry; draw their outlines"
-            " or delete them"
+        raise refuse_features(
+            path,
+            pd.Index(np.flatnonzero(~present)),
+            "have a missing or empty geometry",
+            "draw their outlines or delete them",
         )
     return frame[present].to_crs("EPSG:4326").reset_index(drop=True)
+
+
+def refuse_features(path: object, rows: pd.Index, what: str, fix: str) -> TGDCError:
+    """The error for features of a file that break a rule.
+
+    Args:
+        path: the file (or ``FILE:LAYER``).
+        rows: the offending features' row numbers, from 0.
+        what: what is wrong with them.
+        fix: how to fix it.
+
+    Returns:
+        The error, naming up to five features by number (from 1).
+    """
+    shown = ", ".join(str(int(row) + 1) for row in rows[:5])
+    more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
+    return TGDCError(f"{path}: feature(s) {shown}{more} {what}; {fix}")
 
 
 def read_detections(path: str | os.PathLike[str]) -> gpd.GeoDataFrame:

@@ -33,7 +33,7 @@ import shapely
 from ..errors import TGDCError
 from ..naip import DATACENTER_CLASS, HARD_NEGATIVE_CLASSES
 from ..vectors import as_bool
-from .files import read_vector
+from .files import read_vector, refuse_features
 from .metric import project_by_zone, zones
 from .schema import LONLAT_DECIMALS
 from .writers import SCORE_DECIMALS
@@ -155,23 +155,6 @@ class MergedLabels:
         )
 
 
-def _refuse(path: Path, rows: pd.Index, what: str, fix: str) -> TGDCError:
-    """The error for features of a verdict file that break a rule.
-
-    Args:
-        path: the file.
-        rows: the offending features' row numbers.
-        what: what is wrong with them.
-        fix: how to fix it.
-
-    Returns:
-        The error, naming up to five features by number (from 1).
-    """
-    shown = ", ".join(str(int(row) + 1) for row in rows[:5])
-    more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
-    return TGDCError(f"{path}: feature(s) {shown}{more} {what}; {fix}")
-
-
 def read_verdicts(
     path: str | os.PathLike[str], runs: Mapping[str, gpd.GeoDataFrame] | None = None
 ) -> gpd.GeoDataFrame:
@@ -203,7 +186,7 @@ def read_verdicts(
             " export one from the page `tgdc review` writes"
         )
     if frame["verdict"].isna().any():
-        raise _refuse(
+        raise refuse_features(
             path,
             frame.index[frame["verdict"].isna()],
             "have no verdict (labels that no review judged)",
@@ -212,7 +195,7 @@ def read_verdicts(
     verdict = frame["verdict"].astype(str)
     unknown = frame.index[~verdict.isin(list(VERDICT_CLASSES))]
     if len(unknown):
-        raise _refuse(
+        raise refuse_features(
             path,
             unknown,
             f"have verdict {frame.loc[unknown[0], 'verdict']!r}",
@@ -223,7 +206,7 @@ def read_verdicts(
     wrong = frame.index[[c not in a for c, a in zip(classes, allowed, strict=True)]]
     if len(wrong):
         row = wrong[0]
-        raise _refuse(
+        raise refuse_features(
             path,
             wrong,
             f"have class {frame.loc[row, 'class']!r} for verdict {verdict[row]!r}",
@@ -232,7 +215,7 @@ def read_verdicts(
     _check_labels(frame, path)
     times = _utc_times(frame["reviewed_at"])
     if times.isna().any():
-        raise _refuse(
+        raise refuse_features(
             path,
             frame.index[times.isna()],
             "have no ISO 8601 reviewed_at",
@@ -240,13 +223,15 @@ def read_verdicts(
         )
     polygonal = frame.geometry.geom_type.isin(["Polygon", "MultiPolygon"])
     if not polygonal.all():
-        raise _refuse(path, frame.index[~polygonal], "are not polygons", "draw sites as polygons")
+        raise refuse_features(
+            path, frame.index[~polygonal], "are not polygons", "draw sites as polygons"
+        )
     detection = frame["verdict"] != "missed"
     if "detection_id" not in frame:
         frame["detection_id"] = None
     ids = pd.to_numeric(frame["detection_id"], errors="coerce")
     if ids[detection].isna().any():
-        raise _refuse(
+        raise refuse_features(
             path,
             frame.index[detection & ids.isna()],
             "judge a detection but name no detection_id",
@@ -282,7 +267,7 @@ def _check_runs(path: Path, verdicts: pd.DataFrame, runs: Mapping[str, gpd.GeoDa
         run = verdicts.loc[other[0], "run"]
         given = [name for name, table in runs.items() if not table.empty]
         found = f"run {', '.join(given)}" if given else "they hold no detection"
-        raise _refuse(
+        raise refuse_features(
             path,
             other,
             f"judge detections of run {run}, not of the detections given ({found})",
@@ -291,7 +276,7 @@ def _check_runs(path: Path, verdicts: pd.DataFrame, runs: Mapping[str, gpd.GeoDa
     for run, group in verdicts.groupby(verdicts["run"].astype(str)):
         unknown = group.index[~group["detection_id"].isin(runs[run]["id"])]
         if len(unknown):
-            raise _refuse(
+            raise refuse_features(
                 path,
                 unknown,
                 f"name detection ids run {run} does not have"
@@ -327,7 +312,7 @@ def read_base_labels(path: str | os.PathLike[str]) -> gpd.GeoDataFrame:
         )
     polygonal = frame.geometry.geom_type.isin(["Polygon", "MultiPolygon"])
     if not polygonal.all():
-        raise _refuse(path, frame.index[~polygonal], "are not polygons", "give footprints")
+        raise refuse_features(path, frame.index[~polygonal], "are not polygons", "give footprints")
     _check_labels(frame, path)
     for column in VERDICT_COLUMNS:
         if column not in frame:
@@ -352,7 +337,7 @@ def _check_labels(frame: gpd.GeoDataFrame, path: Path) -> None:
     known = classes.isin([DATACENTER_CLASS, *HARD_NEGATIVE_CLASSES])
     contradicts = frame.index[known & (frame["label"] != (classes == DATACENTER_CLASS))]
     if len(contradicts):
-        raise _refuse(
+        raise refuse_features(
             path,
             contradicts,
             "have a label that contradicts their class",
