@@ -397,7 +397,7 @@ def _gdal_reason(error: BaseException) -> str:
 
 
 def as_bool(values: pd.Series, path: Path, field: str) -> np.ndarray:
-    """Parse a boolean field that may be stored as bool, 0/1, 'true'/'false' or 'yes'/'no'.
+    """Parse a boolean field stored as bool, 0/1 (integer or real), 'true'/'false' or 'yes'/'no'.
 
     Args:
         values: (n,) the field.
@@ -412,9 +412,12 @@ def as_bool(values: pd.Series, path: Path, field: str) -> np.ndarray:
     """
     if values.dtype == bool:
         return values.to_numpy()
-    text = values.astype("string").str.strip().str.lower()
-    mapping = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
-    parsed = text.map(mapping)
+    if pd.api.types.is_numeric_dtype(values):  # 0/1 as integers or reals (1.0)
+        parsed = values.map({0: False, 1: True})
+    else:
+        text = values.astype("string").str.strip().str.lower()
+        mapping = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+        parsed = text.map(mapping)
     if parsed.isna().any():
         bad = sorted(set(values[parsed.isna()].astype(str)))
         raise TGDCError(f"{path}: field {field!r} has non-boolean value(s) {bad}; use true/false")

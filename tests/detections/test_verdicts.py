@@ -327,6 +327,13 @@ def test_base_labels_stored_as_text_are_booleans_checked_against_their_class(
     merged.to_file(tmp_path / "merged.geojson")
     features = json.loads((tmp_path / "merged.geojson").read_text())["features"]
     assert [f["properties"]["label"] for f in features] == [True, True, False, True]
+    # 0/1 stored as reals (a shapefile's numeric field) are booleans too.
+    base.assign(label=[1.0, 0.0, 1.0]).to_file(tmp_path / "reals.gpkg")
+    merged = merge_verdicts([reviewed], base=[tmp_path / "reals.gpkg"]).labels
+    assert merged["label"].tolist() == [True, True, False, True]
+    base.assign(label=[1.0, 1.5, 1.0]).to_file(tmp_path / "bad.gpkg")
+    with pytest.raises(TGDCError, match=re.escape("has non-boolean value(s) ['1.5']; use")):
+        merge_verdicts([reviewed], base=[tmp_path / "bad.gpkg"])
     # A value that is no boolean, or a label that contradicts a known class, is refused.
     for label, message in [
         ("maybe", "field 'label' has non-boolean value(s) ['maybe']; use true/false"),
