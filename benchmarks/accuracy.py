@@ -85,7 +85,7 @@ MODES: dict[str, dict[str, dict[str, Any]]] = {
 
 
 def make_data(
-    root: Path, test_scenes: int, training: bool = True
+    root: Path, test_scenes: int, training: bool = True, cold_storage: bool = False
 ) -> tuple[list[Path], gpd.GeoDataFrame]:
     """Write the training scenes (``root/data``) and the test scenes (``root/test``).
 
@@ -93,6 +93,8 @@ def make_data(
         root: the benchmark's directory.
         test_scenes: number of test scenes.
         training: whether to write the training scenes too.
+        cold_storage: whether the test scenes' warehouses are cold stores with rooftop
+            condensers (``generate_scene``'s ``cold_storage``).
 
     Returns:
         The test scenes and their labels (CRS84).
@@ -115,6 +117,7 @@ def make_data(
                 n_datacenters=2,
                 n_negatives=12,
                 lookalike_warehouses=True,
+                cold_storage=cold_storage,
             )
         )
         paths.append(path)

@@ -181,7 +181,12 @@ def screenshot(path: Path) -> None:
 
 
 def make_pool(
-    folder: Path, scenes: int, datacenters: int, negatives: int, first: int = 0
+    folder: Path,
+    scenes: int,
+    datacenters: int,
+    negatives: int,
+    first: int = 0,
+    cold_storage: bool = False,
 ) -> list[Path]:
     """Write the pool's scenes and their ``labels.geojson`` (as generate_scenes places them).
 
@@ -192,6 +197,7 @@ def make_pool(
         negatives: warehouses, retail and other buildings in each scene (look-alikes).
         first: number of the first scene (its seed and place on the grid of scenes): a
             later pool starts after the scenes of those before it.
+        cold_storage: whether the warehouses are cold stores with rooftop condensers.
 
     Returns:
         The scenes.
@@ -209,6 +215,7 @@ def make_pool(
                 n_datacenters=datacenters,
                 n_negatives=negatives,
                 lookalike_warehouses=True,
+                cold_storage=cold_storage,
             )
         )
         paths.append(path)
@@ -371,8 +378,16 @@ def rounds(args: argparse.Namespace) -> None:
     """Play the reviewer's rounds for every k and order, and print one row per model."""
     root = args.output_dir or Path(tempfile.mkdtemp(prefix="tgdc-review-"))
     print(f"load average at start: {os.getloadavg()[0]:.2f}; writing under {root}", flush=True)
-    tests, test_truth = make_data(root, args.test_scenes, training=False)
-    pool = make_pool(root / "data", args.pool_scenes, args.pool_datacenters, args.pool_negatives)
+    tests, test_truth = make_data(
+        root, args.test_scenes, training=False, cold_storage=args.cold_storage
+    )
+    pool = make_pool(
+        root / "data",
+        args.pool_scenes,
+        args.pool_datacenters,
+        args.pool_negatives,
+        cold_storage=args.cold_storage,
+    )
     truth = gpd.read_file(root / "data" / "labels.geojson")
     start_labels = root / "start.geojson"
     truth[truth["label"]].to_file(start_labels)
@@ -424,7 +439,12 @@ def rounds(args: argparse.Namespace) -> None:
             folder = root / f"fresh-{number}"
             first_scene = number * args.pool_scenes
             pools[number] = make_pool(
-                folder, args.pool_scenes, args.pool_datacenters, args.pool_negatives, first_scene
+                folder,
+                args.pool_scenes,
+                args.pool_datacenters,
+                args.pool_negatives,
+                first_scene,
+                cold_storage=args.cold_storage,
             )
             truths[number] = gpd.read_file(folder / "labels.geojson")
     for order in args.orders:
@@ -550,6 +570,13 @@ def main() -> None:
         help="each round reviews --pool-scenes new scenes, never trained on (the pool above"
         " trains the start model only); the judged sites are trained on in chips cut around"
         " them (where the README's route downloads chips from STAC)",
+    )
+    playing.add_argument(
+        "--cold-storage",
+        action="store_true",
+        help="the warehouses of the pool and test scenes are cold stores, with rows of rooftop"
+        " condensers like a data center's cooling units: a start model shown data centers"
+        " alone takes them for data centers, and only verdicts teach it otherwise",
     )
     playing.add_argument("--test-scenes", type=int, default=2)
     playing.add_argument("--output-dir", type=Path)

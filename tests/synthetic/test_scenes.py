@@ -260,6 +260,34 @@ def test_lookalike_warehouses_are_as_large_and_bright_as_datacenters(tmp_path: P
     assert max(distances) <= 0.1 * colours.max()
 
 
+def test_cold_storage_warehouses_carry_condensers_over_one_end(tmp_path: Path) -> None:
+    # Rows of dark units over 30 to 60% of the roof's long side from one end; the other
+    # end plain, as a warehouse's roof; data centers unchanged.
+    ends = []
+    for seed in (5, 6, 7):
+        path = tmp_path / f"{seed}.tif"
+        labels = generate_scene(path, size=768, seed=seed, cold_storage=True).to_crs(CRS)
+        image, transform = read_scene(path)
+        for _, row in labels.iterrows():
+            mask = binary_erosion(roof_mask(row.geometry, image.shape[1:], transform), iterations=6)
+            dark = image[2] < 130
+            if row["class"] == "datacenter":
+                assert dark[mask].mean() > 0.3
+            if row["class"] != "warehouse":
+                continue
+            rows, cols = np.nonzero(mask)
+            along = cols if np.ptp(cols) >= np.ptp(rows) else rows
+            low, high = along.min(), along.max()
+            third = (high - low) * 0.3
+            near = dark[rows, cols][along <= low + third].mean()
+            far = dark[rows, cols][along >= high - third].mean()
+            ends.append((max(near, far), min(near, far)))
+    assert len(ends) >= 3
+    for units, plain in ends:
+        assert units > 0.3
+        assert plain < 0.1
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [

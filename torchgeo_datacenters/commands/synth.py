@@ -63,6 +63,12 @@ def register(subparsers: Any) -> None:
         help="draw warehouses as large and bright as data centers (the hard case)",
     )
     parser.add_argument(
+        "--cold-storage",
+        action="store_true",
+        help="draw warehouses as cold stores: as large and bright as data centers, with rows"
+        " of rooftop condensers like a data center's cooling units (the hardest case)",
+    )
+    parser.add_argument(
         "--overwrite", action="store_true", help="replace existing scenes and labels"
     )
     parser.set_defaults(func=run)
@@ -90,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
         crs=args.crs,
         gsd=args.gsd,
         lookalike_warehouses=args.lookalike_warehouses,
+        cold_storage=args.cold_storage,
         overwrite=args.overwrite,
     )
     seconds = time.perf_counter() - start

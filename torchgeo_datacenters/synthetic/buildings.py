@@ -192,6 +192,27 @@ def paint_ribs_and_skylights(scene: Canvas, box: Box, mask: np.ndarray) -> None:
         )
 
 
+def paint_cold_storage_roof(scene: Canvas, box: Box, mask: np.ndarray) -> None:
+    """Paint a warehouse roof with rows of refrigeration condensers over one end of it.
+
+    The condensers of a cold store are drawn as a data center's cooling units are, over 30
+    to 60% of the roof's long side at one end; the rest of the roof has ribs and skylights.
+    """
+    rng = scene.rng
+    paint_ribs_and_skylights(scene, box, mask)
+    r0, c0, r1, c1 = box
+    wide = c1 - c0 >= r1 - r0
+    length = round((c1 - c0 if wide else r1 - r0) * rng.uniform(0.3, 0.6))
+    first = rng.random() < 0.5
+    if wide:
+        cols = (c0, c0 + length) if first else (c1 - length, c1)
+        part, inside = (r0, cols[0], r1, cols[1]), mask[:, cols[0] - c0 : cols[1] - c0]
+    else:
+        rows = (r0, r0 + length) if first else (r1 - length, r1)
+        part, inside = (rows[0], c0, rows[1], c1), mask[rows[0] - r0 : rows[1] - r0]
+    paint_cooling_units(scene, part, inside)
+
+
 # Retail and other buildings: smaller roofs with scattered HVAC units.
 
 
@@ -264,6 +285,21 @@ LOOKALIKE_BUILDINGS = {
 Their roofs take the data centers' sizes (areas, shapes) and roof colours, so only what is
 on and around a roof (ribs, skylights, dock doors and trailers against rows of cooling
 units, generators and a substation) tells the two apart: the hard case of the task.
+"""
+
+COLD_STORAGE_BUILDINGS = {
+    **LOOKALIKE_BUILDINGS,
+    WAREHOUSE_CLASS: replace(
+        LOOKALIKE_BUILDINGS[WAREHOUSE_CLASS], paint_rooftop=paint_cold_storage_roof
+    ),
+}
+""":data:`LOOKALIKE_BUILDINGS` with warehouses that are cold stores.
+
+Refrigerated warehouses carry rows of rooftop condensers much like a data center's cooling
+units (:func:`paint_cold_storage_roof`), so only the rest of the roof and what lies around
+it (dock doors and trailers against generators and a substation) tell them apart. A model
+shown data centers alone takes them for data centers: the look-alike a reviewer's
+verdicts must teach.
 """
 
 

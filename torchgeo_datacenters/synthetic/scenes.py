@@ -19,7 +19,13 @@ from tqdm import tqdm
 from ..errors import TGDCError
 from ..naip import BANDS, DTYPE, GSD
 from ..utils import atomic_output, check_output_path
-from .buildings import BUILDINGS, DATACENTER, LOOKALIKE_BUILDINGS, datacenter_parts
+from .buildings import (
+    BUILDINGS,
+    COLD_STORAGE_BUILDINGS,
+    DATACENTER,
+    LOOKALIKE_BUILDINGS,
+    datacenter_parts,
+)
 from .canvas import Canvas, box_polygon, pixel_bounds
 from .checks import (
     check_count,
@@ -121,6 +127,7 @@ def generate_scene(
     datacenters: Sequence[shapely.Polygon] | None = None,
     scene_name: str | None = None,
     lookalike_warehouses: bool = False,
+    cold_storage: bool = False,
     landscape: str = "mixed",
     overwrite: bool = False,
 ) -> gpd.GeoDataFrame:
@@ -149,6 +156,9 @@ def generate_scene(
         scene_name: value of the ``scene`` label column (default: the file name).
         lookalike_warehouses: draw warehouses as large and bright as data centers
             (:data:`~.buildings.LOOKALIKE_BUILDINGS`), the hard case for a model.
+        cold_storage: draw warehouses as cold stores: as large and bright as data centers
+            and with rows of rooftop condensers like a data center's cooling units over part
+            of the roof (:data:`~.buildings.COLD_STORAGE_BUILDINGS`), a harder case still.
         landscape: the ground (:data:`~.ground.LANDSCAPES`): ``mixed`` (grass, soil and
             trees with blocks of houses), ``farmland`` or ``forest`` (no houses). With
             ``n_datacenters=0`` and ``n_negatives=0`` a scene holds no labelled building.
@@ -187,7 +197,13 @@ def generate_scene(
         )
 
     rng = np.random.default_rng(seed)
-    buildings = LOOKALIKE_BUILDINGS if lookalike_warehouses else BUILDINGS
+    buildings = (
+        COLD_STORAGE_BUILDINGS
+        if cold_storage
+        else LOOKALIKE_BUILDINGS
+        if lookalike_warehouses
+        else BUILDINGS
+    )
     scene = Canvas(rng, height, width, gsd, transform, buildings)
     megapixels = height * width / 2**20
     if n_datacenters is None:
@@ -297,6 +313,7 @@ def generate_scenes(
     crs: str = "EPSG:32617",
     gsd: float = GSD,
     lookalike_warehouses: bool = False,
+    cold_storage: bool = False,
     overwrite: bool = False,
     progress: bool = True,
 ) -> SyntheticDataset:
@@ -316,6 +333,8 @@ def generate_scenes(
         crs: projected CRS in metres (a UTM zone).
         gsd: pixel size in metres.
         lookalike_warehouses: draw warehouses as large and bright as data centers (see
+            :func:`generate_scene`).
+        cold_storage: draw warehouses as cold stores with rooftop condensers (see
             :func:`generate_scene`).
         overwrite: whether existing scene and label files may be replaced.
         progress: whether to show a progress bar over scenes.
@@ -351,6 +370,7 @@ def generate_scenes(
                 origin=scene_origin(i, (height, width), gsd),
                 gsd=gsd,
                 lookalike_warehouses=lookalike_warehouses,
+                cold_storage=cold_storage,
                 overwrite=overwrite,
             )
         )
