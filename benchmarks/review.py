@@ -28,7 +28,11 @@ same labels). Orders: ``page`` (the review page's, :func:`review_order`: highest
 ``uncertain`` (score nearest the checkpoint's threshold first) and ``random``. With
 ``--fresh-pool`` each round reviews new scenes instead (as many, never trained on), and the
 judged sites are trained on in chips cut around them from the local scenes (the README's
-route downloads chips around them from STAC instead).
+route downloads chips around them from STAC instead). With ``--chips-only`` no training
+sees the pool's whole scenes (where every look-alike no label holds is background already):
+the start model trains on chips around the pool's data centers alone, as the seed project
+trained on chips around hand-labelled sites, and each round adds the chips around its
+verdicts (``scratch``: around its picked sites).
 ``scratch`` labels k random sites of the pool's truth per round instead and trains from
 scratch for as many epochs in all (start plus rounds, at the demo's learning rate).
 ``unreviewed`` is the control: each round fine-tunes as long on the start labels, no
@@ -42,7 +46,7 @@ detections over the pool not judged before, that the round's k were taken from.
     uv run python benchmarks/review.py rounds --k 10 30 --rounds 2 [--epochs 2 --tune-epochs 1]
         [--tune-lr 0.001] [--pool-scenes 12 --pool-negatives 12] [--min-area 500]
         [--orders page uncertain random scratch unreviewed] [--start-raw] [--seed 0]
-        [--test-scenes 2] [--review-threshold 0.25] [--fresh-pool]
+        [--test-scenes 2] [--review-threshold 0.25] [--fresh-pool] [--chips-only]
     uv run python benchmarks/review.py screenshot docs/review.png
 """
 
@@ -236,6 +240,7 @@ def fit(
     seed: int,
     average: bool = True,
     chips: Sequence[Path] = (),
+    scenes: bool = True,
 ) -> Path:
     """Train configs/demo.yaml's model on the pool with *labels*; return its checkpoint.
 
@@ -249,6 +254,7 @@ def fit(
         seed: ``seed_everything`` of the run.
         average: keep the config's moving average of the weights (False: the raw weights).
         chips: folders of image chips trained on beside the pool.
+        scenes: train on the pool's whole scenes (False: on *chips* alone).
 
     Returns:
         The checkpoint.
@@ -262,7 +268,8 @@ def fit(
     config["seed_everything"] = seed
     config["data"]["init_args"] |= {"label_path": str(labels), "class_weights": None}
     if chips:
-        config["data"]["init_args"]["paths"] = [str(root / "data"), *map(str, chips)]
+        folders = [root / "data", *chips] if scenes else chips
+        config["data"]["init_args"]["paths"] = list(map(str, folders))
     config["trainer"] |= {"default_root_dir": str(out / "training"), "enable_progress_bar": False}
     dropped = ("EarlyStopping",) if average else ("EarlyStopping", "WeightAveraging")
     config["trainer"]["callbacks"] = [
@@ -417,6 +424,12 @@ def rounds(args: argparse.Namespace) -> None:
             flush=True,
         )
 
+    # With --chips-only every training sees chips around its labelled sites alone.
+    start_chips: list[Path] = []
+    if args.chips_only:
+        start_chips.append(root / "chips-start")
+        cut_chips(truth[truth["label"]].rename(columns={"scene": "source"}), pool, start_chips[0])
+    scenes = not args.chips_only
     began = time.perf_counter()
     first = args.start or fit(
         root,
@@ -427,6 +440,8 @@ def rounds(args: argparse.Namespace) -> None:
         None,
         seed=args.seed,
         average=not args.start_raw,
+        chips=start_chips,
+        scenes=scenes,
     )
     report("start", 0, 0, start_labels, first, began, "")
     tune = args.tune_epochs or args.epochs
@@ -450,7 +465,7 @@ def rounds(args: argparse.Namespace) -> None:
     for order in args.orders:
         for k in args.k:
             model, labels = first, start_labels
-            chips: list[Path] = []
+            chips = list(start_chips)
             for number in range(1, args.rounds + 1):
                 began = time.perf_counter()
                 merged = root / f"labels-{order}-{k}-{number}.geojson"
@@ -467,6 +482,8 @@ def rounds(args: argparse.Namespace) -> None:
                         model,
                         args.tune_lr,
                         seed=args.seed,
+                        chips=chips,
+                        scenes=scenes,
                     )
                 elif order == "scratch":
                     left = unjudged(truth, current)
@@ -478,7 +495,20 @@ def rounds(args: argparse.Namespace) -> None:
                     ).to_file(merged)
                     epochs = args.epochs + number * tune
                     name = f"{order}-{k}-{number}"
-                    model = fit(root, name, merged, epochs, None, None, seed=args.seed)
+                    if args.chips_only:
+                        chips.append(root / f"chips-{name}")
+                        cut_chips(picked.rename(columns={"scene": "source"}), pool, chips[-1])
+                    model = fit(
+                        root,
+                        name,
+                        merged,
+                        epochs,
+                        None,
+                        None,
+                        seed=args.seed,
+                        chips=chips,
+                        scenes=scenes,
+                    )
                 else:
                     if (model, reviewed) not in found:
                         found[model, reviewed] = detect_pool(
@@ -497,7 +527,7 @@ def rounds(args: argparse.Namespace) -> None:
                         verdicts = judge(detections.iloc[left[:k]], truths[reviewed], run)
                         exported = root / f"review-{order}-{k}-{number}.geojson"
                         verdicts.to_file(exported)
-                        if args.fresh_pool:  # the new scenes are trained on in chips
+                        if args.fresh_pool or args.chips_only:  # trained on in chips
                             chips.append(root / f"chips-{order}-{k}-{number}")
                             cut_chips(verdicts, pools[reviewed], chips[-1])
                         result = merge_verdicts([exported], base=[labels])
@@ -506,7 +536,15 @@ def rounds(args: argparse.Namespace) -> None:
                         current.to_file(merged)
                     name = f"{order}-{k}-{number}"
                     model = fit(
-                        root, name, merged, tune, model, args.tune_lr, seed=args.seed, chips=chips
+                        root,
+                        name,
+                        merged,
+                        tune,
+                        model,
+                        args.tune_lr,
+                        seed=args.seed,
+                        chips=chips,
+                        scenes=scenes,
                     )
                 labels = merged
                 report(order, k, number, labels, model, began, available)
@@ -575,8 +613,17 @@ def main() -> None:
         "--cold-storage",
         action="store_true",
         help="the warehouses of the pool and test scenes are cold stores, with rows of rooftop"
-        " condensers like a data center's cooling units: a start model shown data centers"
-        " alone takes them for data centers, and only verdicts teach it otherwise",
+        " condensers like a data center's cooling units, which a start model shown data"
+        " centers alone takes for data centers (benchmarks/README.md: labels do not teach"
+        " it otherwise at these budgets)",
+    )
+    playing.add_argument(
+        "--chips-only",
+        action="store_true",
+        help="train on chips cut around the labelled sites alone (as the seed project's 757"
+        " chips around hand-labelled sites), never on the pool's whole scenes, where every"
+        " unlabelled look-alike is background already: the start model has seen no"
+        " look-alike, and each verdict's chip is imagery it had not seen",
     )
     playing.add_argument("--test-scenes", type=int, default=2)
     playing.add_argument("--output-dir", type=Path)
