@@ -471,21 +471,8 @@ def rounds(args: argparse.Namespace) -> None:
                 merged = root / f"labels-{order}-{k}-{number}.geojson"
                 current = gpd.read_file(labels)
                 reviewed = number if args.fresh_pool else 0
-                if order == "unreviewed":  # the control: as many steps, no verdict
-                    current.to_file(merged)
-                    available = ""
-                    model = fit(
-                        root,
-                        f"{order}-{k}-{number}",
-                        merged,
-                        tune,
-                        model,
-                        args.tune_lr,
-                        seed=args.seed,
-                        chips=chips,
-                        scenes=scenes,
-                    )
-                elif order == "scratch":
+                name = f"{order}-{k}-{number}"
+                if order == "scratch":
                     left = unjudged(truth, current)
                     picked = truth.iloc[rng.permutation(left)[:k]]
                     available = str(len(left))
@@ -494,7 +481,6 @@ def rounds(args: argparse.Namespace) -> None:
                         gpd.GeoDataFrame, crs=truth.crs
                     ).to_file(merged)
                     epochs = args.epochs + number * tune
-                    name = f"{order}-{k}-{number}"
                     if args.chips_only:
                         chips.append(root / f"chips-{name}")
                         cut_chips(picked.rename(columns={"scene": "source"}), pool, chips[-1])
@@ -510,31 +496,34 @@ def rounds(args: argparse.Namespace) -> None:
                         scenes=scenes,
                     )
                 else:
-                    if (model, reviewed) not in found:
-                        found[model, reviewed] = detect_pool(
-                            model, pools[reviewed], args.min_area, args.review_threshold
-                        )
-                    detections, threshold = found[model, reviewed]
-                    left = unjudged(detections, current)
-                    available = str(len(left))
-                    scores = detections["score"].to_numpy()[left]
-                    if order == "random":
-                        left = rng.permutation(left)
-                    else:
-                        left = left[ORDERS[order](scores, threshold)]
-                    if len(left):
-                        run = run_id(detections)
-                        verdicts = judge(detections.iloc[left[:k]], truths[reviewed], run)
-                        exported = root / f"review-{order}-{k}-{number}.geojson"
-                        verdicts.to_file(exported)
-                        if args.fresh_pool or args.chips_only:  # trained on in chips
-                            chips.append(root / f"chips-{order}-{k}-{number}")
-                            cut_chips(verdicts, pools[reviewed], chips[-1])
-                        result = merge_verdicts([exported], base=[labels])
-                        result.labels.to_file(merged)
-                    else:  # nothing left to judge: the same labels, tuned as long
+                    if order == "unreviewed":  # the control: as many steps, no verdict
                         current.to_file(merged)
-                    name = f"{order}-{k}-{number}"
+                        available = ""
+                    else:
+                        if (model, reviewed) not in found:
+                            found[model, reviewed] = detect_pool(
+                                model, pools[reviewed], args.min_area, args.review_threshold
+                            )
+                        detections, threshold = found[model, reviewed]
+                        left = unjudged(detections, current)
+                        available = str(len(left))
+                        scores = detections["score"].to_numpy()[left]
+                        if order == "random":
+                            left = rng.permutation(left)
+                        else:
+                            left = left[ORDERS[order](scores, threshold)]
+                        if len(left):
+                            run = run_id(detections)
+                            verdicts = judge(detections.iloc[left[:k]], truths[reviewed], run)
+                            exported = root / f"review-{name}.geojson"
+                            verdicts.to_file(exported)
+                            if args.fresh_pool or args.chips_only:  # trained on in chips
+                                chips.append(root / f"chips-{name}")
+                                cut_chips(verdicts, pools[reviewed], chips[-1])
+                            result = merge_verdicts([exported], base=[labels])
+                            result.labels.to_file(merged)
+                        else:  # nothing left to judge: the same labels, tuned as long
+                            current.to_file(merged)
                     model = fit(
                         root,
                         name,
