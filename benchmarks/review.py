@@ -424,11 +424,13 @@ def rounds(args: argparse.Namespace) -> None:
             flush=True,
         )
 
+    # The pool's labelled buildings, each with its scene as cut_chips reads it.
+    sites = truth.rename(columns={"scene": "source"})
     # With --chips-only every training sees chips around its labelled sites alone.
     start_chips: list[Path] = []
     if args.chips_only:
         start_chips.append(root / "chips-start")
-        cut_chips(truth[truth["label"]].rename(columns={"scene": "source"}), pool, start_chips[0])
+        cut_chips(sites[sites["label"]], pool, start_chips[0])
     scenes = not args.chips_only
     began = time.perf_counter()
     first = args.start or fit(
@@ -472,69 +474,59 @@ def rounds(args: argparse.Namespace) -> None:
                 current = gpd.read_file(labels)
                 reviewed = number if args.fresh_pool else 0
                 name = f"{order}-{k}-{number}"
+                # Scratch trains anew for as many epochs in all; the others fine-tune.
+                epochs, weights, lr = tune, model, args.tune_lr
                 if order == "scratch":
                     left = unjudged(truth, current)
-                    picked = truth.iloc[rng.permutation(left)[:k]]
+                    picked = sites.iloc[rng.permutation(left)[:k]]
                     available = str(len(left))
                     columns = ["class", "label", "geometry"]
                     pd.concat([current[columns], picked[columns]]).pipe(
                         gpd.GeoDataFrame, crs=truth.crs
                     ).to_file(merged)
-                    epochs = args.epochs + number * tune
+                    epochs, weights, lr = args.epochs + number * tune, None, None
                     if args.chips_only:
                         chips.append(root / f"chips-{name}")
-                        cut_chips(picked.rename(columns={"scene": "source"}), pool, chips[-1])
-                    model = fit(
-                        root,
-                        name,
-                        merged,
-                        epochs,
-                        None,
-                        None,
-                        seed=args.seed,
-                        chips=chips,
-                        scenes=scenes,
-                    )
+                        cut_chips(picked, pool, chips[-1])
+                elif order == "unreviewed":  # the control: as many steps, no verdict
+                    current.to_file(merged)
+                    available = ""
                 else:
-                    if order == "unreviewed":  # the control: as many steps, no verdict
-                        current.to_file(merged)
-                        available = ""
+                    if (model, reviewed) not in found:
+                        found[model, reviewed] = detect_pool(
+                            model, pools[reviewed], args.min_area, args.review_threshold
+                        )
+                    detections, threshold = found[model, reviewed]
+                    left = unjudged(detections, current)
+                    available = str(len(left))
+                    scores = detections["score"].to_numpy()[left]
+                    if order == "random":
+                        left = rng.permutation(left)
                     else:
-                        if (model, reviewed) not in found:
-                            found[model, reviewed] = detect_pool(
-                                model, pools[reviewed], args.min_area, args.review_threshold
-                            )
-                        detections, threshold = found[model, reviewed]
-                        left = unjudged(detections, current)
-                        available = str(len(left))
-                        scores = detections["score"].to_numpy()[left]
-                        if order == "random":
-                            left = rng.permutation(left)
-                        else:
-                            left = left[ORDERS[order](scores, threshold)]
-                        if len(left):
-                            run = run_id(detections)
-                            verdicts = judge(detections.iloc[left[:k]], truths[reviewed], run)
-                            exported = root / f"review-{name}.geojson"
-                            verdicts.to_file(exported)
-                            if args.fresh_pool or args.chips_only:  # trained on in chips
-                                chips.append(root / f"chips-{name}")
-                                cut_chips(verdicts, pools[reviewed], chips[-1])
-                            result = merge_verdicts([exported], base=[labels])
-                            result.labels.to_file(merged)
-                        else:  # nothing left to judge: the same labels, tuned as long
-                            current.to_file(merged)
-                    model = fit(
-                        root,
-                        name,
-                        merged,
-                        tune,
-                        model,
-                        args.tune_lr,
-                        seed=args.seed,
-                        chips=chips,
-                        scenes=scenes,
-                    )
+                        left = left[ORDERS[order](scores, threshold)]
+                    if len(left):
+                        run = run_id(detections)
+                        verdicts = judge(detections.iloc[left[:k]], truths[reviewed], run)
+                        exported = root / f"review-{name}.geojson"
+                        verdicts.to_file(exported)
+                        if args.fresh_pool or args.chips_only:  # trained on in chips
+                            chips.append(root / f"chips-{name}")
+                            cut_chips(verdicts, pools[reviewed], chips[-1])
+                        result = merge_verdicts([exported], base=[labels])
+                        result.labels.to_file(merged)
+                    else:  # nothing left to judge: the same labels, tuned as long
+                        current.to_file(merged)
+                model = fit(
+                    root,
+                    name,
+                    merged,
+                    epochs,
+                    weights,
+                    lr,
+                    seed=args.seed,
+                    chips=chips,
+                    scenes=scenes,
+                )
                 labels = merged
                 report(order, k, number, labels, model, began, available)
 
