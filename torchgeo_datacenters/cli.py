@@ -14,6 +14,7 @@ from typing import Any, TextIO
 
 from . import __version__
 from .commands import COMMANDS
+from .commands.arguments import check_outputs_are_not_inputs
 from .errors import TGDCError, describe_os_error
 from .utils.bytecode import compile_environment_once
 
@@ -247,6 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.debug:
             _quiet_warnings()
         try:
+            check_outputs_are_not_inputs(parser, args)
             result = args.func(args)
         except BrokenPipeError:
             # The reader of our output went away (``tgdc describe CKPT | head``): stop

@@ -281,3 +281,46 @@ def test_help_lists_every_option_with_units() -> None:
                 assert any(u in text for u in units), (
                     f"{name} {action.option_strings}: {action.help}"
                 )
+
+
+def test_an_output_over_an_input_another_output_or_under_a_file_is_refused(
+    inputs: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, scene, ckpt = inputs["root"], str(inputs["scene"]), str(inputs["checkpoint"])
+    labels = str(inputs["unknown_class"])
+    detect = ["detect", "--checkpoint", ckpt, "--image", scene, "--overwrite"]
+    cases = {
+        # --overwrite would have the run replace the file it reads
+        "is also an input of the command (--image)": [*detect, "--output-geojson", scene],
+        "is also an input of the command (--checkpoint)": [
+            *["export", "--checkpoint", ckpt, "--onnx", ckpt, "--overwrite"]
+        ],
+        "is also an input of the command (VERDICTS)": [
+            *["labels", "merge", labels, "--output", labels, "--overwrite"]
+        ],
+        "is also an input of the command (--labels)": [
+            *["review", "--detections", str(inputs["empty_labels"]), "--image", scene],
+            *["--labels", labels, "--output", str(root / "." / Path(labels).name)],
+            "--overwrite",
+        ],
+        "is also given as --output-report; give each output its own path": [
+            *[*detect, "--output-geojson", str(root / "out" / "a.html")],
+            *["--output-report", str(root / "out" / "a.html")],
+        ],
+        "a browser opens it by its name; give a file name ending in .html (e.g. r.html)": [
+            *[*detect, "--output-geojson", str(root / "out" / "r.geojson")],
+            *["--output-review", str(root / "out" / "r.png")],
+        ],
+        f"{scene}/d.geojson: {scene} is a file, not a directory; choose another output path": [
+            *detect,
+            *["--output-geojson", f"{scene}/d.geojson"],
+        ],
+    }
+    (root / "out").mkdir(exist_ok=True)
+    before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file() and os.access(p, os.R_OK)}
+    for message, args in cases.items():
+        assert main(args) == 2, args
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("tgdc ") and message in err[0], (args, err)
+    after = {p: p.read_bytes() for p in root.rglob("*") if p.is_file() and os.access(p, os.R_OK)}
+    assert after == before

@@ -187,3 +187,17 @@ def test_review_refuses_bad_input_in_one_line(
         assert err.startswith(f"tgdc review: error: {message}"), err
         assert err.count("\n") == 1
         assert not page.exists()
+
+
+@pytest.mark.parametrize("name", ["page.png", "page", "page.geojson"])
+def test_a_page_is_refused_a_name_a_browser_would_not_open_as_html(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scene = write_scene(tmp_path / "scene.tif", 64, 64)
+    detections = tmp_path / "d.geojson"
+    detections.write_text('{"type": "FeatureCollection", "features": []}')
+    args = ["review", "--detections", str(detections), "--image", str(scene)]
+    assert main([*args, "--output", str(tmp_path / name)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "give a file name ending in .html" in err[0], err
+    assert not (tmp_path / name).exists()

@@ -17,6 +17,7 @@ Adding a format or an option there adds its flag here.
 import argparse
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from ..errors import TGDCError
 from ..options import OptionError, PredictorOptions, option_fields, option_help, option_type
@@ -143,3 +144,76 @@ def options_from_args(args: argparse.Namespace) -> PredictorOptions:
     except OptionError as error:
         flag = "--" + error.option.replace("_", "-")
         raise TGDCError(f"{flag} {error.value} {error.problem}") from None
+
+
+def _command_actions(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[Any]:
+    """The arguments of the (sub)command the parsed *args* ran, its parents' included.
+
+    Args:
+        parser: the ``tgdc`` parser.
+        args: what it parsed.
+
+    Returns:
+        The :class:`argparse.Action` of every argument but the subcommand choices.
+    """
+    actions: list[Any] = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            chosen = action.choices.get(getattr(args, action.dest, None) or "")
+            if chosen is not None:
+                actions += _command_actions(chosen, args)
+        else:
+            actions.append(action)
+    return actions
+
+
+def _is_output(dest: str) -> bool:
+    """Whether the argument stored in *dest* names a file the command writes."""
+    return dest == "onnx" or (dest.startswith("output") and dest not in {"output_dir"})
+
+
+def check_outputs_are_not_inputs(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse an output file that is also one of the command's inputs, or another output.
+
+    With ``--overwrite`` the run would replace a file it reads (the image under
+    ``--output-geojson``, a verdict export under ``labels merge --output``), or write two
+    outputs to one file.
+
+    Args:
+        parser: the ``tgdc`` parser.
+        args: what it parsed.
+
+    Raises:
+        TGDCError: naming the output and the argument that names the same file.
+    """
+    given: list[tuple[str, Path, bool]] = []  # (argument, path, whether written)
+    for action in _command_actions(parser, args):
+        value = getattr(args, action.dest, None)
+        flag = action.option_strings[0] if action.option_strings else action.dest.upper()
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str | Path) and str(item):
+                given.append((flag, Path(item), _is_output(action.dest)))
+    for number, (_, path, written) in enumerate(given):
+        if not written:
+            continue
+        for other, named, also_written in given[:number] + given[number + 1 :]:
+            if also_written and _resolved(path) == _resolved(named):
+                raise TGDCError(f"{path}: is also given as {other}; give each output its own path")
+            if not also_written and _same_file(path, named):
+                raise TGDCError(
+                    f"{path}: is also an input of the command ({other}); writing it would"
+                    " replace what is read: choose another output path"
+                )
+
+
+def _resolved(path: Path) -> Path:
+    """*path* made absolute, its links and ``..`` resolved as far as they exist."""
+    return path.expanduser().resolve()
+
+
+def _same_file(output: Path, read: Path) -> bool:
+    """Whether an output would replace a file the command reads (both must exist)."""
+    try:
+        return output.exists() and read.exists() and output.samefile(read)
+    except OSError:
+        return False

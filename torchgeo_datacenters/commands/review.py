@@ -93,12 +93,12 @@ def run(args: argparse.Namespace) -> int:
     from ..checkpoint import check_threshold
     from ..detections.files import read_detections
     from ..detections.verdicts import labelled_sites, read_base_labels, run_id
+    from ..outputs.report import check_page_path
     from ..outputs.review import write_review
-    from ..utils import check_output_path
     from .extra_outputs import check_images
 
     threshold = None if args.threshold is None else check_threshold(args.threshold, "--threshold")
-    check_output_path(args.output, overwrite=args.overwrite)
+    check_page_path(args.output, overwrite=args.overwrite)
     check_images(args.image)
     detections = read_detections(args.detections)
     labelled = None

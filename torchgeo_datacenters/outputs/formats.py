@@ -481,7 +481,7 @@ register(
         help="self-contained HTML map report: imagery, detections coloured by score (by"
         " status for change and compare), a sortable table; opens offline in any browser",
         writer="torchgeo_datacenters.outputs.report:write_run_report",
-        checker="torchgeo_datacenters.utils.atomic:check_output_path",
+        checker="torchgeo_datacenters.outputs.report:check_page_path",
         size="torchgeo_datacenters.outputs.space:report_bytes",
     )
 )
@@ -493,7 +493,7 @@ register(
         " missed sites drawn on the map; exports the verdicts as a label file for"
         " `tgdc labels merge` (as `tgdc review` writes)",
         writer="torchgeo_datacenters.outputs.review:write_run_review",
-        checker="torchgeo_datacenters.utils.atomic:check_output_path",
+        checker="torchgeo_datacenters.outputs.report:check_page_path",
         size="torchgeo_datacenters.outputs.space:review_bytes",
     )
 )

@@ -32,6 +32,7 @@ from rasterio.enums import Resampling
 from rasterio.vrt import WarpedVRT
 from rasterio.warp import transform_bounds
 
+from ..errors import TGDCError
 from ..utils import atomic_output, check_output_path
 from .formats import RunRecord
 from .space import check_free_space, page_bytes
@@ -320,6 +321,34 @@ def write_run_report(path: Path, detections: gpd.GeoDataFrame, run: RunRecord) -
     return write_report(path, detections, run.images, overwrite=run.overwrite)
 
 
+#: File name extensions of an HTML page (a browser opens the file by them).
+PAGE_EXTENSIONS = (".html", ".htm")
+
+
+def check_page_path(path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+    """Check that an HTML page (a map report, a review page) can be written at *path*.
+
+    Args:
+        path: the page's file.
+        overwrite: whether an existing file may be replaced.
+
+    Returns:
+        The path as a :class:`~pathlib.Path`.
+
+    Raises:
+        TGDCError: if its name does not end in ``.html`` (or ``.htm``), which a browser
+            needs to open it as a page; or see
+            :func:`~torchgeo_datacenters.utils.check_output_path`.
+    """
+    path = Path(path)
+    if path.suffix.lower() not in PAGE_EXTENSIONS:
+        raise TGDCError(
+            f"{path}: an HTML page is written here, and a browser opens it by its name;"
+            f" give a file name ending in .html (e.g. {path.with_suffix('.html').name})"
+        )
+    return check_output_path(path, overwrite=overwrite)
+
+
 def write_page(
     path: str | os.PathLike[str],
     render: Callable[[], str],
@@ -341,10 +370,11 @@ def write_page(
         The path written.
 
     Raises:
-        TGDCError: if the file exists and *overwrite* is false, its directory is
-            missing, or its file system has less than *size* bytes free.
+        TGDCError: if its name does not end in ``.html``, the file exists and
+            *overwrite* is false, its directory is missing, or its file system has less
+            than *size* bytes free.
     """
-    check_free_space({check_output_path(path, overwrite=overwrite): size})
+    check_free_space({check_page_path(path, overwrite=overwrite): size})
     with atomic_output(path, overwrite=overwrite) as tmp:
         tmp.write_text(render(), encoding="utf-8")
     return Path(path)

@@ -44,7 +44,7 @@ from ..checkpoint import DEFAULT_DTYPE, DEFAULT_GSD, CheckpointFacts
 from ..detections.writers import write_geojson
 from ..errors import TGDCError
 from ..naip import DATACENTER_CLASS
-from ..utils.atomic import check_output_dir
+from ..utils.atomic import check_output_dir, check_parent
 from .formats import RunRecord
 from .provenance import Provenance
 from .styles import MASK_COLOURS
@@ -286,11 +286,7 @@ def check_stac_directory(directory: str | os.PathLike[str], *, overwrite: bool =
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
         raise TGDCError(f"{directory}: is a file; give a directory for the STAC output")
-    if not directory.parent.is_dir():
-        raise TGDCError(
-            f"{directory}: directory {directory.parent} does not exist; create it first or"
-            " choose another output path"
-        )
+    check_parent(directory)
     if directory.is_dir() and any(directory.iterdir()) and not overwrite:
         raise TGDCError(f"{directory}: already exists; pass --overwrite to replace it")
     # It is staged beside itself, then renamed into place.

@@ -159,11 +159,7 @@ def check_output_path(path: str | os.PathLike[str], *, overwrite: bool = False) 
     path = Path(path)
     if path.is_dir():
         raise TGDCError(f"{path}: is a directory; give a file name for the output")
-    if not path.parent.is_dir():
-        raise TGDCError(
-            f"{path}: directory {path.parent} does not exist; create it first or choose another"
-            " output path"
-        )
+    check_parent(path)
     if not os.access(path.parent, os.W_OK | os.X_OK):
         reason = "read-only file system" if _read_only(path.parent) else "permission denied"
         raise TGDCError(
@@ -172,6 +168,36 @@ def check_output_path(path: str | os.PathLike[str], *, overwrite: bool = False) 
         )
     if path.exists() and not overwrite:
         raise TGDCError(f"{path}: already exists; pass --overwrite to replace it")
+    return path
+
+
+def check_parent(path: Path) -> None:
+    """Check that the directory an output is written in exists.
+
+    Args:
+        path: the output (a file or a directory).
+
+    Raises:
+        TGDCError: if the directory is missing (create it), or a file stands where it or a
+            directory above it should be (no directory can be created there).
+    """
+    if path.parent.is_dir():
+        return
+    existing = _nearest_existing(path.parent)
+    if not existing.is_dir():  # a file, where a directory must be
+        raise TGDCError(
+            f"{path}: {existing} is a file, not a directory; choose another output path"
+        )
+    raise TGDCError(
+        f"{path}: directory {path.parent} does not exist; create it first or choose another"
+        " output path"
+    )
+
+
+def _nearest_existing(path: Path) -> Path:
+    """*path*, or the nearest path above it that exists (the root at the latest)."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
     return path
 
 
@@ -191,9 +217,7 @@ def check_output_dir(directory: str | os.PathLike[str]) -> Path:
             would be created in) is not writable (read-only file system, no permission).
     """
     directory = Path(directory)
-    existing = directory
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
+    existing = _nearest_existing(directory)
     if not existing.is_dir():
         raise TGDCError(f"{directory}: {existing} is a file; give a directory")
     if not os.access(existing, os.W_OK | os.X_OK):
