@@ -149,3 +149,23 @@ def test_merge_says_when_the_detections_given_hold_none(
         " give with --detections the detections file its review page was built from\n"
     )
     assert not output.exists()
+
+
+def test_merge_refuses_an_empty_label_set_and_the_advice_works(
+    reviewed: tuple[Path, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    _, first, _ = reviewed
+    # A page exported before any verdict.
+    empty = write(tmp_path / "review-empty.geojson")
+    output = tmp_path / "labels.geojson"
+    assert main(["labels", "merge", str(empty), "--output", str(output)]) == 2
+    assert capsys.readouterr().err == (
+        f"tgdc labels merge: error: {empty}: no verdict and no label in the file(s) given, so"
+        " the label set would be empty; judge detections on the review page and export them"
+        " again (E), or add --base with the labels the model was trained on\n"
+    )
+    assert not output.exists()
+    # Following it: the labels trained on (here the first round's export) as --base.
+    args = ["labels", "merge", str(empty), "--base", str(first), "--output", str(output)]
+    assert main(args) == 0
+    assert len(gpd.read_file(output)) == 2

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import geopandas as gpd
+import pandas as pd
 import pytest
 from affine import Affine
 from shapely.affinity import translate
@@ -110,10 +111,10 @@ def test_review_puts_sites_labelled_before_last(
     assert not (tmp_path / "bad.html").exists()
 
 
-def test_review_says_when_the_images_given_lie_under_no_detection(
+def test_review_refuses_images_under_none_of_the_detections(
     detected: tuple[Path, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    _, _, directory = detected
+    _, scene, directory = detected
     # A scene 10 km east of the one the detections were found in.
     elsewhere = write_scene(
         tmp_path / "elsewhere.tif",
@@ -123,12 +124,30 @@ def test_review_says_when_the_images_given_lie_under_no_detection(
     )
     page = tmp_path / "review.html"
     args = ["review", "--detections", str(directory / "d.geojson"), "--image", str(elsewhere)]
-    assert main([*args, "--output", str(page)]) == 0
+    assert main([*args, "--output", str(page)]) == 2
     assert capsys.readouterr().err == (
-        "tgdc: warning: 1 of 1 detection(s) lie under none of the images given, so the page"
+        f"tgdc review: error: {elsewhere}: none of the 1 detection(s) lie under the image(s)"
+        f" given; give the GeoTIFF(s) the detections were found in, e.g. {scene.name}\n"
+    )
+    assert not page.exists() and sorted(tmp_path.iterdir()) == [elsewhere]
+    # Following the advice: the scene itself.
+    assert main([*args[:-1], str(scene), "--output", str(page)]) == 0
+    # Imagery under some of them: a page, with a warning for the others.
+    detections = read_vector(directory / "d.geojson", "detections")
+    far = detections.assign(
+        id=2,
+        source="elsewhere-else.tif",
+        geometry=detections.geometry.translate(0.1),
+        centroid_lon=detections["centroid_lon"] + 0.1,
+    )
+    two = pd.concat([detections, far], ignore_index=True).pipe(gpd.GeoDataFrame, crs=4326)
+    two.to_file(tmp_path / "two.geojson")
+    args = ["review", "--detections", str(tmp_path / "two.geojson"), "--image", str(scene)]
+    assert main([*args, "--output", str(tmp_path / "two.html")]) == 0
+    assert capsys.readouterr().err == (
+        "tgdc: warning: 1 of 2 detection(s) lie under none of the images given, so the page"
         " shows no imagery for them; give the GeoTIFFs the detections were found in\n"
     )
-    assert page.exists()
 
 
 def test_review_of_a_run_that_found_nothing_is_a_page_to_draw_missed_sites_on(

@@ -129,6 +129,14 @@ def test_a_site_judged_twice_keeps_the_newest_verdict(
             {"detection_id": None},
             "feature(s) 2 judge a detection but name no detection_id",
         ),
+        *[
+            (
+                {"detection_id": value},
+                "feature(s) 2 have a detection_id that is not a detection's whole-number id"
+                f" ({value!r}); give the id of the detection in the detections file",
+            )
+            for value in (1.5, "abc")
+        ],
     ],
 )
 def test_a_bad_verdict_is_refused_in_one_line(
@@ -274,7 +282,14 @@ def test_a_merge_over_base_labels_writes_numbers_as_numbers(
 def test_a_file_of_no_features_holds_no_verdicts_or_labels(tmp_path: Path) -> None:
     empty = write(tmp_path / "empty.geojson")
     assert read_verdicts(empty).empty and read_base_labels(empty).empty
-    assert merge_verdicts([empty], base=[empty]).labels.empty
+    assert merge_verdicts([empty], base=[write(tmp_path / "none.geojson")]).labels.empty
+    # One file given twice would count its verdicts twice.
+    for paths, base in [([empty, empty], []), ([empty], [tmp_path / "." / "empty.geojson"])]:
+        with pytest.raises(TGDCError) as error:
+            merge_verdicts(paths, base=base)
+        assert str(error.value) == (
+            f"{base[0] if base else empty}: given twice (as {empty} too); give each file once"
+        )
 
 
 def test_label_files_refuse_features_without_a_footprint(tmp_path: Path) -> None:

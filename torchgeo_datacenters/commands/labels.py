@@ -72,10 +72,12 @@ def run_merge(args: argparse.Namespace) -> int:
         The exit status (0).
 
     Raises:
-        TGDCError: see :func:`~torchgeo_datacenters.detections.verdicts.merge_verdicts`.
+        TGDCError: if the files hold no verdict and no label (an empty label set); see
+            also :func:`~torchgeo_datacenters.detections.verdicts.merge_verdicts`.
     """
     from ..detections.files import check_vector_output, read_detections, write_vector
     from ..detections.verdicts import merge_verdicts, run_id
+    from ..errors import TGDCError
 
     check_vector_output(args.output, overwrite=args.overwrite)
     runs = None
@@ -85,6 +87,12 @@ def run_merge(args: argparse.Namespace) -> int:
             detections = read_detections(path)
             runs[run_id(detections)] = detections
     merged = merge_verdicts(args.verdicts, runs, args.base)
+    if merged.labels.empty:  # nothing to train on: `torchgeo fit` refuses such a file
+        raise TGDCError(
+            f"{args.verdicts[0]}: no verdict and no label in the file(s) given, so the label"
+            " set would be empty; judge detections on the review page and export them again"
+            " (E), or add --base with the labels the model was trained on"
+        )
     write_vector(merged.labels, args.output, overwrite=args.overwrite)
     for replacement in merged.replaced:
         print(f"judged twice: {replacement}")

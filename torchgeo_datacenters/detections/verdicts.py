@@ -229,13 +229,26 @@ def read_verdicts(
     detection = frame["verdict"] != "missed"
     if "detection_id" not in frame:
         frame["detection_id"] = None
+    given = frame["detection_id"].notna()
     ids = pd.to_numeric(frame["detection_id"], errors="coerce")
-    if ids[detection].isna().any():
+    if (detection & ~given).any():
         raise refuse_features(
             path,
-            frame.index[detection & ids.isna()],
+            frame.index[detection & ~given],
             "judge a detection but name no detection_id",
             "export the file again from its review page",
+        )
+    whole = ids.notna() & (ids % 1 == 0)
+    if (given & ~whole).any():
+        bad = frame.index[given & ~whole]
+        value = frame.loc[bad[0], "detection_id"]
+        shown = repr(value) if isinstance(value, str) else str(value)
+        raise refuse_features(
+            path,
+            bad,
+            f"have a detection_id that is not a detection's whole-number id ({shown})",
+            "give the id of the detection in the detections file, or export the file again"
+            " from its review page",
         )
     if runs is not None:
         _check_runs(path, frame.assign(detection_id=ids)[detection], runs)
@@ -390,8 +403,14 @@ def merge_verdicts(
         The merged labels (base labels last) and the replacements made.
 
     Raises:
-        TGDCError: see :func:`read_verdicts` and :func:`read_base_labels`.
+        TGDCError: if a file is given twice (its verdicts would be counted twice); see
+            also :func:`read_verdicts` and :func:`read_base_labels`.
     """
+    given: dict[Path, str | os.PathLike[str]] = {}
+    for path in [*paths, *base]:
+        if (resolved := Path(path).resolve()) in given:
+            raise TGDCError(f"{path}: given twice (as {given[resolved]} too); give each file once")
+        given[resolved] = path
     frames = []
     for order, path in enumerate(paths):
         verdicts = read_verdicts(path, runs)

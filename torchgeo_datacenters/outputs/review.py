@@ -42,6 +42,7 @@ from rasterio.warp import transform_bounds, transform_geom
 from shapely.geometry.base import BaseGeometry
 
 from ..detections.verdicts import run_id
+from ..errors import TGDCError
 from ..naip import DATACENTER_CLASS, HARD_NEGATIVE_CLASSES
 from .formats import RunRecord
 from .report import (
@@ -239,6 +240,27 @@ def detection_chips(
     return chips
 
 
+def _no_imagery_error(
+    detections: gpd.GeoDataFrame, images: Sequence[str | os.PathLike[str]]
+) -> TGDCError:
+    """The error for images under none of the detections (a page of blank chips).
+
+    Args:
+        detections: the detections (with their ``source`` where known).
+        images: the rasters given.
+
+    Returns:
+        The error, naming the first image and a scene the detections came from.
+    """
+    more = f" (and {len(images) - 1} more)" if len(images) > 1 else ""
+    sources = detections["source"].dropna() if "source" in detections else pd.Series()
+    found_in = f", e.g. {sources.iloc[0]}" if len(sources) else ""
+    return TGDCError(
+        f"{images[0]}{more}: none of the {len(detections)} detection(s) lie under the"
+        f" image(s) given; give the GeoTIFF(s) the detections were found in{found_in}"
+    )
+
+
 def render_review(
     detections: gpd.GeoDataFrame,
     images: Sequence[str | os.PathLike[str]] = (),
@@ -263,6 +285,10 @@ def render_review(
 
     Returns:
         The page.
+
+    Raises:
+        TGDCError: if images are given and none lies under any detection (imagery of
+            another place: every chip would be blank).
     """
     run = run_id(detections)
     order = review_order(
@@ -270,6 +296,8 @@ def render_review(
     )
     chips = detection_chips(detections, images)
     uncovered = sum(chip is None for chip in chips)
+    if images and chips and uncovered == len(chips):
+        raise _no_imagery_error(detections, images)
     if uncovered:
         warnings.warn(
             f"{uncovered} of {len(chips)} detection(s) lie under none of the images given, so"
