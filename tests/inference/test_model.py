@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -55,6 +56,37 @@ def test_load_checkpoint(checkpoint: Path) -> None:
     assert probabilities.shape == (2, 40, 56)
     expected = torch.sigmoid(torch.tensor(-3.0))
     torch.testing.assert_close(probabilities, torch.full((2, 40, 56), expected.item()))
+
+
+def test_a_missing_checkpoint_names_the_newest_one_training_wrote_near_it(
+    checkpoint: Path, tmp_path: Path
+) -> None:
+    # A run started again in the same root writes version_1; the path of version_0 is empty.
+    root = tmp_path / "round1" / "csv"
+    (root / "version_0").mkdir(parents=True)
+    (root / "version_1" / "checkpoints").mkdir(parents=True)
+    written = root / "version_1" / "checkpoints" / "last.ckpt"
+    written.write_bytes(checkpoint.read_bytes())
+    (root / "version_1" / "checkpoints" / "best.ckpt").write_bytes(b"")
+    os.utime(written, (2e9, 2e9))  # the newest
+    given = root / "version_0" / "checkpoints" / "last.ckpt"
+    with pytest.raises(TGDCError) as error:
+        load_checkpoint(given)
+    assert str(error.value) == (
+        f"{given}: checkpoint file does not exist; the newest checkpoint near it is {written}"
+    )
+    # Following the advice loads it; a directory is named as one.
+    assert load_checkpoint(written).threshold == 0.5
+    with pytest.raises(TGDCError) as error:
+        load_checkpoint(root)
+    assert str(error.value) == f"{root}: is a directory; the newest checkpoint near it is {written}"
+    # Nothing within four folders above: no checkpoint to name.
+    far = tmp_path / "a" / "b" / "c" / "d" / "missing.ckpt"
+    with pytest.raises(TGDCError) as error:
+        load_checkpoint(far)
+    assert str(error.value) == (
+        f"{far}: checkpoint file does not exist; give the .ckpt file training wrote"
+    )
 
 
 def test_checkpoints_that_are_not_ours(checkpoint: Path, tmp_path: Path) -> None:

@@ -126,6 +126,60 @@ def _first_line(error: BaseException, width: int = 120) -> str:
     return line if len(line) <= width else line[: width - 3] + "..."
 
 
+#: Folders above a missing checkpoint searched for the checkpoints training wrote
+#: (``ROOT/csv/version_N/checkpoints/*.ckpt``: four), and as deep below.
+CHECKPOINT_SEARCH_DEPTH = 4
+
+#: Most folders searched for them.
+CHECKPOINT_SEARCH_FOLDERS = 2000
+
+
+def _missing_checkpoint(path: Path) -> TGDCError:
+    """The error for a checkpoint path that is no file, naming the newest checkpoint near it.
+
+    A training run started again in the same ``default_root_dir`` writes into the next
+    ``version_N`` folder, so a path copied from the first run names none.
+
+    Args:
+        path: the path given (missing, or a directory).
+
+    Returns:
+        The error.
+    """
+    # The folder given, else the highest folder up to four levels above the path (the file
+    # system's root and "." excepted).
+    above = [path] if path.is_dir() else path.parents[:CHECKPOINT_SEARCH_DEPTH]
+    folders = [f for f in above if f.is_dir() and f != f.parent]
+    newest = _newest_checkpoint(folders[-1]) if folders else None
+    what = "is a directory" if path.is_dir() else "checkpoint file does not exist"
+    if newest is None:
+        return TGDCError(f"{path}: {what}; give the .ckpt file training wrote")
+    return TGDCError(f"{path}: {what}; the newest checkpoint near it is {newest}")
+
+
+def _newest_checkpoint(folder: Path) -> Path | None:
+    """The most recently written ``.ckpt`` under *folder*, hidden folders skipped.
+
+    Args:
+        folder: where to look, at most :data:`CHECKPOINT_SEARCH_DEPTH` levels down and
+            :data:`CHECKPOINT_SEARCH_FOLDERS` folders.
+
+    Returns:
+        The file, or None where there is none.
+    """
+    found: list[Path] = []
+    top = len(folder.parts)
+    for visited, (root, dirs, files) in enumerate(os.walk(folder)):
+        if visited == CHECKPOINT_SEARCH_FOLDERS:  # a large tree: stop, with what was found
+            break
+        depth = len(Path(root).parts) - top
+        dirs[:] = (
+            [] if depth >= CHECKPOINT_SEARCH_DEPTH else [d for d in dirs if not d.startswith(".")]
+        )
+        found += [Path(root) / name for name in files if name.endswith(".ckpt")]
+    return max(found, key=lambda f: f.stat().st_mtime, default=None)
+
+
 def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a checkpoint written by training, checking that it is one of ours.
 
@@ -142,7 +196,7 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     """
     path = Path(path)
     if not path.is_file():
-        raise TGDCError(f"{path}: checkpoint file does not exist")
+        raise _missing_checkpoint(path)
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
