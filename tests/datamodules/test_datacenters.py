@@ -355,6 +355,18 @@ def test_a_split_that_can_rank_gives_no_warning() -> None:
     assert not ValidationSplit(40, {"datacenter": MIN_VALIDATION_DATACENTERS - 1}).can_rank
 
 
+@pytest.mark.parametrize(("datacenters", "share"), [(0, "100%"), (1, "100%"), (3, "33%")])
+def test_a_split_too_small_to_rank_says_how_much_one_site_moves_iou(
+    datacenters: int, share: str
+) -> None:
+    line = ValidationSplit(40, {"datacenter": datacenters}).too_few("give a val_area")
+    assert line == (
+        f"the validation split holds {datacenters} labelled data center(s), fewer than the 10"
+        f" needed to rank epochs (one site moves validation IoU by about {share}), so"
+        " best.ckpt is picked by chance: detect with last.ckpt, or give a val_area"
+    )
+
+
 def test_no_room_for_a_training_patch_is_said_so(
     tmp_path: Path, synthetic_scenes: SyntheticDataset
 ) -> None:

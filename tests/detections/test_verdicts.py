@@ -129,6 +129,11 @@ def test_a_site_judged_twice_keeps_the_newest_verdict(
             {"detection_id": None},
             "feature(s) 2 judge a detection but name no detection_id",
         ),
+        (
+            {"verdict": "missed", "detection_id": 2},
+            "feature(s) 2 are missed sites (verdict 'missed') that name a detection_id; a missed"
+            " site is one no detection found: remove its detection_id",
+        ),
         *[
             (
                 {"detection_id": value},

@@ -224,7 +224,7 @@ class ValidationSplit:
         return (
             f"the validation split holds {self.datacenters} labelled data center(s), fewer"
             f" than the {MIN_VALIDATION_DATACENTERS} needed to rank epochs (one site moves"
-            f" validation IoU by about 1/{max(self.datacenters, 1)}), so best.ckpt is picked"
+            f" validation IoU by about {1 / max(self.datacenters, 1):.0%}), so best.ckpt is picked"
             f" by chance: detect with last.ckpt, or {enlarge}"
         )
 

@@ -238,6 +238,14 @@ def read_verdicts(
             "judge a detection but name no detection_id",
             "export the file again from its review page",
         )
+    if (~detection & given).any():
+        raise refuse_features(
+            path,
+            frame.index[~detection & given],
+            "are missed sites (verdict 'missed') that name a detection_id",
+            "a missed site is one no detection found: remove its detection_id, or give the"
+            " detection's verdict as accepted",
+        )
     whole = ids.notna() & (ids % 1 == 0)
     if (given & ~whole).any():
         bad = frame.index[given & ~whole]
