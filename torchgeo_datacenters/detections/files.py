@@ -120,13 +120,13 @@ def check_vector_output(path: str | os.PathLike[str], *, overwrite: bool = False
         TGDCError: if the extension is not a known format, the directory is missing, or the
             file exists and *overwrite* is false.
     """
-    path = Path(path)
-    if path.suffix.lower() not in WRITE_DRIVERS:
-        raise TGDCError(
-            f"{path}: unknown vector format; end the name with one of"
-            f" {', '.join(sorted(WRITE_DRIVERS))}"
-        )
-    return check_output_path(path, overwrite=overwrite)
+    return check_output_path(
+        path,
+        overwrite=overwrite,
+        suffixes=WRITE_DRIVERS,
+        wrong_suffix="unknown vector format; end the name with one of"
+        f" {', '.join(sorted(WRITE_DRIVERS))}",
+    )
 
 
 def write_vector(

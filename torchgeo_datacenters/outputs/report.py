@@ -32,7 +32,6 @@ from rasterio.enums import Resampling
 from rasterio.vrt import WarpedVRT
 from rasterio.warp import transform_bounds
 
-from ..errors import TGDCError
 from ..utils import atomic_output, check_output_path
 from .formats import RunRecord
 from .space import check_free_space, page_bytes
@@ -341,12 +340,13 @@ def check_page_path(path: str | os.PathLike[str], *, overwrite: bool = False) ->
             :func:`~torchgeo_datacenters.utils.check_output_path`.
     """
     path = Path(path)
-    if path.suffix.lower() not in PAGE_EXTENSIONS:
-        raise TGDCError(
-            f"{path}: an HTML page is written here, and a browser opens it by its name;"
-            f" give a file name ending in .html (e.g. {path.with_suffix('.html').name})"
-        )
-    return check_output_path(path, overwrite=overwrite)
+    return check_output_path(
+        path,
+        overwrite=overwrite,
+        suffixes=PAGE_EXTENSIONS,
+        wrong_suffix="an HTML page is written here, and a browser opens it by its name; give a"
+        f" file name ending in .html (e.g. {path.with_suffix('.html').name})",
+    )
 
 
 def write_page(

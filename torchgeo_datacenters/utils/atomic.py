@@ -15,7 +15,7 @@ import shutil
 import socket
 import tempfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 from ..errors import TGDCError, describe_os_error
@@ -142,21 +142,33 @@ def writing(path: str | os.PathLike[str]) -> Iterator[None]:
         raise write_error(path, error) from error
 
 
-def check_output_path(path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+def check_output_path(
+    path: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    suffixes: Collection[str] = (),
+    wrong_suffix: str = "",
+) -> Path:
     """Check that an output file can be written.
 
     Args:
         path: the file to be written.
         overwrite: whether an existing file may be replaced.
+        suffixes: the name's extensions its format is written under, lower case (default:
+            any).
+        wrong_suffix: what is wrong and how to fix it, for a name with another extension.
 
     Returns:
         The path as a :class:`~pathlib.Path`.
 
     Raises:
-        TGDCError: if the parent directory is missing or not writable (read-only file
-            system, no permission), or the file exists and *overwrite* is false.
+        TGDCError: if the name's extension is not one of *suffixes*, the parent directory
+            is missing or not writable (read-only file system, no permission), or the file
+            exists and *overwrite* is false.
     """
     path = Path(path)
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise TGDCError(f"{path}: {wrong_suffix}")
     if path.is_dir():
         raise TGDCError(f"{path}: is a directory; give a file name for the output")
     check_parent(path)
