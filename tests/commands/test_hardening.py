@@ -287,6 +287,7 @@ def test_an_output_over_an_input_another_output_or_under_a_file_is_refused(
     inputs: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     root, scene, ckpt = inputs["root"], str(inputs["scene"]), str(inputs["checkpoint"])
+    chips = inputs["chips"]
     labels = str(inputs["unknown_class"])
     detect = ["detect", "--checkpoint", ckpt, "--image", scene, "--overwrite"]
     cases = {
@@ -302,6 +303,22 @@ def test_an_output_over_an_input_another_output_or_under_a_file_is_refused(
             *["review", "--detections", str(inputs["empty_labels"]), "--image", scene],
             *["--labels", labels, "--output", str(root / "." / Path(labels).name)],
             "--overwrite",
+        ],
+        # Outputs a command would write over the files it reads from its folders.
+        "is also an input of the command (--chips-dir); writing it would replace what is"
+        " read: choose another output directory": [
+            *["chips", "--chips-dir", str(chips), "--labels", labels, "--output-dir", str(chips)],
+            "--overwrite",
+        ],
+        f"{chips / 'a.tif'}: is one of the files the command reads from --chips-dir ({chips},"
+        " *.tif)": [
+            *["batch-detect", "--checkpoint", ckpt, "--chips-dir", str(chips)],
+            *["--output-geojson", str(chips / "a.tif"), "--overwrite"],
+        ],
+        # A FILE@DATE input is the file.
+        "is also an input of the command (--detections)": [
+            *["change", "--detections", f"{labels}@2018-01-01", f"{scene}@2020-01-01"],
+            *["--output", labels, "--overwrite"],
         ],
         "is also given as --output-report; give each output its own path": [
             *[*detect, "--output-geojson", str(root / "out" / "a.html")],

@@ -15,6 +15,7 @@ Adding a format or an option there adds its flag here.
 """
 
 import argparse
+import fnmatch
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -168,20 +169,21 @@ def _command_actions(parser: argparse.ArgumentParser, args: argparse.Namespace) 
 
 
 def _is_output(dest: str) -> bool:
-    """Whether the argument stored in *dest* names a file the command writes."""
-    return dest == "onnx" or (dest.startswith("output") and dest not in {"output_dir"})
+    """Whether the argument stored in *dest* names a file or directory the command writes."""
+    return dest == "onnx" or dest.startswith("output")
 
 
 def check_outputs_are_not_inputs(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """Refuse an output file that is also one of the command's inputs, or another output.
+    """Refuse an output that is also one of the command's inputs, or another output.
 
     With ``--overwrite`` the run would replace a file it reads (the image under
-    ``--output-geojson``, a verdict export under ``labels merge --output``), or write two
-    outputs to one file.
+    ``--output-geojson``, a verdict export under ``labels merge --output``, a scene of
+    ``--chips-dir`` under ``--output-geojson``, the scenes under ``chips --output-dir``), or
+    write two outputs to one file.
 
     Args:
         parser: the ``tgdc`` parser.
-        args: what it parsed.
+        args: what it parsed (an input ``FILE@DATE`` is read as ``FILE``).
 
     Raises:
         TGDCError: naming the output and the argument that names the same file.
@@ -190,20 +192,38 @@ def check_outputs_are_not_inputs(parser: argparse.ArgumentParser, args: argparse
     for action in _command_actions(parser, args):
         value = getattr(args, action.dest, None)
         flag = action.option_strings[0] if action.option_strings else action.dest.upper()
+        written = _is_output(action.dest)
         for item in value if isinstance(value, list) else [value]:
             if isinstance(item, str | Path) and str(item):
-                given.append((flag, Path(item), _is_output(action.dest)))
+                given.append((flag, Path(item), written))
+                if not written and "@" in str(item):  # FILE@DATE (tgdc change)
+                    given.append((flag, Path(str(item).rsplit("@", 1)[0]), False))
+    pattern = getattr(args, "glob", None)  # the files a command reads from its folders
     for number, (_, path, written) in enumerate(given):
         if not written:
             continue
+        what = "directory" if path.is_dir() else "path"
         for other, named, also_written in given[:number] + given[number + 1 :]:
             if also_written and _resolved(path) == _resolved(named):
                 raise TGDCError(f"{path}: is also given as {other}; give each output its own path")
             if not also_written and _same_file(path, named):
                 raise TGDCError(
                     f"{path}: is also an input of the command ({other}); writing it would"
-                    " replace what is read: choose another output path"
+                    f" replace what is read: choose another output {what}"
                 )
+            if not also_written and pattern and _read_from(path, named, pattern):
+                raise TGDCError(
+                    f"{path}: is one of the files the command reads from {other} ({named},"
+                    f" {pattern}); writing it would replace one: choose another output path"
+                )
+
+
+def _read_from(output: Path, folder: Path, pattern: str) -> bool:
+    """Whether an existing output file is one a command reads from *folder* by *pattern*."""
+    if not (output.is_file() and folder.is_dir()):
+        return False
+    inside = _resolved(folder) in _resolved(output).parents
+    return inside and fnmatch.fnmatch(output.name, pattern.rsplit("/", 1)[-1])
 
 
 def _resolved(path: Path) -> Path:
