@@ -51,6 +51,24 @@ def test_synth_rejects_bad_size(tmp_path: Path, capsys: pytest.CaptureFixture) -
     assert "Traceback" not in error
 
 
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--crs", "EPSG:4326"], "EPSG:4326"),
+        (["--gsd", "0"], "gsd: 0.0 m is out of range; give a pixel size of 0.05 to 100 metres"),
+    ],
+)
+def test_synth_refuses_a_grid_before_creating_its_directory(
+    option: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    output = tmp_path / "new" / "scenes"
+    assert main(["synth", "--output-dir", str(output), *option]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith("tgdc synth: error:") and message in captured.err
+    assert len(captured.err.splitlines()) == 1 and captured.out == ""
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_synth_lookalike_warehouses(tmp_path: Path) -> None:
     args = ["synth", "--size", "256", "--count", "1", "--lookalike-warehouses"]
     assert main([*args, "--output-dir", str(tmp_path / "cli")]) == 0

@@ -161,6 +161,21 @@ def test_a_bad_verdict_is_refused_in_one_line(
     assert "\n" not in str(error.value)
 
 
+def test_a_refusal_names_the_features_that_hold_the_value_it_quotes(
+    detections: gpd.GeoDataFrame, tmp_path: Path
+) -> None:
+    run = run_id(detections)
+    path = write(
+        tmp_path / "v.geojson",
+        verdict(square(0), "accept", "datacenter", 1, "2026-01-01T00:00:00Z", run),
+        verdict(square(1), "reject", "warehouse", 2, "2026-01-01T00:00:00Z", run),
+        verdict(square(2), "accept", "datacenter", 3, "2026-01-01T00:00:00Z", run),
+    )
+    with pytest.raises(TGDCError) as error:
+        merge_verdicts([path])
+    assert str(error.value).startswith(f"{path}: feature(s) 1, 3 have verdict 'accept'; give")
+
+
 def test_verdicts_of_another_run_are_refused(detections: gpd.GeoDataFrame, tmp_path: Path) -> None:
     run = run_id(detections)
     other = write(

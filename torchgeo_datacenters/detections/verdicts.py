@@ -197,7 +197,7 @@ def read_verdicts(
     if len(unknown):
         raise refuse_features(
             path,
-            unknown,
+            _like_first(frame, unknown, ["verdict"]),
             f"have verdict {frame.loc[unknown[0], 'verdict']!r}",
             f"give one of {', '.join(VERDICT_CLASSES)}",
         )
@@ -208,7 +208,7 @@ def read_verdicts(
         row = wrong[0]
         raise refuse_features(
             path,
-            wrong,
+            _like_first(frame, wrong, ["class", "verdict"]),
             f"have class {frame.loc[row, 'class']!r} for verdict {verdict[row]!r}",
             f"its class is one of {', '.join(VERDICT_CLASSES[verdict[row]])}",
         )
@@ -253,7 +253,7 @@ def read_verdicts(
         shown = repr(value) if isinstance(value, str) else str(value)
         raise refuse_features(
             path,
-            bad,
+            _like_first(frame, bad, ["detection_id"]),
             f"have a detection_id that is not a detection's whole-number id ({shown})",
             "give the id of the detection in the detections file, or export the file again"
             " from its review page",
@@ -385,6 +385,22 @@ def _iso_times(times: pd.Series) -> pd.Series:
         r"\.(\d{3})\d{3}Z$", r".\1Z", regex=True
     )
     return text.astype(object).where(times.notna(), None)
+
+
+def _like_first(frame: pd.DataFrame, rows: pd.Index, columns: Sequence[str]) -> pd.Index:
+    """The rows whose *columns* hold the values of the first: those an error names.
+
+    Args:
+        frame: the features.
+        rows: the features that break a rule, in file order.
+        columns: the fields whose values the error quotes (the first row's).
+
+    Returns:
+        The rows among *rows* with those values.
+    """
+    first = frame.loc[rows[0], list(columns)].astype(str)
+    same = (frame.loc[rows, list(columns)].astype(str) == first).all(axis=1)
+    return rows[same.to_numpy()]
 
 
 def merge_verdicts(

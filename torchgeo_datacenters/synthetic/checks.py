@@ -98,3 +98,24 @@ def check_datacenters(
                 f" {bounds.bounds}; give coordinates in the scene CRS ({crs})"
             )
     return polygons
+
+
+def check_grid(crs: str, gsd: float) -> tuple[CRS, float]:
+    """Check a scene's CRS and pixel size.
+
+    Args:
+        crs: projected CRS in metres (a UTM zone, as NAIP).
+        gsd: pixel size in metres.
+
+    Returns:
+        The parsed CRS and the pixel size as a float.
+
+    Raises:
+        TGDCError: if the CRS is not a projected one in metres, or the pixel size is not
+            0.05 to 100 metres.
+    """
+    parsed = check_crs(crs)
+    gsd = check_number("gsd", gsd)
+    if not 0.05 <= gsd <= 100.0:
+        raise TGDCError(f"gsd: {gsd} m is out of range; give a pixel size of 0.05 to 100 metres")
+    return parsed, gsd

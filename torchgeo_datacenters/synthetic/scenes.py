@@ -29,8 +29,8 @@ from .buildings import (
 from .canvas import Canvas, box_polygon, pixel_bounds
 from .checks import (
     check_count,
-    check_crs,
     check_datacenters,
+    check_grid,
     check_number,
     check_seed,
     check_size,
@@ -175,10 +175,7 @@ def generate_scene(
     """
     height, width = check_size(size)
     seed = check_seed(seed)
-    parsed_crs = check_crs(crs)
-    gsd = check_number("gsd", gsd)
-    if not 0.05 <= gsd <= 100.0:
-        raise TGDCError(f"gsd: {gsd} m is out of range; give a pixel size of 0.05 to 100 metres")
+    parsed_crs, gsd = check_grid(crs, gsd)
     if len(origin) != 2:
         raise TGDCError(f"origin: {origin!r} is not an (x, y) pair in CRS units")
     x0, y0 = (check_number("origin", v) for v in origin)
@@ -350,6 +347,7 @@ def generate_scenes(
     seed = check_seed(seed)
     if not isinstance(count, int | np.integer) or isinstance(count, bool) or not 1 <= count <= 1000:
         raise TGDCError(f"count: {count!r} is out of range; give 1 to 1000 scenes")
+    check_grid(crs, gsd)  # before the directory is created: a refusal leaves none
     output_dir = Path(output_dir)
     if output_dir.exists() and not output_dir.is_dir():
         raise TGDCError(f"{output_dir}: is a file; give a directory for the scenes")
