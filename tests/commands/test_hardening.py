@@ -315,6 +315,12 @@ def test_an_output_over_an_input_another_output_or_under_a_file_is_refused(
             *["batch-detect", "--checkpoint", ckpt, "--chips-dir", str(chips)],
             *["--output-geojson", str(chips / "a.tif"), "--overwrite"],
         ],
+        # An output directory where a file is.
+        f"{scene}/masks: {scene} is a file; give a directory": [
+            *["chips", "--chips-dir", str(chips), "--labels", labels],
+            *["--output-dir", f"{scene}/masks"],
+        ],
+        f"{scene}: {scene} is a file; give a directory": ["synth", "--output-dir", scene],
         # A FILE@DATE input is the file.
         "is also an input of the command (--detections)": [
             *["change", "--detections", f"{labels}@2018-01-01", f"{scene}@2020-01-01"],

@@ -186,7 +186,8 @@ def test_review_refuses_bad_input_in_one_line(
         ),
         (
             ["--detections", str(directory / "d.geojson"), "--image", str(no_crs)],
-            f"{no_crs}: has no CRS; give a georeferenced raster",
+            f"{no_crs}: raster has no CRS; assign one (e.g. gdal_edit.py -a_srs EPSG:26916"
+            f" {no_crs})",
         ),
         (
             ["--detections", str(tmp_path / "none.geojson"), "--image", str(scene)],

@@ -105,8 +105,10 @@ def run(args: argparse.Namespace) -> int:
 
     from ..datasets import DataCenterLabels, LabelFixes, write_chip_masks
     from ..outputs.space import check_free_space
+    from ..utils import check_output_dir
 
     start = time.perf_counter()
+    check_output_dir(args.output_dir)  # before the labels are read
     labels = DataCenterLabels(
         args.labels,
         use_label_field=args.use_label_field,

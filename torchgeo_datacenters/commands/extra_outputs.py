@@ -96,20 +96,20 @@ def check_images(images: Sequence[Path]) -> None:
         images: the rasters.
 
     Raises:
-        TGDCError: if one is not a readable raster or has no CRS.
+        TGDCError: if one is not a readable raster, or has no CRS (with the line that
+            assigns one; see :func:`~torchgeo_datacenters.imagery.check_georeferenced`).
     """
     import rasterio
 
     from ..errors import TGDCError
+    from ..imagery import check_georeferenced
 
     for image in images:
         try:
             with rasterio.open(image) as src:
-                georeferenced = src.crs is not None
+                check_georeferenced(src, image)
         except rasterio.errors.RasterioIOError as error:
             raise TGDCError(f"{image}: not a readable raster ({error}); give a GeoTIFF") from None
-        if not georeferenced:
-            raise TGDCError(f"{image}: has no CRS; give a georeferenced raster")
 
 
 def status_report_sizes(args: argparse.Namespace, sites: int) -> dict[Path, int]:

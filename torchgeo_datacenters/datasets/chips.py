@@ -20,7 +20,7 @@ from torchgeo.datasets.utils import Sample
 from tqdm import tqdm
 
 from ..errors import TGDCError
-from ..utils import atomic_output, check_output_path
+from ..utils import atomic_output, check_output_dir, check_output_path
 from ..utils.atomic import writing
 from .labels import DataCenterLabels
 
@@ -150,7 +150,7 @@ def write_chip_masks(
             or has no CRS, a mask exists and *overwrite* is false, or a mask cannot be
             written (no space left); see also *check_space*.
     """
-    chips_dir, output_dir = Path(chips_dir), Path(output_dir)
+    chips_dir, output_dir = Path(chips_dir), check_output_dir(output_dir)
     if not chips_dir.is_dir():
         raise TGDCError(f"{chips_dir}: chips directory does not exist")
     chips = sorted(chips_dir.glob(pattern))

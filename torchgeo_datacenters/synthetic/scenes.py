@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from ..errors import TGDCError
 from ..naip import BANDS, DTYPE, GSD
-from ..utils import atomic_output, check_output_path
+from ..utils import atomic_output, check_output_dir, check_output_path
 from .buildings import (
     BUILDINGS,
     COLD_STORAGE_BUILDINGS,
@@ -348,9 +348,7 @@ def generate_scenes(
     if not isinstance(count, int | np.integer) or isinstance(count, bool) or not 1 <= count <= 1000:
         raise TGDCError(f"count: {count!r} is out of range; give 1 to 1000 scenes")
     check_grid(crs, gsd)  # before the directory is created: a refusal leaves none
-    output_dir = Path(output_dir)
-    if output_dir.exists() and not output_dir.is_dir():
-        raise TGDCError(f"{output_dir}: is a file; give a directory for the scenes")
+    output_dir = check_output_dir(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     scene_paths = [output_dir / f"scene_{i:03d}.tif" for i in range(count)]
     labels_path = output_dir / "labels.geojson"
