@@ -1,10 +1,13 @@
+import warnings
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import rasterio
 import shapely
+import shapely.ops
 from rasterio.transform import from_origin
 from support.data import write_raster
 
@@ -61,6 +64,35 @@ def test_write_chip_masks_on_each_chip_grid(tmp_path: Path, chips: tuple[Path, P
         assert data.sum() == pytest.approx(400, abs=40)
         assert not data[:19].any() and not data[:, :9].any()
     assert len(check_chip_pairs(chips_dir, tmp_path / "masks")) == 2
+
+
+def test_labels_on_no_chip_are_warned_about(tmp_path: Path, chips: tuple[Path, Path]) -> None:
+    chips_dir, labels_path = chips
+    labels = gpd.read_file(labels_path)
+    # Longitude and latitude swapped: the polygons land in the Southern Ocean.
+    swapped = labels.set_geometry(
+        labels.geometry.map(lambda g: shapely.ops.transform(lambda x, y: (y, x), g))
+    )
+    swapped.to_file(tmp_path / "swapped.geojson")
+    with pytest.warns(UserWarning, match=r"no label polygon lies on any of the 2 chip\(s\) in"):
+        written = write_chip_masks(
+            chips_dir,
+            DataCenterLabels(tmp_path / "swapped.geojson"),
+            tmp_path / "m",
+            progress=False,
+        )
+    assert len(written) == 2
+    # A hard negative on a chip is a label there (its data center elsewhere): no warning.
+    negative = labels.iloc[:1].assign(**{"class": "warehouse", "label": False})
+    mixed = gpd.GeoDataFrame(pd.concat([negative, swapped.iloc[1:]]), crs=labels.crs)
+    mixed.to_file(tmp_path / "mixed.geojson")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        masks = write_chip_masks(
+            chips_dir, DataCenterLabels(tmp_path / "mixed.geojson"), tmp_path / "n", progress=False
+        )
+    with rasterio.open(masks[0]) as src:
+        assert not src.read(1).any()  # binary masks: a hard negative is background
 
 
 def test_existing_masks_are_refused_without_overwrite(

@@ -8,6 +8,7 @@ a TorchGeo raster dataset (join it with :class:`~.naip.NAIPChips` by ``&``),
 """
 
 import os
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -163,10 +164,13 @@ def write_chip_masks(
     for chip in chips:
         check_output_path(output_dir / chip.name, overwrite=overwrite)
     written = []
+    labelled = 0  # chips a label polygon lies on (a data center or a hard negative)
     for chip in tqdm(chips, desc="masks", unit="chip", disable=not progress):
         profile = profiles[chip]
         labels.crs = CRS.from_user_input(profile["crs"])
-        mask = labels.rasterize(profile["transform"], (profile["height"], profile["width"]))
+        grid = (profile["transform"], (profile["height"], profile["width"]))
+        mask = labels.rasterize(*grid)
+        labelled += labels.lies_on(*grid)
         profile.update(
             count=1, dtype="uint8", nodata=None, compress="deflate", photometric="minisblack"
         )
@@ -181,6 +185,13 @@ def write_chip_masks(
         with atomic_output(final, overwrite=overwrite) as tmp, writing(final):
             tmp.write_bytes(encoded)
         written.append(output_dir / chip.name)
+    if not labelled:
+        warnings.warn(
+            f"no label polygon lies on any of the {len(chips)} chip(s) in {chips_dir}, so every"
+            " mask is background; check that the labels cover the chips' place (longitude"
+            " and latitude swapped, or a wrong CRS, puts them elsewhere)",
+            stacklevel=2,
+        )
     return written
 
 

@@ -379,6 +379,19 @@ class DataCenterLabels(VectorDataset):
         """
         return self._features.copy()
 
+    def lies_on(self, transform: Affine, shape: tuple[int, int]) -> bool:
+        """Whether a label polygon (a data center or a hard negative) meets a grid.
+
+        Args:
+            transform: affine transform of the grid (in :attr:`crs`).
+            shape: (height, width) of the grid in pixels.
+
+        Returns:
+            True where one meets the grid's bounds.
+        """
+        window = shapely.box(*rasterio.transform.array_bounds(*shape, transform))
+        return bool(len(self._features.sindex.query(window, predicate="intersects")))
+
     def rasterize(self, transform: Affine, shape: tuple[int, int]) -> np.ndarray:
         """Rasterise the labels onto a grid in the dataset CRS.
 
