@@ -1,5 +1,6 @@
 """Tests of the comparison with inventories: every matching rule, and the real label files."""
 
+import warnings
 from pathlib import Path
 
 import geopandas as gpd
@@ -107,6 +108,24 @@ def test_several_inventories_and_ids_by_row(
     assert result.scores["matched_detections"].tolist() == [3, 2]
     with pytest.raises(TGDCError, match="repeat; give each inventory once"):
         compare_inventories(found, [atlas, atlas], FOOTPRINT)
+
+
+def test_an_inventory_with_no_site_in_the_area_is_warned_about(
+    case: tuple[gpd.GeoDataFrame, Inventory], tmp_path: Path
+) -> None:
+    found, atlas = case
+    # Its sites given lat/lon as lon/lat: none lies in the area scanned.
+    swapped = atlas.sites.set_geometry(
+        shapely.transform(atlas.sites.geometry, lambda c: c[:, ::-1])
+    )
+    path = tmp_path / "swapped.geojson"
+    swapped.to_file(path)
+    with pytest.warns(UserWarning, match=r"swapped: none of its 7 site\(s\) lies in the area"):
+        result = compare_inventories(found, [read_inventory(path)], FOOTPRINT)
+    assert result.scores["sites"].tolist() == [0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        compare_inventories(found, [atlas], FOOTPRINT)
 
 
 def seed_area(seed: gpd.GeoDataFrame, metres: float) -> shapely.Geometry:

@@ -22,6 +22,7 @@ fields match in any case (KML's ``Name``, a Shapefile's ``NAME``).
 """
 
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -246,6 +247,13 @@ def compare_inventories(
     matched, missed, scores = [], [], []
     for inventory in inventories:
         sites = inventory.sites[inventory.sites.intersects(footprint)].reset_index(drop=True)
+        if sites.empty and not inventory.sites.empty:
+            warnings.warn(
+                f"{inventory.name}: none of its {len(inventory.sites)} site(s) lies in the area"
+                " scanned, so it scores nothing; check that it covers this place (longitude"
+                " and latitude swapped, or a wrong CRS, puts it elsewhere)",
+                stacklevel=2,
+            )
         points = sites.geom_type.isin(["Point", "MultiPoint"]).to_numpy()
         polygon_rows = np.flatnonzero(~points)
         found, site = _overlap_pairs(geometries, sites.geometry.to_numpy()[polygon_rows])
