@@ -188,25 +188,28 @@ def check_outputs_are_not_inputs(parser: argparse.ArgumentParser, args: argparse
     Raises:
         TGDCError: naming the output and the argument that names the same file.
     """
-    given: list[tuple[str, Path, bool]] = []  # (argument, path, whether written)
+    # (argument, path, whether written, whether a folder: --output-dir, --chips-dir, ...)
+    given: list[tuple[str, Path, bool, bool]] = []
     for action in _command_actions(parser, args):
         value = getattr(args, action.dest, None)
         flag = action.option_strings[0] if action.option_strings else action.dest.upper()
-        written = _is_output(action.dest)
+        written, folder = _is_output(action.dest), action.dest.endswith("_dir")
         for item in value if isinstance(value, list) else [value]:
             if isinstance(item, str | Path) and str(item):
-                given.append((flag, Path(item), written))
+                given.append((flag, Path(item), written, folder))
                 if not written and "@" in str(item):  # FILE@DATE (tgdc change)
-                    given.append((flag, Path(str(item).rsplit("@", 1)[0]), False))
+                    given.append((flag, Path(str(item).rsplit("@", 1)[0]), False, folder))
     pattern = getattr(args, "glob", None)  # the files a command reads from its folders
-    for number, (_, path, written) in enumerate(given):
+    for number, (_, path, written, folder) in enumerate(given):
         if not written:
             continue
-        what = "directory" if path.is_dir() else "path"
-        for other, named, also_written in given[:number] + given[number + 1 :]:
+        what = "directory" if folder else "path"
+        for other, named, also_written, read_folder in given[:number] + given[number + 1 :]:
             if also_written and _resolved(path) == _resolved(named):
                 raise TGDCError(f"{path}: is also given as {other}; give each output its own path")
-            if not also_written and _same_file(path, named):
+            # An output folder is compared with the folders read (a file given as a folder
+            # is refused by the command, with its own advice).
+            if not also_written and folder <= read_folder and _same_file(path, named):
                 raise TGDCError(
                     f"{path}: is also an input of the command ({other}); writing it would"
                     f" replace what is read: choose another output {what}"
