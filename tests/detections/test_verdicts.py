@@ -164,16 +164,17 @@ def test_a_bad_verdict_is_refused_in_one_line(
 def test_a_refusal_names_the_features_that_hold_the_value_it_quotes(
     detections: gpd.GeoDataFrame, tmp_path: Path
 ) -> None:
-    run = run_id(detections)
-    path = write(
-        tmp_path / "v.geojson",
-        verdict(square(0), "accept", "datacenter", 1, "2026-01-01T00:00:00Z", run),
-        verdict(square(1), "reject", "warehouse", 2, "2026-01-01T00:00:00Z", run),
-        verdict(square(2), "accept", "datacenter", 3, "2026-01-01T00:00:00Z", run),
-    )
+    # Two verdict words of other tools: the error quotes the first and names its features.
+    words = [("accept", "datacenter"), ("reject", "warehouse"), ("accept", "datacenter")]
+    features = [
+        verdict(square(n), word, kind, n + 1, "2026-01-01T00:00:00Z", run_id(detections))
+        for n, (word, kind) in enumerate(words)
+    ]
     with pytest.raises(TGDCError) as error:
-        merge_verdicts([path])
-    assert str(error.value).startswith(f"{path}: feature(s) 1, 3 have verdict 'accept'; give")
+        merge_verdicts([write(tmp_path / "v.geojson", *features)])
+    assert str(error.value).startswith(
+        f"{tmp_path / 'v.geojson'}: feature(s) 1, 3 have verdict 'accept'; give"
+    )
 
 
 def test_verdicts_of_another_run_are_refused(detections: gpd.GeoDataFrame, tmp_path: Path) -> None:
