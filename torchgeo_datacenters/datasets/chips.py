@@ -164,13 +164,13 @@ def write_chip_masks(
     for chip in chips:
         check_output_path(output_dir / chip.name, overwrite=overwrite)
     written = []
-    labelled = 0  # chips a label polygon lies on (a data center or a hard negative)
+    labelled = False  # whether a label polygon (data center or hard negative) lies on a chip
     for chip in tqdm(chips, desc="masks", unit="chip", disable=not progress):
         profile = profiles[chip]
         labels.crs = CRS.from_user_input(profile["crs"])
         grid = (profile["transform"], (profile["height"], profile["width"]))
         mask = labels.rasterize(*grid)
-        labelled += labels.lies_on(*grid)
+        labelled = labelled or labels.lies_on(*grid)
         profile.update(
             count=1, dtype="uint8", nodata=None, compress="deflate", photometric="minisblack"
         )
