@@ -121,6 +121,10 @@ def columns(table: gpd.GeoDataFrame) -> pd.DataFrame:
 def full(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A whole scan on both nodes."""
     out = tmp_path_factory.mktemp("full") / "scan"
+    # A worker can start a second after the other and find every scene scanned (0.1 s
+    # each): no image is served until both ask for one (a worker downloads one at a time,
+    # the scene ahead after its own), 20 s at most (under the 30 s network timeout).
+    cluster.server.hold(files=2, seconds=20)
     done = run([*cluster.scan(out), "--workers", "2"], cluster.ray.env)
     assert done.returncode == 0, done.stderr
     return out
@@ -219,6 +223,7 @@ def test_killed_worker_node_leaves_the_scan_to_the_others(
     out = tmp_path / "scan"
     worker = cluster.ray.node_id("worker")
     cluster.server.throttle(latency=0.5)
+    cluster.server.hold(files=2, seconds=20)  # the worker has a scene (see full)
     try:
         driver = subprocess.Popen(
             [*cluster.scan(out), "--workers", "2"], env=cluster.ray.env, stderr=subprocess.PIPE

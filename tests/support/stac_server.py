@@ -314,6 +314,10 @@ class StacServer:
         self._rules: list[_FailureRule] = []
         self._latency, self._rate = 0.0, 0.0
         self._lock = threading.Lock()
+        #: Assets held until this many different ones are asked for (0: none held).
+        self._held_files, self._hold_seconds = 0, 0.0
+        self._asked: set[str] = set()
+        self._gate = threading.Condition()
         self._items: list[dict] = []
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -441,6 +445,34 @@ class StacServer:
             rate: bytes per second of the body (0: unlimited).
         """
         self._latency, self._rate = latency, rate
+
+    def hold(self, files: int, seconds: float) -> None:
+        """Answer no asset request until requests for *files* different assets have come.
+
+        Like a server busy until several clients ask at once: a scan's workers download one
+        scene at a time each, so holding until as many assets as workers are asked for
+        means every worker has a scene. Once the requests have come, or *seconds* after
+        the first held request, every asset is served as usual.
+
+        Args:
+            files: different assets to wait for.
+            seconds: longest hold of a request (keep it under the client's timeout).
+        """
+        with self._gate:
+            self._held_files, self._hold_seconds = files, seconds
+            self._asked.clear()
+
+    def _wait_for_hold(self, name: str) -> None:
+        """Hold an asset request as :meth:`hold` asked."""
+        with self._gate:
+            if not self._held_files:
+                return
+            self._asked.add(name)
+            self._gate.notify_all()
+            self._gate.wait_for(lambda: len(self._asked) >= self._held_files, self._hold_seconds)
+            # Open for good, also for requests still waiting.
+            self._held_files = 0
+            self._gate.notify_all()
 
     def clear_failures(self) -> None:
         """Remove every failure rule."""
@@ -592,6 +624,7 @@ class StacServer:
         if not matches:
             self._send_json(handler, method, request, 404, {"code": "NotFound"})
             return
+        self._wait_for_hold(name)
         data = matches[0].read_bytes()
         size = len(data)
         range_header = handler.headers.get("Range")
