@@ -93,6 +93,29 @@ def test_points_outside_naip_are_refused(lon: float, lat: float, message: str) -
         grid_around(lon, lat, 256)
 
 
+def test_a_point_given_latitude_first_is_named_as_such() -> None:
+    # Richmond, Virginia, as a map app copies it: latitude first.
+    with pytest.raises(TGDCError, match="outside NAIP coverage") as refused:
+        grid_around(37.54, -77.44, 64)
+    assert "longitude comes first" in str(refused.value)
+    assert str(refused.value).endswith("it is lon -77.44, lat 37.54, which NAIP covers")
+    assert grid_around(-77.44, 37.54, 64).crs.to_epsg() == 26918  # the advice works
+    # A point outside NAIP either way gets no such advice.
+    with pytest.raises(TGDCError, match="outside NAIP coverage") as refused:
+        grid_around(-0.1276, 51.5072, 64)
+    assert "longitude comes first" not in str(refused.value)
+
+
+def test_a_box_given_latitude_first_is_refused_with_the_box_to_give() -> None:
+    with pytest.raises(TGDCError) as refused:
+        grid_for_bbox((37.54, -77.44, 37.55, -77.43))
+    message = str(refused.value)
+    assert "latitude and longitude swapped" in message
+    advised = [float(value) for value in message.rsplit("here ", 1)[1].split()]
+    assert advised == [-77.44, 37.54, -77.43, 37.55]
+    assert grid_for_bbox(advised).width > 0  # the advice works
+
+
 @pytest.mark.parametrize("size", [0, -5, MAX_SIZE + 1])
 def test_sizes_out_of_range_are_refused(size: int) -> None:
     with pytest.raises(TGDCError, match="size"):

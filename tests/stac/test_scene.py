@@ -79,6 +79,10 @@ def test_coverage_is_the_collection_extent(catalog: NaipCatalog) -> None:
     # Inside the overall box of the extent, outside every part: open Pacific.
     with pytest.raises(TGDCError, match=r"outside NAIP coverage: collection 'naip' .* covers lon"):
         catalog.check_covered(shapely.Point(-140.0, 30.0))
+    advice = "longitude comes first: read the other way round, it is lon -80 to -79.9"
+    # An area of interest whose file holds latitude first.
+    with pytest.raises(TGDCError, match=advice):
+        catalog.check_covered(shapely.box(35.0, -80.0, 35.1, -79.9))
 
 
 def test_no_items_for_the_year(

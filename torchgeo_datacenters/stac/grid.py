@@ -10,9 +10,11 @@ resampling.
 import math
 from collections.abc import Sequence
 
+import shapely
 from affine import Affine
 from rasterio.crs import CRS
 from rasterio.warp import transform, transform_bounds
+from shapely.geometry.base import BaseGeometry
 
 from ..errors import TGDCError
 from ..grid import Grid
@@ -55,6 +57,41 @@ def utm_crs(lon: float, lat: float) -> CRS:
     return CRS.from_epsg(26900 + zone)
 
 
+#: The boxes of :data:`NAIP_COVERAGE`.
+_BOXES = list(NAIP_COVERAGE.values())
+
+
+def _covered(lon: float, lat: float) -> bool:
+    """Whether a point lies in a part of :data:`NAIP_COVERAGE`."""
+    return any(w <= lon <= e and s <= lat <= n for w, s, e, n in _BOXES)
+
+
+def swapped_advice(region: BaseGeometry, boxes: Sequence[tuple[float, float, float, float]]) -> str:
+    """Advice for a region that meets none of *boxes* but would with its axes swapped.
+
+    Coordinates given latitude first (as a map app copies them) put a US site in
+    Antarctica or the Indian Ocean; read the other way round they land where the user meant.
+
+    Args:
+        region: the region, in longitude/latitude (EPSG:4326), outside every box.
+        boxes: ``(west, south, east, north)`` boxes in degrees.
+
+    Returns:
+        ``"; longitude comes first: ..."`` naming the swapped extent where the swapped
+        region meets a box, else ``""``.
+    """
+    flipped = shapely.transform(region, lambda coordinates: coordinates[:, ::-1])
+    if not any(flipped.intersects(shapely.box(*box)) for box in boxes):
+        return ""
+    west, south, east, north = flipped.bounds
+    where = (
+        f"lon {west:g}, lat {south:g}"
+        if flipped.geom_type == "Point"
+        else f"lon {west:g} to {east:g}, lat {south:g} to {north:g}"
+    )
+    return f"; longitude comes first: read the other way round, it is {where}, which NAIP covers"
+
+
 def check_lonlat(lon: float, lat: float) -> None:
     """Check that a point is a longitude/latitude inside a part of :data:`NAIP_COVERAGE`.
 
@@ -64,19 +101,20 @@ def check_lonlat(lon: float, lat: float) -> None:
 
     Raises:
         TGDCError: if *lat* or *lon* is not a coordinate, or the point lies outside every
-            part of :data:`NAIP_COVERAGE`.
+            part of :data:`NAIP_COVERAGE` (saying so where *lon* and *lat* are swapped).
     """
     if not -90 <= lat <= 90:
         raise TGDCError(f"lat: {lat} is not a latitude; give decimal degrees from -90 to 90")
     if not -180 <= lon <= 180:
         raise TGDCError(f"lon: {lon} is not a longitude; give decimal degrees from -180 to 180")
-    if not any(w <= lon <= e and s <= lat <= n for w, s, e, n in NAIP_COVERAGE.values()):
+    if not _covered(lon, lat):
         raise TGDCError(
             f"lat {lat}, lon {lon} is outside NAIP coverage: NAIP images "
             + "; ".join(
                 f"{name} (lon {w:g} to {e:g}, lat {s:g} to {n:g})"
                 for name, (w, s, e, n) in NAIP_COVERAGE.items()
             )
+            + swapped_advice(shapely.Point(lon, lat), _BOXES)
         )
 
 
@@ -158,8 +196,16 @@ def check_bbox(bbox: Sequence[float]) -> tuple[float, float, float, float]:
             f"bbox: ({west}, {south}, {east}, {north}) is empty or inverted; give minlon"
             " minlat maxlon maxlat"
         )
-    check_lonlat(west, south)
-    check_lonlat(east, north)
+    corners = ((west, south), (east, north))
+    outside = not all(_covered(*corner) for corner in corners)
+    if outside and swapped_advice(shapely.box(west, south, east, north), _BOXES):
+        raise TGDCError(
+            f"bbox: ({west:g}, {south:g}, {east:g}, {north:g}) is outside NAIP coverage with"
+            f" its latitude and longitude swapped: give minlon minlat maxlon maxlat, here"
+            f" {south:g} {west:g} {north:g} {east:g}"
+        )
+    for corner in corners:
+        check_lonlat(*corner)
     return west, south, east, north
 
 

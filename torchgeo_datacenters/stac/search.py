@@ -21,6 +21,7 @@ from pystac_client.exceptions import APIError
 from shapely.geometry.base import BaseGeometry
 
 from ..errors import TGDCError
+from .grid import swapped_advice
 from .network import NetworkSettings, describe_request_error
 
 #: The STAC API searched by default: Microsoft Planetary Computer.
@@ -182,8 +183,8 @@ class NaipCatalog:
             west, south, east, north = region.bounds
             raise TGDCError(
                 f"lon {west:g} to {east:g}, lat {south:g} to {north:g} is outside NAIP"
-                f" coverage: collection {self.collection!r} of {self.url} covers {listed};"
-                " give a place inside one of them"
+                f" coverage: collection {self.collection!r} of {self.url} covers {listed}"
+                f"{swapped_advice(region, boxes)}; give a place inside one of them"
             )
 
     def search(self, region: BaseGeometry, year: int | None = None) -> list[pystac.Item]:
