@@ -142,6 +142,30 @@ def test_detect_through_onnx_runtime_matches_torch(
     assert np.allclose(torch_gdf["area_m2"], onnx_gdf["area_m2"])
 
 
+def test_an_onnx_model_runs_and_reports_fp32_and_refuses_bf16(
+    onnx_file: Path, scene: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # auto is fp32 whatever the CPU: ONNX Runtime runs the graph as exported.
+    predictor = Predictor(onnx_file, device="cpu", progress=False)
+    assert predictor.precision == "fp32"
+    assert Predictor(load_onnx(onnx_file), device="cpu", progress=False).precision == "fp32"
+    out = tmp_path / "d.geojson"
+    args = ["detect", "--checkpoint", str(onnx_file), "--image", str(scene)]
+    assert main([*args, "--output-geojson", str(out), "--min-area", "0"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].endswith(", fp32)")
+    # bf16 or fp16 asked for: refused, with advice that works.
+    for precision in ("bf16", "fp16"):
+        with pytest.raises(TGDCError, match=f"precision: {precision} runs a .ckpt"):
+            Predictor(onnx_file, device="cpu", precision=precision, progress=False)
+    assert (
+        main([*args, "--output-geojson", str(tmp_path / "b.geojson"), "--precision", "bf16"]) == 2
+    )
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("tgdc detect: error: ") and "use fp32 or int8" in line
+    assert not (tmp_path / "b.geojson").exists()
+    assert Predictor(onnx_file, device="cpu", precision="int8", progress=False).precision == "int8"
+
+
 def test_the_file_fits_the_space_checked_before_the_export(
     checkpoint: Path, onnx_file: Path
 ) -> None:

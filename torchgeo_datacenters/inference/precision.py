@@ -75,21 +75,31 @@ def auto_precision(device_type: str, flags: set[str], cuda_bf16: bool) -> str:
     return "fp32"
 
 
-def resolve_precision(precision: str, device: torch.device) -> str:
+def resolve_precision(precision: str, device: torch.device, onnx: bool = False) -> str:
     """Check that a precision can run on a device.
 
     Args:
         precision: one of :data:`PRECISIONS`.
         device: where the model runs.
+        onnx: whether the model is an ONNX file, which ONNX Runtime runs in fp32 (or
+            quantised to int8): autocast has no hold on it.
 
     Returns:
-        The precision, ``auto`` resolved by :func:`auto_precision`.
+        The precision, ``auto`` resolved by :func:`auto_precision` (``fp32`` for ONNX).
 
     Raises:
-        TGDCError: if the precision is unknown or this device cannot run it.
+        TGDCError: if the precision is unknown, this device cannot run it, or it is
+            bf16/fp16 for an ONNX model.
     """
     if precision not in PRECISIONS:
         raise TGDCError(f"precision: {precision!r} is not one of {', '.join(PRECISIONS)}")
+    if onnx and precision in ("bf16", "fp16"):
+        raise TGDCError(
+            f"precision: {precision} runs a .ckpt in PyTorch; ONNX Runtime runs an ONNX model"
+            " in fp32, or int8: use fp32 or int8, or give the training checkpoint"
+        )
+    if onnx and precision == "auto":
+        return "fp32"
     if precision == "auto":
         cuda_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
         flags = cpu_flags() if device.type == "cpu" else set()

@@ -65,7 +65,7 @@ from .batches import (
 )
 from .device import CHANNELS_LAST_DEVICES, resolve_device
 from .model import ProbabilityModel, load_checkpoint
-from .onnx import is_onnx, load_onnx, quantize_int8
+from .onnx import OnnxProbability, is_onnx, load_onnx, quantize_int8
 from .precision import autocast, calibration_tiles, resolve_precision
 from .reader import TileReader
 from .results import Detections, RunStats
@@ -129,11 +129,15 @@ class Predictor:
         largest_tile = options.tile_size or max(AUTO_TILE_SIZES)
         batch_size = options.batch_size or max(1, PIXELS_PER_BATCH // largest_tile**2)
         self.device = resolve_device(options.device)
-        # The precision this device runs: checked before the model loads.
-        self.precision = resolve_precision(options.precision, self.device)
         checkpoint = model if isinstance(model, str | os.PathLike) else None
+        if isinstance(model, ProbabilityModel):
+            onnx = isinstance(model.probability_fn, OnnxProbability)
+        else:
+            onnx = is_onnx(model)
+        # The precision this device runs: checked before the model loads.
+        self.precision = resolve_precision(options.precision, self.device, onnx=onnx)
         screen = find_screen(options.screen, checkpoint)
-        if isinstance(model, str | os.PathLike) and is_onnx(model):
+        if isinstance(model, str | os.PathLike) and onnx:
             model = load_onnx(model)
         elif not isinstance(model, ProbabilityModel):
             model = load_checkpoint(model, device=self.device)
