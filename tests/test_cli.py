@@ -1,7 +1,9 @@
 import argparse
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from rasterio.errors import NodataShadowWarning
 from rasterio.transform import from_origin
 
 from torchgeo_datacenters.cli import COMMANDS, RUNTIME_ENVIRONMENT, build_parser, main
+from torchgeo_datacenters.commands import describe
 
 
 def test_runtime_environment_is_set_before_torch_loads(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -213,3 +216,53 @@ def test_a_reader_that_closes_the_pipe_ends_the_command_quietly(tmp_path: Path) 
     finally:
         os.close(write)
     assert (result.returncode, result.stderr) == (141, "")
+
+
+@pytest.mark.parametrize(
+    ("signum", "line"),
+    [(signal.SIGTERM, "terminated (SIGTERM)"), (signal.SIGINT, "interrupted")],
+)
+def test_what_a_stop_breaks_is_reported_as_the_stop(
+    signum: int, line: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    # A stop that lands in an import leaves the module half done, and the next import of it
+    # fails with an error of its own: the user asked the run to stop, and it did.
+    def run(_args: argparse.Namespace) -> int:
+        try:
+            os.kill(os.getpid(), signum)
+            time.sleep(10)  # the handler raises here
+        except KeyboardInterrupt:
+            pass  # taken by the import machinery, say
+        raise AttributeError("module 'numpy._core' has no attribute '_multiarray_umath'")
+
+    monkeypatch.setattr(describe, "run", run)
+    assert main(["describe", "model.ckpt"]) == 128 + signum
+    assert capsys.readouterr().err == f"tgdc describe: {line}\n"
+    # Without a stop, the same error is a fault of tgdc's, not hidden.
+    monkeypatch.setattr(describe, "run", lambda _args: {}["missing"])
+    with pytest.raises(KeyError):
+        main(["describe", "model.ckpt"])
+
+
+@pytest.mark.parametrize(
+    ("signum", "line"),
+    [(signal.SIGTERM, "terminated (SIGTERM)"), (signal.SIGINT, "interrupted")],
+)
+def test_a_stop_python_drops_is_delivered_again(
+    signum: int, line: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    # A stop landing in a finaliser (or in os.fork's callbacks, as a DataLoader starts its
+    # workers) is dropped by Python, with a traceback: the run went on and ended with 0.
+    class Finaliser:
+        def __del__(self) -> None:
+            os.kill(os.getpid(), signum)
+            time.sleep(0.01)  # the handler raises here, and Python drops it
+
+    def run(_args: argparse.Namespace) -> int:
+        Finaliser()
+        time.sleep(10)  # the stop comes again here
+        return 0
+
+    monkeypatch.setattr(describe, "run", run)
+    assert main(["describe", "model.ckpt"]) == 128 + signum
+    assert capsys.readouterr().err == f"tgdc describe: {line}\n"

@@ -3,11 +3,13 @@
 import argparse
 import contextlib
 import difflib
+import gc
 import importlib
 import logging
 import os
 import signal
 import sys
+import threading
 import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any, TextIO
@@ -170,19 +172,66 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM (``timeout``, ``docker stop``, batch schedulers), handled as Ctrl-C is."""
 
 
-def _terminate(signum: int, _frame: object) -> None:
-    """Raise :class:`Terminated`, so that temporary files and workers are cleaned up."""
-    raise Terminated(signal.Signals(signum).name)
+#: What ``tgdc`` says when a signal stops it, by signal.
+STOP_MESSAGES = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated (SIGTERM)"}
+
+
+#: Delay before a stop that Python dropped is delivered again, in seconds.
+REDELIVER_SECONDS = 0.05
 
 
 @contextlib.contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
-    """Handle SIGTERM like Ctrl-C in the main thread while the command runs."""
-    previous = signal.signal(signal.SIGTERM, _terminate)
+def _stop_signals() -> Iterator[list[int]]:
+    """Handle SIGTERM like Ctrl-C in the main thread while the command runs, and record both.
+
+    Each raises in the main thread (:class:`Terminated`, :class:`KeyboardInterrupt`), so
+    that temporary files and workers are cleaned up. A stop can land anywhere:
+
+    - where Python drops exceptions (an ``os.fork`` callback as a DataLoader starts its
+      workers, a ``__del__``): it is delivered again :data:`REDELIVER_SECONDS` later, so
+      that the run stops all the same;
+    - in the middle of an import, or as its workers die of the same signal (a SIGTERM to
+      the process group): whatever fails after it is the stop's doing, not an error to
+      report, and finalisers' complaints are not printed.
+
+    Yields:
+        The signals received so far (empty until one is).
+    """
+    stopped: list[int] = []
+
+    def stop(signum: int, _frame: object) -> None:
+        stopped.append(signum)
+        if signum == signal.SIGTERM:
+            raise Terminated(signal.Signals(signum).name)
+        raise KeyboardInterrupt
+
+    previous_hook = sys.unraisablehook
+    running = threading.Event()
+    running.set()
+
+    def deliver_again(signum: int) -> None:
+        if running.is_set():  # not once the command has ended
+            os.kill(os.getpid(), signum)
+
+    def unraisable(report: Any) -> None:
+        if not stopped:
+            previous_hook(report)
+        elif isinstance(report.exc_value, KeyboardInterrupt):
+            redeliver = threading.Timer(REDELIVER_SECONDS, deliver_again, (stopped[-1],))
+            redeliver.daemon = True
+            redeliver.start()
+
+    previous = {signum: signal.signal(signum, stop) for signum in STOP_MESSAGES}
+    sys.unraisablehook = unraisable
     try:
-        yield
+        yield stopped
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        running.clear()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if stopped:
+            gc.collect()  # finalisers of what the stop left behind run quietly
+        sys.unraisablehook = previous_hook
 
 
 def _quiet_warnings() -> None:
@@ -226,6 +275,16 @@ def _show_warning(
         print(f"tgdc: warning: {message}", file=sys.stderr)
 
 
+def _report_stop(command: str, signum: int) -> int:
+    """Say that a signal stopped the command, in one line.
+
+    Returns:
+        The exit status: 128 + the signal's number, as a shell reports it.
+    """
+    print(f"tgdc {command}: {STOP_MESSAGES[signal.Signals(signum)]}", file=sys.stderr)
+    return 128 + signum
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``tgdc``.
 
@@ -244,30 +303,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # The command as typed: ``labels merge`` for a command with actions.
     command = " ".join(filter(None, (args.command, getattr(args, "action", None))))
-    with warnings.catch_warnings(), _terminate_as_interrupt():
+    with warnings.catch_warnings(), _stop_signals() as stopped:
         if not args.debug:
             _quiet_warnings()
         try:
             check_outputs_are_not_inputs(parser, args)
             result = args.func(args)
         except BrokenPipeError:
+            if stopped:
+                return _report_stop(command, stopped[0])
             # The reader of our output went away (``tgdc describe CKPT | head``): stop
             # quietly, as a Unix tool killed by SIGPIPE does, without Python's complaint
             # about flushing stdout at exit (Python's "Note on SIGPIPE").
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 128 + signal.SIGPIPE
         except (TGDCError, OSError) as error:
+            if stopped:
+                return _report_stop(command, stopped[0])
             if args.debug:
                 raise
             line = error if isinstance(error, TGDCError) else describe_os_error(error)
             print(f"tgdc {command}: error: {line}", file=sys.stderr)
             return 2
         except Terminated:
-            print(f"tgdc {command}: terminated (SIGTERM)", file=sys.stderr)
-            return 128 + signal.SIGTERM
+            return _report_stop(command, signal.SIGTERM)
         except KeyboardInterrupt:
-            print(f"tgdc {command}: interrupted", file=sys.stderr)
-            return 130
+            return _report_stop(command, signal.SIGINT)
+        except Exception:
+            if not stopped:
+                raise
+            # Say what happened, not what the stop broke (a half-done import, say).
+            return _report_stop(command, stopped[0])
     return int(result or 0)
 
 

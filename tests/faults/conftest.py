@@ -74,10 +74,19 @@ def tgdc(*args: str | os.PathLike[str]) -> list[str]:
     return [sys.executable, "-m", "torchgeo_datacenters.cli", *map(str, args)]
 
 
-def start(*args: str | os.PathLike[str]) -> subprocess.Popen[str]:
-    """Start ``tgdc`` with *args* in a process of its own, reading its stderr."""
+def start(*args: str | os.PathLike[str], group: bool = False) -> subprocess.Popen[str]:
+    """Start ``tgdc`` with *args* in a process of its own, reading its stderr.
+
+    Args:
+        args: its arguments.
+        group: start it in a process group of its own (for ``os.killpg``).
+    """
     return subprocess.Popen(
-        tgdc(*args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        tgdc(*args),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        process_group=0 if group else None,
     )
 
 

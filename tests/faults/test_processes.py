@@ -1,6 +1,7 @@
 """Real processes: SIGTERM, a killed main process, two runs writing one output."""
 
 import json
+import os
 import signal
 import subprocess
 from pathlib import Path
@@ -50,13 +51,23 @@ def mid_run(process: subprocess.Popen[str], out: Path) -> tuple[int, str | None]
     return workers[0], start_time(workers[0])
 
 
-def test_sigterm_cleans_up_like_ctrl_c(checkpoint: Path, long_scene: Path, tmp_path: Path) -> None:
-    process = start(*detect_args(checkpoint, long_scene, tmp_path))
+@pytest.mark.parametrize("group", [False, True])
+def test_sigterm_cleans_up_like_ctrl_c(
+    checkpoint: Path, long_scene: Path, tmp_path: Path, group: bool
+) -> None:
+    # SIGTERM to the run alone (timeout, docker stop) or to its whole process group, its
+    # reading workers too (pkill, Slurm's scancel, systemd).
+    process = start(
+        *detect_args(checkpoint, long_scene, tmp_path, "--num-workers", "2"), group=group
+    )
     worker = mid_run(process, tmp_path)
-    process.send_signal(signal.SIGTERM)
+    if group:
+        os.killpg(process.pid, signal.SIGTERM)
+    else:
+        process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=PATIENCE)
     assert process.returncode == 128 + signal.SIGTERM
-    assert error_lines(stderr)[-1] == "tgdc detect: terminated (SIGTERM)"
+    assert error_lines(stderr) == ["tgdc detect: terminated (SIGTERM)"]
     assert list(tmp_path.iterdir()) == []
     wait_for(lambda: not alive(worker), "the reading worker to end")
 
