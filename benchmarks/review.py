@@ -8,6 +8,11 @@ script done (map, outlines, first chip shown), the first frame the page draws af
 page is usable: the chips of the rest are still being read), the load event (all chips
 read), the first frame drawn after it. The time to build the page (chips included) is printed too.
 
+``orders``: how many of the first k detections are mistakes in each order, over pools of
+new scenes (``rounds --fresh-pool``'s round 1, with the data centers and look-alikes a
+scene asks for given by ``--pools``), for one start model: where the page's order puts a
+reviewer's first verdicts, with no training noise in the figure.
+
 ``rounds``: a simulated reviewer whose answers are the SYNTHETIC truth. The pool the
 reviewer looks at is ``--pool-scenes`` scenes of 1,024² px, each with ``--pool-datacenters``
 data centers and ``--pool-negatives`` warehouses (as large and bright as data centers),
@@ -24,8 +29,11 @@ matching a data center at IoU >= 0.5 accepted; else rejected as the class of the
 building it overlaps most, ``other`` where none), merges the verdicts into the labels (tgdc
 labels merge's code) and fine-tunes from the current checkpoint (``weights``) for
 ``--tune-epochs`` at peak learning rate ``--tune-lr`` (with nothing left to judge, on the
-same labels). Orders: ``page`` (the review page's, :func:`review_order`: highest score first),
-``uncertain`` (score nearest the checkpoint's threshold first) and ``random``. With
+same labels). Orders: ``page`` (the review page's, :func:`review_order`: lowest score first, the
+nearest the threshold where every score is above it), ``confident`` (highest score first,
+the page's order before), ``uncertain`` (score nearest the review run's threshold first,
+also where some are below it), ``atypical`` (farthest from the median score first) and
+``random``. With
 ``--fresh-pool`` each round reviews new scenes instead (as many, never trained on), and the
 judged sites are trained on in chips cut around them from the local scenes (the README's
 route downloads chips around them from STAC instead). With ``--chips-only`` no training
@@ -45,9 +53,11 @@ detections over the pool not judged before, that the round's k were taken from.
     uv run python benchmarks/review.py open --detections 10000
     uv run python benchmarks/review.py rounds --k 10 30 --rounds 2 [--epochs 2 --tune-epochs 1]
         [--tune-lr 0.001] [--pool-scenes 12 --pool-negatives 12] [--min-area 500]
-        [--orders page uncertain random scratch unreviewed] [--start-raw] [--seed 0]
+        [--orders page confident uncertain atypical random scratch unreviewed]
+        [--start-raw] [--seed 0]
         [--test-scenes 2] [--review-threshold 0.25] [--fresh-pool] [--chips-only]
     uv run python benchmarks/review.py screenshot docs/review.png
+    uv run python benchmarks/review.py orders --start START [--k 10] [--pools 2x24 4x1]
 """
 
 import argparse
@@ -86,14 +96,30 @@ from torchgeo_datacenters.synthetic import generate_scene, generate_scenes, scen
 from torchgeo_datacenters.training import demo_config, train
 
 
+def confident_first(scores: np.ndarray, _threshold: float) -> np.ndarray:
+    """Rows by score, highest first (the review page's order before issue 24's rounds)."""
+    return np.argsort(-np.asarray(scores, dtype="float64"), kind="stable")
+
+
 def uncertain_first(scores: np.ndarray, threshold: float) -> np.ndarray:
     """Rows by distance of the score from the threshold, nearest first."""
     return np.argsort(np.abs(np.asarray(scores, dtype="float64") - threshold), kind="stable")
 
 
+def atypical_first(scores: np.ndarray, _threshold: float) -> np.ndarray:
+    """Rows by distance of the score from the median score, farthest first."""
+    scores = np.asarray(scores, dtype="float64")
+    return np.argsort(-np.abs(scores - np.median(scores)), kind="stable")
+
+
 #: Review orders besides ``random`` and ``scratch``: rows of (scores, threshold) in order.
-#: ``page`` is the review page's own (:func:`review_order`).
-ORDERS = {"page": lambda scores, _: review_order(scores), "uncertain": uncertain_first}
+#: ``page`` is the review page's own (:func:`review_order`: lowest score first).
+ORDERS = {
+    "page": lambda scores, _: review_order(scores),
+    "confident": confident_first,
+    "uncertain": uncertain_first,
+    "atypical": atypical_first,
+}
 
 #: Side of the benchmark's scene, in pixels.
 SIDE = 4096
@@ -531,6 +557,40 @@ def rounds(args: argparse.Namespace) -> None:
                 report(order, k, number, labels, model, began, available)
 
 
+def mistakes_found(args: argparse.Namespace) -> None:
+    """Print, for each pool of new scenes, how many of the first k detections are mistakes.
+
+    Each pool is 12 scenes never trained on (those of ``rounds --fresh-pool``'s round 1),
+    with ``D`` data centers and ``N`` look-alikes asked of each scene for every ``DxN`` of
+    ``--pools``. The start model detects over it; a detection is a mistake where the truth
+    rejects it (as :func:`judge` does). Random order's figure is its expectation,
+    k x mistakes / detections.
+    """
+    root = Path(tempfile.mkdtemp(prefix="tgdc-orders-"))
+    print(f"start model {args.start}; k = {args.k}; writing under {root}", flush=True)
+    print(
+        f"{'pool':>6s} {'dc':>4s} {'other':>5s} {'found':>5s} {'wrong':>5s}  first k: "
+        + "  ".join(f"{order:>9s}" for order in [*ORDERS, "random"])
+    )
+    for pool in args.pools:
+        datacenters, negatives = (int(n) for n in pool.split("x"))
+        folder = root / pool
+        scenes = make_pool(folder, args.pool_scenes, datacenters, negatives, args.pool_scenes)
+        truth = gpd.read_file(folder / "labels.geojson")
+        detections, threshold = detect_pool(args.start, scenes, None, None)
+        wrong = ~judge(detections, truth, run_id(detections))["label"].to_numpy()
+        scores = detections["score"].to_numpy()
+        found = [int(wrong[ORDERS[order](scores, threshold)[: args.k]].sum()) for order in ORDERS]
+        expected = args.k * wrong.sum() / max(len(wrong), 1)
+        print(
+            f"{pool:>6s} {int(truth['label'].sum()):4d} {int((~truth['label']).sum()):5d}"
+            f" {len(wrong):5d} {int(wrong.sum()):5d}           "
+            + "  ".join(f"{n:9d}" for n in found)
+            + f"  {expected:9.2f}",
+            flush=True,
+        )
+
+
 def main() -> None:
     """Run the benchmark the command line names."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -540,6 +600,16 @@ def main() -> None:
     opening.add_argument("--repeats", type=int, default=3)
     picture = modes.add_parser("screenshot", help="a screenshot of a page in use")
     picture.add_argument("path", type=Path)
+    finding = modes.add_parser("orders", help="mistakes among each order's first k detections")
+    finding.add_argument("--start", type=Path, required=True, help="the model that detects")
+    finding.add_argument("--k", type=int, default=10)
+    finding.add_argument("--pool-scenes", type=int, default=12)
+    finding.add_argument(
+        "--pools",
+        nargs="+",
+        default=["2x24", "4x12", "4x4", "4x1"],
+        help="DxN: D data centers and N look-alikes asked of each scene",
+    )
     playing = modes.add_parser("rounds", help="a simulated reviewer's rounds and fine-tuning")
     playing.add_argument("--k", type=int, nargs="+", default=[10, 30], help="verdicts a round")
     playing.add_argument("--rounds", type=int, default=2)
@@ -613,6 +683,8 @@ def main() -> None:
         open_page(args.detections, args.repeats)
     elif args.mode == "screenshot":
         screenshot(args.path)
+    elif args.mode == "orders":
+        mistakes_found(args)
     else:
         rounds(args)
 

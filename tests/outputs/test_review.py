@@ -41,8 +41,8 @@ ROOFS += [(150, 110, 30, 35), (10, 120, 30, 30)]
 #: Scores given to the six detections (ids 1..6), so that the order is known.
 SCORES = [0.9, 0.55, 0.7, 0.95, 0.6, 0.8]
 
-#: Detection ids by score, highest first: 0.95, 0.9, 0.8, 0.7, 0.6, 0.55.
-REVIEW_ORDER = [4, 1, 6, 3, 5, 2]
+#: Detection ids by score, lowest first: 0.55, 0.6, 0.7, 0.8, 0.9, 0.95.
+REVIEW_ORDER = [2, 5, 3, 6, 1, 4]
 
 
 @pytest.fixture(scope="module")
@@ -57,15 +57,15 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, gpd.GeoDataFram
     return scene, detections, page
 
 
-def test_review_order_is_most_confident_first() -> None:
+def test_review_order_is_least_confident_first() -> None:
     order = review_order(np.array(SCORES))
     assert [i + 1 for i in order] == REVIEW_ORDER
     # Ties keep the table's order.
-    assert review_order(np.array([0.6, 0.3, 0.8, 0.6])).tolist() == [2, 0, 3, 1]
-    # Sites labelled before come last, highest score first among them too.
+    assert review_order(np.array([0.6, 0.3, 0.8, 0.6])).tolist() == [1, 0, 3, 2]
+    # Sites labelled before come last, lowest score first among them too.
     labelled = np.array([True, False, True, False, False, True])
     order = review_order(np.array(SCORES), labelled)
-    assert [i + 1 for i in order] == [4, 5, 2, 1, 6, 3]
+    assert [i + 1 for i in order] == [2, 5, 4, 3, 6, 1]
 
 
 def _decode(uri: str) -> np.ndarray:
@@ -323,11 +323,11 @@ def test_sites_labelled_before_come_last_with_their_class(
     run: tuple[Path, gpd.GeoDataFrame, Path], tmp_path: Path
 ) -> None:
     scene, detections, _ = run
-    # The previous round's labels: detection 4 (the highest score) given a class of the
-    # user's own, which the page shows as text, not as markup.
+    # The previous round's labels: detection 2 (the lowest score, first to review) given a
+    # class of the user's own, which the page shows as text, not as markup.
     labels = gpd.GeoDataFrame(
         {"class": ["<i>warehouse</i>"], "label": [False]},
-        geometry=[detections.set_index("id").geometry[4]],
+        geometry=[detections.set_index("id").geometry[2]],
         crs=4326,
     )
     page_path = write_review(
@@ -347,8 +347,8 @@ def test_sites_labelled_before_come_last_with_their_class(
         for _ in order[1:]:
             page.keyboard.press("n")
         last = page.inner_text("#info")
-    assert order == [*REVIEW_ORDER[1:], 4]
-    assert "highest score first, the 1 on sites labelled before last" in header
+    assert order == [*REVIEW_ORDER[1:], 2]
+    assert "lowest score first, the 1 on sites labelled before last" in header
     assert first.endswith("not judged yet")
-    assert last.startswith("#4 (6 of 6)")
+    assert last.startswith("#2 (6 of 6)")
     assert last.endswith("not judged yet (labelled before as <i>warehouse</i>)")

@@ -116,7 +116,7 @@ def test_stac_scan_writes_a_review_page_of_the_detections_it_wrote(
     assert data["run"] == run_id(detections) and data["threshold"] == 0.6
     assert len(detections) >= 2
     # Every detection the scan wrote, and only those, with the same outline and facts,
-    # in the page's order (highest score first).
+    # in the page's order (lowest score first).
     by_id = {f["properties"]["id"]: f for f in data["detections"]["features"]}
     assert sorted(by_id) == sorted(detections["id"].tolist())
     for row in detections.itertuples():

@@ -18,8 +18,8 @@ def register(subparsers: Any) -> None:
         help="write an offline HTML page to judge detections; its export feeds `tgdc labels merge`",
         description=(
             "Write one self-contained HTML page (no network needed) on which a person judges"
-            " every detection of a run: an image chip around each, highest score first"
-            " (the mistakes worth most to the next training), one key per verdict (A accept"
+            " every detection of a run: an image chip around each, lowest score first"
+            " (where the model's mistakes are most often), one key per verdict (A accept"
             " as data center; reject as W warehouse, R retail, O other; S skip; N/P next,"
             " previous; U undo), a counter of what is left, and missed sites drawn on the"
             " map (D polygon, B box). Verdicts survive a reload (browser storage, keyed by"
