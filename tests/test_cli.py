@@ -218,10 +218,14 @@ def test_a_reader_that_closes_the_pipe_ends_the_command_quietly(tmp_path: Path) 
     assert (result.returncode, result.stderr) == (141, "")
 
 
-@pytest.mark.parametrize(
+#: Each stop, with the line tgdc ends with.
+STOPS = pytest.mark.parametrize(
     ("signum", "line"),
     [(signal.SIGTERM, "terminated (SIGTERM)"), (signal.SIGINT, "interrupted")],
 )
+
+
+@STOPS
 def test_what_a_stop_breaks_is_reported_as_the_stop(
     signum: int, line: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
@@ -244,10 +248,7 @@ def test_what_a_stop_breaks_is_reported_as_the_stop(
         main(["describe", "model.ckpt"])
 
 
-@pytest.mark.parametrize(
-    ("signum", "line"),
-    [(signal.SIGTERM, "terminated (SIGTERM)"), (signal.SIGINT, "interrupted")],
-)
+@STOPS
 def test_a_stop_python_drops_is_delivered_again(
     signum: int, line: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
