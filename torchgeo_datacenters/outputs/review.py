@@ -93,10 +93,10 @@ def review_order(scores: np.ndarray, labelled: np.ndarray | None = None) -> np.n
     the ones the model is least sure of. On new scenes, as a user reviews a scan, the model
     scores most data centers alike and its mistakes apart, mostly below them: in
     ``benchmarks/review.py`` (benchmarks/README.md, "Which order finds the mistakes"), the
-    10 lowest scores held about twice as many look-alikes as 10 random detections over
-    four pools of new scenes, and the 10 highest fewer than random on three of them (on
-    the fourth, look-alikes outscored data centers). Fewer rounds are not shown: one
-    round's fine-tuning moves F1 by as much as the order does. Detections on sites labelled
+    10 lowest scores held 1.6-2.1 times the look-alikes of 10 random detections on each of
+    four pools of new scenes, and the 10 highest fewer than random (with other start
+    models look-alikes can outscore data centers). Fewer rounds are not shown: one round's
+    fine-tuning moves F1 by as much as the order does. Detections on sites labelled
     before (an earlier round's verdicts) come after all the others: judging them again
     teaches nothing new.
 
