@@ -164,9 +164,12 @@ def ray_actors() -> set[int]:
     }
 
 
+@pytest.mark.parametrize("terminated", [False, True])
 def test_killed_scan_leaves_no_ray_process(
-    checkpoint: Path, long_scene: Path, tmp_path: Path
+    checkpoint: Path, long_scene: Path, tmp_path: Path, terminated: bool
 ) -> None:
+    # Killed outright, or terminated: SIGTERM stops the scan as Ctrl-C does, in one line
+    # (Ray's core would dump a stack and abort).
     scenes = tmp_path / "scenes"
     scenes.mkdir()
     (scenes / long_scene.name).symlink_to(long_scene)
@@ -184,8 +187,13 @@ def test_killed_scan_leaves_no_ray_process(
     found: set[int] = wait_for(scanning, "a Ray actor scanning the scene")  # type: ignore[assignment]
     assert process.poll() is None, "the scan ended before it could be caught mid-way"
     ray_processes = [(pid, start_time(pid)) for pid in sorted(found)]
-    process.kill()
-    process.communicate(timeout=PATIENCE)
+    process.send_signal(signal.SIGTERM if terminated else signal.SIGKILL)
+    _, stderr = process.communicate(timeout=PATIENCE)
+    if terminated:
+        assert process.returncode == 128 + signal.SIGTERM
+        assert error_lines(stderr)[-1] == "tgdc scan: terminated (SIGTERM)"
+        assert "SIGTERM received" not in stderr
+        assert "Token authentication is enabled" not in stderr  # Ray's, on a local start
     wait_for(
         lambda: not any(map(alive, ray_processes)),
         "every Ray process of the killed scan to end",

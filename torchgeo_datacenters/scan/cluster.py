@@ -15,7 +15,9 @@ gets one line saying where the token goes.
 import contextlib
 import logging
 import os
+import signal
 import socket
+import threading
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
@@ -75,6 +77,10 @@ def import_ray(*, local: bool = True) -> ModuleType:
     return ray
 
 
+#: The logger of Ray's token set-up, which warns that a local Ray asks for a token.
+RAY_TOKEN_LOGGER = "ray._private.authentication.authentication_token_setup"
+
+
 @contextlib.contextmanager
 def ray_session(ray: ModuleType, address: str | None, workers: int | None) -> Iterator[None]:
     """Use the running Ray, connect to a cluster, or start Ray on this machine.
@@ -100,6 +106,10 @@ def ray_session(ray: ModuleType, address: str | None, workers: int | None) -> It
         # Ray's core logs every failed try at reaching the cluster on stderr; a failure
         # is reported once, as one line.
         os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
+    else:
+        # A Ray started here asks for a token of this user's (~/.ray/auth_token, made if
+        # missing), as Ray does by default, without its warning that it does.
+        logging.getLogger(RAY_TOKEN_LOGGER).setLevel(logging.ERROR)
     # Ray started here ends with the scan, also when the scan is killed (see .reaper).
     reaper = reaped_processes() if address is None else contextlib.nullcontext(None)
     with reaper as marker, _started(ray, address, workers, marker=marker):
@@ -135,9 +145,14 @@ def _started(
     # A local Ray's processes must start within fixed timeouts, which a busy machine can
     # miss: a local start is tried again before giving up.
     attempts = 1 if address else LOCAL_START_ATTEMPTS
+    # Ray's core puts a crash handler on SIGTERM that dumps a stack and aborts (exit 134):
+    # the caller's handler (tgdc's stops and cleans up as Ctrl-C does) is put back.
+    on_sigterm = signal.getsignal(signal.SIGTERM)
     for attempt in range(1, attempts + 1):
         try:
             ray.init(address=address, **options)
+            if on_sigterm is not None and threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGTERM, on_sigterm)
             break
         except Exception as error:  # Ray raises plain Exception when its processes fail
             ray.shutdown()
