@@ -100,6 +100,10 @@ def test_a_point_given_latitude_first_is_named_as_such() -> None:
     assert "longitude comes first" in str(refused.value)
     assert str(refused.value).endswith("it is lon -77.44, lat 37.54, which NAIP covers")
     assert grid_around(-77.44, 37.54, 64).crs.to_epsg() == 26918  # the advice works
+    # West of -90, the longitude given as a latitude is none.
+    with pytest.raises(TGDCError, match="is not a latitude") as refused:
+        grid_around(37.77, -122.42, 64)
+    assert str(refused.value).endswith("it is lon -122.42, lat 37.77, which NAIP covers")
     # A point outside NAIP either way gets no such advice.
     with pytest.raises(TGDCError, match="outside NAIP coverage") as refused:
         grid_around(-0.1276, 51.5072, 64)

@@ -104,7 +104,10 @@ def check_lonlat(lon: float, lat: float) -> None:
             part of :data:`NAIP_COVERAGE` (saying so where *lon* and *lat* are swapped).
     """
     if not -90 <= lat <= 90:
-        raise TGDCError(f"lat: {lat} is not a latitude; give decimal degrees from -90 to 90")
+        raise TGDCError(
+            f"lat: {lat} is not a latitude; give decimal degrees from -90 to 90"
+            + (swapped_advice(shapely.Point(lon, lat), _BOXES) if -90 <= lon <= 90 else "")
+        )
     if not -180 <= lon <= 180:
         raise TGDCError(f"lon: {lon} is not a longitude; give decimal degrees from -180 to 180")
     if not _covered(lon, lat):
