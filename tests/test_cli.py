@@ -249,6 +249,25 @@ def test_what_a_stop_breaks_is_reported_as_the_stop(
 
 
 @STOPS
+def test_a_stop_a_library_raises_as_its_own_is_reported_as_the_signal(
+    signum: int, line: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    # Ray's ray.get checks for signals in its core and raises a plain KeyboardInterrupt
+    # for whichever arrived: a SIGTERM during a scan was reported as Ctrl-C (exit 130).
+    def run(_args: argparse.Namespace) -> int:
+        try:
+            os.kill(os.getpid(), signum)
+            time.sleep(10)  # the handler raises here
+        except KeyboardInterrupt:
+            raise KeyboardInterrupt from None
+        return 0
+
+    monkeypatch.setattr(describe, "run", run)
+    assert main(["describe", "model.ckpt"]) == 128 + signum
+    assert capsys.readouterr().err == f"tgdc describe: {line}\n"
+
+
+@STOPS
 def test_a_stop_python_drops_is_delivered_again(
     signum: int, line: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:

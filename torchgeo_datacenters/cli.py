@@ -325,10 +325,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             line = error if isinstance(error, TGDCError) else describe_os_error(error)
             print(f"tgdc {command}: error: {line}", file=sys.stderr)
             return 2
-        except Terminated:
-            return _report_stop(command, signal.SIGTERM)
         except KeyboardInterrupt:
-            return _report_stop(command, signal.SIGINT)
+            # The signal received, not the exception's kind: a library may raise its own
+            # KeyboardInterrupt for SIGTERM (Ray's ``ray.get`` does for any signal).
+            return _report_stop(command, stopped[0] if stopped else signal.SIGINT)
         except Exception:
             if not stopped:
                 raise
