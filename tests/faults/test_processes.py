@@ -152,16 +152,23 @@ def describe(pid: int) -> str:
     return f"{pid} state {stat[0]} parent {stat[1]} marked {marked}: {command_line(pid)[:200]}"
 
 
-def ray_actors() -> set[int]:
-    """Process ids of Ray's worker processes on this machine (titled ``ray::...``).
+def ray_actors(scan: int) -> set[int]:
+    """Process ids of the Ray worker processes (titled ``ray::...``) of the scan *scan*.
 
-    Ray may start them outside the process tree of the scan that asked for them.
+    Ray may start them outside the process tree of the scan that asked for them; each
+    carries the scan's marker (its process id first), which other runs' Ray workers on the
+    machine do not.
     """
-    return {
-        int(entry.name)
-        for entry in Path("/proc").iterdir()
-        if entry.name.isdigit() and command_line(int(entry.name)).startswith("ray::")
-    }
+    needle = f"{MARKER_VARIABLE}={scan}-".encode()
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and command_line(int(entry.name)).startswith("ray::"):
+            try:
+                if needle in (entry / "environ").read_bytes():
+                    found.add(int(entry.name))
+            except OSError:
+                continue
+    return found
 
 
 @pytest.mark.parametrize("terminated", [False, True])
@@ -173,7 +180,6 @@ def test_killed_scan_leaves_no_ray_process(
     scenes = tmp_path / "scenes"
     scenes.mkdir()
     (scenes / long_scene.name).symlink_to(long_scene)
-    before = ray_actors()
     args = ["scan", "--checkpoint", checkpoint, "--scenes-dir", scenes, "--workers", "1"]
     process = start(*args, "--output-dir", tmp_path / "scan", *TILING)
 
@@ -181,7 +187,7 @@ def test_killed_scan_leaves_no_ray_process(
         if process.poll() is not None:
             return {process.pid}
         # Ray's own processes (its store, scheduler) and the actors it started for the scan.
-        started = set(descendants(process.pid)) | (ray_actors() - before)
+        started = set(descendants(process.pid)) | ray_actors(process.pid)
         return started if any("SceneWorker" in command_line(pid) for pid in started) else set()
 
     found: set[int] = wait_for(scanning, "a Ray actor scanning the scene")  # type: ignore[assignment]

@@ -59,16 +59,43 @@ def test_a_finished_scan_refuses_other_settings_and_a_rerun_rewrites_the_same_ou
     args += ["--output-dir", str(out)]
     assert main(["scan", *args, "--threshold", "0.7"]) == 2
     assert "threshold=0.5, not 0.7" in capsys.readouterr().err
-    # The merged outputs are the scan's own: a rerun retries the failed scene (the fixture's
-    # broken file fails again: exit 1, partial), skips the finished ones and rewrites them.
+    # The merged outputs are the scan's own: a rerun tries the failed scene again (the
+    # fixture's broken file fails again: exit 1, partial), skips the finished ones and
+    # rewrites them.
     before = (out / "detections.geojson").read_bytes()
     assert main(["scan", *args]) == 1
-    assert "partial: 1 scene(s) failed" in capsys.readouterr().out
+    assert "partial: 1 scene file(s) cannot be read" in capsys.readouterr().out
     assert (out / "detections.geojson").read_bytes() == before
     lines = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
     tried = Counter((line["scene"], line["status"]) for line in lines)
     finished = {(scene.name, "done"): 1 for scene in scan_data.grid}
     assert tried == {("broken.tif", "failed"): 2} | finished
+
+
+def test_an_unreadable_scene_file_is_named_and_removing_it_as_advised_completes_the_scan(
+    full_scan: Any, scan_data: Any, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    # A file rasterio cannot open fails the same way however often it is read: the summary
+    # names it with its error and asks for what works, not for a rerun alone.
+    out, scenes = tmp_path / "scan", tmp_path / "scenes"
+    shutil.copytree(full_scan.out, out)
+    shutil.copytree(scan_data.scenes_dir, scenes)
+    args = ["scan", "--checkpoint", str(scan_data.checkpoint), "--scenes-dir", str(scenes)]
+    args += ["--output-dir", str(out)]
+    assert main(args) == 1
+    summary = capsys.readouterr().out.strip().splitlines()[-1]
+    assert summary.endswith(
+        f"partial: 1 scene file(s) cannot be read ({scenes / 'broken.tif'}: not a readable"
+        f" raster ('{scenes / 'broken.tif'}' not recognized as being in a supported file"
+        " format.)): fix or remove them, then rerun"
+    )
+    assert "rerun to retry" not in summary
+    assert (out / "PARTIAL").read_text() == "broken.tif\n"
+    (scenes / "broken.tif").unlink()
+    assert main(args) == 0
+    assert "0 failed" in capsys.readouterr().out
+    assert not (out / "PARTIAL").exists()
+    assert len(gpd.read_file(out / "detections.geojson")) == 2
 
 
 def test_stac_route_scans_the_newest_items_over_a_bbox(
@@ -79,11 +106,16 @@ def test_stac_route_scans_the_newest_items_over_a_bbox(
         args = ["scan", "--checkpoint", str(scan_data.checkpoint), "--bbox"]
         args += [str(value) for value in bbox_of(scan_data.grid)]
         args += ["--stac-url", server.url, "--output-dir", str(out), "--workers", "1"]
+        # A download that fails is tried again by the scan (a 404 is not by the download).
+        server.fail(1, 404, path_prefix=f"/assets/{GRID_IDS[1]}.tif")
         assert main(args) == 0
         lines = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
         # One scene per 2022 item; the 2018 item under the top-left one is not scanned.
         assert sorted(line["scene"] for line in lines) == GRID_IDS
         assert {line["status"] for line in lines} == {"done"}
+        assert {line["scene"]: line["attempts"] for line in lines} == {
+            scene: 2 if scene == GRID_IDS[1] else 1 for scene in GRID_IDS
+        }
         # The same detections as the local scenes (the items are the same files), each
         # naming the STAC item it came from.
         local = gpd.read_file(full_scan.out / "detections.geojson")

@@ -108,11 +108,13 @@ def test_no_download_is_left_behind_by_failed_scenes(
     assert worker.scan(first, second).error is None
     failed = worker.scan(second, third)
     assert failed.detections is None and "could not download" in str(failed.error)
+    assert not failed.unreadable  # a new attempt downloads it again
     wait_for(lambda: image_requests(server, third), "the third scene asked for ahead")
     # The third scene, fetched ahead, is given up for a broken local file that fails in
     # the model: neither leaves a file.
     broken = LocalScene("broken.tif", scan_data.scenes_dir / "broken.tif")
-    assert worker.scan(broken, fourth).error is not None
+    unreadable = worker.scan(broken, fourth)
+    assert "not a readable raster" in str(unreadable.error) and unreadable.unreadable
     assert worker.scan(fourth).error is None
     # No download is left: the worker's directory holds its checkpoint alone.
     assert [p.name for p in worker.fetcher.root.iterdir()] == ["model"]

@@ -130,7 +130,8 @@ def reaped_processes() -> Iterator[str | None]:
     """Mark the processes started inside, and kill them once this process ends or leaves.
 
     Yields:
-        The marker (None where ``/proc`` is missing: nothing is marked).
+        The marker, ``PID-TOKEN`` (this process's id, then a random token), or None where
+        ``/proc`` is missing: nothing is marked.
     """
     if not Path("/proc/self/environ").is_file():
         yield None

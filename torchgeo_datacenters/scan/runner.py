@@ -7,9 +7,11 @@ Ray started here or on a cluster (:mod:`.cluster`).
 Every scene that ends is recorded in the output directory's
 :class:`~torchgeo_datacenters.scan.manifest.Manifest` at once, so a crash or a killed
 worker loses at most the scenes in flight and a rerun skips the finished ones. A scene
-whose attempt fails (an unreadable file, a dropped download, a worker that died) is tried
-again up to ``retries`` times, then recorded as failed with its error while the scan goes
-on. At the end the detections of all finished scenes are merged across scene boundaries
+whose attempt fails (a dropped download, a worker that died) is tried again up to
+``retries`` times, then recorded as failed with its error while the scan goes on; a local
+file the predictor cannot read (not a raster, bands or georeferencing the model cannot
+take) is recorded as failed at once, and named with its error in the summary.
+At the end the detections of all finished scenes are merged across scene boundaries
 (:func:`~torchgeo_datacenters.detections.merge_detections`) and written atomically, one
 file per format of :func:`~torchgeo_datacenters.outputs.scan_files` (GeoJSON, CSV and
 GeoParquet: ``detections.geojson``, ...).
@@ -42,7 +44,7 @@ from ..outputs import Outputs, scan_files, write_vectors
 from ..outputs.provenance import attach_provenance
 from ..utils.atomic import atomic_output
 from .cluster import import_ray, ray_session
-from .manifest import Manifest, SceneRecord, file_sha256
+from .manifest import MANIFEST_FILE, Manifest, SceneRecord, file_sha256
 from .pool import WorkerPool
 from .scenes import ScanScene
 from .worker import SceneOutcome
@@ -66,6 +68,8 @@ class ScanResult:
     skipped: int = 0
     #: Records of the scenes that failed in this run.
     failed: list[SceneRecord] = field(default_factory=list)
+    #: Ids of those among them whose file cannot be read (no new attempt can help).
+    unreadable: set[str] = field(default_factory=set)
     #: Area of valid pixels scanned by this run, in km².
     scanned_km2: float = 0.0
     #: Area of valid pixels of every finished scene, in km².
@@ -93,12 +97,23 @@ class ScanResult:
             f" km²/s; {self.seconds:.1f} s in all), {self.skipped} done before,"
             f" {len(self.failed)} failed"
         )
-        if self.failed:
+        retry = [record.scene for record in self.failed if record.scene not in self.unreadable]
+        if retry:
+            text += f"; partial: {len(retry)} scene(s) failed ({', '.join(retry)}); rerun to retry"
+        unreadable = [record for record in self.failed if record.scene in self.unreadable]
+        if unreadable:
+            named = "; ".join(f"{record.error}" for record in unreadable[:UNREADABLE_NAMED])
+            more = len(unreadable) - UNREADABLE_NAMED
             text += (
-                f"; partial: {len(self.failed)} scene(s) failed"
-                f" ({', '.join(record.scene for record in self.failed)}); rerun to retry"
+                f"; partial: {len(unreadable)} scene file(s) cannot be read ({named}"
+                + (f"; {more} more in {MANIFEST_FILE}" if more > 0 else "")
+                + "): fix or remove them, then rerun"
             )
         return text
+
+
+#: How many unreadable scene files a scan's summary names with their error.
+UNREADABLE_NAMED = 3
 
 
 #: Name of the note, beside the merged outputs, listing the scenes they lack.
@@ -195,9 +210,15 @@ def _run(
     ) as bar:
         for scene, outcome in pool.outcomes():
             attempts[scene.id] += 1
-            if outcome.error is not None and attempts[scene.id] <= retries:
+            if (
+                outcome.error is not None
+                and not outcome.unreadable
+                and attempts[scene.id] <= retries
+            ):
                 pool.submit(scene)
                 continue
+            if outcome.unreadable:
+                result.unreadable.add(scene.id)
             record = _record(manifest, outcome, attempts[scene.id], result)
             result.scan_seconds = time.perf_counter() - start
             bar.update()

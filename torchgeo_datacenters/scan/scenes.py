@@ -60,6 +60,10 @@ class LocalScene:
     id: str
     path: Path
 
+    #: Whether each attempt gets a new copy of the file: no, the user's file is read, so
+    #: an attempt that finds it unreadable is not tried again.
+    copied = False
+
     def fetch(self, directory: Path) -> Path:
         """Give the file to predict on (nothing is copied).
 
@@ -115,6 +119,10 @@ class StacScene:
     collection: str
     asset_key: str
     network: NetworkSettings
+
+    #: Whether each attempt gets a new copy of the file: yes, downloaded again, so an
+    #: attempt that finds its copy unreadable (truncated on the way) is tried again.
+    copied = True
 
     @classmethod
     def from_item(cls, item: pystac.Item, catalog: NaipCatalog) -> "StacScene":

@@ -15,7 +15,7 @@ import geopandas as gpd
 import rasterio
 
 from ..detections import prune_small
-from ..errors import describe_error
+from ..errors import TGDCError, describe_error
 from ..inference import Predictor
 from ..options import PredictorOptions
 from .fetch import SceneFetcher
@@ -75,6 +75,9 @@ class SceneOutcome:
         node: the Ray node that ran the attempt (its node id, hex; None when unknown).
         waited: part of *seconds* spent waiting for the scene's file (its download), in
             seconds.
+        unreadable: whether the attempt failed on the scene's file itself (not a raster,
+            bands or georeferencing the model cannot read), which no new attempt can
+            change: the user's file is read, not a copy of it.
     """
 
     scene: str
@@ -84,6 +87,7 @@ class SceneOutcome:
     error: str | None = None
     node: str | None = None
     waited: float = 0.0
+    unreadable: bool = False
 
 
 class SceneWorker:
@@ -149,6 +153,7 @@ class SceneWorker:
         fetched = self.fetcher.take(scene)
         if following is not None:
             self.fetcher.prefetch(following)
+        path = None
         try:
             path = fetched.file.result()
             waited = time.perf_counter() - start
@@ -167,7 +172,17 @@ class SceneWorker:
             )
         except Exception as error:
             seconds = time.perf_counter() - start
-            return SceneOutcome(scene.id, None, 0.0, seconds, describe_error(error), self.node)
+            # The predictor's own errors after the file was fetched are about its content.
+            unreadable = path is not None and isinstance(error, TGDCError) and not scene.copied
+            return SceneOutcome(
+                scene.id,
+                None,
+                0.0,
+                seconds,
+                describe_error(error),
+                self.node,
+                unreadable=unreadable,
+            )
         finally:
             fetched.remove()
         seconds = time.perf_counter() - start
