@@ -19,6 +19,7 @@ from torchgeo.tasks import BaseTask
 from torchgeo_datacenters import __version__
 from torchgeo_datacenters.cli import main
 from torchgeo_datacenters.datamodules.normalization import band_statistics
+from torchgeo_datacenters.errors import TGDCError
 from torchgeo_datacenters.synthetic import SyntheticDataset
 from torchgeo_datacenters.tasks import DataCenterSegmentation
 
@@ -441,6 +442,39 @@ def test_default_root_dir_moves_everything_a_run_writes(
     assert list((root / "tensorboard" / "version_0").glob("events.out.tfevents.*"))
     checkpoints = root / "csv" / "version_0" / "checkpoints"
     assert (checkpoints / "last.ckpt").is_file() and list(checkpoints.glob("best*.ckpt"))
+
+
+def test_a_run_refused_before_it_logs_leaves_no_folder_behind(
+    tmp_path: Path, synthetic_scenes: SyntheticDataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lightning makes the loggers' folders before the datamodule's checks refuse the run."""
+    monkeypatch.chdir(tmp_path)
+    overrides = _overrides(tmp_path, synthetic_scenes)
+    del overrides[overrides.index("--trainer.logger") : overrides.index("--trainer.logger") + 2]
+    labels = overrides.index("--data.init_args.label_path") + 1
+    overrides[labels] = str(tmp_path / "missing.geojson")
+    root = overrides.index("--trainer.default_root_dir") + 1
+
+    def refused(folder: Path) -> None:
+        overrides[root] = str(folder)
+        args = ["fit", "--config", str(CONFIGS / "demo.yaml"), *overrides]
+        with pytest.raises(TGDCError, match=r"missing\.geojson: label file does not exist"):
+            torchgeo_main(args)
+
+    # A root that did not exist goes, with the folders above it that the run made.
+    refused(tmp_path / "new" / "run")
+    assert not (tmp_path / "new").exists()
+    # A root that existed stays, with what it held; only the run's own folders go.
+    kept = tmp_path / "runs"
+    (kept / "csv" / "version_0" / "checkpoints").mkdir(parents=True)
+    (kept / "notes.txt").write_text("earlier runs")
+    refused(kept)
+    assert sorted(p.relative_to(kept).as_posix() for p in kept.rglob("*")) == [
+        "csv",
+        "csv/version_0",
+        "csv/version_0/checkpoints",
+        "notes.txt",
+    ]
 
 
 def test_retraining_starts_from_a_checkpoint_on_merged_review_labels(
