@@ -54,6 +54,13 @@ LATTICE_TOLERANCE = 1e-6
 #: sample distance that is predicted without resampling.
 GSD_TOLERANCE = 0.10
 
+#: Largest ratio of a file's pixel size to a checkpoint's ground sample distance that is
+#: resampled for it: coarser pixels lack the detail the model finds data centers by. Two
+#: demo-size checkpoints found every data center of the accuracy benchmark's test scenes
+#: at their own 0.6 m, 73-100% at 2x (1.2 m), 0-55% at 3x and 0-9% at 4x (benchmarks/README.md,
+#: "Coarser imagery"); 1 m NAIP (before 2016) is 1.7x.
+MAX_COARSER = 3.0
+
 
 @dataclass(frozen=True)
 class ImageryRules:

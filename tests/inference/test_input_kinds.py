@@ -218,6 +218,31 @@ def test_another_pixel_size_is_resampled_onto_the_checkpoints(tmp_path: Path) ->
         predictor(resample="no").predict(paths[1.0])
 
 
+def test_imagery_too_coarse_for_the_checkpoint_is_refused_with_what_to_give(
+    tmp_path: Path,
+) -> None:
+    # The same ground (a 72 x 54 m roof) at 1.8 m, 3x the checkpoint's 0.6 m (resampled), and
+    # at 2.4 m, 4x (refused: the benchmark's checkpoints found 0-9% of data centers there).
+    paths = {}
+    for gsd in (1.8, 2.4):
+        height, width = round(180 / gsd), round(216 / gsd)
+        roof = (round(54 / gsd), round(54 / gsd), round(54 / gsd), round(72 / gsd))
+        paths[gsd] = write(
+            tmp_path / f"{gsd}.tif", scene_array(height, width, [roof]), utm_transform(gsd)
+        )
+    with pytest.warns(UserWarning, match=r"1\.80 m pixels are resampled"):
+        assert len(predictor().predict(paths[1.8]).gdf) == 1
+    with pytest.raises(TGDCError) as refused:
+        predictor().predict(paths[2.4])
+    assert str(refused.value) == (
+        f"{paths[2.4]}: pixels are 2.40 m on the ground, 4.0x the 0.6 m the checkpoint was"
+        " trained on: too coarse to show a data center (resampling cannot add the detail the"
+        " model looks for); give imagery of 1.8 m pixels or finer (NAIP: 0.6 m from 2016, 1 m"
+        " before), or train a checkpoint on imagery of this pixel size (set"
+        " data.init_args.gsd)"
+    )
+
+
 # 5. True metres --------------------------------------------------------------------------
 
 

@@ -73,7 +73,7 @@ def test_cogs_have_overviews_and_the_mask_a_colour_table(tmp_path: Path) -> None
 #: with GeoTIFF 1.0 keys only; one with no EPSG code (a PROJ string, as older tools write);
 #: plain UTM; and compounds of other kinds: UTM NAD83(2011) with NAVD88 heights in metres
 #: (USGS 3DEP and lidar-derived products) and Web Mercator with EGM96 heights (web tiles
-#: exported by GIS); their 2 m pixels are resampled and warped back.
+#: exported by GIS); their 1.5 m pixels are resampled and warped back.
 SCENE_CRSS = {
     "state plane ftUS + NAVD88 ftUS": ("EPSG:2264+6360", "AUTO"),
     "UTM NAD83(2011) + NAVD88 m": ("EPSG:6339+5703", "AUTO"),
@@ -93,7 +93,7 @@ def test_outputs_keep_the_input_crs_exactly(name: str, tmp_path: Path) -> None:
     crs, version = SCENE_CRSS[name]
     scene = tmp_path / "scene.tif"
     array = scene_array(64, 64, [(20, 20, 24, 24)])
-    transform = from_origin(2_000_000, 700_000, 2.0, 2.0)  # 2 ftUS pixels (0.61 m)
+    transform = from_origin(2_000_000, 700_000, 1.5, 1.5)  # 1.5 ftUS pixels (0.46 m)
     profile = {"driver": "GTiff", "width": 64, "height": 64, "count": 4, "dtype": "uint8"}
     with rasterio.open(
         scene, "w", **profile, crs=crs, transform=transform, GEOTIFF_VERSION=version

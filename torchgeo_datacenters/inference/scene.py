@@ -37,7 +37,7 @@ from ..detections.metric import metric_crs, reproject
 from ..detections.vectorize import pixel_size_m
 from ..errors import TGDCError
 from ..grid import Grid
-from ..imagery import GSD_TOLERANCE, ImageryFile, ImageryRules, input_scaling
+from ..imagery import GSD_TOLERANCE, MAX_COARSER, ImageryFile, ImageryRules, input_scaling
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -323,7 +323,8 @@ def resampled_grid(files: Sequence[ImageryFile], grid: Grid, rules: ImageryRules
         ground, in the input's CRS if it measures true metres, else in its UTM zone.
 
     Raises:
-        TGDCError: if the pixel sizes differ and the rules refuse to resample.
+        TGDCError: if the pixel sizes differ and the rules refuse to resample, or the
+            input's pixels are more than :data:`MAX_COARSER` times the checkpoint's.
     """
     if rules.gsd is None:
         return grid
@@ -332,6 +333,15 @@ def resampled_grid(files: Sequence[ImageryFile], grid: Grid, rules: ImageryRules
     if abs(size / rules.gsd - 1) <= GSD_TOLERANCE:
         return grid
     name = files[0].path
+    if size > MAX_COARSER * rules.gsd * (1 + GSD_TOLERANCE):
+        raise TGDCError(
+            f"{name}: pixels are {size:.2f} m on the ground, {size / rules.gsd:.1f}x the"
+            f" {rules.gsd:g} m the checkpoint was trained on: too coarse to show a data"
+            f" center (resampling cannot add the detail the model looks for); give imagery"
+            f" of {MAX_COARSER * rules.gsd:g} m pixels or finer (NAIP: 0.6 m from 2016, 1 m"
+            " before), or train a checkpoint on imagery of this pixel size (set"
+            " data.init_args.gsd)"
+        )
     if not rules.resample:
         raise TGDCError(
             f"{name}: pixels are {size:.2f} m on the ground but the checkpoint was trained"
