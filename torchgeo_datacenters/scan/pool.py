@@ -117,7 +117,9 @@ class WorkerPool:
 
     def __enter__(self) -> "WorkerPool":
         """Start the actors (each loads the model once)."""
-        model = self.ray.put(self.checkpoint.read_bytes())
+        # Held while the pool lives: an actor that restarts (its process killed) is built
+        # again from it, which fails once nothing refers to it (ray-project/ray#53727).
+        self._model = self.ray.put(self.checkpoint.read_bytes())
         actor = self.ray.remote(SceneWorker).options(
             num_cpus=1,
             num_gpus=self.gpus,
@@ -129,7 +131,7 @@ class WorkerPool:
         )
         device = "cuda" if self.gpus > 0 else "cpu"
         self.actors = [
-            actor.remote(model, self.checkpoint.name, self.options, device, self.temp_dir)
+            actor.remote(self._model, self.checkpoint.name, self.options, device, self.temp_dir)
             for _ in range(self.size)
         ]
         self._starting = {actor.ready.remote(): actor for actor in self.actors}
