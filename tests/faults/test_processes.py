@@ -188,7 +188,7 @@ def test_killed_scan_leaves_no_ray_process(
             return {process.pid}
         # Ray's own processes (its store, scheduler) and the actors it started for the scan.
         started = set(descendants(process.pid)) | ray_actors(process.pid)
-        return started if any("SceneWorker" in command_line(pid) for pid in started) else set()
+        return started if any("SceneActor" in command_line(pid) for pid in started) else set()
 
     found: set[int] = wait_for(scanning, "a Ray actor scanning the scene")  # type: ignore[assignment]
     assert process.poll() is None, "the scan ended before it could be caught mid-way"
@@ -200,6 +200,7 @@ def test_killed_scan_leaves_no_ray_process(
         assert error_lines(stderr)[-1] == "tgdc scan: terminated (SIGTERM)"
         assert "SIGTERM received" not in stderr
         assert "Token authentication is enabled" not in stderr  # Ray's, on a local start
+        assert "constructor arguments in the object store" not in stderr  # Ray's core's
     wait_for(
         lambda: not any(map(alive, ray_processes)),
         "every Ray process of the killed scan to end",

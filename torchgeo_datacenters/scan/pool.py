@@ -1,9 +1,9 @@
 """The worker pool of a scan: Ray actors, each predicting one scene at a time.
 
-Every actor runs a :class:`~.worker.SceneWorker` and asks Ray for one CPU and, where GPUs
-are present, ``gpus_per_worker`` GPUs. An actor whose process dies is restarted by Ray
-(``max_restarts=-1``: it loads the model again) and the attempt it was running ends with
-the error, for the scan to retry or record; Ray does not retry the attempt itself
+Every actor (:class:`SceneActor`) runs a :class:`~.worker.SceneWorker` and asks Ray for one
+CPU and, where GPUs are present, ``gpus_per_worker`` GPUs. An actor whose process dies is
+restarted by Ray (``max_restarts=-1``) and the attempt it was running ends with the error,
+for the scan to retry or record; Ray does not retry the attempt itself
 (``max_task_retries=0``), so every attempt is counted once.
 
 Each actor is given, with the scene it predicts, the next scene it will predict, which it
@@ -11,9 +11,10 @@ downloads meanwhile (:mod:`.fetch`); that scene is kept for it, unless another a
 out of scenes first and takes it. On leaving, the actors are asked to remove their
 downloads (for :data:`CLOSE_SECONDS` at most) before they are killed.
 
-A scene goes only to an actor that has answered :meth:`~.worker.SceneWorker.ready` since
-it last started: an actor whose node died may wait for a free CPU elsewhere for as long as
-the scan lasts, and a scene handed to it would wait with it while other actors sit idle.
+A scene goes only to an actor that has answered :meth:`SceneActor.ready` since it last
+started, which loads the model: an actor whose node died may wait for a free CPU elsewhere
+for as long as the scan lasts, and a scene handed to it would wait with it while other
+actors sit idle.
 
 The pool hands out scenes itself rather than through :class:`ray.util.ActorPool`:
 ``ActorPool`` returns a result without the scene it was computed from, and raises a dead
@@ -69,6 +70,57 @@ def pool_size(
     return max(1, min(workers, scenes)), gpus_per_worker
 
 
+class SceneActor:
+    """A scan's Ray actor: a :class:`~.worker.SceneWorker` that :meth:`ready` builds.
+
+    The checkpoint comes with :meth:`ready`, not with the constructor: Ray warns on every
+    actor built from arguments in its object store that a restart may find them freed
+    (ray-project/ray#53727), and the pool asks a restarted actor to be ready again anyway.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        options: PredictorOptions,
+        device: str,
+        temp_dir: str | os.PathLike[str] | None,
+    ) -> None:
+        """Keep what the worker is built with.
+
+        Args:
+            name: the checkpoint's file name.
+            options: the scan's options (see :class:`~.worker.SceneWorker`).
+            device: ``cpu`` or ``cuda``.
+            temp_dir: where the worker downloads scenes.
+        """
+        self.settings = (name, options, device, temp_dir)
+        self.worker: SceneWorker | None = None
+
+    def ready(self, checkpoint: bytes) -> str | None:
+        """Load the model, once: the pool hands scenes only to ready actors.
+
+        Args:
+            checkpoint: the checkpoint file's bytes.
+
+        Returns:
+            The actor's Ray node id.
+        """
+        if self.worker is None:
+            self.worker = SceneWorker(checkpoint, *self.settings)
+        return self.worker.ready()
+
+    def scan(self, scene: ScanScene, following: ScanScene | None = None) -> SceneOutcome:
+        """Predict one scene (see :meth:`~.worker.SceneWorker.scan`); call :meth:`ready` first."""
+        if self.worker is None:
+            raise TGDCError("the scan's actor was given a scene before its model")
+        return self.worker.scan(scene, following)
+
+    def close(self) -> None:
+        """Remove the worker's files (see :meth:`~.worker.SceneWorker.close`)."""
+        if self.worker is not None:
+            self.worker.close()
+
+
 class WorkerPool:
     """Ray actors running :class:`~.worker.SceneWorker`, each fed one scene at a time.
 
@@ -117,10 +169,9 @@ class WorkerPool:
 
     def __enter__(self) -> "WorkerPool":
         """Start the actors (each loads the model once)."""
-        # Held while the pool lives: an actor that restarts (its process killed) is built
-        # again from it, which fails once nothing refers to it (ray-project/ray#53727).
+        # Held while the pool lives: a restarted actor loads it again.
         self._model = self.ray.put(self.checkpoint.read_bytes())
-        actor = self.ray.remote(SceneWorker).options(
+        actor = self.ray.remote(SceneActor).options(
             num_cpus=1,
             num_gpus=self.gpus,
             max_restarts=-1,
@@ -131,10 +182,10 @@ class WorkerPool:
         )
         device = "cuda" if self.gpus > 0 else "cpu"
         self.actors = [
-            actor.remote(self._model, self.checkpoint.name, self.options, device, self.temp_dir)
+            actor.remote(self.checkpoint.name, self.options, device, self.temp_dir)
             for _ in range(self.size)
         ]
-        self._starting = {actor.ready.remote(): actor for actor in self.actors}
+        self._starting = {actor.ready.remote(self._model): actor for actor in self.actors}
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -187,7 +238,7 @@ class WorkerPool:
                 # takes scenes again once it answers.
                 if actor in self._ahead:
                     self._queue.appendleft(self._ahead.pop(actor))
-                self._starting[actor.ready.remote()] = actor
+                self._starting[actor.ready.remote(self._model)] = actor
             else:
                 idle.append(actor)
             yield scene, outcome

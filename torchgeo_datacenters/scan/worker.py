@@ -91,7 +91,7 @@ class SceneOutcome:
 
 
 class SceneWorker:
-    """Predicts scenes one after another with one model kept loaded: a scan's Ray actor."""
+    """Predicts scenes one after another with one model kept loaded, for a scan's Ray actor."""
 
     def __init__(
         self,
