@@ -6,6 +6,7 @@ finds exactly the roof pixels, so areas and outlines are checked to the pixel.
 
 import math
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import geopandas as gpd
@@ -195,15 +196,24 @@ def test_other_data_types_are_refused_or_rescaled_by_a_visible_rule(
 # 4. Pixel size --------------------------------------------------------------------------
 
 
+def same_ground(
+    folder: Path, gsds: Sequence[float], size: tuple[float, float], roof: tuple[float, ...]
+) -> dict[float, Path]:
+    """Scenes of the same ground at each pixel size, in metres: *size* (height, width) and
+    *roof* (row, col, height, width) in metres too."""
+    paths = {}
+    for gsd in gsds:
+        height, width = (round(metres / gsd) for metres in size)
+        pixels = tuple(round(metres / gsd) for metres in roof)
+        paths[gsd] = write(
+            folder / f"{gsd}.tif", scene_array(height, width, [pixels]), utm_transform(gsd)
+        )
+    return paths
+
+
 def test_another_pixel_size_is_resampled_onto_the_checkpoints(tmp_path: Path) -> None:
     # The same ground (a 48 x 36 m roof) at 0.6 m and at 1.0 m.
-    paths = {}
-    for gsd in (0.6, 1.0):
-        height, width = round(90 / gsd), round(120 / gsd)
-        roof = (round(30 / gsd), round(24 / gsd), round(36 / gsd), round(48 / gsd))
-        paths[gsd] = write(
-            tmp_path / f"{gsd}.tif", scene_array(height, width, [roof]), utm_transform(gsd)
-        )
+    paths = same_ground(tmp_path, (0.6, 1.0), (90, 120), (30, 24, 36, 48))
     fine = predictor().predict(paths[0.6]).gdf
     with pytest.warns(UserWarning, match=r"1\.00 m pixels are resampled .* 0\.6 m"):
         coarse = predictor().predict(paths[1.0], output_mask=tmp_path / "mask.tif").gdf
@@ -223,13 +233,7 @@ def test_imagery_too_coarse_for_the_checkpoint_is_refused_with_what_to_give(
 ) -> None:
     # The same ground (a 72 x 54 m roof) at 1.8 m, 3x the checkpoint's 0.6 m (resampled), and
     # at 2.4 m, 4x (refused: the benchmark's checkpoints found 0-9% of data centers there).
-    paths = {}
-    for gsd in (1.8, 2.4):
-        height, width = round(180 / gsd), round(216 / gsd)
-        roof = (round(54 / gsd), round(54 / gsd), round(54 / gsd), round(72 / gsd))
-        paths[gsd] = write(
-            tmp_path / f"{gsd}.tif", scene_array(height, width, [roof]), utm_transform(gsd)
-        )
+    paths = same_ground(tmp_path, (1.8, 2.4), (180, 216), (54, 54, 54, 72))
     with pytest.warns(UserWarning, match=r"1\.80 m pixels are resampled"):
         assert len(predictor().predict(paths[1.8]).gdf) == 1
     with pytest.raises(TGDCError) as refused:
