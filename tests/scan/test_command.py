@@ -64,7 +64,7 @@ def test_a_finished_scan_refuses_other_settings_and_a_rerun_rewrites_the_same_ou
     # rewrites them.
     before = (out / "detections.geojson").read_bytes()
     assert main(["scan", *args]) == 1
-    assert "partial: 1 scene file(s) cannot be read" in capsys.readouterr().out
+    assert "partial: 1 scene file(s) cannot be scanned" in capsys.readouterr().out
     assert (out / "detections.geojson").read_bytes() == before
     lines = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
     tried = Counter((line["scene"], line["status"]) for line in lines)
@@ -85,7 +85,7 @@ def test_an_unreadable_scene_file_is_named_and_removing_it_as_advised_completes_
     assert main(args) == 1
     summary = capsys.readouterr().out.strip().splitlines()[-1]
     assert summary.endswith(
-        f"partial: 1 scene file(s) cannot be read ({scenes / 'broken.tif'}: not a readable"
+        f"partial: 1 scene file(s) cannot be scanned ({scenes / 'broken.tif'}: not a readable"
         f" raster ('{scenes / 'broken.tif'}' not recognized as being in a supported file"
         " format.)): fix or remove them, then rerun"
     )

@@ -105,7 +105,7 @@ class ScanResult:
             named = "; ".join(f"{record.error}" for record in unreadable[:UNREADABLE_NAMED])
             more = len(unreadable) - UNREADABLE_NAMED
             text += (
-                f"; partial: {len(unreadable)} scene file(s) cannot be read ({named}"
+                f"; partial: {len(unreadable)} scene file(s) cannot be scanned ({named}"
                 + (f"; {more} more in {MANIFEST_FILE}" if more > 0 else "")
                 + "): fix or remove them, then rerun"
             )
