@@ -9,8 +9,8 @@ Every scene that ends is recorded in the output directory's
 worker loses at most the scenes in flight and a rerun skips the finished ones. A scene
 whose attempt fails (a dropped download, a worker that died) is tried again up to
 ``retries`` times, then recorded as failed with its error while the scan goes on; a local
-file the predictor cannot read (not a raster, bands or georeferencing the model cannot
-take) is recorded as failed at once, and named with its error in the summary.
+file the predictor refuses (not a raster, pixels too coarse, bands or georeferencing the
+model cannot take) is recorded as failed at once, and named with its error in the summary.
 At the end the detections of all finished scenes are merged across scene boundaries
 (:func:`~torchgeo_datacenters.detections.merge_detections`) and written atomically, one
 file per format of :func:`~torchgeo_datacenters.outputs.scan_files` (GeoJSON, CSV and
@@ -68,7 +68,7 @@ class ScanResult:
     skipped: int = 0
     #: Records of the scenes that failed in this run.
     failed: list[SceneRecord] = field(default_factory=list)
-    #: Ids of those among them whose file cannot be read (no new attempt can help).
+    #: Ids of those among them whose file the predictor refuses (no new attempt can help).
     unreadable: set[str] = field(default_factory=set)
     #: Area of valid pixels scanned by this run, in km².
     scanned_km2: float = 0.0
@@ -112,7 +112,7 @@ class ScanResult:
         return text
 
 
-#: How many unreadable scene files a scan's summary names with their error.
+#: How many refused scene files a scan's summary names with their error.
 UNREADABLE_NAMED = 3
 
 
