@@ -189,7 +189,7 @@ def _check_lonlat(frame: gpd.GeoDataFrame, source: VectorSource) -> None:
         TGDCError: naming the coordinates' range, with the ``ogr2ogr`` line that assigns
             the CRS they are in.
     """
-    present = frame.geometry[frame.geometry.notna() & ~frame.geometry.is_empty]
+    present = frame.geometry[~frame.geometry.isna() & ~frame.geometry.is_empty]
     if present.empty or frame.crs is None or not frame.crs.is_geographic:
         return
     west, south, east, north = present.total_bounds
@@ -275,7 +275,7 @@ def repair_geometries(frame: gpd.GeoDataFrame, name: str) -> gpd.GeoDataFrame:
         one warning counts and names those repaired.
     """
     geometry = frame.geometry
-    invalid = (geometry.notna() & ~geometry.is_valid).to_numpy()
+    invalid = (~geometry.isna() & ~geometry.is_valid).to_numpy()
     if not invalid.any():
         return frame
     frame = frame.copy()

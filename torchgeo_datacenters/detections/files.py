@@ -52,7 +52,7 @@ def read_vector(
             named, or has no CRS; with *polygons*, if a feature has no geometry.
     """
     frame = read_vector_file(path, what, polygons=polygons)
-    present = (frame.geometry.notna() & ~frame.geometry.is_empty).to_numpy()
+    present = (~frame.geometry.isna() & ~frame.geometry.is_empty).to_numpy()
     if polygons and not present.all():
         raise refuse_features(
             path,
