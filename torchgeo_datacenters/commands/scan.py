@@ -36,7 +36,7 @@ def register(subparsers: Any) -> None:
             " area, or a directory of GeoTIFFs) on Ray workers that keep the model loaded."
             " Every finished scene is recorded under --output-dir, so a rerun skips it;"
             " a failing scene is retried, then recorded as failed while the scan goes on"
-            " (a local file that cannot be read is not retried: the summary names it)."
+            " (a local file the model cannot take is not retried: the summary names it)."
             " Data centers cut by scene boundaries come out as one polygon each, in"
             f" {files} under --output-dir."
             " Exits 1 when some scenes failed (their detections are missing; rerun to retry)."
