@@ -309,31 +309,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             check_outputs_are_not_inputs(parser, args)
             result = args.func(args)
-        except BrokenPipeError:
+        except BaseException as error:
             if stopped:
+                # Say what happened, not what the stop broke: a half-done import, a
+                # library's own KeyboardInterrupt for any signal (Ray's ``ray.get``) or
+                # its exit (Lightning's ``sys.exit(1)`` after Ctrl-C).
                 return _report_stop(command, stopped[0])
-            # The reader of our output went away (``tgdc describe CKPT | head``): stop
-            # quietly, as a Unix tool killed by SIGPIPE does, without Python's complaint
-            # about flushing stdout at exit (Python's "Note on SIGPIPE").
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            return 128 + signal.SIGPIPE
-        except (TGDCError, OSError) as error:
-            if stopped:
-                return _report_stop(command, stopped[0])
-            if args.debug:
-                raise
-            line = error if isinstance(error, TGDCError) else describe_os_error(error)
-            print(f"tgdc {command}: error: {line}", file=sys.stderr)
-            return 2
-        except KeyboardInterrupt:
-            # The signal received, not the exception's kind: a library may raise its own
-            # KeyboardInterrupt for SIGTERM (Ray's ``ray.get`` does for any signal).
-            return _report_stop(command, stopped[0] if stopped else signal.SIGINT)
-        except Exception:
-            if not stopped:
-                raise
-            # Say what happened, not what the stop broke (a half-done import, say).
-            return _report_stop(command, stopped[0])
+            if isinstance(error, BrokenPipeError):
+                # The reader of our output went away (``tgdc describe CKPT | head``): stop
+                # quietly, as a Unix tool killed by SIGPIPE does, without Python's
+                # complaint about flushing stdout at exit (Python's "Note on SIGPIPE").
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                return 128 + signal.SIGPIPE
+            if isinstance(error, TGDCError | OSError) and not args.debug:
+                line = error if isinstance(error, TGDCError) else describe_os_error(error)
+                print(f"tgdc {command}: error: {line}", file=sys.stderr)
+                return 2
+            if isinstance(error, KeyboardInterrupt):
+                return _report_stop(command, signal.SIGINT)
+            raise
     return int(result or 0)
 
 
