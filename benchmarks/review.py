@@ -29,11 +29,13 @@ matching a data center at IoU >= 0.5 accepted; else rejected as the class of the
 building it overlaps most, ``other`` where none), merges the verdicts into the labels (tgdc
 labels merge's code) and fine-tunes from the current checkpoint (``weights``) for
 ``--tune-epochs`` at peak learning rate ``--tune-lr`` (with nothing left to judge, on the
-same labels). Orders: ``page`` (the review page's, :func:`review_order`: lowest score first, the
-nearest the threshold where every score is above it), ``confident`` (highest score first,
-the page's order before), ``uncertain`` (score nearest the review run's threshold first,
-also where some are below it), ``atypical`` (farthest from the median score first) and
-``random``. With
+same labels). Orders: ``page`` (the review page's, :func:`review_order` with the traits of
+the detections' chips: in turn the lowest score left and the detection least like those
+before it in score, colours inside its outline and area), ``lowest`` (lowest score first,
+the nearest the threshold where every score is above it: the page's order before),
+``confident`` (highest score first, the page's order before that), ``uncertain`` (score
+nearest the review run's threshold first, also where some are below it), ``atypical``
+(farthest from the median score first) and ``random``. With
 ``--fresh-pool`` each round reviews new scenes instead (as many, never trained on), and the
 judged sites are trained on in chips cut around them from the local scenes (the README's
 route downloads chips around them from STAC instead). With ``--chips-only`` no training
@@ -53,7 +55,7 @@ detections over the pool not judged before, that the round's k were taken from.
     uv run python benchmarks/review.py open --detections 10000
     uv run python benchmarks/review.py rounds --k 10 30 --rounds 2 [--epochs 2 --tune-epochs 1]
         [--tune-lr 0.001] [--pool-scenes 12 --pool-negatives 12] [--min-area 500]
-        [--orders page confident uncertain atypical random scratch unreviewed]
+        [--orders page lowest confident uncertain atypical random scratch unreviewed]
         [--start-raw] [--seed 0]
         [--test-scenes 2] [--review-threshold 0.25] [--fresh-pool] [--chips-only]
     uv run python benchmarks/review.py screenshot docs/review.png
@@ -91,31 +93,34 @@ from torchgeo_datacenters.detections.verdicts import (
 )
 from torchgeo_datacenters.inference import Predictor
 from torchgeo_datacenters.naip import DATACENTER_CLASS, HARD_NEGATIVE_CLASSES
-from torchgeo_datacenters.outputs.review import review_order, write_review
+from torchgeo_datacenters.outputs.review import detection_chips, review_order, write_review
 from torchgeo_datacenters.synthetic import generate_scene, generate_scenes, scene_origin
 from torchgeo_datacenters.training import demo_config, train
 
 
-def confident_first(scores: np.ndarray, _threshold: float) -> np.ndarray:
+def confident_first(scores: np.ndarray, _threshold: float, _traits: np.ndarray) -> np.ndarray:
     """Rows by score, highest first (the review page's order before issue 24's rounds)."""
     return np.argsort(-np.asarray(scores, dtype="float64"), kind="stable")
 
 
-def uncertain_first(scores: np.ndarray, threshold: float) -> np.ndarray:
+def uncertain_first(scores: np.ndarray, threshold: float, _traits: np.ndarray) -> np.ndarray:
     """Rows by distance of the score from the threshold, nearest first."""
     return np.argsort(np.abs(np.asarray(scores, dtype="float64") - threshold), kind="stable")
 
 
-def atypical_first(scores: np.ndarray, _threshold: float) -> np.ndarray:
+def atypical_first(scores: np.ndarray, _threshold: float, _traits: np.ndarray) -> np.ndarray:
     """Rows by distance of the score from the median score, farthest first."""
     scores = np.asarray(scores, dtype="float64")
     return np.argsort(-np.abs(scores - np.median(scores)), kind="stable")
 
 
-#: Review orders besides ``random`` and ``scratch``: rows of (scores, threshold) in order.
-#: ``page`` is the review page's own (:func:`review_order`: lowest score first).
+#: Review orders besides ``random`` and ``scratch``: rows of (scores, threshold, traits) in
+#: order. ``page`` is the review page's own (:func:`review_order` with the traits of the
+#: detections' chips: lowest score and least like those before, alternately), ``lowest``
+#: the page's before (lowest score first).
 ORDERS = {
-    "page": lambda scores, _: review_order(scores),
+    "page": lambda scores, _, traits: review_order(scores, None, traits),
+    "lowest": lambda scores, _, __: review_order(scores),
     "confident": confident_first,
     "uncertain": uncertain_first,
     "atypical": atypical_first,
@@ -306,7 +311,7 @@ def fit(
 
 def detect_pool(
     checkpoint: Path, pool: list[Path], min_area: float | None, threshold: float | None
-) -> tuple[gpd.GeoDataFrame, float]:
+) -> tuple[gpd.GeoDataFrame, float, np.ndarray]:
     """The detections of a checkpoint over every pool scene, as one run (numbered 1..n).
 
     Args:
@@ -316,13 +321,14 @@ def detect_pool(
         threshold: the probability the review run detects at (None: the checkpoint's).
 
     Returns:
-        The detections and the checkpoint's own probability threshold.
+        The detections, the checkpoint's own probability threshold and the traits the
+        review page orders the detections by (their chips' appearance and area).
     """
     options = {} if min_area is None else {"min_area": min_area}
     predictor = Predictor(checkpoint, device="cpu", progress=False, threshold=threshold, **options)
     found = [predictor.predict(scene).gdf for scene in pool]
-    table = gpd.GeoDataFrame(pd.concat(found, ignore_index=True), crs=4326)
-    return order_detections(table), predictor.model.threshold
+    table = order_detections(gpd.GeoDataFrame(pd.concat(found, ignore_index=True), crs=4326))
+    return table, predictor.model.threshold, detection_chips(table, pool).traits(table)
 
 
 def cut_chips(verdicts: gpd.GeoDataFrame, scenes: Sequence[Path], folder: Path) -> None:
@@ -474,7 +480,7 @@ def rounds(args: argparse.Namespace) -> None:
     report("start", 0, 0, start_labels, first, began, "")
     tune = args.tune_epochs or args.epochs
     # Over each round's pool, by checkpoint and round.
-    found: dict[tuple[Path, int], tuple[gpd.GeoDataFrame, float]] = {}
+    found: dict[tuple[Path, int], tuple[gpd.GeoDataFrame, float, np.ndarray]] = {}
     rng = np.random.default_rng(args.seed)
     pools, truths = {0: pool}, {0: truth}  # by round: the scenes reviewed and their truth
     if args.fresh_pool:
@@ -522,14 +528,14 @@ def rounds(args: argparse.Namespace) -> None:
                         found[model, reviewed] = detect_pool(
                             model, pools[reviewed], args.min_area, args.review_threshold
                         )
-                    detections, threshold = found[model, reviewed]
+                    detections, threshold, traits = found[model, reviewed]
                     left = unjudged(detections, current)
                     available = str(len(left))
                     scores = detections["score"].to_numpy()[left]
                     if order == "random":
                         left = rng.permutation(left)
                     else:
-                        left = left[ORDERS[order](scores, threshold)]
+                        left = left[ORDERS[order](scores, threshold, traits[left])]
                     if len(left):
                         run = run_id(detections)
                         verdicts = judge(detections.iloc[left[:k]], truths[reviewed], run)
@@ -577,10 +583,12 @@ def mistakes_found(args: argparse.Namespace) -> None:
         folder = root / pool
         scenes = make_pool(folder, args.pool_scenes, datacenters, negatives, args.pool_scenes)
         truth = gpd.read_file(folder / "labels.geojson")
-        detections, threshold = detect_pool(args.start, scenes, None, None)
+        detections, threshold, traits = detect_pool(args.start, scenes, None, None)
         wrong = ~judge(detections, truth, run_id(detections))["label"].to_numpy()
         scores = detections["score"].to_numpy()
-        found = [int(wrong[ORDERS[order](scores, threshold)[: args.k]].sum()) for order in ORDERS]
+        found = [
+            int(wrong[ORDERS[order](scores, threshold, traits)[: args.k]].sum()) for order in ORDERS
+        ]
         expected = args.k * wrong.sum() / max(len(wrong), 1)
         print(
             f"{pool:>6s} {int(truth['label'].sum()):4d} {int((~truth['label']).sum()):5d}"

@@ -13,7 +13,7 @@ import rasterio
 import rasterio.warp
 import shapely
 from PIL import Image
-from support.browser import CHROMIUM, playwright_chromium
+from support.browser import CHROMIUM, playwright_chromium, report_data
 from support.inference import bright_roofs, write_scene
 
 from torchgeo_datacenters.cli import main
@@ -41,8 +41,11 @@ ROOFS += [(150, 110, 30, 35), (10, 120, 30, 30)]
 #: Scores given to the six detections (ids 1..6), so that the order is known.
 SCORES = [0.9, 0.55, 0.7, 0.95, 0.6, 0.8]
 
-#: Detection ids by score, lowest first: 0.55, 0.6, 0.7, 0.8, 0.9, 0.95.
-REVIEW_ORDER = [2, 5, 3, 6, 1, 4]
+#: The page's order of the six (ids): the lowest score (2: 0.55), then the detection least
+#: like it in score, chip colours and area (6: 0.8, the roof with the most ground at its
+#: edge), the lowest left (5: 0.6), and so on (asserted in
+#: ``test_the_page_orders_detections_by_score_and_chip``).
+REVIEW_ORDER = [2, 6, 5, 4, 3, 1]
 
 
 @pytest.fixture(scope="module")
@@ -57,15 +60,55 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, gpd.GeoDataFram
     return scene, detections, page
 
 
-def test_review_order_is_least_confident_first() -> None:
+def test_review_order_by_score_alone_is_least_confident_first() -> None:
     order = review_order(np.array(SCORES))
-    assert [i + 1 for i in order] == REVIEW_ORDER
+    assert [i + 1 for i in order] == [2, 5, 3, 6, 1, 4]
     # Ties keep the table's order.
     assert review_order(np.array([0.6, 0.3, 0.8, 0.6])).tolist() == [1, 0, 3, 2]
     # Sites labelled before come last, lowest score first among them too.
     labelled = np.array([True, False, True, False, False, True])
     order = review_order(np.array(SCORES), labelled)
     assert [i + 1 for i in order] == [2, 5, 4, 3, 6, 1]
+
+
+def test_review_order_alternates_the_least_confident_and_the_most_unlike(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Four look-alikes the model is unsure of (0-3), one detection unlike them all that it
+    # is sure of (4) and one like them that it is sure of (5).
+    scores = np.array([0.70, 0.71, 0.72, 0.73, 0.90, 0.91])
+    traits = np.array([[0.0], [0.0], [0.0], [0.0], [10.0], [0.0]])
+    # The lowest score, the most unlike it, the lowest left, the farthest from those
+    # three (by its score), then the rest.
+    assert review_order(scores, None, traits).tolist() == [0, 4, 1, 5, 2, 3]
+    # A trait not known (no chip) counts as the mean: the same order here.
+    unknown = traits.copy()
+    unknown[1] = np.nan
+    assert review_order(scores, None, unknown).tolist() == [0, 4, 1, 5, 2, 3]
+    # No trait known: unlike by score alone.
+    assert review_order(scores, None, np.full((6, 1), np.nan)).tolist() == [0, 5, 1, 3, 2, 4]
+    # Sites labelled before still come last.
+    labelled = np.array([True, False, False, False, False, False])
+    assert review_order(scores, labelled, traits).tolist() == [1, 4, 2, 5, 3, 0]
+    # After the places filled alternately, the rest lowest score first.
+    monkeypatch.setattr(review_module, "VARIED_PLACES", 2)
+    assert review_order(scores, None, traits).tolist() == [0, 4, 1, 2, 3, 5]
+
+
+def test_the_page_orders_detections_by_score_and_chip(
+    run: tuple[Path, gpd.GeoDataFrame, Path],
+) -> None:
+    scene, detections, page = run
+    chips = detection_chips(detections, [scene])
+    # The colours inside each outline: the bright roofs, darker where the outline's edge
+    # takes in ground (all_touched), and most spread on the smallest roof.
+    assert chips.appearance.shape == (len(detections), 6)
+    assert (chips.appearance[:, :3] > 200).all() and (chips.appearance[:, 3:] > 0).all()
+    areas = detections["area_m2"].to_numpy()
+    assert chips.traits(detections)[:, 6] == pytest.approx(np.log(areas))
+    order = review_order(np.array(SCORES), None, chips.traits(detections))
+    assert detections["id"].to_numpy()[order].tolist() == REVIEW_ORDER
+    assert report_data(page, "review-data")["order"] == REVIEW_ORDER
 
 
 def _decode(uri: str) -> np.ndarray:
@@ -78,7 +121,7 @@ def test_chips_show_the_imagery_around_each_detection(
     run: tuple[Path, gpd.GeoDataFrame, Path],
 ) -> None:
     scene, detections, _ = run
-    chips = detection_chips(detections, [scene])
+    chips = detection_chips(detections, [scene]).uris
     assert len(chips) == len(detections)
     # Each detection is one roof (areas in 0.6 m pixels).
     areas = sorted(round(a / 0.36) for a in detections["area_m2"])
@@ -103,7 +146,9 @@ def test_chips_show_the_imagery_around_each_detection(
     # No raster under a detection: no chip.
     far = detections.assign(geometry=detections.geometry.translate(1.0, 1.0), source="other.tif")
     far = far.assign(centroid_lon=far.centroid_lon + 1.0, centroid_lat=far.centroid_lat + 1.0)
-    assert detection_chips(far, [scene]) == [None] * len(detections)
+    far_chips = detection_chips(far, [scene])
+    assert far_chips.uris == [None] * len(detections)
+    assert np.isnan(far_chips.appearance).all()
 
 
 def _map_point(page: Any, lon: float, lat: float) -> tuple[float, float]:
@@ -272,7 +317,7 @@ def test_chips_after_the_first_come_from_the_text_read_after_the_script(
     # Two chips in the page's data, the other four in the text that follows its script.
     monkeypatch.setattr(review_module, "FIRST_CHIPS", 2)
     page_path = write_review(tmp_path / "review.html", detections, [scene], threshold=0.5)
-    chips = dict(zip(detections["id"], detection_chips(detections, [scene]), strict=True))
+    chips = dict(zip(detections["id"], detection_chips(detections, [scene]).uris, strict=True))
     with playwright_chromium() as browser:
         page = browser.new_page()
         page.goto(page_path.as_uri())
@@ -347,8 +392,15 @@ def test_sites_labelled_before_come_last_with_their_class(
         for _ in order[1:]:
             page.keyboard.press("n")
         last = page.inner_text("#info")
-    assert order == [*REVIEW_ORDER[1:], 2]
-    assert "lowest score first, the 1 on sites labelled before last" in header
+    # The others in the page's order among themselves, detection 2 last.
+    traits = detection_chips(detections, [scene]).traits(detections)
+    ranked = review_order(np.array(SCORES), detections["id"].to_numpy() == 2, traits)
+    assert order == detections["id"].to_numpy()[ranked].tolist()
+    assert order[-1] == 2
+    assert (
+        "the least confident and the least alike in turn, the 1 on sites labelled before last"
+        in header
+    )
     assert first.endswith("not judged yet")
     assert last.startswith("#2 (6 of 6)")
     assert last.endswith("not judged yet (labelled before as <i>warehouse</i>)")

@@ -25,7 +25,7 @@ from torchgeo_datacenters.outputs import (
     VectorFormat,
     register,
 )
-from torchgeo_datacenters.outputs.review import review_order
+from torchgeo_datacenters.outputs.review import detection_chips, review_order
 from torchgeo_datacenters.utils import check_output_path
 
 GRID_IDS = [f"naip_r{row}c{col}_20220701" for row in range(2) for col in range(2)]
@@ -148,7 +148,8 @@ def test_stac_scan_writes_a_review_page_of_the_detections_it_wrote(
     assert data["run"] == run_id(detections) and data["threshold"] == 0.6
     assert len(detections) >= 2
     # Every detection the scan wrote, and only those, with the same outline and facts,
-    # in the page's order (lowest score first).
+    # in the page's order (by score and area alone: a STAC scan keeps no imagery to cut
+    # chips from).
     by_id = {f["properties"]["id"]: f for f in data["detections"]["features"]}
     assert sorted(by_id) == sorted(detections["id"].tolist())
     for row in detections.itertuples():
@@ -157,7 +158,8 @@ def test_stac_scan_writes_a_review_page_of_the_detections_it_wrote(
         assert properties["source_item"] == row.source_item
         shown = shapely.geometry.shape(by_id[row.id]["geometry"])
         assert shown.symmetric_difference(row.geometry).area < 1e-6 * row.geometry.area
-    order = review_order(detections["score"].to_numpy())
+    traits = detection_chips(detections, []).traits(detections)
+    order = review_order(detections["score"].to_numpy(), None, traits)
     assert data["order"] == detections["id"].to_numpy()[order].tolist()
 
 

@@ -18,8 +18,10 @@ def register(subparsers: Any) -> None:
         help="write an offline HTML page to judge detections; its export feeds `tgdc labels merge`",
         description=(
             "Write one self-contained HTML page (no network needed) on which a person judges"
-            " every detection of a run: an image chip around each, lowest score first"
-            " (where the model's mistakes are most often), one key per verdict (A accept"
+            " every detection of a run: an image chip around each, in turn the lowest score"
+            " left (where the model's mistakes are most often) and the detection least like"
+            " those before it (in score, colours inside its outline and area: the mistakes"
+            " it is sure of), one key per verdict (A accept"
             " as data center; reject as W warehouse, R retail, O other; S skip; N/P next,"
             " previous; U undo), a counter of what is left, and missed sites drawn on the"
             " map (D polygon, B box). Verdicts survive a reload (browser storage, keyed by"

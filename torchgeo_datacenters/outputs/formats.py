@@ -489,7 +489,8 @@ register(
     RunFormat(
         name="review",
         help="self-contained HTML review page: every detection with an image chip,"
-        " lowest score first, judged with one key each (accept, reject as warehouse/retail/other),"
+        " the least confident and the least alike in turn, judged with one key each (accept,"
+        " reject as warehouse/retail/other),"
         " missed sites drawn on the map; exports the verdicts as a label file for"
         " `tgdc labels merge` (as `tgdc review` writes)",
         writer="torchgeo_datacenters.outputs.review:write_run_review",

@@ -4,7 +4,8 @@
 (:mod:`.report`: vendored Leaflet, the imagery as PNG layers, the detections as GeoJSON on
 a canvas). Beside the map, the page shows each detection's chip (the imagery around it at
 at :data:`CHIP_PIXELS` px with its outline, a JPEG data URI cut here from the raster
-itself, not from the downsampled layer), in :func:`review_order` (least confident first), and
+itself, not from the downsampled layer), in :func:`review_order` (the least confident and
+the least alike in turn), and
 takes one key per verdict: accept as a data center, reject as a warehouse, retail or
 other building (the hard-negative classes of :mod:`torchgeo_datacenters.naip`), skip,
 next, previous, undo. Sites the model missed are drawn on the map as polygons or boxes.
@@ -34,6 +35,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import rasterio
+import rasterio.features
+import rasterio.transform
 import rasterio.windows
 import shapely
 from PIL import Image, ImageDraw
@@ -79,6 +82,12 @@ STRETCH_SAMPLE_PIXELS = 1024
 #: has read the others, which follow the page's script.
 FIRST_CHIPS = 20
 
+#: Places in the review order filled alternately by score and by unlikeness (see
+#: :func:`review_order`); the detections after them follow lowest score first. Each place
+#: costs a pass over every detection: 1,000 places over 10,000 detections take about 0.4 s
+#: (2 cores), far more places than a round of review judges.
+VARIED_PLACES = 1000
+
 #: Properties of the detections the page shows and exports.
 REVIEW_COLUMNS = ("id", "score", "area_m2", "source", "source_item", "acquired")
 
@@ -86,32 +95,91 @@ REVIEW_COLUMNS = ("id", "score", "area_m2", "source", "source_item", "acquired")
 STORAGE_PREFIX = "tgdc-review:"
 
 
-def review_order(scores: np.ndarray, labelled: np.ndarray | None = None) -> np.ndarray:
-    """The order in which a person reviews detections: least confident first.
+def review_order(
+    scores: np.ndarray,
+    labelled: np.ndarray | None = None,
+    traits: np.ndarray | None = None,
+) -> np.ndarray:
+    """The order in which a person reviews detections: the least confident, and the unlike.
 
     Detections are regions above the threshold, so the lowest scores are those nearest it,
-    the ones the model is least sure of. On new scenes, as a user reviews a scan, the model
-    scores most data centers alike and its mistakes apart, mostly below them: in
-    ``benchmarks/review.py`` (benchmarks/README.md, "Which order finds the mistakes"), the
+    the ones the model is least sure of, and on new scenes they hold the most mistakes: in
+    ``benchmarks/review.py`` (benchmarks/README.md, "Which order finds the mistakes") the
     10 lowest scores held 1.6-2.1 times the look-alikes of 10 random detections on each of
-    four pools of new scenes, and the 10 highest fewer than random (with other start
-    models look-alikes can outscore data centers). Fewer rounds are not shown: one round's
-    fine-tuning moves F1 by as much as the order does. Detections on sites labelled
-    before (an earlier round's verdicts) come after all the others: judging them again
-    teaches nothing new.
+    four pools of new scenes. But they are its least confident mistakes: the look-alikes
+    the model scores as high as data centers were still detected after a round of them.
+    So, given *traits*, the order alternates: the lowest score not yet placed, then the
+    detection least like every one placed before it (farthest from its nearest, in the
+    traits and the score, each scaled to unit standard deviation: a greedy k-centre
+    traversal), so that the first verdicts also reach what looks different, at any score;
+    after the first :data:`VARIED_PLACES`, lowest score first. Detections on sites
+    labelled before (an earlier round's verdicts) come after all the others, lowest score
+    first: judging them again teaches nothing new.
 
     Args:
         scores: (n,) detection scores (mean probability inside).
         labelled: (n,) bool, whether a label already holds each detection's site
             (default: none does).
+        traits: (n, f) what else tells the detections apart, e.g. :class:`Chips`'
+            ``appearance`` and the log of the area; NaN where not known (taken as the
+            mean). None: lowest score first only.
 
     Returns:
-        (n,) row indices, sites not labelled first, each part lowest score first, ties in
-        row order.
+        (n,) row indices, sites not labelled first; ties in row order.
     """
     scores = np.asarray(scores, dtype="float64")
     known = np.zeros(len(scores), bool) if labelled is None else np.asarray(labelled, bool)
-    return np.lexsort((scores, known))
+    rows, later = np.flatnonzero(~known), np.flatnonzero(known)
+    later = later[np.argsort(scores[later], kind="stable")]
+    if traits is None:
+        return np.concatenate([rows[np.argsort(scores[rows], kind="stable")], later])
+    features = np.column_stack([scores, np.asarray(traits, dtype="float64")])[rows]
+    return np.concatenate([rows[_alternate(scores[rows], _standardised(features))], later])
+
+
+def _standardised(features: np.ndarray) -> np.ndarray:
+    """Columns scaled to mean 0 and standard deviation 1, NaN as the mean (constant: 0).
+
+    Args:
+        features: (n, f) values, NaN where not known.
+
+    Returns:
+        (n, f) float64.
+    """
+    finite = np.isfinite(features)
+    counts = np.maximum(finite.sum(axis=0), 1)
+    mean = np.where(finite, features, 0.0).sum(axis=0) / counts
+    centred = np.where(finite, features - mean, 0.0)
+    spread = np.sqrt((centred**2).sum(axis=0) / counts)
+    return centred / np.where(spread > 0, spread, 1.0)
+
+
+def _alternate(scores: np.ndarray, features: np.ndarray) -> np.ndarray:
+    """Rows alternately by lowest score and by distance from the rows placed before.
+
+    Args:
+        scores: (n,) detection scores.
+        features: (n, f) standardised features.
+
+    Returns:
+        (n,) row indices: the lowest score, then the row farthest from its nearest placed
+        row, and so on for :data:`VARIED_PLACES` places, then the rest lowest score first;
+        ties to the first row.
+    """
+    by_score = np.argsort(scores, kind="stable")
+    placed = np.zeros(len(scores), bool)
+    nearest = np.full(len(scores), np.inf)
+    order = []
+    lowest = iter(by_score)
+    for step in range(min(len(scores), VARIED_PLACES)):
+        if step % 2 == 0:
+            row = next(r for r in lowest if not placed[r])
+        else:
+            row = int(np.argmax(np.where(placed, -1.0, nearest)))
+        placed[row] = True
+        order.append(row)
+        nearest = np.minimum(nearest, np.linalg.norm(features - features[row], axis=1))
+    return np.concatenate([np.array(order, dtype="int64"), by_score[~placed[by_score]]])
 
 
 @dataclass(frozen=True)
@@ -167,8 +235,10 @@ def _raster_of(detection: gpd.GeoSeries, rasters: Sequence[_Raster]) -> _Raster 
     return found[0] if found else None
 
 
-def _chip(src: rasterio.DatasetReader, raster: _Raster, geometry: BaseGeometry) -> str:
-    """The chip of one detection: imagery around it with its outline, as a JPEG data URI.
+def _chip(
+    src: rasterio.DatasetReader, raster: _Raster, geometry: BaseGeometry
+) -> tuple[str, np.ndarray]:
+    """The chip of one detection: imagery around it with its outline, and its appearance.
 
     Args:
         src: the open raster.
@@ -176,7 +246,8 @@ def _chip(src: rasterio.DatasetReader, raster: _Raster, geometry: BaseGeometry) 
         geometry: the detection's outline, EPSG:4326.
 
     Returns:
-        The data URI.
+        The chip as a JPEG data URI, and (6,) the mean then the standard deviation of its
+        red, green and blue as shown (0-255) inside the outline.
     """
     outline = shapely.geometry.shape(
         transform_geom("EPSG:4326", src.crs, shapely.geometry.mapping(geometry))
@@ -203,7 +274,17 @@ def _chip(src: rasterio.DatasetReader, raster: _Raster, geometry: BaseGeometry) 
         out_shape=(len(_bands(src.count)), height, width),
         resampling=Resampling.bilinear,
     )
-    image = Image.fromarray(to_rgb(canvas, raster.limits).transpose(1, 2, 0), "RGB")
+    rgb = to_rgb(canvas, raster.limits)
+    inside_outline = rasterio.features.geometry_mask(
+        [outline],
+        (size, size),
+        rasterio.transform.from_bounds(left, bottom, right, top, size, size),
+        all_touched=True,
+        invert=True,
+    )
+    shown = rgb[:, inside_outline].astype("float64")
+    appearance = np.concatenate([shown.mean(axis=1), shown.std(axis=1)])
+    image = Image.fromarray(rgb.transpose(1, 2, 0), "RGB")
     draw = ImageDraw.Draw(image)
     for polygon in shapely.get_parts(outline):
         for ring in [polygon.exterior, *polygon.interiors]:
@@ -213,12 +294,40 @@ def _chip(src: rasterio.DatasetReader, raster: _Raster, geometry: BaseGeometry) 
     buffer = io.BytesIO()
     # Colour at full resolution (4:4:4), so the thin outline keeps its colour.
     image.save(buffer, format="JPEG", quality=CHIP_QUALITY, subsampling=0)
-    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    uri = "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return uri, appearance
+
+
+@dataclass(frozen=True)
+class Chips:
+    """The chips of a run's detections, and what each looks like inside its outline.
+
+    Attributes:
+        uris: one JPEG data URI per detection, None where no raster lies under it.
+        appearance: (n, 6) the mean then the standard deviation of red, green and blue as
+            the chip shows them (0-255, the raster's contrast stretch) inside the
+            detection's outline; NaN where there is no chip.
+    """
+
+    uris: list[str | None]
+    appearance: np.ndarray
+
+    def traits(self, detections: gpd.GeoDataFrame) -> np.ndarray:
+        """What :func:`review_order` tells the detections apart by, besides their score.
+
+        Args:
+            detections: the detections the chips were cut for (``area_m2`` column).
+
+        Returns:
+            (n, 7) the appearance and the natural log of the area (m²).
+        """
+        area = np.log(np.maximum(detections["area_m2"].to_numpy(dtype="float64"), 1.0))
+        return np.column_stack([self.appearance, area])
 
 
 def detection_chips(
     detections: gpd.GeoDataFrame, images: Sequence[str | os.PathLike[str]]
-) -> list[str | None]:
+) -> Chips:
     """Cut a chip around every detection from the imagery it was found in.
 
     Args:
@@ -226,10 +335,11 @@ def detection_chips(
         images: the rasters the detections come from.
 
     Returns:
-        One JPEG data URI per row, None where no raster lies under the detection.
+        The chips and their appearance, one per row.
     """
     rasters = _open_rasters(images)
-    chips: list[str | None] = [None] * len(detections)
+    uris: list[str | None] = [None] * len(detections)
+    appearance = np.full((len(detections), 6), np.nan)
     owners = [_raster_of(row, rasters) for _, row in detections.iterrows()]
     for raster in rasters:
         rows = [n for n, owner in enumerate(owners) if owner is raster]
@@ -237,8 +347,8 @@ def detection_chips(
             continue
         with rasterio.open(raster.path) as src:
             for n in rows:
-                chips[n] = _chip(src, raster, detections.geometry.iloc[n])
-    return chips
+                uris[n], appearance[n] = _chip(src, raster, detections.geometry.iloc[n])
+    return Chips(uris, appearance)
 
 
 def _no_imagery_error(
@@ -292,10 +402,13 @@ def render_review(
             another place: every chip would be blank).
     """
     run = run_id(detections)
+    cut = detection_chips(detections, images)
     order = review_order(
-        detections["score"].to_numpy(), None if labelled is None else labelled.notna().to_numpy()
+        detections["score"].to_numpy(),
+        None if labelled is None else labelled.notna().to_numpy(),
+        cut.traits(detections),
     )
-    chips = detection_chips(detections, images)
+    chips = cut.uris
     uncovered = sum(chip is None for chip in chips)
     if images and chips and uncovered == len(chips):
         raise _no_imagery_error(detections, images)
