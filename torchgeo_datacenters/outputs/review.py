@@ -115,9 +115,9 @@ def review_order(
     over 9 runs of 10 verdicts and fine-tuning (benchmarks/README.md, "The least confident
     and the least alike in turn") this order reached object F1 >= 0.95 with no hard
     negative detected after the first round on every run, the lowest scores alone on 5,
-    random order on 7. After the first :data:`VARIED_PLACES`, lowest score first. Detections on sites
-    labelled before (an earlier round's verdicts) come after all the others, lowest score
-    first: judging them again teaches nothing new.
+    random order on 7. After the first :data:`VARIED_PLACES`, lowest score first.
+    Detections on sites labelled before (an earlier round's verdicts) come after all the
+    others, lowest score first: judging them again teaches nothing new.
 
     Args:
         scores: (n,) detection scores (mean probability inside).
