@@ -2,14 +2,13 @@
 
 :func:`write_review` writes one HTML page built on the map report's code
 (:mod:`.report`: vendored Leaflet, the imagery as PNG layers, the detections as GeoJSON on
-a canvas). Beside the map, the page shows each detection's chip (the imagery around it at
+a canvas). Beside the map, the page shows each detection's chip (the imagery around it
 at :data:`CHIP_PIXELS` px with its outline, a JPEG data URI cut here from the raster
 itself, not from the downsampled layer), in :func:`review_order` (the least confident and
-the least alike in turn), and
-takes one key per verdict: accept as a data center, reject as a warehouse, retail or
-other building (the hard-negative classes of :mod:`torchgeo_datacenters.naip`), skip,
-next, previous, undo. Sites the model missed are drawn on the map as polygons or boxes.
-A counter says how many detections are left.
+the least alike in turn), and takes one key per verdict: accept as a data center, reject
+as a warehouse, retail or other building (the hard-negative classes of
+:mod:`torchgeo_datacenters.naip`), skip, next, previous, undo. Sites the model missed
+are drawn on the map as polygons or boxes. A counter says how many detections are left.
 
 Verdicts are kept in the browser's ``localStorage`` under ``tgdc-review:<run>`` (the run
 id of :func:`~torchgeo_datacenters.detections.verdicts.run_id`), so a reload, or the page
