@@ -198,7 +198,7 @@ class RunRecord:
         item_id: id of the run's STAC item (e.g. the scene's name).
         images: rasters shown under the detections and cut into the review's chips.
         mask: the mask COG the run wrote, if any (a STAC raster asset).
-        threshold: the run's probability threshold (orders the review page).
+        threshold: the run's probability threshold (shown on the review page).
         overwrite: whether existing outputs may be replaced.
     """
 
