@@ -111,6 +111,50 @@ def test_review_puts_sites_labelled_before_last(
     assert not (tmp_path / "bad.html").exists()
 
 
+def test_detect_review_puts_the_sites_of_review_labels_last(
+    detected: tuple[Path, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    checkpoint, scene, directory = detected
+    detections = read_vector(directory / "d.geojson", "detections")
+    # The previous round's merge, in a metric CRS: the one detection rejected as a warehouse.
+    labels = gpd.GeoDataFrame(
+        {"class": ["warehouse"], "label": [False]}, geometry=[detections.geometry.iloc[0]], crs=4326
+    )
+    labels.to_crs(labels.estimate_utm_crs()).to_file(tmp_path / "round1.gpkg")
+    args = ["detect", "--checkpoint", str(checkpoint), "--image", str(scene), *FAST]
+    args += ["--threshold", "0.7", "--output-geojson", str(tmp_path / "d.geojson")]
+    review = ["--output-review", str(tmp_path / "r.html")]
+    assert main([*args, *review, "--review-labels", str(tmp_path / "round1.gpkg")]) == 0
+    data = report_data(tmp_path / "r.html", "review-data")
+    assert data["labelled"] == {"1": "warehouse"} and data["order"] == [1]
+    # The same page as `tgdc review --labels` builds from the run's files.
+    again = ["review", "--detections", str(tmp_path / "d.geojson"), "--image", str(scene)]
+    again += ["--threshold", "0.7", "--labels", str(tmp_path / "round1.gpkg")]
+    assert main([*again, "--output", str(tmp_path / "again.html")]) == 0
+    assert report_data(tmp_path / "again.html", "review-data") == data
+    capsys.readouterr()
+    # Without the page, or with a file that is no label file: one line, nothing written.
+    out = tmp_path / "none"
+    out.mkdir()
+    args[-1] = str(out / "d.geojson")
+    assert main([*args, "--review-labels", str(tmp_path / "round1.gpkg")]) == 2
+    assert capsys.readouterr().err == (
+        f"tgdc detect: error: {tmp_path / 'round1.gpkg'}: --review-labels orders the review"
+        " page; add --output-review FILE, or drop --review-labels\n"
+    )
+    (tmp_path / "points.geojson").write_text(
+        '{"type": "FeatureCollection", "features": [{"type": "Feature", "properties":'
+        ' {"class": "warehouse", "label": false}, "geometry": {"type": "Point",'
+        ' "coordinates": [0, 0]}}]}'
+    )
+    review = ["--output-review", str(out / "r.html")]
+    assert main([*args, *review, "--review-labels", str(tmp_path / "points.geojson")]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"tgdc detect: error: {tmp_path / 'points.geojson'}: ")
+    assert error.count("\n") == 1 and "polygon" in error
+    assert sorted(out.iterdir()) == []
+
+
 def test_review_refuses_images_under_none_of_the_detections(
     detected: tuple[Path, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
@@ -120,7 +164,7 @@ def test_review_refuses_images_under_none_of_the_detections(
         tmp_path / "elsewhere.tif",
         64,
         150,
-        transform=utm_transform() * Affine.translation(16667, 0),
+        transform=utm_transform() @ Affine.translation(16667, 0),
     )
     page = tmp_path / "review.html"
     args = ["review", "--detections", str(directory / "d.geojson"), "--image", str(elsewhere)]

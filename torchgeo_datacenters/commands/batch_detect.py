@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     chips = sorted(path for path in args.chips_dir.rglob(args.glob) if path.is_file())
     if not chips:
         raise TGDCError(f"{args.chips_dir}: no chips matching {args.glob!r}")
-    check_extra_outputs(args)
+    labels = check_extra_outputs(args)
     predictor = predictor_from_args(args)
     detections = predictor.predict_batch(
         chips,
@@ -81,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
         images=chips,
         threshold=predictor.threshold,
         overwrite=args.overwrite,
+        labels=labels,
     )
     extra = write_extra_outputs(args, detections.gdf, run)
     print_outputs({**detections.outputs, **extra})

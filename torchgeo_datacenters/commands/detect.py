@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     from ..outputs import RunRecord
     from ..outputs.provenance import raster_provenance
 
-    check_extra_outputs(args)
+    labels = check_extra_outputs(args)
     acquired = parse_date(args.date, "--date") if args.date is not None else None
     predictor = predictor_from_args(args)
     detections = predictor.predict(
@@ -129,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
         mask=detections.outputs.get("mask"),
         threshold=predictor.threshold,
         overwrite=args.overwrite,
+        labels=labels,
     )
     extra = write_extra_outputs(args, detections.gdf, run)
     print_outputs({**detections.outputs, **extra})

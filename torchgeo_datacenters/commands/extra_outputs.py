@@ -36,14 +36,55 @@ def _add(parser: argparse.ArgumentParser, output: RunFormat) -> None:
     parser.add_argument(output.flag, type=Path, metavar=output.metavar, help=help_text(output.help))
 
 
+#: Help of a label file given before a review (``tgdc review --labels``, ``--review-labels``).
+LABELS_HELP = (
+    "a label file (class, label) given before, e.g. the previous round's `tgdc labels merge`"
+    " (repeat for several): detections on its sites (IoU >= 0.5) come last on the review page,"
+    " shown with the class it gives them (default: none)"
+)
+
+
 def add_extra_outputs(parser: argparse.ArgumentParser) -> None:
-    """Add an ``--output-<kind>`` flag per run format to a command.
+    """Add an ``--output-<kind>`` flag per run format to a command, and ``--review-labels``.
 
     Args:
         parser: the subcommand's parser.
     """
     for output in run_formats():
         _add(parser, output)
+    parser.add_argument(
+        "--review-labels",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="with --output-review: " + LABELS_HELP,
+    )
+
+
+def read_labels_given(paths: Sequence[Path]) -> "gpd.GeoDataFrame | None":
+    """Read the label files given before a review, as one table.
+
+    Args:
+        paths: label files in the project's schema (class, label), any vector format and CRS.
+
+    Returns:
+        Their labels in EPSG:4326 (see
+        :func:`~torchgeo_datacenters.detections.verdicts.read_base_labels`), or None where
+        no file is given.
+
+    Raises:
+        TGDCError: if a file is unreadable or not a label file.
+    """
+    if not paths:
+        return None
+    import geopandas as gpd
+    import pandas as pd
+
+    from ..detections.verdicts import read_base_labels
+
+    frames = [read_base_labels(path) for path in paths]
+    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs="EPSG:4326")
 
 
 def _report_format() -> RunFormat:
@@ -156,17 +197,31 @@ def write_status_report(args: argparse.Namespace, sites: Any, *, title: str) -> 
     return {"report": report}
 
 
-def check_extra_outputs(args: argparse.Namespace) -> None:
+def check_extra_outputs(args: argparse.Namespace) -> "gpd.GeoDataFrame | None":
     """Check, before any work, that the run outputs asked for can be written.
 
     Args:
-        args: the parsed arguments (with ``overwrite``).
+        args: the parsed arguments (with ``overwrite`` and ``review_labels``).
+
+    Returns:
+        The labels of ``--review-labels`` (see :func:`read_labels_given`), for the
+        :class:`~torchgeo_datacenters.outputs.RunRecord`; None where none are given.
 
     Raises:
-        TGDCError: if a directory is missing or an output exists without ``--overwrite``.
+        TGDCError: if a directory is missing, an output exists without ``--overwrite``, or
+            ``--review-labels`` is given without ``--output-review`` or names a file that is
+            not a label file.
     """
+    from ..errors import TGDCError
+
     for output, path in _requested(args):
         output.check(path, overwrite=args.overwrite)
+    if args.review_labels and args.output_review is None:
+        raise TGDCError(
+            f"{args.review_labels[0]}: --review-labels orders the review page; add"
+            " --output-review FILE, or drop --review-labels"
+        )
+    return read_labels_given(args.review_labels)
 
 
 def write_extra_outputs(

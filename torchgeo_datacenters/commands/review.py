@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 from ..outputs import FORMATS
+from .extra_outputs import LABELS_HELP
 
 
 def register(subparsers: Any) -> None:
@@ -68,9 +69,7 @@ def register(subparsers: Any) -> None:
         action="append",
         default=[],
         metavar="FILE",
-        help="a label file (class, label) given before, e.g. the previous round's `tgdc labels"
-        " merge` (repeat for several): detections on its sites (IoU >= 0.5) come last, shown"
-        " with the class it gives them (default: none)",
+        help=LABELS_HELP,
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing page")
     parser.set_defaults(func=run)
@@ -90,23 +89,19 @@ def run(args: argparse.Namespace) -> int:
             not a georeferenced raster, a label file is not one (class, label, polygons),
             the threshold is not a probability, or the page exists without ``--overwrite``.
     """
-    import pandas as pd
-
     from ..checkpoint import check_threshold
     from ..detections.files import read_detections
-    from ..detections.verdicts import labelled_sites, read_base_labels, run_id
+    from ..detections.verdicts import labelled_sites, run_id
     from ..outputs.report import check_page_path
     from ..outputs.review import write_review
-    from .extra_outputs import check_images
+    from .extra_outputs import check_images, read_labels_given
 
     threshold = None if args.threshold is None else check_threshold(args.threshold, "--threshold")
     check_page_path(args.output, overwrite=args.overwrite)
     check_images(args.image)
     detections = read_detections(args.detections)
-    labelled = None
-    if args.labels:
-        labels = pd.concat([read_base_labels(path) for path in args.labels], ignore_index=True)
-        labelled = labelled_sites(detections, labels)
+    labels = read_labels_given(args.labels)
+    labelled = None if labels is None else labelled_sites(detections, labels)
     page = write_review(
         args.output,
         detections,

@@ -144,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
         raise TGDCError("--output-dir: required (only --plan writes nothing); give a directory")
     check_output_dir(args.output_dir)
     import_ray(local=args.ray_address is None)
-    check_extra_outputs(args)
+    labels = check_extra_outputs(args)
     scenes, region = find_scenes(args)
     if args.years:
         return scan_years(args, find_catalog(args), region)
@@ -162,6 +162,7 @@ def run(args: argparse.Namespace) -> int:
         images=[scene.path for scene in scenes if isinstance(scene, LocalScene)],
         threshold=result.threshold,
         overwrite=args.overwrite,
+        labels=labels,
     )
     extra = write_extra_outputs(args, result.detections, run)
     print_outputs({**result.outputs, **extra})

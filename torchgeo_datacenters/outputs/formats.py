@@ -200,6 +200,9 @@ class RunRecord:
         mask: the mask COG the run wrote, if any (a STAC raster asset).
         threshold: the run's probability threshold (shown on the review page).
         overwrite: whether existing outputs may be replaced.
+        labels: labels given before (``--review-labels``, EPSG:4326; see
+            :func:`~torchgeo_datacenters.detections.verdicts.read_base_labels`): the
+            review page puts the detections on their sites last. None: none given.
     """
 
     checkpoint: Callable[[], "CheckpointFacts"]
@@ -209,6 +212,7 @@ class RunRecord:
     mask: Path | None = None
     threshold: float
     overwrite: bool = False
+    labels: "gpd.GeoDataFrame | None" = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -43,7 +43,7 @@ from rasterio.enums import Resampling
 from rasterio.warp import transform_bounds, transform_geom
 from shapely.geometry.base import BaseGeometry
 
-from ..detections.verdicts import run_id
+from ..detections.verdicts import labelled_sites, run_id
 from ..errors import TGDCError
 from ..naip import DATACENTER_CLASS, HARD_NEGATIVE_CLASSES
 from .formats import RunRecord
@@ -494,7 +494,8 @@ def write_run_review(path: Path, detections: gpd.GeoDataFrame, run: RunRecord) -
     Args:
         path: the HTML file.
         detections: the run's detections (EPSG:4326).
-        run: the rest of the run: its images (cut into chips) and threshold.
+        run: the rest of the run: its images (cut into chips), threshold and the labels
+            given before (their sites' detections come last).
 
     Returns:
         The path written.
@@ -502,6 +503,12 @@ def write_run_review(path: Path, detections: gpd.GeoDataFrame, run: RunRecord) -
     Raises:
         TGDCError: see :func:`write_review`.
     """
+    labelled = None if run.labels is None else labelled_sites(detections, run.labels)
     return write_review(
-        path, detections, run.images, threshold=run.threshold, overwrite=run.overwrite
+        path,
+        detections,
+        run.images,
+        threshold=run.threshold,
+        overwrite=run.overwrite,
+        labelled=labelled,
     )
