@@ -74,22 +74,28 @@ def test_review_builds_the_same_page_from_the_detections_file(
     assert "exists" in capsys.readouterr().err
 
 
-def test_review_puts_sites_labelled_before_last(
-    detected: tuple[Path, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture
-) -> None:
-    _, scene, directory = detected
-    detections = read_vector(directory / "d.geojson", "detections")
-    # The previous round's merge (a GeoPackage in a metric CRS) and a seed label elsewhere.
+def write_earlier_labels(detections: gpd.GeoDataFrame, folder: Path) -> list[Path]:
+    """The previous round's merge (a GeoPackage in a metric CRS: the first detection
+    rejected as a warehouse) and a seed label elsewhere (a data center 0.01° east)."""
     earlier = gpd.GeoDataFrame(
         {"class": ["warehouse", "datacenter"], "label": [False, True]},
         geometry=[detections.geometry.iloc[0], translate(detections.geometry.iloc[0], 0.01)],
         crs=4326,
     )
-    earlier.iloc[:1].to_crs(earlier.estimate_utm_crs()).to_file(tmp_path / "round1.gpkg")
-    earlier.iloc[1:].to_file(tmp_path / "seed.geojson")
+    earlier.iloc[:1].to_crs(earlier.estimate_utm_crs()).to_file(folder / "round1.gpkg")
+    earlier.iloc[1:].to_file(folder / "seed.geojson")
+    return [folder / "round1.gpkg", folder / "seed.geojson"]
+
+
+def test_review_puts_sites_labelled_before_last(
+    detected: tuple[Path, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    _, scene, directory = detected
+    detections = read_vector(directory / "d.geojson", "detections")
+    round1, seed = write_earlier_labels(detections, tmp_path)
     page = tmp_path / "review.html"
     args = ["review", "--detections", str(directory / "d.geojson"), "--image", str(scene)]
-    args += ["--labels", str(tmp_path / "round1.gpkg"), "--labels", str(tmp_path / "seed.geojson")]
+    args += ["--labels", str(round1), "--labels", str(seed)]
     assert main([*args, "--output", str(page)]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == (
         f"tgdc review: 1 detection(s) of run {run_id(detections)} to judge (1 of them on sites"
@@ -115,21 +121,19 @@ def test_detect_review_puts_the_sites_of_review_labels_last(
     detected: tuple[Path, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     checkpoint, scene, directory = detected
-    detections = read_vector(directory / "d.geojson", "detections")
-    # The previous round's merge, in a metric CRS: the one detection rejected as a warehouse.
-    labels = gpd.GeoDataFrame(
-        {"class": ["warehouse"], "label": [False]}, geometry=[detections.geometry.iloc[0]], crs=4326
+    round1, seed = write_earlier_labels(
+        read_vector(directory / "d.geojson", "detections"), tmp_path
     )
-    labels.to_crs(labels.estimate_utm_crs()).to_file(tmp_path / "round1.gpkg")
     args = ["detect", "--checkpoint", str(checkpoint), "--image", str(scene), *FAST]
     args += ["--threshold", "0.7", "--output-geojson", str(tmp_path / "d.geojson")]
     review = ["--output-review", str(tmp_path / "r.html")]
-    assert main([*args, *review, "--review-labels", str(tmp_path / "round1.gpkg")]) == 0
+    review += ["--review-labels", str(round1), "--review-labels", str(seed)]
+    assert main([*args, *review]) == 0
     data = report_data(tmp_path / "r.html", "review-data")
     assert data["labelled"] == {"1": "warehouse"} and data["order"] == [1]
     # The same page as `tgdc review --labels` builds from the run's files.
     again = ["review", "--detections", str(tmp_path / "d.geojson"), "--image", str(scene)]
-    again += ["--threshold", "0.7", "--labels", str(tmp_path / "round1.gpkg")]
+    again += ["--threshold", "0.7", "--labels", str(round1), "--labels", str(seed)]
     assert main([*again, "--output", str(tmp_path / "again.html")]) == 0
     assert report_data(tmp_path / "again.html", "review-data") == data
     capsys.readouterr()
@@ -137,9 +141,9 @@ def test_detect_review_puts_the_sites_of_review_labels_last(
     out = tmp_path / "none"
     out.mkdir()
     args[-1] = str(out / "d.geojson")
-    assert main([*args, "--review-labels", str(tmp_path / "round1.gpkg")]) == 2
+    assert main([*args, "--review-labels", str(round1)]) == 2
     assert capsys.readouterr().err == (
-        f"tgdc detect: error: {tmp_path / 'round1.gpkg'}: --review-labels orders the review"
+        f"tgdc detect: error: {round1}: --review-labels orders the review"
         " page; add --output-review FILE, or drop --review-labels\n"
     )
     (tmp_path / "points.geojson").write_text(
