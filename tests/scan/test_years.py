@@ -47,3 +47,21 @@ def test_scan_two_years_and_the_change_between_them(
     newer = gpd.read_file(out / "2022" / "footprint.geojson").geometry.iloc[0]
     assert newer.symmetric_difference(box).area < 1e-4 * box.area
     assert older.area < 0.5 * newer.area and older.within(box.buffer(1e-9))
+
+
+def test_scan_of_several_years_refuses_run_outputs(
+    scan_data: Any, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    # A report, a review page or a STAC collection is of one run; each year is a run.
+    out = tmp_path / "scan"
+    args = ["scan", "--checkpoint", str(scan_data.checkpoint), "--bbox"]
+    args += [str(value) for value in bbox_of(scan_data.grid)]
+    args += ["--stac-url", "http://127.0.0.1:9/", "--output-dir", str(out)]
+    for kind in ("report", "review"):
+        page = tmp_path / f"{kind}.html"
+        assert main([*args, "--years", "2018", "2022", f"--output-{kind}", str(page)]) == 2
+        assert capsys.readouterr().err == (
+            f"tgdc scan: error: {page}: --output-{kind} is of one scan, and --years makes one a"
+            f" year; scan a year with --year YEAR to have it, or drop --output-{kind}\n"
+        )
+    assert sorted(tmp_path.iterdir()) == []

@@ -143,6 +143,8 @@ def run(args: argparse.Namespace) -> int:
     if args.output_dir is None:
         raise TGDCError("--output-dir: required (only --plan writes nothing); give a directory")
     check_output_dir(args.output_dir)
+    if args.years:
+        check_no_run_outputs(args)
     import_ray(local=args.ray_address is None)
     labels = check_extra_outputs(args)
     scenes, region = find_scenes(args)
@@ -319,6 +321,29 @@ def write_footprint(directory: Path, scenes: Any, result: Any, region: Any) -> P
         area = area.intersection(region)
     table = gpd.GeoDataFrame({"scenes": [len(parts)]}, geometry=[area], crs="EPSG:4326")
     return write_vector(table, directory / FOOTPRINT_FILE, overwrite=True)
+
+
+def check_no_run_outputs(args: argparse.Namespace) -> None:
+    """Refuse the run outputs (``--output-report`` and the like) with ``--years``.
+
+    Each year is a scan of its own, with its own detections, and a run output is of one
+    run: a scan of several years writes none.
+
+    Args:
+        args: the parsed arguments.
+
+    Raises:
+        TGDCError: naming the first run output given.
+    """
+    from ..errors import TGDCError
+
+    given = extra_output_paths(args)
+    if given:
+        kind, path = next(iter(given.items()))
+        raise TGDCError(
+            f"{path}: --output-{kind} is of one scan, and --years makes one a year; scan a"
+            f" year with --year YEAR to have it, or drop --output-{kind}"
+        )
 
 
 def scan_years(args: argparse.Namespace, catalog: Any, region: Any) -> int:
