@@ -50,18 +50,26 @@ def test_scan_two_years_and_the_change_between_them(
 
 
 def test_scan_of_several_years_refuses_run_outputs(
-    scan_data: Any, tmp_path: Path, capsys: pytest.CaptureFixture
+    scan_data: Any, ray_cluster: None, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     # A report, a review page or a STAC collection is of one run; each year is a run.
     out = tmp_path / "scan"
     args = ["scan", "--checkpoint", str(scan_data.checkpoint), "--bbox"]
     args += [str(value) for value in bbox_of(scan_data.grid)]
-    args += ["--stac-url", "http://127.0.0.1:9/", "--output-dir", str(out)]
-    for kind in ("report", "review"):
-        page = tmp_path / f"{kind}.html"
-        assert main([*args, "--years", "2018", "2022", f"--output-{kind}", str(page)]) == 2
-        assert capsys.readouterr().err == (
-            f"tgdc scan: error: {page}: --output-{kind} is of one scan, and --years makes one a"
-            f" year; scan a year with --year YEAR to have it, or drop --output-{kind}\n"
-        )
-    assert sorted(tmp_path.iterdir()) == []
+    args += ["--output-dir", str(out), "--workers", "1"]
+    with StacServer.from_directory(scan_data.stac_dir) as server:
+        args += ["--stac-url", server.url]
+        for kind in ("report", "review"):
+            page = tmp_path / f"{kind}.html"
+            assert main([*args, "--years", "2018", "2022", f"--output-{kind}", str(page)]) == 2
+            assert capsys.readouterr().err == (
+                f"tgdc scan: error: {page}: --output-{kind} is written by a scan of one year,"
+                f" and --years scans several; scan each year with --year YEAR to have it, or"
+                f" drop --output-{kind}\n"
+            )
+        # Refused before any request or file.
+        assert not server.requests_to("/")
+        assert sorted(tmp_path.iterdir()) == []
+        # Following the advice: a year at a time.
+        assert main([*args, "--year", "2018", "--output-review", str(page)]) == 0
+    assert page.is_file() and (out / "detections.geojson").is_file()

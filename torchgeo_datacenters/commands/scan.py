@@ -341,8 +341,8 @@ def check_no_run_outputs(args: argparse.Namespace) -> None:
     if given:
         kind, path = next(iter(given.items()))
         raise TGDCError(
-            f"{path}: --output-{kind} is of one scan, and --years makes one a year; scan a"
-            f" year with --year YEAR to have it, or drop --output-{kind}"
+            f"{path}: --output-{kind} is written by a scan of one year, and --years scans"
+            f" several; scan each year with --year YEAR to have it, or drop --output-{kind}"
         )
 
 
