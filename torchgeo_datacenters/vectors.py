@@ -171,9 +171,15 @@ def read_vector_file(
     if not isinstance(frame, gpd.GeoDataFrame):
         raise TGDCError(f"{source}: {_no_geometry(path, list(frame.columns), polygons)}")
     if frame.crs is None:
+        beyond = _beyond_lonlat(frame)
+        if beyond is None:
+            raise TGDCError(
+                f"{source}: has no CRS; assign one, e.g. {_assign_crs(source, 'EPSG:4326')}"
+            )
         raise TGDCError(
-            f"{source}: has no CRS; assign one, e.g. ogr2ogr -a_srs EPSG:4326 fixed.gpkg"
-            f" {path}{'' if layer is None else ' ' + layer}"
+            f"{source}: has no CRS, and its coordinates {beyond} are not longitude and"
+            " latitude; assign the CRS they are in (EPSG:3857 for Web Mercator metres), e.g."
+            f" {_assign_crs(source, 'EPSG:3857')}"
         )
     _check_lonlat(frame, source)
     return split_collections(repair_geometries(frame, str(source)), str(source))
@@ -189,20 +195,61 @@ def _check_lonlat(frame: gpd.GeoDataFrame, source: VectorSource) -> None:
         TGDCError: naming the coordinates' range, with the ``ogr2ogr`` line that assigns
             the CRS they are in.
     """
-    present = frame.geometry[~frame.geometry.isna() & ~frame.geometry.is_empty]
-    if present.empty or frame.crs is None or not frame.crs.is_geographic:
+    beyond = _beyond_lonlat(frame)
+    if beyond is None or frame.crs is None or not frame.crs.is_geographic:
         return
+    raise TGDCError(
+        f"{source}: coordinates {beyond} lie beyond longitude and latitude, though its CRS is"
+        f" {frame.crs.to_string()}; assign the CRS they are in (EPSG:3857 for Web Mercator"
+        f" metres), e.g. {_assign_crs(source, 'EPSG:3857')}"
+    )
+
+
+def _beyond_lonlat(frame: gpd.GeoDataFrame) -> str | None:
+    """The range of a table's coordinates where it lies beyond longitude and latitude.
+
+    Args:
+        frame: any table of geometries.
+
+    Returns:
+        ``from (x, y) to (x, y)``, or None where every coordinate could be degrees (or
+        there is no geometry).
+    """
+    present = frame.geometry[~frame.geometry.isna() & ~frame.geometry.is_empty]
+    if present.empty:
+        return None
     west, south, east, north = present.total_bounds
     if max(abs(west), abs(east)) <= 180 + 1e-6 and max(abs(south), abs(north)) <= 90 + 1e-6:
-        return
-    path = shlex.quote(str(source.path))
+        return None
+    return f"from ({west:.6g}, {south:.6g}) to ({east:.6g}, {north:.6g})"
+
+
+def _fixed_copy(path: Path, crs: str) -> Path:
+    """Where the advice writes a copy of *path* with *crs*: beside it, never the file itself.
+
+    Args:
+        path: the file.
+        crs: an authority code such as ``EPSG:4326``.
+
+    Returns:
+        ``<stem>-<crs>.gpkg`` in the file's folder, e.g. ``sites-epsg4326.gpkg``.
+    """
+    return path.with_name(f"{path.stem}-{crs.replace(':', '').lower()}.gpkg")
+
+
+def _assign_crs(source: VectorSource, crs: str) -> str:
+    """The ``ogr2ogr`` line that copies a vector file with a CRS assigned, and what to give.
+
+    Args:
+        source: the file (and layer).
+        crs: the CRS to assign, e.g. ``EPSG:4326``.
+
+    Returns:
+        ``ogr2ogr -a_srs CRS COPY FILE [LAYER], and give COPY``.
+    """
+    copy = shlex.quote(str(_fixed_copy(source.path, crs)))
     layer = "" if source.layer is None else " " + shlex.quote(source.layer)
-    raise TGDCError(
-        f"{source}: coordinates from ({west:.6g}, {south:.6g}) to ({east:.6g}, {north:.6g})"
-        f" lie beyond longitude and latitude, though its CRS is {frame.crs.to_string()};"
-        f" assign the CRS they are in, e.g. ogr2ogr -a_srs EPSG:3857 fixed.gpkg {path}{layer}"
-        " (Web Mercator metres), and give fixed.gpkg"
-    )
+    return f"ogr2ogr -a_srs {crs} {copy} {shlex.quote(str(source.path))}{layer}, and give {copy}"
 
 
 #: Column names of longitudes and latitudes in a table of points (any case).
@@ -235,11 +282,12 @@ def _no_geometry(path: Path, fields: list[str], polygons: bool = False) -> str:
             " polygons)"
         )
     if path.suffix.lower() == ".csv" and lon is not None and lat is not None:
+        copy = shlex.quote(str(_fixed_copy(path, "EPSG:4326")))
         return (
-            f"has no geometry, only fields ({listed}); make its {lon}/{lat} columns points,"
-            f" e.g. ogr2ogr -a_srs EPSG:4326 -oo X_POSSIBLE_NAMES={shlex.quote(lon)}"
-            f" -oo Y_POSSIBLE_NAMES={shlex.quote(lat)} fixed.gpkg {shlex.quote(str(path))}"
-            " (give the CRS of the coordinates), and give fixed.gpkg"
+            f"has no geometry, only fields ({listed}); make its {lon}/{lat} columns points in"
+            " the CRS of the coordinates, e.g. ogr2ogr -a_srs EPSG:4326"
+            f" -oo X_POSSIBLE_NAMES={shlex.quote(lon)} -oo Y_POSSIBLE_NAMES={shlex.quote(lat)}"
+            f" {copy} {shlex.quote(str(path))}, and give {copy}"
         )
     return (
         f"has no geometry, only fields ({listed}); give a file of polygons or points (a CSV"
