@@ -53,13 +53,13 @@ def _ogr2ogr(*args: str) -> None:
     subprocess.run([OGR2OGR, *args], check=True, capture_output=True)
 
 
-def follow_advice(error: TGDCError) -> Path:
-    """Run the ``ogr2ogr`` line an error gives; return the file it says to give then."""
+def follow_advice(error: TGDCError, folder: Path) -> Path:
+    """Run the ``ogr2ogr`` line an error gives in *folder*; return the file to give then."""
     advice = str(error).split("e.g. ", 1)[1]
     command, given = advice.split(", and give ", 1)
     assert OGR2OGR is not None
-    subprocess.run(shlex.split(command), check=True, capture_output=True)
-    return Path(shlex.split(given)[0])
+    subprocess.run(shlex.split(command), cwd=folder, check=True, capture_output=True)
+    return folder / shlex.split(given)[0]
 
 
 @pytest.fixture(scope="module")
@@ -167,7 +167,7 @@ def test_a_csv_of_lon_lat_columns_is_refused_with_an_ogr2ogr_line_that_works(
     assert line.startswith(f"tgdc change: error: {path}: has no geometry")
     if shutil.which("ogr2ogr") is None:
         pytest.skip("ogr2ogr (gdal-bin) is not installed")
-    points = read_vector_file(follow_advice(error.value), "sites")
+    points = read_vector_file(follow_advice(error.value, tmp_path), "sites")
     assert list(points.geom_type) == ["Point", "Point"] and points.crs == "EPSG:4326"
     assert points.geometry.x.tolist() == [-77.48, -77.46]
 
@@ -325,7 +325,7 @@ def test_a_file_without_crs_is_refused_with_advice_that_works(tmp_path: Path) ->
     gpd.GeoDataFrame(geometry=[shapely.Polygon(SQUARE)]).to_file(shapefile)  # no .prj
     with pytest.raises(TGDCError, match=r"has no CRS; assign one, e\.g\. ogr2ogr") as error:
         read_vector_file(shapefile, "sites")
-    assert read_vector_file(follow_advice(error.value), "sites").crs == "EPSG:4326"
+    assert read_vector_file(follow_advice(error.value, tmp_path), "sites").crs == "EPSG:4326"
 
 
 @needs_ogr2ogr
@@ -339,14 +339,14 @@ def test_metres_read_as_degrees_are_refused_with_advice_that_works(tmp_path: Pat
     (tmp_path / "sites.geojson").write_text(json.dumps(text))
     with pytest.raises(TGDCError, match=r"lie beyond longitude and latitude") as error:
         read_vector_file(tmp_path / "sites.geojson", "labels")
-    fixed = read_vector(follow_advice(error.value), "labels")
+    fixed = read_vector(follow_advice(error.value, tmp_path), "labels")
     assert fixed.geometry.iloc[0].equals_exact(shapely.Polygon(SQUARE), tolerance=1e-7)
-    # Whatever the file is called, the advice writes a copy beside it, not over it.
+    # Whatever the file is called, the advice writes a copy, not over it.
     named = tmp_path / "fixed.gpkg"
     metres.set_crs(4326, allow_override=True).to_file(named)
     with pytest.raises(TGDCError, match=r"lie beyond longitude and latitude") as again:
         read_vector_file(named, "labels")
-    copy = follow_advice(again.value)
+    copy = follow_advice(again.value, tmp_path)
     assert copy == tmp_path / "fixed-epsg3857.gpkg"
     fixed = read_vector(copy, "labels")
     assert fixed.geometry.iloc[0].equals_exact(shapely.Polygon(SQUARE), tolerance=1e-7)
@@ -360,7 +360,7 @@ def test_metres_without_a_crs_are_refused_with_advice_for_metres(tmp_path: Path)
     with pytest.raises(TGDCError, match=r"has no CRS, and its coordinates from \(") as error:
         read_vector_file(tmp_path / "sites.gpkg", "sites")
     assert "are not longitude and latitude" in str(error.value)
-    fixed = read_vector_file(follow_advice(error.value), "sites")
+    fixed = read_vector_file(follow_advice(error.value, tmp_path), "sites")
     assert fixed.crs == "EPSG:3857"
     assert fixed.to_crs(4326).geometry.iloc[0].equals_exact(shapely.Polygon(SQUARE), tolerance=1e-7)
 
@@ -486,7 +486,7 @@ def test_a_csv_of_wkt_without_crs_is_refused_with_advice_that_works(tmp_path: Pa
     with pytest.raises(TGDCError, match=r"has no CRS; assign one, e\.g\. ogr2ogr") as error:
         read_vector_file(table, "sites")
     assert (
-        read_vector_file(follow_advice(error.value), "sites")
+        read_vector_file(follow_advice(error.value, tmp_path), "sites")
         .geometry[0]
         .equals(shapely.Polygon(SQUARE))
     )

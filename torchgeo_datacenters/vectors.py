@@ -225,16 +225,19 @@ def _beyond_lonlat(frame: gpd.GeoDataFrame) -> str | None:
 
 
 def _fixed_copy(path: Path, crs: str) -> Path:
-    """Where the advice writes a copy of *path* with *crs*: beside it, never the file itself.
+    """Where the advice writes a copy of *path* with *crs*: never the file itself.
+
+    In the current folder (the file's own may be read-only), named after the file with
+    the CRS added, so never the file's name.
 
     Args:
         path: the file.
         crs: an authority code such as ``EPSG:4326``.
 
     Returns:
-        ``<stem>-<crs>.gpkg`` in the file's folder, e.g. ``sites-epsg4326.gpkg``.
+        ``<stem>-<crs>.gpkg``, relative, e.g. ``sites-epsg4326.gpkg``.
     """
-    return path.with_name(f"{path.stem}-{crs.replace(':', '').lower()}.gpkg")
+    return Path(f"{path.stem}-{crs.replace(':', '').lower()}.gpkg")
 
 
 def _assign_crs(source: VectorSource, crs: str) -> str:
