@@ -170,39 +170,39 @@ def read_vector_file(
         ) from error
     if not isinstance(frame, gpd.GeoDataFrame):
         raise TGDCError(f"{source}: {_no_geometry(path, list(frame.columns), polygons)}")
-    if frame.crs is None:
-        beyond = _beyond_lonlat(frame)
-        if beyond is None:
-            raise TGDCError(
-                f"{source}: has no CRS; assign one, e.g. {_assign_crs(source, 'EPSG:4326')}"
-            )
-        raise TGDCError(
-            f"{source}: has no CRS, and its coordinates {beyond} are not longitude and"
-            " latitude; assign the CRS they are in (EPSG:3857 for Web Mercator metres), e.g."
-            f" {_assign_crs(source, 'EPSG:3857')}"
-        )
-    _check_lonlat(frame, source)
+    _check_crs(frame, source)
     return split_collections(repair_geometries(frame, str(source)), str(source))
 
 
-def _check_lonlat(frame: gpd.GeoDataFrame, source: VectorSource) -> None:
-    """Refuse coordinates beyond longitude and latitude under a geographic CRS.
+def _check_crs(frame: gpd.GeoDataFrame, source: VectorSource) -> None:
+    """Refuse a file with no CRS, or coordinates beyond longitude and latitude as degrees.
 
     A GeoJSON file is EPSG:4326 unless it says otherwise (RFC 7946), so one written in
-    metres (Web Mercator, UTM) without its ``crs`` member is read as degrees far out of range.
+    metres (Web Mercator, UTM) without its ``crs`` member is read as degrees far out of
+    range; a file with no CRS may hold either.
 
     Raises:
-        TGDCError: naming the coordinates' range, with the ``ogr2ogr`` line that assigns
-            the CRS they are in.
+        TGDCError: with the ``ogr2ogr`` line that assigns a CRS: EPSG:4326, or, naming the
+            coordinates' range, EPSG:3857 where they cannot be degrees.
     """
-    beyond = _beyond_lonlat(frame)
-    if beyond is None or frame.crs is None or not frame.crs.is_geographic:
+    if frame.crs is not None and not frame.crs.is_geographic:
         return
-    raise TGDCError(
-        f"{source}: coordinates {beyond} lie beyond longitude and latitude, though its CRS is"
-        f" {frame.crs.to_string()}; assign the CRS they are in (EPSG:3857 for Web Mercator"
-        f" metres), e.g. {_assign_crs(source, 'EPSG:3857')}"
-    )
+    beyond = _beyond_lonlat(frame)
+    if beyond is not None:
+        said = (
+            f"has no CRS, and its coordinates {beyond} are not longitude and latitude"
+            if frame.crs is None
+            else f"coordinates {beyond} lie beyond longitude and latitude, though its CRS is"
+            f" {frame.crs.to_string()}"
+        )
+        raise TGDCError(
+            f"{source}: {said}; assign the CRS they are in (EPSG:3857 for Web Mercator"
+            f" metres), e.g. {_assign_crs(source, 'EPSG:3857')}"
+        )
+    if frame.crs is None:
+        raise TGDCError(
+            f"{source}: has no CRS; assign one, e.g. {_assign_crs(source, 'EPSG:4326')}"
+        )
 
 
 def _beyond_lonlat(frame: gpd.GeoDataFrame) -> str | None:
