@@ -67,9 +67,25 @@ def test_scan_of_several_years_refuses_run_outputs(
                 f" and --years scans several; scan each year with --year YEAR to have it, or"
                 f" drop --output-{kind}\n"
             )
+        # The labels that order a review page, refused as the page is (not told to add
+        # --output-review, which --years would refuse next).
+        labels = tmp_path / "labels" / "round1.geojson"
+        assert main([*args, "--years", "2018", "2022", "--review-labels", str(labels)]) == 2
+        assert capsys.readouterr().err == (
+            f"tgdc scan: error: {labels}: --review-labels orders the review page of a scan of"
+            " one year, and --years scans several; scan each year with --year YEAR and"
+            " --output-review FILE to use it, or drop --review-labels\n"
+        )
         # Refused before any request or file.
         assert not server.requests_to("/")
         assert sorted(tmp_path.iterdir()) == []
         # Following the advice: a year at a time.
-        assert main([*args, "--year", "2018", "--output-review", str(page)]) == 0
+        labels.parent.mkdir()
+        gpd.GeoDataFrame(
+            {"class": ["warehouse"], "label": [False]},
+            geometry=[shapely.box(*bbox_of(scan_data.grid))],
+            crs=4326,
+        ).to_file(labels)
+        review = ["--output-review", str(page), "--review-labels", str(labels)]
+        assert main([*args, "--year", "2018", *review]) == 0
     assert page.is_file() and (out / "detections.geojson").is_file()

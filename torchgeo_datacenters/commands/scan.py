@@ -333,7 +333,8 @@ def check_no_run_outputs(args: argparse.Namespace) -> None:
         args: the parsed arguments.
 
     Raises:
-        TGDCError: naming the first run output given.
+        TGDCError: naming the first run output given, or ``--review-labels`` (which
+            orders the review page).
     """
     from ..errors import TGDCError
 
@@ -343,6 +344,12 @@ def check_no_run_outputs(args: argparse.Namespace) -> None:
         raise TGDCError(
             f"{path}: --output-{kind} is written by a scan of one year, and --years scans"
             f" several; scan each year with --year YEAR to have it, or drop --output-{kind}"
+        )
+    if args.review_labels:
+        raise TGDCError(
+            f"{args.review_labels[0]}: --review-labels orders the review page of a scan of"
+            " one year, and --years scans several; scan each year with --year YEAR and"
+            " --output-review FILE to use it, or drop --review-labels"
         )
 
 
